@@ -1,0 +1,311 @@
+"""Fixtures: start the real assistd binary, and clients whose every response is checked against the spec.
+
+Environment:
+  ASSISTD_BIN       the server binary (default <repo>/target/debug/assistd)
+  ASSISTD_SPEC_DIR  the spec folder (default <repo>/../shared/spec)
+
+Every response that an SDK client or the raw httpx client receives goes through `_validation_hook`,
+which reads the body and validates it with `spec_validate.validate_response` (errors against
+ErrorResponse). Violations are collected (raising inside an httpx hook would be swallowed by the
+SDK's retry logic and resurface as APIConnectionError) and turned into a failure of the test during
+which they happened, by the `pytest_runtest_*` wrappers below.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import httpx
+import openai
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import spec_validate  # noqa: E402
+
+REPO_ROOT = HERE.parents[1]
+DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "assistd"
+KEY_A = "sk-test-a"
+KEY_B = "sk-test-b"
+STARTUP_TIMEOUT = float(os.environ.get("ASSISTD_STARTUP_TIMEOUT", "30"))
+LISTENING_RE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
+
+
+# ---------------------------------------------------------------------------------------------
+# spec validation of every response
+# ---------------------------------------------------------------------------------------------
+
+class ValidationLog:
+    def __init__(self) -> None:
+        self.failures: List[str] = []
+        self.checked = 0
+        self.lock = threading.Lock()
+
+    def add(self, msg: str) -> None:
+        with self.lock:
+            self.failures.append(msg)
+
+    def take(self) -> List[str]:
+        with self.lock:
+            out, self.failures = self.failures, []
+            return out
+
+
+VALIDATION = ValidationLog()
+
+
+def _validation_hook(response: httpx.Response) -> None:
+    response.read()
+    request = response.request
+    method = request.method
+    path = request.url.path
+    status = response.status_code
+    if not path.startswith("/v1/") and path != "/v1":
+        return  # /healthz and the like are not part of the contract
+    where = f"{method} {path}{'?' + request.url.query.decode() if request.url.query else ''} -> {status}"
+    VALIDATION.checked += 1
+    if status < 400 and spec_validate.is_raw_body(method, path):
+        return  # GET /files/{id}/content: raw bytes
+    ctype = response.headers.get("content-type", "")
+    if status < 400 and ctype.startswith("text/event-stream"):
+        return  # streams are not validated here
+    if not ctype.split(";")[0].strip() == "application/json":
+        VALIDATION.add(f"{where}: content-type is {ctype!r}, expected application/json; body: {response.text[:500]!r}")
+        return
+    try:
+        body = response.json()
+    except ValueError as e:
+        VALIDATION.add(f"{where}: body is not valid JSON ({e}): {response.text[:500]!r}")
+        return
+    try:
+        spec_validate.validate_response(method, path, status, body)
+    except spec_validate.SpecValidationError as e:
+        VALIDATION.add(f"{where}: {e}")
+
+
+def _check_validation(phase: str) -> None:
+    failures = VALIDATION.take()
+    if failures:
+        raise AssertionError(
+            f"{len(failures)} response(s) during {phase} violate the v1 spec:\n\n" + "\n\n".join(failures))
+
+
+def _run_phase(phase: str):
+    VALIDATION.take()
+    try:
+        result = yield
+    except BaseException as exc:
+        failures = VALIDATION.take()
+        if failures and hasattr(exc, "add_note"):
+            exc.add_note(f"\n{len(failures)} response(s) during {phase} violate the v1 spec:\n\n"
+                         + "\n\n".join(failures))
+        raise
+    _check_validation(phase)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _run_phase("setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _run_phase("the test"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    return (yield from _run_phase("teardown"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_server: the test does not need the assistd binary")
+
+
+# ---------------------------------------------------------------------------------------------
+# the server process
+# ---------------------------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, binary: Path, data_dir: Path, log_dir: Path, keys: str = f"{KEY_A},{KEY_B}"):
+        self.binary = binary
+        self.data_dir = data_dir
+        self.stdout_log = log_dir / "stdout.log"
+        self.stderr_log = log_dir / "stderr.log"
+        env = dict(os.environ)
+        env["ASSISTD_API_KEYS"] = keys
+        env["RUST_LOG"] = "warn"
+        self._stderr = open(self.stderr_log, "wb")
+        self.proc = subprocess.Popen(
+            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL, env=env,
+        )
+        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._reader = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._reader.start()
+        self.root_url = self._wait_listening()
+        self.base_url = self.root_url + "/v1"
+        self._wait_healthy()
+
+    def _drain_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        with open(self.stdout_log, "w") as log:
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace")
+                log.write(line)
+                log.flush()
+                self._lines.put(line)
+        self._lines.put(None)
+
+    def _logs(self) -> str:
+        def tail(p: Path) -> str:
+            try:
+                return p.read_text(errors="replace")[-4000:]
+            except OSError:
+                return ""
+        return f"--- stdout ---\n{tail(self.stdout_log)}\n--- stderr ---\n{tail(self.stderr_log)}"
+
+    def _fail(self, msg: str) -> None:
+        self.stop()
+        raise RuntimeError(f"assistd ({self.binary}) {msg}\n{self._logs()}")
+
+    def _wait_listening(self) -> str:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    self._fail(f"exited with code {self.proc.returncode} before listening")
+                continue
+            if line is None:
+                self._fail(f"closed stdout (exit code {self.proc.poll()}) before printing 'listening on'")
+            m = LISTENING_RE.search(line)
+            if m:
+                return m.group(1)
+        self._fail(f"printed no 'listening on http://127.0.0.1:PORT' line within {STARTUP_TIMEOUT}s")
+        raise AssertionError("unreachable")
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(self.root_url + "/healthz", timeout=2)
+                if r.status_code == 200:
+                    return
+                last = f"status {r.status_code}: {r.text[:200]}"
+            except httpx.HTTPError as e:
+                last = repr(e)
+            if self.proc.poll() is not None:
+                self._fail(f"exited with code {self.proc.returncode} while waiting for /healthz")
+            time.sleep(0.1)
+        self._fail(f"GET /healthz did not return 200 within {STARTUP_TIMEOUT}s (last: {last})")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._stderr.close()
+
+
+def server_binary() -> Path:
+    path = Path(os.environ.get("ASSISTD_BIN", str(DEFAULT_BIN)))
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(f"assistd binary not found or not executable at {path} (set ASSISTD_BIN)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server_factory(tmp_path_factory):
+    """start() -> a fresh Server with its own empty data dir; all stopped at session end."""
+    started: List[Server] = []
+    binary = server_binary()
+
+    def start() -> Server:
+        d = tmp_path_factory.mktemp("assistd")
+        (d / "data").mkdir()
+        srv = Server(binary, d / "data", d)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(server_factory) -> Server:
+    return server_factory()
+
+
+@pytest.fixture(scope="session")
+def base_url(server) -> str:
+    return server.base_url
+
+
+# ---------------------------------------------------------------------------------------------
+# clients
+# ---------------------------------------------------------------------------------------------
+
+def make_client(base_url: str, api_key: str) -> openai.OpenAI:
+    http_client = httpx.Client(event_hooks={"response": [_validation_hook]}, timeout=30)
+    return openai.OpenAI(api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def client(base_url) -> openai.OpenAI:
+    """The SDK, project A (sk-test-a)."""
+    c = make_client(base_url, KEY_A)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def other_client(base_url) -> openai.OpenAI:
+    """The SDK, project B (sk-test-b)."""
+    c = make_client(base_url, KEY_B)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def fresh_client(server_factory) -> openai.OpenAI:
+    """The SDK against a server of its own, with an empty project (for exact list contents)."""
+    srv = server_factory()
+    c = make_client(srv.base_url, KEY_A)
+    yield c
+    c.close()
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def raw(server) -> httpx.Client:
+    """A plain httpx client at the server root, project A, with `OpenAI-Beta: assistants=v1`.
+
+    Use paths such as "/v1/assistants"; responses are validated like the SDK's."""
+    c = httpx.Client(
+        base_url=server.root_url,
+        headers={"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v1"},
+        event_hooks={"response": [_validation_hook]},
+        timeout=30,
+    )
+    yield c
+    c.close()

@@ -1,0 +1,13 @@
+//! The domain of assistd: ids, projects, request validation, and the storage traits that every
+//! backend implements (SQLite now, PostgreSQL next) so that handlers never see a database.
+
+pub mod ids;
+pub mod list;
+pub mod project;
+pub mod runs;
+pub mod store;
+pub mod validate;
+
+pub use list::{ListParams, Order, Page};
+pub use project::Project;
+pub use store::*;

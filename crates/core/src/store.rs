@@ -1,0 +1,384 @@
+//! The storage traits. Handlers talk only to these; each backend crate (SQLite, PostgreSQL)
+//! implements them, and `assistd-test-support` holds the contract suite every backend must pass.
+//!
+//! Every method is scoped to a [`Project`]: an object of another project does not exist for the
+//! caller. Methods that touch several rows are atomic.
+
+use crate::list::{ListParams, Page};
+use crate::project::Project;
+use assistd_wire::{
+    Assistant, AssistantFile, AssistantTool, CreateAssistantRequest, CreateMessageRequest,
+    CreateThreadRequest, FunctionCall, Message, MessageFile, Metadata, ModifyAssistantRequest,
+    OpenAIFile, ResponseFormatOption, Run, RunStep, Thread, ToolChoiceOption, ToolOutput,
+    TruncationObject,
+};
+use async_trait::async_trait;
+use std::fmt;
+
+/// The kinds of object a lookup can miss, named as OpenAI's messages name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// An assistant.
+    Assistant,
+    /// A file attached to an assistant.
+    AssistantFile,
+    /// A thread.
+    Thread,
+    /// A message.
+    Message,
+    /// A file attached to a message.
+    MessageFile,
+    /// A run.
+    Run,
+    /// A run step.
+    RunStep,
+    /// A file.
+    File,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Assistant => "assistant",
+            Self::AssistantFile => "assistant file",
+            Self::Thread => "thread",
+            Self::Message => "message",
+            Self::MessageFile => "message file",
+            Self::Run => "run",
+            Self::RunStep => "run step",
+            Self::File => "file",
+        })
+    }
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object addressed by the path does not exist in this project (404).
+    #[error("No {kind} found with id '{id}'.")]
+    NotFound {
+        /// What was looked up.
+        kind: ObjectKind,
+        /// The id asked for.
+        id: String,
+    },
+    /// A body field names an object that does not exist in this project (400).
+    #[error("No {kind} found with id '{id}'.")]
+    InvalidReference {
+        /// What was referenced.
+        kind: ObjectKind,
+        /// The id referenced.
+        id: String,
+        /// The field that referenced it.
+        param: String,
+    },
+    /// The request conflicts with the stored state or a limit (400).
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// The field, if one is to blame.
+        param: Option<String>,
+    },
+    /// The backend failed (500); the message is for logs, not for clients.
+    #[error("storage backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A 404 for `kind` `id`.
+    pub fn not_found(kind: ObjectKind, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    /// A 400 about the stored state.
+    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            param: param.map(str::to_owned),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A file's row, created once its bytes are safely stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFile {
+    /// The id under which the bytes were stored.
+    pub id: String,
+    /// The uploaded name.
+    pub filename: String,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// `assistants` or `fine-tune`.
+    pub purpose: String,
+}
+
+/// A run to enqueue, with every field already resolved from the assistant and the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    /// The assistant.
+    pub assistant_id: String,
+    /// The model.
+    pub model: String,
+    /// The instructions (the request's override, else the assistant's, else empty).
+    pub instructions: String,
+    /// Appended to the instructions at execution.
+    pub additional_instructions: Option<String>,
+    /// Added to the thread, in the same transaction as the run.
+    pub additional_messages: Vec<CreateMessageRequest>,
+    /// The tools.
+    pub tools: Vec<AssistantTool>,
+    /// The files (the assistant's).
+    pub file_ids: Vec<String>,
+    /// Metadata.
+    pub metadata: Option<Metadata>,
+    /// Temperature.
+    pub temperature: Option<f64>,
+    /// Top-p.
+    pub top_p: Option<f64>,
+    /// Prompt token budget.
+    pub max_prompt_tokens: Option<i64>,
+    /// Completion token budget.
+    pub max_completion_tokens: Option<i64>,
+    /// Truncation.
+    pub truncation_strategy: TruncationObject,
+    /// Tool choice.
+    pub tool_choice: ToolChoiceOption,
+    /// Response format.
+    pub response_format: ResponseFormatOption,
+    /// Seconds from creation until the run expires.
+    pub expires_after_secs: i64,
+}
+
+/// Assistants and the files attached to them.
+#[async_trait]
+pub trait AssistantStore: Send + Sync {
+    /// Creates an assistant; `file_ids` must name files of purpose `assistants`.
+    async fn create_assistant(
+        &self,
+        project: &Project,
+        req: CreateAssistantRequest,
+    ) -> StoreResult<Assistant>;
+    /// Reads an assistant.
+    async fn get_assistant(&self, project: &Project, id: &str) -> StoreResult<Assistant>;
+    /// Applies a modification; `file_ids`, when given, replaces the attachments.
+    async fn modify_assistant(
+        &self,
+        project: &Project,
+        id: &str,
+        req: ModifyAssistantRequest,
+    ) -> StoreResult<Assistant>;
+    /// Lists assistants.
+    async fn list_assistants(
+        &self,
+        project: &Project,
+        params: &ListParams,
+    ) -> StoreResult<Page<Assistant>>;
+    /// Deletes an assistant and its attachments; threads and runs stay.
+    async fn delete_assistant(&self, project: &Project, id: &str) -> StoreResult<()>;
+    /// Attaches a file (idempotent).
+    async fn create_assistant_file(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        file_id: &str,
+    ) -> StoreResult<AssistantFile>;
+    /// Reads an attachment.
+    async fn get_assistant_file(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        file_id: &str,
+    ) -> StoreResult<AssistantFile>;
+    /// Lists attachments.
+    async fn list_assistant_files(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<AssistantFile>>;
+    /// Detaches a file (the file itself stays).
+    async fn delete_assistant_file(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        file_id: &str,
+    ) -> StoreResult<()>;
+}
+
+/// Threads.
+#[async_trait]
+pub trait ThreadStore: Send + Sync {
+    /// Creates a thread with its initial messages, atomically.
+    async fn create_thread(
+        &self,
+        project: &Project,
+        req: CreateThreadRequest,
+    ) -> StoreResult<Thread>;
+    /// Reads a thread.
+    async fn get_thread(&self, project: &Project, id: &str) -> StoreResult<Thread>;
+    /// Replaces (or, with `None`, clears) a thread's metadata.
+    async fn modify_thread(
+        &self,
+        project: &Project,
+        id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Thread>;
+    /// Deletes a thread with its messages, runs and steps.
+    async fn delete_thread(&self, project: &Project, id: &str) -> StoreResult<()>;
+}
+
+/// Messages and the files attached to them.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Adds a message to a thread.
+    async fn create_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        req: CreateMessageRequest,
+    ) -> StoreResult<Message>;
+    /// Reads a message.
+    async fn get_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Message>;
+    /// Replaces (or clears) a message's metadata.
+    async fn modify_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Message>;
+    /// Lists a thread's messages, optionally only those written by `run_id`.
+    async fn list_messages(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        params: &ListParams,
+        run_id: Option<&str>,
+    ) -> StoreResult<Page<Message>>;
+    /// Lists a message's files.
+    async fn list_message_files(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<MessageFile>>;
+    /// Reads one of a message's files.
+    async fn get_message_file(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        file_id: &str,
+    ) -> StoreResult<MessageFile>;
+}
+
+/// Runs and their steps.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Enqueues a run on a thread, adding its additional messages in the same transaction.
+    async fn create_run(&self, project: &Project, thread_id: &str, run: NewRun)
+    -> StoreResult<Run>;
+    /// Creates a thread and enqueues a run on it, atomically.
+    async fn create_thread_and_run(
+        &self,
+        project: &Project,
+        thread: CreateThreadRequest,
+        run: NewRun,
+    ) -> StoreResult<(Thread, Run)>;
+    /// Reads a run.
+    async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> StoreResult<Run>;
+    /// Replaces (or clears) a run's metadata.
+    async fn modify_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Run>;
+    /// Lists a thread's runs.
+    async fn list_runs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<Run>>;
+    /// Requests cancellation: a queued or `requires_action` run is cancelled at once, an
+    /// `in_progress` run becomes `cancelling`; any other status is a 400.
+    async fn cancel_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+    ) -> StoreResult<Run>;
+    /// Accepts exactly one output per pending tool call of a `requires_action` run, records them
+    /// in the run's `tool_calls` step and queues the run again.
+    async fn submit_tool_outputs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        outputs: Vec<ToolOutput>,
+    ) -> StoreResult<Run>;
+    /// Engine side: records a model turn that called functions, as a `tool_calls` step, and
+    /// puts the run in `requires_action` with one `call_` id per call.
+    async fn require_tool_outputs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        calls: Vec<FunctionCall>,
+    ) -> StoreResult<(Run, RunStep)>;
+    /// Lists a run's steps.
+    async fn list_run_steps(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<RunStep>>;
+    /// Reads a run step.
+    async fn get_run_step(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        step_id: &str,
+    ) -> StoreResult<RunStep>;
+}
+
+/// File records (their bytes live in the object store).
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    /// Records a file whose bytes are already stored.
+    async fn create_file(&self, project: &Project, file: NewFile) -> StoreResult<OpenAIFile>;
+    /// Reads a file record.
+    async fn get_file(&self, project: &Project, id: &str) -> StoreResult<OpenAIFile>;
+    /// Lists files, newest first, optionally of one purpose.
+    async fn list_files(
+        &self,
+        project: &Project,
+        purpose: Option<&str>,
+    ) -> StoreResult<Vec<OpenAIFile>>;
+    /// Deletes a file record and detaches it from every assistant, message and run.
+    async fn delete_file(&self, project: &Project, id: &str) -> StoreResult<()>;
+}
+
+/// Everything a server needs from storage.
+#[async_trait]
+pub trait Store: AssistantStore + ThreadStore + MessageStore + RunStore + FileStore {
+    /// Whether the backend answers (for `/healthz`).
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,108 @@
+//! Assistants and assistant files.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, RawQuery};
+use assistd_core::validate;
+use assistd_wire::{
+    Assistant, AssistantFile, CreateAssistantFileRequest, CreateAssistantRequest, DeletionStatus,
+    ListResponse, ModifyAssistantRequest,
+};
+use axum::Json;
+use axum::extract::{Path, State};
+
+/// `POST /assistants` (createAssistant).
+pub async fn create_assistant(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(req): ApiJson<CreateAssistantRequest>,
+) -> ApiResult<Json<Assistant>> {
+    validate::create_assistant(&req)?;
+    Ok(Json(s.store.create_assistant(&p, req).await?))
+}
+
+/// `GET /assistants/{assistant_id}` (getAssistant).
+pub async fn get_assistant(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Assistant>> {
+    Ok(Json(s.store.get_assistant(&p, &id).await?))
+}
+
+/// `POST /assistants/{assistant_id}` (modifyAssistant).
+pub async fn modify_assistant(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ModifyAssistantRequest>,
+) -> ApiResult<Json<Assistant>> {
+    validate::modify_assistant(&req)?;
+    Ok(Json(s.store.modify_assistant(&p, &id, req).await?))
+}
+
+/// `GET /assistants` (listAssistants).
+pub async fn list_assistants(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<Assistant>>> {
+    let page = s.store.list_assistants(&p, &q.list_params()?).await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `DELETE /assistants/{assistant_id}` (deleteAssistant).
+pub async fn delete_assistant(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeletionStatus>> {
+    s.store.delete_assistant(&p, &id).await?;
+    Ok(Json(DeletionStatus::new(id, "assistant.deleted")))
+}
+
+/// `POST /assistants/{assistant_id}/files` (createAssistantFile).
+pub async fn create_assistant_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CreateAssistantFileRequest>,
+) -> ApiResult<Json<AssistantFile>> {
+    Ok(Json(
+        s.store.create_assistant_file(&p, &id, &req.file_id).await?,
+    ))
+}
+
+/// `GET /assistants/{assistant_id}/files/{file_id}` (getAssistantFile).
+pub async fn get_assistant_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, file_id)): Path<(String, String)>,
+) -> ApiResult<Json<AssistantFile>> {
+    Ok(Json(s.store.get_assistant_file(&p, &id, &file_id).await?))
+}
+
+/// `GET /assistants/{assistant_id}/files` (listAssistantFiles).
+pub async fn list_assistant_files(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<AssistantFile>>> {
+    let page = s
+        .store
+        .list_assistant_files(&p, &id, &q.list_params()?)
+        .await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `DELETE /assistants/{assistant_id}/files/{file_id}` (deleteAssistantFile).
+pub async fn delete_assistant_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, file_id)): Path<(String, String)>,
+) -> ApiResult<Json<DeletionStatus>> {
+    s.store.delete_assistant_file(&p, &id, &file_id).await?;
+    Ok(Json(DeletionStatus::new(file_id, "assistant.file.deleted")))
+}

@@ -1,0 +1,94 @@
+//! Messages and message files.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, RawQuery};
+use assistd_core::validate;
+use assistd_wire::{
+    CreateMessageRequest, ListResponse, Message, MessageFile, ModifyMessageRequest,
+};
+use axum::Json;
+use axum::extract::{Path, State};
+
+/// `POST /threads/{thread_id}/messages` (createMessage).
+pub async fn create_message(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(thread_id): Path<String>,
+    ApiJson(req): ApiJson<CreateMessageRequest>,
+) -> ApiResult<Json<Message>> {
+    validate::create_message("", &req)?;
+    Ok(Json(s.store.create_message(&p, &thread_id, req).await?))
+}
+
+/// `GET /threads/{thread_id}/messages/{message_id}` (getMessage).
+pub async fn get_message(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<Message>> {
+    Ok(Json(
+        s.store.get_message(&p, &thread_id, &message_id).await?,
+    ))
+}
+
+/// `POST /threads/{thread_id}/messages/{message_id}` (modifyMessage).
+pub async fn modify_message(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, message_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ModifyMessageRequest>,
+) -> ApiResult<Json<Message>> {
+    if let Some(m) = &req.metadata {
+        validate::metadata("metadata", m.as_ref())?;
+    }
+    Ok(Json(
+        s.store
+            .modify_message(&p, &thread_id, &message_id, req.metadata)
+            .await?,
+    ))
+}
+
+/// `GET /threads/{thread_id}/messages` (listMessages), with the `run_id` filter.
+pub async fn list_messages(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(thread_id): Path<String>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<Message>>> {
+    let params = q.list_params()?;
+    let run_id = q.string("run_id")?;
+    let page = s
+        .store
+        .list_messages(&p, &thread_id, &params, run_id.as_deref())
+        .await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `GET /threads/{thread_id}/messages/{message_id}/files` (listMessageFiles).
+pub async fn list_message_files(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, message_id)): Path<(String, String)>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<MessageFile>>> {
+    let page = s
+        .store
+        .list_message_files(&p, &thread_id, &message_id, &q.list_params()?)
+        .await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `GET /threads/{thread_id}/messages/{message_id}/files/{file_id}` (getMessageFile).
+pub async fn get_message_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, message_id, file_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<MessageFile>> {
+    Ok(Json(
+        s.store
+            .get_message_file(&p, &thread_id, &message_id, &file_id)
+            .await?,
+    ))
+}

@@ -1,0 +1,106 @@
+//! The `/v1` routes: one module per resource, one handler per operation of the spec, named after
+//! its operationId.
+
+pub mod assistants;
+pub mod files;
+pub mod messages;
+pub mod runs;
+pub mod threads;
+
+use crate::app::AppState;
+use crate::auth::authenticate;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+/// Every Assistants v1 and Files operation.
+pub fn routes(state: AppState) -> Router {
+    let json_limit = DefaultBodyLimit::max(state.settings.max_json_body_bytes);
+    // Multipart framing adds a few hundred bytes around the file; allow for it so the 413 is
+    // about the file, not the envelope.
+    let upload_limit = DefaultBodyLimit::max(
+        usize::try_from(state.settings.max_upload_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(64 * 1024),
+    );
+    let files = Router::new()
+        .route("/files", get(files::list_files).post(files::create_file))
+        .layer(upload_limit);
+    Router::new()
+        .route(
+            "/assistants",
+            get(assistants::list_assistants).post(assistants::create_assistant),
+        )
+        .route(
+            "/assistants/{assistant_id}",
+            get(assistants::get_assistant)
+                .post(assistants::modify_assistant)
+                .delete(assistants::delete_assistant),
+        )
+        .route(
+            "/assistants/{assistant_id}/files",
+            get(assistants::list_assistant_files).post(assistants::create_assistant_file),
+        )
+        .route(
+            "/assistants/{assistant_id}/files/{file_id}",
+            get(assistants::get_assistant_file).delete(assistants::delete_assistant_file),
+        )
+        .route("/threads", post(threads::create_thread))
+        .route("/threads/runs", post(runs::create_thread_and_run))
+        .route(
+            "/threads/{thread_id}",
+            get(threads::get_thread)
+                .post(threads::modify_thread)
+                .delete(threads::delete_thread),
+        )
+        .route(
+            "/threads/{thread_id}/messages",
+            get(messages::list_messages).post(messages::create_message),
+        )
+        .route(
+            "/threads/{thread_id}/messages/{message_id}",
+            get(messages::get_message).post(messages::modify_message),
+        )
+        .route(
+            "/threads/{thread_id}/messages/{message_id}/files",
+            get(messages::list_message_files),
+        )
+        .route(
+            "/threads/{thread_id}/messages/{message_id}/files/{file_id}",
+            get(messages::get_message_file),
+        )
+        .route(
+            "/threads/{thread_id}/runs",
+            get(runs::list_runs).post(runs::create_run),
+        )
+        .route(
+            "/threads/{thread_id}/runs/{run_id}",
+            get(runs::get_run).post(runs::modify_run),
+        )
+        .route(
+            "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+            post(runs::submit_tool_outputs_to_run),
+        )
+        .route(
+            "/threads/{thread_id}/runs/{run_id}/cancel",
+            post(runs::cancel_run),
+        )
+        .route(
+            "/threads/{thread_id}/runs/{run_id}/steps",
+            get(runs::list_run_steps),
+        )
+        .route(
+            "/threads/{thread_id}/runs/{run_id}/steps/{step_id}",
+            get(runs::get_run_step),
+        )
+        .route(
+            "/files/{file_id}",
+            get(files::retrieve_file).delete(files::delete_file),
+        )
+        .route("/files/{file_id}/content", get(files::download_file))
+        .layer(json_limit)
+        .merge(files)
+        .route_layer(from_fn_with_state(state.auth.clone(), authenticate))
+        .with_state(state)
+}

@@ -1,0 +1,199 @@
+//! Runs and run steps. Runs are stored `queued` with every field resolved; the run engine
+//! executes them.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, OptionalJson, RawQuery};
+use assistd_core::runs::{RunOverrides, resolve};
+use assistd_core::validate;
+use assistd_core::{ObjectKind, Project, StoreError};
+use assistd_wire::{
+    Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
+    RunStep, SubmitToolOutputsRunRequest,
+};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+
+fn no_streaming_yet(stream: Option<bool>) -> ApiResult<()> {
+    if stream == Some(true) {
+        return Err(ApiError::invalid(
+            "Streaming ('stream': true) is not supported by this server yet; create the run without it and poll.",
+            Some("stream".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// The run's assistant; a missing one is a 404 naming it, as OpenAI answers.
+async fn assistant_for_run(s: &AppState, p: &Project, id: &str) -> ApiResult<Assistant> {
+    s.store.get_assistant(p, id).await.map_err(|e| match e {
+        StoreError::NotFound { .. } => {
+            ApiError::from(StoreError::not_found(ObjectKind::Assistant, id))
+        }
+        other => other.into(),
+    })
+}
+
+/// `POST /threads/{thread_id}/runs` (createRun).
+pub async fn create_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(thread_id): Path<String>,
+    ApiJson(req): ApiJson<CreateRunRequest>,
+) -> ApiResult<Json<Run>> {
+    validate::create_run(&req)?;
+    no_streaming_yet(req.stream)?;
+    // The thread is checked first so that a bad thread id is reported before a bad assistant.
+    s.store.get_thread(&p, &thread_id).await?;
+    let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
+    let new = resolve(
+        &assistant,
+        RunOverrides {
+            model: req.model,
+            instructions: req.instructions,
+            additional_instructions: req.additional_instructions,
+            additional_messages: req.additional_messages,
+            tools: req.tools,
+            metadata: req.metadata,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            max_prompt_tokens: req.max_prompt_tokens,
+            max_completion_tokens: req.max_completion_tokens,
+            truncation_strategy: req.truncation_strategy,
+            tool_choice: req.tool_choice,
+            response_format: req.response_format,
+        },
+        s.settings.run_expires_after_secs,
+    );
+    Ok(Json(s.store.create_run(&p, &thread_id, new).await?))
+}
+
+/// `POST /threads/runs` (createThreadAndRun).
+pub async fn create_thread_and_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(req): ApiJson<CreateThreadAndRunRequest>,
+) -> ApiResult<Json<Run>> {
+    validate::create_thread_and_run(&req)?;
+    no_streaming_yet(req.stream)?;
+    let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
+    let new = resolve(
+        &assistant,
+        RunOverrides {
+            model: req.model,
+            instructions: req.instructions,
+            tools: req.tools,
+            metadata: req.metadata,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            max_prompt_tokens: req.max_prompt_tokens,
+            max_completion_tokens: req.max_completion_tokens,
+            truncation_strategy: req.truncation_strategy,
+            tool_choice: req.tool_choice,
+            response_format: req.response_format,
+            ..RunOverrides::default()
+        },
+        s.settings.run_expires_after_secs,
+    );
+    let (_thread, run) = s
+        .store
+        .create_thread_and_run(&p, req.thread.unwrap_or_default(), new)
+        .await?;
+    Ok(Json(run))
+}
+
+/// `GET /threads/{thread_id}/runs/{run_id}` (getRun).
+pub async fn get_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+) -> ApiResult<Json<Run>> {
+    Ok(Json(s.store.get_run(&p, &thread_id, &run_id).await?))
+}
+
+/// `POST /threads/{thread_id}/runs/{run_id}` (modifyRun).
+pub async fn modify_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ModifyRunRequest>,
+) -> ApiResult<Json<Run>> {
+    if let Some(m) = &req.metadata {
+        validate::metadata("metadata", m.as_ref())?;
+    }
+    Ok(Json(
+        s.store
+            .modify_run(&p, &thread_id, &run_id, req.metadata)
+            .await?,
+    ))
+}
+
+/// `GET /threads/{thread_id}/runs` (listRuns).
+pub async fn list_runs(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(thread_id): Path<String>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<Run>>> {
+    let page = s.store.list_runs(&p, &thread_id, &q.list_params()?).await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// The cancel endpoint takes no parameters; an empty JSON object is tolerated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRunRequest {}
+
+/// `POST /threads/{thread_id}/runs/{run_id}/cancel` (cancelRun).
+pub async fn cancel_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    OptionalJson(_): OptionalJson<CancelRunRequest>,
+) -> ApiResult<Json<Run>> {
+    Ok(Json(s.store.cancel_run(&p, &thread_id, &run_id).await?))
+}
+
+/// `POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (submitToolOuputsToRun).
+pub async fn submit_tool_outputs_to_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<SubmitToolOutputsRunRequest>,
+) -> ApiResult<Json<Run>> {
+    no_streaming_yet(req.stream)?;
+    Ok(Json(
+        s.store
+            .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
+            .await?,
+    ))
+}
+
+/// `GET /threads/{thread_id}/runs/{run_id}/steps` (listRunSteps).
+pub async fn list_run_steps(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<RunStep>>> {
+    let page = s
+        .store
+        .list_run_steps(&p, &thread_id, &run_id, &q.list_params()?)
+        .await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}` (getRunStep).
+pub async fn get_run_step(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((thread_id, run_id, step_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<RunStep>> {
+    Ok(Json(
+        s.store
+            .get_run_step(&p, &thread_id, &run_id, &step_id)
+            .await?,
+    ))
+}

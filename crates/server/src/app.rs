@@ -1,0 +1,208 @@
+//! Assembles the server: storage, the router with its middleware, and the listener with
+//! graceful shutdown.
+
+use crate::api;
+use crate::auth::Auth;
+use crate::blobs::Blobs;
+use crate::config::Settings;
+use crate::error::ApiError;
+use assistd_core::Store;
+use assistd_store_sqlite::{SqliteSettings, SqliteStore};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// File bytes.
+    pub blobs: Blobs,
+    /// Settings in effect.
+    pub settings: Arc<Settings>,
+    /// Key → project.
+    pub auth: Auth,
+}
+
+/// Opens storage as the settings say.
+pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
+    let url = settings.database_url();
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(
+            SqliteStore::connect(
+                &url,
+                &SqliteSettings {
+                    read_connections: settings.sqlite_read_connections,
+                    ..SqliteSettings::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?,
+        )
+    } else {
+        anyhow::bail!(
+            "unsupported database URL scheme in '{}': this build supports sqlite:// URLs",
+            url.split("://").next().unwrap_or_default()
+        );
+    };
+    let blobs = Blobs::local(&settings.data_dir.join("files"))?;
+    Ok(AppState {
+        store,
+        blobs,
+        auth: Auth::new(&settings.api_keys),
+        settings: Arc::new(settings),
+    })
+}
+
+/// `req_` + 32 hex digits, like OpenAI's request ids.
+#[derive(Clone, Default)]
+struct MakeReqId;
+
+impl MakeRequestId for MakeReqId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = format!("req_{}", uuid::Uuid::new_v4().simple());
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// `/healthz` body.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(Health { status: "ok" }).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+async fn unknown_route(req: Request) -> ApiError {
+    ApiError::with_status(
+        StatusCode::NOT_FOUND,
+        format!("Invalid URL ({} {}).", req.method(), req.uri().path()),
+    )
+}
+
+/// Turns any error that left the router without the envelope (axum's own 405, a rejected
+/// extractor, ...) into the envelope, keeping its status.
+async fn envelope_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("Invalid method for URL ({method} {path}).")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "The request body is too large. Reduce its size and try again.".to_owned()
+        }
+        _ => {
+            let body = axum::body::to_bytes(res.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&body).trim().to_owned();
+            if text.is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("Request failed")
+                    .to_owned()
+            } else {
+                text
+            }
+        }
+    };
+    let mut err = ApiError::with_status(status, message);
+    if status.is_server_error() {
+        err.type_ = "server_error";
+    }
+    err.into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    ApiError::internal(&"a request handler panicked").into_response()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(state.clone())
+        .nest("/v1", api::routes(state))
+        .fallback(unknown_route)
+        .layer(from_fn(envelope_errors))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeReqId))
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, and waits.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Binds `settings.listen` and serves in the background until [`RunningServer::stop`].
+pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
+    settings.check()?;
+    let listen = settings.listen;
+    let state = open_state(settings).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}

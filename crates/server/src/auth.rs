@@ -1,0 +1,154 @@
+//! Authentication (`Authorization: Bearer <key>` → [`Project`]) and the `OpenAI-Beta` version
+//! check, as one middleware in front of every `/v1` route.
+
+use crate::config::ApiKey;
+use crate::error::ApiError;
+use assistd_core::Project;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The project every request uses when no keys are configured.
+pub const OPEN_PROJECT: &str = "default";
+
+/// Maps keys to projects. Keys are held as SHA-256 digests and looked up by digest, so the
+/// lookup's timing says nothing about how much of a guessed key was right.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    keys: Arc<HashMap<[u8; 32], Project>>,
+}
+
+impl Auth {
+    /// From the configured keys; none means open mode.
+    pub fn new(keys: &[ApiKey]) -> Self {
+        let keys = keys
+            .iter()
+            .map(|k| (digest(k.secret()), Project::new(k.project())))
+            .collect();
+        Self {
+            keys: Arc::new(keys),
+        }
+    }
+
+    /// Whether any key is accepted.
+    pub fn is_open(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn project(&self, headers: &HeaderMap) -> Result<Project, ApiError> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|k| !k.is_empty());
+        if self.is_open() {
+            return Ok(Project::new(OPEN_PROJECT));
+        }
+        let Some(key) = presented else {
+            return Err(ApiError::with_status(
+                StatusCode::UNAUTHORIZED,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            ));
+        };
+        self.keys.get(&digest(key)).cloned().ok_or_else(|| {
+            ApiError::with_status(
+                StatusCode::UNAUTHORIZED,
+                format!("Incorrect API key provided: {}.", mask(key)),
+            )
+            .code("invalid_api_key")
+        })
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Shows the start and end of a key, as OpenAI does, never the whole.
+fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// Checks `OpenAI-Beta`: `assistants=v1` (or no assistants version) is what this server speaks.
+fn check_beta(headers: &HeaderMap) -> Result<(), ApiError> {
+    for value in headers.get_all("openai-beta") {
+        let value = value.to_str().unwrap_or_default();
+        for token in value.split(',').map(str::trim) {
+            if let Some(version) = token.strip_prefix("assistants=")
+                && version != "v1"
+            {
+                return Err(ApiError::invalid(
+                    format!(
+                        "Invalid 'OpenAI-Beta' header: this server speaks the Assistants API v1 ('assistants=v1'), not '{token}'. Use an SDK that sends 'assistants=v1' (openai-python <= 1.20, openai-node <= 4.36) or omit the header."
+                    ),
+                    None,
+                )
+                .code("unsupported_api_version"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The middleware: authenticates, checks the beta header, and hands the project to handlers.
+pub async fn authenticate(
+    State(auth): State<Auth>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let project = auth.project(req.headers())?;
+    check_beta(req.headers())?;
+    req.extensions_mut().insert(project);
+    Ok(next.run(req).await)
+}
+
+/// The caller's project, put in place by [`authenticate`].
+pub struct Caller(pub Project);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Project>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::internal(&"route is missing the authentication layer"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keys() {
+        assert_eq!(mask("sk-abcdefghijkl"), "sk-********ijkl");
+        assert_eq!(mask("short"), "*****");
+    }
+
+    #[test]
+    fn beta_header() {
+        let mut h = HeaderMap::new();
+        assert!(check_beta(&h).is_ok());
+        h.insert("openai-beta", "assistants=v1".parse().unwrap());
+        assert!(check_beta(&h).is_ok());
+        h.insert("openai-beta", "other=x, assistants=v2".parse().unwrap());
+        assert!(check_beta(&h).is_err());
+    }
+}

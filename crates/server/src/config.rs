@@ -1,0 +1,225 @@
+//! Typed settings, layered: built-in defaults, then a TOML file (`--config` / `ASSISTD_CONFIG`),
+//! then `ASSISTD_*` environment variables, then command-line flags. API keys are secrets: they
+//! never appear in `Debug` output or logs.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database and local file bytes live.
+    pub data_dir: PathBuf,
+    /// Database URL; defaults to `sqlite://<data_dir>/assistd.db`.
+    pub database_url: Option<String>,
+    /// API keys, each an isolated project. Empty: any key is accepted (loopback only).
+    pub api_keys: Vec<ApiKey>,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest accepted JSON body, in bytes.
+    pub max_json_body_bytes: usize,
+    /// Seconds from a run's creation to its expiry.
+    pub run_expires_after_secs: i64,
+    /// Read connections of the SQLite pool.
+    pub sqlite_read_connections: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            api_keys: Vec::new(),
+            max_upload_bytes: 512 * 1024 * 1024,
+            max_json_body_bytes: 32 * 1024 * 1024,
+            run_expires_after_secs: 600,
+            sqlite_read_connections: 8,
+        }
+    }
+}
+
+/// An API key, optionally naming its project. In TOML either a string or
+/// `{ key = "...", project = "..." }`; in `ASSISTD_API_KEYS` a comma-separated list of keys.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ApiKey {
+    /// A key whose project is derived from the key itself.
+    Key(String),
+    /// A key with an explicit project, so keys can be rotated without losing data.
+    WithProject {
+        /// The secret.
+        key: String,
+        /// The project's name.
+        project: String,
+    },
+}
+
+impl ApiKey {
+    /// The secret.
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::Key(k) | Self::WithProject { key: k, .. } => k,
+        }
+    }
+
+    /// The project this key opens: named, or `proj_` + a digest of the key.
+    pub fn project(&self) -> String {
+        match self {
+            Self::WithProject { project, .. } => project.clone(),
+            Self::Key(k) => format!("proj_{}", &hex::encode(Sha256::digest(k.as_bytes()))[..24]),
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey(project={}, key=<redacted>)", self.project())
+    }
+}
+
+/// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
+/// `ASSISTD_CONFIG` are handled apart).
+const ENV_SETTINGS: [&str; 7] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "max_upload_bytes",
+    "max_json_body_bytes",
+    "run_expires_after_secs",
+    "sqlite_read_connections",
+];
+
+/// Values given on the command line; they override every other layer.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CliOverrides {
+    /// `--listen`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Loads the layers: defaults, `config_file` (or `ASSISTD_CONFIG`), `ASSISTD_*`, `cli`.
+    pub fn load(config_file: Option<&Path>, cli: &CliOverrides) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        let file = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("ASSISTD_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            fig = fig.merge(Toml::file_exact(file));
+        }
+        // Only known names: other ASSISTD_* variables (used by tools and tests) are not settings.
+        fig = fig.merge(Env::prefixed("ASSISTD_").only(&ENV_SETTINGS));
+        if let Ok(keys) = std::env::var("ASSISTD_API_KEYS") {
+            let keys: Vec<ApiKey> = keys
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| ApiKey::Key(k.to_owned()))
+                .collect();
+            fig = fig.merge(Serialized::default("api_keys", keys));
+        }
+        fig = fig.merge(Serialized::defaults(cli));
+        let settings: Settings = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks what the types cannot.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.api_keys.is_empty() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError(format!(
+                "refusing to listen on {} without API keys: anyone who can reach it could use it. \
+                 Set ASSISTD_API_KEYS (comma-separated) or `api_keys` in the config file, or \
+                 listen on a loopback address such as 127.0.0.1.",
+                self.listen
+            )));
+        }
+        for k in &self.api_keys {
+            if k.secret().trim().is_empty() {
+                return Err(ConfigError("an API key is empty".to_owned()));
+            }
+        }
+        if self.run_expires_after_secs <= 0 {
+            return Err(ConfigError(
+                "run_expires_after_secs must be positive".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("assistd.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_debug_is_redacted() {
+        let k = ApiKey::Key("sk-very-secret".into());
+        let shown = format!("{k:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(shown.starts_with("ApiKey(project=proj_"));
+    }
+
+    #[test]
+    fn no_keys_refuses_public_bind() {
+        let s = Settings {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            ..Settings::default()
+        };
+        let err = s.check().unwrap_err().to_string();
+        assert!(err.contains("without API keys"), "{err}");
+        let s = Settings {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            api_keys: vec![ApiKey::Key("k".into())],
+            ..Settings::default()
+        };
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn toml_accepts_both_key_forms() {
+        let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
+            r#"
+            listen = "127.0.0.1:9999"
+            api_keys = ["sk-a", { key = "sk-b", project = "team-b" }]
+            "#,
+        ));
+        let s: Settings = fig.extract().unwrap();
+        assert_eq!(s.listen.port(), 9999);
+        assert_eq!(s.api_keys[1].project(), "team-b");
+        assert!(s.api_keys[0].project().starts_with("proj_"));
+    }
+}

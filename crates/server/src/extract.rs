@@ -1,0 +1,242 @@
+//! Request extractors that answer every rejection with the OpenAI error envelope: JSON bodies
+//! (strict: right content type, valid JSON, known fields, right types) and list query strings.
+
+use crate::error::ApiError;
+use assistd_core::{ListParams, Order};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+/// A JSON body deserialized strictly into `T`.
+pub struct ApiJson<T>(pub T);
+
+/// A JSON body that may be absent (an empty body is `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+const NOT_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)";
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::with_status(
+                status,
+                "The request body is too large. Reduce its size and try again.",
+            )
+            .code("request_too_large")
+        } else {
+            ApiError::invalid(rejection.body_text(), None)
+        }
+    })?;
+    Ok((is_json, bytes))
+}
+
+fn require_json_type(is_json: bool) -> Result<(), ApiError> {
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "Invalid Content-Type header, expected 'application/json'.",
+            None,
+        ))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (is_json, bytes) = body_bytes(req, state).await?;
+        require_json_type(is_json)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (is_json, bytes) = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        require_json_type(is_json)?;
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+/// Deserializes `bytes`, naming the offending field in OpenAI's words on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        json_error(&path, &inner)
+    })?;
+    Ok(value)
+}
+
+/// `path` extended by `field`, unless the path already ends at it (serde_path_to_error includes
+/// an unknown field in the path for plain structs, but not inside internally tagged enums).
+fn join(path: &str, field: &str) -> String {
+    if path == field || path.ends_with(&format!(".{field}")) {
+        path.to_owned()
+    } else if path.is_empty() || path == "." {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn between_backticks(msg: &str) -> Option<&str> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(&msg[start..start + len])
+}
+
+fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    if matches!(
+        e.classify(),
+        Category::Syntax | Category::Eof | Category::Io
+    ) {
+        return ApiError::invalid(NOT_JSON, None);
+    }
+    let msg = e.to_string();
+    // serde_json appends " at line L column C"; the position means nothing to API users.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    let param = (!path.is_empty() && path != ".").then(|| path.to_owned());
+    if msg.starts_with("unknown field") {
+        let field = between_backticks(&msg).unwrap_or_default();
+        let p = join(path, field);
+        return ApiError::invalid(
+            format!("Unrecognized request argument supplied: {p}"),
+            Some(p),
+        );
+    }
+    if msg.starts_with("missing field") {
+        let field = between_backticks(&msg).unwrap_or_default();
+        let p = join(path, field);
+        return ApiError::invalid(format!("Missing required parameter: '{p}'."), Some(p));
+    }
+    if msg.starts_with("invalid type") && param.is_none() {
+        return ApiError::invalid(
+            format!("Invalid request body: {msg}. Expected a JSON object."),
+            None,
+        );
+    }
+    if msg.starts_with("unknown variant") || msg.starts_with("data did not match") {
+        let shown = param.as_deref().unwrap_or("body");
+        let detail = if msg.starts_with("data did not match") {
+            "not one of the accepted forms".to_owned()
+        } else {
+            msg.clone()
+        };
+        return ApiError::invalid(format!("Invalid value for '{shown}': {detail}."), param);
+    }
+    let shown = param.as_deref().unwrap_or("body");
+    // "invalid type: integer `1`, expected a string" reads better the other way round.
+    let detail = msg
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected "))
+        .map(|(got, expected)| format!("expected {expected}, but got {got} instead"))
+        .unwrap_or(msg);
+    ApiError::invalid(format!("Invalid type for '{shown}': {detail}."), param)
+}
+
+/// Raw query parameters, parsed without rejecting duplicates or unknown names (OpenAI ignores
+/// parameters it does not know).
+pub struct RawQuery(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(q)
+            .map(RawQuery)
+            .map_err(|_| ApiError::invalid("The query string could not be parsed.", None))
+    }
+}
+
+impl RawQuery {
+    /// The last value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A non-empty string parameter.
+    pub fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("") => Err(ApiError::invalid(
+                format!("Invalid '{name}': empty string. Expected a non-empty value."),
+                Some(name.to_owned()),
+            )),
+            Some(v) => Ok(Some(v.to_owned())),
+        }
+    }
+
+    /// `limit`, `order`, `after` and `before`.
+    pub fn list_params(&self) -> Result<ListParams, ApiError> {
+        let mut p = ListParams::default();
+        if let Some(l) = self.get("limit") {
+            let n: i64 = l.parse().map_err(|_| {
+                ApiError::invalid(
+                    format!("Invalid 'limit': expected an integer, but got '{l}' instead."),
+                    Some("limit".to_owned()),
+                )
+            })?;
+            if n < 1 {
+                return Err(ApiError::invalid(
+                    format!(
+                        "Invalid 'limit': integer below minimum value. Expected a value >= 1, but got {n} instead."
+                    ),
+                    Some("limit".to_owned()),
+                ));
+            }
+            if n > 100 {
+                return Err(ApiError::invalid(
+                    format!(
+                        "Invalid 'limit': integer above maximum value. Expected a value <= 100, but got {n} instead."
+                    ),
+                    Some("limit".to_owned()),
+                ));
+            }
+            p.limit = n as u32;
+        }
+        if let Some(o) = self.get("order") {
+            p.order = match o {
+                "asc" => Order::Asc,
+                "desc" => Order::Desc,
+                other => {
+                    return Err(ApiError::invalid(
+                        format!(
+                            "Invalid value for 'order': expected one of 'asc' or 'desc', but got '{other}' instead."
+                        ),
+                        Some("order".to_owned()),
+                    ));
+                }
+            };
+        }
+        p.after = self.string("after")?;
+        p.before = self.string("before")?;
+        Ok(p)
+    }
+}

@@ -1,0 +1,12 @@
+//! The assistd HTTP server: the OpenAI Assistants API v1 and Files API under `/v1`.
+//!
+//! `app` assembles storage and the router, `api` holds one module per resource with one
+//! handler per operation, `extract` and `error` make every failure OpenAI's error envelope.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod error;
+pub mod extract;

@@ -1,0 +1,302 @@
+//! Messages and message files.
+
+use crate::files::{check_attachable, dedup};
+use crate::json::{dec, dec_opt, enc, enc_opt};
+use crate::threads::exists as thread_exists;
+use crate::{SqliteStore, backend, empty, fetch_page, now, resolve_cursors};
+use assistd_core::ids::{IdKind, new_id};
+use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
+use assistd_wire::{
+    CreateMessageRequest, Message, MessageContent, MessageFile, MessageStatus, Metadata,
+};
+use async_trait::async_trait;
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+
+#[derive(FromRow)]
+pub(crate) struct MessageRow {
+    id: String,
+    created_at: i64,
+    thread_id: String,
+    status: String,
+    incomplete_details: Option<String>,
+    completed_at: Option<i64>,
+    incomplete_at: Option<i64>,
+    role: String,
+    content: String,
+    assistant_id: Option<String>,
+    run_id: Option<String>,
+    file_ids: String,
+    metadata: Option<String>,
+}
+
+impl MessageRow {
+    pub(crate) fn into_wire(self) -> StoreResult<Message> {
+        Ok(Message {
+            id: self.id,
+            object: "thread.message".to_owned(),
+            created_at: self.created_at,
+            thread_id: self.thread_id,
+            status: dec(&format!("\"{}\"", self.status))?,
+            incomplete_details: dec_opt(self.incomplete_details.as_deref())?,
+            completed_at: self.completed_at,
+            incomplete_at: self.incomplete_at,
+            role: dec(&format!("\"{}\"", self.role))?,
+            content: dec(&self.content)?,
+            assistant_id: self.assistant_id,
+            run_id: self.run_id,
+            file_ids: dec(&self.file_ids)?,
+            metadata: dec_opt(self.metadata.as_deref())?,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
+    m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
+    (SELECT json_group_array(file_id) FROM (SELECT file_id FROM message_files \
+        WHERE message_id = m.id ORDER BY seq)) AS file_ids \
+    FROM messages m";
+
+/// Inserts a user-written message (from the messages endpoint, a new thread, or a run's
+/// `additional_messages`); `param` names the request field holding it, for errors.
+pub(crate) async fn insert_message(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    thread_id: &str,
+    req: CreateMessageRequest,
+    param: &str,
+) -> StoreResult<Message> {
+    let file_ids = dedup(&req.file_ids.unwrap_or_default());
+    let files_param = if param.is_empty() {
+        "file_ids".to_owned()
+    } else {
+        format!("{param}.file_ids")
+    };
+    check_attachable(conn, project, &file_ids, &files_param).await?;
+    let msg = Message {
+        id: new_id(IdKind::Message),
+        object: "thread.message".to_owned(),
+        created_at: now(),
+        thread_id: thread_id.to_owned(),
+        status: MessageStatus::Completed,
+        incomplete_details: None,
+        completed_at: None,
+        incomplete_at: None,
+        role: req.role,
+        content: vec![MessageContent::text(req.content)],
+        assistant_id: None,
+        run_id: None,
+        file_ids,
+        metadata: req.metadata,
+    };
+    sqlx::query(
+        "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata) \
+         VALUES (?, ?, ?, ?, ?, ?, 'completed', ?)",
+    )
+    .bind(&msg.id)
+    .bind(project.as_str())
+    .bind(thread_id)
+    .bind(msg.created_at)
+    .bind(msg.role.as_str())
+    .bind(enc(&msg.content)?)
+    .bind(enc_opt(msg.metadata.as_ref())?)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for f in &msg.file_ids {
+        sqlx::query("INSERT INTO message_files (message_id, file_id, created_at) VALUES (?, ?, ?)")
+            .bind(&msg.id)
+            .bind(f)
+            .bind(msg.created_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(msg)
+}
+
+async fn get(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    thread_id: &str,
+    message_id: &str,
+) -> StoreResult<Message> {
+    thread_exists(conn, project, thread_id).await?;
+    sqlx::query_as::<_, MessageRow>(&format!(
+        "{SELECT} WHERE m.id = ? AND m.thread_id = ? AND m.project = ?"
+    ))
+    .bind(message_id)
+    .bind(thread_id)
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::not_found(ObjectKind::Message, message_id))?
+    .into_wire()
+}
+
+#[derive(FromRow)]
+struct MessageFileRow {
+    file_id: String,
+    created_at: i64,
+    message_id: String,
+}
+
+impl From<MessageFileRow> for MessageFile {
+    fn from(r: MessageFileRow) -> Self {
+        MessageFile {
+            id: r.file_id,
+            object: "thread.message.file".to_owned(),
+            created_at: r.created_at,
+            message_id: r.message_id,
+        }
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn create_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        req: CreateMessageRequest,
+    ) -> StoreResult<Message> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        thread_exists(&mut tx, project, thread_id).await?;
+        let msg = insert_message(&mut tx, project, thread_id, req, "").await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(msg)
+    }
+
+    async fn get_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Message> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, message_id).await
+    }
+
+    async fn modify_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut msg = get(&mut tx, project, thread_id, message_id).await?;
+        if let Some(m) = metadata {
+            sqlx::query("UPDATE messages SET metadata = ? WHERE id = ?")
+                .bind(enc_opt(m.as_ref())?)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            msg.metadata = m;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(msg)
+    }
+
+    async fn list_messages(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        params: &ListParams,
+        run_id: Option<&str>,
+    ) -> StoreResult<Page<Message>> {
+        {
+            let mut conn = self.reader.acquire().await.map_err(backend)?;
+            thread_exists(&mut conn, project, thread_id).await?;
+        }
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM messages WHERE id = ? AND thread_id = ?")
+                .bind(id)
+                .bind(thread_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(SELECT);
+        qb.push(" WHERE m.thread_id = ").push_bind(thread_id);
+        if let Some(run_id) = run_id {
+            qb.push(" AND m.run_id = ").push_bind(run_id);
+        }
+        fetch_page(
+            &self.reader,
+            qb,
+            "m.seq",
+            params,
+            after,
+            before,
+            MessageRow::into_wire,
+        )
+        .await
+    }
+
+    async fn list_message_files(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<MessageFile>> {
+        {
+            let mut conn = self.reader.acquire().await.map_err(backend)?;
+            get(&mut conn, project, thread_id, message_id).await?;
+        }
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM message_files WHERE message_id = ? AND file_id = ?")
+                .bind(message_id)
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT file_id, created_at, message_id FROM message_files WHERE message_id = ",
+        );
+        qb.push_bind(message_id);
+        fetch_page(
+            &self.reader,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            |r: MessageFileRow| Ok(r.into()),
+        )
+        .await
+    }
+
+    async fn get_message_file(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        file_id: &str,
+    ) -> StoreResult<MessageFile> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, message_id).await?;
+        sqlx::query_as::<_, MessageFileRow>(
+            "SELECT file_id, created_at, message_id FROM message_files \
+             WHERE message_id = ? AND file_id = ?",
+        )
+        .bind(message_id)
+        .bind(file_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .map(Into::into)
+        .ok_or_else(|| StoreError::not_found(ObjectKind::MessageFile, file_id))
+    }
+}

@@ -1,0 +1,641 @@
+//! Runs and run steps.
+
+use crate::json::{dec, dec_opt, enc, enc_opt};
+use crate::messages::insert_message;
+use crate::threads::{exists as thread_exists, insert_thread};
+use crate::{SqliteStore, backend, empty, fetch_page, now, resolve_cursors};
+use assistd_core::ids::{IdKind, new_id};
+use assistd_core::{
+    ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
+};
+use assistd_wire::{
+    CreateThreadRequest, FunctionCall, Metadata, RequiredAction, Run, RunStatus, RunStep,
+    RunStepStatus, RunStepType, RunToolCallObject, StepDetails, StepFunctionCall, StepToolCall,
+    SubmitToolOutputs, Thread, ToolOutput,
+};
+use async_trait::async_trait;
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
+
+#[derive(FromRow)]
+struct RunRow {
+    id: String,
+    created_at: i64,
+    thread_id: String,
+    assistant_id: String,
+    status: String,
+    required_action: Option<String>,
+    last_error: Option<String>,
+    expires_at: Option<i64>,
+    started_at: Option<i64>,
+    cancelled_at: Option<i64>,
+    failed_at: Option<i64>,
+    completed_at: Option<i64>,
+    incomplete_details: Option<String>,
+    model: String,
+    instructions: String,
+    tools: String,
+    file_ids: String,
+    metadata: Option<String>,
+    usage: Option<String>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    max_prompt_tokens: Option<i64>,
+    max_completion_tokens: Option<i64>,
+    truncation_strategy: String,
+    tool_choice: String,
+    response_format: String,
+}
+
+impl RunRow {
+    fn into_wire(self) -> StoreResult<Run> {
+        Ok(Run {
+            id: self.id,
+            object: "thread.run".to_owned(),
+            created_at: self.created_at,
+            thread_id: self.thread_id,
+            assistant_id: self.assistant_id,
+            status: parse_status(&self.status)?,
+            required_action: dec_opt(self.required_action.as_deref())?,
+            last_error: dec_opt(self.last_error.as_deref())?,
+            expires_at: self.expires_at,
+            started_at: self.started_at,
+            cancelled_at: self.cancelled_at,
+            failed_at: self.failed_at,
+            completed_at: self.completed_at,
+            incomplete_details: dec_opt(self.incomplete_details.as_deref())?,
+            model: self.model,
+            instructions: self.instructions,
+            tools: dec(&self.tools)?,
+            file_ids: dec(&self.file_ids)?,
+            metadata: dec_opt(self.metadata.as_deref())?,
+            usage: dec_opt(self.usage.as_deref())?,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_prompt_tokens: self.max_prompt_tokens,
+            max_completion_tokens: self.max_completion_tokens,
+            truncation_strategy: dec(&self.truncation_strategy)?,
+            tool_choice: dec(&self.tool_choice)?,
+            response_format: dec(&self.response_format)?,
+        })
+    }
+}
+
+fn parse_status(s: &str) -> StoreResult<RunStatus> {
+    RunStatus::parse(s).ok_or_else(|| {
+        StoreError::Backend(format!("unknown run status '{s}' in the database").into())
+    })
+}
+
+const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, status, required_action, \
+    last_error, expires_at, started_at, cancelled_at, failed_at, completed_at, incomplete_details, \
+    model, instructions, tools, file_ids, metadata, usage, temperature, top_p, max_prompt_tokens, \
+    max_completion_tokens, truncation_strategy, tool_choice, response_format";
+
+#[derive(FromRow)]
+struct StepRow {
+    id: String,
+    created_at: i64,
+    assistant_id: String,
+    thread_id: String,
+    run_id: String,
+    #[sqlx(rename = "type")]
+    type_: String,
+    status: String,
+    step_details: String,
+    last_error: Option<String>,
+    expired_at: Option<i64>,
+    cancelled_at: Option<i64>,
+    failed_at: Option<i64>,
+    completed_at: Option<i64>,
+    metadata: Option<String>,
+    usage: Option<String>,
+}
+
+impl StepRow {
+    fn into_wire(self) -> StoreResult<RunStep> {
+        Ok(RunStep {
+            id: self.id,
+            object: "thread.run.step".to_owned(),
+            created_at: self.created_at,
+            assistant_id: self.assistant_id,
+            thread_id: self.thread_id,
+            run_id: self.run_id,
+            type_: dec(&format!("\"{}\"", self.type_))?,
+            status: dec(&format!("\"{}\"", self.status))?,
+            step_details: dec(&self.step_details)?,
+            last_error: dec_opt(self.last_error.as_deref())?,
+            expired_at: self.expired_at,
+            cancelled_at: self.cancelled_at,
+            failed_at: self.failed_at,
+            completed_at: self.completed_at,
+            metadata: dec_opt(self.metadata.as_deref())?,
+            usage: dec_opt(self.usage.as_deref())?,
+        })
+    }
+}
+
+const STEP_COLUMNS: &str = "id, created_at, assistant_id, thread_id, run_id, type, status, \
+    step_details, last_error, expired_at, cancelled_at, failed_at, completed_at, metadata, usage";
+
+async fn get(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    thread_id: &str,
+    run_id: &str,
+) -> StoreResult<Run> {
+    thread_exists(conn, project, thread_id).await?;
+    sqlx::query_as::<_, RunRow>(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND thread_id = ? AND project = ?"
+    ))
+    .bind(run_id)
+    .bind(thread_id)
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::not_found(ObjectKind::Run, run_id))?
+    .into_wire()
+}
+
+async fn insert_run(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    thread_id: &str,
+    new: NewRun,
+) -> StoreResult<Run> {
+    for (i, m) in new.additional_messages.into_iter().enumerate() {
+        insert_message(
+            conn,
+            project,
+            thread_id,
+            m,
+            &format!("additional_messages[{i}]"),
+        )
+        .await?;
+    }
+    let created_at = now();
+    let run = Run {
+        id: new_id(IdKind::Run),
+        object: "thread.run".to_owned(),
+        created_at,
+        thread_id: thread_id.to_owned(),
+        assistant_id: new.assistant_id,
+        status: RunStatus::Queued,
+        required_action: None,
+        last_error: None,
+        expires_at: Some(created_at + new.expires_after_secs),
+        started_at: None,
+        cancelled_at: None,
+        failed_at: None,
+        completed_at: None,
+        incomplete_details: None,
+        model: new.model,
+        instructions: new.instructions,
+        tools: new.tools,
+        file_ids: new.file_ids,
+        metadata: new.metadata,
+        usage: None,
+        temperature: new.temperature,
+        top_p: new.top_p,
+        max_prompt_tokens: new.max_prompt_tokens,
+        max_completion_tokens: new.max_completion_tokens,
+        truncation_strategy: new.truncation_strategy,
+        tool_choice: new.tool_choice,
+        response_format: new.response_format,
+    };
+    sqlx::query(
+        "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
+         model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
+         top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
+         response_format) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&run.id)
+    .bind(project.as_str())
+    .bind(thread_id)
+    .bind(&run.assistant_id)
+    .bind(created_at)
+    .bind(run.expires_at)
+    .bind(&run.model)
+    .bind(&run.instructions)
+    .bind(&new.additional_instructions)
+    .bind(enc(&run.tools)?)
+    .bind(enc(&run.file_ids)?)
+    .bind(enc_opt(run.metadata.as_ref())?)
+    .bind(run.temperature)
+    .bind(run.top_p)
+    .bind(run.max_prompt_tokens)
+    .bind(run.max_completion_tokens)
+    .bind(enc(&run.truncation_strategy)?)
+    .bind(enc(&run.tool_choice)?)
+    .bind(enc(&run.response_format)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(run)
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn create_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run: NewRun,
+    ) -> StoreResult<Run> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        thread_exists(&mut tx, project, thread_id).await?;
+        let run = insert_run(&mut tx, project, thread_id, run).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn create_thread_and_run(
+        &self,
+        project: &Project,
+        thread: CreateThreadRequest,
+        run: NewRun,
+    ) -> StoreResult<(Thread, Run)> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
+        let run = insert_run(&mut tx, project, &thread.id, run).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok((thread, run))
+    }
+
+    async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> StoreResult<Run> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, run_id).await
+    }
+
+    async fn modify_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Run> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut run = get(&mut tx, project, thread_id, run_id).await?;
+        if let Some(m) = metadata {
+            sqlx::query("UPDATE runs SET metadata = ? WHERE id = ?")
+                .bind(enc_opt(m.as_ref())?)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            run.metadata = m;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn list_runs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<Run>> {
+        {
+            let mut conn = self.reader.acquire().await.map_err(backend)?;
+            thread_exists(&mut conn, project, thread_id).await?;
+        }
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM runs WHERE id = ? AND thread_id = ?")
+                .bind(id)
+                .bind(thread_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = "
+        ));
+        qb.push_bind(thread_id);
+        fetch_page(
+            &self.reader,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            RunRow::into_wire,
+        )
+        .await
+    }
+
+    async fn cancel_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+    ) -> StoreResult<Run> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let run = get(&mut tx, project, thread_id, run_id).await?;
+        let at = now();
+        match run.status {
+            // Nothing is executing: the run ends here.
+            RunStatus::Queued | RunStatus::RequiresAction => {
+                sqlx::query(
+                    "UPDATE runs SET status = 'cancelled', cancelled_at = ?, required_action = NULL \
+                     WHERE id = ?",
+                )
+                .bind(at)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query(
+                    "UPDATE run_steps SET status = 'cancelled', cancelled_at = ? \
+                     WHERE run_id = ? AND status = 'in_progress'",
+                )
+                .bind(at)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            // The executor owns the run; it sees `cancelling` and finishes the cancellation.
+            RunStatus::InProgress => {
+                sqlx::query("UPDATE runs SET status = 'cancelling' WHERE id = ?")
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            other => {
+                return Err(StoreError::invalid(
+                    format!("Cannot cancel run with status '{}'.", other.as_str()),
+                    None,
+                ));
+            }
+        }
+        let run = get(&mut tx, project, thread_id, run_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn submit_tool_outputs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        outputs: Vec<ToolOutput>,
+    ) -> StoreResult<Run> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let run = get(&mut tx, project, thread_id, run_id).await?;
+        let pending = match (&run.status, &run.required_action) {
+            (RunStatus::RequiresAction, Some(action)) => &action.submit_tool_outputs.tool_calls,
+            (status, _) => {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Runs in status \"{}\" do not accept tool outputs.",
+                        status.as_str()
+                    ),
+                    None,
+                ));
+            }
+        };
+        let mut by_call: HashMap<&str, String> = HashMap::new();
+        for (i, o) in outputs.iter().enumerate() {
+            let Some(call_id) = o.tool_call_id.as_deref() else {
+                return Err(StoreError::invalid(
+                    format!("Missing required parameter: 'tool_outputs[{i}].tool_call_id'."),
+                    Some(&format!("tool_outputs[{i}].tool_call_id")),
+                ));
+            };
+            if !pending.iter().any(|c| c.id == call_id) {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Invalid 'tool_outputs[{i}].tool_call_id': no pending tool call with id '{call_id}' on this run."
+                    ),
+                    Some(&format!("tool_outputs[{i}].tool_call_id")),
+                ));
+            }
+            if by_call
+                .insert(call_id, o.output.clone().unwrap_or_default())
+                .is_some()
+            {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Invalid 'tool_outputs[{i}].tool_call_id': duplicate output for tool call '{call_id}'."
+                    ),
+                    Some(&format!("tool_outputs[{i}].tool_call_id")),
+                ));
+            }
+        }
+        let missing: Vec<&str> = pending
+            .iter()
+            .map(|c| c.id.as_str())
+            .filter(|id| !by_call.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let expected: Vec<&str> = pending.iter().map(|c| c.id.as_str()).collect();
+            let got: Vec<&str> = outputs
+                .iter()
+                .filter_map(|o| o.tool_call_id.as_deref())
+                .collect();
+            return Err(StoreError::invalid(
+                format!(
+                    "Expected tool outputs for call_ids {expected:?}, got {got:?}: all outputs must be submitted in a single request."
+                ),
+                Some("tool_outputs"),
+            ));
+        }
+        // Record the outputs in the step that asked for them.
+        let steps: Vec<StepRow> = sqlx::query_as(&format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = ? AND type = 'tool_calls' \
+             AND status = 'in_progress'"
+        ))
+        .bind(run_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let at = now();
+        for row in steps {
+            let mut step = row.into_wire()?;
+            if let StepDetails::ToolCalls { tool_calls } = &mut step.step_details {
+                for call in tool_calls.iter_mut() {
+                    if let StepToolCall::Function { id, function } = call
+                        && let Some(out) = by_call.get(id.as_str())
+                    {
+                        function.output = Some(out.clone());
+                    }
+                }
+            }
+            sqlx::query(
+                "UPDATE run_steps SET step_details = ?, status = 'completed', completed_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(enc(&step.step_details)?)
+            .bind(at)
+            .bind(&step.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query("UPDATE runs SET status = 'queued', required_action = NULL WHERE id = ?")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let run = get(&mut tx, project, thread_id, run_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn require_tool_outputs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        calls: Vec<FunctionCall>,
+    ) -> StoreResult<(Run, RunStep)> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let run = get(&mut tx, project, thread_id, run_id).await?;
+        if !matches!(run.status, RunStatus::Queued | RunStatus::InProgress) {
+            return Err(StoreError::invalid(
+                format!(
+                    "Run '{run_id}' is '{}' and cannot require action.",
+                    run.status.as_str()
+                ),
+                None,
+            ));
+        }
+        let calls: Vec<RunToolCallObject> = calls
+            .into_iter()
+            .map(|function| RunToolCallObject {
+                id: new_id(IdKind::ToolCall),
+                type_: "function".to_owned(),
+                function,
+            })
+            .collect();
+        let step = RunStep {
+            id: new_id(IdKind::Step),
+            object: "thread.run.step".to_owned(),
+            created_at: now(),
+            assistant_id: run.assistant_id.clone(),
+            thread_id: thread_id.to_owned(),
+            run_id: run_id.to_owned(),
+            type_: RunStepType::ToolCalls,
+            status: RunStepStatus::InProgress,
+            step_details: StepDetails::ToolCalls {
+                tool_calls: calls
+                    .iter()
+                    .map(|c| StepToolCall::Function {
+                        id: c.id.clone(),
+                        function: StepFunctionCall {
+                            name: c.function.name.clone(),
+                            arguments: c.function.arguments.clone(),
+                            output: None,
+                        },
+                    })
+                    .collect(),
+            },
+            last_error: None,
+            expired_at: None,
+            cancelled_at: None,
+            failed_at: None,
+            completed_at: None,
+            metadata: None,
+            usage: None,
+        };
+        sqlx::query(
+            "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, type, \
+             status, step_details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&step.id)
+        .bind(project.as_str())
+        .bind(run_id)
+        .bind(thread_id)
+        .bind(&step.assistant_id)
+        .bind(step.created_at)
+        .bind(step.type_.as_str())
+        .bind(step.status.as_str())
+        .bind(enc(&step.step_details)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let action = RequiredAction {
+            type_: "submit_tool_outputs".to_owned(),
+            submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
+        };
+        sqlx::query(
+            "UPDATE runs SET status = 'requires_action', required_action = ?, \
+             started_at = COALESCE(started_at, ?) WHERE id = ?",
+        )
+        .bind(enc(&action)?)
+        .bind(step.created_at)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let run = get(&mut tx, project, thread_id, run_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok((run, step))
+    }
+
+    async fn list_run_steps(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<RunStep>> {
+        {
+            let mut conn = self.reader.acquire().await.map_err(backend)?;
+            get(&mut conn, project, thread_id, run_id).await?;
+        }
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM run_steps WHERE id = ? AND run_id = ?")
+                .bind(id)
+                .bind(run_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = "
+        ));
+        qb.push_bind(run_id);
+        fetch_page(
+            &self.reader,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            StepRow::into_wire,
+        )
+        .await
+    }
+
+    async fn get_run_step(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        step_id: &str,
+    ) -> StoreResult<RunStep> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, run_id).await?;
+        sqlx::query_as::<_, StepRow>(&format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE id = ? AND run_id = ?"
+        ))
+        .bind(step_id)
+        .bind(run_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found(ObjectKind::RunStep, step_id))?
+        .into_wire()
+    }
+}

@@ -1,0 +1,3 @@
+//! Test support shared by every crate: the store contract suite.
+
+pub mod contract;

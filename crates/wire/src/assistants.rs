@@ -1,0 +1,142 @@
+//! Assistants and assistant files.
+
+use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
+use serde::{Deserialize, Serialize};
+
+/// `AssistantObject`.
+///
+/// `temperature`, `top_p` and `response_format` are not in the v1 schema, but the v1 SDK sends
+/// them and the spec's examples echo them, so they are stored and echoed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assistant {
+    /// `asst_...`
+    pub id: String,
+    /// Always `assistant`.
+    pub object: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Up to 256 characters.
+    pub name: Option<String>,
+    /// Up to 512 characters.
+    pub description: Option<String>,
+    /// Model name, routed by the server's configuration.
+    pub model: String,
+    /// Up to 256,000 characters.
+    pub instructions: Option<String>,
+    /// Up to 128 tools.
+    pub tools: Vec<AssistantTool>,
+    /// Up to 20 file ids, by attachment order.
+    pub file_ids: Vec<String>,
+    /// Up to 16 pairs.
+    pub metadata: Option<Metadata>,
+    /// Sampling temperature, 0..=2.
+    pub temperature: Option<f64>,
+    /// Nucleus sampling, 0..=1.
+    pub top_p: Option<f64>,
+    /// Output format.
+    pub response_format: Option<ResponseFormatOption>,
+}
+
+impl HasId for Assistant {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// `CreateAssistantRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAssistantRequest {
+    /// Model name.
+    pub model: String,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// System instructions.
+    #[serde(default)]
+    pub instructions: Option<String>,
+    /// Tools.
+    #[serde(default)]
+    pub tools: Option<Vec<AssistantTool>>,
+    /// Attached files.
+    #[serde(default)]
+    pub file_ids: Option<Vec<String>>,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// Temperature.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// Top-p.
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// Response format.
+    #[serde(default)]
+    pub response_format: Option<ResponseFormatOption>,
+}
+
+/// `ModifyAssistantRequest`: absent fields are left alone; `null` clears a nullable field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyAssistantRequest {
+    /// Model name.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Name.
+    #[serde(default, deserialize_with = "double_option")]
+    pub name: Option<Option<String>>,
+    /// Description.
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    /// Instructions.
+    #[serde(default, deserialize_with = "double_option")]
+    pub instructions: Option<Option<String>>,
+    /// Tools (replaces the list).
+    #[serde(default)]
+    pub tools: Option<Vec<AssistantTool>>,
+    /// Attached files (replaces the list).
+    #[serde(default)]
+    pub file_ids: Option<Vec<String>>,
+    /// Metadata (replaces the map).
+    #[serde(default, deserialize_with = "double_option")]
+    pub metadata: Option<Option<Metadata>>,
+    /// Temperature.
+    #[serde(default, deserialize_with = "double_option")]
+    pub temperature: Option<Option<f64>>,
+    /// Top-p.
+    #[serde(default, deserialize_with = "double_option")]
+    pub top_p: Option<Option<f64>>,
+    /// Response format.
+    #[serde(default, deserialize_with = "double_option")]
+    pub response_format: Option<Option<ResponseFormatOption>>,
+}
+
+/// `AssistantFileObject`: its id is the file's own id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistantFile {
+    /// The file id (`file-...`).
+    pub id: String,
+    /// Always `assistant.file`.
+    pub object: String,
+    /// Unix seconds of the attachment.
+    pub created_at: i64,
+    /// The assistant.
+    pub assistant_id: String,
+}
+
+impl HasId for AssistantFile {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// `CreateAssistantFileRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAssistantFileRequest {
+    /// A file with purpose `assistants`.
+    pub file_id: String,
+}

@@ -1,0 +1,173 @@
+//! Shapes shared by every resource: lists, deletion status, errors, metadata and tools.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+/// `metadata`: up to 16 string pairs attached to an object.
+pub type Metadata = BTreeMap<String, String>;
+
+/// A cursor-paged list (`ListAssistantsResponse`, `ListMessagesResponse`, ...).
+///
+/// `first_id`/`last_id` are `null` on an empty page: the spec says "string" but OpenAI sends
+/// `null` there and the SDKs accept it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListResponse<T> {
+    /// Always `list`.
+    pub object: String,
+    /// The page.
+    pub data: Vec<T>,
+    /// Id of the first object of `data`.
+    pub first_id: Option<String>,
+    /// Id of the last object of `data`.
+    pub last_id: Option<String>,
+    /// Whether objects exist past this page in the direction of travel.
+    pub has_more: bool,
+}
+
+/// Anything with an id, so lists can fill `first_id`/`last_id`.
+pub trait HasId {
+    /// The object's id.
+    fn id(&self) -> &str;
+}
+
+impl<T: HasId> ListResponse<T> {
+    /// Wraps a page of objects.
+    pub fn new(data: Vec<T>, has_more: bool) -> Self {
+        Self {
+            object: "list".to_owned(),
+            first_id: data.first().map(|o| o.id().to_owned()),
+            last_id: data.last().map(|o| o.id().to_owned()),
+            data,
+            has_more,
+        }
+    }
+}
+
+/// `DeleteAssistantResponse`, `DeleteThreadResponse`, `DeleteFileResponse`, ...
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletionStatus {
+    /// Id of the deleted object.
+    pub id: String,
+    /// `assistant.deleted`, `assistant.file.deleted`, `thread.deleted` or `file`.
+    pub object: String,
+    /// Always `true` when answered with 200.
+    pub deleted: bool,
+}
+
+impl DeletionStatus {
+    /// A successful deletion of `id` reported as `object`.
+    pub fn new(id: impl Into<String>, object: &str) -> Self {
+        Self {
+            id: id.into(),
+            object: object.to_owned(),
+            deleted: true,
+        }
+    }
+}
+
+/// `ErrorResponse`: the envelope of every error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: Error,
+}
+
+/// `Error`: all four keys are always present.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Error {
+    /// Human-readable explanation.
+    pub message: String,
+    /// `invalid_request_error`, `authentication_error`, `server_error`, ...
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The offending request field, if there is one.
+    pub param: Option<String>,
+    /// A machine-readable code, if there is one.
+    pub code: Option<String>,
+}
+
+/// A tool of an assistant or a run: `AssistantToolsCode`, `AssistantToolsRetrieval`,
+/// `AssistantToolsFunction`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AssistantTool {
+    /// `{"type":"code_interpreter"}`
+    CodeInterpreter,
+    /// `{"type":"retrieval"}`
+    Retrieval,
+    /// `{"type":"function","function":{...}}`
+    Function {
+        /// The function definition.
+        function: FunctionObject,
+    },
+}
+
+/// `FunctionObject`: a function the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionObject {
+    /// `[a-zA-Z0-9_-]{1,64}`.
+    pub name: String,
+    /// What the function does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of the arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<serde_json::Value>,
+}
+
+/// `AssistantsApiResponseFormatOption`: `"none"`, `"auto"` or `{"type": "text"|"json_object"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResponseFormatOption {
+    /// `"none"` or `"auto"`.
+    Mode(ResponseFormatMode),
+    /// `{"type": ...}`
+    Format(AssistantsApiResponseFormat),
+}
+
+impl Default for ResponseFormatOption {
+    fn default() -> Self {
+        Self::Mode(ResponseFormatMode::Auto)
+    }
+}
+
+/// The string forms of [`ResponseFormatOption`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormatMode {
+    /// `"none"`
+    None,
+    /// `"auto"`
+    Auto,
+}
+
+/// `AssistantsApiResponseFormat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantsApiResponseFormat {
+    /// `text` (the default) or `json_object`.
+    #[serde(rename = "type", default)]
+    pub type_: ResponseFormatType,
+}
+
+/// `AssistantsApiResponseFormat.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormatType {
+    /// Free text.
+    #[default]
+    Text,
+    /// A JSON object.
+    JsonObject,
+}
+
+/// Deserializes a field that distinguishes "absent" (`None`) from "null" (`Some(None)`), for the
+/// nullable fields of modify requests. Use with `#[serde(default, deserialize_with = ...)]`.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

@@ -1,0 +1,43 @@
+//! Files.
+
+use crate::common::HasId;
+use serde::{Deserialize, Serialize};
+
+/// `OpenAIFile`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenAIFile {
+    /// `file-...`
+    pub id: String,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The uploaded file's name.
+    pub filename: String,
+    /// Always `file`.
+    pub object: String,
+    /// `fine-tune`, `fine-tune-results`, `assistants` or `assistants_output`.
+    pub purpose: String,
+    /// Deprecated, still required: `uploaded`, `processed` or `error`.
+    pub status: String,
+    /// Deprecated.
+    pub status_details: Option<String>,
+}
+
+impl HasId for OpenAIFile {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// `ListFilesResponse`: no cursors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListFilesResponse {
+    /// Always `list`.
+    pub object: String,
+    /// The files.
+    pub data: Vec<OpenAIFile>,
+}
+
+/// The purposes an upload may name (`CreateFileRequest.purpose`).
+pub const UPLOAD_PURPOSES: [&str; 2] = ["fine-tune", "assistants"];
