@@ -1,14 +1,125 @@
-//! `TestApp`: a server on port 0 with its own data directory, and a client for it.
+//! `TestApp`: a server on port 0 with its own data directory, and a client for it; plus the
+//! assertions every module shares (exact field sets, ids, timestamps, list envelopes).
 
+#![allow(dead_code)]
+
+use assistd_core::Project;
 use assistd_server::app::{RunningServer, start};
 use assistd_server::config::{ApiKey, Settings};
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use assistd_store_sqlite::{SqliteSettings, SqliteStore};
+use assistd_wire::FunctionCall;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 
 /// The key of the default project of a [`TestApp`].
 pub const KEY_A: &str = "sk-test-project-a";
 /// The key of a second, isolated project.
 pub const KEY_B: &str = "sk-test-project-b";
+
+/// Every field of `AssistantObject` (plus the echoed `temperature`, `top_p`, `response_format`).
+pub const ASSISTANT_KEYS: &[&str] = &[
+    "id",
+    "object",
+    "created_at",
+    "name",
+    "description",
+    "model",
+    "instructions",
+    "tools",
+    "file_ids",
+    "metadata",
+    "temperature",
+    "top_p",
+    "response_format",
+];
+/// `AssistantFileObject`.
+pub const ASSISTANT_FILE_KEYS: &[&str] = &["id", "object", "created_at", "assistant_id"];
+/// `ThreadObject`.
+pub const THREAD_KEYS: &[&str] = &["id", "object", "created_at", "metadata"];
+/// `MessageObject`.
+pub const MESSAGE_KEYS: &[&str] = &[
+    "id",
+    "object",
+    "created_at",
+    "thread_id",
+    "status",
+    "incomplete_details",
+    "completed_at",
+    "incomplete_at",
+    "role",
+    "content",
+    "assistant_id",
+    "run_id",
+    "file_ids",
+    "metadata",
+];
+/// `MessageFileObject`.
+pub const MESSAGE_FILE_KEYS: &[&str] = &["id", "object", "created_at", "message_id"];
+/// `RunObject`.
+pub const RUN_KEYS: &[&str] = &[
+    "id",
+    "object",
+    "created_at",
+    "thread_id",
+    "assistant_id",
+    "status",
+    "required_action",
+    "last_error",
+    "expires_at",
+    "started_at",
+    "cancelled_at",
+    "failed_at",
+    "completed_at",
+    "incomplete_details",
+    "model",
+    "instructions",
+    "tools",
+    "file_ids",
+    "metadata",
+    "usage",
+    "temperature",
+    "top_p",
+    "max_prompt_tokens",
+    "max_completion_tokens",
+    "truncation_strategy",
+    "tool_choice",
+    "response_format",
+];
+/// `RunStepObject`.
+pub const STEP_KEYS: &[&str] = &[
+    "id",
+    "object",
+    "created_at",
+    "assistant_id",
+    "thread_id",
+    "run_id",
+    "type",
+    "status",
+    "step_details",
+    "last_error",
+    "expired_at",
+    "cancelled_at",
+    "failed_at",
+    "completed_at",
+    "metadata",
+    "usage",
+];
+/// `OpenAIFile`.
+pub const FILE_KEYS: &[&str] = &[
+    "id",
+    "bytes",
+    "created_at",
+    "filename",
+    "object",
+    "purpose",
+    "status",
+    "status_details",
+];
+/// Delete responses.
+pub const DELETED_KEYS: &[&str] = &["id", "object", "deleted"];
+/// Cursor-paged list envelopes.
+pub const LIST_KEYS: &[&str] = &["object", "data", "first_id", "last_id", "has_more"];
 
 /// A running server and a client for it.
 pub struct TestApp {
@@ -18,6 +129,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The key used by [`TestApp::call`].
     pub key: String,
+    /// The server's data directory (database and file bytes).
+    pub data_dir: PathBuf,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
 }
@@ -37,11 +150,13 @@ impl TestAppBuilder {
 
     /// Starts the server.
     pub async fn spawn(self) -> TestApp {
+        let data_dir = self.settings.data_dir.clone();
         let server = start(self.settings).await.expect("server starts");
         TestApp {
             base: format!("http://{}", server.addr),
             http: reqwest::Client::new(),
             key: KEY_A.to_owned(),
+            data_dir,
             server: Some(server),
             _dir: self.dir,
         }
@@ -73,6 +188,13 @@ impl Resp {
     #[track_caller]
     pub fn err(self, status: u16) -> Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.json);
+        let ct = self.header("content-type").unwrap_or_default();
+        assert!(
+            ct.starts_with("application/json"),
+            "error content type {ct:?}"
+        );
+        let top = self.json.as_object().expect("error body is an object");
+        assert_eq!(top.len(), 1, "only `error` at the top: {}", self.json);
         let e = &self.json["error"];
         let obj = e
             .as_object()
@@ -80,8 +202,39 @@ impl Resp {
         for k in ["message", "type", "param", "code"] {
             assert!(obj.contains_key(k), "missing {k} in {}", self.json);
         }
+        assert_eq!(obj.len(), 4, "exactly four keys: {}", self.json);
         assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(e["type"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(e["param"].is_null() || e["param"].is_string());
+        assert!(e["code"].is_null() || e["code"].is_string());
         e.clone()
+    }
+
+    /// Asserts a 400 whose `param` is `param`, returning `error`.
+    #[track_caller]
+    pub fn bad(self, param: &str) -> Value {
+        let e = self.err(400);
+        assert_eq!(e["param"], json!(param), "error: {e}");
+        assert_eq!(e["type"], "invalid_request_error");
+        e
+    }
+
+    /// Asserts a 404 whose message is OpenAI's `No <kind> found with id '<id>'.`.
+    #[track_caller]
+    pub fn not_found(self, kind: &str, id: &str) -> Value {
+        let e = self.err(404);
+        assert_eq!(
+            e["message"],
+            json!(format!("No {kind} found with id '{id}'.")),
+            "error: {e}"
+        );
+        assert_eq!(e["type"], "invalid_request_error");
+        e
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -111,6 +264,25 @@ impl TestApp {
         }
     }
 
+    /// `/v1{path}` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v1{path}", self.base)
+    }
+
+    /// A request to `/v1{path}` with the default key and `OpenAI-Beta: assistants=v1`, for
+    /// tests that need to shape it by hand.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.key)
+            .header("OpenAI-Beta", "assistants=v1")
+    }
+
+    /// Sends a hand-made request.
+    pub async fn run_request(&self, req: RequestBuilder) -> Resp {
+        read(req.send().await.expect("request sent")).await
+    }
+
     /// Sends a request with the default key; `body` is sent as JSON when given.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         self.send(&self.key, method, path, body).await
@@ -135,7 +307,7 @@ impl TestApp {
     pub async fn send(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
         let mut req = self
             .http
-            .request(method, format!("{}/v1{path}", self.base))
+            .request(method, self.url(path))
             .bearer_auth(key)
             .header("OpenAI-Beta", "assistants=v1");
         if let Some(b) = body {
@@ -146,6 +318,18 @@ impl TestApp {
 
     /// Uploads `bytes` as `filename` with `purpose`.
     pub async fn upload(&self, filename: &str, bytes: Vec<u8>, purpose: &str) -> Resp {
+        self.upload_with_key(&self.key, filename, bytes, purpose)
+            .await
+    }
+
+    /// Uploads with `key`.
+    pub async fn upload_with_key(
+        &self,
+        key: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+        purpose: &str,
+    ) -> Resp {
         let form = reqwest::multipart::Form::new()
             .text("purpose", purpose.to_owned())
             .part(
@@ -154,38 +338,93 @@ impl TestApp {
             );
         let req = self
             .http
-            .post(format!("{}/v1/files", self.base))
-            .bearer_auth(&self.key)
+            .post(self.url("/files"))
+            .bearer_auth(key)
             .multipart(form);
         read(req.send().await.expect("request sent")).await
     }
 
     /// Creates an assistant and returns its id.
     pub async fn assistant(&self) -> String {
-        self.post("/assistants", serde_json::json!({"model": "gpt-4"}))
-            .await
-            .ok()["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        self.as_key(&self.key).assistant().await
     }
 
     /// Creates an empty thread and returns its id.
     pub async fn thread(&self) -> String {
-        self.post("/threads", serde_json::json!({})).await.ok()["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        self.as_key(&self.key).thread().await
     }
 
     /// Uploads a small `assistants` file and returns its id.
     pub async fn file(&self) -> String {
-        self.upload("notes.txt", b"hello".to_vec(), "assistants")
+        self.as_key(&self.key).file().await
+    }
+
+    /// Adds a user message `content` to `thread` and returns its id.
+    pub async fn message(&self, thread: &str, content: &str) -> String {
+        id_of(
+            &self
+                .post(
+                    &format!("/threads/{thread}/messages"),
+                    json!({"role": "user", "content": content}),
+                )
+                .await
+                .ok(),
+        )
+    }
+
+    /// Creates a run of `assistant` on `thread` and returns it.
+    pub async fn run(&self, thread: &str, assistant: &str) -> Value {
+        self.post(
+            &format!("/threads/{thread}/runs"),
+            json!({ "assistant_id": assistant }),
+        )
+        .await
+        .ok()
+    }
+
+    /// The project of `key`.
+    pub fn project(key: &str) -> Project {
+        Project::new(ApiKey::Key(key.to_owned()).project())
+    }
+
+    /// A second handle on the server's database, standing in for the run engine.
+    pub async fn store(&self) -> SqliteStore {
+        SqliteStore::connect(&self.db_url(), &SqliteSettings::default())
             .await
-            .ok()["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+            .expect("second connection to the database")
+    }
+
+    /// A raw connection pool on the server's database, for states no endpoint can produce.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        let opts: sqlx::sqlite::SqliteConnectOptions =
+            self.db_url().parse().expect("sqlite url");
+        sqlx::SqlitePool::connect_with(opts.busy_timeout(std::time::Duration::from_secs(10)))
+            .await
+            .expect("raw connection to the database")
+    }
+
+    /// Plays the run engine: puts `run` in `requires_action` with one function call per
+    /// `(name, arguments)`, returning the id of the `tool_calls` step it records.
+    pub async fn require_action(&self, thread: &str, run: &str, calls: &[(&str, &str)]) -> String {
+        use assistd_core::RunStore;
+        let store = self.store().await;
+        let calls = calls
+            .iter()
+            .map(|(name, arguments)| FunctionCall {
+                name: (*name).to_owned(),
+                arguments: (*arguments).to_owned(),
+            })
+            .collect();
+        let (_, step) = store
+            .require_tool_outputs(&Self::project(&self.key), thread, run, calls)
+            .await
+            .expect("run requires action");
+        store.close().await;
+        step.id
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}", self.data_dir.join("assistd.db").display())
     }
 
     /// Stops the server gracefully.
@@ -222,6 +461,33 @@ impl TestAppRef<'_> {
     pub async fn delete(&self, path: &str) -> Resp {
         self.call(Method::DELETE, path, None).await
     }
+
+    /// Uploads a file with this key.
+    pub async fn upload(&self, filename: &str, bytes: Vec<u8>, purpose: &str) -> Resp {
+        self.app
+            .upload_with_key(&self.key, filename, bytes, purpose)
+            .await
+    }
+
+    /// Creates an assistant and returns its id.
+    pub async fn assistant(&self) -> String {
+        id_of(&self.post("/assistants", json!({"model": "gpt-4"})).await.ok())
+    }
+
+    /// Creates an empty thread and returns its id.
+    pub async fn thread(&self) -> String {
+        id_of(&self.post("/threads", json!({})).await.ok())
+    }
+
+    /// Uploads a small `assistants` file and returns its id.
+    pub async fn file(&self) -> String {
+        id_of(
+            &self
+                .upload("notes.txt", b"hello".to_vec(), "assistants")
+                .await
+                .ok(),
+        )
+    }
 }
 
 /// Reads a response whole.
@@ -236,4 +502,142 @@ pub async fn read(res: reqwest::Response) -> Resp {
         json,
         bytes,
     }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// The `id` of an object.
+#[track_caller]
+pub fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_owned()
+}
+
+/// The ids in a list's `data`.
+#[track_caller]
+pub fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data in {list}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// Asserts that `v` is an object with exactly `keys`.
+#[track_caller]
+pub fn assert_keys(v: &Value, keys: &[&str]) {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"));
+    let mut got: Vec<&str> = obj.keys().map(String::as_str).collect();
+    got.sort_unstable();
+    let mut want = keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want, "fields of {v}");
+}
+
+/// Asserts an id with `prefix` followed by something.
+#[track_caller]
+pub fn assert_id(v: &Value, prefix: &str) {
+    let id = v.as_str().unwrap_or_else(|| panic!("id not a string: {v}"));
+    assert!(
+        id.starts_with(prefix) && id.len() > prefix.len() + 8,
+        "id {id} should start with {prefix}"
+    );
+    assert!(
+        id[prefix.len()..].bytes().all(|b| b.is_ascii_alphanumeric()),
+        "id {id}"
+    );
+}
+
+/// Asserts a plausible Unix-seconds timestamp: an integer within the last ten minutes.
+#[track_caller]
+pub fn assert_ts(v: &Value) {
+    let t = v
+        .as_i64()
+        .unwrap_or_else(|| panic!("timestamp not an integer: {v}"));
+    let now = unix_now();
+    assert!(
+        (now - 600..=now + 1).contains(&t),
+        "timestamp {t} not near now ({now})"
+    );
+}
+
+/// Asserts a cursor-list envelope consistent with its data, returning the ids.
+#[track_caller]
+pub fn assert_list(v: &Value) -> Vec<String> {
+    assert_keys(v, LIST_KEYS);
+    assert_eq!(v["object"], "list");
+    assert!(v["has_more"].is_boolean());
+    let ids = ids(v);
+    match (ids.first(), ids.last()) {
+        (Some(f), Some(l)) => {
+            assert_eq!(v["first_id"], json!(f));
+            assert_eq!(v["last_id"], json!(l));
+        }
+        _ => {
+            assert!(v["first_id"].is_null(), "{v}");
+            assert!(v["last_id"].is_null(), "{v}");
+            assert_eq!(v["has_more"], false, "{v}");
+        }
+    }
+    ids
+}
+
+/// Asserts a delete response.
+#[track_caller]
+pub fn assert_deleted(v: &Value, id: &str, object: &str) {
+    assert_keys(v, DELETED_KEYS);
+    assert_eq!(v["id"], json!(id));
+    assert_eq!(v["object"], json!(object));
+    assert_eq!(v["deleted"], true);
+}
+
+/// Every regular file below `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `n` characters.
+pub fn chars(n: usize) -> String {
+    "x".repeat(n)
+}
+
+/// A metadata map with `n` pairs.
+pub fn metadata_pairs(n: usize) -> Value {
+    let map: serde_json::Map<String, Value> = (0..n)
+        .map(|i| (format!("k{i}"), Value::String(format!("v{i}"))))
+        .collect();
+    Value::Object(map)
+}
+
+/// A function tool named `name`.
+pub fn function_tool(name: &str) -> Value {
+    json!({"type": "function", "function": {"name": name}})
+}
+
+/// `n` function tools with distinct names.
+pub fn function_tools(n: usize) -> Value {
+    Value::Array((0..n).map(|i| function_tool(&format!("fn_{i}"))).collect())
 }
