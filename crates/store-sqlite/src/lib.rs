@@ -60,7 +60,7 @@ impl SqliteStore {
             .busy_timeout(settings.busy_timeout)
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-4000");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

@@ -25,7 +25,7 @@ pub struct Assistant {
     pub instructions: Option<String>,
     /// Up to 128 tools.
     pub tools: Vec<AssistantTool>,
-    /// Up to 20 file ids, by attachment order.
+    /// Up to 20 file ids, ordered by the files' creation, oldest first (as the spec says).
     pub file_ids: Vec<String>,
     /// Up to 16 pairs.
     pub metadata: Option<Metadata>,
