@@ -92,7 +92,8 @@ def _validation_hook(response: httpx.Response) -> None:
     try:
         spec_validate.validate_response(method, path, status, body)
     except spec_validate.SpecValidationError as e:
-        VALIDATION.add(f"{where}: {e}")
+        query = f"  (query: {request.url.query.decode()})\n" if request.url.query else ""
+        VALIDATION.add(f"{query}{e}")
 
 
 def _check_validation(phase: str) -> None:
@@ -129,6 +130,12 @@ def pytest_runtest_call(item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     return (yield from _run_phase("teardown"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if VALIDATION.checked:
+        terminalreporter.write_line(
+            f"assistd conformance: {VALIDATION.checked} /v1 responses were validated against the v1 spec")
 
 
 def pytest_configure(config):
@@ -267,7 +274,10 @@ def base_url(server) -> str:
 
 def make_client(base_url: str, api_key: str) -> openai.OpenAI:
     http_client = httpx.Client(event_hooks={"response": [_validation_hook]}, timeout=30)
-    return openai.OpenAI(api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0, timeout=30)
+    # _strict_response_validation: the SDK's own pydantic models must parse every response exactly
+    # (missing required fields or wrong types raise APIResponseValidationError).
+    return openai.OpenAI(api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0, timeout=30,
+                         _strict_response_validation=True)
 
 
 @pytest.fixture(scope="session")

@@ -71,9 +71,22 @@ def page_ids(page) -> list:
     return [x.id for x in page.data]
 
 
+def iterate(paginator, cap: int = 5000) -> list:
+    """Iterate a SyncCursorPage the way the SDK does (auto-pagination); return the objects.
+
+    Fails instead of looping forever when the server ignores `after` (a repeated id)."""
+    out, seen = [], set()
+    for x in paginator:
+        assert x.id not in seen, f"auto-pagination returned {x.id} twice (is `after` honoured?)"
+        seen.add(x.id)
+        out.append(x)
+        assert len(out) <= cap, f"auto-pagination returned more than {cap} objects"
+    return out
+
+
 def collect_all(paginator) -> list:
-    """Iterate a SyncCursorPage the way the SDK does (auto-pagination); return the ids."""
-    return [x.id for x in paginator]
+    """The ids of every object that auto-pagination yields."""
+    return [x.id for x in iterate(paginator)]
 
 
 def expect_not_found(fn, *args, **kwargs) -> Dict[str, Any]:

@@ -5,7 +5,7 @@ import openai
 import pytest
 
 from conftest import KEY_A, _validation_hook, make_client
-from helpers import MODEL, assert_error, collect_all, expect_not_found, upload
+from helpers import MODEL, assert_error, collect_all, expect_not_found, iterate, upload
 
 
 # --- authentication ---------------------------------------------------------------------------
@@ -27,7 +27,7 @@ def test_wrong_api_key_is_401(base_url):
 
 @pytest.mark.parametrize("headers", [
     {},
-    {"Authorization": "Bearer "},
+    {"Authorization": "Bearer"},
     {"Authorization": "Basic c2stdGVzdC1hOg=="},
     {"Authorization": f"Bearer {KEY_A}x"},
 ])
@@ -48,7 +48,7 @@ def test_assistants_v2_header_is_400(client):
     with pytest.raises(openai.BadRequestError) as ei:
         client.beta.assistants.create(model=MODEL, name="v2", extra_headers={"OpenAI-Beta": "assistants=v2"})
     assert_error(ei, 400)
-    assert "v2" not in [a.name for a in client.beta.assistants.list(limit=100)]
+    assert "v2" not in [a.name for a in iterate(client.beta.assistants.list(limit=100))]
 
 
 def test_sdk_sends_v1_header_and_it_is_accepted(client):
@@ -72,13 +72,28 @@ def test_wrong_json_type_is_400(raw):
     r = raw.post("/v1/assistants", json={"model": MODEL, "name": 5})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "name"
+    # A JSON array is not a CreateAssistantRequest object (even if its items line up with the fields).
     r = raw.post("/v1/assistants", json=["not", "an", "object"])
+    assert r.status_code == 400, r.text
+    r = raw.post("/v1/assistants", json="gpt-4")
     assert r.status_code == 400, r.text
 
 
 def test_unknown_route_is_404_json(raw):
     r = raw.get("/v1/nonexistent-endpoint")
     assert r.status_code == 404, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/v1/threads"),                       # no listThreads in v1
+    ("DELETE", "/v1/threads/thread_x/messages/msg_x"),  # no deleteMessage in v1
+    ("PUT", "/v1/assistants"),
+])
+def test_operations_absent_from_v1_are_json_errors(raw, method, path):
+    r = raw.request(method, path)
+    assert r.status_code in (404, 405), r.text
     err = r.json()["error"]
     assert set(err) == {"message", "type", "param", "code"}
 

@@ -93,7 +93,9 @@ def test_upload_invalid_purpose_is_400(client):
 
 
 def test_upload_without_file_is_400(raw):
-    r = raw.post("/v1/files", data={"purpose": "assistants"}, files={"other": ("x.txt", b"x")})
+    # multipart/form-data with only the purpose field
+    r = raw.post("/v1/files", files={"purpose": (None, b"assistants")})
+    assert r.request.headers["content-type"].startswith("multipart/form-data")
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "file"
 

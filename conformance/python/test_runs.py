@@ -114,7 +114,7 @@ def test_create_run_unknown_assistant_is_an_error(client, thread):
 @pytest.mark.parametrize("kwargs, param", [
     ({"temperature": 3}, "temperature"),
     ({"temperature": -0.1}, "temperature"),
-    ({"top_p": 1.5}, "top_p"),
+    ({"extra_body": {"top_p": 1.5}}, "top_p"),  # the 1.20 SDK has no top_p argument
     ({"max_prompt_tokens": 255}, "max_prompt_tokens"),
     ({"max_completion_tokens": 10}, "max_completion_tokens"),
     ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
@@ -164,7 +164,7 @@ def test_create_thread_and_run_without_thread(client, assistant):
     assert client.beta.threads.messages.list(run.thread_id).data == []
 
 
-def test_create_thread_and_run_unknown_assistant_creates_nothing(client):
+def test_create_thread_and_run_unknown_assistant_is_an_error(client):
     with pytest.raises((openai.NotFoundError, openai.BadRequestError)) as ei:
         client.beta.threads.create_and_run(assistant_id="asst_doesnotexist000000000000",
                                            thread={"messages": [{"role": "user", "content": "x"}]})

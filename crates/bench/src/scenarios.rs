@@ -6,7 +6,8 @@ use crate::report::{Row, quantile};
 use crate::server::Server;
 use hyper::Method;
 
-const MESSAGE_BODY: &str = r#"{"role":"user","content":"What is the weather in Paris today? Please answer briefly."}"#;
+const MESSAGE_BODY: &str =
+    r#"{"role":"user","content":"What is the weather in Paris today? Please answer briefly."}"#;
 
 async fn create_thread(server: &Server) -> anyhow::Result<String> {
     let mut c = Conn::open(&server.addr).await?;
@@ -73,7 +74,10 @@ pub async fn create_message(server: &Server, args: &Args) -> anyhow::Result<Row>
 pub async fn list_messages(server: &Server, args: &Args) -> anyhow::Result<Row> {
     let thread = create_thread(server).await?;
     let fill_errors = fill(server, args, &thread, args.list_thread_size).await?;
-    anyhow::ensure!(fill_errors == 0, "{fill_errors} messages failed while filling");
+    anyhow::ensure!(
+        fill_errors == 0,
+        "{fill_errors} messages failed while filling"
+    );
     let r = drive(
         &server.addr,
         args.connections,

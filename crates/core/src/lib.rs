@@ -1,13 +1,16 @@
 //! The domain of assistd: ids, projects, request validation, and the storage traits that every
 //! backend implements (SQLite now, PostgreSQL next) so that handlers never see a database.
 
+pub mod engine;
 pub mod ids;
 pub mod list;
+pub mod model;
 pub mod project;
 pub mod runs;
 pub mod store;
 pub mod validate;
 
+pub use engine::{ClaimedRun, EngineStore, Lease, TurnText};
 pub use list::{ListParams, Order, Page};
 pub use project::Project;
 pub use store::*;

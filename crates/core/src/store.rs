@@ -378,7 +378,9 @@ pub trait FileStore: Send + Sync {
 
 /// Everything a server needs from storage.
 #[async_trait]
-pub trait Store: AssistantStore + ThreadStore + MessageStore + RunStore + FileStore {
+pub trait Store:
+    AssistantStore + ThreadStore + MessageStore + RunStore + FileStore + crate::EngineStore
+{
     /// Whether the backend answers (for `/healthz`).
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -7,6 +7,8 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::ApiError;
 use assistd_core::Store;
+use assistd_executor::{Executor, ExecutorConfig, ExecutorHandle};
+use assistd_models::ModelRouter;
 use assistd_store_sqlite::{SqliteSettings, SqliteStore};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -18,6 +20,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -36,6 +39,24 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Key → project.
     pub auth: Auth,
+    /// The run engine of this process, if it runs workers.
+    pub executor: Option<ExecutorHandle>,
+}
+
+impl AppState {
+    /// A run was queued: let a worker know.
+    pub fn run_queued(&self) {
+        if let Some(e) = &self.executor {
+            e.wake();
+        }
+    }
+
+    /// A run was asked to cancel: stop its model request if a worker here runs it.
+    pub fn run_cancel_requested(&self, run_id: &str) {
+        if let Some(e) = &self.executor {
+            e.cancel(run_id);
+        }
+    }
 }
 
 /// Opens storage as the settings say.
@@ -66,11 +87,27 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         );
     };
     let blobs = Blobs::local(&settings.data_dir.join("files"))?;
+    let executor = if settings.workers > 0 {
+        let models = ModelRouter::new(&settings.model_routes())?;
+        Some(Executor::start(
+            store.clone(),
+            Arc::new(models),
+            ExecutorConfig {
+                workers: settings.workers,
+                lease: Duration::from_secs_f64(settings.lease_secs),
+                max_turns: settings.max_turns,
+                ..ExecutorConfig::default()
+            },
+        ))
+    } else {
+        None
+    };
     Ok(AppState {
         store,
         blobs,
         auth: Auth::new(&settings.api_keys),
         settings: Arc::new(settings),
+        executor,
     })
 }
 
@@ -172,13 +209,19 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    executor: Option<ExecutorHandle>,
 }
 
 impl RunningServer {
     /// Stops accepting, finishes in-flight requests, and waits.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
-        self.task.await.map_err(std::io::Error::other)?
+        let served = self.task.await.map_err(std::io::Error::other);
+        // Runs in flight are released, not failed: whoever starts next resumes them.
+        if let Some(e) = &self.executor {
+            e.shutdown().await;
+        }
+        served?
     }
 }
 
@@ -192,6 +235,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let executor = state.executor.clone();
     let app = router(state);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -204,5 +248,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         addr,
         shutdown: tx,
         task,
+        executor,
     })
 }

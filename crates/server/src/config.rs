@@ -2,6 +2,7 @@
 //! then `ASSISTD_*` environment variables, then command-line flags. API keys are secrets: they
 //! never appear in `Debug` output or logs.
 
+use assistd_models::ModelRoute;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,22 @@ pub struct Settings {
     pub run_expires_after_secs: i64,
     /// Read connections of the SQLite pool.
     pub sqlite_read_connections: u32,
+    /// Model routes, first match wins (`[[models]]` in the TOML file).
+    pub models: Vec<ModelRoute>,
+    /// Shortcut: route every model to this OpenAI-compatible base URL (after `models`).
+    pub upstream_url: Option<String>,
+    /// The key for `upstream_url`; never logged.
+    #[serde(skip_serializing)]
+    pub upstream_api_key: Option<Secret>,
+    /// Runs this process executes at once (0: API only, no workers).
+    pub workers: usize,
+    /// Seconds a worker's claim on a run lasts without renewal.
+    pub lease_secs: f64,
+    /// Model turns allowed per run.
+    pub max_turns: usize,
+    /// The `openai-poll-after-ms` header on run responses: how long the SDKs' polling helpers
+    /// wait between polls.
+    pub poll_after_ms: u64,
 }
 
 impl Default for Settings {
@@ -43,7 +60,25 @@ impl Default for Settings {
             max_json_body_bytes: 32 * 1024 * 1024,
             run_expires_after_secs: 600,
             sqlite_read_connections: 8,
+            models: Vec::new(),
+            upstream_url: None,
+            upstream_api_key: None,
+            workers: 32,
+            lease_secs: 30.0,
+            max_turns: 16,
+            poll_after_ms: 100,
         }
+    }
+}
+
+/// A secret setting: shown as `<redacted>` by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -88,8 +123,14 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 7] = [
+const ENV_SETTINGS: [&str; 13] = [
     "listen",
+    "upstream_url",
+    "upstream_api_key",
+    "workers",
+    "lease_secs",
+    "max_turns",
+    "poll_after_ms",
     "data_dir",
     "database_url",
     "max_upload_bytes",
@@ -165,12 +206,30 @@ impl Settings {
                 return Err(ConfigError("an API key is empty".to_owned()));
             }
         }
+        if !(self.lease_secs.is_finite() && self.lease_secs >= 1.0) {
+            return Err(ConfigError("lease_secs must be at least 1".to_owned()));
+        }
+        if self.max_turns == 0 {
+            return Err(ConfigError("max_turns must be positive".to_owned()));
+        }
         if self.run_expires_after_secs <= 0 {
             return Err(ConfigError(
                 "run_expires_after_secs must be positive".to_owned(),
             ));
         }
         Ok(())
+    }
+
+    /// The model routes in effect: the `[[models]]` table, then the `upstream_url` shortcut.
+    pub fn model_routes(&self) -> Vec<ModelRoute> {
+        let mut routes = self.models.clone();
+        if let Some(url) = &self.upstream_url {
+            routes.push(ModelRoute::catch_all(
+                url,
+                self.upstream_api_key.as_ref().map(|k| k.0.clone()),
+            ));
+        }
+        routes
     }
 
     /// The database URL in effect.

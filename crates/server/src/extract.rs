@@ -79,12 +79,26 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 
 /// Deserializes `bytes`, naming the offending field in OpenAI's words on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body of the API is an object; serde would otherwise read a JSON array
+    // positionally into a struct's fields.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+            return Err(ApiError::invalid(
+                "Invalid request body: expected a JSON object.",
+                None,
+            ));
+        }
+        _ => return Err(ApiError::invalid(NOT_JSON, None)),
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         json_error(&path, &inner)
     })?;
+    // A valid document followed by anything but whitespace is not JSON either.
+    de.end().map_err(|_| ApiError::invalid(NOT_JSON, None))?;
     Ok(value)
 }
 

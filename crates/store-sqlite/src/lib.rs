@@ -5,6 +5,7 @@
 //! reads use a separate pool of read-only connections and run concurrently with the writer.
 
 mod assistants;
+mod engine;
 mod files;
 mod json;
 mod messages;

@@ -2,7 +2,7 @@
 
 use crate::files::{check_attachable, dedup};
 use crate::json::{dec, dec_opt, enc, enc_opt};
-use crate::threads::exists as thread_exists;
+use crate::threads::{active_run, exists as thread_exists};
 use crate::{SqliteStore, backend, empty, fetch_page, now, resolve_cursors};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
@@ -50,7 +50,7 @@ impl MessageRow {
     }
 }
 
-const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
+pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
     m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
     (SELECT json_group_array(file_id) FROM (SELECT file_id FROM message_files \
         WHERE message_id = m.id ORDER BY seq)) AS file_ids \
@@ -162,6 +162,12 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Message> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         thread_exists(&mut tx, project, thread_id).await?;
+        if let Some(run_id) = active_run(&mut tx, thread_id).await? {
+            return Err(StoreError::invalid(
+                format!("Can't add messages to {thread_id} while a run {run_id} is active."),
+                None,
+            ));
+        }
         let msg = insert_message(&mut tx, project, thread_id, req, "").await?;
         tx.commit().await.map_err(backend)?;
         Ok(msg)

@@ -2,7 +2,7 @@
 
 use crate::json::{dec, dec_opt, enc, enc_opt};
 use crate::messages::insert_message;
-use crate::threads::{exists as thread_exists, insert_thread};
+use crate::threads::{active_run, exists as thread_exists, insert_thread};
 use crate::{SqliteStore, backend, empty, fetch_page, now, resolve_cursors};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{
@@ -18,7 +18,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 
 #[derive(FromRow)]
-struct RunRow {
+pub(crate) struct RunRow {
     id: String,
     created_at: i64,
     thread_id: String,
@@ -48,7 +48,7 @@ struct RunRow {
 }
 
 impl RunRow {
-    fn into_wire(self) -> StoreResult<Run> {
+    pub(crate) fn into_wire(self) -> StoreResult<Run> {
         Ok(Run {
             id: self.id,
             object: "thread.run".to_owned(),
@@ -87,13 +87,13 @@ fn parse_status(s: &str) -> StoreResult<RunStatus> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, status, required_action, \
+pub(crate) const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, status, required_action, \
     last_error, expires_at, started_at, cancelled_at, failed_at, completed_at, incomplete_details, \
     model, instructions, tools, file_ids, metadata, usage, temperature, top_p, max_prompt_tokens, \
     max_completion_tokens, truncation_strategy, tool_choice, response_format";
 
 #[derive(FromRow)]
-struct StepRow {
+pub(crate) struct StepRow {
     id: String,
     created_at: i64,
     assistant_id: String,
@@ -113,7 +113,7 @@ struct StepRow {
 }
 
 impl StepRow {
-    fn into_wire(self) -> StoreResult<RunStep> {
+    pub(crate) fn into_wire(self) -> StoreResult<RunStep> {
         Ok(RunStep {
             id: self.id,
             object: "thread.run.step".to_owned(),
@@ -135,10 +135,10 @@ impl StepRow {
     }
 }
 
-const STEP_COLUMNS: &str = "id, created_at, assistant_id, thread_id, run_id, type, status, \
+pub(crate) const STEP_COLUMNS: &str = "id, created_at, assistant_id, thread_id, run_id, type, status, \
     step_details, last_error, expired_at, cancelled_at, failed_at, completed_at, metadata, usage";
 
-async fn get(
+pub(crate) async fn get(
     conn: &mut SqliteConnection,
     project: &Project,
     thread_id: &str,
@@ -245,6 +245,12 @@ impl RunStore for SqliteStore {
     ) -> StoreResult<Run> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         thread_exists(&mut tx, project, thread_id).await?;
+        if let Some(active) = active_run(&mut tx, thread_id).await? {
+            return Err(StoreError::invalid(
+                format!("Thread {thread_id} already has an active run {active}."),
+                None,
+            ));
+        }
         let run = insert_run(&mut tx, project, thread_id, run).await?;
         tx.commit().await.map_err(backend)?;
         Ok(run)

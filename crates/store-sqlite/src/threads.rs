@@ -63,6 +63,22 @@ pub(crate) async fn exists(
         .ok_or_else(|| StoreError::not_found(ObjectKind::Thread, id))
 }
 
+/// The id of the thread's active run (queued, in progress, waiting for tool outputs, or
+/// cancelling), if it has one.
+pub(crate) async fn active_run(
+    conn: &mut SqliteConnection,
+    thread_id: &str,
+) -> StoreResult<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM runs WHERE thread_id = ? \
+         AND status IN ('queued', 'in_progress', 'requires_action', 'cancelling') LIMIT 1",
+    )
+    .bind(thread_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)
+}
+
 /// Inserts a thread and its initial messages; `param` prefixes the messages' field names.
 pub(crate) async fn insert_thread(
     conn: &mut SqliteConnection,

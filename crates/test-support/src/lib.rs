@@ -1,3 +1,5 @@
-//! Test support shared by every crate: the store contract suite.
+//! Test support shared by every crate: the store contract suite, and a fake OpenAI-compatible
+//! upstream for run tests.
 
 pub mod contract;
+pub mod upstream;

@@ -88,8 +88,12 @@ pub struct Error {
 
 /// A tool of an assistant or a run: `AssistantToolsCode`, `AssistantToolsRetrieval`,
 /// `AssistantToolsFunction`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+///
+/// Deserialized by hand rather than as an internally tagged enum: serde buffers internally tagged
+/// content, which hides the position of an error inside it, so a bad field would be reported as
+/// `tools[0].foo` instead of `tools[0].function.foo`. Unknown fields are rejected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum AssistantTool {
     /// `{"type":"code_interpreter"}`
     CodeInterpreter,
@@ -100,6 +104,66 @@ pub enum AssistantTool {
         /// The function definition.
         function: FunctionObject,
     },
+}
+
+/// The `type` of a tool, deserialized on its own so an unknown value is reported at
+/// `tools[i].type`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AssistantToolType {
+    CodeInterpreter,
+    Retrieval,
+    Function,
+}
+
+impl<'de> Deserialize<'de> for AssistantTool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+
+        const FIELDS: &[&str] = &["type", "function"];
+
+        struct ToolVisitor;
+
+        impl<'de> Visitor<'de> for ToolVisitor {
+            type Value = AssistantTool;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a tool object with a `type`")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AssistantTool, A::Error> {
+                let mut type_: Option<AssistantToolType> = None;
+                let mut function: Option<FunctionObject> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" if type_.is_some() => return Err(A::Error::duplicate_field("type")),
+                        "function" if function.is_some() => {
+                            return Err(A::Error::duplicate_field("function"));
+                        }
+                        "type" => type_ = Some(map.next_value()?),
+                        "function" => function = Some(map.next_value()?),
+                        other => return Err(A::Error::unknown_field(other, FIELDS)),
+                    }
+                }
+                match (type_, function) {
+                    (None, _) => Err(A::Error::missing_field("type")),
+                    (Some(AssistantToolType::Function), Some(function)) => {
+                        Ok(AssistantTool::Function { function })
+                    }
+                    (Some(AssistantToolType::Function), None) => {
+                        Err(A::Error::missing_field("function"))
+                    }
+                    (Some(_), Some(_)) => Err(A::Error::unknown_field("function", &["type"])),
+                    (Some(AssistantToolType::CodeInterpreter), None) => {
+                        Ok(AssistantTool::CodeInterpreter)
+                    }
+                    (Some(AssistantToolType::Retrieval), None) => Ok(AssistantTool::Retrieval),
+                }
+            }
+        }
+
+        deserializer.deserialize_map(ToolVisitor)
+    }
 }
 
 /// `FunctionObject`: a function the model may call.
@@ -170,4 +234,49 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tools_round_trip() {
+        let tools = json!([
+            {"type": "code_interpreter"},
+            {"type": "retrieval"},
+            {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}},
+            {"function": {"name": "g"}, "type": "function"}
+        ]);
+        let parsed: Vec<AssistantTool> = serde_json::from_value(tools.clone()).unwrap();
+        assert_eq!(parsed[0], AssistantTool::CodeInterpreter);
+        assert_eq!(parsed[1], AssistantTool::Retrieval);
+        let back = serde_json::to_value(&parsed).unwrap();
+        assert_eq!(back[2], tools[2]);
+        assert_eq!(
+            back[3],
+            json!({"type": "function", "function": {"name": "g"}})
+        );
+    }
+
+    #[test]
+    fn tools_reject_unknown_and_missing_fields() {
+        for bad in [
+            json!({"type": "code_interpreter", "extra": 1}),
+            json!({"type": "retrieval", "function": {"name": "f"}}),
+            json!({"type": "function"}),
+            json!({"type": "function", "function": {"name": "f", "foo": 1}}),
+            json!({"type": "browser"}),
+            json!({"function": {"name": "f"}}),
+            json!("code_interpreter"),
+        ] {
+            assert!(
+                serde_json::from_value::<AssistantTool>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+        let dup = r#"{"type": "retrieval", "type": "retrieval"}"#;
+        assert!(serde_json::from_str::<AssistantTool>(dup).is_err());
+    }
 }

@@ -14,7 +14,34 @@ use assistd_wire::{
 };
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+
+/// A run response, with the `openai-poll-after-ms` header that the SDKs' polling helpers sleep
+/// for between polls.
+pub struct RunResponse {
+    run: Run,
+    poll_after_ms: u64,
+}
+
+impl RunResponse {
+    fn new(s: &AppState, run: Run) -> Self {
+        Self {
+            run,
+            poll_after_ms: s.settings.poll_after_ms,
+        }
+    }
+}
+
+impl IntoResponse for RunResponse {
+    fn into_response(self) -> Response {
+        (
+            [("openai-poll-after-ms", self.poll_after_ms.to_string())],
+            Json(self.run),
+        )
+            .into_response()
+    }
+}
 
 fn no_streaming_yet(stream: Option<bool>) -> ApiResult<()> {
     if stream == Some(true) {
@@ -42,7 +69,7 @@ pub async fn create_run(
     Caller(p): Caller,
     Path(thread_id): Path<String>,
     ApiJson(req): ApiJson<CreateRunRequest>,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<RunResponse> {
     validate::create_run(&req)?;
     no_streaming_yet(req.stream)?;
     // The thread is checked first so that a bad thread id is reported before a bad assistant.
@@ -67,7 +94,9 @@ pub async fn create_run(
         },
         s.settings.run_expires_after_secs,
     );
-    Ok(Json(s.store.create_run(&p, &thread_id, new).await?))
+    let run = s.store.create_run(&p, &thread_id, new).await?;
+    s.run_queued();
+    Ok(RunResponse::new(&s, run))
 }
 
 /// `POST /threads/runs` (createThreadAndRun).
@@ -75,7 +104,7 @@ pub async fn create_thread_and_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     ApiJson(req): ApiJson<CreateThreadAndRunRequest>,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<RunResponse> {
     validate::create_thread_and_run(&req)?;
     no_streaming_yet(req.stream)?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
@@ -101,7 +130,8 @@ pub async fn create_thread_and_run(
         .store
         .create_thread_and_run(&p, req.thread.unwrap_or_default(), new)
         .await?;
-    Ok(Json(run))
+    s.run_queued();
+    Ok(RunResponse::new(&s, run))
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}` (getRun).
@@ -109,8 +139,9 @@ pub async fn get_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
-) -> ApiResult<Json<Run>> {
-    Ok(Json(s.store.get_run(&p, &thread_id, &run_id).await?))
+) -> ApiResult<RunResponse> {
+    let run = s.store.get_run(&p, &thread_id, &run_id).await?;
+    Ok(RunResponse::new(&s, run))
 }
 
 /// `POST /threads/{thread_id}/runs/{run_id}` (modifyRun).
@@ -119,15 +150,15 @@ pub async fn modify_run(
     Caller(p): Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<ModifyRunRequest>,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<RunResponse> {
     if let Some(m) = &req.metadata {
         validate::metadata("metadata", m.as_ref())?;
     }
-    Ok(Json(
-        s.store
-            .modify_run(&p, &thread_id, &run_id, req.metadata)
-            .await?,
-    ))
+    let run = s
+        .store
+        .modify_run(&p, &thread_id, &run_id, req.metadata)
+        .await?;
+    Ok(RunResponse::new(&s, run))
 }
 
 /// `GET /threads/{thread_id}/runs` (listRuns).
@@ -152,8 +183,10 @@ pub async fn cancel_run(
     Caller(p): Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
     OptionalJson(_): OptionalJson<CancelRunRequest>,
-) -> ApiResult<Json<Run>> {
-    Ok(Json(s.store.cancel_run(&p, &thread_id, &run_id).await?))
+) -> ApiResult<RunResponse> {
+    let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
+    s.run_cancel_requested(&run_id);
+    Ok(RunResponse::new(&s, run))
 }
 
 /// `POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (submitToolOuputsToRun).
@@ -162,13 +195,14 @@ pub async fn submit_tool_outputs_to_run(
     Caller(p): Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<SubmitToolOutputsRunRequest>,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<RunResponse> {
     no_streaming_yet(req.stream)?;
-    Ok(Json(
-        s.store
-            .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
-            .await?,
-    ))
+    let run = s
+        .store
+        .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
+        .await?;
+    s.run_queued();
+    Ok(RunResponse::new(&s, run))
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}/steps` (listRunSteps).

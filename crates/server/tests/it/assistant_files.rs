@@ -20,10 +20,7 @@ async fn attach_returns_an_assistant_file_whose_id_is_the_file_id() {
     assert_ts(&af["created_at"]);
     let a = app.get(&format!("/assistants/{asst}")).await.ok();
     assert_eq!(a["file_ids"], json!([f]));
-    let got = app
-        .get(&format!("/assistants/{asst}/files/{f}"))
-        .await
-        .ok();
+    let got = app.get(&format!("/assistants/{asst}/files/{f}")).await.ok();
     assert_eq!(got, af);
     app.stop().await;
 }
@@ -113,8 +110,14 @@ async fn unknown_assistant_or_file() {
     let f = app.file().await;
     for (method, path) in [
         (reqwest::Method::GET, "/assistants/asst_nope/files"),
-        (reqwest::Method::GET, &*format!("/assistants/asst_nope/files/{f}")),
-        (reqwest::Method::DELETE, &*format!("/assistants/asst_nope/files/{f}")),
+        (
+            reqwest::Method::GET,
+            &*format!("/assistants/asst_nope/files/{f}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            &*format!("/assistants/asst_nope/files/{f}"),
+        ),
     ] {
         app.call(method, path, None)
             .await
@@ -144,10 +147,7 @@ async fn attach_rejects_bad_files() {
         )
         .await
         .bad("file_id");
-    assert!(
-        e["message"].as_str().unwrap().contains("file-nope"),
-        "{e}"
-    );
+    assert!(e["message"].as_str().unwrap().contains("file-nope"), "{e}");
     let ft = id_of(
         &app.upload("train.jsonl", b"{}\n".to_vec(), "fine-tune")
             .await

@@ -179,10 +179,7 @@ async fn modify_leaves_absent_fields_untouched() {
     expected["name"] = json!("Renamed");
     assert_eq!(m, expected);
     // An empty modification changes nothing.
-    let m2 = app
-        .post(&format!("/assistants/{id}"), json!({}))
-        .await
-        .ok();
+    let m2 = app.post(&format!("/assistants/{id}"), json!({})).await.ok();
     assert_eq!(m2, expected);
     assert_eq!(
         app.get(&format!("/assistants/{id}")).await.ok(),
@@ -195,10 +192,7 @@ async fn modify_leaves_absent_fields_untouched() {
 #[tokio::test]
 async fn modify_sets_every_field() {
     let app = TestApp::spawn().await;
-    let a = app
-        .post("/assistants", full_request(&[]))
-        .await
-        .ok();
+    let a = app.post("/assistants", full_request(&[])).await.ok();
     let id = id_of(&a);
     let f = app.file().await;
     let change = json!({
@@ -264,7 +258,10 @@ async fn modify_file_ids_replaces_the_attachments() {
     let f2 = app.file().await;
     let f3 = app.file().await;
     let a = app
-        .post("/assistants", json!({"model": "gpt-4", "file_ids": [f1, f2]}))
+        .post(
+            "/assistants",
+            json!({"model": "gpt-4", "file_ids": [f1, f2]}),
+        )
         .await
         .ok();
     let id = id_of(&a);
@@ -274,7 +271,10 @@ async fn modify_file_ids_replaces_the_attachments() {
         .await
         .ok();
     assert_eq!(m["file_ids"], json!([f2, f3]));
-    let list = app.get(&format!("/assistants/{id}/files?order=asc")).await.ok();
+    let list = app
+        .get(&format!("/assistants/{id}/files?order=asc"))
+        .await
+        .ok();
     let mut listed = assert_list(&list);
     listed.sort();
     let mut want = vec![f2.clone(), f3.clone()];
@@ -308,7 +308,10 @@ async fn modify_with_a_bad_file_changes_nothing() {
     let app = TestApp::spawn().await;
     let f1 = app.file().await;
     let a = app
-        .post("/assistants", json!({"model": "gpt-4", "name": "keep", "file_ids": [f1]}))
+        .post(
+            "/assistants",
+            json!({"model": "gpt-4", "name": "keep", "file_ids": [f1]}),
+        )
         .await
         .ok();
     let id = id_of(&a);

@@ -246,6 +246,9 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir.path().to_path_buf(),
             api_keys: vec![ApiKey::Key(KEY_A.into()), ApiKey::Key(KEY_B.into())],
+            // API only: runs stay as the API left them (`queued`, ...); tests that need the
+            // engine's transitions play it through `TestApp::store`.
+            workers: 0,
             ..Settings::default()
         };
         TestAppBuilder { settings, dir }
@@ -382,6 +385,16 @@ impl TestApp {
         .ok()
     }
 
+    /// Cancels a queued run (a thread takes a new run or message only once its run ended).
+    pub async fn cancel(&self, thread: &str, run: &str) -> Value {
+        let c = self
+            .post(&format!("/threads/{thread}/runs/{run}/cancel"), json!({}))
+            .await
+            .ok();
+        assert_eq!(c["status"], "cancelled");
+        c
+    }
+
     /// The project of `key`.
     pub fn project(key: &str) -> Project {
         Project::new(ApiKey::Key(key.to_owned()).project())
@@ -396,8 +409,7 @@ impl TestApp {
 
     /// A raw connection pool on the server's database, for states no endpoint can produce.
     pub async fn db(&self) -> sqlx::SqlitePool {
-        let opts: sqlx::sqlite::SqliteConnectOptions =
-            self.db_url().parse().expect("sqlite url");
+        let opts: sqlx::sqlite::SqliteConnectOptions = self.db_url().parse().expect("sqlite url");
         sqlx::SqlitePool::connect_with(opts.busy_timeout(std::time::Duration::from_secs(10)))
             .await
             .expect("raw connection to the database")
@@ -471,7 +483,12 @@ impl TestAppRef<'_> {
 
     /// Creates an assistant and returns its id.
     pub async fn assistant(&self) -> String {
-        id_of(&self.post("/assistants", json!({"model": "gpt-4"})).await.ok())
+        id_of(
+            &self
+                .post("/assistants", json!({"model": "gpt-4"}))
+                .await
+                .ok(),
+        )
     }
 
     /// Creates an empty thread and returns its id.
@@ -554,7 +571,9 @@ pub fn assert_id(v: &Value, prefix: &str) {
         "id {id} should start with {prefix}"
     );
     assert!(
-        id[prefix.len()..].bytes().all(|b| b.is_ascii_alphanumeric()),
+        id[prefix.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric()),
         "id {id}"
     );
 }

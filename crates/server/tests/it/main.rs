@@ -1,5 +1,18 @@
 //! HTTP integration tests: the real server on port 0 against a fresh SQLite database per test,
 //! spoken to over real sockets.
 
+mod assistant_files;
+mod assistants;
 mod common;
+mod crash;
+mod engine;
+mod errors;
+mod files;
+mod lists;
+mod messages;
+mod runs;
+mod server;
 mod smoke;
+mod tenancy;
+mod threads;
+mod validation;

@@ -85,10 +85,7 @@ async fn modify_metadata_semantics() {
         .ok();
     let path = format!("/threads/{tid}/messages/{}", id_of(&m));
     assert_eq!(app.post(&path, json!({})).await.ok(), m);
-    let changed = app
-        .post(&path, json!({"metadata": {"b": "2"}}))
-        .await
-        .ok();
+    let changed = app.post(&path, json!({"metadata": {"b": "2"}})).await.ok();
     assert_keys(&changed, MESSAGE_KEYS);
     let mut expected = m.clone();
     expected["metadata"] = json!({"b": "2"});
@@ -134,9 +131,12 @@ async fn messages_of_another_thread_are_404() {
     app.get(&format!("/threads/{t2}/messages/{m}"))
         .await
         .not_found("message", &m);
-    app.post(&format!("/threads/{t2}/messages/{m}"), json!({"metadata": {}}))
-        .await
-        .not_found("message", &m);
+    app.post(
+        &format!("/threads/{t2}/messages/{m}"),
+        json!({"metadata": {}}),
+    )
+    .await
+    .not_found("message", &m);
     app.get(&format!("/threads/{t2}/messages/{m}/files"))
         .await
         .not_found("message", &m);
@@ -234,9 +234,9 @@ async fn run_id_filter() {
     let asst = app.assistant().await;
     let tid = app.thread().await;
     let user = app.message(&tid, "question").await;
-    let run = id_of(&app.run(&tid, &asst).await);
-    // The engine writes the reply; stand in for it.
+    // The engine writes the reply during the run; stand in for it.
     let reply = app.message(&tid, "answer").await;
+    let run = id_of(&app.run(&tid, &asst).await);
     let db = app.db().await;
     sqlx::query(
         "UPDATE messages SET role = 'assistant', run_id = ?, assistant_id = ? WHERE id = ?",

@@ -152,9 +152,7 @@ async fn modify_metadata_semantics() {
         .await
         .ok();
     assert!(m["metadata"].is_null());
-    assert!(
-        app.get(&format!("/threads/{tid}")).await.ok()["metadata"].is_null()
-    );
+    assert!(app.get(&format!("/threads/{tid}")).await.ok()["metadata"].is_null());
     // Only metadata can be modified.
     app.post(&format!("/threads/{tid}"), json!({"messages": []}))
         .await

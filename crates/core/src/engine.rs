@@ -1,0 +1,110 @@
+//! The store operations of the run executor. Every transition is conditional on the caller
+//! still holding the run's lease, so a worker that lost its lease (it stalled, or another
+//! instance took the run over) can never overwrite the new owner's work.
+
+use crate::project::Project;
+use crate::store::StoreResult;
+use assistd_wire::{FunctionCall, LastError, Message, Run, RunStatus, RunStep, Usage};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A run claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    /// Its project.
+    pub project: Project,
+    /// The run, as it is after the claim (`in_progress` or `cancelling`).
+    pub run: Run,
+    /// Appended to the instructions.
+    pub additional_instructions: Option<String>,
+    /// How many times the run has been claimed, this claim included.
+    pub attempt: i64,
+}
+
+/// The outcome of a lease renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Still ours; the run's current status.
+    Held(RunStatus),
+    /// Taken over or finished elsewhere: stop working on it.
+    Lost,
+}
+
+/// The text a turn produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnText {
+    /// The whole text.
+    pub text: String,
+    /// Tokens of the turn.
+    pub usage: Usage,
+    /// Why the message is incomplete (`max_tokens`, ...), if it is.
+    pub incomplete: Option<String>,
+}
+
+/// What the executor needs from storage.
+#[async_trait]
+pub trait EngineStore: Send + Sync {
+    /// Claims the oldest runnable run: a `queued` one, or an `in_progress`/`cancelling` one
+    /// whose lease has expired (its worker died). A queued run becomes `in_progress`.
+    async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>>;
+
+    /// Extends the lease and reports the run's status (to notice `cancelling` and expiry).
+    async fn renew_lease(&self, run_id: &str, worker: &str, lease: Duration) -> StoreResult<Lease>;
+
+    /// Releases the lease without changing the status (the run stays claimable).
+    async fn release_run(&self, run_id: &str, worker: &str) -> StoreResult<()>;
+
+    /// Removes what an interrupted turn left: `in_progress` steps of the run and the
+    /// `in_progress` messages they were writing. Called before a turn starts, so a retried turn
+    /// never duplicates a message or a step.
+    async fn discard_partial_turn(&self, run_id: &str, worker: &str) -> StoreResult<()>;
+
+    /// The thread's messages, oldest first.
+    async fn thread_messages(
+        &self,
+        project: &Project,
+        thread_id: &str,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// The run's steps, oldest first.
+    async fn run_steps(&self, project: &Project, run_id: &str) -> StoreResult<Vec<RunStep>>;
+
+    /// Starts an assistant message and its `message_creation` step, both `in_progress`.
+    async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)>;
+
+    /// Completes the message with its text and the step with its usage.
+    async fn complete_message(
+        &self,
+        run: &Run,
+        worker: &str,
+        message_id: &str,
+        step_id: &str,
+        text: &TurnText,
+    ) -> StoreResult<()>;
+
+    /// Records a turn of function calls as an `in_progress` `tool_calls` step and puts the run
+    /// in `requires_action`, releasing the lease.
+    async fn require_action(
+        &self,
+        run: &Run,
+        worker: &str,
+        calls: Vec<FunctionCall>,
+        usage: Usage,
+    ) -> StoreResult<Option<Run>>;
+
+    /// Ends the run: `completed`, `failed`, `cancelled` or `expired`. In-progress steps and
+    /// messages end with it (cancelled, failed, expired). The run's usage is the sum of its
+    /// steps'. Returns `None` if the lease was lost.
+    async fn finish_run(
+        &self,
+        run: &Run,
+        worker: &str,
+        status: RunStatus,
+        last_error: Option<LastError>,
+        incomplete_reason: Option<&str>,
+    ) -> StoreResult<Option<Run>>;
+
+    /// Expires every unleased run past its `expires_at` (queued, requires_action, or abandoned
+    /// mid-run), returning how many.
+    async fn expire_due_runs(&self) -> StoreResult<u64>;
+}

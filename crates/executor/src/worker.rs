@@ -1,0 +1,442 @@
+//! Workers, leases, cancellation and expiry.
+
+use crate::prompt;
+use crate::turn::{TurnEnd, TurnError, run_turn};
+use assistd_core::model::{ModelBackend, ModelError};
+use assistd_core::{ClaimedRun, Lease, Store};
+use assistd_wire::{AssistantTool, LastError, RunStatus, RunStepType};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Executor settings.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Runs executed at once by this process.
+    pub workers: usize,
+    /// How long a claim lasts without renewal; a dead worker's runs are taken over after it.
+    pub lease: Duration,
+    /// How often an idle worker looks for work when nothing wakes it.
+    pub poll_interval: Duration,
+    /// Model turns allowed per run before it fails.
+    pub max_turns: usize,
+    /// Retries of a turn that failed mid-stream (the request itself is retried by the backend).
+    pub turn_retries: u32,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            workers: 32,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(500),
+            max_turns: 16,
+            turn_retries: 2,
+        }
+    }
+}
+
+/// Why a run's token fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Cancel,
+    Expire,
+    LeaseLost,
+    Shutdown,
+}
+
+/// Why a running run was told to stop; the first reason wins.
+type StopReason = Arc<Mutex<Option<Stop>>>;
+
+struct Inner {
+    store: Arc<dyn Store>,
+    models: Arc<dyn ModelBackend>,
+    cfg: ExecutorConfig,
+    wake: Notify,
+    running: Mutex<HashMap<String, (CancellationToken, StopReason)>>,
+    shutdown: CancellationToken,
+    instance: String,
+}
+
+/// Talks to a running executor: wake it when runs are queued, cancel runs, shut it down.
+#[derive(Clone)]
+pub struct ExecutorHandle {
+    inner: Arc<Inner>,
+    tasks: TaskTracker,
+}
+
+/// The run engine.
+pub struct Executor;
+
+impl Executor {
+    /// Starts `cfg.workers` workers and the expiry sweeper.
+    pub fn start(
+        store: Arc<dyn Store>,
+        models: Arc<dyn ModelBackend>,
+        cfg: ExecutorConfig,
+    ) -> ExecutorHandle {
+        let inner = Arc::new(Inner {
+            store,
+            models,
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            instance: format!("w-{}", uuid::Uuid::new_v4().simple()),
+            cfg,
+        });
+        let tasks = TaskTracker::new();
+        for n in 0..inner.cfg.workers.max(1) {
+            tasks.spawn(worker_loop(
+                inner.clone(),
+                format!("{}-{n}", inner.instance),
+            ));
+        }
+        tasks.spawn(sweep_loop(inner.clone()));
+        tasks.close();
+        ExecutorHandle { inner, tasks }
+    }
+}
+
+impl ExecutorHandle {
+    /// A run was queued: wake an idle worker.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// A run was asked to cancel: stop its model request now if this process runs it.
+    pub fn cancel(&self, run_id: &str) {
+        signal(&self.inner, run_id, Stop::Cancel);
+    }
+
+    /// Stops claiming, interrupts running turns and releases their runs for whoever starts
+    /// next, then waits for the workers.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        let running: Vec<String> = lock(&self.inner.running).keys().cloned().collect();
+        for id in running {
+            signal(&self.inner, &id, Stop::Shutdown);
+        }
+        self.tasks.wait().await;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn signal(inner: &Inner, run_id: &str, why: Stop) {
+    if let Some((token, reason)) = lock(&inner.running).get(run_id) {
+        lock(reason).get_or_insert(why);
+        token.cancel();
+    }
+}
+
+async fn worker_loop(inner: Arc<Inner>, worker: String) {
+    loop {
+        if inner.shutdown.is_cancelled() {
+            return;
+        }
+        let claimed = match inner.store.claim_run(&worker, inner.cfg.lease).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a run failed");
+                None
+            }
+        };
+        match claimed {
+            Some(claim) => {
+                let run_id = claim.run.id.clone();
+                let task = tokio::spawn(execute(inner.clone(), worker.clone(), claim.clone()));
+                if let Err(e) = task.await {
+                    // A panic in one run fails that run and nothing else.
+                    tracing::error!(run_id = %run_id, error = %e, "run execution panicked");
+                    let _ = inner
+                        .store
+                        .finish_run(
+                            &claim.run,
+                            &worker,
+                            RunStatus::Failed,
+                            Some(LastError {
+                                code: "server_error".to_owned(),
+                                message:
+                                    "The server had an internal error while executing the run."
+                                        .to_owned(),
+                            }),
+                            None,
+                        )
+                        .await;
+                }
+                lock(&inner.running).remove(&run_id);
+            }
+            None => {
+                tokio::select! {
+                    () = inner.wake.notified() => {}
+                    () = tokio::time::sleep(inner.cfg.poll_interval) => {}
+                    () = inner.shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+async fn sweep_loop(inner: Arc<Inner>) {
+    loop {
+        match inner.store.expire_due_runs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired runs"),
+            Err(e) => tracing::error!(error = %e, "expiring runs failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = inner.shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn error(code: &str, message: impl Into<String>) -> Option<LastError> {
+    Some(LastError {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// Renews the lease every third of its length; fires `token` when the run is cancelled,
+/// expires, or is lost to another worker.
+async fn heartbeat(
+    inner: Arc<Inner>,
+    run_id: String,
+    expires_at: Option<i64>,
+    worker: String,
+    token: CancellationToken,
+    reason: StopReason,
+) {
+    let every = (inner.cfg.lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every.min(Duration::from_secs(1))) => {}
+            () = token.cancelled() => return,
+        }
+        let why = match inner
+            .store
+            .renew_lease(&run_id, &worker, inner.cfg.lease)
+            .await
+        {
+            Ok(Lease::Held(RunStatus::Cancelling)) => Some(Stop::Cancel),
+            Ok(Lease::Held(_)) if expires_at.is_some_and(|e| now() >= e) => Some(Stop::Expire),
+            Ok(Lease::Held(_)) => None,
+            Ok(Lease::Lost) => Some(Stop::LeaseLost),
+            Err(e) => {
+                tracing::warn!(run_id = %run_id, error = %e, "lease renewal failed");
+                None
+            }
+        };
+        if let Some(why) = why {
+            lock(&reason).get_or_insert(why);
+            token.cancel();
+            return;
+        }
+    }
+}
+
+async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
+    let run = &claim.run;
+    let store = inner.store.as_ref();
+    let finish = |status, err: Option<LastError>, incomplete: Option<&'static str>| {
+        let inner = inner.clone();
+        let worker = worker.clone();
+        let run = run.clone();
+        async move {
+            if let Err(e) = inner
+                .store
+                .finish_run(&run, &worker, status, err, incomplete)
+                .await
+            {
+                tracing::error!(run_id = %run.id, error = %e, "could not end the run");
+            }
+        }
+    };
+    if run.status == RunStatus::Cancelling {
+        return finish(RunStatus::Cancelled, None, None).await;
+    }
+    if run.expires_at.is_some_and(|e| now() >= e) {
+        return finish(RunStatus::Expired, None, None).await;
+    }
+    if let Some(t) = run.tools.iter().find_map(|t| match t {
+        AssistantTool::CodeInterpreter => Some("code_interpreter"),
+        AssistantTool::Retrieval => Some("retrieval"),
+        AssistantTool::Function { .. } => None,
+    }) {
+        return finish(
+            RunStatus::Failed,
+            error(
+                "server_error",
+                format!("The {t} tool is not supported by this server yet; remove it from the run's tools."),
+            ),
+            None,
+        )
+        .await;
+    }
+    if let Err(e) = store.discard_partial_turn(&run.id, &worker).await {
+        tracing::error!(run_id = %run.id, error = %e, "could not discard a partial turn");
+        return;
+    }
+
+    let token = CancellationToken::new();
+    let reason: StopReason = Arc::new(Mutex::new(None));
+    lock(&inner.running).insert(run.id.clone(), (token.clone(), reason.clone()));
+    if inner.shutdown.is_cancelled() {
+        lock(&reason).get_or_insert(Stop::Shutdown);
+        token.cancel();
+    }
+    let beat = tokio::spawn(heartbeat(
+        inner.clone(),
+        run.id.clone(),
+        run.expires_at,
+        worker.clone(),
+        token.clone(),
+        reason.clone(),
+    ));
+    let outcome = drive(&inner, &worker, &claim, &token).await;
+    token.cancel();
+    let _ = beat.await;
+    let why = *lock(&reason);
+    match outcome {
+        Ok(()) => {}
+        Err(TurnError::Interrupted) => match why {
+            Some(Stop::Cancel) => finish(RunStatus::Cancelled, None, None).await,
+            Some(Stop::Expire) => finish(RunStatus::Expired, None, None).await,
+            Some(Stop::Shutdown) => {
+                let _ = store.discard_partial_turn(&run.id, &worker).await;
+                let _ = store.release_run(&run.id, &worker).await;
+            }
+            Some(Stop::LeaseLost) | None => {}
+        },
+        Err(TurnError::Model(e) | TurnError::ModelStart(e)) => {
+            let code = match e {
+                ModelError::RateLimited { .. } => "rate_limit_exceeded",
+                _ => "server_error",
+            };
+            finish(RunStatus::Failed, error(code, e.to_string()), None).await;
+        }
+        Err(TurnError::BadToolCall(m)) => {
+            finish(RunStatus::Failed, error("server_error", m), None).await;
+        }
+        Err(TurnError::Store(e)) => {
+            tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
+            finish(
+                RunStatus::Failed,
+                error(
+                    "server_error",
+                    "The server could not store the run's progress.",
+                ),
+                None,
+            )
+            .await;
+        }
+    }
+}
+
+/// Turns until the run answers, needs tool outputs, or fails.
+async fn drive(
+    inner: &Arc<Inner>,
+    worker: &str,
+    claim: &ClaimedRun,
+    token: &CancellationToken,
+) -> Result<(), TurnError> {
+    let store = inner.store.as_ref();
+    let run = &claim.run;
+    let mut retries = 0;
+    loop {
+        let steps = store.run_steps(&claim.project, &run.id).await?;
+        let turns = steps
+            .iter()
+            .filter(|s| {
+                s.type_ == RunStepType::ToolCalls || s.type_ == RunStepType::MessageCreation
+            })
+            .count();
+        if turns >= inner.cfg.max_turns {
+            store
+                .finish_run(
+                    run,
+                    worker,
+                    RunStatus::Failed,
+                    error(
+                        "server_error",
+                        format!(
+                            "The run stopped after {} model turns without a final answer.",
+                            inner.cfg.max_turns
+                        ),
+                    ),
+                    None,
+                )
+                .await?;
+            return Ok(());
+        }
+        let used: i64 = steps
+            .iter()
+            .filter_map(|s| s.usage)
+            .map(|u| u.completion_tokens)
+            .sum();
+        let max_tokens = match run.max_completion_tokens {
+            Some(cap) if used >= cap => {
+                store
+                    .finish_run(
+                        run,
+                        worker,
+                        RunStatus::Completed,
+                        None,
+                        Some("max_completion_tokens"),
+                    )
+                    .await?;
+                return Ok(());
+            }
+            Some(cap) => Some(cap - used),
+            None => None,
+        };
+        let messages = store
+            .thread_messages(&claim.project, &run.thread_id)
+            .await?;
+        let req = prompt::build(claim, &messages, &steps, max_tokens);
+        match run_turn(store, inner.models.as_ref(), claim, worker, req, token).await {
+            Ok(TurnEnd::Answered { truncated }) => {
+                let incomplete = (truncated && run.max_completion_tokens.is_some())
+                    .then_some("max_completion_tokens");
+                store
+                    .finish_run(run, worker, RunStatus::Completed, None, incomplete)
+                    .await?;
+                return Ok(());
+            }
+            Ok(TurnEnd::Calls { calls, usage }) => {
+                store.require_action(run, worker, calls, usage).await?;
+                return Ok(());
+            }
+            Err(TurnError::Model(e))
+                if retries < inner.cfg.turn_retries
+                    && e.is_retryable()
+                    && !token.is_cancelled() =>
+            {
+                retries += 1;
+                tracing::warn!(run_id = %run.id, error = %e, retries, "retrying the turn");
+                store.discard_partial_turn(&run.id, worker).await?;
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(Duration::from_millis(250 * u64::from(retries)));
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = token.cancelled() => return Err(TurnError::Interrupted),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

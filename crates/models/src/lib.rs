@@ -1,0 +1,8 @@
+//! Model backends: an OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp
+//! server...) and the router that picks a backend by model name.
+
+pub mod openai;
+pub mod router;
+
+pub use openai::{OpenAiCompatible, RetryPolicy};
+pub use router::{ModelRoute, ModelRouter, RouteError};

@@ -1,0 +1,426 @@
+//! A fake OpenAI-compatible chat-completions server for tests: real HTTP on port 0, replies
+//! scripted per test (text, tool calls, errors, slowness, malformed chunks, dropped
+//! connections), and a record of every request it received and every stream a client abandoned.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One scripted reply.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Streams `chunks` as content deltas, `delay` apart, then usage and `[DONE]`.
+    Text {
+        /// The pieces of text.
+        chunks: Vec<String>,
+        /// Pause before each chunk.
+        delay: Duration,
+        /// `finish_reason` (`stop`, `length`).
+        finish: &'static str,
+    },
+    /// Streams function calls, each call's arguments split in two pieces.
+    ToolCalls(Vec<(String, String)>),
+    /// Answers with an HTTP error.
+    Status {
+        /// The status.
+        code: u16,
+        /// A `Retry-After` header, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Sends a chunk that is not JSON.
+    Malformed,
+    /// Sends these text chunks, then drops the connection without `[DONE]`.
+    DropAfter(Vec<String>),
+    /// Sends one empty delta, then nothing until the client goes away.
+    Hang,
+}
+
+impl Reply {
+    /// A plain answer in a few chunks.
+    pub fn text(s: &str) -> Self {
+        let chunks = s
+            .split_inclusive(' ')
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        Self::Text {
+            chunks,
+            delay: Duration::ZERO,
+            finish: "stop",
+        }
+    }
+
+    /// One function call.
+    pub fn call(name: &str, arguments: &str) -> Self {
+        Self::ToolCalls(vec![(name.to_owned(), arguments.to_owned())])
+    }
+}
+
+/// Prompt tokens the fake reports for every request.
+pub const PROMPT_TOKENS: i64 = 11;
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<serde_json::Value>>,
+    abandoned: AtomicUsize,
+}
+
+/// A running fake upstream.
+#[derive(Clone)]
+pub struct FakeUpstream {
+    /// Base URL, up to `/v1`.
+    pub url: String,
+    shared: Arc<Shared>,
+}
+
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'a str,
+    created: i64,
+    model: &'a str,
+    choices: Vec<Choice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+}
+
+#[derive(Serialize)]
+struct Choice {
+    index: u32,
+    delta: Delta,
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct Delta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+#[derive(Serialize)]
+struct ToolCallDelta {
+    index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<&'static str>,
+    function: FunctionDelta,
+}
+
+#[derive(Serialize)]
+struct FunctionDelta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+}
+
+fn frame(delta: Delta, finish: Option<&'static str>, usage: Option<i64>) -> Bytes {
+    let chunk = Chunk {
+        id: "chatcmpl-fake",
+        object: "chat.completion.chunk",
+        created: 0,
+        model: "fake",
+        choices: if usage.is_some() {
+            Vec::new()
+        } else {
+            vec![Choice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+            }]
+        },
+        usage: usage.map(|c| UsageOut {
+            prompt_tokens: PROMPT_TOKENS,
+            completion_tokens: c,
+            total_tokens: PROMPT_TOKENS + c,
+        }),
+    };
+    let json = serde_json::to_string(&chunk).unwrap_or_default();
+    Bytes::from(format!("data: {json}\n\n"))
+}
+
+/// Counts a stream as abandoned if it is dropped before it finished.
+struct Watch {
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl Watch {
+    fn finish(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+enum Piece {
+    Bytes(Bytes, Duration),
+    Fail,
+    Pending,
+    End,
+}
+
+fn sse(shared: Arc<Shared>, pieces: Vec<Piece>) -> Response {
+    let watch = Watch {
+        shared,
+        done: false,
+    };
+    let stream = futures::stream::unfold(
+        (VecDeque::from(pieces), watch),
+        |(mut pieces, mut watch)| async move {
+            match pieces.pop_front()? {
+                Piece::Bytes(b, delay) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Some((Ok::<Bytes, std::io::Error>(b), (pieces, watch)))
+                }
+                Piece::Fail => Some((
+                    Err(std::io::Error::other("fake upstream drops the connection")),
+                    (pieces, watch),
+                )),
+                Piece::Pending => {
+                    std::future::pending::<()>().await;
+                    None
+                }
+                Piece::End => {
+                    watch.finish();
+                    None
+                }
+            }
+        },
+    );
+    let mut res = Response::new(Body::from_stream(stream.boxed()));
+    res.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
+    res
+}
+
+async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if let Ok(mut r) = shared.requests.lock() {
+        r.push(req);
+    }
+    let next = shared.script.lock().ok().and_then(|mut s| s.pop_front());
+    let Some(reply) = next else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "fake upstream: no scripted reply left",
+        )
+            .into_response();
+    };
+    let role = || {
+        Piece::Bytes(
+            frame(
+                Delta {
+                    role: Some("assistant"),
+                    ..Delta::default()
+                },
+                None,
+                None,
+            ),
+            Duration::ZERO,
+        )
+    };
+    let done = || Piece::Bytes(Bytes::from_static(b"data: [DONE]\n\n"), Duration::ZERO);
+    match reply {
+        Reply::Text {
+            chunks,
+            delay,
+            finish,
+        } => {
+            let n = chunks.len() as i64;
+            let mut pieces = vec![role()];
+            for c in chunks {
+                pieces.push(Piece::Bytes(
+                    frame(
+                        Delta {
+                            content: Some(c),
+                            ..Delta::default()
+                        },
+                        None,
+                        None,
+                    ),
+                    delay,
+                ));
+            }
+            pieces.push(Piece::Bytes(
+                frame(Delta::default(), Some(finish), None),
+                Duration::ZERO,
+            ));
+            pieces.push(Piece::Bytes(
+                frame(Delta::default(), None, Some(n)),
+                Duration::ZERO,
+            ));
+            pieces.push(done());
+            pieces.push(Piece::End);
+            sse(shared.clone(), pieces)
+        }
+        Reply::ToolCalls(calls) => {
+            let mut pieces = vec![role()];
+            for (i, (name, args)) in calls.iter().enumerate() {
+                let (a, b) = args.split_at(args.len() / 2);
+                pieces.push(Piece::Bytes(
+                    frame(
+                        Delta {
+                            tool_calls: Some(vec![ToolCallDelta {
+                                index: i as u32,
+                                id: Some(format!("call_fake{i}")),
+                                type_: Some("function"),
+                                function: FunctionDelta {
+                                    name: Some(name.clone()),
+                                    arguments: a.to_owned(),
+                                },
+                            }]),
+                            ..Delta::default()
+                        },
+                        None,
+                        None,
+                    ),
+                    Duration::ZERO,
+                ));
+                pieces.push(Piece::Bytes(
+                    frame(
+                        Delta {
+                            tool_calls: Some(vec![ToolCallDelta {
+                                index: i as u32,
+                                id: None,
+                                type_: None,
+                                function: FunctionDelta {
+                                    name: None,
+                                    arguments: b.to_owned(),
+                                },
+                            }]),
+                            ..Delta::default()
+                        },
+                        None,
+                        None,
+                    ),
+                    Duration::ZERO,
+                ));
+            }
+            pieces.push(Piece::Bytes(
+                frame(Delta::default(), Some("tool_calls"), None),
+                Duration::ZERO,
+            ));
+            pieces.push(Piece::Bytes(
+                frame(Delta::default(), None, Some(5 * calls.len() as i64)),
+                Duration::ZERO,
+            ));
+            pieces.push(done());
+            pieces.push(Piece::End);
+            sse(shared.clone(), pieces)
+        }
+        Reply::Status { code, retry_after } => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = format!(
+                "{{\"error\":{{\"message\":\"fake upstream says {code}\",\"type\":\"fake\",\"param\":null,\"code\":null}}}}"
+            );
+            let mut res = (status, body).into_response();
+            if let Some(s) = retry_after
+                && let Ok(v) = HeaderValue::from_str(&s.to_string())
+            {
+                res.headers_mut().insert("retry-after", v);
+            }
+            res
+        }
+        Reply::Malformed => sse(
+            shared.clone(),
+            vec![
+                role(),
+                Piece::Bytes(Bytes::from_static(b"data: {not json\n\n"), Duration::ZERO),
+                done(),
+                Piece::End,
+            ],
+        ),
+        Reply::DropAfter(chunks) => {
+            let mut pieces = vec![role()];
+            for c in chunks {
+                pieces.push(Piece::Bytes(
+                    frame(
+                        Delta {
+                            content: Some(c),
+                            ..Delta::default()
+                        },
+                        None,
+                        None,
+                    ),
+                    Duration::ZERO,
+                ));
+            }
+            pieces.push(Piece::Fail);
+            sse(shared.clone(), pieces)
+        }
+        Reply::Hang => sse(shared.clone(), vec![role(), Piece::Pending]),
+    }
+}
+
+impl FakeUpstream {
+    /// Starts on 127.0.0.1, port 0.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake upstream");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}/v1"),
+            shared,
+        }
+    }
+
+    /// Queues a reply for the next request.
+    pub fn push(&self, reply: Reply) {
+        if let Ok(mut s) = self.shared.script.lock() {
+            s.push_back(reply);
+        }
+    }
+
+    /// Every request body received so far.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Streams that clients abandoned before the end.
+    pub fn abandoned(&self) -> usize {
+        self.shared.abandoned.load(Ordering::SeqCst)
+    }
+}
