@@ -4,6 +4,13 @@ Environment:
   ASSISTD_BIN       the server binary (default <repo>/target/debug/assistd)
   ASSISTD_SPEC_DIR  the spec folder (default <repo>/../shared/spec)
 
+Two kinds of server:
+  * `server` / `client` / `raw` / `fresh_client`: the API surface, started with ASSISTD_WORKERS=0 so that
+    runs stay `queued` (nothing executes them).
+  * `engine_server` / `engine_client`: the run engine, ASSISTD_WORKERS=4 with every model routed to the
+    `upstream` fixture (fake_upstream.FakeUpstream, an OpenAI-compatible chat-completions fake).
+The server processes get none of the caller's other ASSISTD_* settings.
+
 Every response that an SDK client or the raw httpx client receives goes through `_validation_hook`,
 which reads the body and validates it with `spec_validate.validate_response` (errors against
 ErrorResponse). Violations are collected (raising inside an httpx hook would be swallowed by the
@@ -24,7 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import httpx
 import openai
@@ -34,12 +41,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import spec_validate  # noqa: E402
+from fake_upstream import FakeUpstream  # noqa: E402
 
 REPO_ROOT = HERE.parents[1]
 DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "assistd"
 KEY_A = "sk-test-a"
 KEY_B = "sk-test-b"
 STARTUP_TIMEOUT = float(os.environ.get("ASSISTD_STARTUP_TIMEOUT", "30"))
+# The engine server's openai-poll-after-ms (the SDK's polling helpers sleep for it).
+ENGINE_POLL_AFTER_MS = 40
+ENGINE_WORKERS = 4
+UPSTREAM_KEY = "sk-upstream-fake"
 LISTENING_RE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
 
@@ -147,12 +159,18 @@ def pytest_configure(config):
 # ---------------------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, binary: Path, data_dir: Path, log_dir: Path, keys: str = f"{KEY_A},{KEY_B}"):
+    def __init__(self, binary: Path, data_dir: Path, log_dir: Path, keys: str = f"{KEY_A},{KEY_B}",
+                 settings: Optional[Dict[str, str]] = None):
+        """`settings`: ASSISTD_* variables for this process (default ASSISTD_WORKERS=0: API only)."""
         self.binary = binary
         self.data_dir = data_dir
         self.stdout_log = log_dir / "stdout.log"
         self.stderr_log = log_dir / "stderr.log"
-        env = dict(os.environ)
+        # Only the settings given here: a developer's ASSISTD_WORKERS / ASSISTD_UPSTREAM_URL / ASSISTD_CONFIG
+        # must not change what the suite tests.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTD_")}
+        env["ASSISTD_WORKERS"] = "0"
+        env.update(settings or {})
         env["ASSISTD_API_KEYS"] = keys
         env["RUST_LOG"] = "warn"
         self._stderr = open(self.stderr_log, "wb")
@@ -242,14 +260,16 @@ def server_binary() -> Path:
 
 @pytest.fixture(scope="session")
 def server_factory(tmp_path_factory):
-    """start() -> a fresh Server with its own empty data dir; all stopped at session end."""
+    """start(settings=None) -> a fresh Server with its own empty data dir; all stopped at session end.
+
+    Without `settings` the server runs no workers (ASSISTD_WORKERS=0): runs stay `queued`."""
     started: List[Server] = []
     binary = server_binary()
 
-    def start() -> Server:
+    def start(settings: Optional[Dict[str, str]] = None) -> Server:
         d = tmp_path_factory.mktemp("assistd")
         (d / "data").mkdir()
-        srv = Server(binary, d / "data", d)
+        srv = Server(binary, d / "data", d, settings=settings)
         started.append(srv)
         return srv
 
@@ -317,5 +337,41 @@ def raw(server) -> httpx.Client:
         event_hooks={"response": [_validation_hook]},
         timeout=30,
     )
+    yield c
+    c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the run engine: a server with workers, and the fake upstream model it calls
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> FakeUpstream:
+    up = FakeUpstream()
+    yield up
+    up.close()
+
+
+@pytest.fixture
+def upstream(fake_upstream) -> FakeUpstream:
+    """The session's fake upstream; hanging replies are released when the test ends."""
+    yield fake_upstream
+    fake_upstream.release_hangs()
+
+
+@pytest.fixture(scope="session")
+def engine_server(server_factory, fake_upstream) -> Server:
+    return server_factory({
+        "ASSISTD_WORKERS": str(ENGINE_WORKERS),
+        "ASSISTD_UPSTREAM_URL": fake_upstream.base_url,
+        "ASSISTD_UPSTREAM_API_KEY": UPSTREAM_KEY,
+        "ASSISTD_POLL_AFTER_MS": str(ENGINE_POLL_AFTER_MS),
+    })
+
+
+@pytest.fixture(scope="session")
+def engine_client(engine_server) -> openai.OpenAI:
+    """The SDK against the engine server, project A; every response validated like `client`'s."""
+    c = make_client(engine_server.base_url, KEY_A)
     yield c
     c.close()

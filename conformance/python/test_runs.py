@@ -1,6 +1,8 @@
 """Operations 20-28: runs and run steps, through openai==1.20.0.
 
-In this version of assistd runs are stored `queued`; nothing executes them yet."""
+The `server` fixture runs no workers (ASSISTD_WORKERS=0), so runs stay `queued` here; a queued run is
+active, so its thread takes neither another run nor a new message until the run ends.
+test_run_engine.py covers runs that execute."""
 
 import openai
 import pytest
@@ -253,6 +255,50 @@ def test_cancel_cancelled_run_is_400(client, assistant, thread):
     with pytest.raises(openai.BadRequestError) as ei:
         client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     assert_error(ei, 400)
+
+
+def test_cancelled_run_frees_the_thread(client, assistant, thread):
+    run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    assert client.beta.threads.runs.cancel(run.id, thread_id=thread.id).status == "cancelled"
+    m = client.beta.threads.messages.create(thread.id, role="user", content="after the run")
+    assert m.thread_id == thread.id
+    run2 = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    assert run2.status == "queued"
+    assert page_ids(client.beta.threads.runs.list(thread.id)) == [run2.id, run.id]
+
+
+# --- one active run per thread ----------------------------------------------------------------
+
+def test_second_run_on_a_thread_with_a_queued_run_is_400(client, assistant, thread):
+    run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    with pytest.raises(openai.BadRequestError) as ei:
+        client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    err = assert_error(ei, 400)
+    assert run.id in err["message"], err
+    assert page_ids(client.beta.threads.runs.list(thread.id)) == [run.id]
+    # another thread is not affected
+    other = client.beta.threads.create()
+    assert client.beta.threads.runs.create(other.id, assistant_id=assistant.id).status == "queued"
+
+
+def test_message_on_a_thread_with_a_queued_run_is_400(client, assistant, thread):
+    run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
+    with pytest.raises(openai.BadRequestError) as ei:
+        client.beta.threads.messages.create(thread.id, role="user", content="too soon")
+    err = assert_error(ei, 400)
+    assert run.id in err["message"], err
+    assert [m.content[0].text.value for m in client.beta.threads.messages.list(thread.id).data] == ["Hello"]
+
+
+def test_run_responses_carry_the_default_poll_after_header(client, assistant, thread):
+    raw = client.beta.threads.runs.with_raw_response.create(thread.id, assistant_id=assistant.id)
+    assert raw.headers.get("openai-poll-after-ms") == "100"
+    run = raw.parse()
+    for raw in (client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id),
+                client.beta.threads.runs.with_raw_response.update(run.id, thread_id=thread.id, metadata={"a": "b"}),
+                client.beta.threads.runs.with_raw_response.cancel(run.id, thread_id=thread.id)):
+        assert raw.headers.get("openai-poll-after-ms") == "100"
+        assert raw.parse().id == run.id
 
 
 # --- 25. submitToolOutputs --------------------------------------------------------------------

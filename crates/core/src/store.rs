@@ -8,9 +8,8 @@ use crate::list::{ListParams, Page};
 use crate::project::Project;
 use assistd_wire::{
     Assistant, AssistantFile, AssistantTool, CreateAssistantRequest, CreateMessageRequest,
-    CreateThreadRequest, FunctionCall, Message, MessageFile, Metadata, ModifyAssistantRequest,
-    OpenAIFile, ResponseFormatOption, Run, RunStep, Thread, ToolChoiceOption, ToolOutput,
-    TruncationObject,
+    CreateThreadRequest, Message, MessageFile, Metadata, ModifyAssistantRequest, OpenAIFile,
+    ResponseFormatOption, Run, RunStep, Thread, ToolChoiceOption, ToolOutput, TruncationObject,
 };
 use async_trait::async_trait;
 use std::fmt;
@@ -332,15 +331,6 @@ pub trait RunStore: Send + Sync {
         run_id: &str,
         outputs: Vec<ToolOutput>,
     ) -> StoreResult<Run>;
-    /// Engine side: records a model turn that called functions, as a `tool_calls` step, and
-    /// puts the run in `requires_action` with one `call_` id per call.
-    async fn require_tool_outputs(
-        &self,
-        project: &Project,
-        thread_id: &str,
-        run_id: &str,
-        calls: Vec<FunctionCall>,
-    ) -> StoreResult<(Run, RunStep)>;
     /// Lists a run's steps.
     async fn list_run_steps(
         &self,

@@ -10,8 +10,10 @@
 //! discards the interrupted turn's partial message and step, then redoes the turn. A panic while
 //! executing one run fails that run and nothing else.
 
+pub mod events;
 mod prompt;
 mod turn;
 mod worker;
 
+pub use events::{Event, EventBus};
 pub use worker::{Executor, ExecutorConfig, ExecutorHandle};

@@ -56,23 +56,9 @@ pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.statu
         WHERE message_id = m.id ORDER BY seq)) AS file_ids \
     FROM messages m";
 
-/// Inserts a user-written message (from the messages endpoint, a new thread, or a run's
-/// `additional_messages`); `param` names the request field holding it, for errors.
-pub(crate) async fn insert_message(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    thread_id: &str,
-    req: CreateMessageRequest,
-    param: &str,
-) -> StoreResult<Message> {
-    let file_ids = dedup(&req.file_ids.unwrap_or_default());
-    let files_param = if param.is_empty() {
-        "file_ids".to_owned()
-    } else {
-        format!("{param}.file_ids")
-    };
-    check_attachable(conn, project, &file_ids, &files_param).await?;
-    let msg = Message {
+/// The object of a new user-written message.
+fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<String>) -> Message {
+    Message {
         id: new_id(IdKind::Message),
         object: "thread.message".to_owned(),
         created_at: now(),
@@ -82,12 +68,31 @@ pub(crate) async fn insert_message(
         completed_at: None,
         incomplete_at: None,
         role: req.role,
-        content: vec![MessageContent::text(req.content)],
+        content: vec![MessageContent::text(req.content.clone())],
         assistant_id: None,
         run_id: None,
         file_ids,
-        metadata: req.metadata,
+        metadata: req.metadata.clone(),
+    }
+}
+
+/// Inserts a user-written message (from the messages endpoint, a new thread, or a run's
+/// `additional_messages`); `param` names the request field holding it, for errors.
+pub(crate) async fn insert_message(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    thread_id: &str,
+    req: CreateMessageRequest,
+    param: &str,
+) -> StoreResult<Message> {
+    let file_ids = dedup(req.file_ids.as_deref().unwrap_or_default());
+    let files_param = if param.is_empty() {
+        "file_ids".to_owned()
+    } else {
+        format!("{param}.file_ids")
     };
+    check_attachable(conn, project, &file_ids, &files_param).await?;
+    let msg = user_message(thread_id, &req, file_ids);
     sqlx::query(
         "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata) \
          VALUES (?, ?, ?, ?, ?, ?, 'completed', ?)",
@@ -160,6 +165,36 @@ impl MessageStore for SqliteStore {
         thread_id: &str,
         req: CreateMessageRequest,
     ) -> StoreResult<Message> {
+        // Fast path, the common case of a message without files: one statement that inserts
+        // only if the thread exists in the project and has no active run. When it inserts
+        // nothing, the transaction below finds out why and answers accordingly.
+        if req.file_ids.as_ref().is_none_or(Vec::is_empty) {
+            let msg = user_message(thread_id, &req, Vec::new());
+            let inserted = sqlx::query(
+                "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
+                 metadata) SELECT ?, ?, ?, ?, ?, ?, 'completed', ? \
+                 WHERE EXISTS (SELECT 1 FROM threads WHERE id = ? AND project = ?) \
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = ? \
+                     AND status IN ('queued', 'in_progress', 'requires_action', 'cancelling'))",
+            )
+            .bind(&msg.id)
+            .bind(project.as_str())
+            .bind(thread_id)
+            .bind(msg.created_at)
+            .bind(msg.role.as_str())
+            .bind(enc(&msg.content)?)
+            .bind(enc_opt(msg.metadata.as_ref())?)
+            .bind(thread_id)
+            .bind(project.as_str())
+            .bind(thread_id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(msg);
+            }
+        }
         let mut tx = self.writer.begin().await.map_err(backend)?;
         thread_exists(&mut tx, project, thread_id).await?;
         if let Some(run_id) = active_run(&mut tx, thread_id).await? {
@@ -212,10 +247,6 @@ impl MessageStore for SqliteStore {
         params: &ListParams,
         run_id: Option<&str>,
     ) -> StoreResult<Page<Message>> {
-        {
-            let mut conn = self.reader.acquire().await.map_err(backend)?;
-            thread_exists(&mut conn, project, thread_id).await?;
-        }
         let cursors = resolve_cursors(params, |id| async move {
             sqlx::query_scalar("SELECT seq FROM messages WHERE id = ? AND thread_id = ?")
                 .bind(id)
@@ -225,24 +256,34 @@ impl MessageStore for SqliteStore {
                 .map_err(backend)
         })
         .await?;
-        let Ok((after, before)) = cursors else {
-            return Ok(empty());
+        let page = match cursors {
+            Err(()) => empty(),
+            Ok((after, before)) => {
+                let mut qb = QueryBuilder::<Sqlite>::new(SELECT);
+                qb.push(" WHERE m.thread_id = ").push_bind(thread_id);
+                qb.push(" AND m.project = ").push_bind(project.as_str());
+                if let Some(run_id) = run_id {
+                    qb.push(" AND m.run_id = ").push_bind(run_id);
+                }
+                fetch_page(
+                    &self.reader,
+                    qb,
+                    "m.seq",
+                    params,
+                    after,
+                    before,
+                    MessageRow::into_wire,
+                )
+                .await?
+            }
         };
-        let mut qb = QueryBuilder::<Sqlite>::new(SELECT);
-        qb.push(" WHERE m.thread_id = ").push_bind(thread_id);
-        if let Some(run_id) = run_id {
-            qb.push(" AND m.run_id = ").push_bind(run_id);
+        // Rows of this project in this thread prove the thread exists; only an empty page needs
+        // the extra lookup (to answer 404 for a missing thread).
+        if page.data.is_empty() {
+            let mut conn = self.reader.acquire().await.map_err(backend)?;
+            thread_exists(&mut conn, project, thread_id).await?;
         }
-        fetch_page(
-            &self.reader,
-            qb,
-            "m.seq",
-            params,
-            after,
-            before,
-            MessageRow::into_wire,
-        )
-        .await
+        Ok(page)
     }
 
     async fn list_message_files(

@@ -9,9 +9,8 @@ use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
 };
 use assistd_wire::{
-    CreateThreadRequest, FunctionCall, Metadata, RequiredAction, Run, RunStatus, RunStep,
-    RunStepStatus, RunStepType, RunToolCallObject, StepDetails, StepFunctionCall, StepToolCall,
-    SubmitToolOutputs, Thread, ToolOutput,
+    CreateThreadRequest, Metadata, Run, RunStatus, RunStep, StepDetails, StepToolCall, Thread,
+    ToolOutput,
 };
 use async_trait::async_trait;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
@@ -114,6 +113,13 @@ pub(crate) struct StepRow {
 
 impl StepRow {
     pub(crate) fn into_wire(self) -> StoreResult<RunStep> {
+        // A `tool_calls` step records its turn's usage when it is created (so that the run's
+        // total counts it), but the API shows a step's usage only once the step ended.
+        let usage = if self.status == "in_progress" {
+            None
+        } else {
+            dec_opt(self.usage.as_deref())?
+        };
         Ok(RunStep {
             id: self.id,
             object: "thread.run.step".to_owned(),
@@ -130,7 +136,7 @@ impl StepRow {
             failed_at: self.failed_at,
             completed_at: self.completed_at,
             metadata: dec_opt(self.metadata.as_deref())?,
-            usage: dec_opt(self.usage.as_deref())?,
+            usage,
         })
     }
 }
@@ -492,97 +498,6 @@ impl RunStore for SqliteStore {
         let run = get(&mut tx, project, thread_id, run_id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(run)
-    }
-
-    async fn require_tool_outputs(
-        &self,
-        project: &Project,
-        thread_id: &str,
-        run_id: &str,
-        calls: Vec<FunctionCall>,
-    ) -> StoreResult<(Run, RunStep)> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let run = get(&mut tx, project, thread_id, run_id).await?;
-        if !matches!(run.status, RunStatus::Queued | RunStatus::InProgress) {
-            return Err(StoreError::invalid(
-                format!(
-                    "Run '{run_id}' is '{}' and cannot require action.",
-                    run.status.as_str()
-                ),
-                None,
-            ));
-        }
-        let calls: Vec<RunToolCallObject> = calls
-            .into_iter()
-            .map(|function| RunToolCallObject {
-                id: new_id(IdKind::ToolCall),
-                type_: "function".to_owned(),
-                function,
-            })
-            .collect();
-        let step = RunStep {
-            id: new_id(IdKind::Step),
-            object: "thread.run.step".to_owned(),
-            created_at: now(),
-            assistant_id: run.assistant_id.clone(),
-            thread_id: thread_id.to_owned(),
-            run_id: run_id.to_owned(),
-            type_: RunStepType::ToolCalls,
-            status: RunStepStatus::InProgress,
-            step_details: StepDetails::ToolCalls {
-                tool_calls: calls
-                    .iter()
-                    .map(|c| StepToolCall::Function {
-                        id: c.id.clone(),
-                        function: StepFunctionCall {
-                            name: c.function.name.clone(),
-                            arguments: c.function.arguments.clone(),
-                            output: None,
-                        },
-                    })
-                    .collect(),
-            },
-            last_error: None,
-            expired_at: None,
-            cancelled_at: None,
-            failed_at: None,
-            completed_at: None,
-            metadata: None,
-            usage: None,
-        };
-        sqlx::query(
-            "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, type, \
-             status, step_details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&step.id)
-        .bind(project.as_str())
-        .bind(run_id)
-        .bind(thread_id)
-        .bind(&step.assistant_id)
-        .bind(step.created_at)
-        .bind(step.type_.as_str())
-        .bind(step.status.as_str())
-        .bind(enc(&step.step_details)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let action = RequiredAction {
-            type_: "submit_tool_outputs".to_owned(),
-            submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
-        };
-        sqlx::query(
-            "UPDATE runs SET status = 'requires_action', required_action = ?, \
-             started_at = COALESCE(started_at, ?) WHERE id = ?",
-        )
-        .bind(enc(&action)?)
-        .bind(step.created_at)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let run = get(&mut tx, project, thread_id, run_id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok((run, step))
     }
 
     async fn list_run_steps(

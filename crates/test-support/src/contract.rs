@@ -21,19 +21,23 @@
 
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{
-    ListParams, NewFile, NewRun, ObjectKind, Order, Page, Project, Store, StoreError, StoreResult,
+    Lease, ListParams, NewFile, NewRun, ObjectKind, Order, Page, Project, Store, StoreError,
+    StoreResult, TurnText,
 };
 use assistd_wire::{
     AssistantTool, AssistantsApiResponseFormat, CreateAssistantRequest, CreateMessageRequest,
-    CreateThreadRequest, FunctionCall, FunctionObject, HasId, MessageContent, MessageRole,
-    MessageStatus, Metadata, ModifyAssistantRequest, NamedFunction, NamedToolChoice, NamedToolType,
-    OpenAIFile, ResponseFormatMode, ResponseFormatOption, ResponseFormatType, RunStatus,
-    RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ToolChoiceMode,
-    ToolChoiceOption, ToolOutput, TruncationObject, TruncationType,
+    CreateThreadRequest, FunctionCall, FunctionObject, HasId, LastError, MessageContent,
+    MessageCreation, MessageIncompleteDetails, MessageRole, MessageStatus, Metadata,
+    ModifyAssistantRequest, NamedFunction, NamedToolChoice, NamedToolType, OpenAIFile,
+    ResponseFormatMode, ResponseFormatOption, ResponseFormatType, Run, RunIncompleteDetails,
+    RunStatus, RunStep, RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall,
+    ToolChoiceMode, ToolChoiceOption, ToolOutput, TruncationObject, TruncationType, Usage,
 };
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Expands to one `#[tokio::test]` per contract case. `$factory` names an async fn in the
 /// caller's scope returning `(Guard, Arc<dyn Store>)`; the guard (a temporary directory, a
@@ -74,6 +78,18 @@ macro_rules! store_contract_tests {
             assistant_delete_keeps_threads_and_runs,
             tenancy_assistants_and_files,
             tenancy_threads_messages_runs,
+            active_run_blocks_thread,
+            claim_run_takes_oldest_queued,
+            claim_run_is_exclusive,
+            claim_run_reclaims_after_lease_expiry,
+            renew_and_release_lease,
+            begin_and_complete_message,
+            discard_partial_turn,
+            require_action_and_resume,
+            finish_run_completed,
+            finish_run_ends_open_work,
+            finish_run_without_lease,
+            expire_due_runs,
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -258,6 +274,68 @@ async fn new_thread(store: &Arc<dyn Store>, project: &Project) -> String {
         .id
 }
 
+/// The worker the cases play the engine as, unless they need several.
+const WORKER: &str = "contract-worker";
+
+/// A lease long enough never to expire during a case.
+const LEASE: Duration = Duration::from_secs(600);
+
+/// Plays the engine for one turn of function calls: claims the oldest runnable run, which must be
+/// `run_id` (the cases arrange for it), and records `calls` with `require_action`. Returns the run
+/// in `requires_action` and the `tool_calls` step it got.
+async fn require_tool_outputs(
+    store: &Arc<dyn Store>,
+    project: &Project,
+    run_id: &str,
+    calls: Vec<FunctionCall>,
+) -> (Run, RunStep) {
+    let claimed = store
+        .claim_run(WORKER, LEASE)
+        .await
+        .expect("claim_run")
+        .expect("a runnable run");
+    assert_eq!(claimed.run.id, run_id, "the claimed run");
+    let run = store
+        .require_action(&claimed.run, WORKER, calls, Usage::default())
+        .await
+        .expect("require_action")
+        .expect("require_action with the lease held");
+    let step = store
+        .run_steps(project, run_id)
+        .await
+        .expect("run_steps")
+        .pop()
+        .expect("the tool_calls step");
+    (run, step)
+}
+
+/// Claims the oldest runnable run as `worker`, which must be `run_id`.
+async fn claim(store: &Arc<dyn Store>, worker: &str, run_id: &str) -> assistd_core::ClaimedRun {
+    let claimed = store
+        .claim_run(worker, LEASE)
+        .await
+        .expect("claim_run")
+        .unwrap_or_else(|| panic!("{worker}: nothing to claim, expected {run_id}"));
+    assert_eq!(claimed.run.id, run_id, "{worker} claimed the wrong run");
+    claimed
+}
+
+fn usage(prompt: i64, completion: i64) -> Usage {
+    Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+    }
+}
+
+fn turn(text: &str, u: Usage) -> TurnText {
+    TurnText {
+        text: text.to_owned(),
+        usage: u,
+        incomplete: None,
+    }
+}
+
 #[track_caller]
 fn assert_not_found<T: Debug>(r: StoreResult<T>, kind: ObjectKind, id: &str) {
     match r {
@@ -292,6 +370,15 @@ fn assert_invalid<T: Debug>(r: StoreResult<T>) -> Option<String> {
             assert!(!message.is_empty(), "Invalid with an empty message");
             param
         }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+/// Asserts an `Invalid`, returning its message.
+#[track_caller]
+fn invalid_message<T: Debug>(r: StoreResult<T>) -> String {
+    match r {
+        Err(StoreError::Invalid { message, .. }) => message,
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
@@ -1125,7 +1212,6 @@ pub async fn thread_delete_cascades(store: Arc<dyn Store>) {
         .create_message(&p, &other, user_msg("survivor"))
         .await
         .unwrap();
-    let other_run = store.create_run(&p, &other, new_run(&asst)).await.unwrap();
     let msg = store
         .list_messages(&p, &thread.id, &all_asc(), None)
         .await
@@ -1136,10 +1222,9 @@ pub async fn thread_delete_cascades(store: Arc<dyn Store>) {
         .create_run(&p, &thread.id, new_run(&asst))
         .await
         .unwrap();
-    let (_, step) = store
-        .require_tool_outputs(&p, &thread.id, &run.id, vec![call("f", "{}")])
-        .await
-        .unwrap();
+    let (_, step) = require_tool_outputs(&store, &p, &run.id, vec![call("f", "{}")]).await;
+    // Created after `run` was claimed, so that the claim took `run`.
+    let other_run = store.create_run(&p, &other, new_run(&asst)).await.unwrap();
 
     store.delete_thread(&p, &thread.id).await.unwrap();
     let t = thread.id.as_str();
@@ -1365,9 +1450,9 @@ pub async fn message_crud(store: Arc<dyn Store>) {
     );
 }
 
-/// The `run_id` filter keeps only messages written by that run. The store traits offer no way
-/// to write a run's message, so this checks that user messages (including a run's
-/// `additional_messages`) never match a run filter, and that no filter lists them all.
+/// The `run_id` filter keeps only messages written by that run: user messages (including a run's
+/// `additional_messages`) never match a run filter, a message the run wrote does, and no filter
+/// lists them all.
 pub async fn message_run_id_filter(store: Arc<dyn Store>) {
     let p = project_a();
     let asst = new_assistant(&store, &p).await;
@@ -1393,7 +1478,36 @@ pub async fn message_run_id_filter(store: Arc<dyn Store>) {
         store
             .list_messages(&p, &thread, &all_asc(), Some(&run.id))
             .await,
-        "messages written by the run",
+        "messages written by the run before it ran",
+    );
+    let claimed = claim(&store, WORKER, &run.id).await;
+    let (written, step) = store.begin_message(&claimed.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &claimed.run,
+            WORKER,
+            &written.id,
+            &step.id,
+            &turn("Hi!", usage(3, 1)),
+        )
+        .await
+        .unwrap();
+    let written = store.get_message(&p, &thread, &written.id).await.unwrap();
+    assert_eq!(
+        store
+            .list_messages(&p, &thread, &all_asc(), Some(&run.id))
+            .await
+            .unwrap()
+            .data,
+        vec![written.clone()],
+        "messages written by the run"
+    );
+    assert_eq!(
+        ids(&store
+            .list_messages(&p, &thread, &all_asc(), None)
+            .await
+            .unwrap()),
+        vec![m1.id.clone(), all.data[1].id.clone(), written.id.clone()]
     );
     assert_empty(
         store
@@ -1585,13 +1699,10 @@ pub async fn pagination_runs(store: Arc<dyn Store>) {
     let thread = new_thread(&store, &p).await;
     let mut created = Vec::new();
     for _ in 0..25 {
-        created.push(
-            store
-                .create_run(&p, &thread, new_run(&asst))
-                .await
-                .unwrap()
-                .id,
-        );
+        let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+        // One active run per thread: end it before the next.
+        store.cancel_run(&p, &thread, &run.id).await.unwrap();
+        created.push(run.id);
     }
     let s = Arc::clone(&store);
     let t = thread.clone();
@@ -1610,15 +1721,13 @@ pub async fn pagination_run_steps(store: Arc<dyn Store>) {
     let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
     let mut created = Vec::new();
     for i in 0..25 {
-        let (r, step) = store
-            .require_tool_outputs(
-                &p,
-                &thread,
-                &run.id,
-                vec![call("f", &format!("{{\"i\":{i}}}"))],
-            )
-            .await
-            .unwrap();
+        let (r, step) = require_tool_outputs(
+            &store,
+            &p,
+            &run.id,
+            vec![call("f", &format!("{{\"i\":{i}}}"))],
+        )
+        .await;
         let call_id = r.required_action.unwrap().submit_tool_outputs.tool_calls[0]
             .id
             .clone();
@@ -1801,7 +1910,8 @@ pub async fn run_create(store: Arc<dyn Store>) {
         assert_eq!(m.status, MessageStatus::Completed);
     }
 
-    // The defaults of the helper.
+    // The defaults of the helper, on the same thread once the first run ended.
+    store.cancel_run(&p, &thread.id, &run.id).await.unwrap();
     let t0 = unix_now();
     let bare = store
         .create_run(&p, &thread.id, new_run(&asst))
@@ -1978,8 +2088,6 @@ pub async fn run_modify_list_get(store: Arc<dyn Store>) {
     let mut nr = new_run(&asst);
     nr.metadata = Some(md(&[("a", "1")]));
     let r1 = store.create_run(&p, &thread, nr).await.unwrap();
-    let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
-    let r3 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
     let elsewhere = store.create_run(&p, &other, new_run(&asst)).await.unwrap();
 
     let same = store.modify_run(&p, &thread, &r1.id, None).await.unwrap();
@@ -1999,6 +2107,25 @@ pub async fn run_modify_list_get(store: Arc<dyn Store>) {
     want.metadata = None;
     assert_eq!(m, want);
     assert_eq!(store.get_run(&p, &thread, &r1.id).await.unwrap(), want);
+
+    // One active run per thread: r1 ends before r2 is created, r2 before r3.
+    let c1 = store.cancel_run(&p, &thread, &r1.id).await.unwrap();
+    want.status = RunStatus::Cancelled;
+    want.cancelled_at = c1.cancelled_at;
+    assert!(want.cancelled_at.is_some());
+    assert_eq!(c1, want, "cancelling keeps the modified metadata");
+    let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let r2 = store.cancel_run(&p, &thread, &r2.id).await.unwrap();
+    let r3 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    // Metadata of an ended run can still change.
+    let m = store
+        .modify_run(&p, &thread, &r2.id, Some(Some(md(&[("c", "3")]))))
+        .await
+        .unwrap();
+    let mut r2_want = r2.clone();
+    r2_want.metadata = Some(md(&[("c", "3")]));
+    assert_eq!(m, r2_want);
+    let r2 = r2_want;
 
     let desc = store
         .list_runs(&p, &thread, &ListParams::default())
@@ -2067,10 +2194,7 @@ pub async fn run_cancel(store: Arc<dyn Store>) {
     );
 
     let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
-    let (_, step) = store
-        .require_tool_outputs(&p, &thread, &run.id, vec![call("f", "{}")])
-        .await
-        .unwrap();
+    let (_, step) = require_tool_outputs(&store, &p, &run.id, vec![call("f", "{}")]).await;
     let c = store.cancel_run(&p, &thread, &run.id).await.unwrap();
     assert_eq!(c.status, RunStatus::Cancelled);
     assert!(c.cancelled_at.is_some());
@@ -2095,7 +2219,7 @@ pub async fn run_cancel(store: Arc<dyn Store>) {
     );
 }
 
-/// One function call: `require_tool_outputs`, then every way to get `submit_tool_outputs`
+/// One function call: the engine's `require_action`, then every way to get `submit_tool_outputs`
 /// wrong, then the right outputs.
 pub async fn tool_outputs_single_call(store: Arc<dyn Store>) {
     let p = project_a();
@@ -2112,10 +2236,7 @@ pub async fn tool_outputs_single_call(store: Arc<dyn Store>) {
 
     let weather = call("get_weather", r#"{"city":"Paris"}"#);
     let t0 = unix_now();
-    let (r, step) = store
-        .require_tool_outputs(&p, &thread, &run.id, vec![weather.clone()])
-        .await
-        .unwrap();
+    let (r, step) = require_tool_outputs(&store, &p, &run.id, vec![weather.clone()]).await;
     assert_eq!(r.status, RunStatus::RequiresAction);
     let action = r.required_action.clone().expect("required_action");
     assert_eq!(action.type_, "submit_tool_outputs");
@@ -2265,12 +2386,23 @@ pub async fn tool_outputs_single_call(store: Arc<dyn Store>) {
         ObjectKind::Run,
         "run_nope",
     );
-    assert_not_found(
+    // The queued run is nobody's yet: a worker cannot record calls on it without claiming it.
+    let before = store.get_run(&p, &thread, &run.id).await.unwrap();
+    assert_eq!(
         store
-            .require_tool_outputs(&p, &thread, "run_nope", vec![call("f", "{}")])
-            .await,
-        ObjectKind::Run,
-        "run_nope",
+            .require_action(&before, WORKER, vec![call("f", "{}")], Usage::default())
+            .await
+            .unwrap(),
+        None,
+        "require_action without the lease"
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), before);
+    assert_eq!(
+        ids(&store
+            .list_run_steps(&p, &thread, &run.id, &all_asc())
+            .await
+            .unwrap()),
+        vec![step.id.clone()]
     );
 }
 
@@ -2283,10 +2415,7 @@ pub async fn tool_outputs_parallel_calls(store: Arc<dyn Store>) {
     let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
     let c1 = call("get_weather", r#"{"city":"Paris"}"#);
     let c2 = call("get_time", r#"{"city":"Tokyo"}"#);
-    let (r, step) = store
-        .require_tool_outputs(&p, &thread, &run.id, vec![c1.clone(), c2.clone()])
-        .await
-        .unwrap();
+    let (r, step) = require_tool_outputs(&store, &p, &run.id, vec![c1.clone(), c2.clone()]).await;
     assert_eq!(r.status, RunStatus::RequiresAction);
     let calls = r
         .required_action
@@ -2367,10 +2496,7 @@ pub async fn tool_outputs_parallel_calls(store: Arc<dyn Store>) {
     );
 
     // A second round: a new step and new call ids; the first step is untouched.
-    let (r2, step2) = store
-        .require_tool_outputs(&p, &thread, &run.id, vec![c1.clone()])
-        .await
-        .unwrap();
+    let (r2, step2) = require_tool_outputs(&store, &p, &run.id, vec![c1.clone()]).await;
     assert_ne!(step2.id, step.id);
     let id3 = r2.required_action.unwrap().submit_tool_outputs.tool_calls[0]
         .id
@@ -2403,20 +2529,18 @@ pub async fn run_steps_get_list(store: Arc<dyn Store>) {
     let p = project_a();
     let asst = new_assistant(&store, &p).await;
     let thread = new_thread(&store, &p).await;
-    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    // Another run of the same thread, with a step; it ends before `run` starts (one active run
+    // per thread).
     let other_run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let (_, other_step) =
+        require_tool_outputs(&store, &p, &other_run.id, vec![call("g", "{}")]).await;
+    store.cancel_run(&p, &thread, &other_run.id).await.unwrap();
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
     assert_empty(
         store.list_run_steps(&p, &thread, &run.id, &all_asc()).await,
         "steps of a fresh run",
     );
-    let (_, step) = store
-        .require_tool_outputs(&p, &thread, &run.id, vec![call("f", "{}")])
-        .await
-        .unwrap();
-    let (_, other_step) = store
-        .require_tool_outputs(&p, &thread, &other_run.id, vec![call("g", "{}")])
-        .await
-        .unwrap();
+    let (_, step) = require_tool_outputs(&store, &p, &run.id, vec![call("f", "{}")]).await;
     let desc = store
         .list_run_steps(&p, &thread, &run.id, &ListParams::default())
         .await
@@ -2613,10 +2737,7 @@ pub async fn assistant_delete_keeps_threads_and_runs(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let (run, step) = store
-        .require_tool_outputs(&p, &thread.id, &run.id, vec![call("f", "{}")])
-        .await
-        .unwrap();
+    let (run, step) = require_tool_outputs(&store, &p, &run.id, vec![call("f", "{}")]).await;
     let msgs = store
         .list_messages(&p, &thread.id, &all_asc(), None)
         .await
@@ -2817,10 +2938,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
         .create_run(&a, &thread.id, new_run(&asst))
         .await
         .unwrap();
-    let (run, step) = store
-        .require_tool_outputs(&a, &thread.id, &run.id, vec![call("f", "{}")])
-        .await
-        .unwrap();
+    let (run, step) = require_tool_outputs(&store, &a, &run.id, vec![call("f", "{}")]).await;
     let call_id = run
         .required_action
         .clone()
@@ -2863,12 +2981,14 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
         nf,
         t,
     );
-    assert_not_found(
-        store
-            .require_tool_outputs(&b, t, &run.id, vec![call("f", "{}")])
-            .await,
-        nf,
-        t,
+    // The engine's reads are scoped to the project too.
+    assert!(
+        store.thread_messages(&b, t).await.unwrap().is_empty(),
+        "B reading A's thread through the engine"
+    );
+    assert!(
+        store.run_steps(&b, &run.id).await.unwrap().is_empty(),
+        "B reading A's steps through the engine"
     );
     assert_not_found(
         store.list_run_steps(&b, t, &run.id, &all_asc()).await,
@@ -2926,5 +3046,1445 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
     assert_eq!(
         ids(&store.list_runs(&a, t, &all_asc()).await.unwrap()),
         vec![run.id.clone()]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One active run per thread
+// ---------------------------------------------------------------------------------------------
+
+/// Asserts that `thread` refuses a new run and a new message while `active` is active, naming
+/// it, and that neither attempt left anything behind.
+async fn assert_thread_busy(
+    store: &Arc<dyn Store>,
+    p: &Project,
+    asst: &str,
+    thread: &str,
+    active: &str,
+) {
+    let runs = store.list_runs(p, thread, &all_asc()).await.unwrap().data;
+    let msgs = store
+        .list_messages(p, thread, &all_asc(), None)
+        .await
+        .unwrap()
+        .data;
+    let mut nr = new_run(asst);
+    nr.additional_messages = vec![user_msg("refused with its run")];
+    let message = invalid_message(store.create_run(p, thread, nr).await);
+    assert!(
+        message.contains(thread) && message.contains(active),
+        "create_run refused with {message:?}, naming neither the thread nor run {active}"
+    );
+    let message = invalid_message(store.create_message(p, thread, user_msg("refused")).await);
+    assert!(
+        message.contains(thread) && message.contains(active),
+        "create_message refused with {message:?}, naming neither the thread nor run {active}"
+    );
+    assert_eq!(
+        store.list_runs(p, thread, &all_asc()).await.unwrap().data,
+        runs,
+        "a refused run is not created"
+    );
+    assert_eq!(
+        store
+            .list_messages(p, thread, &all_asc(), None)
+            .await
+            .unwrap()
+            .data,
+        msgs,
+        "a refused message (or run's additional message) is not created"
+    );
+}
+
+/// A thread takes no new run and no new message while a run of it is queued, in progress,
+/// waiting for tool outputs or cancelling; it is free again once the run ended (cancelled,
+/// completed, failed). Other threads are never affected.
+pub async fn active_run_blocks_thread(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let other = new_thread(&store, &p).await;
+
+    // Queued.
+    let r1 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    assert_thread_busy(&store, &p, &asst, &thread, &r1.id).await;
+    store
+        .create_message(&p, &other, user_msg("another thread is free"))
+        .await
+        .expect("a message on another thread");
+    // Cancelling a queued run ends it: the thread is free.
+    store.cancel_run(&p, &thread, &r1.id).await.unwrap();
+    store
+        .create_message(&p, &thread, user_msg("after the cancel"))
+        .await
+        .expect("a message once the run was cancelled");
+
+    // In progress.
+    let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &r2.id).await;
+    assert_thread_busy(&store, &p, &asst, &thread, &r2.id).await;
+    // Waiting for tool outputs.
+    let ra = store
+        .require_action(&c.run, WORKER, vec![call("f", "{}")], Usage::default())
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(ra.status, RunStatus::RequiresAction);
+    assert_thread_busy(&store, &p, &asst, &thread, &r2.id).await;
+    // Queued again once the outputs are in.
+    let call_id = ra.required_action.unwrap().submit_tool_outputs.tool_calls[0]
+        .id
+        .clone();
+    store
+        .submit_tool_outputs(&p, &thread, &r2.id, vec![output(&call_id, "ok")])
+        .await
+        .unwrap();
+    assert_thread_busy(&store, &p, &asst, &thread, &r2.id).await;
+    // Cancelling.
+    let c = claim(&store, WORKER, &r2.id).await;
+    let cancelling = store.cancel_run(&p, &thread, &r2.id).await.unwrap();
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    assert_thread_busy(&store, &p, &asst, &thread, &r2.id).await;
+    // The engine ends the cancellation: the thread is free.
+    store
+        .finish_run(&c.run, WORKER, RunStatus::Cancelled, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    store
+        .create_message(&p, &thread, user_msg("after the cancellation"))
+        .await
+        .expect("a message once the run was cancelled by the engine");
+
+    // Completed.
+    let r3 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &r3.id).await;
+    store
+        .finish_run(&c.run, WORKER, RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    store
+        .create_message(&p, &thread, user_msg("after completion"))
+        .await
+        .expect("a message once the run completed");
+
+    // Failed.
+    let r4 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &r4.id).await;
+    let error = LastError {
+        code: "server_error".to_owned(),
+        message: "The model failed.".to_owned(),
+    };
+    store
+        .finish_run(&c.run, WORKER, RunStatus::Failed, Some(error), None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    let mut nr = new_run(&asst);
+    nr.additional_messages = vec![user_msg("with the next run")];
+    let r5 = store
+        .create_run(&p, &thread, nr)
+        .await
+        .expect("a run once the previous failed");
+
+    // Another thread takes a run while this one has one.
+    assert_thread_busy(&store, &p, &asst, &thread, &r5.id).await;
+    store
+        .create_run(&p, &other, new_run(&asst))
+        .await
+        .expect("a run on another thread");
+    assert_eq!(
+        ids(&store.list_runs(&p, &thread, &all_asc()).await.unwrap()),
+        vec![r1.id, r2.id, r3.id, r4.id, r5.id]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run engine
+// ---------------------------------------------------------------------------------------------
+
+/// `claim_run` takes the oldest queued run of any project, moves it to `in_progress` with
+/// `started_at`, and reports its project, additional instructions and attempt; it returns `None`
+/// when no run is runnable (ended, waiting for tool outputs, or leased).
+pub async fn claim_run_takes_oldest_queued(store: Arc<dyn Store>) {
+    let (a, b) = (project_a(), project_b());
+    assert!(
+        store.claim_run(WORKER, LEASE).await.unwrap().is_none(),
+        "claim on an empty store"
+    );
+    let asst_a = new_assistant(&store, &a).await;
+    let asst_b = new_assistant(&store, &b).await;
+
+    // Not runnable: an ended run, and a run waiting for tool outputs.
+    let t_cancelled = new_thread(&store, &a).await;
+    let cancelled = store
+        .create_run(&a, &t_cancelled, new_run(&asst_a))
+        .await
+        .unwrap();
+    let cancelled = store
+        .cancel_run(&a, &t_cancelled, &cancelled.id)
+        .await
+        .unwrap();
+    let t_waiting = new_thread(&store, &a).await;
+    let waiting = store
+        .create_run(&a, &t_waiting, new_run(&asst_a))
+        .await
+        .unwrap();
+    let (waiting, _) = require_tool_outputs(&store, &a, &waiting.id, vec![call("f", "{}")]).await;
+    assert!(
+        store.claim_run(WORKER, LEASE).await.unwrap().is_none(),
+        "claim with no queued run"
+    );
+
+    // Runnable: three queued runs, in two projects.
+    let t1 = new_thread(&store, &a).await;
+    let mut nr = new_run(&asst_a);
+    nr.additional_instructions = Some("Address the user as Jane.".to_owned());
+    let r1 = store.create_run(&a, &t1, nr).await.unwrap();
+    let t2 = new_thread(&store, &b).await;
+    let r2 = store.create_run(&b, &t2, new_run(&asst_b)).await.unwrap();
+    let t3 = new_thread(&store, &a).await;
+    let r3 = store.create_run(&a, &t3, new_run(&asst_a)).await.unwrap();
+
+    let t0 = unix_now();
+    let c1 = claim(&store, "worker-1", &r1.id).await;
+    assert_eq!(c1.project, a);
+    assert_eq!(
+        c1.additional_instructions.as_deref(),
+        Some("Address the user as Jane.")
+    );
+    assert_eq!(c1.attempt, 1);
+    assert_eq!(c1.run.status, RunStatus::InProgress);
+    let started = c1.run.started_at.expect("started_at set by the claim");
+    assert_recent(started, t0, "run.started_at");
+    let mut want = r1.clone();
+    want.status = RunStatus::InProgress;
+    want.started_at = Some(started);
+    assert_eq!(c1.run, want, "only status and started_at change");
+    assert_eq!(store.get_run(&a, &t1, &r1.id).await.unwrap(), want);
+
+    let c2 = claim(&store, "worker-2", &r2.id).await;
+    assert_eq!(c2.project, b);
+    assert_eq!(c2.additional_instructions, None);
+    assert_eq!(c2.attempt, 1);
+    assert_eq!(c2.run.status, RunStatus::InProgress);
+    assert_eq!(store.get_run(&b, &t2, &r2.id).await.unwrap(), c2.run);
+
+    let c3 = claim(&store, "worker-3", &r3.id).await;
+    assert_eq!(c3.project, a);
+    assert_eq!(c3.attempt, 1);
+    assert!(
+        store.claim_run("worker-4", LEASE).await.unwrap().is_none(),
+        "every runnable run is leased"
+    );
+
+    // The runs that were not runnable are as they were.
+    assert_eq!(
+        store
+            .get_run(&a, &t_cancelled, &cancelled.id)
+            .await
+            .unwrap(),
+        cancelled
+    );
+    assert_eq!(
+        store.get_run(&a, &t_waiting, &waiting.id).await.unwrap(),
+        waiting
+    );
+}
+
+/// Concurrent claims never hand the same run to two workers.
+pub async fn claim_run_is_exclusive(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let mut created = HashSet::new();
+    for _ in 0..8 {
+        let thread = new_thread(&store, &p).await;
+        created.insert(
+            store
+                .create_run(&p, &thread, new_run(&asst))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let mut claims = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let s = Arc::clone(&store);
+        claims.spawn(async move {
+            let worker = format!("worker-{i}");
+            let claimed = s.claim_run(&worker, LEASE).await.expect("claim_run");
+            (worker, claimed)
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(joined) = claims.join_next().await {
+        let (worker, c) = joined.expect("claiming task");
+        if let Some(c) = c {
+            assert_eq!(c.attempt, 1, "{worker}: attempt of a fresh run");
+            assert_eq!(c.run.status, RunStatus::InProgress);
+            claimed.push((worker, c.run.id));
+        }
+    }
+    let claimed_ids: HashSet<String> = claimed.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(claimed.len(), 8, "claims: {claimed:?}");
+    assert_eq!(claimed_ids, created, "each run claimed exactly once");
+    for (worker, id) in &claimed {
+        assert_eq!(
+            store.renew_lease(id, worker, LEASE).await.unwrap(),
+            Lease::Held(RunStatus::InProgress),
+            "{worker} holds {id}"
+        );
+    }
+    assert!(store.claim_run("late", LEASE).await.unwrap().is_none());
+}
+
+/// A run whose lease expired (its worker stalled or died) is claimed again, `in_progress` or
+/// `cancelling` as it was, with the attempt counted; its former worker has lost it.
+pub async fn claim_run_reclaims_after_lease_expiry(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c1 = claim(&store, "worker-1", &run.id).await;
+    assert_eq!(c1.attempt, 1);
+    assert!(
+        store.claim_run("worker-2", LEASE).await.unwrap().is_none(),
+        "a leased run is not claimable"
+    );
+
+    // Worker 1 stalls: its (shortened) lease runs out.
+    assert_eq!(
+        store
+            .renew_lease(&run.id, "worker-1", Duration::from_millis(50))
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let c2 = store
+        .claim_run("worker-2", LEASE)
+        .await
+        .unwrap()
+        .expect("the run whose lease expired");
+    assert_eq!(c2.run.id, run.id);
+    assert_eq!(c2.attempt, 2);
+    assert_eq!(c2.run.status, RunStatus::InProgress);
+    assert_eq!(c2.run, c1.run, "a re-claim changes nothing visible");
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), c1.run);
+
+    // Worker 1 lost it for good: it can neither renew, release, nor finish the run.
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    assert_eq!(
+        store
+            .finish_run(&c1.run, "worker-1", RunStatus::Completed, None, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress),
+        "worker 2 still holds the run"
+    );
+    assert!(store.claim_run("worker-3", LEASE).await.unwrap().is_none());
+
+    // A cancelling run whose worker died is claimed again as cancelling, to end it.
+    let cancelling = store.cancel_run(&p, &thread, &run.id).await.unwrap();
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    assert_eq!(
+        store
+            .renew_lease(&run.id, "worker-2", Duration::from_millis(50))
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::Cancelling)
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let c3 = store
+        .claim_run("worker-3", LEASE)
+        .await
+        .unwrap()
+        .expect("the cancelling run whose lease expired");
+    assert_eq!(c3.run.id, run.id);
+    assert_eq!(c3.attempt, 3);
+    assert_eq!(c3.run.status, RunStatus::Cancelling);
+    assert_eq!(c3.run.started_at, c1.run.started_at);
+    assert_eq!(
+        store
+            .finish_run(&c3.run, "worker-2", RunStatus::Cancelled, None, None)
+            .await
+            .unwrap(),
+        None,
+        "the former owner cannot finish it"
+    );
+    let done = store
+        .finish_run(&c3.run, "worker-3", RunStatus::Cancelled, None, None)
+        .await
+        .unwrap()
+        .expect("worker 3 holds the lease");
+    assert_eq!(done.status, RunStatus::Cancelled);
+    assert!(store.claim_run("worker-4", LEASE).await.unwrap().is_none());
+}
+
+/// `renew_lease` reports the status to the owner (noticing `cancelling`) and `Lost` to anyone
+/// else; `release_run` by the owner leaves the status and makes the run claimable at once.
+pub async fn renew_and_release_lease(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost,
+        "a queued run has no lease"
+    );
+    assert_eq!(
+        store.renew_lease("run_nope", WORKER, LEASE).await.unwrap(),
+        Lease::Lost,
+        "an unknown run"
+    );
+
+    let c1 = claim(&store, "worker-1", &run.id).await;
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+
+    // Only the owner releases.
+    store.release_run(&run.id, "worker-2").await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert!(store.claim_run("worker-2", LEASE).await.unwrap().is_none());
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap(),
+        c1.run,
+        "a release leaves the run as it was"
+    );
+    let c2 = claim(&store, "worker-2", &run.id).await;
+    assert_eq!(c2.attempt, 2);
+    assert_eq!(c2.run, c1.run);
+
+    // A cancellation reaches the worker through its renewals.
+    store.cancel_run(&p, &thread, &run.id).await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::Cancelling)
+    );
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    // The cancellation wins over a turn of function calls.
+    assert_eq!(
+        store
+            .require_action(&c2.run, "worker-2", vec![call("f", "{}")], usage(1, 1))
+            .await
+            .unwrap(),
+        None,
+        "require_action on a cancelling run"
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap().status,
+        RunStatus::Cancelling
+    );
+    assert!(store.run_steps(&p, &run.id).await.unwrap().is_empty());
+    store
+        .finish_run(&c2.run, "worker-2", RunStatus::Cancelled, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Lost,
+        "an ended run has no lease"
+    );
+}
+
+/// `begin_message` starts an `in_progress` assistant message of the run and its
+/// `message_creation` step; `complete_message` fills the text and completes both, storing the
+/// usage on the step, or leaves the message `incomplete` with the reason. Neither works without
+/// the lease.
+pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = store
+        .create_thread(
+            &p,
+            CreateThreadRequest {
+                messages: Some(vec![user_msg("Hi")]),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+    let thread = thread.id;
+    let user = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap()
+        .data
+        .remove(0);
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+
+    let t0 = unix_now();
+    let (msg, step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    assert!(msg.id.starts_with("msg_"), "id {}", msg.id);
+    assert_eq!(msg.object, "thread.message");
+    assert_recent(msg.created_at, t0, "message.created_at");
+    assert_eq!(msg.thread_id, thread);
+    assert_eq!(msg.status, MessageStatus::InProgress);
+    assert_eq!(msg.incomplete_details, None);
+    assert_eq!(msg.completed_at, None);
+    assert_eq!(msg.incomplete_at, None);
+    assert_eq!(msg.role, MessageRole::Assistant);
+    assert!(msg.content.is_empty(), "content {:?}", msg.content);
+    assert_eq!(msg.assistant_id.as_deref(), Some(asst.as_str()));
+    assert_eq!(msg.run_id.as_deref(), Some(run.id.as_str()));
+    assert!(msg.file_ids.is_empty());
+    assert_eq!(msg.metadata, None);
+    assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
+
+    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert_eq!(step.object, "thread.run.step");
+    assert_recent(step.created_at, t0, "step.created_at");
+    assert_eq!(step.assistant_id, asst);
+    assert_eq!(step.thread_id, thread);
+    assert_eq!(step.run_id, run.id);
+    assert_eq!(step.type_, RunStepType::MessageCreation);
+    assert_eq!(step.status, RunStepStatus::InProgress);
+    assert_eq!(
+        step.step_details,
+        StepDetails::MessageCreation {
+            message_creation: MessageCreation {
+                message_id: msg.id.clone(),
+            },
+        }
+    );
+    assert_eq!(step.last_error, None);
+    assert_eq!(step.completed_at, None);
+    assert_eq!(step.usage, None);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &step.id)
+            .await
+            .unwrap(),
+        step
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![user.clone(), msg.clone()]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![step.clone()]
+    );
+
+    // Without the lease, nothing is written.
+    assert!(
+        store.begin_message(&c.run, "worker-2").await.is_err(),
+        "begin_message without the lease"
+    );
+    assert!(
+        store
+            .complete_message(
+                &c.run,
+                "worker-2",
+                &msg.id,
+                &step.id,
+                &turn("hijacked", usage(1, 1)),
+            )
+            .await
+            .is_err(),
+        "complete_message without the lease"
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![user.clone(), msg.clone()]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![step.clone()]
+    );
+
+    // Completion.
+    let t1 = unix_now();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &msg.id,
+            &step.id,
+            &turn("Hello! How can I help?", usage(12, 7)),
+        )
+        .await
+        .unwrap();
+    let done = store.get_message(&p, &thread, &msg.id).await.unwrap();
+    assert_recent(
+        done.completed_at.expect("message.completed_at"),
+        t1,
+        "message.completed_at",
+    );
+    let mut want = msg.clone();
+    want.status = MessageStatus::Completed;
+    want.completed_at = done.completed_at;
+    want.content = vec![MessageContent::text("Hello! How can I help?")];
+    assert_eq!(done, want);
+    let done_step = store
+        .get_run_step(&p, &thread, &run.id, &step.id)
+        .await
+        .unwrap();
+    assert_recent(
+        done_step.completed_at.expect("step.completed_at"),
+        t1,
+        "step.completed_at",
+    );
+    let mut want_step = step.clone();
+    want_step.status = RunStepStatus::Completed;
+    want_step.completed_at = done_step.completed_at;
+    want_step.usage = Some(usage(12, 7));
+    assert_eq!(done_step, want_step);
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress),
+        "the run goes on"
+    );
+
+    // A turn cut short: the message is incomplete with the reason, the step completed.
+    let (cut, cut_step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    assert_ne!(cut.id, msg.id);
+    assert_ne!(cut_step.id, step.id);
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &cut.id,
+            &cut_step.id,
+            &TurnText {
+                text: "Once upon a".to_owned(),
+                usage: usage(20, 16),
+                incomplete: Some("max_tokens".to_owned()),
+            },
+        )
+        .await
+        .unwrap();
+    let cut_done = store.get_message(&p, &thread, &cut.id).await.unwrap();
+    assert_recent(
+        cut_done.incomplete_at.expect("message.incomplete_at"),
+        t1,
+        "message.incomplete_at",
+    );
+    let mut want_cut = cut.clone();
+    want_cut.status = MessageStatus::Incomplete;
+    want_cut.incomplete_at = cut_done.incomplete_at;
+    want_cut.incomplete_details = Some(MessageIncompleteDetails {
+        reason: "max_tokens".to_owned(),
+    });
+    want_cut.content = vec![MessageContent::text("Once upon a")];
+    assert_eq!(cut_done, want_cut);
+    let cut_step_done = store
+        .get_run_step(&p, &thread, &run.id, &cut_step.id)
+        .await
+        .unwrap();
+    assert_eq!(cut_step_done.status, RunStepStatus::Completed);
+    assert!(cut_step_done.completed_at.is_some());
+    assert_eq!(cut_step_done.usage, Some(usage(20, 16)));
+
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![user, done, cut_done]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![want_step, cut_step_done]
+    );
+}
+
+/// `discard_partial_turn` removes the run's `in_progress` message and its step, so that a
+/// worker taking a run over retries the turn cleanly; finished turns, other runs' turns, and
+/// calls without the lease are left alone.
+pub async fn discard_partial_turn(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let other = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let other_run = store.create_run(&p, &other, new_run(&asst)).await.unwrap();
+    let c = claim(&store, "worker-1", &run.id).await;
+    let co = claim(&store, "worker-o", &other_run.id).await;
+
+    // A finished turn, then one cut off by the worker's death.
+    let (m1, s1) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            "worker-1",
+            &m1.id,
+            &s1.id,
+            &turn("one", usage(5, 1)),
+        )
+        .await
+        .unwrap();
+    let m1 = store.get_message(&p, &thread, &m1.id).await.unwrap();
+    let s1 = store
+        .get_run_step(&p, &thread, &run.id, &s1.id)
+        .await
+        .unwrap();
+    let (m2, s2) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    // Another run's turn in progress.
+    let (mo, so) = store.begin_message(&co.run, "worker-o").await.unwrap();
+
+    // Without the lease, nothing is discarded.
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_eq!(store.get_message(&p, &thread, &m2.id).await.unwrap(), m2);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &s2.id)
+            .await
+            .unwrap(),
+        s2
+    );
+
+    // Worker 1 is gone; worker 2 takes the run over and discards the partial turn.
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    let c2 = claim(&store, "worker-2", &run.id).await;
+    assert_eq!(c2.attempt, 2);
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_not_found(
+        store.get_message(&p, &thread, &m2.id).await,
+        ObjectKind::Message,
+        &m2.id,
+    );
+    assert_not_found(
+        store.get_run_step(&p, &thread, &run.id, &s2.id).await,
+        ObjectKind::RunStep,
+        &s2.id,
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![m1.clone()]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![s1.clone()]
+    );
+    // The other run's turn is untouched.
+    assert_eq!(store.get_message(&p, &other, &mo.id).await.unwrap(), mo);
+    assert_eq!(
+        store.run_steps(&p, &other_run.id).await.unwrap(),
+        vec![so.clone()]
+    );
+
+    // Nothing left to discard.
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![s1.clone()]
+    );
+    // The retried turn goes through.
+    let (m3, s3) = store.begin_message(&c2.run, "worker-2").await.unwrap();
+    store
+        .complete_message(
+            &c2.run,
+            "worker-2",
+            &m3.id,
+            &s3.id,
+            &turn("two", usage(6, 2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&store
+            .list_messages(&p, &thread, &all_asc(), None)
+            .await
+            .unwrap()),
+        vec![m1.id.clone(), m3.id.clone()]
+    );
+    assert_eq!(
+        ids(&store
+            .list_run_steps(&p, &thread, &run.id, &all_asc())
+            .await
+            .unwrap()),
+        vec![s1.id.clone(), s3.id.clone()]
+    );
+}
+
+/// `require_action` records a turn of function calls as an `in_progress` `tool_calls` step,
+/// puts the run in `requires_action` with one `call_` id per call, and releases the lease;
+/// `submit_tool_outputs` queues the run again for the next claim. Without the lease it does
+/// nothing.
+pub async fn require_action_and_resume(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let mut nr = new_run(&asst);
+    nr.tools = vec![function_tool("get_weather"), function_tool("get_time")];
+    let run = store.create_run(&p, &thread, nr).await.unwrap();
+    let c1 = call("get_weather", r#"{"city":"Paris"}"#);
+    let c2 = call("get_time", r#"{"city":"Tokyo"}"#);
+
+    // Not claimed, or claimed by someone else: nothing happens.
+    assert_eq!(
+        store
+            .require_action(&run, WORKER, vec![c1.clone()], usage(1, 1))
+            .await
+            .unwrap(),
+        None,
+        "require_action on a queued run"
+    );
+    let c = claim(&store, WORKER, &run.id).await;
+    assert_eq!(
+        store
+            .require_action(&c.run, "worker-2", vec![c1.clone()], usage(1, 1))
+            .await
+            .unwrap(),
+        None,
+        "require_action without the lease"
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), c.run);
+    assert!(store.run_steps(&p, &run.id).await.unwrap().is_empty());
+
+    let t0 = unix_now();
+    let ra = store
+        .require_action(&c.run, WORKER, vec![c1.clone(), c2.clone()], usage(30, 12))
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(ra.status, RunStatus::RequiresAction);
+    let action = ra.required_action.clone().expect("required_action");
+    assert_eq!(action.type_, "submit_tool_outputs");
+    let calls = &action.submit_tool_outputs.tool_calls;
+    assert_eq!(calls.len(), 2);
+    for (got, sent) in calls.iter().zip([&c1, &c2]) {
+        assert!(got.id.starts_with("call_"), "call id {}", got.id);
+        assert_eq!(got.type_, "function");
+        assert_eq!(&got.function, sent);
+    }
+    assert_ne!(calls[0].id, calls[1].id);
+    let mut want = c.run.clone();
+    want.status = RunStatus::RequiresAction;
+    want.required_action = Some(action.clone());
+    assert_eq!(ra, want, "only status and required_action change");
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), ra);
+
+    let steps = store.run_steps(&p, &run.id).await.unwrap();
+    assert_eq!(steps.len(), 1);
+    let step = steps[0].clone();
+    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert_recent(step.created_at, t0, "step.created_at");
+    assert_eq!(step.assistant_id, asst);
+    assert_eq!(step.thread_id, thread);
+    assert_eq!(step.run_id, run.id);
+    assert_eq!(step.type_, RunStepType::ToolCalls);
+    assert_eq!(step.status, RunStepStatus::InProgress);
+    assert_eq!(step.completed_at, None);
+    assert_eq!(step.usage, None, "no usage while the step is in progress");
+    let step_calls = |outputs: [Option<&str>; 2]| StepDetails::ToolCalls {
+        tool_calls: calls
+            .iter()
+            .zip(outputs)
+            .map(|(c, out)| StepToolCall::Function {
+                id: c.id.clone(),
+                function: StepFunctionCall {
+                    name: c.function.name.clone(),
+                    arguments: c.function.arguments.clone(),
+                    output: out.map(str::to_owned),
+                },
+            })
+            .collect(),
+    };
+    assert_eq!(step.step_details, step_calls([None, None]));
+    assert_eq!(
+        store
+            .list_run_steps(&p, &thread, &run.id, &all_asc())
+            .await
+            .unwrap()
+            .data,
+        steps
+    );
+
+    // The lease went with the turn: the worker cannot go on, and nobody can claim the run.
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert!(store.claim_run("worker-2", LEASE).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .require_action(&c.run, WORKER, vec![c1.clone()], usage(1, 1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .finish_run(&c.run, WORKER, RunStatus::Completed, None, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), ra);
+    assert_eq!(store.run_steps(&p, &run.id).await.unwrap(), steps);
+
+    // The outputs queue the run again; the next claim picks it up where it was.
+    let queued = store
+        .submit_tool_outputs(
+            &p,
+            &thread,
+            &run.id,
+            vec![output(&calls[0].id, "sunny"), output(&calls[1].id, "09:00")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.status, RunStatus::Queued);
+    assert_eq!(queued.required_action, None);
+    let done_step = store
+        .get_run_step(&p, &thread, &run.id, &step.id)
+        .await
+        .unwrap();
+    assert_eq!(done_step.status, RunStepStatus::Completed);
+    assert_eq!(
+        done_step.usage,
+        Some(usage(30, 12)),
+        "the turn's usage shows once the step ended"
+    );
+    assert_eq!(
+        done_step.step_details,
+        step_calls([Some("sunny"), Some("09:00")])
+    );
+    let again = claim(&store, "worker-2", &run.id).await;
+    assert_eq!(again.attempt, 2);
+    assert_eq!(again.run.status, RunStatus::InProgress);
+    assert_eq!(again.run.started_at, c.run.started_at, "started_at is kept");
+    assert_eq!(again.run.required_action, None);
+
+    // The run's usage counts the tool-calls turn.
+    let (m, s) = store.begin_message(&again.run, "worker-2").await.unwrap();
+    store
+        .complete_message(
+            &again.run,
+            "worker-2",
+            &m.id,
+            &s.id,
+            &turn("Sunny, 09:00.", usage(50, 8)),
+        )
+        .await
+        .unwrap();
+    let fin = store
+        .finish_run(&again.run, "worker-2", RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(fin.usage, Some(usage(80, 20)));
+}
+
+/// `finish_run` with `completed`: `completed_at`, the usage summed over the steps, the lease and
+/// any pending action gone; an `incomplete_details` reason is kept.
+pub async fn finish_run_completed(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+
+    // Three turns: a message, function calls, a message.
+    let c = claim(&store, WORKER, &run.id).await;
+    let (m1, s1) = store.begin_message(&c.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &m1.id,
+            &s1.id,
+            &turn("Let me check.", usage(10, 5)),
+        )
+        .await
+        .unwrap();
+    let ra = store
+        .require_action(&c.run, WORKER, vec![call("f", "{}")], usage(3, 2))
+        .await
+        .unwrap()
+        .expect("lease held");
+    let call_id = ra.required_action.unwrap().submit_tool_outputs.tool_calls[0]
+        .id
+        .clone();
+    store
+        .submit_tool_outputs(&p, &thread, &run.id, vec![output(&call_id, "42")])
+        .await
+        .unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+    let (m2, s2) = store.begin_message(&c.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &m2.id,
+            &s2.id,
+            &turn("It is 42.", usage(1, 1)),
+        )
+        .await
+        .unwrap();
+    let msgs = store.thread_messages(&p, &thread).await.unwrap();
+    let steps = store.run_steps(&p, &run.id).await.unwrap();
+    assert_eq!(steps.len(), 3);
+
+    let t0 = unix_now();
+    let fin = store
+        .finish_run(&c.run, WORKER, RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(fin.status, RunStatus::Completed);
+    assert_recent(
+        fin.completed_at.expect("completed_at"),
+        t0,
+        "run.completed_at",
+    );
+    let mut want = c.run.clone();
+    want.status = RunStatus::Completed;
+    want.completed_at = fin.completed_at;
+    want.usage = Some(usage(14, 8));
+    assert_eq!(fin, want, "status, completed_at and usage change");
+    assert_eq!(fin.started_at, c.run.started_at);
+    assert_eq!(fin.expires_at, run.expires_at);
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        msgs,
+        "finished messages stay"
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        steps,
+        "finished steps stay"
+    );
+
+    // Ended: no lease, not claimable, not cancellable, not finishable again.
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert!(store.claim_run(WORKER, LEASE).await.unwrap().is_none());
+    assert_invalid(store.cancel_run(&p, &thread, &run.id).await);
+    assert_eq!(
+        store
+            .finish_run(&c.run, WORKER, RunStatus::Failed, None, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
+
+    // Completed with a reason, and without steps (usage zero).
+    let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c2 = claim(&store, WORKER, &r2.id).await;
+    let fin2 = store
+        .finish_run(
+            &c2.run,
+            WORKER,
+            RunStatus::Completed,
+            None,
+            Some("max_completion_tokens"),
+        )
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(fin2.status, RunStatus::Completed);
+    assert_eq!(
+        fin2.incomplete_details,
+        Some(RunIncompleteDetails {
+            reason: Some("max_completion_tokens".to_owned()),
+        })
+    );
+    assert_eq!(fin2.usage, Some(Usage::default()));
+    assert_eq!(store.get_run(&p, &thread, &r2.id).await.unwrap(), fin2);
+}
+
+/// `finish_run` with `failed`, `cancelled` or `expired`: the matching timestamp (an expired run
+/// keeps its `expires_at`) and `last_error`; open steps end with the run's status and open
+/// messages become `incomplete` (`run_failed`, `run_cancelled`, `run_expired`); finished work
+/// stays; the thread is free again.
+pub async fn finish_run_ends_open_work(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    for (status, step_status, reason) in [
+        (RunStatus::Failed, RunStepStatus::Failed, "run_failed"),
+        (
+            RunStatus::Cancelled,
+            RunStepStatus::Cancelled,
+            "run_cancelled",
+        ),
+        (RunStatus::Expired, RunStepStatus::Expired, "run_expired"),
+    ] {
+        let ctx = status.as_str();
+        let thread = new_thread(&store, &p).await;
+        let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+        let c = claim(&store, WORKER, &run.id).await;
+        let (m1, s1) = store.begin_message(&c.run, WORKER).await.unwrap();
+        store
+            .complete_message(&c.run, WORKER, &m1.id, &s1.id, &turn("Done.", usage(4, 2)))
+            .await
+            .unwrap();
+        let m1 = store.get_message(&p, &thread, &m1.id).await.unwrap();
+        let s1 = store
+            .get_run_step(&p, &thread, &run.id, &s1.id)
+            .await
+            .unwrap();
+        let (m2, s2) = store.begin_message(&c.run, WORKER).await.unwrap();
+        if status == RunStatus::Cancelled {
+            store.cancel_run(&p, &thread, &run.id).await.unwrap();
+            assert_eq!(
+                store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+                Lease::Held(RunStatus::Cancelling)
+            );
+        }
+        let last_error = (status == RunStatus::Failed).then(|| LastError {
+            code: "server_error".to_owned(),
+            message: "The model failed.".to_owned(),
+        });
+
+        let t0 = unix_now();
+        let fin = store
+            .finish_run(&c.run, WORKER, status, last_error.clone(), None)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{ctx}: lease held"));
+        assert_eq!(fin.status, status, "{ctx}");
+        assert_eq!(fin.last_error, last_error, "{ctx}: last_error");
+        assert_eq!(fin.required_action, None, "{ctx}");
+        assert_eq!(fin.usage, Some(usage(4, 2)), "{ctx}: usage");
+        assert_eq!(fin.started_at, c.run.started_at, "{ctx}: started_at");
+        assert_eq!(fin.completed_at, None, "{ctx}: completed_at");
+        assert_eq!(fin.expires_at, run.expires_at, "{ctx}: expires_at");
+        match status {
+            RunStatus::Failed => {
+                assert_recent(fin.failed_at.expect("failed_at"), t0, "run.failed_at");
+                assert_eq!(fin.cancelled_at, None, "{ctx}: cancelled_at");
+            }
+            RunStatus::Cancelled => {
+                assert_recent(
+                    fin.cancelled_at.expect("cancelled_at"),
+                    t0,
+                    "run.cancelled_at",
+                );
+                assert_eq!(fin.failed_at, None, "{ctx}: failed_at");
+            }
+            _ => {
+                assert_eq!(fin.failed_at, None, "{ctx}: failed_at");
+                assert_eq!(fin.cancelled_at, None, "{ctx}: cancelled_at");
+            }
+        }
+        assert_eq!(
+            store.get_run(&p, &thread, &run.id).await.unwrap(),
+            fin,
+            "{ctx}"
+        );
+
+        // The open step ends with the run.
+        let s2_done = store
+            .get_run_step(&p, &thread, &run.id, &s2.id)
+            .await
+            .unwrap();
+        let at = match status {
+            RunStatus::Failed => s2_done.failed_at,
+            RunStatus::Cancelled => s2_done.cancelled_at,
+            _ => s2_done.expired_at,
+        };
+        assert_recent(at.expect("step end timestamp"), t0, "step end timestamp");
+        let mut want_step = s2.clone();
+        want_step.status = step_status;
+        match status {
+            RunStatus::Failed => want_step.failed_at = at,
+            RunStatus::Cancelled => want_step.cancelled_at = at,
+            _ => want_step.expired_at = at,
+        }
+        want_step.last_error = s2_done.last_error.clone();
+        assert_eq!(s2_done, want_step, "{ctx}: open step");
+        // The open message is incomplete.
+        let m2_done = store.get_message(&p, &thread, &m2.id).await.unwrap();
+        assert_recent(
+            m2_done.incomplete_at.expect("message.incomplete_at"),
+            t0,
+            "message.incomplete_at",
+        );
+        let mut want_msg = m2.clone();
+        want_msg.status = MessageStatus::Incomplete;
+        want_msg.incomplete_at = m2_done.incomplete_at;
+        want_msg.incomplete_details = Some(MessageIncompleteDetails {
+            reason: reason.to_owned(),
+        });
+        assert_eq!(m2_done, want_msg, "{ctx}: open message");
+        // Finished work stays.
+        assert_eq!(
+            store.get_message(&p, &thread, &m1.id).await.unwrap(),
+            m1,
+            "{ctx}"
+        );
+        assert_eq!(
+            store
+                .get_run_step(&p, &thread, &run.id, &s1.id)
+                .await
+                .unwrap(),
+            s1,
+            "{ctx}"
+        );
+        // No lease, and a free thread.
+        assert_eq!(
+            store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+            Lease::Lost,
+            "{ctx}"
+        );
+        store
+            .create_message(&p, &thread, user_msg("next"))
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: message after the run ended: {e:?}"));
+    }
+}
+
+/// `finish_run` by a worker without the lease returns `None` and changes nothing; a
+/// non-terminal status is refused and changes nothing either.
+pub async fn finish_run_without_lease(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, "worker-1", &run.id).await;
+    let (m1, s1) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            "worker-1",
+            &m1.id,
+            &s1.id,
+            &turn("one", usage(2, 2)),
+        )
+        .await
+        .unwrap();
+    store.begin_message(&c.run, "worker-1").await.unwrap();
+    let before_run = store.get_run(&p, &thread, &run.id).await.unwrap();
+    let before_msgs = store.thread_messages(&p, &thread).await.unwrap();
+    let before_steps = store.run_steps(&p, &run.id).await.unwrap();
+
+    for status in [
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Expired,
+    ] {
+        assert_eq!(
+            store
+                .finish_run(&c.run, "worker-2", status, None, None)
+                .await
+                .unwrap(),
+            None,
+            "finish_run({}) without the lease",
+            status.as_str()
+        );
+    }
+    assert!(
+        store
+            .finish_run(&c.run, "worker-1", RunStatus::Queued, None, None)
+            .await
+            .is_err(),
+        "finish_run with a non-terminal status"
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap(),
+        before_run
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        before_msgs
+    );
+    assert_eq!(store.run_steps(&p, &run.id).await.unwrap(), before_steps);
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress),
+        "the owner still holds the run"
+    );
+}
+
+/// `expire_due_runs` expires the runs past `expires_at` that no live worker holds: queued,
+/// waiting for tool outputs, or abandoned mid-turn (lease expired), ending their open steps and
+/// messages; a leased run, an ended run and a run not yet due are left alone.
+pub async fn expire_due_runs(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    assert_eq!(store.expire_due_runs().await.unwrap(), 0, "empty store");
+    // `expires_at` one second before creation: due at once.
+    let due = || {
+        let mut nr = new_run(&asst);
+        nr.expires_after_secs = -1;
+        nr
+    };
+
+    // Leased by a live worker.
+    let t_leased = new_thread(&store, &p).await;
+    let leased = store.create_run(&p, &t_leased, due()).await.unwrap();
+    assert_eq!(leased.expires_at, Some(leased.created_at - 1));
+    let c_leased = claim(&store, "worker-1", &leased.id).await;
+    // Waiting for tool outputs.
+    let t_waiting = new_thread(&store, &p).await;
+    let waiting = store.create_run(&p, &t_waiting, due()).await.unwrap();
+    let (waiting, waiting_step) =
+        require_tool_outputs(&store, &p, &waiting.id, vec![call("f", "{}")]).await;
+    let call_id = waiting
+        .required_action
+        .clone()
+        .unwrap()
+        .submit_tool_outputs
+        .tool_calls[0]
+        .id
+        .clone();
+    // Already completed.
+    let t_done = new_thread(&store, &p).await;
+    let done = store.create_run(&p, &t_done, due()).await.unwrap();
+    let c_done = claim(&store, "worker-3", &done.id).await;
+    let done = store
+        .finish_run(&c_done.run, "worker-3", RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    // Abandoned mid-turn: its worker's lease ran out.
+    let t_abandoned = new_thread(&store, &p).await;
+    let abandoned = store.create_run(&p, &t_abandoned, due()).await.unwrap();
+    let c_ab = claim(&store, "worker-4", &abandoned.id).await;
+    let (m_ab, s_ab) = store.begin_message(&c_ab.run, "worker-4").await.unwrap();
+    store
+        .renew_lease(&abandoned.id, "worker-4", Duration::from_millis(50))
+        .await
+        .unwrap();
+    // Queued.
+    let t_queued = new_thread(&store, &p).await;
+    let queued = store.create_run(&p, &t_queued, due()).await.unwrap();
+    // Queued, not due.
+    let t_future = new_thread(&store, &p).await;
+    let future = store
+        .create_run(&p, &t_future, new_run(&asst))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let t0 = unix_now();
+    assert_eq!(store.expire_due_runs().await.unwrap(), 3);
+
+    // Queued: expired, its expires_at kept.
+    let q = store.get_run(&p, &t_queued, &queued.id).await.unwrap();
+    assert_eq!(q.usage.unwrap_or_default(), Usage::default());
+    let mut want = queued.clone();
+    want.status = RunStatus::Expired;
+    want.usage = q.usage;
+    assert_eq!(q, want, "a queued run only changes status");
+
+    // Waiting for tool outputs: expired with its pending step; outputs are refused.
+    let w = store.get_run(&p, &t_waiting, &waiting.id).await.unwrap();
+    assert_eq!(w.status, RunStatus::Expired);
+    assert_eq!(w.required_action, None);
+    assert_eq!(w.expires_at, waiting.expires_at);
+    assert_eq!(w.started_at, waiting.started_at);
+    assert_eq!(
+        (w.cancelled_at, w.failed_at, w.completed_at),
+        (None, None, None)
+    );
+    let ws = store
+        .get_run_step(&p, &t_waiting, &waiting.id, &waiting_step.id)
+        .await
+        .unwrap();
+    assert_eq!(ws.status, RunStepStatus::Expired);
+    assert_recent(
+        ws.expired_at.expect("step.expired_at"),
+        t0,
+        "step.expired_at",
+    );
+    assert_invalid(
+        store
+            .submit_tool_outputs(&p, &t_waiting, &waiting.id, vec![output(&call_id, "late")])
+            .await,
+    );
+
+    // Abandoned: expired, its open turn ended; its former worker lost it.
+    let ab = store
+        .get_run(&p, &t_abandoned, &abandoned.id)
+        .await
+        .unwrap();
+    assert_eq!(ab.status, RunStatus::Expired);
+    assert_eq!(ab.expires_at, abandoned.expires_at);
+    let m = store.get_message(&p, &t_abandoned, &m_ab.id).await.unwrap();
+    assert_eq!(m.status, MessageStatus::Incomplete);
+    assert_eq!(
+        m.incomplete_details,
+        Some(MessageIncompleteDetails {
+            reason: "run_expired".to_owned(),
+        })
+    );
+    assert!(m.incomplete_at.is_some());
+    let s = store
+        .get_run_step(&p, &t_abandoned, &abandoned.id, &s_ab.id)
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStepStatus::Expired);
+    assert!(s.expired_at.is_some());
+    assert_eq!(
+        store
+            .renew_lease(&abandoned.id, "worker-4", LEASE)
+            .await
+            .unwrap(),
+        Lease::Lost
+    );
+
+    // Left alone: the leased run (its worker expires it itself), the ended run, the run not due.
+    assert_eq!(
+        store.get_run(&p, &t_leased, &leased.id).await.unwrap(),
+        c_leased.run
+    );
+    assert_eq!(
+        store
+            .renew_lease(&leased.id, "worker-1", LEASE)
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert_eq!(store.get_run(&p, &t_done, &done.id).await.unwrap(), done);
+    assert_eq!(
+        store.get_run(&p, &t_future, &future.id).await.unwrap(),
+        future
+    );
+    // Expired runs are not claimable: the next claim skips the older expired ones.
+    claim(&store, "worker-5", &future.id).await;
+
+    // The expired runs' threads are free again.
+    for t in [&t_queued, &t_waiting, &t_abandoned] {
+        store
+            .create_message(&p, t, user_msg("after expiry"))
+            .await
+            .expect("a message once the run expired");
+    }
+    assert_eq!(
+        store.expire_due_runs().await.unwrap(),
+        0,
+        "nothing more due"
     );
 }

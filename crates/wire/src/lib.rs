@@ -10,6 +10,7 @@ pub mod files;
 pub mod messages;
 pub mod runs;
 pub mod steps;
+pub mod stream;
 pub mod threads;
 
 pub use assistants::*;
@@ -18,4 +19,5 @@ pub use files::*;
 pub use messages::*;
 pub use runs::*;
 pub use steps::*;
+pub use stream::*;
 pub use threads::*;

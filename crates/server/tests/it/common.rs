@@ -7,7 +7,7 @@ use assistd_core::Project;
 use assistd_server::app::{RunningServer, start};
 use assistd_server::config::{ApiKey, Settings};
 use assistd_store_sqlite::{SqliteSettings, SqliteStore};
-use assistd_wire::FunctionCall;
+use assistd_wire::{FunctionCall, Usage};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -415,11 +415,41 @@ impl TestApp {
             .expect("raw connection to the database")
     }
 
-    /// Plays the run engine: puts `run` in `requires_action` with one function call per
-    /// `(name, arguments)`, returning the id of the `tool_calls` step it records.
+    /// Plays the run engine: puts `run` (queued) in `requires_action` with one function call
+    /// per `(name, arguments)`, returning the id of the `tool_calls` step it records.
+    ///
+    /// `EngineStore::claim_run` takes the oldest queued run of the whole database, which need
+    /// not be `run`, so the claim of `run` is written directly; the transition itself goes
+    /// through `EngineStore::require_action`.
     pub async fn require_action(&self, thread: &str, run: &str, calls: &[(&str, &str)]) -> String {
-        use assistd_core::RunStore;
+        use assistd_core::{EngineStore, RunStore};
+        const WORKER: &str = "test-engine";
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as i64;
+        let db = self.db().await;
+        let claimed = sqlx::query(
+            "UPDATE runs SET status = 'in_progress', started_at = COALESCE(started_at, ?), \
+             lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 \
+             WHERE id = ? AND status = 'queued'",
+        )
+        .bind(now_ms / 1000)
+        .bind(WORKER)
+        .bind(now_ms + 60_000)
+        .bind(run)
+        .execute(&db)
+        .await
+        .expect("claim the run")
+        .rows_affected();
+        db.close().await;
+        assert_eq!(claimed, 1, "run {run} is not queued");
+        let project = Self::project(&self.key);
         let store = self.store().await;
+        let current = store
+            .get_run(&project, thread, run)
+            .await
+            .expect("claimed run");
         let calls = calls
             .iter()
             .map(|(name, arguments)| FunctionCall {
@@ -427,10 +457,17 @@ impl TestApp {
                 arguments: (*arguments).to_owned(),
             })
             .collect();
-        let (_, step) = store
-            .require_tool_outputs(&Self::project(&self.key), thread, run, calls)
+        store
+            .require_action(&current, WORKER, calls, Usage::default())
             .await
-            .expect("run requires action");
+            .expect("require_action")
+            .expect("lease held");
+        let step = store
+            .run_steps(&project, run)
+            .await
+            .expect("run steps")
+            .pop()
+            .expect("the tool_calls step");
         store.close().await;
         step.id
     }

@@ -1,0 +1,142 @@
+//! Run events for streaming: the executor publishes each change of a run as the event the
+//! Assistants stream protocol names (`thread.run.in_progress`, `thread.message.delta`, ...), with
+//! the object serialized once; `stream: true` requests subscribe to their run's channel.
+//!
+//! Channels are per run, created by the first subscriber and dropped when the last one leaves,
+//! so publishing to a run nobody streams costs a map lookup. Each channel holds a bounded number
+//! of events: a reader that falls that far behind is told so and dropped instead of stalling the
+//! run or growing memory.
+//!
+//! This bus is in-process. Streaming a run executed by another instance (several instances on
+//! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Events a slow reader may lag behind before it is dropped.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The `event:` name.
+    pub name: &'static str,
+    /// The `data:` JSON.
+    pub data: Arc<str>,
+}
+
+impl Event {
+    /// Serializes `object` as the data of event `name`.
+    pub fn new<T: Serialize>(name: &'static str, object: &T) -> Self {
+        let data = serde_json::to_string(object).unwrap_or_else(|e| {
+            tracing::error!(error = %e, event = name, "could not serialize a stream event");
+            String::from("{}")
+        });
+        Self {
+            name,
+            data: Arc::from(data),
+        }
+    }
+
+    /// Whether the stream of a run ends after this event (the run stopped or awaits the client).
+    pub fn ends_stream(&self) -> bool {
+        matches!(
+            self.name,
+            "thread.run.completed"
+                | "thread.run.failed"
+                | "thread.run.cancelled"
+                | "thread.run.expired"
+                | "thread.run.requires_action"
+        )
+    }
+}
+
+/// The per-run channels.
+#[derive(Default)]
+pub struct EventBus {
+    channels: Mutex<HashMap<String, broadcast::Sender<Event>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EventBus {
+    /// Starts listening to `run_id` (before the run can make progress, so nothing is missed).
+    pub fn subscribe(&self, run_id: &str) -> broadcast::Receiver<Event> {
+        let mut channels = lock(&self.channels);
+        if let Some(tx) = channels.get(run_id) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(CHANNEL_CAPACITY);
+        channels.insert(run_id.to_owned(), tx);
+        rx
+    }
+
+    /// Whether anyone listens to `run_id`.
+    pub fn is_watched(&self, run_id: &str) -> bool {
+        lock(&self.channels)
+            .get(run_id)
+            .is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
+    /// Publishes `object` as event `name` of `run_id`, if anyone listens.
+    pub fn publish<T: Serialize>(&self, run_id: &str, name: &'static str, object: &T) {
+        let mut channels = lock(&self.channels);
+        let Some(tx) = channels.get(run_id) else {
+            return;
+        };
+        if tx.receiver_count() == 0 {
+            channels.remove(run_id);
+            return;
+        }
+        let _ = tx.send(Event::new(name, object));
+    }
+
+    /// Forgets `run_id`'s channel if nobody listens any more.
+    pub fn release(&self, run_id: &str) {
+        let mut channels = lock(&self.channels);
+        if channels
+            .get(run_id)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            channels.remove(run_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_reach_subscribers_and_channels_are_dropped_when_unused() {
+        let bus = EventBus::default();
+        bus.publish("run_1", "thread.run.in_progress", &"nobody listens");
+        assert!(!bus.is_watched("run_1"));
+        let mut rx = bus.subscribe("run_1");
+        bus.publish("run_1", "thread.run.completed", &serde_json::Value::Null);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.name, "thread.run.completed");
+        assert!(ev.ends_stream());
+        assert_eq!(&*ev.data, "null");
+        drop(rx);
+        bus.release("run_1");
+        assert!(lock(&bus.channels).is_empty());
+    }
+
+    #[test]
+    fn a_slow_reader_lags_instead_of_growing_memory() {
+        let bus = EventBus::default();
+        let mut rx = bus.subscribe("r");
+        for i in 0..CHANNEL_CAPACITY + 10 {
+            bus.publish("r", "thread.message.delta", &i);
+        }
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+    }
+}
