@@ -2,9 +2,12 @@
 //! still holding the run's lease, so a worker that lost its lease (it stalled, or another
 //! instance took the run over) can never overwrite the new owner's work.
 
+use crate::ids::{IdKind, new_id};
 use crate::project::Project;
 use crate::store::StoreResult;
-use assistd_wire::{FunctionCall, LastError, Message, Run, RunStatus, RunStep, Usage};
+use assistd_wire::{
+    FunctionCall, LastError, Message, Run, RunStatus, RunStep, RunToolCallObject, Usage,
+};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -72,7 +75,8 @@ pub trait EngineStore: Send + Sync {
     /// Starts an assistant message and its `message_creation` step, both `in_progress`.
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)>;
 
-    /// Completes the message with its text and the step with its usage.
+    /// Completes the message with its text and the step with its usage; returns both as they
+    /// now are.
     async fn complete_message(
         &self,
         run: &Run,
@@ -80,17 +84,49 @@ pub trait EngineStore: Send + Sync {
         message_id: &str,
         step_id: &str,
         text: &TurnText,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<(Message, RunStep)>;
 
-    /// Records a turn of function calls as an `in_progress` `tool_calls` step and puts the run
-    /// in `requires_action`, releasing the lease.
+    /// Opens an `in_progress` `tool_calls` step (with no calls yet) for a turn whose function
+    /// calls are streaming in. `None` if the lease was lost or the run is no longer running.
+    async fn begin_tool_calls(&self, run: &Run, worker: &str) -> StoreResult<Option<RunStep>>;
+
+    /// Fills the `tool_calls` step `step_id` with the turn's calls and usage, and puts the run
+    /// in `requires_action`, releasing the lease. `None` if the lease was lost or the run is no
+    /// longer running.
+    async fn require_action_for_step(
+        &self,
+        run: &Run,
+        worker: &str,
+        step_id: &str,
+        calls: Vec<RunToolCallObject>,
+        usage: Usage,
+    ) -> StoreResult<Option<(Run, RunStep)>>;
+
+    /// Records a turn of function calls as a new `tool_calls` step (giving each call a `call_`
+    /// id) and puts the run in `requires_action`, releasing the lease.
     async fn require_action(
         &self,
         run: &Run,
         worker: &str,
         calls: Vec<FunctionCall>,
         usage: Usage,
-    ) -> StoreResult<Option<Run>>;
+    ) -> StoreResult<Option<Run>> {
+        let Some(step) = self.begin_tool_calls(run, worker).await? else {
+            return Ok(None);
+        };
+        let calls = calls
+            .into_iter()
+            .map(|function| RunToolCallObject {
+                id: new_id(IdKind::ToolCall),
+                type_: "function".to_owned(),
+                function,
+            })
+            .collect();
+        Ok(self
+            .require_action_for_step(run, worker, &step.id, calls, usage)
+            .await?
+            .map(|(run, _)| run))
+    }
 
     /// Ends the run: `completed`, `failed`, `cancelled` or `expired`. In-progress steps and
     /// messages end with it (cancelled, failed, expired). The run's usage is the sum of its

@@ -121,6 +121,9 @@ pub struct NewFile {
 /// A run to enqueue, with every field already resolved from the assistant and the request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRun {
+    /// The run's id, chosen before it is stored so that a stream can subscribe to its events
+    /// before any worker can pick it up.
+    pub id: String,
     /// The assistant.
     pub assistant_id: String,
     /// The model.

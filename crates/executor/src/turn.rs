@@ -1,12 +1,30 @@
-//! One model turn: stream the model's answer, write the assistant message as text arrives, and
-//! collect function calls.
+//! One model turn: stream the model's answer, write the assistant message as text arrives,
+//! collect function calls into a `tool_calls` step, and publish every change as a stream event.
 
+use crate::events::EventBus;
+use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
-use assistd_wire::{FunctionCall, Usage};
+use assistd_wire::{
+    FunctionCall, MessageDeltaObject, Run, RunStepDeltaObject, RunToolCallObject, Usage,
+};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
+
+/// What a turn works with.
+pub struct TurnCtx<'a> {
+    /// Storage.
+    pub store: &'a dyn Store,
+    /// The model.
+    pub models: &'a dyn ModelBackend,
+    /// Stream events.
+    pub events: &'a EventBus,
+    /// The run.
+    pub claim: &'a ClaimedRun,
+    /// The lease holder.
+    pub worker: &'a str,
+}
 
 /// How a turn ended.
 pub enum TurnEnd {
@@ -16,13 +34,10 @@ pub enum TurnEnd {
         /// Stopped by `max_tokens`.
         truncated: bool,
     },
-    /// The model called functions.
-    Calls {
-        /// The calls, in order.
-        calls: Vec<FunctionCall>,
-        /// The turn's tokens.
-        usage: Usage,
-    },
+    /// The model called functions; the run now waits for their outputs.
+    Calls(Box<Run>),
+    /// The lease was lost while recording the calls: another worker owns the run now.
+    LeaseLost,
 }
 
 /// Why a turn did not end normally.
@@ -46,62 +61,100 @@ impl From<StoreError> for TurnError {
     }
 }
 
-#[derive(Default)]
 struct PartialCall {
-    id: Option<String>,
+    id: String,
     name: String,
     arguments: String,
 }
 
-/// Runs one turn of `claim` with `req`, stopping at once when `stop` fires.
+/// Runs one turn with `req`, stopping at once when `stop` fires.
 pub async fn run_turn(
-    store: &dyn Store,
-    models: &dyn ModelBackend,
-    claim: &ClaimedRun,
-    worker: &str,
+    ctx: &TurnCtx<'_>,
     req: ChatRequest,
     stop: &CancellationToken,
 ) -> Result<TurnEnd, TurnError> {
+    let run = &ctx.claim.run;
+    let ev = ctx.events;
     let offered: Vec<String> = req.tools.iter().map(|f| f.name.clone()).collect();
     let mut stream = tokio::select! {
-        r = models.chat(req) => r.map_err(TurnError::ModelStart)?,
+        r = ctx.models.chat(req) => r.map_err(TurnError::ModelStart)?,
         () = stop.cancelled() => return Err(TurnError::Interrupted),
     };
     let mut text = String::new();
     let mut message: Option<(String, String)> = None;
+    let mut tool_step: Option<String> = None;
     let mut calls: BTreeMap<u32, PartialCall> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut finish = String::new();
     loop {
         // Dropping the stream on interruption closes the upstream connection: no wasted tokens.
         let event = tokio::select! {
-            ev = stream.next() => ev,
+            e = stream.next() => e,
             () = stop.cancelled() => return Err(TurnError::Interrupted),
         };
         match event {
             None => break,
             Some(Err(e)) => return Err(TurnError::Model(e)),
             Some(Ok(ChatEvent::Text(t))) => {
-                if message.is_none() {
-                    let (m, s) = store.begin_message(&claim.run, worker).await?;
-                    message = Some((m.id, s.id));
-                }
+                let message_id = match &message {
+                    Some((m, _)) => m.clone(),
+                    None => {
+                        let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
+                        ev.publish(&run.id, "thread.run.step.created", &s);
+                        ev.publish(&run.id, "thread.run.step.in_progress", &s);
+                        ev.publish(&run.id, "thread.message.created", &m);
+                        ev.publish(&run.id, "thread.message.in_progress", &m);
+                        message = Some((m.id.clone(), s.id));
+                        m.id
+                    }
+                };
+                ev.publish(
+                    &run.id,
+                    "thread.message.delta",
+                    &MessageDeltaObject::text(&message_id, t.clone()),
+                );
                 text.push_str(&t);
             }
             Some(Ok(ChatEvent::ToolCallDelta {
                 index,
-                id,
+                id: _,
                 name,
                 arguments,
             })) => {
-                let c = calls.entry(index).or_default();
-                if id.is_some() {
-                    c.id = id;
+                let step_id = match &tool_step {
+                    Some(s) => s.clone(),
+                    None => {
+                        let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
+                            return Err(TurnError::Interrupted);
+                        };
+                        ev.publish(&run.id, "thread.run.step.created", &s);
+                        ev.publish(&run.id, "thread.run.step.in_progress", &s);
+                        tool_step = Some(s.id.clone());
+                        s.id
+                    }
+                };
+                // Calls get our own `call_` ids, whatever the upstream named them.
+                let first = !calls.contains_key(&index);
+                let call = calls.entry(index).or_insert_with(|| PartialCall {
+                    id: new_id(IdKind::ToolCall),
+                    name: String::new(),
+                    arguments: String::new(),
+                });
+                if let Some(n) = &name {
+                    call.name.push_str(n);
                 }
-                if let Some(n) = name {
-                    c.name.push_str(&n);
-                }
-                c.arguments.push_str(&arguments);
+                call.arguments.push_str(&arguments);
+                let delta = if first {
+                    RunStepDeltaObject::function(
+                        &step_id,
+                        index,
+                        Some((&call.id, &call.name)),
+                        arguments,
+                    )
+                } else {
+                    RunStepDeltaObject::function(&step_id, index, None, arguments)
+                };
+                ev.publish(&run.id, "thread.run.step.delta", &delta);
             }
             Some(Ok(ChatEvent::Usage {
                 prompt_tokens,
@@ -116,7 +169,7 @@ pub async fn run_turn(
             Some(Ok(ChatEvent::Finish(reason))) => finish = reason,
         }
     }
-    let calls: Vec<FunctionCall> = calls
+    let calls: Vec<RunToolCallObject> = calls
         .into_values()
         .map(|c| {
             if !offered.contains(&c.name) {
@@ -136,13 +189,27 @@ pub async fn run_turn(
                     c.name
                 )));
             }
-            Ok(FunctionCall {
-                name: c.name,
-                arguments,
+            Ok(RunToolCallObject {
+                id: c.id,
+                type_: "function".to_owned(),
+                function: FunctionCall {
+                    name: c.name,
+                    arguments,
+                },
             })
         })
         .collect::<Result<_, _>>()?;
     let truncated = finish == "length";
+    let incomplete = truncated.then(|| "max_tokens".to_owned());
+    if message.is_none() && calls.is_empty() {
+        // An empty answer is still an answer: store an empty message so the run has its step.
+        let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
+        ev.publish(&run.id, "thread.run.step.created", &s);
+        ev.publish(&run.id, "thread.run.step.in_progress", &s);
+        ev.publish(&run.id, "thread.message.created", &m);
+        ev.publish(&run.id, "thread.message.in_progress", &m);
+        message = Some((m.id, s.id));
+    }
     if let Some((message_id, step_id)) = message {
         // With function calls in the same turn, the tokens are counted on the tool_calls step.
         let message_usage = if calls.is_empty() {
@@ -150,39 +217,42 @@ pub async fn run_turn(
         } else {
             Usage::default()
         };
-        store
+        let (m, s) = ctx
+            .store
             .complete_message(
-                &claim.run,
-                worker,
+                run,
+                ctx.worker,
                 &message_id,
                 &step_id,
                 &TurnText {
                     text,
                     usage: message_usage,
-                    incomplete: truncated.then(|| "max_tokens".to_owned()),
+                    incomplete,
                 },
             )
             .await?;
-    } else if calls.is_empty() {
-        // An empty answer is still an answer: store an empty message so the run has its step.
-        let (m, s) = store.begin_message(&claim.run, worker).await?;
-        store
-            .complete_message(
-                &claim.run,
-                worker,
-                &m.id,
-                &s.id,
-                &TurnText {
-                    text: String::new(),
-                    usage,
-                    incomplete: truncated.then(|| "max_tokens".to_owned()),
-                },
-            )
-            .await?;
+        let name = if m.status == assistd_wire::MessageStatus::Incomplete {
+            "thread.message.incomplete"
+        } else {
+            "thread.message.completed"
+        };
+        ev.publish(&run.id, name, &m);
+        ev.publish(&run.id, "thread.run.step.completed", &s);
     }
     if calls.is_empty() {
-        Ok(TurnEnd::Answered { truncated })
-    } else {
-        Ok(TurnEnd::Calls { calls, usage })
+        return Ok(TurnEnd::Answered { truncated });
+    }
+    let Some(step_id) = tool_step else {
+        return Err(TurnError::BadToolCall(
+            "the model's function calls arrived without a step".to_owned(),
+        ));
+    };
+    match ctx
+        .store
+        .require_action_for_step(run, ctx.worker, &step_id, calls, usage)
+        .await?
+    {
+        Some((run, _step)) => Ok(TurnEnd::Calls(Box::new(run))),
+        None => Ok(TurnEnd::LeaseLost),
     }
 }

@@ -1,10 +1,11 @@
 //! Workers, leases, cancellation and expiry.
 
+use crate::events::EventBus;
 use crate::prompt;
-use crate::turn::{TurnEnd, TurnError, run_turn};
+use crate::turn::{TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Store};
-use assistd_wire::{AssistantTool, LastError, RunStatus, RunStepType};
+use assistd_wire::{AssistantTool, LastError, Run, RunStatus};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +55,7 @@ type StopReason = Arc<Mutex<Option<Stop>>>;
 struct Inner {
     store: Arc<dyn Store>,
     models: Arc<dyn ModelBackend>,
+    events: Arc<EventBus>,
     cfg: ExecutorConfig,
     wake: Notify,
     running: Mutex<HashMap<String, (CancellationToken, StopReason)>>,
@@ -72,15 +74,17 @@ pub struct ExecutorHandle {
 pub struct Executor;
 
 impl Executor {
-    /// Starts `cfg.workers` workers and the expiry sweeper.
+    /// Starts `cfg.workers` workers and the expiry sweeper; run events go to `events`.
     pub fn start(
         store: Arc<dyn Store>,
         models: Arc<dyn ModelBackend>,
+        events: Arc<EventBus>,
         cfg: ExecutorConfig,
     ) -> ExecutorHandle {
         let inner = Arc::new(Inner {
             store,
             models,
+            events,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
@@ -153,7 +157,7 @@ async fn worker_loop(inner: Arc<Inner>, worker: String) {
                 if let Err(e) = task.await {
                     // A panic in one run fails that run and nothing else.
                     tracing::error!(run_id = %run_id, error = %e, "run execution panicked");
-                    let _ = inner
+                    let ended = inner
                         .store
                         .finish_run(
                             &claim.run,
@@ -168,6 +172,9 @@ async fn worker_loop(inner: Arc<Inner>, worker: String) {
                             None,
                         )
                         .await;
+                    if let Ok(Some(run)) = ended {
+                        publish_end(&inner.events, &run);
+                    }
                 }
                 lock(&inner.running).remove(&run_id);
             }
@@ -201,6 +208,33 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
+}
+
+/// Publishes the event of a run's new state (and, for a failure, the `error` event before it).
+fn publish_end(events: &EventBus, run: &Run) {
+    let name = match run.status {
+        RunStatus::Completed => "thread.run.completed",
+        RunStatus::Failed => "thread.run.failed",
+        RunStatus::Cancelled => "thread.run.cancelled",
+        RunStatus::Expired => "thread.run.expired",
+        RunStatus::RequiresAction => "thread.run.requires_action",
+        RunStatus::Cancelling => "thread.run.cancelling",
+        RunStatus::InProgress => "thread.run.in_progress",
+        RunStatus::Queued => "thread.run.queued",
+    };
+    if let (RunStatus::Failed, Some(err)) = (run.status, &run.last_error) {
+        events.publish(
+            &run.id,
+            "error",
+            &assistd_wire::Error {
+                message: err.message.clone(),
+                type_: "server_error".to_owned(),
+                param: None,
+                code: Some(err.code.clone()),
+            },
+        );
+    }
+    events.publish(&run.id, name, run);
 }
 
 fn error(code: &str, message: impl Into<String>) -> Option<LastError> {
@@ -256,12 +290,14 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         let worker = worker.clone();
         let run = run.clone();
         async move {
-            if let Err(e) = inner
+            match inner
                 .store
                 .finish_run(&run, &worker, status, err, incomplete)
                 .await
             {
-                tracing::error!(run_id = %run.id, error = %e, "could not end the run");
+                Ok(Some(run)) => publish_end(&inner.events, &run),
+                Ok(None) => {}
+                Err(e) => tracing::error!(run_id = %run.id, error = %e, "could not end the run"),
             }
         }
     };
@@ -290,6 +326,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         tracing::error!(run_id = %run.id, error = %e, "could not discard a partial turn");
         return;
     }
+    inner.events.publish(&run.id, "thread.run.in_progress", run);
 
     let token = CancellationToken::new();
     let reason: StopReason = Arc::new(Mutex::new(None));
@@ -346,6 +383,25 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     }
 }
 
+/// Ends the run and publishes its terminal event.
+async fn end(
+    inner: &Inner,
+    run: &Run,
+    worker: &str,
+    status: RunStatus,
+    err: Option<LastError>,
+    incomplete: Option<&str>,
+) -> Result<(), TurnError> {
+    if let Some(run) = inner
+        .store
+        .finish_run(run, worker, status, err, incomplete)
+        .await?
+    {
+        publish_end(&inner.events, &run);
+    }
+    Ok(())
+}
+
 /// Turns until the run answers, needs tool outputs, or fails.
 async fn drive(
     inner: &Arc<Inner>,
@@ -355,32 +411,30 @@ async fn drive(
 ) -> Result<(), TurnError> {
     let store = inner.store.as_ref();
     let run = &claim.run;
+    let ctx = TurnCtx {
+        store,
+        models: inner.models.as_ref(),
+        events: &inner.events,
+        claim,
+        worker,
+    };
     let mut retries = 0;
     loop {
         let steps = store.run_steps(&claim.project, &run.id).await?;
-        let turns = steps
-            .iter()
-            .filter(|s| {
-                s.type_ == RunStepType::ToolCalls || s.type_ == RunStepType::MessageCreation
-            })
-            .count();
-        if turns >= inner.cfg.max_turns {
-            store
-                .finish_run(
-                    run,
-                    worker,
-                    RunStatus::Failed,
-                    error(
-                        "server_error",
-                        format!(
-                            "The run stopped after {} model turns without a final answer.",
-                            inner.cfg.max_turns
-                        ),
-                    ),
-                    None,
-                )
-                .await?;
-            return Ok(());
+        if steps.len() >= inner.cfg.max_turns {
+            let message = format!(
+                "The run stopped after {} model turns without a final answer.",
+                inner.cfg.max_turns
+            );
+            return end(
+                inner,
+                run,
+                worker,
+                RunStatus::Failed,
+                error("server_error", message),
+                None,
+            )
+            .await;
         }
         let used: i64 = steps
             .iter()
@@ -389,16 +443,15 @@ async fn drive(
             .sum();
         let max_tokens = match run.max_completion_tokens {
             Some(cap) if used >= cap => {
-                store
-                    .finish_run(
-                        run,
-                        worker,
-                        RunStatus::Completed,
-                        None,
-                        Some("max_completion_tokens"),
-                    )
-                    .await?;
-                return Ok(());
+                return end(
+                    inner,
+                    run,
+                    worker,
+                    RunStatus::Completed,
+                    None,
+                    Some("max_completion_tokens"),
+                )
+                .await;
             }
             Some(cap) => Some(cap - used),
             None => None,
@@ -407,19 +460,17 @@ async fn drive(
             .thread_messages(&claim.project, &run.thread_id)
             .await?;
         let req = prompt::build(claim, &messages, &steps, max_tokens);
-        match run_turn(store, inner.models.as_ref(), claim, worker, req, token).await {
+        match run_turn(&ctx, req, token).await {
             Ok(TurnEnd::Answered { truncated }) => {
                 let incomplete = (truncated && run.max_completion_tokens.is_some())
                     .then_some("max_completion_tokens");
-                store
-                    .finish_run(run, worker, RunStatus::Completed, None, incomplete)
-                    .await?;
+                return end(inner, run, worker, RunStatus::Completed, None, incomplete).await;
+            }
+            Ok(TurnEnd::Calls(run)) => {
+                publish_end(&inner.events, &run);
                 return Ok(());
             }
-            Ok(TurnEnd::Calls { calls, usage }) => {
-                store.require_action(run, worker, calls, usage).await?;
-                return Ok(());
-            }
+            Ok(TurnEnd::LeaseLost) => return Ok(()),
             Err(TurnError::Model(e))
                 if retries < inner.cfg.turn_retries
                     && e.is_retryable()

@@ -7,7 +7,7 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::ApiError;
 use assistd_core::Store;
-use assistd_executor::{Executor, ExecutorConfig, ExecutorHandle};
+use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
 use assistd_store_sqlite::{SqliteSettings, SqliteStore};
 use axum::body::Body;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub auth: Auth,
     /// The run engine of this process, if it runs workers.
     pub executor: Option<ExecutorHandle>,
+    /// Run events, for `stream: true`.
+    pub events: Arc<EventBus>,
 }
 
 impl AppState {
@@ -87,11 +89,13 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         );
     };
     let blobs = Blobs::local(&settings.data_dir.join("files"))?;
+    let events = Arc::new(EventBus::default());
     let executor = if settings.workers > 0 {
         let models = ModelRouter::new(&settings.model_routes())?;
         Some(Executor::start(
             store.clone(),
             Arc::new(models),
+            events.clone(),
             ExecutorConfig {
                 workers: settings.workers,
                 lease: Duration::from_secs_f64(settings.lease_secs),
@@ -108,6 +112,7 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         auth: Auth::new(&settings.api_keys),
         settings: Arc::new(settings),
         executor,
+        events,
     })
 }
 

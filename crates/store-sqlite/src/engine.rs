@@ -7,10 +7,9 @@ use crate::{SqliteStore, backend, now};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{ClaimedRun, EngineStore, Lease, Project, StoreError, StoreResult, TurnText};
 use assistd_wire::{
-    FunctionCall, LastError, Message, MessageContent, MessageCreation, MessageIncompleteDetails,
-    MessageStatus, RequiredAction, Run, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus,
-    RunStepType, RunToolCallObject, StepDetails, StepFunctionCall, StepToolCall, SubmitToolOutputs,
-    Usage,
+    LastError, Message, MessageContent, MessageCreation, MessageIncompleteDetails, MessageStatus,
+    RequiredAction, Run, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus, RunStepType,
+    RunToolCallObject, StepDetails, StepFunctionCall, StepToolCall, SubmitToolOutputs, Usage,
 };
 use async_trait::async_trait;
 use sqlx::{FromRow, SqliteConnection};
@@ -34,6 +33,28 @@ async fn run_by_id(conn: &mut SqliteConnection, run_id: &str) -> StoreResult<Run
         .await
         .map_err(backend)?
         .ok_or_else(|| StoreError::Backend(format!("run {run_id} vanished").into()))?
+        .into_wire()
+}
+
+async fn step_by_id(conn: &mut SqliteConnection, step_id: &str) -> StoreResult<RunStep> {
+    sqlx::query_as::<_, StepRow>(&format!(
+        "SELECT {STEP_COLUMNS} FROM run_steps WHERE id = ?"
+    ))
+    .bind(step_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::Backend(format!("step {step_id} vanished").into()))?
+    .into_wire()
+}
+
+async fn message_by_id(conn: &mut SqliteConnection, message_id: &str) -> StoreResult<Message> {
+    sqlx::query_as::<_, MessageRow>(&format!("{MESSAGE_SELECT} WHERE m.id = ?"))
+        .bind(message_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Backend(format!("message {message_id} vanished").into()))?
         .into_wire()
 }
 
@@ -192,14 +213,14 @@ impl EngineStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        sqlx::query(
-            "DELETE FROM run_steps WHERE run_id = ? AND type = 'message_creation' \
-             AND status = 'in_progress'",
-        )
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        // The run is claimed (in progress), so an open step of either kind is an interrupted
+        // turn's: a tool_calls step awaiting outputs only exists while the run is
+        // `requires_action`, and submitting the outputs completes it.
+        sqlx::query("DELETE FROM run_steps WHERE run_id = ? AND status = 'in_progress'")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 
@@ -319,7 +340,7 @@ impl EngineStore for SqliteStore {
         message_id: &str,
         step_id: &str,
         out: &TurnText,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<(Message, RunStep)> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         if !holds(&mut tx, &run.id, worker).await? {
             return Err(StoreError::invalid("lease lost", None));
@@ -356,16 +377,73 @@ impl EngineStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        let message = message_by_id(&mut tx, message_id).await?;
+        let step = step_by_id(&mut tx, step_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok((message, step))
     }
 
-    async fn require_action(
+    async fn begin_tool_calls(&self, run: &Run, worker: &str) -> StoreResult<Option<RunStep>> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let found: Option<(String, String)> =
+            sqlx::query_as("SELECT status, project FROM runs WHERE id = ? AND lease_owner = ?")
+                .bind(&run.id)
+                .bind(worker)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let Some((status, project)) = found else {
+            return Ok(None);
+        };
+        if status != "in_progress" {
+            return Ok(None);
+        }
+        let step = RunStep {
+            id: new_id(IdKind::Step),
+            object: "thread.run.step".to_owned(),
+            created_at: now(),
+            assistant_id: run.assistant_id.clone(),
+            thread_id: run.thread_id.clone(),
+            run_id: run.id.clone(),
+            type_: RunStepType::ToolCalls,
+            status: RunStepStatus::InProgress,
+            step_details: StepDetails::ToolCalls {
+                tool_calls: Vec::new(),
+            },
+            last_error: None,
+            expired_at: None,
+            cancelled_at: None,
+            failed_at: None,
+            completed_at: None,
+            metadata: None,
+            usage: None,
+        };
+        sqlx::query(
+            "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, \
+             type, status, step_details) VALUES (?, ?, ?, ?, ?, ?, 'tool_calls', 'in_progress', ?)",
+        )
+        .bind(&step.id)
+        .bind(&project)
+        .bind(&run.id)
+        .bind(&run.thread_id)
+        .bind(&run.assistant_id)
+        .bind(step.created_at)
+        .bind(enc(&step.step_details)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(step))
+    }
+
+    async fn require_action_for_step(
         &self,
         run: &Run,
         worker: &str,
-        calls: Vec<FunctionCall>,
+        step_id: &str,
+        calls: Vec<RunToolCallObject>,
         usage: Usage,
-    ) -> StoreResult<Option<Run>> {
+    ) -> StoreResult<Option<(Run, RunStep)>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM runs WHERE id = ? AND lease_owner = ?")
@@ -377,19 +455,6 @@ impl EngineStore for SqliteStore {
         if status.as_deref() != Some("in_progress") {
             return Ok(None);
         }
-        let project: String = sqlx::query_scalar("SELECT project FROM runs WHERE id = ?")
-            .bind(&run.id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let calls: Vec<RunToolCallObject> = calls
-            .into_iter()
-            .map(|function| RunToolCallObject {
-                id: new_id(IdKind::ToolCall),
-                type_: "function".to_owned(),
-                function,
-            })
-            .collect();
         let details = StepDetails::ToolCalls {
             tool_calls: calls
                 .iter()
@@ -403,22 +468,25 @@ impl EngineStore for SqliteStore {
                 })
                 .collect(),
         };
-        sqlx::query(
-            "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, \
-             type, status, step_details, usage) VALUES (?, ?, ?, ?, ?, ?, 'tool_calls', \
-             'in_progress', ?, ?)",
+        // The usage is stored now (it counts towards the run) but reads as null until the step
+        // ends, as the API says of in-progress steps.
+        let updated = sqlx::query(
+            "UPDATE run_steps SET step_details = ?, usage = ? WHERE id = ? AND run_id = ? \
+             AND type = 'tool_calls' AND status = 'in_progress'",
         )
-        .bind(new_id(IdKind::Step))
-        .bind(&project)
-        .bind(&run.id)
-        .bind(&run.thread_id)
-        .bind(&run.assistant_id)
-        .bind(now())
         .bind(enc(&details)?)
         .bind(enc(&usage)?)
+        .bind(step_id)
+        .bind(&run.id)
         .execute(&mut *tx)
         .await
-        .map_err(backend)?;
+        .map_err(backend)?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::Backend(
+                format!("tool_calls step {step_id} of run {} is not open", run.id).into(),
+            ));
+        }
         let action = RequiredAction {
             type_: "submit_tool_outputs".to_owned(),
             submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
@@ -433,8 +501,9 @@ impl EngineStore for SqliteStore {
         .await
         .map_err(backend)?;
         let run = run_by_id(&mut tx, &run.id).await?;
+        let step = step_by_id(&mut tx, step_id).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Some(run))
+        Ok(Some((run, step)))
     }
 
     async fn finish_run(

@@ -4,7 +4,6 @@ use crate::json::{dec, dec_opt, enc, enc_opt};
 use crate::messages::insert_message;
 use crate::threads::{active_run, exists as thread_exists, insert_thread};
 use crate::{SqliteStore, backend, empty, fetch_page, now, resolve_cursors};
-use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
 };
@@ -182,7 +181,7 @@ async fn insert_run(
     }
     let created_at = now();
     let run = Run {
-        id: new_id(IdKind::Run),
+        id: new.id,
         object: "thread.run".to_owned(),
         created_at,
         thread_id: thread_id.to_owned(),

@@ -113,6 +113,7 @@ macro_rules! store_contract_tests {
 /// no tools, no files, automatic truncation/tool choice/response format, expiring after 600 s.
 pub fn new_run(assistant_id: &str) -> NewRun {
     NewRun {
+        id: new_id(IdKind::Run),
         assistant_id: assistant_id.to_owned(),
         model: "gpt-4-turbo".to_owned(),
         instructions: "You are the contract suite.".to_owned(),
@@ -1807,6 +1808,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
         .unwrap();
     let tools = vec![AssistantTool::CodeInterpreter, function_tool("get_weather")];
     let nr = NewRun {
+        id: new_id(IdKind::Run),
         assistant_id: asst.clone(),
         model: "gpt-4-0125-preview".to_owned(),
         instructions: "Be brief.".to_owned(),

@@ -5,6 +5,7 @@ pub mod assistants;
 pub mod files;
 pub mod messages;
 pub mod runs;
+pub mod stream;
 pub mod threads;
 
 use crate::app::AppState;

@@ -1,6 +1,7 @@
 //! Runs and run steps. Runs are stored `queued` with every field resolved; the run engine
 //! executes them.
 
+use crate::api::stream::run_stream;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -8,9 +9,10 @@ use crate::extract::{ApiJson, OptionalJson, RawQuery};
 use assistd_core::runs::{RunOverrides, resolve};
 use assistd_core::validate;
 use assistd_core::{ObjectKind, Project, StoreError};
+use assistd_executor::Event;
 use assistd_wire::{
     Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
-    RunStep, SubmitToolOutputsRunRequest,
+    RunStatus, RunStep, SubmitToolOutputsRunRequest,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -43,16 +45,6 @@ impl IntoResponse for RunResponse {
     }
 }
 
-fn no_streaming_yet(stream: Option<bool>) -> ApiResult<()> {
-    if stream == Some(true) {
-        return Err(ApiError::invalid(
-            "Streaming ('stream': true) is not supported by this server yet; create the run without it and poll.",
-            Some("stream".to_owned()),
-        ));
-    }
-    Ok(())
-}
-
 /// The run's assistant; a missing one is a 404 naming it, as OpenAI answers.
 async fn assistant_for_run(s: &AppState, p: &Project, id: &str) -> ApiResult<Assistant> {
     s.store.get_assistant(p, id).await.map_err(|e| match e {
@@ -69,9 +61,8 @@ pub async fn create_run(
     Caller(p): Caller,
     Path(thread_id): Path<String>,
     ApiJson(req): ApiJson<CreateRunRequest>,
-) -> ApiResult<RunResponse> {
+) -> ApiResult<Response> {
     validate::create_run(&req)?;
-    no_streaming_yet(req.stream)?;
     // The thread is checked first so that a bad thread id is reported before a bad assistant.
     s.store.get_thread(&p, &thread_id).await?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
@@ -94,9 +85,28 @@ pub async fn create_run(
         },
         s.settings.run_expires_after_secs,
     );
+    // Subscribe before the run exists, so no event can be missed.
+    let rx = req
+        .stream
+        .unwrap_or(false)
+        .then(|| s.events.subscribe(&new.id));
     let run = s.store.create_run(&p, &thread_id, new).await?;
     s.run_queued();
-    Ok(RunResponse::new(&s, run))
+    Ok(match rx {
+        Some(rx) => run_stream(
+            s.clone(),
+            p,
+            thread_id,
+            run.id.clone(),
+            vec![
+                Event::new("thread.run.created", &run),
+                Event::new("thread.run.queued", &run),
+            ],
+            rx,
+        )
+        .into_response(),
+        None => RunResponse::new(&s, run).into_response(),
+    })
 }
 
 /// `POST /threads/runs` (createThreadAndRun).
@@ -104,9 +114,8 @@ pub async fn create_thread_and_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     ApiJson(req): ApiJson<CreateThreadAndRunRequest>,
-) -> ApiResult<RunResponse> {
+) -> ApiResult<Response> {
     validate::create_thread_and_run(&req)?;
-    no_streaming_yet(req.stream)?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     let new = resolve(
         &assistant,
@@ -126,12 +135,31 @@ pub async fn create_thread_and_run(
         },
         s.settings.run_expires_after_secs,
     );
-    let (_thread, run) = s
+    let rx = req
+        .stream
+        .unwrap_or(false)
+        .then(|| s.events.subscribe(&new.id));
+    let (thread, run) = s
         .store
         .create_thread_and_run(&p, req.thread.unwrap_or_default(), new)
         .await?;
     s.run_queued();
-    Ok(RunResponse::new(&s, run))
+    Ok(match rx {
+        Some(rx) => run_stream(
+            s.clone(),
+            p,
+            thread.id.clone(),
+            run.id.clone(),
+            vec![
+                Event::new("thread.created", &thread),
+                Event::new("thread.run.created", &run),
+                Event::new("thread.run.queued", &run),
+            ],
+            rx,
+        )
+        .into_response(),
+        None => RunResponse::new(&s, run).into_response(),
+    })
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}` (getRun).
@@ -186,6 +214,12 @@ pub async fn cancel_run(
 ) -> ApiResult<RunResponse> {
     let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
     s.run_cancel_requested(&run_id);
+    let name = if run.status == RunStatus::Cancelled {
+        "thread.run.cancelled"
+    } else {
+        "thread.run.cancelling"
+    };
+    s.events.publish(&run_id, name, &run);
     Ok(RunResponse::new(&s, run))
 }
 
@@ -195,14 +229,28 @@ pub async fn submit_tool_outputs_to_run(
     Caller(p): Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<SubmitToolOutputsRunRequest>,
-) -> ApiResult<RunResponse> {
-    no_streaming_yet(req.stream)?;
+) -> ApiResult<Response> {
+    let rx = req
+        .stream
+        .unwrap_or(false)
+        .then(|| s.events.subscribe(&run_id));
     let run = s
         .store
         .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
         .await?;
     s.run_queued();
-    Ok(RunResponse::new(&s, run))
+    Ok(match rx {
+        Some(rx) => run_stream(
+            s.clone(),
+            p,
+            thread_id,
+            run_id,
+            vec![Event::new("thread.run.queued", &run)],
+            rx,
+        )
+        .into_response(),
+        None => RunResponse::new(&s, run).into_response(),
+    })
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}/steps` (listRunSteps).

@@ -13,6 +13,7 @@ mod messages;
 mod runs;
 mod server;
 mod smoke;
+mod streaming;
 mod tenancy;
 mod threads;
 mod validation;

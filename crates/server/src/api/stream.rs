@@ -1,0 +1,133 @@
+//! `stream: true`: a run's events as server-sent events, in the Assistants stream protocol.
+//!
+//! The handler subscribes to the run's channel *before* the run can be picked up (its id is
+//! chosen before it is stored), sends the events it produced itself (`thread.created`,
+//! `thread.run.created`, `thread.run.queued`), then forwards the executor's events until the run
+//! ends or waits for tool outputs, and closes with `event: done` / `data: [DONE]`.
+//!
+//! A client that goes away only drops its subscription: the run goes on and is stored. A reader
+//! too slow to keep up with the channel's bound gets an `error` event and the stream ends, so it
+//! never stalls the run or holds unbounded memory. While the model is silent, keep-alive comments
+//! flow; and every few seconds of silence the run is re-read from the store, so a stream still
+//! ends if the run ended without an event reaching this process (expired by the sweeper, or
+//! finished by another instance).
+
+use crate::app::AppState;
+use assistd_core::Project;
+use assistd_executor::Event;
+use assistd_wire::{Error as WireError, Run, RunStatus};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long the stream may be silent before the run is re-read from the store.
+const RECHECK: Duration = Duration::from_secs(5);
+
+fn sse(ev: &Event) -> SseEvent {
+    SseEvent::default().event(ev.name).data(&*ev.data)
+}
+
+fn status_event(run: &Run) -> Option<Event> {
+    let name = match run.status {
+        RunStatus::Completed => "thread.run.completed",
+        RunStatus::Failed => "thread.run.failed",
+        RunStatus::Cancelled => "thread.run.cancelled",
+        RunStatus::Expired => "thread.run.expired",
+        RunStatus::RequiresAction => "thread.run.requires_action",
+        _ => return None,
+    };
+    Some(Event::new(name, run))
+}
+
+struct State {
+    app: AppState,
+    project: Project,
+    thread_id: String,
+    run_id: String,
+    pending: VecDeque<Event>,
+    rx: broadcast::Receiver<Event>,
+    ended: bool,
+    done_sent: bool,
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        self.app.events.release(&self.run_id);
+    }
+}
+
+/// The SSE response for run `run_id`: `prelude` first, then the run's events from `rx`.
+pub fn run_stream(
+    app: AppState,
+    project: Project,
+    thread_id: String,
+    run_id: String,
+    prelude: Vec<Event>,
+    rx: broadcast::Receiver<Event>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let ended = prelude.iter().any(Event::ends_stream);
+    let state = State {
+        app,
+        project,
+        thread_id,
+        run_id,
+        pending: prelude.into(),
+        rx,
+        ended,
+        done_sent: false,
+    };
+    let stream = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.pending.pop_front() {
+                return Some((Ok(sse(&ev)), st));
+            }
+            if st.ended {
+                if st.done_sent {
+                    return None;
+                }
+                st.done_sent = true;
+                let done = SseEvent::default().event("done").data("[DONE]");
+                return Some((Ok(done), st));
+            }
+            let next = tokio::time::timeout(RECHECK, st.rx.recv()).await;
+            match next {
+                Ok(Ok(ev)) => {
+                    if ev.ends_stream() {
+                        st.ended = true;
+                    }
+                    return Some((Ok(sse(&ev)), st));
+                }
+                Ok(Err(RecvError::Lagged(missed))) => {
+                    st.ended = true;
+                    let err = WireError {
+                        message: format!(
+                            "The stream fell {missed} events behind and was closed; the run goes on. Retrieve it to follow its progress."
+                        ),
+                        type_: "server_error".to_owned(),
+                        param: None,
+                        code: Some("stream_lagged".to_owned()),
+                    };
+                    st.pending.push_back(Event::new("error", &err));
+                }
+                Ok(Err(RecvError::Closed)) => st.ended = true,
+                Err(_silence) => {
+                    if let Ok(run) = st
+                        .app
+                        .store
+                        .get_run(&st.project, &st.thread_id, &st.run_id)
+                        .await
+                        && let Some(ev) = status_event(&run)
+                    {
+                        st.ended = true;
+                        st.pending.push_back(ev);
+                    }
+                }
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+}

@@ -1,0 +1,446 @@
+//! `stream: true`: the raw server-sent events, their order and contents, and their ends.
+
+use crate::common::{KEY_A, TestApp};
+use assistd_test_support::upstream::{FakeUpstream, Reply};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// One parsed event.
+#[derive(Debug, Clone)]
+struct Ev {
+    name: String,
+    data: String,
+}
+
+impl Ev {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// Reads SSE frames from a response, one at a time.
+struct Reader {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Reader {
+    async fn open(app: &TestApp, path: &str, body: Value) -> Reader {
+        let res = app
+            .http
+            .post(format!("{}/v1{path}", app.base))
+            .bearer_auth(KEY_A)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        Reader {
+            body: res.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    async fn next(&mut self) -> Option<Ev> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let mut name = None;
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                match name {
+                    Some(name) => return Some(Ev { name, data }),
+                    None => continue, // a keep-alive comment
+                }
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
+                .await
+                .expect("stream stalled")?;
+            self.buf
+                .push_str(&String::from_utf8_lossy(&chunk.expect("body chunk")));
+        }
+    }
+
+    async fn all(mut self) -> Vec<Ev> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.next().await {
+            out.push(ev);
+        }
+        out
+    }
+}
+
+async fn app_with(up: &FakeUpstream) -> TestApp {
+    let url = up.url.clone();
+    TestApp::builder()
+        .with(move |s| {
+            s.workers = 2;
+            s.upstream_url = Some(url);
+        })
+        .spawn()
+        .await
+}
+
+fn names(evs: &[Ev]) -> Vec<&str> {
+    evs.iter().map(|e| e.name.as_str()).collect()
+}
+
+async fn thread_with_message(app: &TestApp) -> String {
+    app.post(
+        "/threads",
+        json!({"messages": [{"role": "user", "content": "hello"}]}),
+    )
+    .await
+    .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_text_run_streams_every_event_in_order() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::text("one two three four"));
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let thread = thread_with_message(&app).await;
+    let evs = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await
+    .all()
+    .await;
+    let n = names(&evs);
+    let deltas = n.iter().filter(|n| **n == "thread.message.delta").count();
+    assert_eq!(deltas, 4, "{n:?}");
+    let mut expected = vec![
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+    ];
+    expected.extend(std::iter::repeat_n("thread.message.delta", deltas));
+    expected.extend([
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+        "done",
+    ]);
+    assert_eq!(n, expected);
+    assert_eq!(evs.last().unwrap().data, "[DONE]");
+
+    // The deltas add up to the stored text, and the objects are what REST returns.
+    let text: String = evs
+        .iter()
+        .filter(|e| e.name == "thread.message.delta")
+        .map(|e| {
+            let d = e.json();
+            assert_eq!(d["object"], "thread.message.delta");
+            assert_eq!(d["delta"]["content"][0]["index"], 0);
+            assert_eq!(d["delta"]["content"][0]["type"], "text");
+            d["delta"]["content"][0]["text"]["value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let completed = evs
+        .iter()
+        .find(|e| e.name == "thread.message.completed")
+        .unwrap()
+        .json();
+    assert_eq!(completed["content"][0]["text"]["value"], text.as_str());
+    let stored = app
+        .get(&format!(
+            "/threads/{thread}/messages/{}",
+            completed["id"].as_str().unwrap()
+        ))
+        .await
+        .ok();
+    assert_eq!(stored, completed);
+    let run_done = evs
+        .iter()
+        .find(|e| e.name == "thread.run.completed")
+        .unwrap()
+        .json();
+    let run_id = run_done["id"].as_str().unwrap();
+    let rest_run = app
+        .get(&format!("/threads/{thread}/runs/{run_id}"))
+        .await
+        .ok();
+    assert_eq!(rest_run, run_done);
+    let step_done = evs
+        .iter()
+        .find(|e| e.name == "thread.run.step.completed")
+        .unwrap()
+        .json();
+    let rest_step = app
+        .get(&format!(
+            "/threads/{thread}/runs/{run_id}/steps/{}",
+            step_done["id"].as_str().unwrap()
+        ))
+        .await
+        .ok();
+    assert_eq!(rest_step, step_done);
+    let created = evs[0].json();
+    assert_eq!(created["status"], "queued");
+    assert_eq!(created["id"], run_id);
+}
+
+#[tokio::test]
+async fn create_thread_and_run_streams_the_thread_first() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::text("hi"));
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let evs = Reader::open(
+        &app,
+        "/threads/runs",
+        json!({"assistant_id": asst, "stream": true,
+               "thread": {"messages": [{"role": "user", "content": "hey"}]}}),
+    )
+    .await
+    .all()
+    .await;
+    let n = names(&evs);
+    assert_eq!(
+        &n[..3],
+        ["thread.created", "thread.run.created", "thread.run.queued"]
+    );
+    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"]);
+    let thread = evs[0].json();
+    assert_eq!(thread["object"], "thread");
+    assert_eq!(evs[1].json()["thread_id"], thread["id"]);
+}
+
+#[tokio::test]
+async fn function_calls_stream_as_step_deltas_then_tool_outputs_stream_the_rest() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::ToolCalls(vec![
+        (
+            "get_weather".into(),
+            r#"{"city":"Paris","unit":"c"}"#.into(),
+        ),
+        ("get_time".into(), r#"{"tz":"CET"}"#.into()),
+    ]));
+    up.push(Reply::text("Sunny at noon."));
+    let app = app_with(&up).await;
+    let asst = app
+        .post(
+            "/assistants",
+            json!({"model": "m", "tools": [
+                {"type": "function", "function": {"name": "get_weather"}},
+                {"type": "function", "function": {"name": "get_time"}}
+            ]}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let thread = thread_with_message(&app).await;
+    let evs = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await
+    .all()
+    .await;
+    let n = names(&evs);
+    assert_eq!(
+        &n[..5],
+        [
+            "thread.run.created",
+            "thread.run.queued",
+            "thread.run.in_progress",
+            "thread.run.step.created",
+            "thread.run.step.in_progress"
+        ]
+    );
+    assert_eq!(&n[n.len() - 2..], ["thread.run.requires_action", "done"]);
+    let step = evs[3].json();
+    assert_eq!(step["type"], "tool_calls");
+    // Arguments arrive piecewise, indexed; the first piece of each call carries id and name.
+    let mut args = [String::new(), String::new()];
+    let mut ids = [String::new(), String::new()];
+    for e in evs.iter().filter(|e| e.name == "thread.run.step.delta") {
+        let d = e.json();
+        assert_eq!(d["id"], step["id"]);
+        assert_eq!(d["object"], "thread.run.step.delta");
+        let call = &d["delta"]["step_details"]["tool_calls"][0];
+        let i = call["index"].as_u64().unwrap() as usize;
+        if let Some(id) = call["id"].as_str() {
+            assert!(ids[i].is_empty());
+            ids[i] = id.to_owned();
+            assert!(call["function"]["name"].is_string());
+        }
+        args[i].push_str(call["function"]["arguments"].as_str().unwrap());
+    }
+    let run = evs[evs.len() - 2].json();
+    let pending = &run["required_action"]["submit_tool_outputs"]["tool_calls"];
+    assert_eq!(pending[0]["id"], ids[0].as_str());
+    assert_eq!(pending[0]["function"]["arguments"], args[0].as_str());
+    assert_eq!(pending[1]["function"]["arguments"], args[1].as_str());
+    assert_eq!(args[0], r#"{"city":"Paris","unit":"c"}"#);
+
+    let run_id = run["id"].as_str().unwrap();
+    let evs = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs/{run_id}/submit_tool_outputs"),
+        json!({"stream": true, "tool_outputs": [
+            {"tool_call_id": ids[0], "output": "sunny"},
+            {"tool_call_id": ids[1], "output": "noon"}
+        ]}),
+    )
+    .await
+    .all()
+    .await;
+    let n = names(&evs);
+    assert_eq!(&n[..2], ["thread.run.queued", "thread.run.in_progress"]);
+    assert!(n.contains(&"thread.message.delta"));
+    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"]);
+}
+
+#[tokio::test]
+async fn an_error_mid_run_streams_error_then_the_failed_run() {
+    let up = FakeUpstream::start().await;
+    for _ in 0..4 {
+        up.push(Reply::Status {
+            code: 503,
+            retry_after: Some(0),
+        });
+    }
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let thread = thread_with_message(&app).await;
+    let evs = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await
+    .all()
+    .await;
+    let n = names(&evs);
+    assert_eq!(&n[n.len() - 3..], ["error", "thread.run.failed", "done"]);
+    let err = evs[n.len() - 3].json();
+    for k in ["message", "type", "param", "code"] {
+        assert!(err.get(k).is_some(), "{err}");
+    }
+    assert_eq!(
+        evs[n.len() - 2].json()["last_error"]["code"],
+        "server_error"
+    );
+}
+
+#[tokio::test]
+async fn deltas_are_forwarded_as_they_arrive_and_a_disconnect_does_not_cancel() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::Text {
+        chunks: (0..10).map(|i| format!("w{i} ")).collect(),
+        delay: Duration::from_millis(150),
+        finish: "stop",
+    });
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let thread = thread_with_message(&app).await;
+    let mut reader = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await;
+    let mut run_id = String::new();
+    loop {
+        let ev = reader.next().await.expect("event");
+        if ev.name == "thread.run.created" {
+            run_id = ev.json()["id"].as_str().unwrap().to_owned();
+        }
+        if ev.name == "thread.message.delta" {
+            break;
+        }
+    }
+    // The first token reached us while the model is still talking: not buffered to the end.
+    let now = app
+        .get(&format!("/threads/{thread}/runs/{run_id}"))
+        .await
+        .ok();
+    assert_eq!(now["status"], "in_progress");
+    drop(reader);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = app
+            .get(&format!("/threads/{thread}/runs/{run_id}"))
+            .await
+            .ok();
+        if r["status"] == "completed" {
+            break;
+        }
+        assert_eq!(r["status"], "in_progress", "{r}");
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let msgs = app
+        .get(&format!("/threads/{thread}/messages?run_id={run_id}"))
+        .await
+        .ok();
+    assert_eq!(
+        msgs["data"][0]["content"][0]["text"]["value"],
+        (0..10).map(|i| format!("w{i} ")).collect::<String>()
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_streamed_run_ends_the_stream() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::Hang);
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let thread = thread_with_message(&app).await;
+    let mut reader = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await;
+    let created = reader.next().await.unwrap().json();
+    let run_id = created["id"].as_str().unwrap().to_owned();
+    while reader.next().await.unwrap().name != "thread.run.in_progress" {}
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while up.requests().is_empty() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.post(
+        &format!("/threads/{thread}/runs/{run_id}/cancel"),
+        json!({}),
+    )
+    .await
+    .ok();
+    let rest = reader.all().await;
+    let n = names(&rest);
+    assert_eq!(
+        n,
+        ["thread.run.cancelling", "thread.run.cancelled", "done"],
+        "{rest:?}"
+    );
+}
