@@ -124,3 +124,59 @@ pub async fn drive(
     r.elapsed = start.elapsed();
     Ok(r)
 }
+
+/// Opens a `stream: true` request on its own connection and returns, for each
+/// `thread.message.delta`, how long its token took from the upstream to here. Fails unless the
+/// stream ends with `[DONE]`.
+pub async fn stream_deltas(
+    addr: &str,
+    path: &str,
+    body: &'static str,
+) -> anyhow::Result<Vec<Duration>> {
+    use http_body_util::BodyExt as _;
+    let mut conn = Conn::open(addr).await?;
+    conn.sender.ready().await?;
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("host", addr)
+        .header("authorization", "Bearer sk-bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))?;
+    let res = conn.sender.send_request(req).await?;
+    anyhow::ensure!(res.status() == 200, "stream answered {}", res.status());
+    let mut body = res.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    let mut done = false;
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let arrived = crate::upstream::now_nanos();
+        buf.extend_from_slice(&data);
+        while let Some(pos) = buf.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = buf.drain(..pos + 2).collect();
+            let text = String::from_utf8_lossy(&event);
+            if text.contains("data: [DONE]") {
+                done = true;
+            }
+            if !text.starts_with("event: thread.message.delta") {
+                continue;
+            }
+            // The token's text is the time it left the upstream, in Unix nanoseconds.
+            if let Some(sent) = text
+                .split("\"value\":\"")
+                .nth(1)
+                .and_then(|v| v.split(' ').next())
+                .and_then(|v| v.trim().parse::<u128>().ok())
+            {
+                let nanos = arrived.saturating_sub(sent);
+                out.push(Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)));
+            }
+        }
+    }
+    anyhow::ensure!(done, "the stream ended without [DONE]");
+    Ok(out)
+}

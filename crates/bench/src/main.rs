@@ -9,6 +9,7 @@ mod client;
 mod report;
 mod scenarios;
 mod server;
+mod upstream;
 
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
@@ -39,6 +40,18 @@ pub struct Args {
     /// Total messages stored before the RSS reading.
     #[arg(long, default_value_t = 100_000)]
     pub rss_messages: usize,
+    /// Concurrent streams of the streaming scenario.
+    #[arg(long, default_value_t = 500)]
+    pub streams: usize,
+    /// Tokens per upstream reply in the streaming scenario.
+    #[arg(long, default_value_t = 50)]
+    pub stream_tokens: usize,
+    /// Pace of the streaming scenario's upstream, tokens per second per stream.
+    #[arg(long, default_value_t = 20.0)]
+    pub stream_tokens_per_sec: f64,
+    /// Tokens per upstream reply in the run round-trip scenario (sent as fast as possible).
+    #[arg(long, default_value_t = 10)]
+    pub round_trip_tokens: usize,
     /// A tiny configuration that finishes in seconds (used by the test suite so the bench
     /// cannot rot).
     #[arg(long)]
@@ -56,6 +69,10 @@ pub enum Scenario {
     ListMessages,
     /// Server RSS after storing many messages.
     Rss,
+    /// Create a run, poll until it completes, against a zero-latency upstream.
+    RunRoundTrip,
+    /// Token latency from the upstream to the client's `thread.message.delta`.
+    StreamLatency,
 }
 
 impl Args {
@@ -70,6 +87,9 @@ impl Args {
             self.requests = self.requests.min(200);
             self.list_thread_size = self.list_thread_size.min(150);
             self.rss_messages = self.rss_messages.min(300);
+            self.streams = self.streams.min(5);
+            self.stream_tokens = self.stream_tokens.min(5);
+            self.stream_tokens_per_sec = self.stream_tokens_per_sec.max(50.0);
         }
     }
 }
@@ -83,7 +103,23 @@ async fn main() -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
     args.shrink_for_smoke();
-    let server = server::Server::start(args.assistd_bin.clone()).await?;
+    // Two fake upstreams, routed by model name: one answers as fast as it can (server
+    // overhead), one paces its tokens like a real model (streaming latency).
+    let fast = upstream::start(upstream::UpstreamConfig {
+        latency: std::time::Duration::ZERO,
+        tokens: args.round_trip_tokens,
+        tokens_per_sec: 0.0,
+    })?;
+    let paced = upstream::start(upstream::UpstreamConfig {
+        latency: std::time::Duration::from_millis(20),
+        tokens: args.stream_tokens,
+        tokens_per_sec: args.stream_tokens_per_sec,
+    })?;
+    let config = format!(
+        "workers = {}\npoll_after_ms = 5\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n",
+        (args.streams + args.connections).max(32)
+    );
+    let server = server::Server::start(args.assistd_bin.clone(), &config).await?;
     let mut rows = Vec::new();
     let run = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     if run(Scenario::CreateMessage) {
@@ -91,6 +127,12 @@ async fn run() -> anyhow::Result<()> {
     }
     if run(Scenario::ListMessages) {
         rows.push(scenarios::list_messages(&server, &args).await?);
+    }
+    if run(Scenario::RunRoundTrip) {
+        rows.push(scenarios::run_round_trip(&server, &args).await?);
+    }
+    if run(Scenario::StreamLatency) {
+        rows.push(scenarios::stream_latency(&server, &args).await?);
     }
     if run(Scenario::Rss) {
         rows.push(scenarios::rss_after_messages(&server, &args).await?);

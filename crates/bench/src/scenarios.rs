@@ -5,6 +5,9 @@ use crate::client::{Conn, LoadResult, drive};
 use crate::report::{Row, quantile};
 use crate::server::Server;
 use hyper::Method;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 const MESSAGE_BODY: &str =
     r#"{"role":"user","content":"What is the weather in Paris today? Please answer briefly."}"#;
@@ -119,5 +122,139 @@ pub async fn rss_after_messages(server: &Server, args: &Args) -> anyhow::Result<
         r,
         server,
         format!("RSS read after {n} more messages"),
+    ))
+}
+
+async fn create_assistant(server: &Server, model: &str) -> anyhow::Result<String> {
+    let mut c = Conn::open(&server.addr).await?;
+    let body: &'static str = Box::leak(format!("{{\"model\":\"{model}\"}}").into_boxed_str());
+    let (status, body) = c.send(Method::POST, "/v1/assistants", Some(body)).await?;
+    anyhow::ensure!(status == 200, "create assistant answered {status}");
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Runs created and polled until completed, against the zero-latency upstream: the server's
+/// own overhead for a whole run (queue, claim, prompt, model stream, message, step, finish).
+pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row> {
+    let asst = create_assistant(server, "fast-bench").await?;
+    let body: &'static str = Box::leak(
+        format!(
+            "{{\"assistant_id\":\"{asst}\",\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
+        )
+        .into_boxed_str(),
+    );
+    let start = Instant::now();
+    let deadline = start + args.duration();
+    let result = Rc::new(RefCell::new(LoadResult::default()));
+    let issued = Rc::new(RefCell::new(0usize));
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let mut conn = Conn::open(&server.addr).await?;
+        let result = result.clone();
+        let issued = issued.clone();
+        let max = args.requests;
+        tasks.push(tokio::task::spawn_local(async move {
+            loop {
+                {
+                    let mut n = issued.borrow_mut();
+                    if *n >= max || Instant::now() >= deadline {
+                        break;
+                    }
+                    *n += 1;
+                }
+                let t = Instant::now();
+                let ok = async {
+                    let (s, b) = conn.send(Method::POST, "/v1/threads/runs", Some(body)).await?;
+                    anyhow::ensure!(s == 200, "create answered {s}");
+                    let v: serde_json::Value = serde_json::from_slice(&b)?;
+                    let path = format!(
+                        "/v1/threads/{}/runs/{}",
+                        v["thread_id"].as_str().unwrap_or_default(),
+                        v["id"].as_str().unwrap_or_default()
+                    );
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        let (s, b) = conn.send(Method::GET, &path, None).await?;
+                        anyhow::ensure!(s == 200, "poll answered {s}");
+                        let v: serde_json::Value = serde_json::from_slice(&b)?;
+                        match v["status"].as_str() {
+                            Some("completed") => return Ok(()),
+                            Some("queued" | "in_progress") => {}
+                            other => anyhow::bail!("run ended {other:?}"),
+                        }
+                    }
+                }
+                .await;
+                let dt = t.elapsed();
+                let mut r = result.borrow_mut();
+                match ok {
+                    Ok(()) => r.latencies.push(dt),
+                    Err(_) => r.errors += 1,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let mut r = Rc::try_unwrap(result)
+        .map_err(|_| anyhow::anyhow!("tasks still running"))?
+        .into_inner();
+    r.elapsed = start.elapsed();
+    Ok(row(
+        "run round trip (create + poll)",
+        r,
+        server,
+        format!(
+            "{} clients, zero-latency upstream, {} tokens, 2 ms polls",
+            args.connections, args.round_trip_tokens
+        ),
+    ))
+}
+
+/// `streams` concurrent `stream: true` runs; each `thread.message.delta` carries the time its
+/// token left the upstream, so the latency through assistd is measured per token.
+pub async fn stream_latency(server: &Server, args: &Args) -> anyhow::Result<Row> {
+    let asst = create_assistant(server, "paced-bench").await?;
+    let body: &'static str = Box::leak(
+        format!(
+            "{{\"assistant_id\":\"{asst}\",\"stream\":true,\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
+        )
+        .into_boxed_str(),
+    );
+    let start = Instant::now();
+    let result = Rc::new(RefCell::new(LoadResult::default()));
+    let mut tasks = Vec::new();
+    for _ in 0..args.streams {
+        let result = result.clone();
+        let addr = server.addr.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            let outcome = crate::client::stream_deltas(&addr, "/v1/threads/runs", body).await;
+            let mut r = result.borrow_mut();
+            match outcome {
+                Ok(lat) => r.latencies.extend(lat),
+                Err(e) => {
+                    eprintln!("stream failed: {e:#}");
+                    r.errors += 1;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let mut r = Rc::try_unwrap(result)
+        .map_err(|_| anyhow::anyhow!("tasks still running"))?
+        .into_inner();
+    r.elapsed = start.elapsed();
+    Ok(row(
+        "stream token latency",
+        r,
+        server,
+        format!(
+            "{} concurrent streams x {} tokens at {}/s; req/s = deltas/s",
+            args.streams, args.stream_tokens, args.stream_tokens_per_sec
+        ),
     ))
 }

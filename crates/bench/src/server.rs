@@ -23,15 +23,19 @@ fn default_bin() -> anyhow::Result<PathBuf> {
 
 impl Server {
     /// Starts `bin` (default: `assistd` beside this binary) and waits until it listens.
-    pub async fn start(bin: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub async fn start(bin: Option<PathBuf>, config_toml: &str) -> anyhow::Result<Self> {
         let bin = match bin {
             Some(b) => b,
             None => default_bin()?,
         };
         let dir = tempfile::tempdir()?;
+        let config = dir.path().join("assistd.toml");
+        std::fs::write(&config, config_toml)?;
         let mut child = Command::new(&bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
             .env("RUST_LOG", "warn")
             .env_remove("ASSISTD_API_KEYS")
             .env_remove("ASSISTD_CONFIG")

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// Events a slow reader may lag behind before it is dropped.
-pub const CHANNEL_CAPACITY: usize = 4096;
+pub const CHANNEL_CAPACITY: usize = 1024;
 
 /// One server-sent event.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use assistd_wire::{AssistantTool, LastError, Run, RunStatus};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -92,12 +92,7 @@ impl Executor {
             cfg,
         });
         let tasks = TaskTracker::new();
-        for n in 0..inner.cfg.workers.max(1) {
-            tasks.spawn(worker_loop(
-                inner.clone(),
-                format!("{}-{n}", inner.instance),
-            ));
-        }
+        tasks.spawn(dispatch_loop(inner.clone(), tasks.clone()));
         tasks.spawn(sweep_loop(inner.clone()));
         tasks.close();
         ExecutorHandle { inner, tasks }
@@ -138,11 +133,23 @@ fn signal(inner: &Inner, run_id: &str, why: Stop) {
     }
 }
 
-async fn worker_loop(inner: Arc<Inner>, worker: String) {
+/// Claims runs while a worker slot is free and executes each in its own task. One loop claims
+/// for the whole process, so idle capacity costs one claim query per poll interval, not one per
+/// slot.
+async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
+    let slots = Arc::new(Semaphore::new(inner.cfg.workers.max(1)));
+    let mut claims: u64 = 0;
     loop {
-        if inner.shutdown.is_cancelled() {
-            return;
-        }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            () = inner.shutdown.cancelled() => return,
+        };
+        claims += 1;
+        // A lease owner names one execution, so a stale owner can never match a new claim.
+        let worker = format!("{}-{claims}", inner.instance);
         let claimed = match inner.store.claim_run(&worker, inner.cfg.lease).await {
             Ok(c) => c,
             Err(e) => {
@@ -152,33 +159,10 @@ async fn worker_loop(inner: Arc<Inner>, worker: String) {
         };
         match claimed {
             Some(claim) => {
-                let run_id = claim.run.id.clone();
-                let task = tokio::spawn(execute(inner.clone(), worker.clone(), claim.clone()));
-                if let Err(e) = task.await {
-                    // A panic in one run fails that run and nothing else.
-                    tracing::error!(run_id = %run_id, error = %e, "run execution panicked");
-                    let ended = inner
-                        .store
-                        .finish_run(
-                            &claim.run,
-                            &worker,
-                            RunStatus::Failed,
-                            Some(LastError {
-                                code: "server_error".to_owned(),
-                                message:
-                                    "The server had an internal error while executing the run."
-                                        .to_owned(),
-                            }),
-                            None,
-                        )
-                        .await;
-                    if let Ok(Some(run)) = ended {
-                        publish_end(&inner.events, &run);
-                    }
-                }
-                lock(&inner.running).remove(&run_id);
+                tasks.spawn(supervise(inner.clone(), worker, claim, permit));
             }
             None => {
+                drop(permit);
                 tokio::select! {
                     () = inner.wake.notified() => {}
                     () = tokio::time::sleep(inner.cfg.poll_interval) => {}
@@ -187,6 +171,38 @@ async fn worker_loop(inner: Arc<Inner>, worker: String) {
             }
         }
     }
+}
+
+/// Executes one claimed run; a panic inside fails that run and nothing else.
+async fn supervise(
+    inner: Arc<Inner>,
+    worker: String,
+    claim: ClaimedRun,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let run_id = claim.run.id.clone();
+    let task = tokio::spawn(execute(inner.clone(), worker.clone(), claim.clone()));
+    if let Err(e) = task.await {
+        tracing::error!(run_id = %run_id, error = %e, "run execution panicked");
+        let ended = inner
+            .store
+            .finish_run(
+                &claim.run,
+                &worker,
+                RunStatus::Failed,
+                Some(LastError {
+                    code: "server_error".to_owned(),
+                    message: "The server had an internal error while executing the run."
+                        .to_owned(),
+                }),
+                None,
+            )
+            .await;
+        if let Ok(Some(run)) = ended {
+            publish_end(&inner.events, &run);
+        }
+    }
+    lock(&inner.running).remove(&run_id);
 }
 
 async fn sweep_loop(inner: Arc<Inner>) {

@@ -149,18 +149,23 @@ pub(crate) async fn get(
     thread_id: &str,
     run_id: &str,
 ) -> StoreResult<Run> {
-    thread_exists(conn, project, thread_id).await?;
-    sqlx::query_as::<_, RunRow>(&format!(
+    let row = sqlx::query_as::<_, RunRow>(&format!(
         "SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND thread_id = ? AND project = ?"
     ))
     .bind(run_id)
     .bind(thread_id)
     .bind(project.as_str())
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await
-    .map_err(backend)?
-    .ok_or_else(|| StoreError::not_found(ObjectKind::Run, run_id))?
-    .into_wire()
+    .map_err(backend)?;
+    match row {
+        Some(row) => row.into_wire(),
+        // Name the first missing object along the path: the thread, else the run.
+        None => {
+            thread_exists(conn, project, thread_id).await?;
+            Err(StoreError::not_found(ObjectKind::Run, run_id))
+        }
+    }
 }
 
 async fn insert_run(
