@@ -173,7 +173,9 @@ pub async fn stream_deltas(
                 .and_then(|v| v.trim().parse::<u128>().ok())
             {
                 let nanos = arrived.saturating_sub(sent);
-                out.push(Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)));
+                out.push(Duration::from_nanos(
+                    u64::try_from(nanos).unwrap_or(u64::MAX),
+                ));
             }
         }
     }

@@ -165,7 +165,9 @@ pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row>
                 }
                 let t = Instant::now();
                 let ok = async {
-                    let (s, b) = conn.send(Method::POST, "/v1/threads/runs", Some(body)).await?;
+                    let (s, b) = conn
+                        .send(Method::POST, "/v1/threads/runs", Some(body))
+                        .await?;
                     anyhow::ensure!(s == 200, "create answered {s}");
                     let v: serde_json::Value = serde_json::from_slice(&b)?;
                     let path = format!(

@@ -64,8 +64,10 @@ async fn completions(State(cfg): State<Arc<UpstreamConfig>>) -> Response {
         Some((Ok::<Bytes, std::io::Error>(bytes), i + 1))
     });
     let mut res = Response::new(Body::from_stream(stream.boxed()));
-    res.headers_mut()
-        .insert("content-type", HeaderValue::from_static("text/event-stream"));
+    res.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
     res
 }
 

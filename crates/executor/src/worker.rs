@@ -184,6 +184,7 @@ async fn supervise(
     let task = tokio::spawn(execute(inner.clone(), worker.clone(), claim.clone()));
     if let Err(e) = task.await {
         tracing::error!(run_id = %run_id, error = %e, "run execution panicked");
+        publish_internal_error(&inner.events, &run_id);
         let ended = inner
             .store
             .finish_run(
@@ -192,8 +193,7 @@ async fn supervise(
                 RunStatus::Failed,
                 Some(LastError {
                     code: "server_error".to_owned(),
-                    message: "The server had an internal error while executing the run."
-                        .to_owned(),
+                    message: "The server had an internal error while executing the run.".to_owned(),
                 }),
                 None,
             )
@@ -226,7 +226,23 @@ fn now() -> i64 {
         .unwrap_or_default()
 }
 
-/// Publishes the event of a run's new state (and, for a failure, the `error` event before it).
+/// Publishes an `error` event: the server itself failed (storage, a panic), as opposed to a
+/// run that failed for a reason its `last_error` explains. The official Node SDK throws on
+/// any `error` event, so an ordinary failed run only gets `thread.run.failed`.
+fn publish_internal_error(events: &EventBus, run_id: &str) {
+    events.publish(
+        run_id,
+        "error",
+        &assistd_wire::Error {
+            message: "The server had an internal error while executing the run.".to_owned(),
+            type_: "server_error".to_owned(),
+            param: None,
+            code: Some("server_error".to_owned()),
+        },
+    );
+}
+
+/// Publishes the event of a run's new state.
 fn publish_end(events: &EventBus, run: &Run) {
     let name = match run.status {
         RunStatus::Completed => "thread.run.completed",
@@ -238,18 +254,6 @@ fn publish_end(events: &EventBus, run: &Run) {
         RunStatus::InProgress => "thread.run.in_progress",
         RunStatus::Queued => "thread.run.queued",
     };
-    if let (RunStatus::Failed, Some(err)) = (run.status, &run.last_error) {
-        events.publish(
-            &run.id,
-            "error",
-            &assistd_wire::Error {
-                message: err.message.clone(),
-                type_: "server_error".to_owned(),
-                param: None,
-                code: Some(err.code.clone()),
-            },
-        );
-    }
     events.publish(&run.id, name, run);
 }
 
@@ -386,6 +390,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         }
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
+            publish_internal_error(&inner.events, &run.id);
             finish(
                 RunStatus::Failed,
                 error(

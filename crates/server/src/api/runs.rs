@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, RawQuery};
 use assistd_core::runs::{RunOverrides, resolve};
 use assistd_core::validate;
-use assistd_core::{ObjectKind, Project, StoreError};
+use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
     Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
@@ -240,14 +240,24 @@ pub async fn submit_tool_outputs_to_run(
         .await?;
     s.run_queued();
     Ok(match rx {
-        Some(rx) => run_stream(
-            s.clone(),
-            p,
-            thread_id,
-            run_id,
-            vec![Event::new("thread.run.queued", &run)],
-            rx,
-        )
+        Some(rx) => {
+            // The step that asked for the outputs is complete now; stream clients learn it
+            // first (the SDKs' `toolCallDone` / `runStepDone`).
+            let mut prelude = vec![Event::new("thread.run.queued", &run)];
+            let latest = ListParams {
+                limit: 1,
+                ..ListParams::default()
+            };
+            if let Ok(page) = s
+                .store
+                .list_run_steps(&p, &thread_id, &run_id, &latest)
+                .await
+                && let Some(step) = page.data.into_iter().next()
+            {
+                prelude.push(Event::new("thread.run.step.completed", &step));
+            }
+            run_stream(s.clone(), p, thread_id, run_id, prelude, rx)
+        }
         .into_response(),
         None => RunResponse::new(&s, run).into_response(),
     })
