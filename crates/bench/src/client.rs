@@ -133,6 +133,25 @@ pub async fn stream_deltas(
     path: &str,
     body: &'static str,
 ) -> anyhow::Result<Vec<Duration>> {
+    stream_tokens(
+        addr,
+        path,
+        body,
+        Some("event: thread.message.delta"),
+        "\"value\":\"",
+    )
+    .await
+}
+
+/// Like [`stream_deltas`] for any SSE stream: frames starting with `frame_prefix` (all frames
+/// when `None`) carry a token whose text follows `value_key`.
+pub async fn stream_tokens(
+    addr: &str,
+    path: &str,
+    body: &'static str,
+    frame_prefix: Option<&str>,
+    value_key: &str,
+) -> anyhow::Result<Vec<Duration>> {
     use http_body_util::BodyExt as _;
     let mut conn = Conn::open(addr).await?;
     conn.sender.ready().await?;
@@ -162,12 +181,12 @@ pub async fn stream_deltas(
             if text.contains("data: [DONE]") {
                 done = true;
             }
-            if !text.starts_with("event: thread.message.delta") {
+            if frame_prefix.is_some_and(|p| !text.starts_with(p)) {
                 continue;
             }
             // The token's text is the time it left the upstream, in Unix nanoseconds.
             if let Some(sent) = text
-                .split("\"value\":\"")
+                .split(value_key)
                 .nth(1)
                 .and_then(|v| v.split(' ').next())
                 .and_then(|v| v.trim().parse::<u128>().ok())

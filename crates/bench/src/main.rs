@@ -6,6 +6,7 @@
 //! as little of the machine as possible from the server it measures.
 
 mod client;
+mod floor;
 mod report;
 mod scenarios;
 mod server;
@@ -52,6 +53,15 @@ pub struct Args {
     /// Tokens per upstream reply in the run round-trip scenario (sent as fast as possible).
     #[arg(long, default_value_t = 10)]
     pub round_trip_tokens: usize,
+    /// Runs created at once against the 1 s upstream.
+    #[arg(long, default_value_t = 2000)]
+    pub concurrent_runs: usize,
+    /// Poll interval of the concurrent-runs scenario, milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub poll_ms: u64,
+    /// Simulated users of the mixed workload.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
     /// A tiny configuration that finishes in seconds (used by the test suite so the bench
     /// cannot rot).
     #[arg(long)]
@@ -73,6 +83,12 @@ pub enum Scenario {
     RunRoundTrip,
     /// Token latency from the upstream to the client's `thread.message.delta`.
     StreamLatency,
+    /// Many runs at once against a 1 s upstream.
+    ConcurrentRuns,
+    /// Simulated users doing everything at once.
+    Mixed,
+    /// What the hardware and libraries allow: a minimal SQLite handler, the upstream directly.
+    Floor,
 }
 
 impl Args {
@@ -90,6 +106,8 @@ impl Args {
             self.streams = self.streams.min(5);
             self.stream_tokens = self.stream_tokens.min(5);
             self.stream_tokens_per_sec = self.stream_tokens_per_sec.max(50.0);
+            self.concurrent_runs = self.concurrent_runs.min(10);
+            self.users = self.users.min(5);
         }
     }
 }
@@ -115,9 +133,14 @@ async fn run() -> anyhow::Result<()> {
         tokens: args.stream_tokens,
         tokens_per_sec: args.stream_tokens_per_sec,
     })?;
+    let slow = upstream::start(upstream::UpstreamConfig {
+        latency: std::time::Duration::from_secs(1),
+        tokens: 5,
+        tokens_per_sec: 0.0,
+    })?;
     let config = format!(
-        "workers = {}\npoll_after_ms = 5\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n",
-        (args.streams + args.connections).max(32)
+        "workers = {}\npoll_after_ms = 5\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n\n[[models]]\nmatch = \"slow-*\"\nbase_url = \"{slow}\"\n",
+        (args.streams + args.connections + args.concurrent_runs + args.users).max(32)
     );
     let server = server::Server::start(args.assistd_bin.clone(), &config).await?;
     let mut rows = Vec::new();
@@ -134,8 +157,19 @@ async fn run() -> anyhow::Result<()> {
     if run(Scenario::StreamLatency) {
         rows.push(scenarios::stream_latency(&server, &args).await?);
     }
+    if run(Scenario::ConcurrentRuns) {
+        rows.push(scenarios::concurrent_runs(&server, &args).await?);
+    }
+    if run(Scenario::Mixed) {
+        rows.push(scenarios::mixed(&server, &args).await?);
+    }
     if run(Scenario::Rss) {
         rows.push(scenarios::rss_after_messages(&server, &args).await?);
+    }
+    if run(Scenario::Floor) {
+        let dir = tempfile::tempdir()?;
+        rows.push(scenarios::floor_create_message(&args, dir.path()).await?);
+        rows.push(scenarios::floor_upstream_direct(&args, &paced).await?);
     }
     println!();
     println!("{}", report::machine_line());

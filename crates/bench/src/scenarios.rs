@@ -260,3 +260,260 @@ pub async fn stream_latency(server: &Server, args: &Args) -> anyhow::Result<Row>
         ),
     ))
 }
+
+/// The floor of `create message`: the same load against a minimal axum handler doing the same
+/// SQLite write.
+pub async fn floor_create_message(args: &Args, dir: &std::path::Path) -> anyhow::Result<Row> {
+    let addr = crate::floor::start_sqlite_floor(dir.to_path_buf())?;
+    let r = drive(
+        &addr,
+        args.connections,
+        args.requests,
+        args.duration(),
+        Method::POST,
+        "/v1/threads/thread_floor/messages".to_owned(),
+        Some(MESSAGE_BODY),
+    )
+    .await?;
+    Ok(floor_row(
+        "floor: minimal axum + SQLite insert",
+        r,
+        format!(
+            "{} connections, same body, same WAL settings",
+            args.connections
+        ),
+    ))
+}
+
+/// The floor of `stream token latency`: the paced upstream streamed directly.
+pub async fn floor_upstream_direct(args: &Args, paced_url: &str) -> anyhow::Result<Row> {
+    let addr = paced_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_owned();
+    let start = Instant::now();
+    let result = Rc::new(RefCell::new(LoadResult::default()));
+    let mut tasks = Vec::new();
+    for _ in 0..args.streams {
+        let result = result.clone();
+        let addr = addr.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            let outcome = crate::client::stream_tokens(
+                &addr,
+                "/v1/chat/completions",
+                r#"{"model":"paced","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+                None,
+                "\"content\":\"",
+            )
+            .await;
+            let mut r = result.borrow_mut();
+            match outcome {
+                Ok(lat) => r.latencies.extend(lat),
+                Err(_) => r.errors += 1,
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let mut r = Rc::try_unwrap(result)
+        .map_err(|_| anyhow::anyhow!("tasks still running"))?
+        .into_inner();
+    r.elapsed = start.elapsed();
+    Ok(floor_row(
+        "floor: fake upstream streamed directly",
+        r,
+        format!("{} concurrent streams, no assistd", args.streams),
+    ))
+}
+
+fn floor_row(name: &str, mut r: LoadResult, note: String) -> Row {
+    r.latencies.sort_unstable();
+    Row {
+        name: name.to_owned(),
+        requests: r.latencies.len(),
+        errors: r.errors,
+        throughput: r.latencies.len() as f64 / r.elapsed.as_secs_f64().max(1e-9),
+        p50: quantile(&r.latencies, 0.50),
+        p95: quantile(&r.latencies, 0.95),
+        p99: quantile(&r.latencies, 0.99),
+        rss: 0,
+        peak_rss: 0,
+        note,
+    }
+}
+
+/// `concurrent_runs` runs created at once against a 1 s upstream, then polled (every
+/// `poll_ms`) until all complete: latency is creation to observed completion.
+pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row> {
+    let asst = create_assistant(server, "slow-bench").await?;
+    let body: &'static str = Box::leak(
+        format!(
+            "{{\"assistant_id\":\"{asst}\",\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
+        )
+        .into_boxed_str(),
+    );
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(120);
+    let next = Rc::new(RefCell::new(0usize));
+    let result = Rc::new(RefCell::new(LoadResult::default()));
+    let total = args.concurrent_runs;
+    let poll = Duration::from_millis(args.poll_ms);
+    let mut tasks = Vec::new();
+    // Each connection creates its share of the runs first, then polls them in turn.
+    for _ in 0..args.connections {
+        let mut conn = Conn::open(&server.addr).await?;
+        let next = next.clone();
+        let result = result.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut mine: Vec<(String, Instant)> = Vec::new();
+            loop {
+                {
+                    let mut n = next.borrow_mut();
+                    if *n >= total {
+                        break;
+                    }
+                    *n += 1;
+                }
+                let t = Instant::now();
+                match conn
+                    .send(Method::POST, "/v1/threads/runs", Some(body))
+                    .await
+                {
+                    Ok((200, b)) => {
+                        let v: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+                        mine.push((
+                            format!(
+                                "/v1/threads/{}/runs/{}",
+                                v["thread_id"].as_str().unwrap_or_default(),
+                                v["id"].as_str().unwrap_or_default()
+                            ),
+                            t,
+                        ));
+                    }
+                    _ => result.borrow_mut().errors += 1,
+                }
+            }
+            while !mine.is_empty() && Instant::now() < deadline {
+                tokio::time::sleep(poll).await;
+                let mut still = Vec::with_capacity(mine.len());
+                for (path, t) in mine {
+                    match conn.send(Method::GET, &path, None).await {
+                        Ok((200, b)) => {
+                            let v: serde_json::Value =
+                                serde_json::from_slice(&b).unwrap_or_default();
+                            match v["status"].as_str() {
+                                Some("completed") => {
+                                    result.borrow_mut().latencies.push(t.elapsed())
+                                }
+                                Some("queued" | "in_progress") => still.push((path, t)),
+                                _ => result.borrow_mut().errors += 1,
+                            }
+                        }
+                        _ => result.borrow_mut().errors += 1,
+                    }
+                }
+                mine = still;
+            }
+            result.borrow_mut().errors += mine.len();
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let mut r = Rc::try_unwrap(result)
+        .map_err(|_| anyhow::anyhow!("tasks still running"))?
+        .into_inner();
+    r.elapsed = start.elapsed();
+    Ok(row(
+        "concurrent runs, 1 s upstream",
+        r,
+        server,
+        format!(
+            "{total} runs at once over {} connections, polled every {} ms; req/s = runs/s",
+            args.connections, args.poll_ms
+        ),
+    ))
+}
+
+/// `users` simulated users, each on its own connection, looping for `--duration`: create a
+/// thread with a message, stream a run to its end, retrieve the run, list the messages. One
+/// latency sample per request (a stream counts until `[DONE]`).
+pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<Row> {
+    let asst = create_assistant(server, "fast-bench").await?;
+    let thread_body: &'static str =
+        r#"{"messages":[{"role":"user","content":"What is the weather in Paris?"}]}"#;
+    let run_body: &'static str =
+        Box::leak(format!("{{\"assistant_id\":\"{asst}\",\"stream\":true}}").into_boxed_str());
+    let start = Instant::now();
+    let deadline = start + args.duration();
+    let result = Rc::new(RefCell::new(LoadResult::default()));
+    let mut tasks = Vec::new();
+    for _ in 0..args.users {
+        let addr = server.addr.clone();
+        let result = result.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            let Ok(mut conn) = Conn::open(&addr).await else {
+                result.borrow_mut().errors += 1;
+                return;
+            };
+            while Instant::now() < deadline {
+                let step = async {
+                    let t = Instant::now();
+                    let (s, b) = conn
+                        .send(Method::POST, "/v1/threads", Some(thread_body))
+                        .await?;
+                    anyhow::ensure!(s == 200, "create thread answered {s}");
+                    result.borrow_mut().latencies.push(t.elapsed());
+                    let v: serde_json::Value = serde_json::from_slice(&b)?;
+                    let thread = v["id"].as_str().unwrap_or_default().to_owned();
+                    let t = Instant::now();
+                    let runs = format!("/v1/threads/{thread}/runs");
+                    let (s, b) = conn.send(Method::POST, &runs, Some(run_body)).await?;
+                    anyhow::ensure!(s == 200, "stream answered {s}");
+                    let text = String::from_utf8_lossy(&b);
+                    anyhow::ensure!(text.contains("data: [DONE]"), "stream without [DONE]");
+                    result.borrow_mut().latencies.push(t.elapsed());
+                    let run_id = text
+                        .split("\"id\":\"")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let t = Instant::now();
+                    let (s, _) = conn
+                        .send(Method::GET, &format!("{runs}/{run_id}"), None)
+                        .await?;
+                    anyhow::ensure!(s == 200, "get run answered {s}");
+                    result.borrow_mut().latencies.push(t.elapsed());
+                    let t = Instant::now();
+                    let (s, _) = conn
+                        .send(Method::GET, &format!("/v1/threads/{thread}/messages"), None)
+                        .await?;
+                    anyhow::ensure!(s == 200, "list answered {s}");
+                    result.borrow_mut().latencies.push(t.elapsed());
+                    anyhow::Ok(())
+                };
+                if step.await.is_err() {
+                    result.borrow_mut().errors += 1;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let mut r = Rc::try_unwrap(result)
+        .map_err(|_| anyhow::anyhow!("tasks still running"))?
+        .into_inner();
+    r.elapsed = start.elapsed();
+    Ok(row(
+        "mixed workload",
+        r,
+        server,
+        format!(
+            "{} users: create thread, stream a run, get run, list messages; {} s",
+            args.users, args.duration
+        ),
+    ))
+}

@@ -75,6 +75,16 @@ pub trait EngineStore: Send + Sync {
     /// Starts an assistant message and its `message_creation` step, both `in_progress`.
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)>;
 
+    /// Stores the text written so far into an `in_progress` message of the run (before the run
+    /// ends early, so the message keeps what was streamed).
+    async fn save_text(
+        &self,
+        run: &Run,
+        worker: &str,
+        message_id: &str,
+        text: &str,
+    ) -> StoreResult<()>;
+
     /// Completes the message with its text and the step with its usage; returns both as they
     /// now are.
     async fn complete_message(

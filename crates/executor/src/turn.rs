@@ -26,6 +26,21 @@ pub struct TurnCtx<'a> {
     pub worker: &'a str,
 }
 
+/// What a turn has opened and not yet closed, so that whoever ends the run early can close it
+/// in the stream too.
+#[derive(Debug, Default)]
+pub struct Open {
+    /// The message being written and its step.
+    pub message: Option<(String, String)>,
+    /// The message's text so far.
+    pub text: String,
+    /// The `tool_calls` step being filled.
+    pub tool_step: Option<String>,
+    /// Whether any of it went out to a stream client (a turn nobody watched can be redone
+    /// invisibly; one a client saw must be ended in the open).
+    pub shown: bool,
+}
+
 /// How a turn ended.
 pub enum TurnEnd {
     /// The model answered in text (and the message is stored); `truncated` when it hit the
@@ -72,6 +87,7 @@ pub async fn run_turn(
     ctx: &TurnCtx<'_>,
     req: ChatRequest,
     stop: &CancellationToken,
+    open: &mut Open,
 ) -> Result<TurnEnd, TurnError> {
     let run = &ctx.claim.run;
     let ev = ctx.events;
@@ -80,9 +96,6 @@ pub async fn run_turn(
         r = ctx.models.chat(req) => r.map_err(TurnError::ModelStart)?,
         () = stop.cancelled() => return Err(TurnError::Interrupted),
     };
-    let mut text = String::new();
-    let mut message: Option<(String, String)> = None;
-    let mut tool_step: Option<String> = None;
     let mut calls: BTreeMap<u32, PartialCall> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut finish = String::new();
@@ -96,7 +109,7 @@ pub async fn run_turn(
             None => break,
             Some(Err(e)) => return Err(TurnError::Model(e)),
             Some(Ok(ChatEvent::Text(t))) => {
-                let message_id = match &message {
+                let message_id = match &open.message {
                     Some((m, _)) => m.clone(),
                     None => {
                         let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
@@ -104,16 +117,17 @@ pub async fn run_turn(
                         ev.publish(&run.id, "thread.run.step.in_progress", &s);
                         ev.publish(&run.id, "thread.message.created", &m);
                         ev.publish(&run.id, "thread.message.in_progress", &m);
-                        message = Some((m.id.clone(), s.id));
+                        open.message = Some((m.id.clone(), s.id));
                         m.id
                     }
                 };
+                open.shown |= ev.is_watched(&run.id);
                 ev.publish(
                     &run.id,
                     "thread.message.delta",
                     &MessageDeltaObject::text(&message_id, t.clone()),
                 );
-                text.push_str(&t);
+                open.text.push_str(&t);
             }
             Some(Ok(ChatEvent::ToolCallDelta {
                 index,
@@ -121,7 +135,7 @@ pub async fn run_turn(
                 name,
                 arguments,
             })) => {
-                let step_id = match &tool_step {
+                let step_id = match &open.tool_step {
                     Some(s) => s.clone(),
                     None => {
                         let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
@@ -129,10 +143,11 @@ pub async fn run_turn(
                         };
                         ev.publish(&run.id, "thread.run.step.created", &s);
                         ev.publish(&run.id, "thread.run.step.in_progress", &s);
-                        tool_step = Some(s.id.clone());
+                        open.tool_step = Some(s.id.clone());
                         s.id
                     }
                 };
+                open.shown |= ev.is_watched(&run.id);
                 // Calls get our own `call_` ids, whatever the upstream named them.
                 let first = !calls.contains_key(&index);
                 let call = calls.entry(index).or_insert_with(|| PartialCall {
@@ -201,16 +216,16 @@ pub async fn run_turn(
         .collect::<Result<_, _>>()?;
     let truncated = finish == "length";
     let incomplete = truncated.then(|| "max_tokens".to_owned());
-    if message.is_none() && calls.is_empty() {
+    if open.message.is_none() && calls.is_empty() {
         // An empty answer is still an answer: store an empty message so the run has its step.
         let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
         ev.publish(&run.id, "thread.run.step.created", &s);
         ev.publish(&run.id, "thread.run.step.in_progress", &s);
         ev.publish(&run.id, "thread.message.created", &m);
         ev.publish(&run.id, "thread.message.in_progress", &m);
-        message = Some((m.id, s.id));
+        open.message = Some((m.id, s.id));
     }
-    if let Some((message_id, step_id)) = message {
+    if let Some((message_id, step_id)) = open.message.take() {
         // With function calls in the same turn, the tokens are counted on the tool_calls step.
         let message_usage = if calls.is_empty() {
             usage
@@ -225,7 +240,7 @@ pub async fn run_turn(
                 &message_id,
                 &step_id,
                 &TurnText {
-                    text,
+                    text: std::mem::take(&mut open.text),
                     usage: message_usage,
                     incomplete,
                 },
@@ -242,7 +257,7 @@ pub async fn run_turn(
     if calls.is_empty() {
         return Ok(TurnEnd::Answered { truncated });
     }
-    let Some(step_id) = tool_step else {
+    let Some(step_id) = open.tool_step.take() else {
         return Err(TurnError::BadToolCall(
             "the model's function calls arrived without a step".to_owned(),
         ));

@@ -2,7 +2,7 @@
 
 use crate::events::EventBus;
 use crate::prompt;
-use crate::turn::{TurnCtx, TurnEnd, TurnError, run_turn};
+use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Store};
 use assistd_wire::{AssistantTool, LastError, Run, RunStatus};
@@ -305,27 +305,22 @@ async fn heartbeat(
 async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     let run = &claim.run;
     let store = inner.store.as_ref();
-    let finish = |status, err: Option<LastError>, incomplete: Option<&'static str>| {
+    let mut open = Open::default();
+    let finish = |status, err: Option<LastError>, incomplete: Option<&'static str>, open: Open| {
         let inner = inner.clone();
         let worker = worker.clone();
-        let run = run.clone();
+        let claim = claim.clone();
         async move {
-            match inner
-                .store
-                .finish_run(&run, &worker, status, err, incomplete)
-                .await
-            {
-                Ok(Some(run)) => publish_end(&inner.events, &run),
-                Ok(None) => {}
-                Err(e) => tracing::error!(run_id = %run.id, error = %e, "could not end the run"),
+            if let Err(e) = close(&inner, &claim, &worker, status, err, incomplete, &open).await {
+                tracing::error!(run_id = %claim.run.id, error = %e, "could not end the run");
             }
         }
     };
     if run.status == RunStatus::Cancelling {
-        return finish(RunStatus::Cancelled, None, None).await;
+        return finish(RunStatus::Cancelled, None, None, Open::default()).await;
     }
     if run.expires_at.is_some_and(|e| now() >= e) {
-        return finish(RunStatus::Expired, None, None).await;
+        return finish(RunStatus::Expired, None, None, Open::default()).await;
     }
     if let Some(t) = run.tools.iter().find_map(|t| match t {
         AssistantTool::CodeInterpreter => Some("code_interpreter"),
@@ -339,6 +334,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
                 format!("The {t} tool is not supported by this server yet; remove it from the run's tools."),
             ),
             None,
+            Open::default(),
         )
         .await;
     }
@@ -363,15 +359,15 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         token.clone(),
         reason.clone(),
     ));
-    let outcome = drive(&inner, &worker, &claim, &token).await;
+    let outcome = drive(&inner, &worker, &claim, &token, &mut open).await;
     token.cancel();
     let _ = beat.await;
     let why = *lock(&reason);
     match outcome {
         Ok(()) => {}
         Err(TurnError::Interrupted) => match why {
-            Some(Stop::Cancel) => finish(RunStatus::Cancelled, None, None).await,
-            Some(Stop::Expire) => finish(RunStatus::Expired, None, None).await,
+            Some(Stop::Cancel) => finish(RunStatus::Cancelled, None, None, open).await,
+            Some(Stop::Expire) => finish(RunStatus::Expired, None, None, open).await,
             Some(Stop::Shutdown) => {
                 let _ = store.discard_partial_turn(&run.id, &worker).await;
                 let _ = store.release_run(&run.id, &worker).await;
@@ -383,10 +379,10 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
                 ModelError::RateLimited { .. } => "rate_limit_exceeded",
                 _ => "server_error",
             };
-            finish(RunStatus::Failed, error(code, e.to_string()), None).await;
+            finish(RunStatus::Failed, error(code, e.to_string()), None, open).await;
         }
         Err(TurnError::BadToolCall(m)) => {
-            finish(RunStatus::Failed, error("server_error", m), None).await;
+            finish(RunStatus::Failed, error("server_error", m), None, open).await;
         }
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
@@ -398,9 +394,69 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
                     "The server could not store the run's progress.",
                 ),
                 None,
+                open,
             )
             .await;
         }
+    }
+}
+
+/// Ends the run early: keeps the text streamed so far in the open message, ends the run (which
+/// ends its open message and steps with it), and publishes those endings, then the run's.
+async fn close(
+    inner: &Inner,
+    claim: &ClaimedRun,
+    worker: &str,
+    status: RunStatus,
+    err: Option<LastError>,
+    incomplete: Option<&str>,
+    open: &Open,
+) -> Result<(), assistd_core::StoreError> {
+    let store = inner.store.as_ref();
+    let run = &claim.run;
+    if let Some((message_id, _)) = &open.message {
+        store.save_text(run, worker, message_id, &open.text).await?;
+    }
+    let Some(ended) = store
+        .finish_run(run, worker, status, err, incomplete)
+        .await?
+    else {
+        return Ok(());
+    };
+    let (p, t) = (&claim.project, &run.thread_id);
+    if let Some((message_id, step_id)) = &open.message {
+        if let Ok(m) = store.get_message(p, t, message_id).await {
+            let name = match m.status {
+                assistd_wire::MessageStatus::Incomplete => "thread.message.incomplete",
+                assistd_wire::MessageStatus::Completed => "thread.message.completed",
+                assistd_wire::MessageStatus::InProgress => "thread.message.in_progress",
+            };
+            inner.events.publish(&run.id, name, &m);
+        }
+        publish_step_end(inner, claim, step_id).await;
+    }
+    if let Some(step_id) = &open.tool_step {
+        publish_step_end(inner, claim, step_id).await;
+    }
+    publish_end(&inner.events, &ended);
+    Ok(())
+}
+
+async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &str) {
+    let run = &claim.run;
+    if let Ok(step) = inner
+        .store
+        .get_run_step(&claim.project, &run.thread_id, &run.id, step_id)
+        .await
+    {
+        let name = match step.status {
+            assistd_wire::RunStepStatus::Cancelled => "thread.run.step.cancelled",
+            assistd_wire::RunStepStatus::Failed => "thread.run.step.failed",
+            assistd_wire::RunStepStatus::Expired => "thread.run.step.expired",
+            assistd_wire::RunStepStatus::Completed => "thread.run.step.completed",
+            assistd_wire::RunStepStatus::InProgress => "thread.run.step.in_progress",
+        };
+        inner.events.publish(&run.id, name, &step);
     }
 }
 
@@ -429,6 +485,7 @@ async fn drive(
     worker: &str,
     claim: &ClaimedRun,
     token: &CancellationToken,
+    open: &mut Open,
 ) -> Result<(), TurnError> {
     let store = inner.store.as_ref();
     let run = &claim.run;
@@ -481,7 +538,7 @@ async fn drive(
             .thread_messages(&claim.project, &run.thread_id)
             .await?;
         let req = prompt::build(claim, &messages, &steps, max_tokens);
-        match run_turn(&ctx, req, token).await {
+        match run_turn(&ctx, req, token, open).await {
             Ok(TurnEnd::Answered { truncated }) => {
                 let incomplete = (truncated && run.max_completion_tokens.is_some())
                     .then_some("max_completion_tokens");
@@ -492,14 +549,18 @@ async fn drive(
                 return Ok(());
             }
             Ok(TurnEnd::LeaseLost) => return Ok(()),
+            // A turn whose stream broke is redone only if nothing of it was shown: a message a
+            // stream client already saw is never silently replaced.
             Err(TurnError::Model(e))
                 if retries < inner.cfg.turn_retries
                     && e.is_retryable()
+                    && !open.shown
                     && !token.is_cancelled() =>
             {
                 retries += 1;
                 tracing::warn!(run_id = %run.id, error = %e, retries, "retrying the turn");
                 store.discard_partial_turn(&run.id, worker).await?;
+                *open = Open::default();
                 let wait = e
                     .retry_after()
                     .unwrap_or(Duration::from_millis(250 * u64::from(retries)));

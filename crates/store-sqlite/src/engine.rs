@@ -383,6 +383,29 @@ impl EngineStore for SqliteStore {
         Ok((message, step))
     }
 
+    async fn save_text(
+        &self,
+        run: &Run,
+        worker: &str,
+        message_id: &str,
+        text: &str,
+    ) -> StoreResult<()> {
+        let content = enc(&vec![MessageContent::text(text.to_owned())])?;
+        sqlx::query(
+            "UPDATE messages SET content = ? WHERE id = ? AND run_id = ? AND status = 'in_progress' \
+             AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_owner = ?)",
+        )
+        .bind(content)
+        .bind(message_id)
+        .bind(&run.id)
+        .bind(&run.id)
+        .bind(worker)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
     async fn begin_tool_calls(&self, run: &Run, worker: &str) -> StoreResult<Option<RunStep>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let found: Option<(String, String)> =

@@ -201,10 +201,14 @@ fn sse(shared: Arc<Shared>, pieces: Vec<Piece>) -> Response {
                     }
                     Some((Ok::<Bytes, std::io::Error>(b), (pieces, watch)))
                 }
-                Piece::Fail => Some((
-                    Err(std::io::Error::other("fake upstream drops the connection")),
-                    (pieces, watch),
-                )),
+                Piece::Fail => {
+                    // Let what was sent reach the client before the connection breaks.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((
+                        Err(std::io::Error::other("fake upstream drops the connection")),
+                        (pieces, watch),
+                    ))
+                }
                 Piece::Pending => {
                     std::future::pending::<()>().await;
                     None

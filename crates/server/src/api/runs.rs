@@ -12,7 +12,7 @@ use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
     Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
-    RunStatus, RunStep, SubmitToolOutputsRunRequest,
+    RunStatus, RunStep, StepDetails, StepToolCall, SubmitToolOutputsRunRequest,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -234,6 +234,10 @@ pub async fn submit_tool_outputs_to_run(
         .stream
         .unwrap_or(false)
         .then(|| s.events.subscribe(&run_id));
+    let first_call = req
+        .tool_outputs
+        .first()
+        .and_then(|o| o.tool_call_id.clone());
     let run = s
         .store
         .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
@@ -244,22 +248,39 @@ pub async fn submit_tool_outputs_to_run(
             // The step that asked for the outputs is complete now; stream clients learn it
             // first (the SDKs' `toolCallDone` / `runStepDone`).
             let mut prelude = vec![Event::new("thread.run.queued", &run)];
-            let latest = ListParams {
-                limit: 1,
-                ..ListParams::default()
-            };
-            if let Ok(page) = s
-                .store
-                .list_run_steps(&p, &thread_id, &run_id, &latest)
-                .await
-                && let Some(step) = page.data.into_iter().next()
-            {
+            if let Some(step) = answered_step(&s, &p, &thread_id, &run_id, first_call).await {
                 prelude.push(Event::new("thread.run.step.completed", &step));
             }
-            run_stream(s.clone(), p, thread_id, run_id, prelude, rx)
+            run_stream(s.clone(), p, thread_id, run_id, prelude, rx).into_response()
         }
-        .into_response(),
         None => RunResponse::new(&s, run).into_response(),
+    })
+}
+
+/// The `tool_calls` step holding `call_id`, among the run's latest steps (the worker may
+/// already have started the next one).
+async fn answered_step(
+    s: &AppState,
+    p: &Project,
+    thread_id: &str,
+    run_id: &str,
+    call_id: Option<String>,
+) -> Option<RunStep> {
+    let call_id = call_id?;
+    let latest = ListParams {
+        limit: 10,
+        ..ListParams::default()
+    };
+    let page = s
+        .store
+        .list_run_steps(p, thread_id, run_id, &latest)
+        .await
+        .ok()?;
+    page.data.into_iter().find(|step| match &step.step_details {
+        StepDetails::ToolCalls { tool_calls } => tool_calls
+            .iter()
+            .any(|c| matches!(c, StepToolCall::Function { id, .. } if *id == call_id)),
+        StepDetails::MessageCreation { .. } => false,
     })
 }
 

@@ -462,3 +462,122 @@ async fn cancelling_a_streamed_run_ends_the_stream() {
         "{rest:?}"
     );
 }
+
+#[tokio::test]
+async fn cancelling_mid_answer_closes_the_message_and_step_in_the_stream() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::Text {
+        chunks: (0..40).map(|i| format!("w{i} ")).collect(),
+        delay: Duration::from_millis(100),
+        finish: "stop",
+    });
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let thread = thread_with_message(&app).await;
+    let mut reader = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await;
+    let run_id = reader.next().await.unwrap().json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut streamed = String::new();
+    loop {
+        let ev = reader.next().await.unwrap();
+        if ev.name == "thread.message.delta" {
+            streamed.push_str(
+                ev.json()["delta"]["content"][0]["text"]["value"]
+                    .as_str()
+                    .unwrap(),
+            );
+            if streamed.len() > 5 {
+                break;
+            }
+        }
+    }
+    app.post(
+        &format!("/threads/{thread}/runs/{run_id}/cancel"),
+        json!({}),
+    )
+    .await
+    .ok();
+    let rest = reader.all().await;
+    // Deltas may still be in flight before the cancel lands.
+    for e in rest.iter().filter(|e| e.name == "thread.message.delta") {
+        streamed.push_str(
+            e.json()["delta"]["content"][0]["text"]["value"]
+                .as_str()
+                .unwrap(),
+        );
+    }
+    let n: Vec<&str> = names(&rest)
+        .into_iter()
+        .filter(|n| *n != "thread.message.delta")
+        .collect();
+    assert_eq!(
+        n,
+        [
+            "thread.run.cancelling",
+            "thread.message.incomplete",
+            "thread.run.step.cancelled",
+            "thread.run.cancelled",
+            "done"
+        ],
+        "{rest:?}"
+    );
+    let msg = rest
+        .iter()
+        .find(|e| e.name == "thread.message.incomplete")
+        .unwrap()
+        .json();
+    assert_eq!(msg["incomplete_details"]["reason"], "run_cancelled");
+    assert_eq!(msg["content"][0]["text"]["value"], streamed.as_str());
+    let stored = app
+        .get(&format!(
+            "/threads/{thread}/messages/{}",
+            msg["id"].as_str().unwrap()
+        ))
+        .await
+        .ok();
+    assert_eq!(stored, msg);
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_after_text_was_shown_fails_the_run_in_the_open() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::DropAfter(vec!["Half ".into(), "an ".into()]));
+    let app = app_with(&up).await;
+    let asst = app.assistant().await;
+    let thread = thread_with_message(&app).await;
+    let evs = Reader::open(
+        &app,
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "stream": true}),
+    )
+    .await
+    .all()
+    .await;
+    let n = names(&evs);
+    assert_eq!(
+        &n[n.len() - 4..],
+        [
+            "thread.message.incomplete",
+            "thread.run.step.failed",
+            "thread.run.failed",
+            "done"
+        ],
+        "{n:?}"
+    );
+    // Not retried behind the client's back: one message, with what was shown.
+    assert_eq!(
+        n.iter().filter(|n| **n == "thread.message.created").count(),
+        1
+    );
+    let msg = evs[n.len() - 4].json();
+    assert_eq!(msg["content"][0]["text"]["value"], "Half an ");
+    assert_eq!(msg["incomplete_details"]["reason"], "run_failed");
+    assert_eq!(up.requests().len(), 1);
+}
