@@ -809,9 +809,11 @@ def test_upstream_failure_mid_answer(sc, upstream, tag):
     fail_on(problems, rec)
 
 
-def test_a_retried_attempt_leaves_no_phantom_message_in_the_stream(sc, upstream, tag):
-    """The upstream stream breaks once, the retry answers: the stream must not leave the abandoned attempt's
-    message / step dangling (announced, never finished, and gone from the API)."""
+def test_a_broken_stream_after_shown_text_ends_the_run_in_the_open(sc, upstream, tag):
+    """The upstream stream breaks after text reached the client. assistd does not redo a turn a stream
+    client has already seen (that would leave the shown message dangling or replace it behind the
+    client's back): the message ends `incomplete` with the text that was shown, its step `failed`, the
+    run `failed`, and every object the stream announced is closed in the stream."""
     upstream.script(tag, drop("Half an "), text("Whole ", "answer."))
     a = make_assistant(sc, tag)
     t = sc.beta.threads.create(messages=[{"role": "user", "content": "Answer me"}])
@@ -821,9 +823,12 @@ def test_a_retried_attempt_leaves_no_phantom_message_in_the_stream(sc, upstream,
         final = stream.get_final_run()
         messages = stream.get_final_messages()
     assert_clean_end(rec)
-    assert final.status == "completed"
+    assert final.status == "failed"
+    assert final.last_error is not None and final.last_error.code == "server_error"
     stored = sc.beta.threads.messages.list(t.id, run_id=final.id).data
-    assert [text_of(m) for m in stored] == ["Whole answer."]
+    assert [text_of(m) for m in stored] == ["Half an "]
+    assert stored[0].status == "incomplete"
+    assert stored[0].incomplete_details.reason == "run_failed"
 
     problems = unclosed_objects(rec)
     problems += stream_vs_api(sc, rec, t.id, final.id)
