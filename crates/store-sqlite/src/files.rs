@@ -144,6 +144,17 @@ impl FileStore for SqliteStore {
 
     async fn delete_file(&self, project: &Project, id: &str) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
+        // Messages carry their file ids on the row too; find them before the cascade removes
+        // the links.
+        let messages: Vec<(String, String)> = sqlx::query_as(
+            "SELECT m.id, m.file_ids FROM messages m JOIN message_files mf ON mf.message_id = m.id \
+             WHERE mf.file_id = ? AND m.project = ?",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
         let deleted = sqlx::query("DELETE FROM files WHERE id = ? AND project = ?")
             .bind(id)
             .bind(project.as_str())
@@ -165,6 +176,16 @@ impl FileStore for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
+        for (message_id, file_ids) in messages {
+            let mut ids: Vec<String> = crate::json::dec(&file_ids)?;
+            ids.retain(|f| f != id);
+            sqlx::query("UPDATE messages SET file_ids = ? WHERE id = ?")
+                .bind(enc(&ids)?)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         for (run_id, file_ids) in runs {
             let mut ids: Vec<String> = crate::json::dec(&file_ids)?;
             ids.retain(|f| f != id);

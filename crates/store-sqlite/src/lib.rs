@@ -147,6 +147,44 @@ where
     Ok(Page::from_rows(rows, params.limit, reversed))
 }
 
+/// Like [`fetch_page`], for a query whose rows are single JSON objects (`... AS obj`) that
+/// deserialize into `T`: SQLite aggregates the page into one JSON array, so the page crosses
+/// from the database thread in one value instead of one message per row and column. `qb` must
+/// start with `SELECT json_group_array(json(obj)) FROM (SELECT <json_object(...)> AS obj FROM
+/// ... WHERE <scope>`; this closes the parenthesis.
+pub(crate) async fn fetch_json_page<T: serde::de::DeserializeOwned>(
+    pool: &SqlitePool,
+    mut qb: QueryBuilder<'_, Sqlite>,
+    seq_col: &str,
+    params: &ListParams,
+    after: Option<i64>,
+    before: Option<i64>,
+) -> StoreResult<Page<T>> {
+    let asc = params.order == Order::Asc;
+    if let Some(a) = after {
+        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
+            .push_bind(a);
+    }
+    if let Some(b) = before {
+        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
+            .push_bind(b);
+    }
+    let (scan_asc, reversed) = params.scan();
+    qb.push(format!(
+        " ORDER BY {seq_col} {} LIMIT ",
+        if scan_asc { "ASC" } else { "DESC" }
+    ))
+    .push_bind(i64::from(params.limit) + 1)
+    .push(")");
+    let json: String = qb
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    let rows: Vec<T> = serde_json::from_str(&json).map_err(backend)?;
+    Ok(Page::from_rows(rows, params.limit, reversed))
+}
+
 /// Resolves the `after`/`before` cursors of `params` with `lookup` (a query taking the cursor id
 /// and returning its sequence number). `Err(())` means a cursor is unknown: the page is empty.
 pub(crate) async fn resolve_cursors<'a, F, Fut>(

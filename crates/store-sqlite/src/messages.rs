@@ -3,7 +3,7 @@
 use crate::files::{check_attachable, dedup};
 use crate::json::{dec, dec_opt, enc, enc_opt};
 use crate::threads::{active_run, exists as thread_exists};
-use crate::{SqliteStore, backend, empty, fetch_page, now, resolve_cursors};
+use crate::{SqliteStore, backend, empty, fetch_json_page, fetch_page, now, resolve_cursors};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::{
@@ -52,9 +52,17 @@ impl MessageRow {
 
 pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
     m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
-    (SELECT json_group_array(file_id) FROM (SELECT file_id FROM message_files \
-        WHERE message_id = m.id ORDER BY seq)) AS file_ids \
-    FROM messages m";
+    m.file_ids FROM messages m";
+
+/// A page of messages built as JSON by SQLite itself (see `fetch_json_page`); the object has
+/// exactly the fields of `MessageObject`.
+const JSON_PAGE: &str = "SELECT json_group_array(json(obj)) FROM (SELECT json_object(\
+    'id', m.id, 'object', 'thread.message', 'created_at', m.created_at, \
+    'thread_id', m.thread_id, 'status', m.status, \
+    'incomplete_details', json(m.incomplete_details), 'completed_at', m.completed_at, \
+    'incomplete_at', m.incomplete_at, 'role', m.role, 'content', json(m.content), \
+    'assistant_id', m.assistant_id, 'run_id', m.run_id, 'file_ids', json(m.file_ids), \
+    'metadata', json(m.metadata)) AS obj FROM messages m";
 
 /// The object of a new user-written message.
 fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<String>) -> Message {
@@ -94,8 +102,8 @@ pub(crate) async fn insert_message(
     check_attachable(conn, project, &file_ids, &files_param).await?;
     let msg = user_message(thread_id, &req, file_ids);
     sqlx::query(
-        "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata) \
-         VALUES (?, ?, ?, ?, ?, ?, 'completed', ?)",
+        "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata, \
+         file_ids) VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?)",
     )
     .bind(&msg.id)
     .bind(project.as_str())
@@ -104,6 +112,7 @@ pub(crate) async fn insert_message(
     .bind(msg.role.as_str())
     .bind(enc(&msg.content)?)
     .bind(enc_opt(msg.metadata.as_ref())?)
+    .bind(enc(&msg.file_ids)?)
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
@@ -259,22 +268,13 @@ impl MessageStore for SqliteStore {
         let page = match cursors {
             Err(()) => empty(),
             Ok((after, before)) => {
-                let mut qb = QueryBuilder::<Sqlite>::new(SELECT);
+                let mut qb = QueryBuilder::<Sqlite>::new(JSON_PAGE);
                 qb.push(" WHERE m.thread_id = ").push_bind(thread_id);
                 qb.push(" AND m.project = ").push_bind(project.as_str());
                 if let Some(run_id) = run_id {
                     qb.push(" AND m.run_id = ").push_bind(run_id);
                 }
-                fetch_page(
-                    &self.reader,
-                    qb,
-                    "m.seq",
-                    params,
-                    after,
-                    before,
-                    MessageRow::into_wire,
-                )
-                .await?
+                fetch_json_page(&self.reader, qb, "m.seq", params, after, before).await?
             }
         };
         // Rows of this project in this thread prove the thread exists; only an empty page needs
