@@ -26,6 +26,15 @@ pub struct Args {
     /// The assistd binary (default: target/release/assistd next to this binary).
     #[arg(long)]
     pub assistd_bin: Option<PathBuf>,
+    /// The database the server uses (default: a fresh SQLite file in its data directory).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Delay before the first token of the streaming scenario's upstream, milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub upstream_latency_ms: u64,
+    /// Delay before the first token of the concurrent-runs scenario's upstream, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub slow_upstream_latency_ms: u64,
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
@@ -129,12 +138,12 @@ async fn run() -> anyhow::Result<()> {
         tokens_per_sec: 0.0,
     })?;
     let paced = upstream::start(upstream::UpstreamConfig {
-        latency: std::time::Duration::from_millis(20),
+        latency: std::time::Duration::from_millis(args.upstream_latency_ms),
         tokens: args.stream_tokens,
         tokens_per_sec: args.stream_tokens_per_sec,
     })?;
     let slow = upstream::start(upstream::UpstreamConfig {
-        latency: std::time::Duration::from_secs(1),
+        latency: std::time::Duration::from_millis(args.slow_upstream_latency_ms),
         tokens: 5,
         tokens_per_sec: 0.0,
     })?;
@@ -142,7 +151,12 @@ async fn run() -> anyhow::Result<()> {
         "workers = {}\npoll_after_ms = 5\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n\n[[models]]\nmatch = \"slow-*\"\nbase_url = \"{slow}\"\n",
         (args.streams + args.connections + args.concurrent_runs + args.users).max(32)
     );
-    let server = server::Server::start(args.assistd_bin.clone(), &config).await?;
+    let server = server::Server::start(
+        args.assistd_bin.clone(),
+        &config,
+        args.database_url.as_deref(),
+    )
+    .await?;
     let mut rows = Vec::new();
     let run = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     if run(Scenario::CreateMessage) {

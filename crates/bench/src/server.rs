@@ -23,7 +23,11 @@ fn default_bin() -> anyhow::Result<PathBuf> {
 
 impl Server {
     /// Starts `bin` (default: `assistd` beside this binary) and waits until it listens.
-    pub async fn start(bin: Option<PathBuf>, config_toml: &str) -> anyhow::Result<Self> {
+    pub async fn start(
+        bin: Option<PathBuf>,
+        config_toml: &str,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let bin = match bin {
             Some(b) => b,
             None => default_bin()?,
@@ -31,11 +35,15 @@ impl Server {
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("assistd.toml");
         std::fs::write(&config, config_toml)?;
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        let mut cmd = Command::new(&bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .arg("--config")
-            .arg(&config)
+            .arg(&config);
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             .env_remove("ASSISTD_API_KEYS")
             .env_remove("ASSISTD_CONFIG")
