@@ -127,7 +127,6 @@ async fn close_open_work(
 
 #[derive(FromRow)]
 struct Claimed {
-    id: String,
     project: String,
     additional_instructions: Option<String>,
     attempts: i64,
@@ -137,8 +136,9 @@ struct Claimed {
 impl EngineStore for SqliteStore {
     async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>> {
         let t = now_ms();
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let claimed: Option<Claimed> = sqlx::query_as(
+        // One statement (so one round trip on the writer): claim the oldest runnable run and
+        // return it whole.
+        let row = sqlx::query(&format!(
             "UPDATE runs SET \
                status = CASE WHEN status = 'queued' THEN 'in_progress' ELSE status END, \
                started_at = COALESCE(started_at, ?), \
@@ -147,20 +147,20 @@ impl EngineStore for SqliteStore {
                  OR (status IN ('in_progress', 'cancelling') \
                      AND (lease_expires_at IS NULL OR lease_expires_at < ?)) \
                ORDER BY seq LIMIT 1) \
-             RETURNING id, project, additional_instructions, attempts",
-        )
+             RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts"
+        ))
         .bind(t / 1000)
         .bind(worker)
         .bind(t + ms(lease))
         .bind(t)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend)?;
-        let Some(c) = claimed else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let run = run_by_id(&mut tx, &c.id).await?;
-        tx.commit().await.map_err(backend)?;
+        let c = Claimed::from_row(&row).map_err(backend)?;
+        let run = RunRow::from_row(&row).map_err(backend)?.into_wire()?;
         Ok(Some(ClaimedRun {
             project: Project::new(c.project),
             run,
@@ -254,15 +254,18 @@ impl EngineStore for SqliteStore {
 
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        if !holds(&mut tx, &run.id, worker).await? {
+        // The run's project, only if this worker still holds the lease.
+        let project: Option<String> =
+            sqlx::query_scalar("SELECT project FROM runs WHERE id = ? AND lease_owner = ?")
+                .bind(&run.id)
+                .bind(worker)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let Some(project) = project else {
             return Err(StoreError::invalid("lease lost", None));
-        }
+        };
         let at = now();
-        let project: String = sqlx::query_scalar("SELECT project FROM runs WHERE id = ?")
-            .bind(&run.id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
         let msg = Message {
             id: new_id(IdKind::Message),
             object: "thread.message".to_owned(),
