@@ -71,6 +71,9 @@ pub struct Args {
     /// Simulated users of the mixed workload.
     #[arg(long, default_value_t = 1000)]
     pub users: usize,
+    /// Also write an SVG chart of the latency percentiles to this file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// A tiny configuration that finishes in seconds (used by the test suite so the bench
     /// cannot rot).
     #[arg(long)]
@@ -190,6 +193,10 @@ async fn run() -> anyhow::Result<()> {
     println!();
     println!("{}", report::machine_line());
     println!("{}", report::table(&rows));
+    if let Some(path) = &args.plot {
+        std::fs::write(path, report::svg(&rows))?;
+        println!("chart written to {}", path.display());
+    }
     let errors: usize = rows.iter().map(|r| r.errors).sum();
     server.stop().await;
     if errors > 0 {

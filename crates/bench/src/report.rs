@@ -80,3 +80,63 @@ pub fn table(rows: &[Row]) -> String {
     }
     out
 }
+
+/// A small SVG chart of the latency percentiles per scenario (log scale). Hand-written: it is a
+/// few rectangles and labels, and a plotting crate would need font files this tool can't rely
+/// on.
+pub fn svg(rows: &[Row]) -> String {
+    const W: f64 = 960.0;
+    const ROW_H: f64 = 42.0;
+    const LEFT: f64 = 330.0;
+    const RIGHT: f64 = 30.0;
+    const TOP: f64 = 40.0;
+    let h = TOP + ROW_H * rows.len() as f64 + 50.0;
+    let max_ms = rows
+        .iter()
+        .map(|r| r.p99.as_secs_f64() * 1000.0)
+        .fold(1.0_f64, f64::max);
+    // Log scale from 0.01 ms to the next power of ten above the largest p99.
+    let lo = 0.01_f64.log10();
+    let hi = max_ms.log10().ceil().max(lo + 1.0);
+    let x = |ms: f64| LEFT + (ms.max(0.01).log10() - lo) / (hi - lo) * (W - LEFT - RIGHT);
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{LEFT}\" y=\"22\" font-size=\"14\">Latency per scenario, ms (log scale): p50 / p95 / p99</text>\n"
+    );
+    let mut decade = lo;
+    while decade <= hi + 1e-9 {
+        let ms = 10f64.powf(decade);
+        let gx = x(ms);
+        out.push_str(&format!(
+            "<line x1=\"{gx:.1}\" y1=\"{TOP}\" x2=\"{gx:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n<text x=\"{gx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
+            h - 40.0,
+            h - 24.0,
+            if ms < 1.0 { format!("{ms}") } else { format!("{ms:.0}") }
+        ));
+        decade += 1.0;
+    }
+    let colors = ["#4c78a8", "#f58518", "#e45756"];
+    for (i, r) in rows.iter().enumerate() {
+        let y = TOP + ROW_H * i as f64;
+        out.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+            LEFT - 8.0,
+            y + 22.0,
+            esc(&r.name)
+        ));
+        for (j, (d, c)) in [r.p50, r.p95, r.p99].iter().zip(colors).enumerate() {
+            let ms = d.as_secs_f64() * 1000.0;
+            let by = y + 6.0 + 10.0 * j as f64;
+            out.push_str(&format!(
+                "<rect x=\"{LEFT}\" y=\"{by:.1}\" width=\"{:.1}\" height=\"9\" fill=\"{c}\"><title>{ms:.2} ms</title></rect>\n",
+                (x(ms) - LEFT).max(1.0)
+            ));
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
