@@ -165,6 +165,37 @@ def test_a_second_run_sees_the_first_runs_answer(c, upstream, tag):
     assert rest == [("user", "Hi"), ("assistant", "First answer."), ("user", "And again?")]
 
 
+def test_run_overrides_shape_the_upstream_request(c, upstream, tag):
+    upstream.script(tag, text("{\"a\": ", "1", finish="length"))
+    a = make_assistant(c, tag, tools=[WEATHER])
+    t = c.beta.threads.create(messages=[{"role": "user", "content": "one"}, {"role": "user", "content": "two"}])
+    run = c.beta.threads.runs.create_and_poll(
+        thread_id=t.id, assistant_id=a.id, model="gpt-4", instructions=f"Override [{tag}].",
+        additional_instructions="Answer in JSON.", additional_messages=[{"role": "user", "content": "three"}],
+        temperature=0.2, max_completion_tokens=300, truncation_strategy={"type": "last_messages", "last_messages": 2},
+        tool_choice={"type": "function", "function": {"name": "get_weather"}}, response_format={"type": "json_object"})
+    [rec] = upstream.requests(tag)
+    body = rec.body
+    assert body["model"] == "gpt-4"
+    assert body["temperature"] == 0.2
+    assert body["tools"] == [{"type": "function", "function": WEATHER["function"]}]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["response_format"] == {"type": "json_object"}
+    assert isinstance(body["max_tokens"], int) and 0 < body["max_tokens"] <= 300
+    (role, system), *rest = turns(rec)
+    assert role == "system" and system.startswith(f"Override [{tag}].") and system.endswith("Answer in JSON.")
+    assert rest == [("user", "two"), ("user", "three")]  # the last 2 messages of the thread
+
+    # the answer was cut by the token limit: a completed run with incomplete details, an incomplete message
+    assert run.status == "completed", (run.status, run.last_error)
+    assert run.model == "gpt-4" and run.temperature == 0.2 and run.max_completion_tokens == 300
+    assert run.incomplete_details is not None and run.incomplete_details.reason == "max_completion_tokens"
+    answer = c.beta.threads.messages.list(t.id, run_id=run.id).data[0]
+    assert text_of(answer) == '{"a": 1'
+    assert answer.status == "incomplete" and answer.incomplete_details.reason == "max_tokens"
+    assert isinstance(answer.incomplete_at, int) and answer.completed_at is None
+
+
 # --- function calling ---------------------------------------------------------------------------
 
 def test_function_calling_round_trip(c, upstream, tag):
@@ -285,6 +316,7 @@ def test_run_steps_show_the_tool_calls_and_the_message_creation(c, upstream, tag
     [waiting] = c.beta.threads.runs.steps.list(run.id, thread_id=t.id).data
     assert waiting.type == "tool_calls" and waiting.status == "in_progress"
     assert waiting.completed_at is None
+    assert waiting.usage is None  # "null while the run step's status is in_progress"
     assert [(x.id, x.function.name, x.function.arguments, x.function.output)
             for x in waiting.step_details.tool_calls] == [(call.id, "get_weather", '{"city": "Rome"}', None)]
 
@@ -380,6 +412,7 @@ def test_cancel_after_partial_text_leaves_an_incomplete_message(c, upstream, tag
 
     after = c.beta.threads.messages.retrieve(msg.id, thread_id=t.id)
     assert after.status == "incomplete"
+    assert text_of(after) == "Partial answer"  # the text that did arrive is kept
     assert after.incomplete_details.reason == "run_cancelled"
     assert isinstance(after.incomplete_at, int) and after.completed_at is None
     step = c.beta.threads.runs.steps.retrieve(step.id, thread_id=t.id, run_id=run.id)
@@ -469,3 +502,32 @@ def test_upstream_error_fails_the_run(c, upstream, tag):
     assert [m.role for m in c.beta.threads.messages.list(t.id).data] == ["user"]
     # a failed run is not active
     assert c.beta.threads.messages.create(t.id, role="user", content="ok").thread_id == t.id
+
+
+# --- terminal runs report usage; failed steps carry their error ---------------------------------
+
+def test_a_run_cancelled_while_waiting_for_outputs_reports_its_usage(c, upstream, tag):
+    upstream.script(tag, tool_calls(("get_weather", '{"city": "Nice"}'), prompt_tokens=30, completion_tokens=9))
+    a = make_assistant(c, tag, tools=[WEATHER])
+    t = c.beta.threads.create(messages=[{"role": "user", "content": "Nice?"}])
+    run = c.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+    assert run.status == "requires_action"
+    done = c.beta.threads.runs.cancel(run.id, thread_id=t.id)
+    if done.status != "cancelled":
+        done = c.beta.threads.runs.poll(run.id, t.id)
+    assert done.status == "cancelled"
+    [step] = c.beta.threads.runs.steps.list(run.id, thread_id=t.id).data
+    assert step.status == "cancelled"
+    assert usage_of(done) == usage(30, 9)
+
+
+def test_a_failed_step_carries_its_error(c, upstream, tag):
+    upstream.script(tag, tool_calls(("not_a_tool", "{}")))
+    a = make_assistant(c, tag, tools=[WEATHER])
+    t = c.beta.threads.create(messages=[{"role": "user", "content": "Go"}])
+    run = c.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+    assert run.status == "failed" and run.last_error.code == "server_error"
+    assert "not_a_tool" in run.last_error.message
+    failed = [s for s in c.beta.threads.runs.steps.list(run.id, thread_id=t.id).data if s.status == "failed"]
+    for s in failed:
+        assert s.last_error is not None, s

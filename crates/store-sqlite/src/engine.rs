@@ -69,7 +69,10 @@ async fn holds(conn: &mut SqliteConnection, run_id: &str, worker: &str) -> Store
     Ok(owner.flatten().as_deref() == Some(worker))
 }
 
-async fn step_usage_sum(conn: &mut SqliteConnection, run_id: &str) -> StoreResult<Usage> {
+pub(crate) async fn step_usage_sum(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+) -> StoreResult<Usage> {
     let (prompt, completion): (i64, i64) = sqlx::query_as(
         "SELECT COALESCE(SUM(json_extract(usage, '$.prompt_tokens')), 0), \
          COALESCE(SUM(json_extract(usage, '$.completion_tokens')), 0) \
@@ -92,6 +95,7 @@ async fn close_open_work(
     run_id: &str,
     status: RunStatus,
     at: i64,
+    last_error: Option<&LastError>,
 ) -> StoreResult<()> {
     let (step_status, step_col, reason) = match status {
         RunStatus::Cancelled => ("cancelled", "cancelled_at", "run_cancelled"),
@@ -113,11 +117,27 @@ async fn close_open_work(
         .await
         .map_err(backend)?;
     }
+    // A step that fails with its run carries the run's error (a step's error codes are only
+    // `server_error` and `rate_limit_exceeded`).
+    let step_error = last_error
+        .map(|e| {
+            enc(&LastError {
+                code: if e.code == "rate_limit_exceeded" {
+                    e.code.clone()
+                } else {
+                    "server_error".to_owned()
+                },
+                message: e.message.clone(),
+            })
+        })
+        .transpose()?;
     sqlx::query(&format!(
-        "UPDATE run_steps SET status = ?, {step_col} = ? WHERE run_id = ? AND status = 'in_progress'"
+        "UPDATE run_steps SET status = ?, {step_col} = ?, last_error = COALESCE(?, last_error) \
+         WHERE run_id = ? AND status = 'in_progress'"
     ))
     .bind(step_status)
     .bind(at)
+    .bind(step_error)
     .bind(run_id)
     .execute(&mut *conn)
     .await
@@ -545,7 +565,7 @@ impl EngineStore for SqliteStore {
             return Ok(None);
         }
         let at = now();
-        close_open_work(&mut tx, &run.id, status, at).await?;
+        close_open_work(&mut tx, &run.id, status, at, last_error.as_ref()).await?;
         let usage = step_usage_sum(&mut tx, &run.id).await?;
         let time_col = match status {
             RunStatus::Completed => "completed_at",
@@ -604,7 +624,7 @@ impl EngineStore for SqliteStore {
         .await
         .map_err(backend)?;
         for id in &due {
-            close_open_work(&mut tx, id, RunStatus::Expired, t / 1000).await?;
+            close_open_work(&mut tx, id, RunStatus::Expired, t / 1000, None).await?;
             let usage = step_usage_sum(&mut tx, id).await?;
             sqlx::query(
                 "UPDATE runs SET status = 'expired', usage = ?, required_action = NULL, \

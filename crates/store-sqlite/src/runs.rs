@@ -356,11 +356,14 @@ impl RunStore for SqliteStore {
         match run.status {
             // Nothing is executing: the run ends here.
             RunStatus::Queued | RunStatus::RequiresAction => {
+                // Terminal now, so the run reports its usage: what its steps used.
+                let usage = crate::engine::step_usage_sum(&mut tx, run_id).await?;
                 sqlx::query(
-                    "UPDATE runs SET status = 'cancelled', cancelled_at = ?, required_action = NULL \
-                     WHERE id = ?",
+                    "UPDATE runs SET status = 'cancelled', cancelled_at = ?, required_action = NULL, \
+                     usage = ? WHERE id = ?",
                 )
                 .bind(at)
+                .bind(enc(&usage)?)
                 .bind(run_id)
                 .execute(&mut *tx)
                 .await

@@ -2114,6 +2114,8 @@ pub async fn run_modify_list_get(store: Arc<dyn Store>) {
     let c1 = store.cancel_run(&p, &thread, &r1.id).await.unwrap();
     want.status = RunStatus::Cancelled;
     want.cancelled_at = c1.cancelled_at;
+    // A terminal run reports its usage: nothing ran, so zeros.
+    want.usage = Some(Usage::default());
     assert!(want.cancelled_at.is_some());
     assert_eq!(c1, want, "cancelling keeps the modified metadata");
     let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
@@ -2185,7 +2187,11 @@ pub async fn run_cancel(store: Arc<dyn Store>) {
     let mut want = run.clone();
     want.status = RunStatus::Cancelled;
     want.cancelled_at = Some(at);
-    assert_eq!(c, want, "only status and cancelled_at change");
+    want.usage = Some(Usage::default());
+    assert_eq!(
+        c, want,
+        "only status, cancelled_at and (now terminal) usage change"
+    );
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), want);
     assert_invalid(store.cancel_run(&p, &thread, &run.id).await);
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), want);
