@@ -91,6 +91,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         _ => return Err(ApiError::invalid(NOT_JSON, None)),
     }
+    // The common case, a valid body, parses without tracking the path; only a rejected body is
+    // parsed again with the path tracked, to name the offending field. (`from_slice` also
+    // rejects anything but whitespace after the document.)
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
