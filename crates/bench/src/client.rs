@@ -71,6 +71,22 @@ pub struct LoadResult {
     pub elapsed: Duration,
 }
 
+/// Waits for the load tasks and returns what they recorded, with the run's wall time.
+pub async fn collect(
+    start: Instant,
+    result: Rc<RefCell<LoadResult>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<LoadResult> {
+    for t in tasks {
+        t.await?;
+    }
+    let mut r = Rc::try_unwrap(result)
+        .map_err(|_| anyhow::anyhow!("load tasks still running"))?
+        .into_inner();
+    r.elapsed = start.elapsed();
+    Ok(r)
+}
+
 /// Runs `connections` closed loops (inside a `LocalSet`) until `max_requests` are done or `max_time` passes.
 pub async fn drive(
     addr: &str,
@@ -115,14 +131,7 @@ pub async fn drive(
             }
         }));
     }
-    for t in tasks {
-        t.await?;
-    }
-    let mut r = Rc::try_unwrap(result)
-        .map_err(|_| anyhow::anyhow!("load tasks still running"))?
-        .into_inner();
-    r.elapsed = start.elapsed();
-    Ok(r)
+    collect(start, result, tasks).await
 }
 
 /// Opens a `stream: true` request on its own connection and returns, for each

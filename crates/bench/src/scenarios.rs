@@ -1,7 +1,7 @@
 //! The scenarios: each sets up what it needs through the API, drives load, and returns a row.
 
 use crate::Args;
-use crate::client::{Conn, LoadResult, drive};
+use crate::client::{Conn, LoadResult, collect, drive};
 use crate::report::{Row, quantile};
 use crate::server::Server;
 use hyper::Method;
@@ -197,13 +197,7 @@ pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row>
             }
         }));
     }
-    for t in tasks {
-        t.await?;
-    }
-    let mut r = Rc::try_unwrap(result)
-        .map_err(|_| anyhow::anyhow!("tasks still running"))?
-        .into_inner();
-    r.elapsed = start.elapsed();
+    let r = collect(start, result, tasks).await?;
     Ok(row(
         "run round trip (create + poll)",
         r,
@@ -243,13 +237,7 @@ pub async fn stream_latency(server: &Server, args: &Args) -> anyhow::Result<Row>
             }
         }));
     }
-    for t in tasks {
-        t.await?;
-    }
-    let mut r = Rc::try_unwrap(result)
-        .map_err(|_| anyhow::anyhow!("tasks still running"))?
-        .into_inner();
-    r.elapsed = start.elapsed();
+    let r = collect(start, result, tasks).await?;
     Ok(row(
         "stream token latency",
         r,
@@ -313,13 +301,7 @@ pub async fn floor_upstream_direct(args: &Args, paced_url: &str) -> anyhow::Resu
             }
         }));
     }
-    for t in tasks {
-        t.await?;
-    }
-    let mut r = Rc::try_unwrap(result)
-        .map_err(|_| anyhow::anyhow!("tasks still running"))?
-        .into_inner();
-    r.elapsed = start.elapsed();
+    let r = collect(start, result, tasks).await?;
     Ok(floor_row(
         "floor: fake upstream streamed directly",
         r,
@@ -418,13 +400,7 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
             result.borrow_mut().errors += mine.len();
         }));
     }
-    for t in tasks {
-        t.await?;
-    }
-    let mut r = Rc::try_unwrap(result)
-        .map_err(|_| anyhow::anyhow!("tasks still running"))?
-        .into_inner();
-    r.elapsed = start.elapsed();
+    let r = collect(start, result, tasks).await?;
     Ok(row(
         "concurrent runs, 1 s upstream",
         r,
@@ -500,13 +476,7 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<Row> {
             }
         }));
     }
-    for t in tasks {
-        t.await?;
-    }
-    let mut r = Rc::try_unwrap(result)
-        .map_err(|_| anyhow::anyhow!("tasks still running"))?
-        .into_inner();
-    r.elapsed = start.elapsed();
+    let r = collect(start, result, tasks).await?;
     Ok(row(
         "mixed workload",
         r,

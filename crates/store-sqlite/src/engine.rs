@@ -58,6 +58,54 @@ async fn message_by_id(conn: &mut SqliteConnection, message_id: &str) -> StoreRe
         .into_wire()
 }
 
+/// Inserts an `in_progress` step of `run` with `details` and returns it.
+async fn insert_open_step(
+    conn: &mut SqliteConnection,
+    project: &str,
+    run: &Run,
+    at: i64,
+    details: StepDetails,
+) -> StoreResult<RunStep> {
+    let type_ = match details {
+        StepDetails::MessageCreation { .. } => RunStepType::MessageCreation,
+        StepDetails::ToolCalls { .. } => RunStepType::ToolCalls,
+    };
+    let step = RunStep {
+        id: new_id(IdKind::Step),
+        object: "thread.run.step".to_owned(),
+        created_at: at,
+        assistant_id: run.assistant_id.clone(),
+        thread_id: run.thread_id.clone(),
+        run_id: run.id.clone(),
+        type_,
+        status: RunStepStatus::InProgress,
+        step_details: details,
+        last_error: None,
+        expired_at: None,
+        cancelled_at: None,
+        failed_at: None,
+        completed_at: None,
+        metadata: None,
+        usage: None,
+    };
+    sqlx::query(
+        "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, type, \
+         status, step_details) VALUES (?, ?, ?, ?, ?, ?, ?, 'in_progress', ?)",
+    )
+    .bind(&step.id)
+    .bind(project)
+    .bind(&run.id)
+    .bind(&run.thread_id)
+    .bind(&run.assistant_id)
+    .bind(at)
+    .bind(type_.as_str())
+    .bind(enc(&step.step_details)?)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(step)
+}
+
 /// Whether `worker` holds the lease on `run_id`.
 async fn holds(conn: &mut SqliteConnection, run_id: &str, worker: &str) -> StoreResult<bool> {
     let owner: Option<Option<String>> =
@@ -315,43 +363,18 @@ impl EngineStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        let step = RunStep {
-            id: new_id(IdKind::Step),
-            object: "thread.run.step".to_owned(),
-            created_at: at,
-            assistant_id: run.assistant_id.clone(),
-            thread_id: run.thread_id.clone(),
-            run_id: run.id.clone(),
-            type_: RunStepType::MessageCreation,
-            status: RunStepStatus::InProgress,
-            step_details: StepDetails::MessageCreation {
+        let step = insert_open_step(
+            &mut tx,
+            &project,
+            run,
+            at,
+            StepDetails::MessageCreation {
                 message_creation: MessageCreation {
                     message_id: msg.id.clone(),
                 },
             },
-            last_error: None,
-            expired_at: None,
-            cancelled_at: None,
-            failed_at: None,
-            completed_at: None,
-            metadata: None,
-            usage: None,
-        };
-        sqlx::query(
-            "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, \
-             type, status, step_details) VALUES (?, ?, ?, ?, ?, ?, 'message_creation', \
-             'in_progress', ?)",
         )
-        .bind(&step.id)
-        .bind(&project)
-        .bind(&run.id)
-        .bind(&run.thread_id)
-        .bind(&run.assistant_id)
-        .bind(at)
-        .bind(enc(&step.step_details)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .await?;
         tx.commit().await.map_err(backend)?;
         Ok((msg, step))
     }
@@ -444,40 +467,16 @@ impl EngineStore for SqliteStore {
         if status != "in_progress" {
             return Ok(None);
         }
-        let step = RunStep {
-            id: new_id(IdKind::Step),
-            object: "thread.run.step".to_owned(),
-            created_at: now(),
-            assistant_id: run.assistant_id.clone(),
-            thread_id: run.thread_id.clone(),
-            run_id: run.id.clone(),
-            type_: RunStepType::ToolCalls,
-            status: RunStepStatus::InProgress,
-            step_details: StepDetails::ToolCalls {
+        let step = insert_open_step(
+            &mut tx,
+            &project,
+            run,
+            now(),
+            StepDetails::ToolCalls {
                 tool_calls: Vec::new(),
             },
-            last_error: None,
-            expired_at: None,
-            cancelled_at: None,
-            failed_at: None,
-            completed_at: None,
-            metadata: None,
-            usage: None,
-        };
-        sqlx::query(
-            "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, \
-             type, status, step_details) VALUES (?, ?, ?, ?, ?, ?, 'tool_calls', 'in_progress', ?)",
         )
-        .bind(&step.id)
-        .bind(&project)
-        .bind(&run.id)
-        .bind(&run.thread_id)
-        .bind(&run.assistant_id)
-        .bind(step.created_at)
-        .bind(enc(&step.step_details)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .await?;
         tx.commit().await.map_err(backend)?;
         Ok(Some(step))
     }

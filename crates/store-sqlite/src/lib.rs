@@ -108,6 +108,33 @@ pub(crate) fn now() -> i64 {
         .unwrap_or_default()
 }
 
+/// Adds the cursor bounds, the scan order and the limit (one more row than the page, to learn
+/// `has_more`) to a list query; returns whether the rows come against the requested order.
+fn push_page_bounds(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    seq_col: &str,
+    params: &ListParams,
+    after: Option<i64>,
+    before: Option<i64>,
+) -> bool {
+    let asc = params.order == Order::Asc;
+    if let Some(a) = after {
+        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
+            .push_bind(a);
+    }
+    if let Some(b) = before {
+        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
+            .push_bind(b);
+    }
+    let (scan_asc, reversed) = params.scan();
+    qb.push(format!(
+        " ORDER BY {seq_col} {} LIMIT ",
+        if scan_asc { "ASC" } else { "DESC" }
+    ))
+    .push_bind(i64::from(params.limit) + 1);
+    reversed
+}
+
 /// Runs a list query: `base` is a `QueryBuilder` holding `SELECT ... WHERE <scope>`; this adds the
 /// cursor bounds, order and limit, and builds the page. `seq_col` is the ordering column and the
 /// cursors are already resolved to sequence numbers (`None` when absent); an unknown cursor makes
@@ -124,21 +151,7 @@ pub(crate) async fn fetch_page<T, R>(
 where
     R: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
 {
-    let asc = params.order == Order::Asc;
-    if let Some(a) = after {
-        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
-            .push_bind(a);
-    }
-    if let Some(b) = before {
-        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
-            .push_bind(b);
-    }
-    let (scan_asc, reversed) = params.scan();
-    qb.push(format!(
-        " ORDER BY {seq_col} {} LIMIT ",
-        if scan_asc { "ASC" } else { "DESC" }
-    ))
-    .push_bind(i64::from(params.limit) + 1);
+    let reversed = push_page_bounds(&mut qb, seq_col, params, after, before);
     let rows: Vec<R> = qb.build_query_as().fetch_all(pool).await.map_err(backend)?;
     let rows = rows
         .into_iter()
@@ -160,22 +173,8 @@ pub(crate) async fn fetch_json_page<T: serde::de::DeserializeOwned>(
     after: Option<i64>,
     before: Option<i64>,
 ) -> StoreResult<Page<T>> {
-    let asc = params.order == Order::Asc;
-    if let Some(a) = after {
-        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
-            .push_bind(a);
-    }
-    if let Some(b) = before {
-        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
-            .push_bind(b);
-    }
-    let (scan_asc, reversed) = params.scan();
-    qb.push(format!(
-        " ORDER BY {seq_col} {} LIMIT ",
-        if scan_asc { "ASC" } else { "DESC" }
-    ))
-    .push_bind(i64::from(params.limit) + 1)
-    .push(")");
+    let reversed = push_page_bounds(&mut qb, seq_col, params, after, before);
+    qb.push(")");
     let json: String = qb
         .build_query_scalar()
         .fetch_one(pool)
