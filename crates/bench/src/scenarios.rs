@@ -134,16 +134,22 @@ async fn create_assistant(server: &Server, model: &str) -> anyhow::Result<String
     Ok(v["id"].as_str().unwrap_or_default().to_owned())
 }
 
+/// The body of `POST /v1/threads/runs` for `assistant` with a one-message thread. Leaked: the
+/// load tasks share it for the whole (bounded) run of the bench.
+fn thread_and_run_body(assistant: &str, stream: bool) -> &'static str {
+    Box::leak(
+        format!(
+            "{{\"assistant_id\":\"{assistant}\",\"stream\":{stream},\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
+        )
+        .into_boxed_str(),
+    )
+}
+
 /// Runs created and polled until completed, against the zero-latency upstream: the server's
 /// own overhead for a whole run (queue, claim, prompt, model stream, message, step, finish).
 pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "fast-bench").await?;
-    let body: &'static str = Box::leak(
-        format!(
-            "{{\"assistant_id\":\"{asst}\",\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
-        )
-        .into_boxed_str(),
-    );
+    let body = thread_and_run_body(&asst, false);
     let start = Instant::now();
     let deadline = start + args.duration();
     let result = Rc::new(RefCell::new(LoadResult::default()));
@@ -213,12 +219,7 @@ pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row>
 /// token left the upstream, so the latency through assistd is measured per token.
 pub async fn stream_latency(server: &Server, args: &Args) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "paced-bench").await?;
-    let body: &'static str = Box::leak(
-        format!(
-            "{{\"assistant_id\":\"{asst}\",\"stream\":true,\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
-        )
-        .into_boxed_str(),
-    );
+    let body = thread_and_run_body(&asst, true);
     let start = Instant::now();
     let result = Rc::new(RefCell::new(LoadResult::default()));
     let mut tasks = Vec::new();
@@ -329,12 +330,7 @@ fn floor_row(name: &str, mut r: LoadResult, note: String) -> Row {
 /// `poll_ms`) until all complete: latency is creation to observed completion.
 pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "slow-bench").await?;
-    let body: &'static str = Box::leak(
-        format!(
-            "{{\"assistant_id\":\"{asst}\",\"thread\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}"
-        )
-        .into_boxed_str(),
-    );
+    let body = thread_and_run_body(&asst, false);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(120);
     let next = Rc::new(RefCell::new(0usize));

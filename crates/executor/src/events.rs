@@ -10,6 +10,7 @@
 //! This bus is in-process. Streaming a run executed by another instance (several instances on
 //! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
 
+use assistd_wire::{Run, RunStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,21 @@ impl Event {
         }
     }
 
+    /// The event announcing `run`'s current status (`thread.run.<status>`), with the run.
+    pub fn run(run: &Run) -> Self {
+        let name = match run.status {
+            RunStatus::Queued => "thread.run.queued",
+            RunStatus::InProgress => "thread.run.in_progress",
+            RunStatus::RequiresAction => "thread.run.requires_action",
+            RunStatus::Cancelling => "thread.run.cancelling",
+            RunStatus::Cancelled => "thread.run.cancelled",
+            RunStatus::Failed => "thread.run.failed",
+            RunStatus::Completed => "thread.run.completed",
+            RunStatus::Expired => "thread.run.expired",
+        };
+        Self::new(name, run)
+    }
+
     /// Whether the stream of a run ends after this event (the run stopped or awaits the client).
     pub fn ends_stream(&self) -> bool {
         matches!(
@@ -59,7 +75,8 @@ pub struct EventBus {
     channels: Mutex<HashMap<String, broadcast::Sender<Event>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, recovering from poisoning (the maps guarded here stay consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -84,6 +101,16 @@ impl EventBus {
 
     /// Publishes `object` as event `name` of `run_id`, if anyone listens.
     pub fn publish<T: Serialize>(&self, run_id: &str, name: &'static str, object: &T) {
+        self.send(run_id, || Event::new(name, object));
+    }
+
+    /// Publishes the event of `run`'s current status, if anyone listens.
+    pub fn publish_run(&self, run: &Run) {
+        self.send(&run.id, || Event::run(run));
+    }
+
+    /// Sends the event `make` builds (only if someone listens: serializing is not free).
+    fn send(&self, run_id: &str, make: impl FnOnce() -> Event) {
         let mut channels = lock(&self.channels);
         let Some(tx) = channels.get(run_id) else {
             return;
@@ -92,7 +119,7 @@ impl EventBus {
             channels.remove(run_id);
             return;
         }
-        let _ = tx.send(Event::new(name, object));
+        let _ = tx.send(make());
     }
 
     /// Forgets `run_id`'s channel if nobody listens any more.

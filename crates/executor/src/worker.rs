@@ -1,6 +1,6 @@
 //! Workers, leases, cancellation and expiry.
 
-use crate::events::EventBus;
+use crate::events::{EventBus, lock};
 use crate::prompt;
 use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
@@ -122,10 +122,6 @@ impl ExecutorHandle {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn signal(inner: &Inner, run_id: &str, why: Stop) {
     if let Some((token, reason)) = lock(&inner.running).get(run_id) {
         lock(reason).get_or_insert(why);
@@ -199,7 +195,7 @@ async fn supervise(
             )
             .await;
         if let Ok(Some(run)) = ended {
-            publish_end(&inner.events, &run);
+            inner.events.publish_run(&run);
         }
     }
     lock(&inner.running).remove(&run_id);
@@ -240,21 +236,6 @@ fn publish_internal_error(events: &EventBus, run_id: &str) {
             code: Some("server_error".to_owned()),
         },
     );
-}
-
-/// Publishes the event of a run's new state.
-fn publish_end(events: &EventBus, run: &Run) {
-    let name = match run.status {
-        RunStatus::Completed => "thread.run.completed",
-        RunStatus::Failed => "thread.run.failed",
-        RunStatus::Cancelled => "thread.run.cancelled",
-        RunStatus::Expired => "thread.run.expired",
-        RunStatus::RequiresAction => "thread.run.requires_action",
-        RunStatus::Cancelling => "thread.run.cancelling",
-        RunStatus::InProgress => "thread.run.in_progress",
-        RunStatus::Queued => "thread.run.queued",
-    };
-    events.publish(&run.id, name, run);
 }
 
 fn error(code: &str, message: impl Into<String>) -> Option<LastError> {
@@ -438,7 +419,7 @@ async fn close(
     if let Some(step_id) = &open.tool_step {
         publish_step_end(inner, claim, step_id).await;
     }
-    publish_end(&inner.events, &ended);
+    inner.events.publish_run(&ended);
     Ok(())
 }
 
@@ -474,7 +455,7 @@ async fn end(
         .finish_run(run, worker, status, err, incomplete)
         .await?
     {
-        publish_end(&inner.events, &run);
+        inner.events.publish_run(&run);
     }
     Ok(())
 }
@@ -545,7 +526,7 @@ async fn drive(
                 return end(inner, run, worker, RunStatus::Completed, None, incomplete).await;
             }
             Ok(TurnEnd::Calls(run)) => {
-                publish_end(&inner.events, &run);
+                inner.events.publish_run(&run);
                 return Ok(());
             }
             Ok(TurnEnd::LeaseLost) => return Ok(()),

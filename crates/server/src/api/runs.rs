@@ -12,7 +12,7 @@ use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
     Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
-    RunStatus, RunStep, StepDetails, StepToolCall, SubmitToolOutputsRunRequest,
+    RunStep, StepDetails, StepToolCall, SubmitToolOutputsRunRequest,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -214,12 +214,7 @@ pub async fn cancel_run(
 ) -> ApiResult<RunResponse> {
     let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
     s.run_cancel_requested(&run_id);
-    let name = if run.status == RunStatus::Cancelled {
-        "thread.run.cancelled"
-    } else {
-        "thread.run.cancelling"
-    };
-    s.events.publish(&run_id, name, &run);
+    s.events.publish_run(&run);
     Ok(RunResponse::new(&s, run))
 }
 

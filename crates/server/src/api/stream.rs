@@ -15,7 +15,7 @@
 use crate::app::AppState;
 use assistd_core::Project;
 use assistd_executor::Event;
-use assistd_wire::{Error as WireError, Run, RunStatus};
+use assistd_wire::{Error as WireError, Run};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use std::collections::VecDeque;
@@ -31,16 +31,10 @@ fn sse(ev: &Event) -> SseEvent {
     SseEvent::default().event(ev.name).data(&*ev.data)
 }
 
+/// The run's status event, if that status ends a stream.
 fn status_event(run: &Run) -> Option<Event> {
-    let name = match run.status {
-        RunStatus::Completed => "thread.run.completed",
-        RunStatus::Failed => "thread.run.failed",
-        RunStatus::Cancelled => "thread.run.cancelled",
-        RunStatus::Expired => "thread.run.expired",
-        RunStatus::RequiresAction => "thread.run.requires_action",
-        _ => return None,
-    };
-    Some(Event::new(name, run))
+    let ev = Event::run(run);
+    ev.ends_stream().then_some(ev)
 }
 
 struct State {
