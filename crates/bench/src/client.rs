@@ -32,6 +32,11 @@ impl Conn {
         })
     }
 
+    /// The connection's sender, for a request the caller builds and reads itself.
+    pub fn raw(&mut self) -> &mut SendRequest<Full<Bytes>> {
+        &mut self.sender
+    }
+
     /// Sends a request; returns the status and body.
     pub async fn send(
         &mut self,

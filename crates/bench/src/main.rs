@@ -7,6 +7,7 @@
 
 mod client;
 mod floor;
+mod model;
 mod report;
 mod scenarios;
 mod server;
@@ -78,6 +79,9 @@ pub struct Args {
     /// cannot rot).
     #[arg(long)]
     pub smoke: bool,
+    /// The `model` scenario's settings.
+    #[command(flatten)]
+    pub model: model::ModelArgs,
 }
 
 /// The scenarios.
@@ -101,6 +105,9 @@ pub enum Scenario {
     Mixed,
     /// What the hardware and libraries allow: a minimal SQLite handler, the upstream directly.
     Floor,
+    /// The built-in model against llama.cpp's `llama-bench` (not part of `all`: it needs
+    /// llama-bench; `scripts/bench-model` builds it and runs this).
+    Model,
 }
 
 impl Args {
@@ -132,6 +139,9 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
+    if args.scenario == Scenario::Model {
+        return model::run(args.assistd_bin.clone(), &args.model).await;
+    }
     args.shrink_for_smoke();
     // Two fake upstreams, routed by model name: one answers as fast as it can (server
     // overhead), one paces its tokens like a real model (streaming latency).

@@ -118,15 +118,16 @@ pub enum ModelError {
         retry_after: Option<Duration>,
     },
     /// A transient failure (5xx, timeout, dropped connection): worth retrying.
-    #[error("the model upstream failed: {message}")]
+    #[error("the model failed: {message}")]
     Transient {
         /// What happened.
         message: String,
         /// A `Retry-After` hint, if any.
         retry_after: Option<Duration>,
     },
-    /// The request was refused (4xx other than 429): retrying will not help.
-    #[error("the model upstream refused the request: {0}")]
+    /// The request was refused (4xx other than 429, or a prompt the model cannot take):
+    /// retrying will not help.
+    #[error("the model refused the request: {0}")]
     Rejected(String),
 }
 

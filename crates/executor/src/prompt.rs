@@ -142,6 +142,9 @@ pub fn build(
         }
     }
 
+    // A named tool choice forces the run's first turn only: once its outputs are in, the model
+    // answers them (forcing every turn would call the function forever).
+    let called_already = !turns.is_empty();
     let mut prompt = Vec::with_capacity(history.len() + turns.len() + 1);
     if !system.is_empty() {
         prompt.push(ChatMessage::System(system));
@@ -160,6 +163,7 @@ pub fn build(
     let tool_choice = match &run.tool_choice {
         ToolChoiceOption::Mode(ToolChoiceMode::None) => ToolChoice::None,
         ToolChoiceOption::Mode(ToolChoiceMode::Auto) => ToolChoice::Auto,
+        ToolChoiceOption::Named(_) if called_already => ToolChoice::Auto,
         ToolChoiceOption::Named(n) => match (&n.type_, &n.function) {
             (NamedToolType::Function, Some(f)) => ToolChoice::Function(f.name.clone()),
             _ => ToolChoice::Auto,

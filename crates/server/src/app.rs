@@ -91,7 +91,8 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let blobs = Blobs::local(&settings.data_dir.join("files"))?;
     let events = Arc::new(EventBus::default());
     let executor = if settings.workers > 0 {
-        let models = ModelRouter::new(&settings.model_routes())?;
+        let models =
+            crate::local::attach(ModelRouter::new(&settings.model_routes())?, &settings).await?;
         Some(Executor::start(
             store.clone(),
             Arc::new(models),

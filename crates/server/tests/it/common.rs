@@ -251,6 +251,9 @@ impl TestApp {
             workers: 0,
             ..Settings::default()
         };
+        let mut settings = settings;
+        // The built-in model only where a test asks for it (`local_model` module).
+        settings.local_model.enabled = Some(false);
         TestAppBuilder { settings, dir }
     }
 

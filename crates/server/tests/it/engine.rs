@@ -27,7 +27,12 @@ async fn engine_app_with(
 }
 
 /// Polls the run until `done` holds (or 15 s pass).
-async fn wait_for(app: &TestApp, thread: &str, run: &str, done: impl Fn(&str) -> bool) -> Value {
+pub(crate) async fn wait_for(
+    app: &TestApp,
+    thread: &str,
+    run: &str,
+    done: impl Fn(&str) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = app.get(&format!("/threads/{thread}/runs/{run}")).await.ok();
@@ -39,14 +44,14 @@ async fn wait_for(app: &TestApp, thread: &str, run: &str, done: impl Fn(&str) ->
     }
 }
 
-fn terminal(s: &str) -> bool {
+pub(crate) fn terminal(s: &str) -> bool {
     matches!(
         s,
         "completed" | "failed" | "cancelled" | "expired" | "requires_action"
     )
 }
 
-async fn setup(app: &TestApp, assistant: Value, user: &str) -> (String, String) {
+pub(crate) async fn setup(app: &TestApp, assistant: Value, user: &str) -> (String, String) {
     let a = app.post("/assistants", assistant).await.ok();
     let t = app
         .post(
@@ -61,7 +66,7 @@ async fn setup(app: &TestApp, assistant: Value, user: &str) -> (String, String) 
     )
 }
 
-async fn start_run(app: &TestApp, thread: &str, body: Value) -> (Value, HeaderMap) {
+pub(crate) async fn start_run(app: &TestApp, thread: &str, body: Value) -> (Value, HeaderMap) {
     let resp = app.post(&format!("/threads/{thread}/runs"), body).await;
     let headers = resp.headers.clone();
     (resp.ok(), headers)
@@ -441,6 +446,45 @@ async fn a_run_waiting_for_tool_outputs_expires() {
         .ok();
     assert_eq!(messages(&steps)[0]["status"], "expired");
     assert!(messages(&steps)[0]["expired_at"].as_i64().is_some());
+}
+
+#[tokio::test]
+async fn a_named_tool_choice_forces_the_first_turn_only() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::ToolCalls(vec![("f".into(), "{}".into())]));
+    up.push(Reply::text("done with f"));
+    let app = engine_app(&up).await;
+    let (asst, thread) = setup(
+        &app,
+        json!({"model": "m", "tools": [{"type": "function", "function": {"name": "f"}}]}),
+        "use f",
+    )
+    .await;
+    let (run, _) = start_run(
+        &app,
+        &thread,
+        json!({"assistant_id": asst, "tool_choice": {"type": "function", "function": {"name": "f"}}}),
+    )
+    .await;
+    let run_id = run["id"].as_str().unwrap();
+    let waiting = wait_for(&app, &thread, run_id, terminal).await;
+    let call = &waiting["required_action"]["submit_tool_outputs"]["tool_calls"][0];
+    app.post(
+        &format!("/threads/{thread}/runs/{run_id}/submit_tool_outputs"),
+        json!({"tool_outputs": [{"tool_call_id": call["id"], "output": "ok"}]}),
+    )
+    .await
+    .ok();
+    let done = wait_for(&app, &thread, run_id, |s| s == "completed" || s == "failed").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let reqs = up.requests();
+    assert_eq!(reqs[0]["tool_choice"]["function"]["name"], "f");
+    assert_eq!(
+        reqs[1]["tool_choice"], "auto",
+        "the answer to f's output is not forced"
+    );
+    // The run still reports what it was created with.
+    assert_eq!(done["tool_choice"]["function"]["name"], "f");
 }
 
 #[tokio::test]

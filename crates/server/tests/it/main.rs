@@ -9,6 +9,7 @@ mod engine;
 mod errors;
 mod files;
 mod lists;
+mod local_model;
 mod messages;
 mod runs;
 mod server;

