@@ -30,6 +30,10 @@ pub struct Args {
     /// The database the server uses (default: a fresh SQLite file in its data directory).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// assistd instances sharing the database (needs a PostgreSQL `--database-url` beyond 1);
+    /// the run round trip spreads its clients over them.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
     /// Delay before the first token of the streaming scenario's upstream, milliseconds.
     #[arg(long, default_value_t = 20)]
     pub upstream_latency_ms: u64,
@@ -170,6 +174,28 @@ async fn run() -> anyhow::Result<()> {
         args.database_url.as_deref(),
     )
     .await?;
+    anyhow::ensure!(
+        args.instances <= 1
+            || args
+                .database_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres")),
+        "--instances > 1 needs a PostgreSQL --database-url that they share"
+    );
+    let mut others = Vec::new();
+    for _ in 1..args.instances {
+        others.push(
+            server::Server::start(
+                args.assistd_bin.clone(),
+                &config,
+                args.database_url.as_deref(),
+            )
+            .await?,
+        );
+    }
+    let addrs: Vec<String> = std::iter::once(server.addr.clone())
+        .chain(others.iter().map(|s| s.addr.clone()))
+        .collect();
     let mut rows = Vec::new();
     let run = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     if run(Scenario::CreateMessage) {
@@ -184,7 +210,7 @@ async fn run() -> anyhow::Result<()> {
         rows.push(scenarios::rss_after_messages(&server, &args).await?);
     }
     if run(Scenario::RunRoundTrip) {
-        rows.push(scenarios::run_round_trip(&server, &args).await?);
+        rows.push(scenarios::run_round_trip(&server, &addrs, &args).await?);
     }
     if run(Scenario::StreamLatency) {
         rows.push(scenarios::stream_latency(&server, &args).await?);
@@ -209,6 +235,9 @@ async fn run() -> anyhow::Result<()> {
     }
     let errors: usize = rows.iter().map(|r| r.errors).sum();
     server.stop().await;
+    for s in others {
+        s.stop().await;
+    }
     if errors > 0 {
         anyhow::bail!("{errors} requests failed");
     }

@@ -147,7 +147,7 @@ fn thread_and_run_body(assistant: &str, stream: bool) -> &'static str {
 
 /// Runs created and polled until completed, against the zero-latency upstream: the server's
 /// own overhead for a whole run (queue, claim, prompt, model stream, message, step, finish).
-pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row> {
+pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "fast-bench").await?;
     let body = thread_and_run_body(&asst, false);
     let start = Instant::now();
@@ -155,8 +155,8 @@ pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row>
     let result = Rc::new(RefCell::new(LoadResult::default()));
     let issued = Rc::new(RefCell::new(0usize));
     let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let mut conn = Conn::open(&server.addr).await?;
+    for i in 0..args.connections {
+        let mut conn = Conn::open(&addrs[i % addrs.len()]).await?;
         let result = result.clone();
         let issued = issued.clone();
         let max = args.requests;
@@ -209,8 +209,10 @@ pub async fn run_round_trip(server: &Server, args: &Args) -> anyhow::Result<Row>
         r,
         server,
         format!(
-            "{} clients, zero-latency upstream, {} tokens, 2 ms polls",
-            args.connections, args.round_trip_tokens
+            "{} clients over {} instance(s), zero-latency upstream, {} tokens, 2 ms polls",
+            args.connections,
+            addrs.len(),
+            args.round_trip_tokens
         ),
     ))
 }

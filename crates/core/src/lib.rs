@@ -7,10 +7,12 @@ pub mod list;
 pub mod model;
 pub mod project;
 pub mod runs;
+pub mod signals;
 pub mod store;
 pub mod validate;
 
 pub use engine::{ClaimedRun, EngineStore, Lease, TurnText};
 pub use list::{ListParams, Order, Page};
 pub use project::Project;
+pub use signals::{Signal, Signals};
 pub use store::*;

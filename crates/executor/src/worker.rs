@@ -4,8 +4,9 @@ use crate::events::{EventBus, lock};
 use crate::prompt;
 use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
-use assistd_core::{ClaimedRun, Lease, Store};
+use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{AssistantTool, LastError, Run, RunStatus};
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,6 +82,18 @@ impl Executor {
         events: Arc<EventBus>,
         cfg: ExecutorConfig,
     ) -> ExecutorHandle {
+        Self::start_with_signals(store, models, events, cfg, None)
+    }
+
+    /// [`Executor::start`], also acting on `signals` from other instances sharing the
+    /// database: queued runs wake the dispatcher, cancels stop runs executing here.
+    pub fn start_with_signals(
+        store: Arc<dyn Store>,
+        models: Arc<dyn ModelBackend>,
+        events: Arc<EventBus>,
+        cfg: ExecutorConfig,
+        signals: Option<Arc<dyn Signals>>,
+    ) -> ExecutorHandle {
         let inner = Arc::new(Inner {
             store,
             models,
@@ -94,6 +107,9 @@ impl Executor {
         let tasks = TaskTracker::new();
         tasks.spawn(dispatch_loop(inner.clone(), tasks.clone()));
         tasks.spawn(sweep_loop(inner.clone()));
+        if let Some(signals) = signals {
+            tasks.spawn(signal_loop(inner.clone(), signals));
+        }
         tasks.close();
         ExecutorHandle { inner, tasks }
     }
@@ -126,6 +142,37 @@ fn signal(inner: &Inner, run_id: &str, why: Stop) {
     if let Some((token, reason)) = lock(&inner.running).get(run_id) {
         lock(reason).get_or_insert(why);
         token.cancel();
+    }
+}
+
+/// Acts on other instances' signals until shutdown. Without a subscription (the database is
+/// unreachable) it retries: polling and lease renewal keep the engine correct meanwhile.
+async fn signal_loop(inner: Arc<Inner>, signals: Arc<dyn Signals>) {
+    loop {
+        let mut stream = tokio::select! {
+            s = signals.subscribe() => match s {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for signals; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        () = inner.shutdown.cancelled() => return,
+                    }
+                }
+            },
+            () = inner.shutdown.cancelled() => return,
+        };
+        loop {
+            let next = tokio::select! {
+                n = stream.next() => n,
+                () = inner.shutdown.cancelled() => return,
+            };
+            match next {
+                Some(Signal::Queued) => inner.wake.notify_one(),
+                Some(Signal::Cancel(run_id)) => signal(&inner, &run_id, Stop::Cancel),
+                None => break,
+            }
+        }
     }
 }
 

@@ -6,9 +6,10 @@ use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::ApiError;
-use assistd_core::Store;
+use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
+use assistd_store_postgres::{PgSignals, PostgresSettings, PostgresStore};
 use assistd_store_sqlite::{SqliteSettings, SqliteStore};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -43,22 +44,131 @@ pub struct AppState {
     pub executor: Option<ExecutorHandle>,
     /// Run events, for `stream: true`.
     pub events: Arc<EventBus>,
+    /// Signals to the other instances sharing the database, if it is shared.
+    pub signals: Option<Arc<dyn Signals>>,
 }
 
 impl AppState {
-    /// A run was queued: let a worker know.
+    /// A run was queued: let a worker know, here and in the other instances.
     pub fn run_queued(&self) {
         if let Some(e) = &self.executor {
             e.wake();
         }
+        self.broadcast(Signal::Queued);
     }
 
-    /// A run was asked to cancel: stop its model request if a worker here runs it.
+    /// A run was asked to cancel: stop its model request, wherever a worker runs it.
     pub fn run_cancel_requested(&self, run_id: &str) {
         if let Some(e) = &self.executor {
             e.cancel(run_id);
         }
+        self.broadcast(Signal::Cancel(run_id.to_owned()));
     }
+
+    /// Sends a signal without holding up the response: it is a hint (workers poll, and notice
+    /// cancels when they renew their leases), so a failure is only logged.
+    fn broadcast(&self, signal: Signal) {
+        if let Some(signals) = self.signals.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = signals.publish(signal).await {
+                    tracing::warn!(error = %e, "publishing a signal failed");
+                }
+            });
+        }
+    }
+}
+
+/// The database the settings name, and its cross-instance signals when several instances can
+/// share it. The URL itself is never logged or echoed (it may hold a password).
+pub async fn open_database(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<dyn Signals>>)> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the data directory {}: {e}",
+                settings.data_dir.display()
+            )
+        })?;
+        let store = SqliteStore::connect(
+            &url,
+            &SqliteSettings {
+                read_connections: settings.sqlite_read_connections,
+                ..SqliteSettings::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        return Ok((Arc::new(store), None));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pg = PostgresSettings {
+            max_connections: settings.database_max_connections,
+            statement_timeout: Duration::from_secs_f64(settings.database_statement_timeout_secs),
+            acquire_timeout: Duration::from_secs_f64(settings.database_acquire_timeout_secs),
+        };
+        let store = PostgresStore::connect(&url, &pg)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
+        let signals: Arc<dyn Signals> = Arc::new(PgSignals::new(store.pool().clone()));
+        return Ok((Arc::new(store), Some(signals)));
+    }
+    anyhow::bail!(
+        "unsupported database URL scheme '{}': use sqlite://PATH or postgres://USER@HOST/DATABASE",
+        url.split("://").next().unwrap_or_default()
+    )
+}
+
+/// Applies pending migrations to the database the settings name (`assistd migrate`).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    // Opening applies migrations; the store is closed again when dropped.
+    open_database(settings).await.map(drop)
+}
+
+/// Starts the run engine when the settings ask for workers.
+async fn start_executor(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    events: &Arc<EventBus>,
+    signals: Option<Arc<dyn Signals>>,
+) -> anyhow::Result<Option<ExecutorHandle>> {
+    if settings.workers == 0 {
+        return Ok(None);
+    }
+    let models =
+        crate::local::attach(ModelRouter::new(&settings.model_routes())?, settings).await?;
+    Ok(Some(Executor::start_with_signals(
+        store.clone(),
+        Arc::new(models),
+        events.clone(),
+        ExecutorConfig {
+            workers: settings.workers,
+            lease: Duration::from_secs_f64(settings.lease_secs),
+            max_turns: settings.max_turns,
+            ..ExecutorConfig::default()
+        },
+        signals,
+    )))
+}
+
+/// Workers only, no HTTP (`assistd worker`): executes the shared queue's runs until
+/// `shutdown` resolves, then releases the runs in flight.
+pub async fn run_worker(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    settings.check()?;
+    anyhow::ensure!(settings.workers > 0, "a worker needs workers > 0");
+    let (store, signals) = open_database(&settings).await?;
+    let events = Arc::new(EventBus::default());
+    let executor = start_executor(&settings, &store, &events, signals)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
+    tracing::info!(workers = settings.workers, "worker ready");
+    shutdown.await;
+    executor.shutdown().await;
+    Ok(())
 }
 
 /// Opens storage as the settings say.
@@ -69,44 +179,10 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
             settings.data_dir.display()
         )
     })?;
-    let url = settings.database_url();
-    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(
-            SqliteStore::connect(
-                &url,
-                &SqliteSettings {
-                    read_connections: settings.sqlite_read_connections,
-                    ..SqliteSettings::default()
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?,
-        )
-    } else {
-        anyhow::bail!(
-            "unsupported database URL scheme in '{}': this build supports sqlite:// URLs",
-            url.split("://").next().unwrap_or_default()
-        );
-    };
-    let blobs = Blobs::local(&settings.data_dir.join("files"))?;
+    let (store, signals) = open_database(&settings).await?;
+    let blobs = Blobs::from_settings(&settings).await?;
     let events = Arc::new(EventBus::default());
-    let executor = if settings.workers > 0 {
-        let models =
-            crate::local::attach(ModelRouter::new(&settings.model_routes())?, &settings).await?;
-        Some(Executor::start(
-            store.clone(),
-            Arc::new(models),
-            events.clone(),
-            ExecutorConfig {
-                workers: settings.workers,
-                lease: Duration::from_secs_f64(settings.lease_secs),
-                max_turns: settings.max_turns,
-                ..ExecutorConfig::default()
-            },
-        ))
-    } else {
-        None
-    };
+    let executor = start_executor(&settings, &store, &events, signals.clone()).await?;
     Ok(AppState {
         store,
         blobs,
@@ -114,6 +190,7 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         executor,
         events,
+        signals,
     })
 }
 

@@ -19,8 +19,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Where the SQLite database and local file bytes live.
     pub data_dir: PathBuf,
-    /// Database URL; defaults to `sqlite://<data_dir>/assistd.db`.
-    pub database_url: Option<String>,
+    /// Database URL; defaults to `sqlite://<data_dir>/assistd.db`. Its password never shows
+    /// in `Debug` output.
+    pub database_url: Option<DatabaseUrl>,
     /// API keys, each an isolated project. Empty: any key is accepted (loopback only).
     pub api_keys: Vec<ApiKey>,
     /// Largest accepted upload, in bytes.
@@ -31,6 +32,12 @@ pub struct Settings {
     pub run_expires_after_secs: i64,
     /// Read connections of the SQLite pool.
     pub sqlite_read_connections: u32,
+    /// Connections of the PostgreSQL pool, at most.
+    pub database_max_connections: u32,
+    /// Seconds one PostgreSQL statement may run before the server cancels it (0: no limit).
+    pub database_statement_timeout_secs: f64,
+    /// Seconds a request waits for a free PostgreSQL connection before failing.
+    pub database_acquire_timeout_secs: f64,
     /// Model routes, first match wins (`[[models]]` in the TOML file).
     pub models: Vec<ModelRoute>,
     /// Shortcut: route every model to this OpenAI-compatible base URL (after `models`).
@@ -49,6 +56,61 @@ pub struct Settings {
     pub poll_after_ms: u64,
     /// The built-in model (`[local_model]` in the TOML file, `ASSISTD_LOCAL_MODEL_*`).
     pub local_model: LocalModelSettings,
+    /// Where uploaded file bytes live: unset for `<data_dir>/files` on local disk, or an
+    /// object-store URL such as `s3://bucket/prefix`.
+    pub file_storage_url: Option<String>,
+    /// Options for `file_storage_url`'s store (`endpoint`, `region`, `allow_http`, ...);
+    /// credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+    pub file_storage_options: StorageOptions,
+}
+
+/// Options of the file store (`[file_storage_options]`). TOML values may be strings, booleans
+/// or numbers (`allow_http = true`); `Debug` shows the keys only, since a user may put a secret
+/// key here.
+#[derive(Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct StorageOptions(pub std::collections::BTreeMap<String, String>);
+
+impl std::ops::Deref for StorageOptions {
+    type Target = std::collections::BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for StorageOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Scalar {
+            Text(String),
+            Flag(bool),
+            Int(i64),
+            Float(f64),
+        }
+        let raw = std::collections::BTreeMap::<String, Scalar>::deserialize(d)?;
+        Ok(Self(
+            raw.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Scalar::Text(s) => s,
+                        Scalar::Flag(b) => b.to_string(),
+                        Scalar::Int(i) => i.to_string(),
+                        Scalar::Float(f) => f.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl fmt::Debug for StorageOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
 }
 
 /// The built-in model: a GGUF chat model run in-process, answering the model names routed to it.
@@ -117,6 +179,9 @@ impl Default for Settings {
             max_json_body_bytes: 32 * 1024 * 1024,
             run_expires_after_secs: 600,
             sqlite_read_connections: 8,
+            database_max_connections: 16,
+            database_statement_timeout_secs: 30.0,
+            database_acquire_timeout_secs: 10.0,
             models: Vec::new(),
             upstream_url: None,
             upstream_api_key: None,
@@ -125,7 +190,40 @@ impl Default for Settings {
             max_turns: 16,
             poll_after_ms: 100,
             local_model: LocalModelSettings::default(),
+            file_storage_url: None,
+            file_storage_options: StorageOptions::default(),
         }
+    }
+}
+
+/// A database URL, whose password `Debug` hides.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL with its password replaced by `<redacted>`.
+    pub fn redacted(&self) -> String {
+        // scheme://user:password@host...: the password sits between the first ':' after the
+        // scheme's "//" and the last '@' before the path.
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return self.0.clone();
+        };
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}{path}"),
+                None => self.0.clone(),
+            },
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
     }
 }
 
@@ -181,7 +279,11 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 13] = [
+const ENV_SETTINGS: [&str; 17] = [
+    "database_max_connections",
+    "database_statement_timeout_secs",
+    "database_acquire_timeout_secs",
+    "file_storage_url",
     "listen",
     "upstream_url",
     "upstream_api_key",
@@ -223,6 +325,9 @@ pub struct CliOverrides {
     /// `--database-url`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// `--no-workers` (0) and `assistd worker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
 }
 
 /// Why the settings could not be loaded.
@@ -289,6 +394,16 @@ impl Settings {
         if self.max_turns == 0 {
             return Err(ConfigError("max_turns must be positive".to_owned()));
         }
+        if !(self.database_statement_timeout_secs.is_finite()
+            && self.database_statement_timeout_secs >= 0.0
+            && self.database_acquire_timeout_secs.is_finite()
+            && self.database_acquire_timeout_secs > 0.0)
+        {
+            return Err(ConfigError(
+                "database_statement_timeout_secs must be at least 0 and database_acquire_timeout_secs positive"
+                    .to_owned(),
+            ));
+        }
         let lm = &self.local_model;
         if lm.slots == 0 || lm.slots > 64 {
             return Err(ConfigError(
@@ -334,7 +449,8 @@ impl Settings {
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         self.database_url
-            .clone()
+            .as_ref()
+            .map(|u| u.0.clone())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("assistd.db").display()))
     }
 }
@@ -349,6 +465,46 @@ mod tests {
         let shown = format!("{k:?}");
         assert!(!shown.contains("sk-very-secret"), "{shown}");
         assert!(shown.starts_with("ApiKey(project=proj_"));
+    }
+
+    #[test]
+    fn database_passwords_never_show_in_debug() {
+        let s = Settings {
+            database_url: Some(DatabaseUrl(
+                "postgres://assistd:s3cr%40t@db.internal:5432/assistd?sslmode=require".into(),
+            )),
+            ..Settings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(shown.contains("postgres://assistd:<redacted>@db.internal:5432/assistd"));
+        assert_eq!(
+            DatabaseUrl("postgres://u@h/db".into()).redacted(),
+            "postgres://u@h/db"
+        );
+        assert_eq!(
+            DatabaseUrl("sqlite:///var/lib/a.db".into()).redacted(),
+            "sqlite:///var/lib/a.db"
+        );
+    }
+
+    #[test]
+    fn storage_options_take_scalars_and_hide_values() {
+        let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
+            r#"
+            file_storage_url = "s3://bucket/prefix"
+            [file_storage_options]
+            endpoint = "http://127.0.0.1:9000"
+            allow_http = true
+            secret_access_key = "very-secret"
+            "#,
+        ));
+        let s: Settings = fig.extract().unwrap();
+        assert_eq!(s.file_storage_options["allow_http"], "true");
+        assert_eq!(s.file_storage_options["endpoint"], "http://127.0.0.1:9000");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("secret_access_key"), "{shown}");
     }
 
     #[test]

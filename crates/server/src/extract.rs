@@ -91,6 +91,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         _ => return Err(ApiError::invalid(NOT_JSON, None)),
     }
+    if has_escaped_nul(bytes) {
+        return Err(ApiError::invalid(
+            "Invalid request body: strings cannot contain the null character (\\u0000).",
+            None,
+        ));
+    }
     // The common case, a valid body, parses without tracking the path; only a rejected body is
     // parsed again with the path tracked, to name the offending field. (`from_slice` also
     // rejects anything but whitespace after the document.)
@@ -106,6 +112,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // A valid document followed by anything but whitespace is not JSON either.
     de.end().map_err(|_| ApiError::invalid(NOT_JSON, None))?;
     Ok(value)
+}
+
+/// Whether a JSON document holds `\u0000` (NUL can only arrive escaped: raw control characters
+/// are not valid JSON). PostgreSQL cannot store NUL in text, so it is refused on every backend
+/// alike. `\\u0000` (an escaped backslash, then `u0000`) is text, not NUL: an escape counts only
+/// after an odd number of backslashes.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(pos) = bytes[i..].iter().position(|&b| b == b'\\') {
+        let start = i + pos;
+        let run = bytes[start..].iter().take_while(|&&b| b == b'\\').count();
+        let after = start + run;
+        if run % 2 == 1
+            && bytes
+                .get(after..after + 5)
+                .is_some_and(|u| u.eq_ignore_ascii_case(b"u0000"))
+        {
+            return true;
+        }
+        i = after;
+    }
+    false
 }
 
 /// `path` extended by `field`, unless the path already ends at it (serde_path_to_error includes
@@ -258,5 +286,24 @@ impl RawQuery {
         p.after = self.string("after")?;
         p.before = self.string("before")?;
         Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_escaped_nul;
+
+    #[test]
+    fn escaped_nul_is_found_but_escaped_backslashes_are_text() {
+        assert!(has_escaped_nul(br#"{"a":"x\u0000y"}"#));
+        assert!(has_escaped_nul(br#"{"a":"\\\u0000"}"#));
+        assert!(has_escaped_nul(br#"{"a":"\U0000"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"\\u0000"}"#));
+        assert!(
+            has_escaped_nul(br#"{"a":"\u00001"}"#),
+            "NUL followed by '1'"
+        );
+        assert!(!has_escaped_nul(br#"{"a":"\u0001"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"ends with \\"}"#));
     }
 }

@@ -20,8 +20,47 @@ struct Cli {
 enum Command {
     /// Serve the API under /v1.
     Serve(ServeArgs),
+    /// Execute runs from the shared queue, without serving HTTP (scale workers apart from the
+    /// API: `serve --no-workers` elsewhere).
+    Worker(WorkerArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate(StoreArgs),
     /// Fetch the built-in model's weights into <data-dir>/models and verify them (sha256).
     FetchModel(FetchArgs),
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Directory for the database and file bytes [env: ASSISTD_DATA_DIR] [default: ./data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL [env: ASSISTD_DATABASE_URL] [default: sqlite://<data-dir>/assistd.db]
+    #[arg(long)]
+    database_url: Option<String>,
+    /// TOML configuration file
+    #[arg(long, env = "ASSISTD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn settings(self, workers: Option<usize>) -> anyhow::Result<Settings> {
+        let cli = CliOverrides {
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            workers,
+            ..CliOverrides::default()
+        };
+        Ok(Settings::load(self.config.as_deref(), &cli)?)
+    }
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Runs executed at once [env: ASSISTD_WORKERS] [default: 32]
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -55,6 +94,10 @@ struct ServeArgs {
     /// TOML configuration file
     #[arg(long, env = "ASSISTD_CONFIG")]
     config: Option<PathBuf>,
+    /// Serve the API only; runs are executed by `assistd worker` processes (or other
+    /// instances) sharing the database
+    #[arg(long)]
+    no_workers: bool,
 }
 
 async fn shutdown_signal() {
@@ -83,6 +126,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        workers: args.no_workers.then_some(0),
     };
     let settings = Settings::load(args.config.as_deref(), &cli)?;
     let open = settings.api_keys.is_empty();
@@ -98,6 +142,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await?;
+    Ok(())
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let settings = args.store.settings(args.workers)?;
+    assistd_server::app::run_worker(settings, async {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
+    let settings = args.settings(None)?;
+    assistd_server::app::migrate(&settings).await?;
+    println!("migrations applied");
     Ok(())
 }
 
@@ -144,6 +204,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Worker(args) => worker(args).await,
+            Command::Migrate(args) => migrate(args).await,
             Command::FetchModel(args) => fetch_model(args).await,
         }
     });

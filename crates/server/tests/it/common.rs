@@ -4,9 +4,10 @@
 #![allow(dead_code)]
 
 use assistd_core::Project;
+use assistd_core::Store;
 use assistd_server::app::{RunningServer, start};
-use assistd_server::config::{ApiKey, Settings};
-use assistd_store_sqlite::{SqliteSettings, SqliteStore};
+use assistd_server::config::{ApiKey, DatabaseUrl, Settings};
+use assistd_test_support::pg::TestDatabase;
 use assistd_wire::{FunctionCall, Usage};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
@@ -132,6 +133,9 @@ pub struct TestApp {
     /// The server's data directory (database and file bytes).
     pub data_dir: PathBuf,
     server: Option<RunningServer>,
+    settings: Settings,
+    db_url: String,
+    _pg: Option<TestDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -148,16 +152,29 @@ impl TestAppBuilder {
         self
     }
 
-    /// Starts the server.
-    pub async fn spawn(self) -> TestApp {
+    /// Starts the server: on a fresh SQLite file, or on a fresh PostgreSQL database when
+    /// `ASSISTD_TEST_DATABASE=postgres` (the test command runs this suite both ways).
+    pub async fn spawn(mut self) -> TestApp {
         let data_dir = self.settings.data_dir.clone();
-        let server = start(self.settings).await.expect("server starts");
+        let pg = match std::env::var("ASSISTD_TEST_DATABASE").as_deref() {
+            Ok("postgres") if self.settings.database_url.is_none() => {
+                let db = TestDatabase::create().await;
+                self.settings.database_url = Some(DatabaseUrl(db.url()));
+                Some(db)
+            }
+            _ => None,
+        };
+        let db_url = self.settings.database_url();
+        let server = start(self.settings.clone()).await.expect("server starts");
         TestApp {
             base: format!("http://{}", server.addr),
             http: reqwest::Client::new(),
             key: KEY_A.to_owned(),
             data_dir,
             server: Some(server),
+            settings: self.settings,
+            db_url,
+            _pg: pg,
             _dir: self.dir,
         }
     }
@@ -404,18 +421,36 @@ impl TestApp {
     }
 
     /// A second handle on the server's database, standing in for the run engine.
-    pub async fn store(&self) -> SqliteStore {
-        SqliteStore::connect(&self.db_url(), &SqliteSettings::default())
+    pub async fn store(&self) -> std::sync::Arc<dyn Store> {
+        let settings = Settings {
+            database_url: Some(DatabaseUrl(self.db_url.clone())),
+            data_dir: self.data_dir.clone(),
+            ..Settings::default()
+        };
+        assistd_server::app::open_database(&settings)
             .await
             .expect("second connection to the database")
+            .0
     }
 
-    /// A raw connection pool on the server's database, for states no endpoint can produce.
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        let opts: sqlx::sqlite::SqliteConnectOptions = self.db_url().parse().expect("sqlite url");
-        sqlx::SqlitePool::connect_with(opts.busy_timeout(std::time::Duration::from_secs(10)))
-            .await
-            .expect("raw connection to the database")
+    /// A raw connection on the server's database, for states no endpoint can produce.
+    pub async fn db(&self) -> Db {
+        if self.db_url.starts_with("sqlite:") {
+            let opts: sqlx::sqlite::SqliteConnectOptions = self.db_url.parse().expect("sqlite url");
+            Db::Sqlite(
+                sqlx::SqlitePool::connect_with(
+                    opts.busy_timeout(std::time::Duration::from_secs(10)),
+                )
+                .await
+                .expect("raw connection to the database"),
+            )
+        } else {
+            Db::Pg(
+                sqlx::PgPool::connect(&self.db_url)
+                    .await
+                    .expect("raw connection to the database"),
+            )
+        }
     }
 
     /// Plays the run engine: puts `run` (queued) in `requires_action` with one function call
@@ -425,26 +460,25 @@ impl TestApp {
     /// not be `run`, so the claim of `run` is written directly; the transition itself goes
     /// through `EngineStore::require_action`.
     pub async fn require_action(&self, thread: &str, run: &str, calls: &[(&str, &str)]) -> String {
-        use assistd_core::{EngineStore, RunStore};
         const WORKER: &str = "test-engine";
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock after 1970")
             .as_millis() as i64;
         let db = self.db().await;
-        let claimed = sqlx::query(
-            "UPDATE runs SET status = 'in_progress', started_at = COALESCE(started_at, ?), \
-             lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 \
-             WHERE id = ? AND status = 'queued'",
-        )
-        .bind(now_ms / 1000)
-        .bind(WORKER)
-        .bind(now_ms + 60_000)
-        .bind(run)
-        .execute(&db)
-        .await
-        .expect("claim the run")
-        .rows_affected();
+        let claimed = db
+            .exec(
+                "UPDATE runs SET status = 'in_progress', started_at = COALESCE(started_at, $1), \
+                 lease_owner = $2, lease_expires_at = $3, attempts = attempts + 1 \
+                 WHERE id = $4 AND status = 'queued'",
+                &[
+                    Arg::Int(now_ms / 1000),
+                    Arg::Text(WORKER),
+                    Arg::Int(now_ms + 60_000),
+                    Arg::Text(run),
+                ],
+            )
+            .await;
         db.close().await;
         assert_eq!(claimed, 1, "run {run} is not queued");
         let project = Self::project(&self.key);
@@ -471,18 +505,79 @@ impl TestApp {
             .expect("run steps")
             .pop()
             .expect("the tool_calls step");
-        store.close().await;
         step.id
     }
 
-    fn db_url(&self) -> String {
-        format!("sqlite://{}", self.data_dir.join("assistd.db").display())
+    /// Stops the server gracefully and starts it again on the same database and data
+    /// directory (on a new port).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(s) = self.server.take() {
+            s.stop().await.expect("clean stop");
+        }
+        let server = start(self.settings.clone()).await.expect("server restarts");
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+        self
     }
 
     /// Stops the server gracefully.
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await.expect("clean stop");
+        }
+    }
+}
+
+/// A raw connection on a test server's database.
+pub enum Db {
+    /// SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    Pg(sqlx::PgPool),
+}
+
+/// A bound value of [`Db::exec`].
+pub enum Arg<'a> {
+    /// Text.
+    Text(&'a str),
+    /// An integer.
+    Int(i64),
+}
+
+impl Db {
+    /// Runs `sql` (placeholders `$1`, `$2`...: both backends take them), returning the rows
+    /// it changed.
+    pub async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> u64 {
+        macro_rules! bind_all {
+            ($q:expr) => {{
+                let mut q = $q;
+                for a in args {
+                    q = match a {
+                        Arg::Text(t) => q.bind(*t),
+                        Arg::Int(i) => q.bind(*i),
+                    };
+                }
+                q
+            }};
+        }
+        match self {
+            Db::Sqlite(p) => bind_all!(sqlx::query(sql))
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            Db::Pg(p) => bind_all!(sqlx::query(sql))
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Pg(p) => p.close().await,
         }
     }
 }

@@ -270,3 +270,31 @@ async fn server_errors_never_leak_as_plain_text() {
     res.err(status);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn null_characters_in_bodies_are_refused_on_every_backend() {
+    let app = TestApp::spawn().await;
+    let e = app
+        .post("/assistants", json!({"model": "m", "name": "a\u{0}b"}))
+        .await
+        .err(400);
+    assert!(
+        e["message"].as_str().unwrap().contains("null character"),
+        "{e}"
+    );
+    let tid = app.thread().await;
+    let e = app
+        .post(
+            &format!("/threads/{tid}/messages"),
+            json!({"role": "user", "content": "x\u{0}"}),
+        )
+        .await
+        .err(400);
+    assert_eq!(e["type"], "invalid_request_error");
+    // An escaped backslash followed by `u0000` is ordinary text.
+    let a = app
+        .post("/assistants", json!({"model": "m", "name": "a\\u0000b"}))
+        .await
+        .ok();
+    assert_eq!(a["name"], "a\\u0000b");
+}

@@ -131,10 +131,8 @@ async fn same_second_objects_keep_creation_order() {
     }
     // Force every timestamp equal: only the creation order can sort them.
     let db = app.db().await;
-    sqlx::query("UPDATE assistants SET created_at = 1700000000")
-        .execute(&db)
-        .await
-        .unwrap();
+    db.exec("UPDATE assistants SET created_at = 1700000000", &[])
+        .await;
     db.close().await;
     let (got, _) = page(&app, "/assistants", "order=asc&limit=100").await;
     assert_eq!(got, asc);
@@ -173,12 +171,11 @@ async fn messages_pagination_with_run_filter() {
     let rid = id_of(&app.run(&tid, &asst).await);
     let db = app.db().await;
     for m in &asc {
-        sqlx::query("UPDATE messages SET run_id = ? WHERE id = ?")
-            .bind(&rid)
-            .bind(m)
-            .execute(&db)
-            .await
-            .unwrap();
+        db.exec(
+            "UPDATE messages SET run_id = $1 WHERE id = $2",
+            &[Arg::Text(&rid), Arg::Text(m)],
+        )
+        .await;
     }
     db.close().await;
     check_pagination(&app, &format!("/threads/{tid}/messages?run_id={rid}"), &asc).await;

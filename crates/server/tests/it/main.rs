@@ -1,5 +1,6 @@
-//! HTTP integration tests: the real server on port 0 against a fresh SQLite database per test,
-//! spoken to over real sockets.
+//! HTTP integration tests: the real server on port 0 against a fresh database per test (a SQLite
+//! file, or a PostgreSQL database with `ASSISTD_TEST_DATABASE=postgres`), spoken to over real
+//! sockets.
 
 mod assistant_files;
 mod assistants;
@@ -12,6 +13,8 @@ mod lists;
 mod local_model;
 mod messages;
 mod runs;
+mod s3;
+mod scale;
 mod server;
 mod smoke;
 mod streaming;

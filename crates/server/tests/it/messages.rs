@@ -238,15 +238,11 @@ async fn run_id_filter() {
     let reply = app.message(&tid, "answer").await;
     let run = id_of(&app.run(&tid, &asst).await);
     let db = app.db().await;
-    sqlx::query(
-        "UPDATE messages SET role = 'assistant', run_id = ?, assistant_id = ? WHERE id = ?",
+    db.exec(
+        "UPDATE messages SET role = 'assistant', run_id = $1, assistant_id = $2 WHERE id = $3",
+        &[Arg::Text(&run), Arg::Text(&asst), Arg::Text(&reply)],
     )
-    .bind(&run)
-    .bind(&asst)
-    .bind(&reply)
-    .execute(&db)
-    .await
-    .unwrap();
+    .await;
     db.close().await;
     let filtered = app
         .get(&format!("/threads/{tid}/messages?run_id={run}"))

@@ -97,22 +97,13 @@ async fn open_mode_accepts_any_key_and_none() {
 
 #[tokio::test]
 async fn data_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let app = TestApp::builder()
-        .with(|s| s.data_dir = path.clone())
-        .spawn()
-        .await;
+    let app = TestApp::spawn().await;
     let asst = app.assistant().await;
     let f = app
         .upload("keep.txt", b"persisted".to_vec(), "assistants")
         .await
         .ok();
-    app.stop().await;
-    let app = TestApp::builder()
-        .with(|s| s.data_dir = path.clone())
-        .spawn()
-        .await;
+    let app = app.restart().await;
     app.get(&format!("/assistants/{asst}")).await.ok();
     let res = app.get(&format!("/files/{}/content", id_of(&f))).await;
     assert_eq!(res.bytes, b"persisted");

@@ -1,0 +1,404 @@
+//! Assistants and assistant files.
+
+use crate::files::{check_attachable, dedup};
+use crate::{PostgresStore, backend, empty, fetch_page, now, resolve_cursors};
+use assistd_core::ids::{IdKind, new_id};
+use assistd_core::validate::limits;
+use assistd_core::{
+    AssistantStore, ListParams, ObjectKind, Page, Project, StoreError, StoreResult,
+};
+use assistd_wire::{
+    Assistant, AssistantFile, AssistantTool, CreateAssistantRequest, Metadata,
+    ModifyAssistantRequest, ResponseFormatOption,
+};
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder};
+
+#[derive(FromRow)]
+struct AssistantRow {
+    id: String,
+    created_at: i64,
+    name: Option<String>,
+    description: Option<String>,
+    model: String,
+    instructions: Option<String>,
+    tools: Json<Vec<AssistantTool>>,
+    file_ids: Vec<String>,
+    metadata: Option<Json<Metadata>>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    response_format: Option<Json<ResponseFormatOption>>,
+}
+
+impl From<AssistantRow> for Assistant {
+    fn from(r: AssistantRow) -> Self {
+        Assistant {
+            id: r.id,
+            object: "assistant".to_owned(),
+            created_at: r.created_at,
+            name: r.name,
+            description: r.description,
+            model: r.model,
+            instructions: r.instructions,
+            tools: r.tools.0,
+            file_ids: r.file_ids,
+            metadata: r.metadata.map(|m| m.0),
+            temperature: r.temperature,
+            top_p: r.top_p,
+            response_format: r.response_format.map(|f| f.0),
+        }
+    }
+}
+
+/// Files are listed in the order the files were created, as the spec says.
+const SELECT: &str = "SELECT a.id, a.created_at, a.name, a.description, a.model, a.instructions, \
+    a.tools, a.metadata, a.temperature, a.top_p, a.response_format, \
+    ARRAY(SELECT af.file_id FROM assistant_files af JOIN files f ON f.id = af.file_id \
+        WHERE af.assistant_id = a.id ORDER BY f.seq) AS file_ids \
+    FROM assistants a";
+
+#[derive(FromRow)]
+struct AssistantFileRow {
+    file_id: String,
+    created_at: i64,
+    assistant_id: String,
+}
+
+impl From<AssistantFileRow> for AssistantFile {
+    fn from(r: AssistantFileRow) -> Self {
+        AssistantFile {
+            id: r.file_id,
+            object: "assistant.file".to_owned(),
+            created_at: r.created_at,
+            assistant_id: r.assistant_id,
+        }
+    }
+}
+
+async fn get(conn: impl PgExecutor<'_>, project: &Project, id: &str) -> StoreResult<Assistant> {
+    sqlx::query_as::<_, AssistantRow>(&format!("{SELECT} WHERE a.id = $1 AND a.project = $2"))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(backend)?
+        .map(Into::into)
+        .ok_or_else(|| StoreError::not_found(ObjectKind::Assistant, id))
+}
+
+/// Fails with a 404 unless the assistant exists in the project; with `lock`, also locks its row
+/// until the transaction ends, so that reading the assistant (or counting its files) and writing
+/// it back cannot interleave with another transaction doing the same.
+async fn exists(
+    conn: impl PgExecutor<'_>,
+    project: &Project,
+    id: &str,
+    lock: bool,
+) -> StoreResult<()> {
+    let found: Option<i32> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM assistants WHERE id = $1 AND project = $2{}",
+        if lock { " FOR NO KEY UPDATE" } else { "" }
+    ))
+    .bind(id)
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::not_found(ObjectKind::Assistant, id))
+}
+
+async fn attach(
+    conn: &mut PgConnection,
+    assistant_id: &str,
+    file_ids: &[String],
+    created_at: i64,
+) -> StoreResult<()> {
+    // One statement per file, in order: `seq` (the order of the assistant's file list) follows
+    // the request's order.
+    for f in file_ids {
+        sqlx::query(
+            "INSERT INTO assistant_files (assistant_id, file_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (assistant_id, file_id) DO NOTHING",
+        )
+        .bind(assistant_id)
+        .bind(f)
+        .bind(created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+async fn fetch_assistant_file(
+    conn: impl PgExecutor<'_>,
+    assistant_id: &str,
+    file_id: &str,
+) -> StoreResult<AssistantFile> {
+    sqlx::query_as::<_, AssistantFileRow>(
+        "SELECT file_id, created_at, assistant_id FROM assistant_files \
+         WHERE assistant_id = $1 AND file_id = $2",
+    )
+    .bind(assistant_id)
+    .bind(file_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .map(Into::into)
+    .ok_or_else(|| StoreError::not_found(ObjectKind::AssistantFile, file_id))
+}
+
+#[async_trait]
+impl AssistantStore for PostgresStore {
+    async fn create_assistant(
+        &self,
+        project: &Project,
+        req: CreateAssistantRequest,
+    ) -> StoreResult<Assistant> {
+        let id = new_id(IdKind::Assistant);
+        let created_at = now();
+        let tools = req.tools.unwrap_or_default();
+        let file_ids = dedup(&req.file_ids.unwrap_or_default());
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        check_attachable(&mut tx, project, &file_ids, "file_ids").await?;
+        sqlx::query(
+            "INSERT INTO assistants (id, project, created_at, name, description, model, \
+             instructions, tools, metadata, temperature, top_p, response_format) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&id)
+        .bind(project.as_str())
+        .bind(created_at)
+        .bind(&req.name)
+        .bind(&req.description)
+        .bind(&req.model)
+        .bind(&req.instructions)
+        .bind(Json(&tools))
+        .bind(req.metadata.as_ref().map(Json))
+        .bind(req.temperature)
+        .bind(req.top_p)
+        .bind(req.response_format.as_ref().map(Json))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        attach(&mut tx, &id, &file_ids, created_at).await?;
+        let assistant = get(&mut *tx, project, &id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(assistant)
+    }
+
+    async fn get_assistant(&self, project: &Project, id: &str) -> StoreResult<Assistant> {
+        get(&self.pool, project, id).await
+    }
+
+    async fn modify_assistant(
+        &self,
+        project: &Project,
+        id: &str,
+        req: ModifyAssistantRequest,
+    ) -> StoreResult<Assistant> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        exists(&mut *tx, project, id, true).await?;
+        let cur = get(&mut *tx, project, id).await?;
+        let tools = req.tools.unwrap_or(cur.tools);
+        sqlx::query(
+            "UPDATE assistants SET name = $1, description = $2, model = $3, instructions = $4, \
+             tools = $5, metadata = $6, temperature = $7, top_p = $8, response_format = $9 \
+             WHERE id = $10",
+        )
+        .bind(req.name.unwrap_or(cur.name))
+        .bind(req.description.unwrap_or(cur.description))
+        .bind(req.model.unwrap_or(cur.model))
+        .bind(req.instructions.unwrap_or(cur.instructions))
+        .bind(Json(&tools))
+        .bind(req.metadata.unwrap_or(cur.metadata).map(Json))
+        .bind(req.temperature.unwrap_or(cur.temperature))
+        .bind(req.top_p.unwrap_or(cur.top_p))
+        .bind(req.response_format.unwrap_or(cur.response_format).map(Json))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(file_ids) = req.file_ids {
+            let file_ids = dedup(&file_ids);
+            check_attachable(&mut tx, project, &file_ids, "file_ids").await?;
+            // The list replaces the attachments: files left out are detached, files kept keep
+            // their original attachment time.
+            sqlx::query(
+                "DELETE FROM assistant_files WHERE assistant_id = $1 AND NOT (file_id = ANY($2))",
+            )
+            .bind(id)
+            .bind(&file_ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            attach(&mut tx, id, &file_ids, now()).await?;
+        }
+        let assistant = get(&mut *tx, project, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(assistant)
+    }
+
+    async fn list_assistants(
+        &self,
+        project: &Project,
+        params: &ListParams,
+    ) -> StoreResult<Page<Assistant>> {
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM assistants WHERE id = $1 AND project = $2")
+                .bind(id)
+                .bind(project.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(SELECT);
+        qb.push(" WHERE a.project = ").push_bind(project.as_str());
+        fetch_page(
+            &self.pool,
+            qb,
+            "a.seq",
+            params,
+            after,
+            before,
+            |r: AssistantRow| Ok(r.into()),
+        )
+        .await
+    }
+
+    async fn delete_assistant(&self, project: &Project, id: &str) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM assistants WHERE id = $1 AND project = $2")
+            .bind(id)
+            .bind(project.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::not_found(ObjectKind::Assistant, id));
+        }
+        Ok(())
+    }
+
+    async fn create_assistant_file(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        file_id: &str,
+    ) -> StoreResult<AssistantFile> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Locked, so that two concurrent attachments cannot both pass the limit check.
+        exists(&mut *tx, project, assistant_id, true).await?;
+        check_attachable(&mut tx, project, &[file_id.to_owned()], "file_id")
+            .await
+            .map_err(|e| match e {
+                StoreError::InvalidReference { kind, id, .. } => StoreError::InvalidReference {
+                    kind,
+                    id,
+                    param: "file_id".to_owned(),
+                },
+                StoreError::Invalid { message, .. } => StoreError::Invalid {
+                    message: message.replace("'file_id[0]'", "'file_id'"),
+                    param: Some("file_id".to_owned()),
+                },
+                other => other,
+            })?;
+        let attached: Vec<String> =
+            sqlx::query_scalar("SELECT file_id FROM assistant_files WHERE assistant_id = $1")
+                .bind(assistant_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if !attached.iter().any(|f| f == file_id) {
+            if attached.len() >= limits::ASSISTANT_FILES {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Assistant '{assistant_id}' already has the maximum of {} files attached.",
+                        limits::ASSISTANT_FILES
+                    ),
+                    Some("file_id"),
+                ));
+            }
+            attach(&mut tx, assistant_id, &[file_id.to_owned()], now()).await?;
+        }
+        let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(row)
+    }
+
+    async fn get_assistant_file(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        file_id: &str,
+    ) -> StoreResult<AssistantFile> {
+        exists(&self.pool, project, assistant_id, false).await?;
+        fetch_assistant_file(&self.pool, assistant_id, file_id).await
+    }
+
+    async fn list_assistant_files(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<AssistantFile>> {
+        exists(&self.pool, project, assistant_id, false).await?;
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar(
+                "SELECT seq FROM assistant_files WHERE assistant_id = $1 AND file_id = $2",
+            )
+            .bind(assistant_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT file_id, created_at, assistant_id FROM assistant_files WHERE assistant_id = ",
+        );
+        qb.push_bind(assistant_id);
+        fetch_page(
+            &self.pool,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            |r: AssistantFileRow| Ok(r.into()),
+        )
+        .await
+    }
+
+    async fn delete_assistant_file(
+        &self,
+        project: &Project,
+        assistant_id: &str,
+        file_id: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        exists(&mut *tx, project, assistant_id, false).await?;
+        let deleted =
+            sqlx::query("DELETE FROM assistant_files WHERE assistant_id = $1 AND file_id = $2")
+                .bind(assistant_id)
+                .bind(file_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::not_found(ObjectKind::AssistantFile, file_id));
+        }
+        tx.commit().await.map_err(backend)
+    }
+}

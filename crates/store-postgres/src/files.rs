@@ -1,0 +1,186 @@
+//! File records, and the checks other resources make when they reference files.
+
+use crate::{PostgresStore, backend, now};
+use assistd_core::{FileStore, NewFile, ObjectKind, Project, StoreError, StoreResult};
+use assistd_wire::OpenAIFile;
+use async_trait::async_trait;
+use sqlx::{FromRow, PgConnection};
+
+#[derive(FromRow)]
+struct FileRow {
+    id: String,
+    created_at: i64,
+    bytes: i64,
+    filename: String,
+    purpose: String,
+    status: String,
+    status_details: Option<String>,
+}
+
+impl From<FileRow> for OpenAIFile {
+    fn from(r: FileRow) -> Self {
+        OpenAIFile {
+            id: r.id,
+            bytes: r.bytes,
+            created_at: r.created_at,
+            filename: r.filename,
+            object: "file".to_owned(),
+            purpose: r.purpose,
+            status: r.status,
+            status_details: r.status_details,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, created_at, bytes, filename, purpose, status, status_details";
+
+/// Checks that every id names a file of this project with purpose `assistants`; `param` names
+/// the referencing field (`file_ids`, `messages[0].file_ids`, ...).
+///
+/// Each file found stays key-share locked until the transaction ends, so a concurrent
+/// `delete_file` waits for the attachment to commit (and then detaches it) instead of the
+/// attachment failing on its foreign key; a file deleted first reads as missing here.
+pub(crate) async fn check_attachable(
+    conn: &mut PgConnection,
+    project: &Project,
+    ids: &[String],
+    param: &str,
+) -> StoreResult<()> {
+    for (i, id) in ids.iter().enumerate() {
+        let purpose: Option<String> = sqlx::query_scalar(
+            "SELECT purpose FROM files WHERE id = $1 AND project = $2 FOR KEY SHARE",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+        match purpose {
+            None => {
+                return Err(StoreError::InvalidReference {
+                    kind: ObjectKind::File,
+                    id: id.clone(),
+                    param: format!("{param}[{i}]"),
+                });
+            }
+            Some(p) if p != "assistants" => {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Invalid '{param}[{i}]': file '{id}' has purpose '{p}', but only files with purpose 'assistants' can be attached."
+                    ),
+                    Some(&format!("{param}[{i}]")),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes duplicates, keeping the first occurrence.
+pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[async_trait]
+impl FileStore for PostgresStore {
+    async fn create_file(&self, project: &Project, file: NewFile) -> StoreResult<OpenAIFile> {
+        let created_at = now();
+        sqlx::query(
+            "INSERT INTO files (id, project, created_at, bytes, filename, purpose, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'processed')",
+        )
+        .bind(&file.id)
+        .bind(project.as_str())
+        .bind(created_at)
+        .bind(file.bytes)
+        .bind(&file.filename)
+        .bind(&file.purpose)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(OpenAIFile {
+            id: file.id,
+            bytes: file.bytes,
+            created_at,
+            filename: file.filename,
+            object: "file".to_owned(),
+            purpose: file.purpose,
+            status: "processed".to_owned(),
+            status_details: None,
+        })
+    }
+
+    async fn get_file(&self, project: &Project, id: &str) -> StoreResult<OpenAIFile> {
+        sqlx::query_as::<_, FileRow>(&format!(
+            "SELECT {COLUMNS} FROM files WHERE id = $1 AND project = $2"
+        ))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(Into::into)
+        .ok_or_else(|| StoreError::not_found(ObjectKind::File, id))
+    }
+
+    async fn list_files(
+        &self,
+        project: &Project,
+        purpose: Option<&str>,
+    ) -> StoreResult<Vec<OpenAIFile>> {
+        let rows = sqlx::query_as::<_, FileRow>(&format!(
+            "SELECT {COLUMNS} FROM files WHERE project = $1 AND ($2::TEXT IS NULL OR purpose = $2) \
+             ORDER BY seq DESC"
+        ))
+        .bind(project.as_str())
+        .bind(purpose)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete_file(&self, project: &Project, id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Runs and messages keep the file's id on their rows too (runs a snapshot of their files,
+        // messages a copy of `message_files`); remove it there, runs first (the lock order), and
+        // messages before the cascade removes the links that find them. A missing file touches
+        // nothing here and rolls back below.
+        let pattern = sqlx::types::Json([id]);
+        sqlx::query(
+            "UPDATE runs SET file_ids = file_ids - $1 WHERE project = $2 AND file_ids @> $3",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .bind(pattern)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "UPDATE messages SET file_ids = file_ids - $1 WHERE project = $2 \
+             AND id IN (SELECT message_id FROM message_files WHERE file_id = $1)",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // Assistant and message attachments go by ON DELETE CASCADE.
+        let deleted = sqlx::query("DELETE FROM files WHERE id = $1 AND project = $2")
+            .bind(id)
+            .bind(project.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::not_found(ObjectKind::File, id));
+        }
+        tx.commit().await.map_err(backend)
+    }
+}

@@ -1,0 +1,394 @@
+//! PostgreSQL implementation of the assistd store traits.
+//!
+//! One connection pool serves reads and writes. PostgreSQL runs writers concurrently, so where
+//! the SQLite store relies on its single writer to make a check-then-write atomic, this one takes
+//! a row lock first: the thread's row for the one-active-run rule, the run's row for every
+//! lease-guarded transition of the engine. Several assistd processes can share one database:
+//! runs are claimed with `FOR UPDATE SKIP LOCKED`, and leases are timed by the database's clock.
+//!
+//! Lock order, to keep concurrent transactions from deadlocking: a run's row before any row of
+//! its thread (the thread itself, its messages) and before its steps. Deleting a thread, whose
+//! cascade would otherwise take the thread and its messages before its runs, locks the runs
+//! first.
+
+mod assistants;
+mod engine;
+mod files;
+mod messages;
+mod runs;
+mod threads;
+
+use assistd_core::{ListParams, Order, Page, Store, StoreError, StoreResult};
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, FromRow, PgConnection, Postgres, QueryBuilder};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The migrations, embedded in the binary and applied by [`PostgresStore::connect`].
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub mod signals;
+
+pub use signals::PgSignals;
+
+/// A store backed by a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    /// Connections in the pool, at most.
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// How long one statement may run before the server cancels it (zero: no limit).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and
+    /// applies pending migrations.
+    pub async fn connect(url: &str, settings: &PostgresSettings) -> StoreResult<Self> {
+        Self::connect_with(PgConnectOptions::from_str(url).map_err(backend)?, settings).await
+    }
+
+    /// Like [`PostgresStore::connect`], with options built by the caller.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        settings: &PostgresSettings,
+    ) -> StoreResult<Self> {
+        let options = options.application_name("assistd").options([(
+            "statement_timeout",
+            format!("{}ms", settings.statement_timeout.as_millis()),
+        )]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies pending migrations to the database at `url` over one connection, then closes it
+    /// (for a deployment step that migrates before any server starts). Concurrent callers are
+    /// serialized by the migrator's advisory lock.
+    pub async fn migrate(url: &str) -> StoreResult<()> {
+        let mut conn = PgConnection::connect(url).await.map_err(backend)?;
+        MIGRATOR.run(&mut conn).await.map_err(backend)?;
+        conn.close().await.map_err(backend)
+    }
+
+    /// The connection pool (for [`PgSignals`], which listens on a connection of its own).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// Wraps a driver error.
+pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+    // PostgreSQL refuses the NUL character in text and JSONB, which SQLite stores; it comes
+    // from the client (an id in a path, a query parameter), so it is the client's error.
+    if let Some(sqlx::Error::Database(db)) = boxed.downcast_ref::<sqlx::Error>()
+        && matches!(db.code().as_deref(), Some("22021" | "22P05"))
+    {
+        return StoreError::invalid(
+            "Invalid value: text cannot contain the null character (\\u0000).",
+            None,
+        );
+    }
+    StoreError::Backend(boxed)
+}
+
+/// Unix seconds now, on this process's clock (the clock of every timestamp the API shows).
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Decodes a text column holding one of a string enum's values (`"in_progress"`, ...).
+pub(crate) fn text_enum<T: DeserializeOwned>(s: String) -> StoreResult<T> {
+    serde_json::from_value(serde_json::Value::String(s)).map_err(backend)
+}
+
+/// Adds the cursor bounds, the scan order and the limit (one more row than the page, to learn
+/// `has_more`) to a list query; returns whether the rows come against the requested order.
+fn push_page_bounds(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    seq_col: &str,
+    params: &ListParams,
+    after: Option<i64>,
+    before: Option<i64>,
+) -> bool {
+    let asc = params.order == Order::Asc;
+    if let Some(a) = after {
+        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
+            .push_bind(a);
+    }
+    if let Some(b) = before {
+        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
+            .push_bind(b);
+    }
+    let (scan_asc, reversed) = params.scan();
+    qb.push(format!(
+        " ORDER BY {seq_col} {} LIMIT ",
+        if scan_asc { "ASC" } else { "DESC" }
+    ))
+    .push_bind(i64::from(params.limit) + 1);
+    reversed
+}
+
+/// Runs a list query: `qb` holds `SELECT ... WHERE <scope>`; this adds the cursor bounds, order
+/// and limit, and builds the page. `seq_col` is the ordering column and the cursors are already
+/// resolved to sequence numbers (`None` when absent); an unknown cursor makes the page empty
+/// before this is called.
+pub(crate) async fn fetch_page<T, R>(
+    pool: &PgPool,
+    mut qb: QueryBuilder<'_, Postgres>,
+    seq_col: &str,
+    params: &ListParams,
+    after: Option<i64>,
+    before: Option<i64>,
+    convert: impl Fn(R) -> StoreResult<T>,
+) -> StoreResult<Page<T>>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let reversed = push_page_bounds(&mut qb, seq_col, params, after, before);
+    let rows: Vec<R> = qb.build_query_as().fetch_all(pool).await.map_err(backend)?;
+    let rows = rows
+        .into_iter()
+        .map(convert)
+        .collect::<StoreResult<Vec<T>>>()?;
+    Ok(Page::from_rows(rows, params.limit, reversed))
+}
+
+/// Resolves the `after`/`before` cursors of `params` with `lookup` (a query taking the cursor id
+/// and returning its sequence number). `Err(())` means a cursor is unknown: the page is empty.
+pub(crate) async fn resolve_cursors<'a, F, Fut>(
+    params: &'a ListParams,
+    lookup: F,
+) -> StoreResult<Result<(Option<i64>, Option<i64>), ()>>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Option<i64>>>,
+{
+    let mut out = (None, None);
+    if let Some(a) = &params.after {
+        match lookup(a).await? {
+            Some(s) => out.0 = Some(s),
+            None => return Ok(Err(())),
+        }
+    }
+    if let Some(b) = &params.before {
+        match lookup(b).await? {
+            Some(s) => out.1 = Some(s),
+            None => return Ok(Err(())),
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// An empty page.
+pub(crate) fn empty<T>() -> Page<T> {
+    Page {
+        data: Vec::new(),
+        has_more: false,
+    }
+}
+
+#[cfg(test)]
+mod contract {
+    use super::*;
+    use std::sync::Arc;
+
+    pub(super) use assistd_test_support::pg::TestDatabase;
+
+    /// A store on `db`, migrated.
+    pub(super) async fn store_on(db: &TestDatabase) -> PostgresStore {
+        PostgresStore::connect(&db.url(), &PostgresSettings::default())
+            .await
+            .expect("connect to the test database")
+    }
+
+    async fn store() -> (TestDatabase, Arc<dyn Store>) {
+        let db = TestDatabase::create().await;
+        let store = store_on(&db).await;
+        (db, Arc::new(store))
+    }
+
+    assistd_test_support::store_contract_tests!(store);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contract::TestDatabase;
+    use super::*;
+    use assistd_core::{EngineStore, Project, RunStore, ThreadStore};
+    use assistd_test_support::contract::new_run;
+    use assistd_wire::{CreateAssistantRequest, CreateThreadRequest};
+    use std::collections::HashSet;
+
+    /// Both stores ship the same migrations under the same names, so that a deployment reads
+    /// the same history whichever backend it runs.
+    #[test]
+    fn migration_names_match_the_sqlite_store() {
+        let names = |dir: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+                .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let here = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+        let sqlite = names(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../store-sqlite/migrations"
+        ));
+        assert!(!here.is_empty(), "no migrations");
+        assert_eq!(here, sqlite);
+    }
+
+    /// Stores with pools of their own stand for separate processes sharing the database.
+    async fn processes(db: &TestDatabase, n: usize) -> Vec<PostgresStore> {
+        let mut stores = Vec::new();
+        for _ in 0..n {
+            stores.push(super::contract::store_on(db).await);
+        }
+        stores
+    }
+
+    async fn assistant(store: &PostgresStore, project: &Project) -> String {
+        use assistd_core::AssistantStore;
+        store
+            .create_assistant(
+                project,
+                CreateAssistantRequest {
+                    model: "gpt-4-turbo".to_owned(),
+                    name: None,
+                    description: None,
+                    instructions: None,
+                    tools: None,
+                    file_ids: None,
+                    metadata: None,
+                    temperature: None,
+                    top_p: None,
+                    response_format: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Workers in several processes racing for the queue each get a different run, and every
+    /// run is claimed once.
+    #[tokio::test]
+    async fn claims_across_processes_are_exclusive() {
+        let db = TestDatabase::create().await;
+        let stores = processes(&db, 3).await;
+        let p = Project::new("claims");
+        let asst = assistant(&stores[0], &p).await;
+        let mut created = HashSet::new();
+        for _ in 0..12 {
+            let thread = stores[0]
+                .create_thread(&p, CreateThreadRequest::default())
+                .await
+                .unwrap();
+            let run = stores[0]
+                .create_run(&p, &thread.id, new_run(&asst))
+                .await
+                .unwrap();
+            created.insert(run.id);
+        }
+        let mut claims = tokio::task::JoinSet::new();
+        for (i, store) in stores.iter().enumerate() {
+            for w in 0..6 {
+                let store = store.clone();
+                claims.spawn(async move {
+                    let worker = format!("process-{i}-worker-{w}");
+                    let mut got = Vec::new();
+                    while let Some(c) = store
+                        .claim_run(&worker, Duration::from_secs(600))
+                        .await
+                        .unwrap()
+                    {
+                        got.push(c.run.id);
+                    }
+                    got
+                });
+            }
+        }
+        let mut claimed = Vec::new();
+        while let Some(got) = claims.join_next().await {
+            claimed.extend(got.unwrap());
+        }
+        assert_eq!(claimed.len(), created.len(), "claimed {claimed:?}");
+        assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), created);
+    }
+
+    /// Processes racing to start a run on one thread: exactly one run is created.
+    #[tokio::test]
+    async fn one_active_run_across_processes() {
+        let db = TestDatabase::create().await;
+        let stores = processes(&db, 4).await;
+        let p = Project::new("active-run");
+        let asst = assistant(&stores[0], &p).await;
+        for _ in 0..5 {
+            let thread = stores[0]
+                .create_thread(&p, CreateThreadRequest::default())
+                .await
+                .unwrap()
+                .id;
+            let mut racers = tokio::task::JoinSet::new();
+            for store in &stores {
+                for _ in 0..2 {
+                    let (store, p, thread) = (store.clone(), p.clone(), thread.clone());
+                    let run = new_run(&asst);
+                    racers.spawn(async move { store.create_run(&p, &thread, run).await.is_ok() });
+                }
+            }
+            let mut won = 0;
+            while let Some(ok) = racers.join_next().await {
+                won += usize::from(ok.unwrap());
+            }
+            assert_eq!(won, 1, "runs created on one thread at once");
+        }
+    }
+}

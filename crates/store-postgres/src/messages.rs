@@ -1,0 +1,330 @@
+//! Messages and message files.
+
+use crate::files::{check_attachable, dedup};
+use crate::threads::{Guard, active_run, exists as thread_exists, lock as lock_thread};
+use crate::{PostgresStore, backend, empty, fetch_page, now, resolve_cursors, text_enum};
+use assistd_core::ids::{IdKind, new_id};
+use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
+use assistd_wire::{
+    CreateMessageRequest, Message, MessageContent, MessageFile, MessageIncompleteDetails,
+    MessageStatus, Metadata,
+};
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder};
+
+#[derive(FromRow)]
+pub(crate) struct MessageRow {
+    id: String,
+    created_at: i64,
+    thread_id: String,
+    status: String,
+    incomplete_details: Option<Json<MessageIncompleteDetails>>,
+    completed_at: Option<i64>,
+    incomplete_at: Option<i64>,
+    role: String,
+    content: Json<Vec<MessageContent>>,
+    assistant_id: Option<String>,
+    run_id: Option<String>,
+    file_ids: Json<Vec<String>>,
+    metadata: Option<Json<Metadata>>,
+}
+
+impl MessageRow {
+    pub(crate) fn into_wire(self) -> StoreResult<Message> {
+        Ok(Message {
+            id: self.id,
+            object: "thread.message".to_owned(),
+            created_at: self.created_at,
+            thread_id: self.thread_id,
+            status: text_enum(self.status)?,
+            incomplete_details: self.incomplete_details.map(|d| d.0),
+            completed_at: self.completed_at,
+            incomplete_at: self.incomplete_at,
+            role: text_enum(self.role)?,
+            content: self.content.0,
+            assistant_id: self.assistant_id,
+            run_id: self.run_id,
+            file_ids: self.file_ids.0,
+            metadata: self.metadata.map(|m| m.0),
+        })
+    }
+}
+
+pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
+    m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
+    m.file_ids FROM messages m";
+
+/// The object of a new user-written message.
+fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<String>) -> Message {
+    Message {
+        id: new_id(IdKind::Message),
+        object: "thread.message".to_owned(),
+        created_at: now(),
+        thread_id: thread_id.to_owned(),
+        status: MessageStatus::Completed,
+        incomplete_details: None,
+        completed_at: None,
+        incomplete_at: None,
+        role: req.role,
+        content: vec![MessageContent::text(req.content.clone())],
+        assistant_id: None,
+        run_id: None,
+        file_ids,
+        metadata: req.metadata.clone(),
+    }
+}
+
+/// Inserts a user-written message (from the messages endpoint, a new thread, or a run's
+/// `additional_messages`); `param` names the request field holding it, for errors.
+pub(crate) async fn insert_message(
+    conn: &mut PgConnection,
+    project: &Project,
+    thread_id: &str,
+    req: CreateMessageRequest,
+    param: &str,
+) -> StoreResult<Message> {
+    let file_ids = dedup(req.file_ids.as_deref().unwrap_or_default());
+    let files_param = if param.is_empty() {
+        "file_ids".to_owned()
+    } else {
+        format!("{param}.file_ids")
+    };
+    check_attachable(conn, project, &file_ids, &files_param).await?;
+    let msg = user_message(thread_id, &req, file_ids);
+    sqlx::query(
+        "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata, \
+         file_ids) VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8)",
+    )
+    .bind(&msg.id)
+    .bind(project.as_str())
+    .bind(thread_id)
+    .bind(msg.created_at)
+    .bind(msg.role.as_str())
+    .bind(Json(&msg.content))
+    .bind(msg.metadata.as_ref().map(Json))
+    .bind(Json(&msg.file_ids))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for f in &msg.file_ids {
+        sqlx::query(
+            "INSERT INTO message_files (message_id, file_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&msg.id)
+        .bind(f)
+        .bind(msg.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(msg)
+}
+
+async fn get(
+    conn: &mut PgConnection,
+    project: &Project,
+    thread_id: &str,
+    message_id: &str,
+) -> StoreResult<Message> {
+    thread_exists(&mut *conn, project, thread_id).await?;
+    sqlx::query_as::<_, MessageRow>(&format!(
+        "{SELECT} WHERE m.id = $1 AND m.thread_id = $2 AND m.project = $3"
+    ))
+    .bind(message_id)
+    .bind(thread_id)
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::not_found(ObjectKind::Message, message_id))?
+    .into_wire()
+}
+
+#[derive(FromRow)]
+struct MessageFileRow {
+    file_id: String,
+    created_at: i64,
+    message_id: String,
+}
+
+impl From<MessageFileRow> for MessageFile {
+    fn from(r: MessageFileRow) -> Self {
+        MessageFile {
+            id: r.file_id,
+            object: "thread.message.file".to_owned(),
+            created_at: r.created_at,
+            message_id: r.message_id,
+        }
+    }
+}
+
+async fn fetch_message_file(
+    conn: impl PgExecutor<'_>,
+    message_id: &str,
+    file_id: &str,
+) -> StoreResult<MessageFile> {
+    sqlx::query_as::<_, MessageFileRow>(
+        "SELECT file_id, created_at, message_id FROM message_files \
+         WHERE message_id = $1 AND file_id = $2",
+    )
+    .bind(message_id)
+    .bind(file_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .map(Into::into)
+    .ok_or_else(|| StoreError::not_found(ObjectKind::MessageFile, file_id))
+}
+
+#[async_trait]
+impl MessageStore for PostgresStore {
+    async fn create_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        req: CreateMessageRequest,
+    ) -> StoreResult<Message> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        lock_thread(&mut tx, project, thread_id, Guard::NewMessage).await?;
+        if let Some(run_id) = active_run(&mut tx, thread_id).await? {
+            return Err(StoreError::invalid(
+                format!("Can't add messages to {thread_id} while a run {run_id} is active."),
+                None,
+            ));
+        }
+        let msg = insert_message(&mut tx, project, thread_id, req, "").await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(msg)
+    }
+
+    async fn get_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Message> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, message_id).await
+    }
+
+    async fn modify_message(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut msg = get(&mut tx, project, thread_id, message_id).await?;
+        if let Some(m) = metadata {
+            sqlx::query("UPDATE messages SET metadata = $1 WHERE id = $2")
+                .bind(m.as_ref().map(Json))
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            msg.metadata = m;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(msg)
+    }
+
+    async fn list_messages(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        params: &ListParams,
+        run_id: Option<&str>,
+    ) -> StoreResult<Page<Message>> {
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM messages WHERE id = $1 AND thread_id = $2")
+                .bind(id)
+                .bind(thread_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let page = match cursors {
+            Err(()) => empty(),
+            Ok((after, before)) => {
+                let mut qb = QueryBuilder::<Postgres>::new(SELECT);
+                qb.push(" WHERE m.thread_id = ").push_bind(thread_id);
+                qb.push(" AND m.project = ").push_bind(project.as_str());
+                if let Some(run_id) = run_id {
+                    qb.push(" AND m.run_id = ").push_bind(run_id);
+                }
+                fetch_page(
+                    &self.pool,
+                    qb,
+                    "m.seq",
+                    params,
+                    after,
+                    before,
+                    MessageRow::into_wire,
+                )
+                .await?
+            }
+        };
+        // Rows of this project in this thread prove the thread exists; only an empty page needs
+        // the extra lookup (to answer 404 for a missing thread).
+        if page.data.is_empty() {
+            thread_exists(&self.pool, project, thread_id).await?;
+        }
+        Ok(page)
+    }
+
+    async fn list_message_files(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<MessageFile>> {
+        {
+            let mut conn = self.pool.acquire().await.map_err(backend)?;
+            get(&mut conn, project, thread_id, message_id).await?;
+        }
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar(
+                "SELECT seq FROM message_files WHERE message_id = $1 AND file_id = $2",
+            )
+            .bind(message_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT file_id, created_at, message_id FROM message_files WHERE message_id = ",
+        );
+        qb.push_bind(message_id);
+        fetch_page(
+            &self.pool,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            |r: MessageFileRow| Ok(r.into()),
+        )
+        .await
+    }
+
+    async fn get_message_file(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        message_id: &str,
+        file_id: &str,
+    ) -> StoreResult<MessageFile> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, message_id).await?;
+        fetch_message_file(&mut *conn, message_id, file_id).await
+    }
+}

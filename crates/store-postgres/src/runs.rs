@@ -1,0 +1,586 @@
+//! Runs and run steps.
+
+use crate::messages::insert_message;
+use crate::threads::{Guard, active_run, exists as thread_exists, insert_thread};
+use crate::{PostgresStore, backend, empty, fetch_page, now, resolve_cursors, text_enum};
+use assistd_core::{
+    ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
+};
+use assistd_wire::{
+    AssistantTool, CreateThreadRequest, LastError, Metadata, RequiredAction, ResponseFormatOption,
+    Run, RunIncompleteDetails, RunStatus, RunStep, StepDetails, StepToolCall, Thread,
+    ToolChoiceOption, ToolOutput, TruncationObject, Usage,
+};
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder};
+use std::collections::HashMap;
+
+#[derive(FromRow)]
+pub(crate) struct RunRow {
+    id: String,
+    created_at: i64,
+    thread_id: String,
+    assistant_id: String,
+    status: String,
+    required_action: Option<Json<RequiredAction>>,
+    last_error: Option<Json<LastError>>,
+    expires_at: Option<i64>,
+    started_at: Option<i64>,
+    cancelled_at: Option<i64>,
+    failed_at: Option<i64>,
+    completed_at: Option<i64>,
+    incomplete_details: Option<Json<RunIncompleteDetails>>,
+    model: String,
+    instructions: String,
+    tools: Json<Vec<AssistantTool>>,
+    file_ids: Json<Vec<String>>,
+    metadata: Option<Json<Metadata>>,
+    usage: Option<Json<Usage>>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    max_prompt_tokens: Option<i64>,
+    max_completion_tokens: Option<i64>,
+    truncation_strategy: Json<TruncationObject>,
+    tool_choice: Json<ToolChoiceOption>,
+    response_format: Json<ResponseFormatOption>,
+}
+
+impl RunRow {
+    pub(crate) fn into_wire(self) -> StoreResult<Run> {
+        Ok(Run {
+            id: self.id,
+            object: "thread.run".to_owned(),
+            created_at: self.created_at,
+            thread_id: self.thread_id,
+            assistant_id: self.assistant_id,
+            status: parse_status(&self.status)?,
+            required_action: self.required_action.map(|a| a.0),
+            last_error: self.last_error.map(|e| e.0),
+            expires_at: self.expires_at,
+            started_at: self.started_at,
+            cancelled_at: self.cancelled_at,
+            failed_at: self.failed_at,
+            completed_at: self.completed_at,
+            incomplete_details: self.incomplete_details.map(|d| d.0),
+            model: self.model,
+            instructions: self.instructions,
+            tools: self.tools.0,
+            file_ids: self.file_ids.0,
+            metadata: self.metadata.map(|m| m.0),
+            usage: self.usage.map(|u| u.0),
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_prompt_tokens: self.max_prompt_tokens,
+            max_completion_tokens: self.max_completion_tokens,
+            truncation_strategy: self.truncation_strategy.0,
+            tool_choice: self.tool_choice.0,
+            response_format: self.response_format.0,
+        })
+    }
+}
+
+pub(crate) fn parse_status(s: &str) -> StoreResult<RunStatus> {
+    RunStatus::parse(s).ok_or_else(|| {
+        StoreError::Backend(format!("unknown run status '{s}' in the database").into())
+    })
+}
+
+pub(crate) const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, status, required_action, \
+    last_error, expires_at, started_at, cancelled_at, failed_at, completed_at, incomplete_details, \
+    model, instructions, tools, file_ids, metadata, usage, temperature, top_p, max_prompt_tokens, \
+    max_completion_tokens, truncation_strategy, tool_choice, response_format";
+
+#[derive(FromRow)]
+pub(crate) struct StepRow {
+    id: String,
+    created_at: i64,
+    assistant_id: String,
+    thread_id: String,
+    run_id: String,
+    #[sqlx(rename = "type")]
+    type_: String,
+    status: String,
+    step_details: Json<StepDetails>,
+    last_error: Option<Json<LastError>>,
+    expired_at: Option<i64>,
+    cancelled_at: Option<i64>,
+    failed_at: Option<i64>,
+    completed_at: Option<i64>,
+    metadata: Option<Json<Metadata>>,
+    usage: Option<Json<Usage>>,
+}
+
+impl StepRow {
+    pub(crate) fn into_wire(self) -> StoreResult<RunStep> {
+        // A `tool_calls` step records its turn's usage when it is created (so that the run's
+        // total counts it), but the API shows a step's usage only once the step ended.
+        let usage = if self.status == "in_progress" {
+            None
+        } else {
+            self.usage.map(|u| u.0)
+        };
+        Ok(RunStep {
+            id: self.id,
+            object: "thread.run.step".to_owned(),
+            created_at: self.created_at,
+            assistant_id: self.assistant_id,
+            thread_id: self.thread_id,
+            run_id: self.run_id,
+            type_: text_enum(self.type_)?,
+            status: text_enum(self.status)?,
+            step_details: self.step_details.0,
+            last_error: self.last_error.map(|e| e.0),
+            expired_at: self.expired_at,
+            cancelled_at: self.cancelled_at,
+            failed_at: self.failed_at,
+            completed_at: self.completed_at,
+            metadata: self.metadata.map(|m| m.0),
+            usage,
+        })
+    }
+}
+
+pub(crate) const STEP_COLUMNS: &str = "id, created_at, assistant_id, thread_id, run_id, type, status, \
+    step_details, last_error, expired_at, cancelled_at, failed_at, completed_at, metadata, usage";
+
+/// Reads a run; with `lock`, also locks its row until the transaction ends, for a transition
+/// that depends on the status it read.
+pub(crate) async fn get(
+    conn: &mut PgConnection,
+    project: &Project,
+    thread_id: &str,
+    run_id: &str,
+    lock: bool,
+) -> StoreResult<Run> {
+    let row = sqlx::query_as::<_, RunRow>(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND thread_id = $2 AND project = $3{}",
+        if lock { " FOR UPDATE" } else { "" }
+    ))
+    .bind(run_id)
+    .bind(thread_id)
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    match row {
+        Some(row) => row.into_wire(),
+        // Name the first missing object along the path: the thread, else the run.
+        None => {
+            thread_exists(conn, project, thread_id).await?;
+            Err(StoreError::not_found(ObjectKind::Run, run_id))
+        }
+    }
+}
+
+async fn insert_run(
+    conn: &mut PgConnection,
+    project: &Project,
+    thread_id: &str,
+    new: NewRun,
+) -> StoreResult<Run> {
+    for (i, m) in new.additional_messages.into_iter().enumerate() {
+        insert_message(
+            conn,
+            project,
+            thread_id,
+            m,
+            &format!("additional_messages[{i}]"),
+        )
+        .await?;
+    }
+    let created_at = now();
+    let run = Run {
+        id: new.id,
+        object: "thread.run".to_owned(),
+        created_at,
+        thread_id: thread_id.to_owned(),
+        assistant_id: new.assistant_id,
+        status: RunStatus::Queued,
+        required_action: None,
+        last_error: None,
+        expires_at: Some(created_at + new.expires_after_secs),
+        started_at: None,
+        cancelled_at: None,
+        failed_at: None,
+        completed_at: None,
+        incomplete_details: None,
+        model: new.model,
+        instructions: new.instructions,
+        tools: new.tools,
+        file_ids: new.file_ids,
+        metadata: new.metadata,
+        usage: None,
+        temperature: new.temperature,
+        top_p: new.top_p,
+        max_prompt_tokens: new.max_prompt_tokens,
+        max_completion_tokens: new.max_completion_tokens,
+        truncation_strategy: new.truncation_strategy,
+        tool_choice: new.tool_choice,
+        response_format: new.response_format,
+    };
+    sqlx::query(
+        "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
+         model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
+         top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
+         response_format) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(&run.id)
+    .bind(project.as_str())
+    .bind(thread_id)
+    .bind(&run.assistant_id)
+    .bind(created_at)
+    .bind(run.expires_at)
+    .bind(&run.model)
+    .bind(&run.instructions)
+    .bind(&new.additional_instructions)
+    .bind(Json(&run.tools))
+    .bind(Json(&run.file_ids))
+    .bind(run.metadata.as_ref().map(Json))
+    .bind(run.temperature)
+    .bind(run.top_p)
+    .bind(run.max_prompt_tokens)
+    .bind(run.max_completion_tokens)
+    .bind(Json(&run.truncation_strategy))
+    .bind(Json(&run.tool_choice))
+    .bind(Json(&run.response_format))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(run)
+}
+
+async fn step_by_id_in_run(
+    conn: impl PgExecutor<'_>,
+    run_id: &str,
+    step_id: &str,
+) -> StoreResult<RunStep> {
+    sqlx::query_as::<_, StepRow>(&format!(
+        "SELECT {STEP_COLUMNS} FROM run_steps WHERE id = $1 AND run_id = $2"
+    ))
+    .bind(step_id)
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::not_found(ObjectKind::RunStep, step_id))?
+    .into_wire()
+}
+
+#[async_trait]
+impl RunStore for PostgresStore {
+    async fn create_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run: NewRun,
+    ) -> StoreResult<Run> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        crate::threads::lock(&mut tx, project, thread_id, Guard::NewRun).await?;
+        if let Some(active) = active_run(&mut tx, thread_id).await? {
+            return Err(StoreError::invalid(
+                format!("Thread {thread_id} already has an active run {active}."),
+                None,
+            ));
+        }
+        let run = insert_run(&mut tx, project, thread_id, run).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn create_thread_and_run(
+        &self,
+        project: &Project,
+        thread: CreateThreadRequest,
+        run: NewRun,
+    ) -> StoreResult<(Thread, Run)> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
+        let run = insert_run(&mut tx, project, &thread.id, run).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok((thread, run))
+    }
+
+    async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> StoreResult<Run> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, run_id, false).await
+    }
+
+    async fn modify_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Run> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Locked, so that the run returned is the run as it is once the metadata is written,
+        // not one a concurrent transition has since replaced.
+        let mut run = get(&mut tx, project, thread_id, run_id, true).await?;
+        if let Some(m) = metadata {
+            sqlx::query("UPDATE runs SET metadata = $1 WHERE id = $2")
+                .bind(m.as_ref().map(Json))
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            run.metadata = m;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn list_runs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<Run>> {
+        thread_exists(&self.pool, project, thread_id).await?;
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM runs WHERE id = $1 AND thread_id = $2")
+                .bind(id)
+                .bind(thread_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = "
+        ));
+        qb.push_bind(thread_id);
+        fetch_page(
+            &self.pool,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            RunRow::into_wire,
+        )
+        .await
+    }
+
+    async fn cancel_run(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+    ) -> StoreResult<Run> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Locked: a worker claiming the queued run meanwhile would otherwise keep executing a
+        // run this cancels.
+        let run = get(&mut tx, project, thread_id, run_id, true).await?;
+        let at = now();
+        match run.status {
+            // Nothing is executing: the run ends here.
+            RunStatus::Queued | RunStatus::RequiresAction => {
+                // Terminal now, so the run reports its usage: what its steps used.
+                let usage = crate::engine::step_usage_sum(&mut tx, run_id).await?;
+                sqlx::query(
+                    "UPDATE runs SET status = 'cancelled', cancelled_at = $1, \
+                     required_action = NULL, usage = $2 WHERE id = $3",
+                )
+                .bind(at)
+                .bind(Json(&usage))
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query(
+                    "UPDATE run_steps SET status = 'cancelled', cancelled_at = $1 \
+                     WHERE run_id = $2 AND status = 'in_progress'",
+                )
+                .bind(at)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            // The executor owns the run; it sees `cancelling` and finishes the cancellation.
+            RunStatus::InProgress => {
+                sqlx::query("UPDATE runs SET status = 'cancelling' WHERE id = $1")
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            other => {
+                return Err(StoreError::invalid(
+                    format!("Cannot cancel run with status '{}'.", other.as_str()),
+                    None,
+                ));
+            }
+        }
+        let run = get(&mut tx, project, thread_id, run_id, false).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn submit_tool_outputs(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        outputs: Vec<ToolOutput>,
+    ) -> StoreResult<Run> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Locked: the run must still be waiting for these outputs when it is queued again (not
+        // cancelled or expired meanwhile).
+        let run = get(&mut tx, project, thread_id, run_id, true).await?;
+        let pending = match (&run.status, &run.required_action) {
+            (RunStatus::RequiresAction, Some(action)) => &action.submit_tool_outputs.tool_calls,
+            (status, _) => {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Runs in status \"{}\" do not accept tool outputs.",
+                        status.as_str()
+                    ),
+                    None,
+                ));
+            }
+        };
+        let mut by_call: HashMap<&str, String> = HashMap::new();
+        for (i, o) in outputs.iter().enumerate() {
+            let Some(call_id) = o.tool_call_id.as_deref() else {
+                return Err(StoreError::invalid(
+                    format!("Missing required parameter: 'tool_outputs[{i}].tool_call_id'."),
+                    Some(&format!("tool_outputs[{i}].tool_call_id")),
+                ));
+            };
+            if !pending.iter().any(|c| c.id == call_id) {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Invalid 'tool_outputs[{i}].tool_call_id': no pending tool call with id '{call_id}' on this run."
+                    ),
+                    Some(&format!("tool_outputs[{i}].tool_call_id")),
+                ));
+            }
+            if by_call
+                .insert(call_id, o.output.clone().unwrap_or_default())
+                .is_some()
+            {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Invalid 'tool_outputs[{i}].tool_call_id': duplicate output for tool call '{call_id}'."
+                    ),
+                    Some(&format!("tool_outputs[{i}].tool_call_id")),
+                ));
+            }
+        }
+        let missing: Vec<&str> = pending
+            .iter()
+            .map(|c| c.id.as_str())
+            .filter(|id| !by_call.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let expected: Vec<&str> = pending.iter().map(|c| c.id.as_str()).collect();
+            let got: Vec<&str> = outputs
+                .iter()
+                .filter_map(|o| o.tool_call_id.as_deref())
+                .collect();
+            return Err(StoreError::invalid(
+                format!(
+                    "Expected tool outputs for call_ids {expected:?}, got {got:?}: all outputs must be submitted in a single request."
+                ),
+                Some("tool_outputs"),
+            ));
+        }
+        // Record the outputs in the step that asked for them.
+        let steps: Vec<StepRow> = sqlx::query_as(&format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND type = 'tool_calls' \
+             AND status = 'in_progress'"
+        ))
+        .bind(run_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let at = now();
+        for row in steps {
+            let mut step = row.into_wire()?;
+            if let StepDetails::ToolCalls { tool_calls } = &mut step.step_details {
+                for call in tool_calls.iter_mut() {
+                    if let StepToolCall::Function { id, function } = call
+                        && let Some(out) = by_call.get(id.as_str())
+                    {
+                        function.output = Some(out.clone());
+                    }
+                }
+            }
+            sqlx::query(
+                "UPDATE run_steps SET step_details = $1, status = 'completed', completed_at = $2 \
+                 WHERE id = $3",
+            )
+            .bind(Json(&step.step_details))
+            .bind(at)
+            .bind(&step.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query("UPDATE runs SET status = 'queued', required_action = NULL WHERE id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let run = get(&mut tx, project, thread_id, run_id, false).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(run)
+    }
+
+    async fn list_run_steps(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<RunStep>> {
+        {
+            let mut conn = self.pool.acquire().await.map_err(backend)?;
+            get(&mut conn, project, thread_id, run_id, false).await?;
+        }
+        let cursors = resolve_cursors(params, |id| async move {
+            sqlx::query_scalar("SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2")
+                .bind(id)
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)
+        })
+        .await?;
+        let Ok((after, before)) = cursors else {
+            return Ok(empty());
+        };
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = "
+        ));
+        qb.push_bind(run_id);
+        fetch_page(
+            &self.pool,
+            qb,
+            "seq",
+            params,
+            after,
+            before,
+            StepRow::into_wire,
+        )
+        .await
+    }
+
+    async fn get_run_step(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        step_id: &str,
+    ) -> StoreResult<RunStep> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        get(&mut conn, project, thread_id, run_id, false).await?;
+        step_by_id_in_run(&mut *conn, run_id, step_id).await
+    }
+}

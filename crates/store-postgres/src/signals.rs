@@ -1,0 +1,96 @@
+//! Signals between instances over PostgreSQL's LISTEN/NOTIFY: one channel, payload `queued` or
+//! `cancel:<run id>`. NOTIFY is delivered to every listening session at commit, in commit
+//! order, which is all the engine needs of it: signals are hints (see `assistd_core::signals`).
+
+use assistd_core::{Signal, Signals, StoreResult};
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+/// The channel every instance listens on.
+pub const CHANNEL: &str = "assistd_signals";
+
+/// [`Signals`] over a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgSignals {
+    pool: PgPool,
+}
+
+impl PgSignals {
+    /// Signals through `pool`'s database.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn encode(signal: &Signal) -> String {
+    match signal {
+        Signal::Queued => "queued".to_owned(),
+        Signal::Cancel(run_id) => format!("cancel:{run_id}"),
+    }
+}
+
+fn decode(payload: &str) -> Option<Signal> {
+    match payload {
+        "queued" => Some(Signal::Queued),
+        p => p
+            .strip_prefix("cancel:")
+            .filter(|id| !id.is_empty())
+            .map(|id| Signal::Cancel(id.to_owned())),
+    }
+}
+
+#[async_trait]
+impl Signals for PgSignals {
+    async fn publish(&self, signal: Signal) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(encode(&signal))
+            .execute(&self.pool)
+            .await
+            .map_err(crate::backend)?;
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> StoreResult<BoxStream<'static, Signal>> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(crate::backend)?;
+        listener.listen(CHANNEL).await.map_err(crate::backend)?;
+        // `recv` reconnects by itself after a lost connection (signals sent meanwhile are lost,
+        // which polling covers); a persistent failure ends the stream and the caller
+        // subscribes again.
+        let stream = futures::stream::unfold(listener, |mut l| async move {
+            loop {
+                match l.recv().await {
+                    Ok(n) => {
+                        if let Some(s) = decode(n.payload()) {
+                            return Some((s, l));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the signal listener");
+                        return None;
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_garbage_is_ignored() {
+        for s in [Signal::Queued, Signal::Cancel("run_abc".into())] {
+            assert_eq!(decode(&encode(&s)), Some(s));
+        }
+        assert_eq!(decode("cancel:"), None);
+        assert_eq!(decode("something else"), None);
+    }
+}

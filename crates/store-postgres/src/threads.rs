@@ -1,0 +1,216 @@
+//! Threads, and the one-active-run rule that guards adding to them.
+
+use crate::messages::insert_message;
+use crate::{PostgresStore, backend, now};
+use assistd_core::ids::{IdKind, new_id};
+use assistd_core::{ObjectKind, Project, StoreError, StoreResult, ThreadStore};
+use assistd_wire::{CreateThreadRequest, Metadata, Thread};
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+
+#[derive(FromRow)]
+struct ThreadRow {
+    id: String,
+    created_at: i64,
+    metadata: Option<Json<Metadata>>,
+}
+
+impl From<ThreadRow> for Thread {
+    fn from(r: ThreadRow) -> Self {
+        Thread {
+            id: r.id,
+            object: "thread".to_owned(),
+            created_at: r.created_at,
+            metadata: r.metadata.map(|m| m.0),
+        }
+    }
+}
+
+/// Reads a thread.
+pub(crate) async fn get(
+    conn: impl PgExecutor<'_>,
+    project: &Project,
+    id: &str,
+) -> StoreResult<Thread> {
+    sqlx::query_as::<_, ThreadRow>(
+        "SELECT id, created_at, metadata FROM threads WHERE id = $1 AND project = $2",
+    )
+    .bind(id)
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .map(Into::into)
+    .ok_or_else(|| StoreError::not_found(ObjectKind::Thread, id))
+}
+
+/// Fails with a 404 unless the thread exists in the project.
+pub(crate) async fn exists(
+    conn: impl PgExecutor<'_>,
+    project: &Project,
+    id: &str,
+) -> StoreResult<()> {
+    check_found(
+        sqlx::query_scalar("SELECT 1 FROM threads WHERE id = $1 AND project = $2")
+            .bind(id)
+            .bind(project.as_str())
+            .fetch_optional(conn)
+            .await
+            .map_err(backend)?,
+        id,
+    )
+}
+
+/// How a transaction about to add to a thread locks the thread's row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard {
+    /// Adding a message: messages may be added side by side, but not while a run is being
+    /// created (which holds [`Guard::NewRun`]).
+    NewMessage,
+    /// Adding a run: excludes every other addition until the transaction ends.
+    NewRun,
+}
+
+/// Fails with a 404 unless the thread exists in the project, and locks its row until the
+/// transaction ends, so that the active-run check that follows (in its own statement, hence its
+/// own snapshot) and the insert after it cannot interleave with another transaction's.
+pub(crate) async fn lock(
+    conn: &mut PgConnection,
+    project: &Project,
+    id: &str,
+    guard: Guard,
+) -> StoreResult<()> {
+    let mode = match guard {
+        Guard::NewMessage => "SHARE",
+        // Not `UPDATE`, which would also block the foreign-key checks of rows inserted into the
+        // thread meanwhile (a worker's assistant message).
+        Guard::NewRun => "NO KEY UPDATE",
+    };
+    check_found(
+        sqlx::query_scalar(&format!(
+            "SELECT 1 FROM threads WHERE id = $1 AND project = $2 FOR {mode}"
+        ))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(backend)?,
+        id,
+    )
+}
+
+fn check_found(found: Option<i32>, id: &str) -> StoreResult<()> {
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::not_found(ObjectKind::Thread, id))
+}
+
+/// The id of the thread's active run (queued, in progress, waiting for tool outputs, or
+/// cancelling), if it has one.
+pub(crate) async fn active_run(
+    conn: &mut PgConnection,
+    thread_id: &str,
+) -> StoreResult<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM runs WHERE thread_id = $1 \
+         AND status IN ('queued', 'in_progress', 'requires_action', 'cancelling') LIMIT 1",
+    )
+    .bind(thread_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)
+}
+
+/// Inserts a thread and its initial messages; `param` prefixes the messages' field names.
+pub(crate) async fn insert_thread(
+    conn: &mut PgConnection,
+    project: &Project,
+    req: CreateThreadRequest,
+    param: &str,
+) -> StoreResult<Thread> {
+    let thread = Thread {
+        id: new_id(IdKind::Thread),
+        object: "thread".to_owned(),
+        created_at: now(),
+        metadata: req.metadata,
+    };
+    sqlx::query("INSERT INTO threads (id, project, created_at, metadata) VALUES ($1, $2, $3, $4)")
+        .bind(&thread.id)
+        .bind(project.as_str())
+        .bind(thread.created_at)
+        .bind(thread.metadata.as_ref().map(Json))
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    for (i, m) in req.messages.unwrap_or_default().into_iter().enumerate() {
+        insert_message(conn, project, &thread.id, m, &format!("{param}[{i}]")).await?;
+    }
+    Ok(thread)
+}
+
+#[async_trait]
+impl ThreadStore for PostgresStore {
+    async fn create_thread(
+        &self,
+        project: &Project,
+        req: CreateThreadRequest,
+    ) -> StoreResult<Thread> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let thread = insert_thread(&mut tx, project, req, "messages").await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(thread)
+    }
+
+    async fn get_thread(&self, project: &Project, id: &str) -> StoreResult<Thread> {
+        get(&self.pool, project, id).await
+    }
+
+    async fn modify_thread(
+        &self,
+        project: &Project,
+        id: &str,
+        metadata: Option<Option<Metadata>>,
+    ) -> StoreResult<Thread> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut thread = get(&mut *tx, project, id).await?;
+        if let Some(m) = metadata {
+            sqlx::query("UPDATE threads SET metadata = $1 WHERE id = $2")
+                .bind(m.as_ref().map(Json))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            thread.metadata = m;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(thread)
+    }
+
+    async fn delete_thread(&self, project: &Project, id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The cascade below takes the thread, then its messages, then its runs; a worker writing
+        // a run's turn holds the run, then takes messages. Taking the runs first keeps the two
+        // from waiting on each other.
+        sqlx::query(
+            "SELECT 1 FROM runs WHERE thread_id = $1 AND project = $2 ORDER BY seq FOR UPDATE",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // Messages, their file links, runs and steps go with it (ON DELETE CASCADE).
+        let deleted = sqlx::query("DELETE FROM threads WHERE id = $1 AND project = $2")
+            .bind(id)
+            .bind(project.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::not_found(ObjectKind::Thread, id));
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
