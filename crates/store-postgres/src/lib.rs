@@ -76,6 +76,15 @@ impl PostgresStore {
             "statement_timeout",
             format!("{}ms", settings.statement_timeout.as_millis()),
         )]);
+        // One plain connection first: the pool retries failed connections until its acquire
+        // timeout and then reports only that it timed out, hiding why (refused, unknown
+        // database, authentication).
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(backend)?
+            .close()
+            .await
+            .map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)

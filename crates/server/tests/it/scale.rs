@@ -291,3 +291,35 @@ async fn nix_term(p: &mut Proc) -> std::io::Result<()> {
         .map_err(std::io::Error::other)??;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_unreachable_database_is_named_without_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        vec!["migrate"],
+        vec!["serve", "--listen", "127.0.0.1:0"],
+        vec!["worker"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_assistd"))
+            .args(&args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--database-url")
+            .arg("postgres://assistd:pw-very-secret@127.0.0.1:1/assistd")
+            .env("RUST_LOG", "debug")
+            .env("ASSISTD_UPSTREAM_URL", "http://127.0.0.1:1/v1")
+            .env_remove("ASSISTD_API_KEYS")
+            .env_remove("ASSISTD_CONFIG")
+            .output()
+            .await
+            .expect("assistd runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("Connection refused"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("pw-very-secret") && !stdout.contains("pw-very-secret"),
+            "{args:?} leaked the password: {stderr}"
+        );
+    }
+}
