@@ -578,12 +578,12 @@ impl Slot<'_, '_> {
     }
 
     /// Evaluates `tokens` after the part of the cache they share, leaving the logits of the
-    /// last one. Returns `false` when the stream was dropped meanwhile.
+    /// last one. Returns how many it evaluated, or `None` when the stream was dropped meanwhile.
     fn evaluate_prompt(
         &mut self,
         tokens: &[LlamaToken],
         tx: &tmpsc::Sender<Result<ChatEvent, ModelError>>,
-    ) -> Result<bool, Failed> {
+    ) -> Result<Option<usize>, Failed> {
         let mut keep = self
             .cached
             .iter()
@@ -626,10 +626,10 @@ impl Slot<'_, '_> {
             self.cached.extend_from_slice(chunk);
             pos += chunk.len();
             if tx.is_closed() {
-                return Ok(false);
+                return Ok(None);
             }
         }
-        Ok(true)
+        Ok(Some(rest.len()))
     }
 
     fn sampler(&self, job: &Job) -> Result<Sampler, Failed> {
@@ -681,15 +681,9 @@ impl Slot<'_, '_> {
                 tokens.len()
             ))));
         }
-        let reused = self
-            .cached
-            .iter()
-            .zip(&tokens)
-            .take_while(|(a, b)| a == b)
-            .count();
-        if !self.evaluate_prompt(&tokens, tx)? {
+        let Some(evaluated) = self.evaluate_prompt(&tokens, tx)? else {
             return Ok(false);
-        }
+        };
         let prompt_done = Instant::now();
         let room = n_ctx - tokens.len();
         let limit = job.max_tokens.map_or(room, |m| (m as usize).min(room));
@@ -793,7 +787,6 @@ impl Slot<'_, '_> {
             }
         };
         let done = Instant::now();
-        let evaluated = tokens.len() - reused.min(tokens.len() - 1);
         tracing::debug!(
             queued_ms = (started - job.queued_at).as_millis() as u64,
             prompt_tokens = tokens.len(),

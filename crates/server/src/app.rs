@@ -102,7 +102,7 @@ pub async fn open_database(
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         return Ok((Arc::new(store), None));
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(&url) {
         let pg = PostgresSettings {
             max_connections: settings.database_max_connections,
             statement_timeout: Duration::from_secs_f64(settings.database_statement_timeout_secs),
@@ -120,9 +120,20 @@ pub async fn open_database(
     )
 }
 
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Applies pending migrations to the database the settings name (`assistd migrate`).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    // Opening applies migrations; the store is closed again when dropped.
+    let url = settings.database_url();
+    if is_postgres(&url) {
+        // One connection, no pool: a deployment step may run this before any server starts.
+        return PostgresStore::migrate(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL database: {e}"));
+    }
+    // Opening a SQLite store applies its migrations; it is closed again when dropped.
     open_database(settings).await.map(drop)
 }
 
@@ -173,12 +184,8 @@ pub async fn run_worker(
 
 /// Opens storage as the settings say.
 pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the data directory {}: {e}",
-            settings.data_dir.display()
-        )
-    })?;
+    // Each user of the data directory creates what it needs: the SQLite database's directory
+    // (`open_database`), `files/` (`Blobs`), `models/` (the built-in model's weights).
     let (store, signals) = open_database(&settings).await?;
     let blobs = Blobs::from_settings(&settings).await?;
     let events = Arc::new(EventBus::default());

@@ -187,9 +187,11 @@ async fn fetch_model(args: FetchArgs) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            // llama.cpp narrates every model load at info level: warnings are what matter.
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,llama-cpp-2=warn")),
+            // llama.cpp narrates every model load, and PostgreSQL each `IF NOT EXISTS` that
+            // found the object, at info level: their warnings are what matter.
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                EnvFilter::new("info,llama-cpp-2=warn,sqlx::postgres::notice=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
