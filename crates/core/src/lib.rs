@@ -1,6 +1,8 @@
 //! The domain of assistd: ids, projects, request validation, and the storage traits that every
-//! backend implements (SQLite now, PostgreSQL next) so that handlers never see a database.
+//! backend implements, so that handlers never see a database; and the domain rules every store
+//! applies alike (`transitions`, cursor resolution in `list`, the one `clock`).
 
+pub mod clock;
 pub mod engine;
 pub mod ids;
 pub mod list;
@@ -9,10 +11,11 @@ pub mod project;
 pub mod runs;
 pub mod signals;
 pub mod store;
+pub mod transitions;
 pub mod validate;
 
 pub use engine::{ClaimedRun, EngineStore, Lease, TurnText};
-pub use list::{ListParams, Order, Page};
+pub use list::{Cursors, ListParams, Order, Page};
 pub use project::Project;
 pub use signals::{Signal, Signals};
 pub use store::*;

@@ -82,3 +82,47 @@ impl ListParams {
         }
     }
 }
+
+/// The `after`/`before` cursors of a list, resolved to the sequence numbers they stand at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursors {
+    /// Where `after` stands, if given.
+    pub after: Option<i64>,
+    /// Where `before` stands, if given.
+    pub before: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// A page with nothing on it.
+    pub fn empty() -> Self {
+        Self {
+            data: Vec::new(),
+            has_more: false,
+        }
+    }
+}
+
+impl ListParams {
+    /// Resolves the cursors with `lookup` (a cursor's id → its sequence number, `None` if no
+    /// such object is in the list). `Ok(None)` when a cursor names no object of the list: the
+    /// page is then empty, as OpenAI answers.
+    pub async fn resolve_cursors<'a, F, Fut, E>(&'a self, lookup: F) -> Result<Option<Cursors>, E>
+    where
+        F: Fn(&'a str) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<i64>, E>>,
+    {
+        let mut out = Cursors::default();
+        for (cursor, slot) in [
+            (&self.after, &mut out.after),
+            (&self.before, &mut out.before),
+        ] {
+            if let Some(id) = cursor {
+                match lookup(id).await? {
+                    Some(seq) => *slot = Some(seq),
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+}

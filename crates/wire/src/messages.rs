@@ -54,6 +54,17 @@ pub enum MessageStatus {
     Completed,
 }
 
+impl MessageStatus {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Incomplete => "incomplete",
+            Self::Completed => "completed",
+        }
+    }
+}
+
 /// `MessageObject.role`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,16 +1,19 @@
 //! Messages and message files.
 
-use crate::files::{check_attachable, dedup};
-use crate::json::{dec, dec_opt, enc, enc_opt};
-use crate::threads::{active_run, exists as thread_exists};
-use crate::{SqliteStore, backend, empty, fetch_json_page, fetch_page, now, resolve_cursors};
+use super::files::{check_attachable, dedup};
+use super::threads::{Guard, active_run, exists as thread_exists, lock as lock_thread};
+use super::{backend, d, fetch_json_page, fetch_page, text_enum};
+use assistd_core::clock::now;
 use assistd_core::ids::{IdKind, new_id};
+use assistd_core::transitions::ACTIVE;
 use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::{
-    CreateMessageRequest, Message, MessageContent, MessageFile, MessageStatus, Metadata,
+    CreateMessageRequest, Message, MessageContent, MessageFile, MessageIncompleteDetails,
+    MessageStatus, Metadata,
 };
 use async_trait::async_trait;
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
 
 #[derive(FromRow)]
 pub(crate) struct MessageRow {
@@ -18,15 +21,15 @@ pub(crate) struct MessageRow {
     created_at: i64,
     thread_id: String,
     status: String,
-    incomplete_details: Option<String>,
+    incomplete_details: Option<Json<MessageIncompleteDetails>>,
     completed_at: Option<i64>,
     incomplete_at: Option<i64>,
     role: String,
-    content: String,
+    content: Json<Vec<MessageContent>>,
     assistant_id: Option<String>,
     run_id: Option<String>,
-    file_ids: String,
-    metadata: Option<String>,
+    file_ids: Json<Vec<String>>,
+    metadata: Option<Json<Metadata>>,
 }
 
 impl MessageRow {
@@ -36,16 +39,16 @@ impl MessageRow {
             object: "thread.message".to_owned(),
             created_at: self.created_at,
             thread_id: self.thread_id,
-            status: dec(&format!("\"{}\"", self.status))?,
-            incomplete_details: dec_opt(self.incomplete_details.as_deref())?,
+            status: text_enum(self.status)?,
+            incomplete_details: self.incomplete_details.map(|d| d.0),
             completed_at: self.completed_at,
             incomplete_at: self.incomplete_at,
-            role: dec(&format!("\"{}\"", self.role))?,
-            content: dec(&self.content)?,
+            role: text_enum(self.role)?,
+            content: self.content.0,
             assistant_id: self.assistant_id,
             run_id: self.run_id,
-            file_ids: dec(&self.file_ids)?,
-            metadata: dec_opt(self.metadata.as_deref())?,
+            file_ids: self.file_ids.0,
+            metadata: self.metadata.map(|m| m.0),
         })
     }
 }
@@ -53,16 +56,6 @@ impl MessageRow {
 pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
     m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
     m.file_ids FROM messages m";
-
-/// A page of messages built as JSON by SQLite itself (see `fetch_json_page`); the object has
-/// exactly the fields of `MessageObject`.
-const JSON_PAGE: &str = "SELECT json_group_array(json(obj)) FROM (SELECT json_object(\
-    'id', m.id, 'object', 'thread.message', 'created_at', m.created_at, \
-    'thread_id', m.thread_id, 'status', m.status, \
-    'incomplete_details', json(m.incomplete_details), 'completed_at', m.completed_at, \
-    'incomplete_at', m.incomplete_at, 'role', m.role, 'content', json(m.content), \
-    'assistant_id', m.assistant_id, 'run_id', m.run_id, 'file_ids', json(m.file_ids), \
-    'metadata', json(m.metadata)) AS obj FROM messages m";
 
 /// The object of a new user-written message.
 fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<String>) -> Message {
@@ -87,7 +80,7 @@ fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<Strin
 /// Inserts a user-written message (from the messages endpoint, a new thread, or a run's
 /// `additional_messages`); `param` names the request field holding it, for errors.
 pub(crate) async fn insert_message(
-    conn: &mut SqliteConnection,
+    conn: &mut d::Conn,
     project: &Project,
     thread_id: &str,
     req: CreateMessageRequest,
@@ -103,40 +96,43 @@ pub(crate) async fn insert_message(
     let msg = user_message(thread_id, &req, file_ids);
     sqlx::query(
         "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata, \
-         file_ids) VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, ?)",
+         file_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&msg.id)
     .bind(project.as_str())
     .bind(thread_id)
     .bind(msg.created_at)
     .bind(msg.role.as_str())
-    .bind(enc(&msg.content)?)
-    .bind(enc_opt(msg.metadata.as_ref())?)
-    .bind(enc(&msg.file_ids)?)
+    .bind(Json(&msg.content))
+    .bind(MessageStatus::Completed.as_str())
+    .bind(msg.metadata.as_ref().map(Json))
+    .bind(Json(&msg.file_ids))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
     for f in &msg.file_ids {
-        sqlx::query("INSERT INTO message_files (message_id, file_id, created_at) VALUES (?, ?, ?)")
-            .bind(&msg.id)
-            .bind(f)
-            .bind(msg.created_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO message_files (message_id, file_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&msg.id)
+        .bind(f)
+        .bind(msg.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
     }
     Ok(msg)
 }
 
 async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut d::Conn,
     project: &Project,
     thread_id: &str,
     message_id: &str,
 ) -> StoreResult<Message> {
-    thread_exists(conn, project, thread_id).await?;
+    thread_exists(&mut *conn, project, thread_id).await?;
     sqlx::query_as::<_, MessageRow>(&format!(
-        "{SELECT} WHERE m.id = ? AND m.thread_id = ? AND m.project = ?"
+        "{SELECT} WHERE m.id = $1 AND m.thread_id = $2 AND m.project = $3"
     ))
     .bind(message_id)
     .bind(thread_id)
@@ -166,46 +162,67 @@ impl From<MessageFileRow> for MessageFile {
     }
 }
 
+async fn fetch_message_file(
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
+    message_id: &str,
+    file_id: &str,
+) -> StoreResult<MessageFile> {
+    sqlx::query_as::<_, MessageFileRow>(
+        "SELECT file_id, created_at, message_id FROM message_files \
+         WHERE message_id = $1 AND file_id = $2",
+    )
+    .bind(message_id)
+    .bind(file_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .map(Into::into)
+    .ok_or_else(|| StoreError::not_found(ObjectKind::MessageFile, file_id))
+}
+
 #[async_trait]
-impl MessageStore for SqliteStore {
+impl MessageStore for d::Store {
     async fn create_message(
         &self,
         project: &Project,
         thread_id: &str,
         req: CreateMessageRequest,
     ) -> StoreResult<Message> {
-        // Fast path, the common case of a message without files: one statement that inserts
-        // only if the thread exists in the project and has no active run. When it inserts
-        // nothing, the transaction below finds out why and answers accordingly.
-        if req.file_ids.as_ref().is_none_or(Vec::is_empty) {
+        // With one writer at a time, the common case of a message without files takes one
+        // statement that inserts only if the thread exists in the project and has no active
+        // run. When it inserts nothing, the transaction below finds out why and answers
+        // accordingly. (Concurrent writers need the thread's row locked first: no fast path.)
+        if d::SINGLE_WRITER && req.file_ids.as_ref().is_none_or(Vec::is_empty) {
             let msg = user_message(thread_id, &req, Vec::new());
-            let inserted = sqlx::query(
+            let mut insert = sqlx::query(
                 "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
-                 metadata) SELECT ?, ?, ?, ?, ?, ?, 'completed', ? \
-                 WHERE EXISTS (SELECT 1 FROM threads WHERE id = ? AND project = ?) \
-                 AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = ? \
-                     AND status IN ('queued', 'in_progress', 'requires_action', 'cancelling'))",
+                 metadata) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                 WHERE EXISTS (SELECT 1 FROM threads WHERE id = $3 AND project = $2) \
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = $3 \
+                     AND status IN ($9, $10, $11, $12))",
             )
             .bind(&msg.id)
             .bind(project.as_str())
             .bind(thread_id)
             .bind(msg.created_at)
             .bind(msg.role.as_str())
-            .bind(enc(&msg.content)?)
-            .bind(enc_opt(msg.metadata.as_ref())?)
-            .bind(thread_id)
-            .bind(project.as_str())
-            .bind(thread_id)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+            .bind(Json(&msg.content))
+            .bind(MessageStatus::Completed.as_str())
+            .bind(msg.metadata.as_ref().map(Json));
+            for status in ACTIVE {
+                insert = insert.bind(status.as_str());
+            }
+            let inserted = insert
+                .execute(self.writer())
+                .await
+                .map_err(backend)?
+                .rows_affected();
             if inserted == 1 {
                 return Ok(msg);
             }
         }
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        thread_exists(&mut tx, project, thread_id).await?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        lock_thread(&mut tx, project, thread_id, Guard::NewMessage).await?;
         if let Some(run_id) = active_run(&mut tx, thread_id).await? {
             return Err(StoreError::invalid(
                 format!("Can't add messages to {thread_id} while a run {run_id} is active."),
@@ -223,7 +240,7 @@ impl MessageStore for SqliteStore {
         thread_id: &str,
         message_id: &str,
     ) -> StoreResult<Message> {
-        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, message_id).await
     }
 
@@ -234,11 +251,11 @@ impl MessageStore for SqliteStore {
         message_id: &str,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Message> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let mut msg = get(&mut tx, project, thread_id, message_id).await?;
         if let Some(m) = metadata {
-            sqlx::query("UPDATE messages SET metadata = ? WHERE id = ?")
-                .bind(enc_opt(m.as_ref())?)
+            sqlx::query("UPDATE messages SET metadata = $1 WHERE id = $2")
+                .bind(m.as_ref().map(Json))
                 .bind(message_id)
                 .execute(&mut *tx)
                 .await
@@ -256,32 +273,49 @@ impl MessageStore for SqliteStore {
         params: &ListParams,
         run_id: Option<&str>,
     ) -> StoreResult<Page<Message>> {
-        let cursors = resolve_cursors(params, |id| async move {
-            sqlx::query_scalar("SELECT seq FROM messages WHERE id = ? AND thread_id = ?")
-                .bind(id)
-                .bind(thread_id)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(backend)
-        })
-        .await?;
+        let cursors = params
+            .resolve_cursors(|id| async move {
+                sqlx::query_scalar("SELECT seq FROM messages WHERE id = $1 AND thread_id = $2")
+                    .bind(id)
+                    .bind(thread_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(backend)
+            })
+            .await?;
         let page = match cursors {
-            Err(()) => empty(),
-            Ok((after, before)) => {
-                let mut qb = QueryBuilder::<Sqlite>::new(JSON_PAGE);
+            None => Page::empty(),
+            Some(cursors) => {
+                let mut qb = match d::MESSAGE_JSON_PAGE {
+                    Some((object, agg)) => QueryBuilder::<d::Db>::new(format!(
+                        "SELECT {agg} FROM (SELECT {object} AS obj FROM messages m"
+                    )),
+                    None => QueryBuilder::<d::Db>::new(SELECT),
+                };
                 qb.push(" WHERE m.thread_id = ").push_bind(thread_id);
                 qb.push(" AND m.project = ").push_bind(project.as_str());
                 if let Some(run_id) = run_id {
                     qb.push(" AND m.run_id = ").push_bind(run_id);
                 }
-                fetch_json_page(&self.reader, qb, "m.seq", params, after, before).await?
+                if d::MESSAGE_JSON_PAGE.is_some() {
+                    fetch_json_page(self.reader(), qb, "m.seq", params, cursors).await?
+                } else {
+                    fetch_page(
+                        self.reader(),
+                        qb,
+                        "m.seq",
+                        params,
+                        cursors,
+                        MessageRow::into_wire,
+                    )
+                    .await?
+                }
             }
         };
         // Rows of this project in this thread prove the thread exists; only an empty page needs
         // the extra lookup (to answer 404 for a missing thread).
         if page.data.is_empty() {
-            let mut conn = self.reader.acquire().await.map_err(backend)?;
-            thread_exists(&mut conn, project, thread_id).await?;
+            thread_exists(self.reader(), project, thread_id).await?;
         }
         Ok(page)
     }
@@ -294,32 +328,34 @@ impl MessageStore for SqliteStore {
         params: &ListParams,
     ) -> StoreResult<Page<MessageFile>> {
         {
-            let mut conn = self.reader.acquire().await.map_err(backend)?;
+            let mut conn = self.reader().acquire().await.map_err(backend)?;
             get(&mut conn, project, thread_id, message_id).await?;
         }
-        let cursors = resolve_cursors(params, |id| async move {
-            sqlx::query_scalar("SELECT seq FROM message_files WHERE message_id = ? AND file_id = ?")
+        let Some(cursors) = params
+            .resolve_cursors(|id| async move {
+                sqlx::query_scalar(
+                    "SELECT seq FROM message_files WHERE message_id = $1 AND file_id = $2",
+                )
                 .bind(message_id)
                 .bind(id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(self.reader())
                 .await
                 .map_err(backend)
-        })
-        .await?;
-        let Ok((after, before)) = cursors else {
-            return Ok(empty());
+            })
+            .await?
+        else {
+            return Ok(Page::empty());
         };
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        let mut qb = QueryBuilder::<d::Db>::new(
             "SELECT file_id, created_at, message_id FROM message_files WHERE message_id = ",
         );
         qb.push_bind(message_id);
         fetch_page(
-            &self.reader,
+            self.reader(),
             qb,
             "seq",
             params,
-            after,
-            before,
+            cursors,
             |r: MessageFileRow| Ok(r.into()),
         )
         .await
@@ -332,18 +368,8 @@ impl MessageStore for SqliteStore {
         message_id: &str,
         file_id: &str,
     ) -> StoreResult<MessageFile> {
-        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, message_id).await?;
-        sqlx::query_as::<_, MessageFileRow>(
-            "SELECT file_id, created_at, message_id FROM message_files \
-             WHERE message_id = ? AND file_id = ?",
-        )
-        .bind(message_id)
-        .bind(file_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend)?
-        .map(Into::into)
-        .ok_or_else(|| StoreError::not_found(ObjectKind::MessageFile, file_id))
+        fetch_message_file(&mut *conn, message_id, file_id).await
     }
 }

@@ -1,10 +1,13 @@
 //! File records, and the checks other resources make when they reference files.
 
-use crate::{PostgresStore, backend, now};
+use super::{backend, d};
+use crate::lock::RowLock;
+use assistd_core::clock::now;
 use assistd_core::{FileStore, NewFile, ObjectKind, Project, StoreError, StoreResult};
 use assistd_wire::OpenAIFile;
 use async_trait::async_trait;
-use sqlx::{FromRow, PgConnection};
+use sqlx::FromRow;
+use sqlx::types::Json;
 
 #[derive(FromRow)]
 struct FileRow {
@@ -41,15 +44,16 @@ const COLUMNS: &str = "id, created_at, bytes, filename, purpose, status, status_
 /// `delete_file` waits for the attachment to commit (and then detaches it) instead of the
 /// attachment failing on its foreign key; a file deleted first reads as missing here.
 pub(crate) async fn check_attachable(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     project: &Project,
     ids: &[String],
     param: &str,
 ) -> StoreResult<()> {
     for (i, id) in ids.iter().enumerate() {
-        let purpose: Option<String> = sqlx::query_scalar(
-            "SELECT purpose FROM files WHERE id = $1 AND project = $2 FOR KEY SHARE",
-        )
+        let purpose: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT purpose FROM files WHERE id = $1 AND project = $2{}",
+            d::lock(RowLock::KeyShare)
+        ))
         .bind(id)
         .bind(project.as_str())
         .fetch_optional(&mut *conn)
@@ -87,7 +91,7 @@ pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
 }
 
 #[async_trait]
-impl FileStore for PostgresStore {
+impl FileStore for d::Store {
     async fn create_file(&self, project: &Project, file: NewFile) -> StoreResult<OpenAIFile> {
         let created_at = now();
         sqlx::query(
@@ -100,7 +104,7 @@ impl FileStore for PostgresStore {
         .bind(file.bytes)
         .bind(&file.filename)
         .bind(&file.purpose)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(backend)?;
         Ok(OpenAIFile {
@@ -121,7 +125,7 @@ impl FileStore for PostgresStore {
         ))
         .bind(id)
         .bind(project.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(backend)?
         .map(Into::into)
@@ -134,42 +138,45 @@ impl FileStore for PostgresStore {
         purpose: Option<&str>,
     ) -> StoreResult<Vec<OpenAIFile>> {
         let rows = sqlx::query_as::<_, FileRow>(&format!(
-            "SELECT {COLUMNS} FROM files WHERE project = $1 AND ($2::TEXT IS NULL OR purpose = $2) \
+            "SELECT {COLUMNS} FROM files WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR purpose = $2) \
              ORDER BY seq DESC"
         ))
         .bind(project.as_str())
         .bind(purpose)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(backend)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn delete_file(&self, project: &Project, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // Runs and messages keep the file's id on their rows too (runs a snapshot of their files,
         // messages a copy of `message_files`); remove it there, runs first (the lock order), and
         // messages before the cascade removes the links that find them. A missing file touches
         // nothing here and rolls back below.
-        let pattern = sqlx::types::Json([id]);
-        sqlx::query(
-            "UPDATE runs SET file_ids = file_ids - $1 WHERE project = $2 AND file_ids @> $3",
-        )
-        .bind(id)
+        let runs: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
+            "SELECT id, file_ids FROM runs WHERE project = $1 AND {} ORDER BY seq{}",
+            d::json_array_contains("file_ids", "$2"),
+            d::lock(RowLock::Update)
+        ))
         .bind(project.as_str())
-        .bind(pattern)
-        .execute(&mut *tx)
+        .bind(id)
+        .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
-        sqlx::query(
-            "UPDATE messages SET file_ids = file_ids - $1 WHERE project = $2 \
-             AND id IN (SELECT message_id FROM message_files WHERE file_id = $1)",
-        )
-        .bind(id)
+        detach(&mut tx, "runs", runs, id).await?;
+        let messages: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
+            "SELECT id, file_ids FROM messages WHERE project = $1 \
+             AND id IN (SELECT message_id FROM message_files WHERE file_id = $2) ORDER BY seq{}",
+            d::lock(RowLock::Update)
+        ))
         .bind(project.as_str())
-        .execute(&mut *tx)
+        .bind(id)
+        .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
+        detach(&mut tx, "messages", messages, id).await?;
         // Assistant and message attachments go by ON DELETE CASCADE.
         let deleted = sqlx::query("DELETE FROM files WHERE id = $1 AND project = $2")
             .bind(id)
@@ -183,4 +190,24 @@ impl FileStore for PostgresStore {
         }
         tx.commit().await.map_err(backend)
     }
+}
+
+/// Removes `file_id` from the `file_ids` of the `table` rows given with their current ids.
+async fn detach(
+    conn: &mut d::Conn,
+    table: &str,
+    rows: Vec<(String, Json<Vec<String>>)>,
+    file_id: &str,
+) -> StoreResult<()> {
+    let update = format!("UPDATE {table} SET file_ids = $1 WHERE id = $2");
+    for (row_id, Json(mut ids)) in rows {
+        ids.retain(|f| f != file_id);
+        sqlx::query(&update)
+            .bind(Json(ids))
+            .bind(row_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }

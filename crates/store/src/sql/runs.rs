@@ -1,20 +1,23 @@
 //! Runs and run steps.
 
-use crate::messages::insert_message;
-use crate::threads::{Guard, active_run, exists as thread_exists, insert_thread};
-use crate::{PostgresStore, backend, empty, fetch_page, now, resolve_cursors, text_enum};
+use super::engine::end_run;
+use super::messages::insert_message;
+use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
+use super::{backend, d, fetch_page, text_enum};
+use crate::lock::RowLock;
+use assistd_core::clock::now;
+use assistd_core::transitions::{self, Cancel};
 use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
 };
 use assistd_wire::{
     AssistantTool, CreateThreadRequest, LastError, Metadata, RequiredAction, ResponseFormatOption,
-    Run, RunIncompleteDetails, RunStatus, RunStep, StepDetails, StepToolCall, Thread,
+    Run, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus, RunStepType, StepDetails, Thread,
     ToolChoiceOption, ToolOutput, TruncationObject, Usage,
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder};
-use std::collections::HashMap;
+use sqlx::{FromRow, QueryBuilder};
 
 #[derive(FromRow)]
 pub(crate) struct RunRow {
@@ -115,7 +118,7 @@ impl StepRow {
     pub(crate) fn into_wire(self) -> StoreResult<RunStep> {
         // A `tool_calls` step records its turn's usage when it is created (so that the run's
         // total counts it), but the API shows a step's usage only once the step ended.
-        let usage = if self.status == "in_progress" {
+        let usage = if self.status == RunStepStatus::InProgress.as_str() {
             None
         } else {
             self.usage.map(|u| u.0)
@@ -147,7 +150,7 @@ pub(crate) const STEP_COLUMNS: &str = "id, created_at, assistant_id, thread_id, 
 /// Reads a run; with `lock`, also locks its row until the transaction ends, for a transition
 /// that depends on the status it read.
 pub(crate) async fn get(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     project: &Project,
     thread_id: &str,
     run_id: &str,
@@ -155,7 +158,7 @@ pub(crate) async fn get(
 ) -> StoreResult<Run> {
     let row = sqlx::query_as::<_, RunRow>(&format!(
         "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND thread_id = $2 AND project = $3{}",
-        if lock { " FOR UPDATE" } else { "" }
+        if lock { d::lock(RowLock::Update) } else { "" }
     ))
     .bind(run_id)
     .bind(thread_id)
@@ -174,7 +177,7 @@ pub(crate) async fn get(
 }
 
 async fn insert_run(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     project: &Project,
     thread_id: &str,
     new: NewRun,
@@ -223,14 +226,15 @@ async fn insert_run(
         "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
          model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
          top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
-         response_format) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18, $19)",
+         response_format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(&run.id)
     .bind(project.as_str())
     .bind(thread_id)
     .bind(&run.assistant_id)
     .bind(created_at)
+    .bind(run.status.as_str())
     .bind(run.expires_at)
     .bind(&run.model)
     .bind(&run.instructions)
@@ -252,7 +256,7 @@ async fn insert_run(
 }
 
 async fn step_by_id_in_run(
-    conn: impl PgExecutor<'_>,
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
     run_id: &str,
     step_id: &str,
 ) -> StoreResult<RunStep> {
@@ -269,15 +273,15 @@ async fn step_by_id_in_run(
 }
 
 #[async_trait]
-impl RunStore for PostgresStore {
+impl RunStore for d::Store {
     async fn create_run(
         &self,
         project: &Project,
         thread_id: &str,
         run: NewRun,
     ) -> StoreResult<Run> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        crate::threads::lock(&mut tx, project, thread_id, Guard::NewRun).await?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        super::threads::lock(&mut tx, project, thread_id, Guard::NewRun).await?;
         if let Some(active) = active_run(&mut tx, thread_id).await? {
             return Err(StoreError::invalid(
                 format!("Thread {thread_id} already has an active run {active}."),
@@ -295,7 +299,7 @@ impl RunStore for PostgresStore {
         thread: CreateThreadRequest,
         run: NewRun,
     ) -> StoreResult<(Thread, Run)> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
         let run = insert_run(&mut tx, project, &thread.id, run).await?;
         tx.commit().await.map_err(backend)?;
@@ -303,7 +307,7 @@ impl RunStore for PostgresStore {
     }
 
     async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> StoreResult<Run> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, run_id, false).await
     }
 
@@ -314,7 +318,7 @@ impl RunStore for PostgresStore {
         run_id: &str,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Run> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked, so that the run returned is the run as it is once the metadata is written,
         // not one a concurrent transition has since replaced.
         let mut run = get(&mut tx, project, thread_id, run_id, true).await?;
@@ -337,33 +341,25 @@ impl RunStore for PostgresStore {
         thread_id: &str,
         params: &ListParams,
     ) -> StoreResult<Page<Run>> {
-        thread_exists(&self.pool, project, thread_id).await?;
-        let cursors = resolve_cursors(params, |id| async move {
-            sqlx::query_scalar("SELECT seq FROM runs WHERE id = $1 AND thread_id = $2")
-                .bind(id)
-                .bind(thread_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)
-        })
-        .await?;
-        let Ok((after, before)) = cursors else {
-            return Ok(empty());
+        thread_exists(self.reader(), project, thread_id).await?;
+        let Some(cursors) = params
+            .resolve_cursors(|id| async move {
+                sqlx::query_scalar("SELECT seq FROM runs WHERE id = $1 AND thread_id = $2")
+                    .bind(id)
+                    .bind(thread_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(backend)
+            })
+            .await?
+        else {
+            return Ok(Page::empty());
         };
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
+        let mut qb = QueryBuilder::<d::Db>::new(format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = "
         ));
         qb.push_bind(thread_id);
-        fetch_page(
-            &self.pool,
-            qb,
-            "seq",
-            params,
-            after,
-            before,
-            RunRow::into_wire,
-        )
-        .await
+        fetch_page(self.reader(), qb, "seq", params, cursors, RunRow::into_wire).await
     }
 
     async fn cancel_run(
@@ -372,49 +368,21 @@ impl RunStore for PostgresStore {
         thread_id: &str,
         run_id: &str,
     ) -> StoreResult<Run> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked: a worker claiming the queued run meanwhile would otherwise keep executing a
         // run this cancels.
         let run = get(&mut tx, project, thread_id, run_id, true).await?;
-        let at = now();
-        match run.status {
-            // Nothing is executing: the run ends here.
-            RunStatus::Queued | RunStatus::RequiresAction => {
-                // Terminal now, so the run reports its usage: what its steps used.
-                let usage = crate::engine::step_usage_sum(&mut tx, run_id).await?;
-                sqlx::query(
-                    "UPDATE runs SET status = 'cancelled', cancelled_at = $1, \
-                     required_action = NULL, usage = $2 WHERE id = $3",
-                )
-                .bind(at)
-                .bind(Json(&usage))
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                sqlx::query(
-                    "UPDATE run_steps SET status = 'cancelled', cancelled_at = $1 \
-                     WHERE run_id = $2 AND status = 'in_progress'",
-                )
-                .bind(at)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
+        match transitions::cancel(run.status)? {
+            // Nothing is executing: the run ends here, and reports what its steps used.
+            Cancel::Now => end_run(&mut tx, run_id, RunStatus::Cancelled, None, None).await?,
             // The executor owns the run; it sees `cancelling` and finishes the cancellation.
-            RunStatus::InProgress => {
-                sqlx::query("UPDATE runs SET status = 'cancelling' WHERE id = $1")
+            Cancel::ByExecutor => {
+                sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+                    .bind(RunStatus::Cancelling.as_str())
                     .bind(run_id)
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
-            }
-            other => {
-                return Err(StoreError::invalid(
-                    format!("Cannot cancel run with status '{}'.", other.as_str()),
-                    None,
-                ));
             }
         }
         let run = get(&mut tx, project, thread_id, run_id, false).await?;
@@ -429,101 +397,39 @@ impl RunStore for PostgresStore {
         run_id: &str,
         outputs: Vec<ToolOutput>,
     ) -> StoreResult<Run> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked: the run must still be waiting for these outputs when it is queued again (not
         // cancelled or expired meanwhile).
         let run = get(&mut tx, project, thread_id, run_id, true).await?;
-        let pending = match (&run.status, &run.required_action) {
-            (RunStatus::RequiresAction, Some(action)) => &action.submit_tool_outputs.tool_calls,
-            (status, _) => {
-                return Err(StoreError::invalid(
-                    format!(
-                        "Runs in status \"{}\" do not accept tool outputs.",
-                        status.as_str()
-                    ),
-                    None,
-                ));
-            }
-        };
-        let mut by_call: HashMap<&str, String> = HashMap::new();
-        for (i, o) in outputs.iter().enumerate() {
-            let Some(call_id) = o.tool_call_id.as_deref() else {
-                return Err(StoreError::invalid(
-                    format!("Missing required parameter: 'tool_outputs[{i}].tool_call_id'."),
-                    Some(&format!("tool_outputs[{i}].tool_call_id")),
-                ));
-            };
-            if !pending.iter().any(|c| c.id == call_id) {
-                return Err(StoreError::invalid(
-                    format!(
-                        "Invalid 'tool_outputs[{i}].tool_call_id': no pending tool call with id '{call_id}' on this run."
-                    ),
-                    Some(&format!("tool_outputs[{i}].tool_call_id")),
-                ));
-            }
-            if by_call
-                .insert(call_id, o.output.clone().unwrap_or_default())
-                .is_some()
-            {
-                return Err(StoreError::invalid(
-                    format!(
-                        "Invalid 'tool_outputs[{i}].tool_call_id': duplicate output for tool call '{call_id}'."
-                    ),
-                    Some(&format!("tool_outputs[{i}].tool_call_id")),
-                ));
-            }
-        }
-        let missing: Vec<&str> = pending
-            .iter()
-            .map(|c| c.id.as_str())
-            .filter(|id| !by_call.contains_key(id))
-            .collect();
-        if !missing.is_empty() {
-            let expected: Vec<&str> = pending.iter().map(|c| c.id.as_str()).collect();
-            let got: Vec<&str> = outputs
-                .iter()
-                .filter_map(|o| o.tool_call_id.as_deref())
-                .collect();
-            return Err(StoreError::invalid(
-                format!(
-                    "Expected tool outputs for call_ids {expected:?}, got {got:?}: all outputs must be submitted in a single request."
-                ),
-                Some("tool_outputs"),
-            ));
-        }
+        let by_call = transitions::accept_tool_outputs(&run, &outputs)?;
         // Record the outputs in the step that asked for them.
         let steps: Vec<StepRow> = sqlx::query_as(&format!(
-            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND type = 'tool_calls' \
-             AND status = 'in_progress'"
+            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND type = $2 AND status = $3"
         ))
         .bind(run_id)
+        .bind(RunStepType::ToolCalls.as_str())
+        .bind(RunStepStatus::InProgress.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
         let at = now();
         for row in steps {
             let mut step = row.into_wire()?;
-            if let StepDetails::ToolCalls { tool_calls } = &mut step.step_details {
-                for call in tool_calls.iter_mut() {
-                    if let StepToolCall::Function { id, function } = call
-                        && let Some(out) = by_call.get(id.as_str())
-                    {
-                        function.output = Some(out.clone());
-                    }
-                }
-            }
+            transitions::fill_tool_outputs(&mut step.step_details, &by_call);
             sqlx::query(
-                "UPDATE run_steps SET step_details = $1, status = 'completed', completed_at = $2 \
-                 WHERE id = $3",
+                "UPDATE run_steps SET step_details = $1, status = $2, completed_at = $3 \
+                 WHERE id = $4",
             )
             .bind(Json(&step.step_details))
+            .bind(RunStepStatus::Completed.as_str())
             .bind(at)
             .bind(&step.id)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         }
-        sqlx::query("UPDATE runs SET status = 'queued', required_action = NULL WHERE id = $1")
+        sqlx::query("UPDATE runs SET status = $1, required_action = NULL WHERE id = $2")
+            .bind(RunStatus::Queued.as_str())
             .bind(run_id)
             .execute(&mut *tx)
             .await
@@ -541,32 +447,32 @@ impl RunStore for PostgresStore {
         params: &ListParams,
     ) -> StoreResult<Page<RunStep>> {
         {
-            let mut conn = self.pool.acquire().await.map_err(backend)?;
+            let mut conn = self.reader().acquire().await.map_err(backend)?;
             get(&mut conn, project, thread_id, run_id, false).await?;
         }
-        let cursors = resolve_cursors(params, |id| async move {
-            sqlx::query_scalar("SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2")
-                .bind(id)
-                .bind(run_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)
-        })
-        .await?;
-        let Ok((after, before)) = cursors else {
-            return Ok(empty());
+        let Some(cursors) = params
+            .resolve_cursors(|id| async move {
+                sqlx::query_scalar("SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2")
+                    .bind(id)
+                    .bind(run_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(backend)
+            })
+            .await?
+        else {
+            return Ok(Page::empty());
         };
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
+        let mut qb = QueryBuilder::<d::Db>::new(format!(
             "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = "
         ));
         qb.push_bind(run_id);
         fetch_page(
-            &self.pool,
+            self.reader(),
             qb,
             "seq",
             params,
-            after,
-            before,
+            cursors,
             StepRow::into_wire,
         )
         .await
@@ -579,7 +485,7 @@ impl RunStore for PostgresStore {
         run_id: &str,
         step_id: &str,
     ) -> StoreResult<RunStep> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, run_id, false).await?;
         step_by_id_in_run(&mut *conn, run_id, step_id).await
     }

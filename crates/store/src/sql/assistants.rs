@@ -1,7 +1,9 @@
 //! Assistants and assistant files.
 
-use crate::files::{check_attachable, dedup};
-use crate::{PostgresStore, backend, empty, fetch_page, now, resolve_cursors};
+use super::files::{check_attachable, dedup};
+use super::{backend, d, fetch_page};
+use crate::lock::RowLock;
+use assistd_core::clock::now;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::validate::limits;
 use assistd_core::{
@@ -13,7 +15,8 @@ use assistd_wire::{
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder};
+use sqlx::{FromRow, QueryBuilder};
+use std::sync::LazyLock;
 
 #[derive(FromRow)]
 struct AssistantRow {
@@ -24,7 +27,7 @@ struct AssistantRow {
     model: String,
     instructions: Option<String>,
     tools: Json<Vec<AssistantTool>>,
-    file_ids: Vec<String>,
+    file_ids: Json<Vec<String>>,
     metadata: Option<Json<Metadata>>,
     temperature: Option<f64>,
     top_p: Option<f64>,
@@ -42,7 +45,7 @@ impl From<AssistantRow> for Assistant {
             model: r.model,
             instructions: r.instructions,
             tools: r.tools.0,
-            file_ids: r.file_ids,
+            file_ids: r.file_ids.0,
             metadata: r.metadata.map(|m| m.0),
             temperature: r.temperature,
             top_p: r.top_p,
@@ -52,11 +55,16 @@ impl From<AssistantRow> for Assistant {
 }
 
 /// Files are listed in the order the files were created, as the spec says.
-const SELECT: &str = "SELECT a.id, a.created_at, a.name, a.description, a.model, a.instructions, \
-    a.tools, a.metadata, a.temperature, a.top_p, a.response_format, \
-    ARRAY(SELECT af.file_id FROM assistant_files af JOIN files f ON f.id = af.file_id \
-        WHERE af.assistant_id = a.id ORDER BY f.seq) AS file_ids \
-    FROM assistants a";
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT a.id, a.created_at, a.name, a.description, a.model, a.instructions, \
+         a.tools, a.metadata, a.temperature, a.top_p, a.response_format, \
+         (SELECT {} FROM (SELECT af.file_id, f.seq FROM assistant_files af \
+             JOIN files f ON f.id = af.file_id WHERE af.assistant_id = a.id ORDER BY f.seq) AS af) \
+         AS file_ids FROM assistants a",
+        d::json_array_agg("af.file_id", "af.seq")
+    )
+});
 
 #[derive(FromRow)]
 struct AssistantFileRow {
@@ -76,8 +84,12 @@ impl From<AssistantFileRow> for AssistantFile {
     }
 }
 
-async fn get(conn: impl PgExecutor<'_>, project: &Project, id: &str) -> StoreResult<Assistant> {
-    sqlx::query_as::<_, AssistantRow>(&format!("{SELECT} WHERE a.id = $1 AND a.project = $2"))
+async fn get(
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
+    project: &Project,
+    id: &str,
+) -> StoreResult<Assistant> {
+    sqlx::query_as::<_, AssistantRow>(&format!("{} WHERE a.id = $1 AND a.project = $2", *SELECT))
         .bind(id)
         .bind(project.as_str())
         .fetch_optional(conn)
@@ -91,14 +103,18 @@ async fn get(conn: impl PgExecutor<'_>, project: &Project, id: &str) -> StoreRes
 /// until the transaction ends, so that reading the assistant (or counting its files) and writing
 /// it back cannot interleave with another transaction doing the same.
 async fn exists(
-    conn: impl PgExecutor<'_>,
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
     id: &str,
     lock: bool,
 ) -> StoreResult<()> {
     let found: Option<i32> = sqlx::query_scalar(&format!(
         "SELECT 1 FROM assistants WHERE id = $1 AND project = $2{}",
-        if lock { " FOR NO KEY UPDATE" } else { "" }
+        if lock {
+            d::lock(RowLock::NoKeyUpdate)
+        } else {
+            ""
+        }
     ))
     .bind(id)
     .bind(project.as_str())
@@ -111,7 +127,7 @@ async fn exists(
 }
 
 async fn attach(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     assistant_id: &str,
     file_ids: &[String],
     created_at: i64,
@@ -134,7 +150,7 @@ async fn attach(
 }
 
 async fn fetch_assistant_file(
-    conn: impl PgExecutor<'_>,
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
     assistant_id: &str,
     file_id: &str,
 ) -> StoreResult<AssistantFile> {
@@ -152,7 +168,7 @@ async fn fetch_assistant_file(
 }
 
 #[async_trait]
-impl AssistantStore for PostgresStore {
+impl AssistantStore for d::Store {
     async fn create_assistant(
         &self,
         project: &Project,
@@ -162,7 +178,7 @@ impl AssistantStore for PostgresStore {
         let created_at = now();
         let tools = req.tools.unwrap_or_default();
         let file_ids = dedup(&req.file_ids.unwrap_or_default());
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         check_attachable(&mut tx, project, &file_ids, "file_ids").await?;
         sqlx::query(
             "INSERT INTO assistants (id, project, created_at, name, description, model, \
@@ -191,7 +207,7 @@ impl AssistantStore for PostgresStore {
     }
 
     async fn get_assistant(&self, project: &Project, id: &str) -> StoreResult<Assistant> {
-        get(&self.pool, project, id).await
+        get(self.reader(), project, id).await
     }
 
     async fn modify_assistant(
@@ -200,7 +216,7 @@ impl AssistantStore for PostgresStore {
         id: &str,
         req: ModifyAssistantRequest,
     ) -> StoreResult<Assistant> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         exists(&mut *tx, project, id, true).await?;
         let cur = get(&mut *tx, project, id).await?;
         let tools = req.tools.unwrap_or(cur.tools);
@@ -227,14 +243,18 @@ impl AssistantStore for PostgresStore {
             check_attachable(&mut tx, project, &file_ids, "file_ids").await?;
             // The list replaces the attachments: files left out are detached, files kept keep
             // their original attachment time.
-            sqlx::query(
-                "DELETE FROM assistant_files WHERE assistant_id = $1 AND NOT (file_id = ANY($2))",
-            )
-            .bind(id)
-            .bind(&file_ids)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            let mut detach =
+                QueryBuilder::<d::Db>::new("DELETE FROM assistant_files WHERE assistant_id = ");
+            detach.push_bind(id);
+            if !file_ids.is_empty() {
+                detach.push(" AND file_id NOT IN (");
+                let mut kept = detach.separated(", ");
+                for f in &file_ids {
+                    kept.push_bind(f);
+                }
+                detach.push(")");
+            }
+            detach.build().execute(&mut *tx).await.map_err(backend)?;
             attach(&mut tx, id, &file_ids, now()).await?;
         }
         let assistant = get(&mut *tx, project, id).await?;
@@ -247,27 +267,27 @@ impl AssistantStore for PostgresStore {
         project: &Project,
         params: &ListParams,
     ) -> StoreResult<Page<Assistant>> {
-        let cursors = resolve_cursors(params, |id| async move {
-            sqlx::query_scalar("SELECT seq FROM assistants WHERE id = $1 AND project = $2")
-                .bind(id)
-                .bind(project.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)
-        })
-        .await?;
-        let Ok((after, before)) = cursors else {
-            return Ok(empty());
+        let Some(cursors) = params
+            .resolve_cursors(|id| async move {
+                sqlx::query_scalar("SELECT seq FROM assistants WHERE id = $1 AND project = $2")
+                    .bind(id)
+                    .bind(project.as_str())
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(backend)
+            })
+            .await?
+        else {
+            return Ok(Page::empty());
         };
-        let mut qb = QueryBuilder::<Postgres>::new(SELECT);
+        let mut qb = QueryBuilder::<d::Db>::new(SELECT.as_str());
         qb.push(" WHERE a.project = ").push_bind(project.as_str());
         fetch_page(
-            &self.pool,
+            self.reader(),
             qb,
             "a.seq",
             params,
-            after,
-            before,
+            cursors,
             |r: AssistantRow| Ok(r.into()),
         )
         .await
@@ -277,7 +297,7 @@ impl AssistantStore for PostgresStore {
         let deleted = sqlx::query("DELETE FROM assistants WHERE id = $1 AND project = $2")
             .bind(id)
             .bind(project.as_str())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(backend)?
             .rows_affected();
@@ -293,7 +313,7 @@ impl AssistantStore for PostgresStore {
         assistant_id: &str,
         file_id: &str,
     ) -> StoreResult<AssistantFile> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked, so that two concurrent attachments cannot both pass the limit check.
         exists(&mut *tx, project, assistant_id, true).await?;
         check_attachable(&mut tx, project, &[file_id.to_owned()], "file_id")
@@ -339,8 +359,8 @@ impl AssistantStore for PostgresStore {
         assistant_id: &str,
         file_id: &str,
     ) -> StoreResult<AssistantFile> {
-        exists(&self.pool, project, assistant_id, false).await?;
-        fetch_assistant_file(&self.pool, assistant_id, file_id).await
+        exists(self.reader(), project, assistant_id, false).await?;
+        fetch_assistant_file(self.reader(), assistant_id, file_id).await
     }
 
     async fn list_assistant_files(
@@ -349,32 +369,32 @@ impl AssistantStore for PostgresStore {
         assistant_id: &str,
         params: &ListParams,
     ) -> StoreResult<Page<AssistantFile>> {
-        exists(&self.pool, project, assistant_id, false).await?;
-        let cursors = resolve_cursors(params, |id| async move {
-            sqlx::query_scalar(
-                "SELECT seq FROM assistant_files WHERE assistant_id = $1 AND file_id = $2",
-            )
-            .bind(assistant_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)
-        })
-        .await?;
-        let Ok((after, before)) = cursors else {
-            return Ok(empty());
+        exists(self.reader(), project, assistant_id, false).await?;
+        let Some(cursors) = params
+            .resolve_cursors(|id| async move {
+                sqlx::query_scalar(
+                    "SELECT seq FROM assistant_files WHERE assistant_id = $1 AND file_id = $2",
+                )
+                .bind(assistant_id)
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(backend)
+            })
+            .await?
+        else {
+            return Ok(Page::empty());
         };
-        let mut qb = QueryBuilder::<Postgres>::new(
+        let mut qb = QueryBuilder::<d::Db>::new(
             "SELECT file_id, created_at, assistant_id FROM assistant_files WHERE assistant_id = ",
         );
         qb.push_bind(assistant_id);
         fetch_page(
-            &self.pool,
+            self.reader(),
             qb,
             "seq",
             params,
-            after,
-            before,
+            cursors,
             |r: AssistantFileRow| Ok(r.into()),
         )
         .await
@@ -386,7 +406,7 @@ impl AssistantStore for PostgresStore {
         assistant_id: &str,
         file_id: &str,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         exists(&mut *tx, project, assistant_id, false).await?;
         let deleted =
             sqlx::query("DELETE FROM assistant_files WHERE assistant_id = $1 AND file_id = $2")

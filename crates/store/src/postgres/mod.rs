@@ -1,37 +1,31 @@
-//! PostgreSQL implementation of the assistd store traits.
-//!
-//! One connection pool serves reads and writes. PostgreSQL runs writers concurrently, so where
-//! the SQLite store relies on its single writer to make a check-then-write atomic, this one takes
-//! a row lock first: the thread's row for the one-active-run rule, the run's row for every
-//! lease-guarded transition of the engine. Several assistd processes can share one database:
-//! runs are claimed with `FOR UPDATE SKIP LOCKED`, and leases are timed by the database's clock.
+//! PostgreSQL: one connection pool serves reads and writes. PostgreSQL runs writers
+//! concurrently, so where SQLite relies on its single writer to make a check-then-write atomic,
+//! the shared code takes a row lock first (the dialect's `lock`): the thread's row for the
+//! one-active-run rule, the run's row for every lease-guarded transition of the engine. Several
+//! assistd processes can share one database: runs are claimed with `FOR UPDATE SKIP LOCKED`,
+//! and leases are timed by the database's clock.
 //!
 //! Lock order, to keep concurrent transactions from deadlocking: a run's row before any row of
 //! its thread (the thread itself, its messages) and before its steps. Deleting a thread, whose
 //! cascade would otherwise take the thread and its messages before its runs, locks the runs
 //! first.
 
-mod assistants;
-mod engine;
-mod files;
-mod messages;
-mod runs;
-mod threads;
+mod dialect;
+pub mod signals;
+#[path = "../sql/mod.rs"]
+mod sql;
 
-use assistd_core::{ListParams, Order, Page, Store, StoreError, StoreResult};
-use async_trait::async_trait;
-use serde::de::DeserializeOwned;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection, FromRow, PgConnection, Postgres, QueryBuilder};
+pub use signals::PgSignals;
+
+use assistd_core::StoreResult;
+use dialect::backend;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
 use std::time::Duration;
 
 /// The migrations, embedded in the binary and applied by [`PostgresStore::connect`].
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-pub mod signals;
-
-pub use signals::PgSignals;
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A store backed by a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -113,137 +107,22 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
 
-#[async_trait]
-impl Store for PostgresStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
+    /// The pool writes go through (the one pool).
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
     }
-}
 
-/// Wraps a driver error.
-pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
-    // PostgreSQL refuses the NUL character in text and JSONB, which SQLite stores; it comes
-    // from the client (an id in a path, a query parameter), so it is the client's error.
-    if let Some(sqlx::Error::Database(db)) = boxed.downcast_ref::<sqlx::Error>()
-        && matches!(db.code().as_deref(), Some("22021" | "22P05"))
-    {
-        return StoreError::invalid(
-            "Invalid value: text cannot contain the null character (\\u0000).",
-            None,
-        );
-    }
-    StoreError::Backend(boxed)
-}
-
-/// Unix seconds now, on this process's clock (the clock of every timestamp the API shows).
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-/// Decodes a text column holding one of a string enum's values (`"in_progress"`, ...).
-pub(crate) fn text_enum<T: DeserializeOwned>(s: String) -> StoreResult<T> {
-    serde_json::from_value(serde_json::Value::String(s)).map_err(backend)
-}
-
-/// Adds the cursor bounds, the scan order and the limit (one more row than the page, to learn
-/// `has_more`) to a list query; returns whether the rows come against the requested order.
-fn push_page_bounds(
-    qb: &mut QueryBuilder<'_, Postgres>,
-    seq_col: &str,
-    params: &ListParams,
-    after: Option<i64>,
-    before: Option<i64>,
-) -> bool {
-    let asc = params.order == Order::Asc;
-    if let Some(a) = after {
-        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
-            .push_bind(a);
-    }
-    if let Some(b) = before {
-        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
-            .push_bind(b);
-    }
-    let (scan_asc, reversed) = params.scan();
-    qb.push(format!(
-        " ORDER BY {seq_col} {} LIMIT ",
-        if scan_asc { "ASC" } else { "DESC" }
-    ))
-    .push_bind(i64::from(params.limit) + 1);
-    reversed
-}
-
-/// Runs a list query: `qb` holds `SELECT ... WHERE <scope>`; this adds the cursor bounds, order
-/// and limit, and builds the page. `seq_col` is the ordering column and the cursors are already
-/// resolved to sequence numbers (`None` when absent); an unknown cursor makes the page empty
-/// before this is called.
-pub(crate) async fn fetch_page<T, R>(
-    pool: &PgPool,
-    mut qb: QueryBuilder<'_, Postgres>,
-    seq_col: &str,
-    params: &ListParams,
-    after: Option<i64>,
-    before: Option<i64>,
-    convert: impl Fn(R) -> StoreResult<T>,
-) -> StoreResult<Page<T>>
-where
-    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-{
-    let reversed = push_page_bounds(&mut qb, seq_col, params, after, before);
-    let rows: Vec<R> = qb.build_query_as().fetch_all(pool).await.map_err(backend)?;
-    let rows = rows
-        .into_iter()
-        .map(convert)
-        .collect::<StoreResult<Vec<T>>>()?;
-    Ok(Page::from_rows(rows, params.limit, reversed))
-}
-
-/// Resolves the `after`/`before` cursors of `params` with `lookup` (a query taking the cursor id
-/// and returning its sequence number). `Err(())` means a cursor is unknown: the page is empty.
-pub(crate) async fn resolve_cursors<'a, F, Fut>(
-    params: &'a ListParams,
-    lookup: F,
-) -> StoreResult<Result<(Option<i64>, Option<i64>), ()>>
-where
-    F: Fn(&'a str) -> Fut,
-    Fut: std::future::Future<Output = StoreResult<Option<i64>>>,
-{
-    let mut out = (None, None);
-    if let Some(a) = &params.after {
-        match lookup(a).await? {
-            Some(s) => out.0 = Some(s),
-            None => return Ok(Err(())),
-        }
-    }
-    if let Some(b) = &params.before {
-        match lookup(b).await? {
-            Some(s) => out.1 = Some(s),
-            None => return Ok(Err(())),
-        }
-    }
-    Ok(Ok(out))
-}
-
-/// An empty page.
-pub(crate) fn empty<T>() -> Page<T> {
-    Page {
-        data: Vec::new(),
-        has_more: false,
+    /// The pool reads go through (the one pool).
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
     }
 }
 
 #[cfg(test)]
 mod contract {
     use super::*;
+    use assistd_core::Store;
     use std::sync::Arc;
 
     pub(super) use assistd_test_support::pg::TestDatabase;
@@ -285,11 +164,8 @@ mod tests {
             names.sort();
             names
         };
-        let here = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
-        let sqlite = names(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../store-sqlite/migrations"
-        ));
+        let here = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"));
+        let sqlite = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"));
         assert!(!here.is_empty(), "no migrations");
         assert_eq!(here, sqlite);
     }

@@ -1,13 +1,16 @@
 //! Threads, and the one-active-run rule that guards adding to them.
 
-use crate::messages::insert_message;
-use crate::{PostgresStore, backend, now};
+use super::messages::insert_message;
+use super::{backend, d};
+use crate::lock::RowLock;
+use assistd_core::clock::now;
 use assistd_core::ids::{IdKind, new_id};
+use assistd_core::transitions::ACTIVE;
 use assistd_core::{ObjectKind, Project, StoreError, StoreResult, ThreadStore};
 use assistd_wire::{CreateThreadRequest, Metadata, Thread};
 use async_trait::async_trait;
+use sqlx::FromRow;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, PgExecutor};
 
 #[derive(FromRow)]
 struct ThreadRow {
@@ -29,7 +32,7 @@ impl From<ThreadRow> for Thread {
 
 /// Reads a thread.
 pub(crate) async fn get(
-    conn: impl PgExecutor<'_>,
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
     id: &str,
 ) -> StoreResult<Thread> {
@@ -47,7 +50,7 @@ pub(crate) async fn get(
 
 /// Fails with a 404 unless the thread exists in the project.
 pub(crate) async fn exists(
-    conn: impl PgExecutor<'_>,
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
     id: &str,
 ) -> StoreResult<()> {
@@ -76,20 +79,21 @@ pub(crate) enum Guard {
 /// transaction ends, so that the active-run check that follows (in its own statement, hence its
 /// own snapshot) and the insert after it cannot interleave with another transaction's.
 pub(crate) async fn lock(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     project: &Project,
     id: &str,
     guard: Guard,
 ) -> StoreResult<()> {
     let mode = match guard {
-        Guard::NewMessage => "SHARE",
-        // Not `UPDATE`, which would also block the foreign-key checks of rows inserted into the
+        Guard::NewMessage => RowLock::Share,
+        // Not `Update`, which would also block the foreign-key checks of rows inserted into the
         // thread meanwhile (a worker's assistant message).
-        Guard::NewRun => "NO KEY UPDATE",
+        Guard::NewRun => RowLock::NoKeyUpdate,
     };
     check_found(
         sqlx::query_scalar(&format!(
-            "SELECT 1 FROM threads WHERE id = $1 AND project = $2 FOR {mode}"
+            "SELECT 1 FROM threads WHERE id = $1 AND project = $2{}",
+            d::lock(mode)
         ))
         .bind(id)
         .bind(project.as_str())
@@ -108,23 +112,20 @@ fn check_found(found: Option<i32>, id: &str) -> StoreResult<()> {
 
 /// The id of the thread's active run (queued, in progress, waiting for tool outputs, or
 /// cancelling), if it has one.
-pub(crate) async fn active_run(
-    conn: &mut PgConnection,
-    thread_id: &str,
-) -> StoreResult<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM runs WHERE thread_id = $1 \
-         AND status IN ('queued', 'in_progress', 'requires_action', 'cancelling') LIMIT 1",
+pub(crate) async fn active_run(conn: &mut d::Conn, thread_id: &str) -> StoreResult<Option<String>> {
+    let mut query = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE thread_id = $1 AND status IN ($2, $3, $4, $5) LIMIT 1",
     )
-    .bind(thread_id)
-    .fetch_optional(conn)
-    .await
-    .map_err(backend)
+    .bind(thread_id);
+    for status in ACTIVE {
+        query = query.bind(status.as_str());
+    }
+    query.fetch_optional(conn).await.map_err(backend)
 }
 
 /// Inserts a thread and its initial messages; `param` prefixes the messages' field names.
 pub(crate) async fn insert_thread(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     project: &Project,
     req: CreateThreadRequest,
     param: &str,
@@ -150,20 +151,20 @@ pub(crate) async fn insert_thread(
 }
 
 #[async_trait]
-impl ThreadStore for PostgresStore {
+impl ThreadStore for d::Store {
     async fn create_thread(
         &self,
         project: &Project,
         req: CreateThreadRequest,
     ) -> StoreResult<Thread> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let thread = insert_thread(&mut tx, project, req, "messages").await?;
         tx.commit().await.map_err(backend)?;
         Ok(thread)
     }
 
     async fn get_thread(&self, project: &Project, id: &str) -> StoreResult<Thread> {
-        get(&self.pool, project, id).await
+        get(self.reader(), project, id).await
     }
 
     async fn modify_thread(
@@ -172,7 +173,7 @@ impl ThreadStore for PostgresStore {
         id: &str,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Thread> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let mut thread = get(&mut *tx, project, id).await?;
         if let Some(m) = metadata {
             sqlx::query("UPDATE threads SET metadata = $1 WHERE id = $2")
@@ -188,18 +189,21 @@ impl ThreadStore for PostgresStore {
     }
 
     async fn delete_thread(&self, project: &Project, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // The cascade below takes the thread, then its messages, then its runs; a worker writing
         // a run's turn holds the run, then takes messages. Taking the runs first keeps the two
-        // from waiting on each other.
-        sqlx::query(
-            "SELECT 1 FROM runs WHERE thread_id = $1 AND project = $2 ORDER BY seq FOR UPDATE",
-        )
-        .bind(id)
-        .bind(project.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        // from waiting on each other. (A single writer waits on nobody.)
+        if !d::SINGLE_WRITER {
+            sqlx::query(&format!(
+                "SELECT 1 FROM runs WHERE thread_id = $1 AND project = $2 ORDER BY seq{}",
+                d::lock(RowLock::Update)
+            ))
+            .bind(id)
+            .bind(project.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         // Messages, their file links, runs and steps go with it (ON DELETE CASCADE).
         let deleted = sqlx::query("DELETE FROM threads WHERE id = $1 AND project = $2")
             .bind(id)

@@ -50,15 +50,18 @@ impl Signals for PgSignals {
             .bind(encode(&signal))
             .execute(&self.pool)
             .await
-            .map_err(crate::backend)?;
+            .map_err(super::dialect::backend)?;
         Ok(())
     }
 
     async fn subscribe(&self) -> StoreResult<BoxStream<'static, Signal>> {
         let mut listener = PgListener::connect_with(&self.pool)
             .await
-            .map_err(crate::backend)?;
-        listener.listen(CHANNEL).await.map_err(crate::backend)?;
+            .map_err(super::dialect::backend)?;
+        listener
+            .listen(CHANNEL)
+            .await
+            .map_err(super::dialect::backend)?;
         // `recv` reconnects by itself after a lost connection (signals sent meanwhile are lost,
         // which polling covers); a persistent failure ends the stream and the caller
         // subscribes again.

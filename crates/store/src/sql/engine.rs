@@ -2,13 +2,17 @@
 //!
 //! Every transition that depends on holding the lease locks the run's row first (`holds`,
 //! `lease_project`), so that a claim by another worker cannot slip between the check and the
-//! write. Leases are in milliseconds on the database's clock ([`DB_NOW_MS`]): workers in several
+//! write. Leases are in milliseconds on the database's clock (the dialect's `NOW_MS`): workers in several
 //! processes, on several hosts, compare them against one clock.
 
-use crate::messages::{MessageRow, SELECT as MESSAGE_SELECT};
-use crate::runs::{RUN_COLUMNS, RunRow, STEP_COLUMNS, StepRow};
-use crate::{PostgresStore, backend, now};
+use super::messages::{MessageRow, SELECT as MESSAGE_SELECT};
+use super::runs::parse_status;
+use super::runs::{RUN_COLUMNS, RunRow, STEP_COLUMNS, StepRow};
+use super::{backend, d};
+use crate::lock::RowLock;
+use assistd_core::clock::now;
 use assistd_core::ids::{IdKind, new_id};
+use assistd_core::transitions;
 use assistd_core::{ClaimedRun, EngineStore, Lease, Project, StoreError, StoreResult, TurnText};
 use assistd_wire::{
     LastError, Message, MessageContent, MessageCreation, MessageIncompleteDetails, MessageStatus,
@@ -16,18 +20,19 @@ use assistd_wire::{
     RunToolCallObject, StepDetails, StepFunctionCall, StepToolCall, SubmitToolOutputs, Usage,
 };
 use async_trait::async_trait;
+use d::NOW_MS as DB_NOW_MS;
+use sqlx::FromRow;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, PgExecutor};
 use std::time::Duration;
-
-/// The database's clock in Unix milliseconds, for lease arithmetic.
-const DB_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-async fn run_by_id(conn: impl PgExecutor<'_>, run_id: &str) -> StoreResult<Run> {
+async fn run_by_id(
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
+    run_id: &str,
+) -> StoreResult<Run> {
     sqlx::query_as::<_, RunRow>(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
         .bind(run_id)
         .fetch_optional(conn)
@@ -37,7 +42,10 @@ async fn run_by_id(conn: impl PgExecutor<'_>, run_id: &str) -> StoreResult<Run> 
         .into_wire()
 }
 
-async fn step_by_id(conn: impl PgExecutor<'_>, step_id: &str) -> StoreResult<RunStep> {
+async fn step_by_id(
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
+    step_id: &str,
+) -> StoreResult<RunStep> {
     sqlx::query_as::<_, StepRow>(&format!(
         "SELECT {STEP_COLUMNS} FROM run_steps WHERE id = $1"
     ))
@@ -49,7 +57,10 @@ async fn step_by_id(conn: impl PgExecutor<'_>, step_id: &str) -> StoreResult<Run
     .into_wire()
 }
 
-async fn message_by_id(conn: impl PgExecutor<'_>, message_id: &str) -> StoreResult<Message> {
+async fn message_by_id(
+    conn: impl sqlx::Executor<'_, Database = d::Db>,
+    message_id: &str,
+) -> StoreResult<Message> {
     sqlx::query_as::<_, MessageRow>(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
         .bind(message_id)
         .fetch_optional(conn)
@@ -61,7 +72,7 @@ async fn message_by_id(conn: impl PgExecutor<'_>, message_id: &str) -> StoreResu
 
 /// Inserts an `in_progress` step of `run` with `details` and returns it.
 async fn insert_open_step(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     project: &str,
     run: &Run,
     at: i64,
@@ -91,7 +102,7 @@ async fn insert_open_step(
     };
     sqlx::query(
         "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, type, \
-         status, step_details) VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_progress', $8)",
+         status, step_details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&step.id)
     .bind(project)
@@ -100,6 +111,7 @@ async fn insert_open_step(
     .bind(&run.assistant_id)
     .bind(at)
     .bind(type_.as_str())
+    .bind(step.status.as_str())
     .bind(Json(&step.step_details))
     .execute(conn)
     .await
@@ -109,91 +121,124 @@ async fn insert_open_step(
 
 /// Whether `worker` holds the lease on `run_id`; if so, the run's row stays locked until the
 /// transaction ends.
-async fn holds(conn: &mut PgConnection, run_id: &str, worker: &str) -> StoreResult<bool> {
+async fn holds(conn: &mut d::Conn, run_id: &str, worker: &str) -> StoreResult<bool> {
     Ok(lease_status(conn, run_id, worker).await?.is_some())
 }
 
 /// The status and project of `run_id` if `worker` holds its lease, locking the run's row until
 /// the transaction ends.
 async fn lease_status(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     run_id: &str,
     worker: &str,
-) -> StoreResult<Option<(String, String)>> {
-    sqlx::query_as("SELECT status, project FROM runs WHERE id = $1 AND lease_owner = $2 FOR UPDATE")
-        .bind(run_id)
-        .bind(worker)
-        .fetch_optional(conn)
-        .await
-        .map_err(backend)
-}
-
-/// The usage of the run's steps, summed (what a run reports once it ended).
-pub(crate) async fn step_usage_sum(conn: &mut PgConnection, run_id: &str) -> StoreResult<Usage> {
-    let (prompt, completion): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM((usage ->> 'prompt_tokens')::BIGINT), 0)::BIGINT, \
-         COALESCE(SUM((usage ->> 'completion_tokens')::BIGINT), 0)::BIGINT \
-         FROM run_steps WHERE run_id = $1 AND usage IS NOT NULL",
-    )
+) -> StoreResult<Option<(RunStatus, String)>> {
+    let row: Option<(String, String)> = sqlx::query_as(&format!(
+        "SELECT status, project FROM runs WHERE id = $1 AND lease_owner = $2{}",
+        d::lock(RowLock::Update)
+    ))
     .bind(run_id)
-    .fetch_one(conn)
+    .bind(worker)
+    .fetch_optional(conn)
     .await
     .map_err(backend)?;
-    Ok(Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-    })
+    row.map(|(status, project)| Ok((parse_status(&status)?, project)))
+        .transpose()
+}
+
+/// Ends a run with a terminal `status`: its open steps and messages end with it (see
+/// [`transitions::open_work_end`]), it reports the sum of its steps' usage, gives up any lease
+/// and any pending action, and takes the time of its end (an expired run keeps the
+/// `expires_at` it passed).
+pub(crate) async fn end_run(
+    conn: &mut d::Conn,
+    run_id: &str,
+    status: RunStatus,
+    last_error: Option<&LastError>,
+    incomplete_reason: Option<&str>,
+) -> StoreResult<()> {
+    let time_col = match status {
+        RunStatus::Completed => Some("completed_at"),
+        RunStatus::Failed => Some("failed_at"),
+        RunStatus::Cancelled => Some("cancelled_at"),
+        RunStatus::Expired => None,
+        other => {
+            return Err(StoreError::Backend(
+                format!("a run cannot end {}", other.as_str()).into(),
+            ));
+        }
+    };
+    let at = now();
+    close_open_work(conn, run_id, status, at, last_error).await?;
+    let usages: Vec<Json<Usage>> =
+        sqlx::query_scalar("SELECT usage FROM run_steps WHERE run_id = $1 AND usage IS NOT NULL")
+            .bind(run_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+    let usage = transitions::total_usage(usages.iter().map(|u| &u.0));
+    let set_time = time_col.map(|c| format!(", {c} = $6")).unwrap_or_default();
+    let sql = format!(
+        "UPDATE runs SET status = $1, last_error = $2, usage = $3, incomplete_details = $4, \
+         required_action = NULL, lease_owner = NULL, lease_expires_at = NULL{set_time} \
+         WHERE id = $5"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(status.as_str())
+        .bind(last_error.map(Json))
+        .bind(Json(&usage))
+        .bind(incomplete_reason.map(|r| {
+            Json(RunIncompleteDetails {
+                reason: Some(r.to_owned()),
+            })
+        }))
+        .bind(run_id);
+    if time_col.is_some() {
+        query = query.bind(at);
+    }
+    query.execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
 }
 
 /// Ends a run's open steps and messages along with the run.
 async fn close_open_work(
-    conn: &mut PgConnection,
+    conn: &mut d::Conn,
     run_id: &str,
     status: RunStatus,
     at: i64,
     last_error: Option<&LastError>,
 ) -> StoreResult<()> {
-    let (step_status, step_col, reason) = match status {
-        RunStatus::Cancelled => ("cancelled", "cancelled_at", "run_cancelled"),
-        RunStatus::Expired => ("expired", "expired_at", "run_expired"),
-        RunStatus::Failed => ("failed", "failed_at", "run_failed"),
-        _ => ("completed", "completed_at", ""),
-    };
-    if !reason.is_empty() {
+    let end = transitions::open_work_end(status);
+    if let Some(reason) = end.message_reason {
         sqlx::query(
-            "UPDATE messages SET status = 'incomplete', incomplete_at = $1, \
-             incomplete_details = $2 WHERE run_id = $3 AND status = 'in_progress'",
+            "UPDATE messages SET status = $1, incomplete_at = $2, incomplete_details = $3 \
+             WHERE run_id = $4 AND status = $5",
         )
+        .bind(MessageStatus::Incomplete.as_str())
         .bind(at)
         .bind(Json(MessageIncompleteDetails {
             reason: reason.to_owned(),
         }))
         .bind(run_id)
+        .bind(MessageStatus::InProgress.as_str())
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
     }
-    // A step that fails with its run carries the run's error (a step's error codes are only
-    // `server_error` and `rate_limit_exceeded`).
-    let step_error = last_error.map(|e| {
-        Json(LastError {
-            code: if e.code == "rate_limit_exceeded" {
-                e.code.clone()
-            } else {
-                "server_error".to_owned()
-            },
-            message: e.message.clone(),
-        })
-    });
+    let step_col = match end.step_status {
+        RunStepStatus::Cancelled => "cancelled_at",
+        RunStepStatus::Expired => "expired_at",
+        RunStepStatus::Failed => "failed_at",
+        RunStepStatus::Completed | RunStepStatus::InProgress => "completed_at",
+    };
     sqlx::query(&format!(
         "UPDATE run_steps SET status = $1, {step_col} = $2, \
-         last_error = COALESCE($3, last_error) WHERE run_id = $4 AND status = 'in_progress'"
+         last_error = COALESCE($3, last_error) WHERE run_id = $4 AND status = $5"
     ))
-    .bind(step_status)
+    .bind(end.step_status.as_str())
     .bind(at)
-    .bind(step_error)
+    .bind(last_error.map(|e| Json(transitions::step_error(e))))
     .bind(run_id)
+    .bind(RunStepStatus::InProgress.as_str())
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
@@ -208,7 +253,7 @@ struct Claimed {
 }
 
 #[async_trait]
-impl EngineStore for PostgresStore {
+impl EngineStore for d::Store {
     async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>> {
         // One statement: pick the oldest runnable run, skipping rows another transaction has
         // locked (a concurrent claim, a cancel...), so that claimers in any number of processes
@@ -216,24 +261,24 @@ impl EngineStore for PostgresStore {
         // whole. The pick re-checks its condition on the row it locks, so a run claimed and
         // committed since the statement's snapshot is passed over too.
         let row = sqlx::query(&format!(
-            "WITH next AS ( \
-                 SELECT id AS next_id FROM runs \
-                 WHERE status = 'queued' \
-                    OR (status IN ('in_progress', 'cancelling') \
-                        AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS})) \
-                 ORDER BY seq LIMIT 1 \
-                 FOR UPDATE SKIP LOCKED) \
-             UPDATE runs SET \
-               status = CASE WHEN status = 'queued' THEN 'in_progress' ELSE status END, \
+            "UPDATE runs SET \
+               status = CASE WHEN status = $4 THEN $5 ELSE status END, \
                started_at = COALESCE(started_at, $1), \
                lease_owner = $2, lease_expires_at = {DB_NOW_MS} + $3, attempts = attempts + 1 \
-             FROM next WHERE runs.id = next.next_id \
-             RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts"
+             WHERE id = (SELECT id FROM runs WHERE status = $4 \
+                 OR (status IN ($5, $6) \
+                     AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS})) \
+                 ORDER BY seq LIMIT 1{}) \
+             RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts",
+            d::lock(RowLock::UpdateSkipLocked)
         ))
         .bind(now())
         .bind(worker)
         .bind(ms(lease))
-        .fetch_optional(&self.pool)
+        .bind(RunStatus::Queued.as_str())
+        .bind(RunStatus::InProgress.as_str())
+        .bind(RunStatus::Cancelling.as_str())
+        .fetch_optional(self.writer())
         .await
         .map_err(backend)?;
         let Some(row) = row else {
@@ -257,7 +302,7 @@ impl EngineStore for PostgresStore {
         .bind(ms(lease))
         .bind(run_id)
         .bind(worker)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await
         .map_err(backend)?;
         Ok(match status.as_deref().and_then(RunStatus::parse) {
@@ -273,31 +318,35 @@ impl EngineStore for PostgresStore {
         )
         .bind(run_id)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(backend)?;
         Ok(())
     }
 
     async fn discard_partial_turn(&self, run_id: &str, worker: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         if !holds(&mut tx, run_id, worker).await? {
             return Ok(());
         }
         sqlx::query(
-            "DELETE FROM messages WHERE run_id = $1 AND status = 'in_progress' AND id IN \
+            "DELETE FROM messages WHERE run_id = $1 AND status = $2 AND id IN \
              (SELECT step_details -> 'message_creation' ->> 'message_id' FROM run_steps \
-              WHERE run_id = $1 AND type = 'message_creation' AND status = 'in_progress')",
+              WHERE run_id = $1 AND type = $3 AND status = $4)",
         )
         .bind(run_id)
+        .bind(MessageStatus::InProgress.as_str())
+        .bind(RunStepType::MessageCreation.as_str())
+        .bind(RunStepStatus::InProgress.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
         // The run is claimed (in progress), so an open step of either kind is an interrupted
         // turn's: a tool_calls step awaiting outputs only exists while the run is
         // `requires_action`, and submitting the outputs completes it.
-        sqlx::query("DELETE FROM run_steps WHERE run_id = $1 AND status = 'in_progress'")
+        sqlx::query("DELETE FROM run_steps WHERE run_id = $1 AND status = $2")
             .bind(run_id)
+            .bind(RunStepStatus::InProgress.as_str())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -314,7 +363,7 @@ impl EngineStore for PostgresStore {
         ))
         .bind(thread_id)
         .bind(project.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(backend)?;
         rows.into_iter().map(MessageRow::into_wire).collect()
@@ -326,14 +375,14 @@ impl EngineStore for PostgresStore {
         ))
         .bind(run_id)
         .bind(project.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(backend)?;
         rows.into_iter().map(StepRow::into_wire).collect()
     }
 
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // The run's project, only if this worker still holds the lease.
         let Some((_, project)) = lease_status(&mut tx, &run.id, worker).await? else {
             return Err(StoreError::invalid("lease lost", None));
@@ -357,12 +406,15 @@ impl EngineStore for PostgresStore {
         };
         sqlx::query(
             "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
-             assistant_id, run_id) VALUES ($1, $2, $3, $4, 'assistant', '[]', 'in_progress', $5, $6)",
+             assistant_id, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&msg.id)
         .bind(&project)
         .bind(&msg.thread_id)
         .bind(at)
+        .bind(msg.role.as_str())
+        .bind(Json(&msg.content))
+        .bind(msg.status.as_str())
         .bind(&run.assistant_id)
         .bind(&run.id)
         .execute(&mut *tx)
@@ -392,7 +444,7 @@ impl EngineStore for PostgresStore {
         step_id: &str,
         out: &TurnText,
     ) -> StoreResult<(Message, RunStep)> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         if !holds(&mut tx, &run.id, worker).await? {
             return Err(StoreError::invalid("lease lost", None));
         }
@@ -400,17 +452,18 @@ impl EngineStore for PostgresStore {
         let content = Json(vec![MessageContent::text(out.text.clone())]);
         match &out.incomplete {
             None => sqlx::query(
-                "UPDATE messages SET content = $1, status = 'completed', completed_at = $2 \
-                 WHERE id = $3",
+                "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",
             )
             .bind(content)
+            .bind(MessageStatus::Completed.as_str())
             .bind(at)
             .bind(message_id),
             Some(reason) => sqlx::query(
-                "UPDATE messages SET content = $1, status = 'incomplete', incomplete_at = $2, \
-                 incomplete_details = $3 WHERE id = $4",
+                "UPDATE messages SET content = $1, status = $2, incomplete_at = $3, \
+                 incomplete_details = $4 WHERE id = $5",
             )
             .bind(content)
+            .bind(MessageStatus::Incomplete.as_str())
             .bind(at)
             .bind(Json(MessageIncompleteDetails {
                 reason: reason.clone(),
@@ -421,8 +474,9 @@ impl EngineStore for PostgresStore {
         .await
         .map_err(backend)?;
         sqlx::query(
-            "UPDATE run_steps SET status = 'completed', completed_at = $1, usage = $2 WHERE id = $3",
+            "UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4",
         )
+        .bind(RunStepStatus::Completed.as_str())
         .bind(at)
         .bind(Json(&out.usage))
         .bind(step_id)
@@ -446,25 +500,26 @@ impl EngineStore for PostgresStore {
         // in-progress message, which the new owner discards before its turn.
         sqlx::query(
             "UPDATE messages SET content = $1 WHERE id = $2 AND run_id = $3 \
-             AND status = 'in_progress' \
+             AND status = $5 \
              AND EXISTS (SELECT 1 FROM runs WHERE id = $3 AND lease_owner = $4)",
         )
         .bind(Json(vec![MessageContent::text(text.to_owned())]))
         .bind(message_id)
         .bind(&run.id)
         .bind(worker)
-        .execute(&self.pool)
+        .bind(MessageStatus::InProgress.as_str())
+        .execute(self.writer())
         .await
         .map_err(backend)?;
         Ok(())
     }
 
     async fn begin_tool_calls(&self, run: &Run, worker: &str) -> StoreResult<Option<RunStep>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let Some((status, project)) = lease_status(&mut tx, &run.id, worker).await? else {
             return Ok(None);
         };
-        if status != "in_progress" {
+        if status != RunStatus::InProgress {
             return Ok(None);
         }
         let step = insert_open_step(
@@ -489,9 +544,9 @@ impl EngineStore for PostgresStore {
         calls: Vec<RunToolCallObject>,
         usage: Usage,
     ) -> StoreResult<Option<(Run, RunStep)>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let status = lease_status(&mut tx, &run.id, worker).await?;
-        if status.as_ref().map(|(s, _)| s.as_str()) != Some("in_progress") {
+        if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
             return Ok(None);
         }
         let details = StepDetails::ToolCalls {
@@ -511,12 +566,14 @@ impl EngineStore for PostgresStore {
         // ends, as the API says of in-progress steps.
         let updated = sqlx::query(
             "UPDATE run_steps SET step_details = $1, usage = $2 WHERE id = $3 AND run_id = $4 \
-             AND type = 'tool_calls' AND status = 'in_progress'",
+             AND type = $5 AND status = $6",
         )
         .bind(Json(&details))
         .bind(Json(&usage))
         .bind(step_id)
         .bind(&run.id)
+        .bind(RunStepType::ToolCalls.as_str())
+        .bind(RunStepStatus::InProgress.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?
@@ -531,9 +588,10 @@ impl EngineStore for PostgresStore {
             submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
         };
         sqlx::query(
-            "UPDATE runs SET status = 'requires_action', required_action = $1, \
-             lease_owner = NULL, lease_expires_at = NULL WHERE id = $2",
+            "UPDATE runs SET status = $1, required_action = $2, \
+             lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
         )
+        .bind(RunStatus::RequiresAction.as_str())
         .bind(Json(&action))
         .bind(&run.id)
         .execute(&mut *tx)
@@ -553,82 +611,45 @@ impl EngineStore for PostgresStore {
         last_error: Option<LastError>,
         incomplete_reason: Option<&str>,
     ) -> StoreResult<Option<Run>> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         if !holds(&mut tx, &run.id, worker).await? {
             return Ok(None);
         }
-        let at = now();
-        close_open_work(&mut tx, &run.id, status, at, last_error.as_ref()).await?;
-        let usage = step_usage_sum(&mut tx, &run.id).await?;
-        let time_col = match status {
-            RunStatus::Completed => "completed_at",
-            RunStatus::Failed => "failed_at",
-            RunStatus::Cancelled => "cancelled_at",
-            RunStatus::Expired => "expires_at",
-            other => {
-                return Err(StoreError::Backend(
-                    format!("finish_run with non-terminal status {}", other.as_str()).into(),
-                ));
-            }
-        };
-        // An expired run keeps its original `expires_at`: the column is only rewritten for the
-        // other statuses.
-        let set_time = if status == RunStatus::Expired {
-            String::new()
-        } else {
-            format!(", {time_col} = {at}")
-        };
-        let incomplete = incomplete_reason.map(|r| {
-            Json(RunIncompleteDetails {
-                reason: Some(r.to_owned()),
-            })
-        });
-        sqlx::query(&format!(
-            "UPDATE runs SET status = $1, last_error = $2, usage = $3, incomplete_details = $4, \
-             required_action = NULL, lease_owner = NULL, lease_expires_at = NULL{set_time} \
-             WHERE id = $5"
-        ))
-        .bind(status.as_str())
-        .bind(last_error.as_ref().map(Json))
-        .bind(Json(&usage))
-        .bind(incomplete)
-        .bind(&run.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        end_run(
+            &mut tx,
+            &run.id,
+            status,
+            last_error.as_ref(),
+            incomplete_reason,
+        )
+        .await?;
         let run = run_by_id(&mut *tx, &run.id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Some(run))
     }
 
     async fn expire_due_runs(&self) -> StoreResult<u64> {
-        let at = now();
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         // Runs locked elsewhere (being claimed, cancelled, finished, or swept by another
         // process) are skipped; the next sweep sees them as they are then.
         let due: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT id FROM runs WHERE expires_at < $1 \
-             AND (status IN ('queued', 'requires_action') \
-                  OR (status IN ('in_progress', 'cancelling') \
+             AND (status IN ($2, $3) \
+                  OR (status IN ($4, $5) \
                       AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS}))) \
-             ORDER BY seq FOR UPDATE SKIP LOCKED"
+             ORDER BY seq{}",
+            d::lock(RowLock::UpdateSkipLocked)
         ))
-        .bind(at)
+        .bind(now())
+        .bind(RunStatus::Queued.as_str())
+        .bind(RunStatus::RequiresAction.as_str())
+        .bind(RunStatus::InProgress.as_str())
+        .bind(RunStatus::Cancelling.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
         for id in &due {
-            close_open_work(&mut tx, id, RunStatus::Expired, at, None).await?;
-            let usage = step_usage_sum(&mut tx, id).await?;
-            sqlx::query(
-                "UPDATE runs SET status = 'expired', usage = $1, required_action = NULL, \
-                 lease_owner = NULL, lease_expires_at = NULL WHERE id = $2",
-            )
-            .bind(Json(&usage))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            end_run(&mut tx, id, RunStatus::Expired, None, None).await?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(due.len() as u64)

@@ -1,0 +1,103 @@
+//! The store, written once: every trait of `assistd_core::store` and the engine's, for the
+//! backend that mounts this folder over its `dialect` module. Queries use `$N` placeholders
+//! (SQLite accepts them too) and `sqlx::types::Json` for JSON columns (JSON text on SQLite,
+//! JSONB on PostgreSQL); where the databases truly differ the query asks the dialect.
+
+mod assistants;
+mod engine;
+mod files;
+mod messages;
+mod runs;
+mod threads;
+
+use super::dialect::{self as d, backend};
+use assistd_core::{Cursors, ListParams, Order, Page, Store, StoreResult};
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use sqlx::{FromRow, QueryBuilder};
+
+#[async_trait]
+impl Store for d::Store {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(self.reader())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// Decodes a text column holding one of a string enum's values (`"in_progress"`, ...).
+fn text_enum<T: DeserializeOwned>(s: String) -> StoreResult<T> {
+    serde_json::from_value(serde_json::Value::String(s)).map_err(backend)
+}
+
+/// Adds the cursor bounds, the scan order and the limit (one more row than the page, to learn
+/// `has_more`) to a list query; returns whether the rows come against the requested order.
+fn push_page_bounds(
+    qb: &mut QueryBuilder<'_, d::Db>,
+    seq_col: &str,
+    params: &ListParams,
+    cursors: Cursors,
+) -> bool {
+    let asc = params.order == Order::Asc;
+    if let Some(a) = cursors.after {
+        qb.push(format!(" AND {seq_col} {} ", if asc { ">" } else { "<" }))
+            .push_bind(a);
+    }
+    if let Some(b) = cursors.before {
+        qb.push(format!(" AND {seq_col} {} ", if asc { "<" } else { ">" }))
+            .push_bind(b);
+    }
+    let (scan_asc, reversed) = params.scan();
+    qb.push(format!(
+        " ORDER BY {seq_col} {} LIMIT ",
+        if scan_asc { "ASC" } else { "DESC" }
+    ))
+    .push_bind(i64::from(params.limit) + 1);
+    reversed
+}
+
+/// Runs a list query: `qb` holds `SELECT ... WHERE <scope>`; this adds the cursor bounds, order
+/// and limit, and builds the page. `seq_col` is the ordering column.
+async fn fetch_page<T, R>(
+    pool: &sqlx::Pool<d::Db>,
+    mut qb: QueryBuilder<'_, d::Db>,
+    seq_col: &str,
+    params: &ListParams,
+    cursors: Cursors,
+    convert: impl Fn(R) -> StoreResult<T>,
+) -> StoreResult<Page<T>>
+where
+    R: for<'r> FromRow<'r, <d::Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let reversed = push_page_bounds(&mut qb, seq_col, params, cursors);
+    let rows: Vec<R> = qb.build_query_as().fetch_all(pool).await.map_err(backend)?;
+    let rows = rows
+        .into_iter()
+        .map(convert)
+        .collect::<StoreResult<Vec<T>>>()?;
+    Ok(Page::from_rows(rows, params.limit, reversed))
+}
+
+/// Like [`fetch_page`], for a query whose rows are single JSON objects (`... AS obj`) that the
+/// database aggregates into one JSON array with `agg`. `qb` must start with
+/// `SELECT <agg> FROM (SELECT <object> AS obj FROM ... WHERE <scope>`; this closes the
+/// parenthesis.
+async fn fetch_json_page<T: DeserializeOwned>(
+    pool: &sqlx::Pool<d::Db>,
+    mut qb: QueryBuilder<'_, d::Db>,
+    seq_col: &str,
+    params: &ListParams,
+    cursors: Cursors,
+) -> StoreResult<Page<T>> {
+    let reversed = push_page_bounds(&mut qb, seq_col, params, cursors);
+    qb.push(") AS page");
+    let json: String = qb
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    let rows: Vec<T> = serde_json::from_str(&json).map_err(backend)?;
+    Ok(Page::from_rows(rows, params.limit, reversed))
+}

@@ -1,0 +1,54 @@
+//! What SQLite says differently. One writer at a time: row locks are nothing, the single
+//! writer connection already serializes every check-then-write.
+
+use crate::lock::RowLock;
+use assistd_core::StoreError;
+
+/// The database.
+pub(crate) type Db = sqlx::Sqlite;
+/// A connection (in a transaction or not).
+pub(crate) type Conn = sqlx::SqliteConnection;
+/// The store the shared code implements the traits for.
+pub(crate) type Store = super::SqliteStore;
+
+/// Whether transactions that write run one at a time (so a check and the write after it cannot
+/// interleave with another writer's, and fast paths that skip the check are safe).
+pub(crate) const SINGLE_WRITER: bool = true;
+
+/// The database's clock, Unix milliseconds (one clock for every lease).
+pub(crate) const NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+/// SQLite has no row locks.
+pub(crate) fn lock(_: RowLock) -> &'static str {
+    ""
+}
+
+/// The JSON array of `expr` over a subquery's rows in `order` (`[]` for none). SQLite
+/// aggregates in the order its subquery delivers, which orders by `order` already.
+pub(crate) fn json_array_agg(expr: &str, _order: &str) -> String {
+    format!("json_group_array({expr})")
+}
+
+/// Whether the JSON array in column `col` holds the string bound at `param`.
+pub(crate) fn json_array_contains(col: &str, param: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {param})")
+}
+
+/// SQLite builds a page of messages as one JSON array itself: the page crosses from the
+/// database thread in one value instead of one message per row and column. The message as a
+/// JSON object with exactly the fields of `MessageObject`, and the aggregate over a page of
+/// them (`obj`, in scan order).
+pub(crate) const MESSAGE_JSON_PAGE: Option<(&str, &str)> = Some((
+    "json_object('id', m.id, 'object', 'thread.message', 'created_at', m.created_at, \
+     'thread_id', m.thread_id, 'status', m.status, \
+     'incomplete_details', json(m.incomplete_details), 'completed_at', m.completed_at, \
+     'incomplete_at', m.incomplete_at, 'role', m.role, 'content', json(m.content), \
+     'assistant_id', m.assistant_id, 'run_id', m.run_id, 'file_ids', json(m.file_ids), \
+     'metadata', json(m.metadata))",
+    "json_group_array(json(obj))",
+));
+
+/// Wraps a driver error.
+pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}

@@ -1,0 +1,105 @@
+//! SQLite: one database file in WAL mode. Writes go through a single-connection pool, so
+//! transactions never race for SQLite's write lock (which would surface as `SQLITE_BUSY` on lock
+//! upgrade); reads use a separate pool of read-only connections and run beside the writer.
+
+mod dialect;
+#[path = "../sql/mod.rs"]
+mod sql;
+
+use assistd_core::StoreResult;
+use dialect::backend;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The migrations, embedded in the binary and applied at start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store backed by one SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct SqliteSettings {
+    /// Read connections (writes always use one).
+    pub read_connections: u32,
+    /// How long a statement waits for a lock held by another process.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        Self {
+            read_connections: 8,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite:path`) and
+    /// applies pending migrations.
+    pub async fn connect(url: &str, settings: &SqliteSettings) -> StoreResult<Self> {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(settings.busy_timeout)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-4000");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(backend)?;
+        MIGRATOR.run(&writer).await.map_err(backend)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(settings.read_connections.max(1))
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(backend)?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// The pool every write goes through (one connection).
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The pool of read-only connections.
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+#[cfg(test)]
+mod contract {
+    use super::*;
+    use assistd_core::Store;
+    use std::sync::Arc;
+
+    async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("assistd.db").display());
+        let store = SqliteStore::connect(&url, &SqliteSettings::default())
+            .await
+            .expect("open the database");
+        (dir, Arc::new(store))
+    }
+
+    assistd_test_support::store_contract_tests!(store);
+}
