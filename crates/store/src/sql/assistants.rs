@@ -1,7 +1,7 @@
 //! Assistants and assistant files.
 
 use super::files::{check_attachable, dedup};
-use super::{backend, d, fetch_page};
+use super::{backend, cursors, d, fetch_page};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::{IdKind, new_id};
@@ -267,16 +267,13 @@ impl AssistantStore for d::Store {
         project: &Project,
         params: &ListParams,
     ) -> StoreResult<Page<Assistant>> {
-        let Some(cursors) = params
-            .resolve_cursors(|id| async move {
-                sqlx::query_scalar("SELECT seq FROM assistants WHERE id = $1 AND project = $2")
-                    .bind(id)
-                    .bind(project.as_str())
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(backend)
-            })
-            .await?
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM assistants WHERE id = $1 AND project = $2",
+            project.as_str(),
+            params,
+        )
+        .await?
         else {
             return Ok(Page::empty());
         };
@@ -370,18 +367,13 @@ impl AssistantStore for d::Store {
         params: &ListParams,
     ) -> StoreResult<Page<AssistantFile>> {
         exists(self.reader(), project, assistant_id, false).await?;
-        let Some(cursors) = params
-            .resolve_cursors(|id| async move {
-                sqlx::query_scalar(
-                    "SELECT seq FROM assistant_files WHERE assistant_id = $1 AND file_id = $2",
-                )
-                .bind(assistant_id)
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await
-                .map_err(backend)
-            })
-            .await?
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM assistant_files WHERE file_id = $1 AND assistant_id = $2",
+            assistant_id,
+            params,
+        )
+        .await?
         else {
             return Ok(Page::empty());
         };

@@ -2,7 +2,7 @@
 
 use super::files::{check_attachable, dedup};
 use super::threads::{Guard, active_run, exists as thread_exists, lock as lock_thread};
-use super::{backend, d, fetch_json_page, fetch_page, text_enum};
+use super::{backend, cursors, d, fetch_json_page, fetch_page, text_enum};
 use assistd_core::clock::now;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::transitions::ACTIVE;
@@ -273,16 +273,13 @@ impl MessageStore for d::Store {
         params: &ListParams,
         run_id: Option<&str>,
     ) -> StoreResult<Page<Message>> {
-        let cursors = params
-            .resolve_cursors(|id| async move {
-                sqlx::query_scalar("SELECT seq FROM messages WHERE id = $1 AND thread_id = $2")
-                    .bind(id)
-                    .bind(thread_id)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(backend)
-            })
-            .await?;
+        let cursors = cursors(
+            self.reader(),
+            "SELECT seq FROM messages WHERE id = $1 AND thread_id = $2",
+            thread_id,
+            params,
+        )
+        .await?;
         let page = match cursors {
             None => Page::empty(),
             Some(cursors) => {
@@ -331,18 +328,13 @@ impl MessageStore for d::Store {
             let mut conn = self.reader().acquire().await.map_err(backend)?;
             get(&mut conn, project, thread_id, message_id).await?;
         }
-        let Some(cursors) = params
-            .resolve_cursors(|id| async move {
-                sqlx::query_scalar(
-                    "SELECT seq FROM message_files WHERE message_id = $1 AND file_id = $2",
-                )
-                .bind(message_id)
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await
-                .map_err(backend)
-            })
-            .await?
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM message_files WHERE file_id = $1 AND message_id = $2",
+            message_id,
+            params,
+        )
+        .await?
         else {
             return Ok(Page::empty());
         };

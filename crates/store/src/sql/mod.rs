@@ -32,6 +32,26 @@ fn text_enum<T: DeserializeOwned>(s: String) -> StoreResult<T> {
     serde_json::from_value(serde_json::Value::String(s)).map_err(backend)
 }
 
+/// Resolves a list's cursors with `lookup`, a query of the sequence number of the object whose
+/// id is `$1` within the list scoped by `$2` (`None`: a cursor names no object of the list).
+async fn cursors(
+    pool: &sqlx::Pool<d::Db>,
+    lookup: &str,
+    scope: &str,
+    params: &ListParams,
+) -> StoreResult<Option<Cursors>> {
+    params
+        .resolve_cursors(|id| async move {
+            sqlx::query_scalar(lookup)
+                .bind(id)
+                .bind(scope)
+                .fetch_optional(pool)
+                .await
+                .map_err(backend)
+        })
+        .await
+}
+
 /// Adds the cursor bounds, the scan order and the limit (one more row than the page, to learn
 /// `has_more`) to a list query; returns whether the rows come against the requested order.
 fn push_page_bounds(

@@ -3,7 +3,7 @@
 use super::engine::end_run;
 use super::messages::insert_message;
 use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
-use super::{backend, d, fetch_page, text_enum};
+use super::{backend, cursors, d, fetch_page, text_enum};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::transitions::{self, Cancel};
@@ -342,16 +342,13 @@ impl RunStore for d::Store {
         params: &ListParams,
     ) -> StoreResult<Page<Run>> {
         thread_exists(self.reader(), project, thread_id).await?;
-        let Some(cursors) = params
-            .resolve_cursors(|id| async move {
-                sqlx::query_scalar("SELECT seq FROM runs WHERE id = $1 AND thread_id = $2")
-                    .bind(id)
-                    .bind(thread_id)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(backend)
-            })
-            .await?
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM runs WHERE id = $1 AND thread_id = $2",
+            thread_id,
+            params,
+        )
+        .await?
         else {
             return Ok(Page::empty());
         };
@@ -450,16 +447,13 @@ impl RunStore for d::Store {
             let mut conn = self.reader().acquire().await.map_err(backend)?;
             get(&mut conn, project, thread_id, run_id, false).await?;
         }
-        let Some(cursors) = params
-            .resolve_cursors(|id| async move {
-                sqlx::query_scalar("SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2")
-                    .bind(id)
-                    .bind(run_id)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(backend)
-            })
-            .await?
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2",
+            run_id,
+            params,
+        )
+        .await?
         else {
             return Ok(Page::empty());
         };
