@@ -1,0 +1,1324 @@
+//! The run engine's side: claims and leases, turns (messages and function calls), finishing
+//! and expiring runs.
+
+use super::{
+    LEASE, WORKER, all_asc, assert_invalid, assert_not_found, assert_recent, call, claim,
+    function_tool, ids, new_assistant, new_run, new_thread, output, project_a, project_b,
+    require_tool_outputs, turn, unix_now, usage, user_msg,
+};
+use assistd_core::{Lease, ObjectKind, Store, TurnText};
+use assistd_wire::{
+    CreateThreadRequest, LastError, MessageContent, MessageCreation, MessageIncompleteDetails,
+    MessageRole, MessageStatus, RunIncompleteDetails, RunStatus, RunStepStatus, RunStepType,
+    StepDetails, StepFunctionCall, StepToolCall, Usage,
+};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract_engine {
+    ($factory:ident, $module:ident) => {
+        $crate::store_contract_tests!(@cases $factory, $module;
+            claim_run_takes_oldest_queued,
+            claim_run_is_exclusive,
+            claim_run_reclaims_after_lease_expiry,
+            renew_and_release_lease,
+            begin_and_complete_message,
+            discard_partial_turn,
+            require_action_and_resume,
+            finish_run_completed,
+            finish_run_ends_open_work,
+            finish_run_without_lease,
+            expire_due_runs,
+        );
+    };
+}
+#[doc(hidden)]
+pub use crate::__store_contract_engine as cases;
+
+/// `claim_run` takes the oldest queued run of any project, moves it to `in_progress` with
+/// `started_at`, and reports its project, additional instructions and attempt; it returns `None`
+/// when no run is runnable (ended, waiting for tool outputs, or leased).
+pub async fn claim_run_takes_oldest_queued(store: Arc<dyn Store>) {
+    let (a, b) = (project_a(), project_b());
+    assert!(
+        store.claim_run(WORKER, LEASE).await.unwrap().is_none(),
+        "claim on an empty store"
+    );
+    let asst_a = new_assistant(&store, &a).await;
+    let asst_b = new_assistant(&store, &b).await;
+
+    // Not runnable: an ended run, and a run waiting for tool outputs.
+    let t_cancelled = new_thread(&store, &a).await;
+    let cancelled = store
+        .create_run(&a, &t_cancelled, new_run(&asst_a))
+        .await
+        .unwrap();
+    let cancelled = store
+        .cancel_run(&a, &t_cancelled, &cancelled.id)
+        .await
+        .unwrap();
+    let t_waiting = new_thread(&store, &a).await;
+    let waiting = store
+        .create_run(&a, &t_waiting, new_run(&asst_a))
+        .await
+        .unwrap();
+    let (waiting, _) = require_tool_outputs(&store, &a, &waiting.id, vec![call("f", "{}")]).await;
+    assert!(
+        store.claim_run(WORKER, LEASE).await.unwrap().is_none(),
+        "claim with no queued run"
+    );
+
+    // Runnable: three queued runs, in two projects.
+    let t1 = new_thread(&store, &a).await;
+    let mut nr = new_run(&asst_a);
+    nr.additional_instructions = Some("Address the user as Jane.".to_owned());
+    let r1 = store.create_run(&a, &t1, nr).await.unwrap();
+    let t2 = new_thread(&store, &b).await;
+    let r2 = store.create_run(&b, &t2, new_run(&asst_b)).await.unwrap();
+    let t3 = new_thread(&store, &a).await;
+    let r3 = store.create_run(&a, &t3, new_run(&asst_a)).await.unwrap();
+
+    let t0 = unix_now();
+    let c1 = claim(&store, "worker-1", &r1.id).await;
+    assert_eq!(c1.project, a);
+    assert_eq!(
+        c1.additional_instructions.as_deref(),
+        Some("Address the user as Jane.")
+    );
+    assert_eq!(c1.attempt, 1);
+    assert_eq!(c1.run.status, RunStatus::InProgress);
+    let started = c1.run.started_at.expect("started_at set by the claim");
+    assert_recent(started, t0, "run.started_at");
+    let mut want = r1.clone();
+    want.status = RunStatus::InProgress;
+    want.started_at = Some(started);
+    assert_eq!(c1.run, want, "only status and started_at change");
+    assert_eq!(store.get_run(&a, &t1, &r1.id).await.unwrap(), want);
+
+    let c2 = claim(&store, "worker-2", &r2.id).await;
+    assert_eq!(c2.project, b);
+    assert_eq!(c2.additional_instructions, None);
+    assert_eq!(c2.attempt, 1);
+    assert_eq!(c2.run.status, RunStatus::InProgress);
+    assert_eq!(store.get_run(&b, &t2, &r2.id).await.unwrap(), c2.run);
+
+    let c3 = claim(&store, "worker-3", &r3.id).await;
+    assert_eq!(c3.project, a);
+    assert_eq!(c3.attempt, 1);
+    assert!(
+        store.claim_run("worker-4", LEASE).await.unwrap().is_none(),
+        "every runnable run is leased"
+    );
+
+    // The runs that were not runnable are as they were.
+    assert_eq!(
+        store
+            .get_run(&a, &t_cancelled, &cancelled.id)
+            .await
+            .unwrap(),
+        cancelled
+    );
+    assert_eq!(
+        store.get_run(&a, &t_waiting, &waiting.id).await.unwrap(),
+        waiting
+    );
+}
+
+/// Concurrent claims never hand the same run to two workers.
+pub async fn claim_run_is_exclusive(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let mut created = HashSet::new();
+    for _ in 0..8 {
+        let thread = new_thread(&store, &p).await;
+        created.insert(
+            store
+                .create_run(&p, &thread, new_run(&asst))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let mut claims = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let s = Arc::clone(&store);
+        claims.spawn(async move {
+            let worker = format!("worker-{i}");
+            let claimed = s.claim_run(&worker, LEASE).await.expect("claim_run");
+            (worker, claimed)
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(joined) = claims.join_next().await {
+        let (worker, c) = joined.expect("claiming task");
+        if let Some(c) = c {
+            assert_eq!(c.attempt, 1, "{worker}: attempt of a fresh run");
+            assert_eq!(c.run.status, RunStatus::InProgress);
+            claimed.push((worker, c.run.id));
+        }
+    }
+    let claimed_ids: HashSet<String> = claimed.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(claimed.len(), 8, "claims: {claimed:?}");
+    assert_eq!(claimed_ids, created, "each run claimed exactly once");
+    for (worker, id) in &claimed {
+        assert_eq!(
+            store.renew_lease(id, worker, LEASE).await.unwrap(),
+            Lease::Held(RunStatus::InProgress),
+            "{worker} holds {id}"
+        );
+    }
+    assert!(store.claim_run("late", LEASE).await.unwrap().is_none());
+}
+
+/// A run whose lease expired (its worker stalled or died) is claimed again, `in_progress` or
+/// `cancelling` as it was, with the attempt counted; its former worker has lost it.
+pub async fn claim_run_reclaims_after_lease_expiry(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c1 = claim(&store, "worker-1", &run.id).await;
+    assert_eq!(c1.attempt, 1);
+    assert!(
+        store.claim_run("worker-2", LEASE).await.unwrap().is_none(),
+        "a leased run is not claimable"
+    );
+
+    // Worker 1 stalls: its (shortened) lease runs out.
+    assert_eq!(
+        store
+            .renew_lease(&run.id, "worker-1", Duration::from_millis(50))
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let c2 = store
+        .claim_run("worker-2", LEASE)
+        .await
+        .unwrap()
+        .expect("the run whose lease expired");
+    assert_eq!(c2.run.id, run.id);
+    assert_eq!(c2.attempt, 2);
+    assert_eq!(c2.run.status, RunStatus::InProgress);
+    assert_eq!(c2.run, c1.run, "a re-claim changes nothing visible");
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), c1.run);
+
+    // Worker 1 lost it for good: it can neither renew, release, nor finish the run.
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    assert_eq!(
+        store
+            .finish_run(&c1.run, "worker-1", RunStatus::Completed, None, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress),
+        "worker 2 still holds the run"
+    );
+    assert!(store.claim_run("worker-3", LEASE).await.unwrap().is_none());
+
+    // A cancelling run whose worker died is claimed again as cancelling, to end it.
+    let cancelling = store.cancel_run(&p, &thread, &run.id).await.unwrap();
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    assert_eq!(
+        store
+            .renew_lease(&run.id, "worker-2", Duration::from_millis(50))
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::Cancelling)
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let c3 = store
+        .claim_run("worker-3", LEASE)
+        .await
+        .unwrap()
+        .expect("the cancelling run whose lease expired");
+    assert_eq!(c3.run.id, run.id);
+    assert_eq!(c3.attempt, 3);
+    assert_eq!(c3.run.status, RunStatus::Cancelling);
+    assert_eq!(c3.run.started_at, c1.run.started_at);
+    assert_eq!(
+        store
+            .finish_run(&c3.run, "worker-2", RunStatus::Cancelled, None, None)
+            .await
+            .unwrap(),
+        None,
+        "the former owner cannot finish it"
+    );
+    let done = store
+        .finish_run(&c3.run, "worker-3", RunStatus::Cancelled, None, None)
+        .await
+        .unwrap()
+        .expect("worker 3 holds the lease");
+    assert_eq!(done.status, RunStatus::Cancelled);
+    assert!(store.claim_run("worker-4", LEASE).await.unwrap().is_none());
+}
+
+/// `renew_lease` reports the status to the owner (noticing `cancelling`) and `Lost` to anyone
+/// else; `release_run` by the owner leaves the status and makes the run claimable at once.
+pub async fn renew_and_release_lease(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost,
+        "a queued run has no lease"
+    );
+    assert_eq!(
+        store.renew_lease("run_nope", WORKER, LEASE).await.unwrap(),
+        Lease::Lost,
+        "an unknown run"
+    );
+
+    let c1 = claim(&store, "worker-1", &run.id).await;
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+
+    // Only the owner releases.
+    store.release_run(&run.id, "worker-2").await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert!(store.claim_run("worker-2", LEASE).await.unwrap().is_none());
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap(),
+        c1.run,
+        "a release leaves the run as it was"
+    );
+    let c2 = claim(&store, "worker-2", &run.id).await;
+    assert_eq!(c2.attempt, 2);
+    assert_eq!(c2.run, c1.run);
+
+    // A cancellation reaches the worker through its renewals.
+    store.cancel_run(&p, &thread, &run.id).await.unwrap();
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::Cancelling)
+    );
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    // The cancellation wins over a turn of function calls.
+    assert_eq!(
+        store
+            .require_action(&c2.run, "worker-2", vec![call("f", "{}")], usage(1, 1))
+            .await
+            .unwrap(),
+        None,
+        "require_action on a cancelling run"
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap().status,
+        RunStatus::Cancelling
+    );
+    assert!(store.run_steps(&p, &run.id).await.unwrap().is_empty());
+    store
+        .finish_run(&c2.run, "worker-2", RunStatus::Cancelled, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-2", LEASE).await.unwrap(),
+        Lease::Lost,
+        "an ended run has no lease"
+    );
+}
+
+/// `begin_message` starts an `in_progress` assistant message of the run and its
+/// `message_creation` step; `complete_message` fills the text and completes both, storing the
+/// usage on the step, or leaves the message `incomplete` with the reason. Neither works without
+/// the lease.
+pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = store
+        .create_thread(
+            &p,
+            CreateThreadRequest {
+                messages: Some(vec![user_msg("Hi")]),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+    let thread = thread.id;
+    let user = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap()
+        .data
+        .remove(0);
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+
+    let t0 = unix_now();
+    let (msg, step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    assert!(msg.id.starts_with("msg_"), "id {}", msg.id);
+    assert_eq!(msg.object, "thread.message");
+    assert_recent(msg.created_at, t0, "message.created_at");
+    assert_eq!(msg.thread_id, thread);
+    assert_eq!(msg.status, MessageStatus::InProgress);
+    assert_eq!(msg.incomplete_details, None);
+    assert_eq!(msg.completed_at, None);
+    assert_eq!(msg.incomplete_at, None);
+    assert_eq!(msg.role, MessageRole::Assistant);
+    assert!(msg.content.is_empty(), "content {:?}", msg.content);
+    assert_eq!(msg.assistant_id.as_deref(), Some(asst.as_str()));
+    assert_eq!(msg.run_id.as_deref(), Some(run.id.as_str()));
+    assert!(msg.file_ids.is_empty());
+    assert_eq!(msg.metadata, None);
+    assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
+
+    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert_eq!(step.object, "thread.run.step");
+    assert_recent(step.created_at, t0, "step.created_at");
+    assert_eq!(step.assistant_id, asst);
+    assert_eq!(step.thread_id, thread);
+    assert_eq!(step.run_id, run.id);
+    assert_eq!(step.type_, RunStepType::MessageCreation);
+    assert_eq!(step.status, RunStepStatus::InProgress);
+    assert_eq!(
+        step.step_details,
+        StepDetails::MessageCreation {
+            message_creation: MessageCreation {
+                message_id: msg.id.clone(),
+            },
+        }
+    );
+    assert_eq!(step.last_error, None);
+    assert_eq!(step.completed_at, None);
+    assert_eq!(step.usage, None);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &step.id)
+            .await
+            .unwrap(),
+        step
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![user.clone(), msg.clone()]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![step.clone()]
+    );
+
+    // Without the lease, nothing is written.
+    assert!(
+        store.begin_message(&c.run, "worker-2").await.is_err(),
+        "begin_message without the lease"
+    );
+    assert!(
+        store
+            .complete_message(
+                &c.run,
+                "worker-2",
+                &msg.id,
+                &step.id,
+                &turn("hijacked", usage(1, 1)),
+            )
+            .await
+            .is_err(),
+        "complete_message without the lease"
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![user.clone(), msg.clone()]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![step.clone()]
+    );
+
+    // Completion.
+    let t1 = unix_now();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &msg.id,
+            &step.id,
+            &turn("Hello! How can I help?", usage(12, 7)),
+        )
+        .await
+        .unwrap();
+    let done = store.get_message(&p, &thread, &msg.id).await.unwrap();
+    assert_recent(
+        done.completed_at.expect("message.completed_at"),
+        t1,
+        "message.completed_at",
+    );
+    let mut want = msg.clone();
+    want.status = MessageStatus::Completed;
+    want.completed_at = done.completed_at;
+    want.content = vec![MessageContent::text("Hello! How can I help?")];
+    assert_eq!(done, want);
+    let done_step = store
+        .get_run_step(&p, &thread, &run.id, &step.id)
+        .await
+        .unwrap();
+    assert_recent(
+        done_step.completed_at.expect("step.completed_at"),
+        t1,
+        "step.completed_at",
+    );
+    let mut want_step = step.clone();
+    want_step.status = RunStepStatus::Completed;
+    want_step.completed_at = done_step.completed_at;
+    want_step.usage = Some(usage(12, 7));
+    assert_eq!(done_step, want_step);
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress),
+        "the run goes on"
+    );
+
+    // A turn cut short: the message is incomplete with the reason, the step completed.
+    let (cut, cut_step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    assert_ne!(cut.id, msg.id);
+    assert_ne!(cut_step.id, step.id);
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &cut.id,
+            &cut_step.id,
+            &TurnText {
+                text: "Once upon a".to_owned(),
+                usage: usage(20, 16),
+                incomplete: Some("max_tokens".to_owned()),
+            },
+        )
+        .await
+        .unwrap();
+    let cut_done = store.get_message(&p, &thread, &cut.id).await.unwrap();
+    assert_recent(
+        cut_done.incomplete_at.expect("message.incomplete_at"),
+        t1,
+        "message.incomplete_at",
+    );
+    let mut want_cut = cut.clone();
+    want_cut.status = MessageStatus::Incomplete;
+    want_cut.incomplete_at = cut_done.incomplete_at;
+    want_cut.incomplete_details = Some(MessageIncompleteDetails {
+        reason: "max_tokens".to_owned(),
+    });
+    want_cut.content = vec![MessageContent::text("Once upon a")];
+    assert_eq!(cut_done, want_cut);
+    let cut_step_done = store
+        .get_run_step(&p, &thread, &run.id, &cut_step.id)
+        .await
+        .unwrap();
+    assert_eq!(cut_step_done.status, RunStepStatus::Completed);
+    assert!(cut_step_done.completed_at.is_some());
+    assert_eq!(cut_step_done.usage, Some(usage(20, 16)));
+
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![user, done, cut_done]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![want_step, cut_step_done]
+    );
+}
+
+/// `discard_partial_turn` removes the run's `in_progress` message and its step, so that a
+/// worker taking a run over retries the turn cleanly; finished turns, other runs' turns, and
+/// calls without the lease are left alone.
+pub async fn discard_partial_turn(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let other = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let other_run = store.create_run(&p, &other, new_run(&asst)).await.unwrap();
+    let c = claim(&store, "worker-1", &run.id).await;
+    let co = claim(&store, "worker-o", &other_run.id).await;
+
+    // A finished turn, then one cut off by the worker's death.
+    let (m1, s1) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            "worker-1",
+            &m1.id,
+            &s1.id,
+            &turn("one", usage(5, 1)),
+        )
+        .await
+        .unwrap();
+    let m1 = store.get_message(&p, &thread, &m1.id).await.unwrap();
+    let s1 = store
+        .get_run_step(&p, &thread, &run.id, &s1.id)
+        .await
+        .unwrap();
+    let (m2, s2) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    // Another run's turn in progress.
+    let (mo, so) = store.begin_message(&co.run, "worker-o").await.unwrap();
+
+    // Without the lease, nothing is discarded.
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_eq!(store.get_message(&p, &thread, &m2.id).await.unwrap(), m2);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &s2.id)
+            .await
+            .unwrap(),
+        s2
+    );
+
+    // Worker 1 is gone; worker 2 takes the run over and discards the partial turn.
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    let c2 = claim(&store, "worker-2", &run.id).await;
+    assert_eq!(c2.attempt, 2);
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_not_found(
+        store.get_message(&p, &thread, &m2.id).await,
+        ObjectKind::Message,
+        &m2.id,
+    );
+    assert_not_found(
+        store.get_run_step(&p, &thread, &run.id, &s2.id).await,
+        ObjectKind::RunStep,
+        &s2.id,
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        vec![m1.clone()]
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![s1.clone()]
+    );
+    // The other run's turn is untouched.
+    assert_eq!(store.get_message(&p, &other, &mo.id).await.unwrap(), mo);
+    assert_eq!(
+        store.run_steps(&p, &other_run.id).await.unwrap(),
+        vec![so.clone()]
+    );
+
+    // Nothing left to discard.
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        vec![s1.clone()]
+    );
+    // The retried turn goes through.
+    let (m3, s3) = store.begin_message(&c2.run, "worker-2").await.unwrap();
+    store
+        .complete_message(
+            &c2.run,
+            "worker-2",
+            &m3.id,
+            &s3.id,
+            &turn("two", usage(6, 2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&store
+            .list_messages(&p, &thread, &all_asc(), None)
+            .await
+            .unwrap()),
+        vec![m1.id.clone(), m3.id.clone()]
+    );
+    assert_eq!(
+        ids(&store
+            .list_run_steps(&p, &thread, &run.id, &all_asc())
+            .await
+            .unwrap()),
+        vec![s1.id.clone(), s3.id.clone()]
+    );
+}
+
+/// `require_action` records a turn of function calls as an `in_progress` `tool_calls` step,
+/// puts the run in `requires_action` with one `call_` id per call, and releases the lease;
+/// `submit_tool_outputs` queues the run again for the next claim. Without the lease it does
+/// nothing.
+pub async fn require_action_and_resume(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let mut nr = new_run(&asst);
+    nr.tools = vec![function_tool("get_weather"), function_tool("get_time")];
+    let run = store.create_run(&p, &thread, nr).await.unwrap();
+    let c1 = call("get_weather", r#"{"city":"Paris"}"#);
+    let c2 = call("get_time", r#"{"city":"Tokyo"}"#);
+
+    // Not claimed, or claimed by someone else: nothing happens.
+    assert_eq!(
+        store
+            .require_action(&run, WORKER, vec![c1.clone()], usage(1, 1))
+            .await
+            .unwrap(),
+        None,
+        "require_action on a queued run"
+    );
+    let c = claim(&store, WORKER, &run.id).await;
+    assert_eq!(
+        store
+            .require_action(&c.run, "worker-2", vec![c1.clone()], usage(1, 1))
+            .await
+            .unwrap(),
+        None,
+        "require_action without the lease"
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), c.run);
+    assert!(store.run_steps(&p, &run.id).await.unwrap().is_empty());
+
+    let t0 = unix_now();
+    let ra = store
+        .require_action(&c.run, WORKER, vec![c1.clone(), c2.clone()], usage(30, 12))
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(ra.status, RunStatus::RequiresAction);
+    let action = ra.required_action.clone().expect("required_action");
+    assert_eq!(action.type_, "submit_tool_outputs");
+    let calls = &action.submit_tool_outputs.tool_calls;
+    assert_eq!(calls.len(), 2);
+    for (got, sent) in calls.iter().zip([&c1, &c2]) {
+        assert!(got.id.starts_with("call_"), "call id {}", got.id);
+        assert_eq!(got.type_, "function");
+        assert_eq!(&got.function, sent);
+    }
+    assert_ne!(calls[0].id, calls[1].id);
+    let mut want = c.run.clone();
+    want.status = RunStatus::RequiresAction;
+    want.required_action = Some(action.clone());
+    assert_eq!(ra, want, "only status and required_action change");
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), ra);
+
+    let steps = store.run_steps(&p, &run.id).await.unwrap();
+    assert_eq!(steps.len(), 1);
+    let step = steps[0].clone();
+    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert_recent(step.created_at, t0, "step.created_at");
+    assert_eq!(step.assistant_id, asst);
+    assert_eq!(step.thread_id, thread);
+    assert_eq!(step.run_id, run.id);
+    assert_eq!(step.type_, RunStepType::ToolCalls);
+    assert_eq!(step.status, RunStepStatus::InProgress);
+    assert_eq!(step.completed_at, None);
+    assert_eq!(step.usage, None, "no usage while the step is in progress");
+    let step_calls = |outputs: [Option<&str>; 2]| StepDetails::ToolCalls {
+        tool_calls: calls
+            .iter()
+            .zip(outputs)
+            .map(|(c, out)| StepToolCall::Function {
+                id: c.id.clone(),
+                function: StepFunctionCall {
+                    name: c.function.name.clone(),
+                    arguments: c.function.arguments.clone(),
+                    output: out.map(str::to_owned),
+                },
+            })
+            .collect(),
+    };
+    assert_eq!(step.step_details, step_calls([None, None]));
+    assert_eq!(
+        store
+            .list_run_steps(&p, &thread, &run.id, &all_asc())
+            .await
+            .unwrap()
+            .data,
+        steps
+    );
+
+    // The lease went with the turn: the worker cannot go on, and nobody can claim the run.
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert!(store.claim_run("worker-2", LEASE).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .require_action(&c.run, WORKER, vec![c1.clone()], usage(1, 1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .finish_run(&c.run, WORKER, RunStatus::Completed, None, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), ra);
+    assert_eq!(store.run_steps(&p, &run.id).await.unwrap(), steps);
+
+    // The outputs queue the run again; the next claim picks it up where it was.
+    let queued = store
+        .submit_tool_outputs(
+            &p,
+            &thread,
+            &run.id,
+            vec![output(&calls[0].id, "sunny"), output(&calls[1].id, "09:00")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.status, RunStatus::Queued);
+    assert_eq!(queued.required_action, None);
+    let done_step = store
+        .get_run_step(&p, &thread, &run.id, &step.id)
+        .await
+        .unwrap();
+    assert_eq!(done_step.status, RunStepStatus::Completed);
+    assert_eq!(
+        done_step.usage,
+        Some(usage(30, 12)),
+        "the turn's usage shows once the step ended"
+    );
+    assert_eq!(
+        done_step.step_details,
+        step_calls([Some("sunny"), Some("09:00")])
+    );
+    let again = claim(&store, "worker-2", &run.id).await;
+    assert_eq!(again.attempt, 2);
+    assert_eq!(again.run.status, RunStatus::InProgress);
+    assert_eq!(again.run.started_at, c.run.started_at, "started_at is kept");
+    assert_eq!(again.run.required_action, None);
+
+    // The run's usage counts the tool-calls turn.
+    let (m, s) = store.begin_message(&again.run, "worker-2").await.unwrap();
+    store
+        .complete_message(
+            &again.run,
+            "worker-2",
+            &m.id,
+            &s.id,
+            &turn("Sunny, 09:00.", usage(50, 8)),
+        )
+        .await
+        .unwrap();
+    let fin = store
+        .finish_run(&again.run, "worker-2", RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(fin.usage, Some(usage(80, 20)));
+}
+
+/// `finish_run` with `completed`: `completed_at`, the usage summed over the steps, the lease and
+/// any pending action gone; an `incomplete_details` reason is kept.
+pub async fn finish_run_completed(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+
+    // Three turns: a message, function calls, a message.
+    let c = claim(&store, WORKER, &run.id).await;
+    let (m1, s1) = store.begin_message(&c.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &m1.id,
+            &s1.id,
+            &turn("Let me check.", usage(10, 5)),
+        )
+        .await
+        .unwrap();
+    let ra = store
+        .require_action(&c.run, WORKER, vec![call("f", "{}")], usage(3, 2))
+        .await
+        .unwrap()
+        .expect("lease held");
+    let call_id = ra.required_action.unwrap().submit_tool_outputs.tool_calls[0]
+        .id
+        .clone();
+    store
+        .submit_tool_outputs(&p, &thread, &run.id, vec![output(&call_id, "42")])
+        .await
+        .unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+    let (m2, s2) = store.begin_message(&c.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &m2.id,
+            &s2.id,
+            &turn("It is 42.", usage(1, 1)),
+        )
+        .await
+        .unwrap();
+    let msgs = store.thread_messages(&p, &thread).await.unwrap();
+    let steps = store.run_steps(&p, &run.id).await.unwrap();
+    assert_eq!(steps.len(), 3);
+
+    let t0 = unix_now();
+    let fin = store
+        .finish_run(&c.run, WORKER, RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(fin.status, RunStatus::Completed);
+    assert_recent(
+        fin.completed_at.expect("completed_at"),
+        t0,
+        "run.completed_at",
+    );
+    let mut want = c.run.clone();
+    want.status = RunStatus::Completed;
+    want.completed_at = fin.completed_at;
+    want.usage = Some(usage(14, 8));
+    assert_eq!(fin, want, "status, completed_at and usage change");
+    assert_eq!(fin.started_at, c.run.started_at);
+    assert_eq!(fin.expires_at, run.expires_at);
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        msgs,
+        "finished messages stay"
+    );
+    assert_eq!(
+        store.run_steps(&p, &run.id).await.unwrap(),
+        steps,
+        "finished steps stay"
+    );
+
+    // Ended: no lease, not claimable, not cancellable, not finishable again.
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert!(store.claim_run(WORKER, LEASE).await.unwrap().is_none());
+    assert_invalid(store.cancel_run(&p, &thread, &run.id).await);
+    assert_eq!(
+        store
+            .finish_run(&c.run, WORKER, RunStatus::Failed, None, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
+
+    // Completed with a reason, and without steps (usage zero).
+    let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c2 = claim(&store, WORKER, &r2.id).await;
+    let fin2 = store
+        .finish_run(
+            &c2.run,
+            WORKER,
+            RunStatus::Completed,
+            None,
+            Some("max_completion_tokens"),
+        )
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(fin2.status, RunStatus::Completed);
+    assert_eq!(
+        fin2.incomplete_details,
+        Some(RunIncompleteDetails {
+            reason: Some("max_completion_tokens".to_owned()),
+        })
+    );
+    assert_eq!(fin2.usage, Some(Usage::default()));
+    assert_eq!(store.get_run(&p, &thread, &r2.id).await.unwrap(), fin2);
+}
+
+/// `finish_run` with `failed`, `cancelled` or `expired`: the matching timestamp (an expired run
+/// keeps its `expires_at`) and `last_error`; open steps end with the run's status and open
+/// messages become `incomplete` (`run_failed`, `run_cancelled`, `run_expired`); finished work
+/// stays; the thread is free again.
+pub async fn finish_run_ends_open_work(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    for (status, step_status, reason) in [
+        (RunStatus::Failed, RunStepStatus::Failed, "run_failed"),
+        (
+            RunStatus::Cancelled,
+            RunStepStatus::Cancelled,
+            "run_cancelled",
+        ),
+        (RunStatus::Expired, RunStepStatus::Expired, "run_expired"),
+    ] {
+        let ctx = status.as_str();
+        let thread = new_thread(&store, &p).await;
+        let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+        let c = claim(&store, WORKER, &run.id).await;
+        let (m1, s1) = store.begin_message(&c.run, WORKER).await.unwrap();
+        store
+            .complete_message(&c.run, WORKER, &m1.id, &s1.id, &turn("Done.", usage(4, 2)))
+            .await
+            .unwrap();
+        let m1 = store.get_message(&p, &thread, &m1.id).await.unwrap();
+        let s1 = store
+            .get_run_step(&p, &thread, &run.id, &s1.id)
+            .await
+            .unwrap();
+        let (m2, s2) = store.begin_message(&c.run, WORKER).await.unwrap();
+        if status == RunStatus::Cancelled {
+            store.cancel_run(&p, &thread, &run.id).await.unwrap();
+            assert_eq!(
+                store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+                Lease::Held(RunStatus::Cancelling)
+            );
+        }
+        let last_error = (status == RunStatus::Failed).then(|| LastError {
+            code: "server_error".to_owned(),
+            message: "The model failed.".to_owned(),
+        });
+
+        let t0 = unix_now();
+        let fin = store
+            .finish_run(&c.run, WORKER, status, last_error.clone(), None)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{ctx}: lease held"));
+        assert_eq!(fin.status, status, "{ctx}");
+        assert_eq!(fin.last_error, last_error, "{ctx}: last_error");
+        assert_eq!(fin.required_action, None, "{ctx}");
+        assert_eq!(fin.usage, Some(usage(4, 2)), "{ctx}: usage");
+        assert_eq!(fin.started_at, c.run.started_at, "{ctx}: started_at");
+        assert_eq!(fin.completed_at, None, "{ctx}: completed_at");
+        assert_eq!(fin.expires_at, run.expires_at, "{ctx}: expires_at");
+        match status {
+            RunStatus::Failed => {
+                assert_recent(fin.failed_at.expect("failed_at"), t0, "run.failed_at");
+                assert_eq!(fin.cancelled_at, None, "{ctx}: cancelled_at");
+            }
+            RunStatus::Cancelled => {
+                assert_recent(
+                    fin.cancelled_at.expect("cancelled_at"),
+                    t0,
+                    "run.cancelled_at",
+                );
+                assert_eq!(fin.failed_at, None, "{ctx}: failed_at");
+            }
+            _ => {
+                assert_eq!(fin.failed_at, None, "{ctx}: failed_at");
+                assert_eq!(fin.cancelled_at, None, "{ctx}: cancelled_at");
+            }
+        }
+        assert_eq!(
+            store.get_run(&p, &thread, &run.id).await.unwrap(),
+            fin,
+            "{ctx}"
+        );
+
+        // The open step ends with the run.
+        let s2_done = store
+            .get_run_step(&p, &thread, &run.id, &s2.id)
+            .await
+            .unwrap();
+        let at = match status {
+            RunStatus::Failed => s2_done.failed_at,
+            RunStatus::Cancelled => s2_done.cancelled_at,
+            _ => s2_done.expired_at,
+        };
+        assert_recent(at.expect("step end timestamp"), t0, "step end timestamp");
+        let mut want_step = s2.clone();
+        want_step.status = step_status;
+        match status {
+            RunStatus::Failed => want_step.failed_at = at,
+            RunStatus::Cancelled => want_step.cancelled_at = at,
+            _ => want_step.expired_at = at,
+        }
+        want_step.last_error = s2_done.last_error.clone();
+        assert_eq!(s2_done, want_step, "{ctx}: open step");
+        // The open message is incomplete.
+        let m2_done = store.get_message(&p, &thread, &m2.id).await.unwrap();
+        assert_recent(
+            m2_done.incomplete_at.expect("message.incomplete_at"),
+            t0,
+            "message.incomplete_at",
+        );
+        let mut want_msg = m2.clone();
+        want_msg.status = MessageStatus::Incomplete;
+        want_msg.incomplete_at = m2_done.incomplete_at;
+        want_msg.incomplete_details = Some(MessageIncompleteDetails {
+            reason: reason.to_owned(),
+        });
+        assert_eq!(m2_done, want_msg, "{ctx}: open message");
+        // Finished work stays.
+        assert_eq!(
+            store.get_message(&p, &thread, &m1.id).await.unwrap(),
+            m1,
+            "{ctx}"
+        );
+        assert_eq!(
+            store
+                .get_run_step(&p, &thread, &run.id, &s1.id)
+                .await
+                .unwrap(),
+            s1,
+            "{ctx}"
+        );
+        // No lease, and a free thread.
+        assert_eq!(
+            store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+            Lease::Lost,
+            "{ctx}"
+        );
+        store
+            .create_message(&p, &thread, user_msg("next"))
+            .await
+            .unwrap_or_else(|e| panic!("{ctx}: message after the run ended: {e:?}"));
+    }
+}
+
+/// `finish_run` by a worker without the lease returns `None` and changes nothing; a
+/// non-terminal status is refused and changes nothing either.
+pub async fn finish_run_without_lease(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, "worker-1", &run.id).await;
+    let (m1, s1) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            "worker-1",
+            &m1.id,
+            &s1.id,
+            &turn("one", usage(2, 2)),
+        )
+        .await
+        .unwrap();
+    store.begin_message(&c.run, "worker-1").await.unwrap();
+    let before_run = store.get_run(&p, &thread, &run.id).await.unwrap();
+    let before_msgs = store.thread_messages(&p, &thread).await.unwrap();
+    let before_steps = store.run_steps(&p, &run.id).await.unwrap();
+
+    for status in [
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Expired,
+    ] {
+        assert_eq!(
+            store
+                .finish_run(&c.run, "worker-2", status, None, None)
+                .await
+                .unwrap(),
+            None,
+            "finish_run({}) without the lease",
+            status.as_str()
+        );
+    }
+    assert!(
+        store
+            .finish_run(&c.run, "worker-1", RunStatus::Queued, None, None)
+            .await
+            .is_err(),
+        "finish_run with a non-terminal status"
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap(),
+        before_run
+    );
+    assert_eq!(
+        store.thread_messages(&p, &thread).await.unwrap(),
+        before_msgs
+    );
+    assert_eq!(store.run_steps(&p, &run.id).await.unwrap(), before_steps);
+    assert_eq!(
+        store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress),
+        "the owner still holds the run"
+    );
+}
+
+/// `expire_due_runs` expires the runs past `expires_at` that no live worker holds: queued,
+/// waiting for tool outputs, or abandoned mid-turn (lease expired), ending their open steps and
+/// messages; a leased run, an ended run and a run not yet due are left alone.
+pub async fn expire_due_runs(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    assert_eq!(store.expire_due_runs().await.unwrap(), 0, "empty store");
+    // `expires_at` one second before creation: due at once.
+    let due = || {
+        let mut nr = new_run(&asst);
+        nr.expires_after_secs = -1;
+        nr
+    };
+
+    // Leased by a live worker.
+    let t_leased = new_thread(&store, &p).await;
+    let leased = store.create_run(&p, &t_leased, due()).await.unwrap();
+    assert_eq!(leased.expires_at, Some(leased.created_at - 1));
+    let c_leased = claim(&store, "worker-1", &leased.id).await;
+    // Waiting for tool outputs.
+    let t_waiting = new_thread(&store, &p).await;
+    let waiting = store.create_run(&p, &t_waiting, due()).await.unwrap();
+    let (waiting, waiting_step) =
+        require_tool_outputs(&store, &p, &waiting.id, vec![call("f", "{}")]).await;
+    let call_id = waiting
+        .required_action
+        .clone()
+        .unwrap()
+        .submit_tool_outputs
+        .tool_calls[0]
+        .id
+        .clone();
+    // Already completed.
+    let t_done = new_thread(&store, &p).await;
+    let done = store.create_run(&p, &t_done, due()).await.unwrap();
+    let c_done = claim(&store, "worker-3", &done.id).await;
+    let done = store
+        .finish_run(&c_done.run, "worker-3", RunStatus::Completed, None, None)
+        .await
+        .unwrap()
+        .expect("lease held");
+    // Abandoned mid-turn: its worker's lease ran out.
+    let t_abandoned = new_thread(&store, &p).await;
+    let abandoned = store.create_run(&p, &t_abandoned, due()).await.unwrap();
+    let c_ab = claim(&store, "worker-4", &abandoned.id).await;
+    let (m_ab, s_ab) = store.begin_message(&c_ab.run, "worker-4").await.unwrap();
+    store
+        .renew_lease(&abandoned.id, "worker-4", Duration::from_millis(50))
+        .await
+        .unwrap();
+    // Queued.
+    let t_queued = new_thread(&store, &p).await;
+    let queued = store.create_run(&p, &t_queued, due()).await.unwrap();
+    // Queued, not due.
+    let t_future = new_thread(&store, &p).await;
+    let future = store
+        .create_run(&p, &t_future, new_run(&asst))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let t0 = unix_now();
+    assert_eq!(store.expire_due_runs().await.unwrap(), 3);
+
+    // Queued: expired, its expires_at kept.
+    let q = store.get_run(&p, &t_queued, &queued.id).await.unwrap();
+    assert_eq!(q.usage.unwrap_or_default(), Usage::default());
+    let mut want = queued.clone();
+    want.status = RunStatus::Expired;
+    want.usage = q.usage;
+    assert_eq!(q, want, "a queued run only changes status");
+
+    // Waiting for tool outputs: expired with its pending step; outputs are refused.
+    let w = store.get_run(&p, &t_waiting, &waiting.id).await.unwrap();
+    assert_eq!(w.status, RunStatus::Expired);
+    assert_eq!(w.required_action, None);
+    assert_eq!(w.expires_at, waiting.expires_at);
+    assert_eq!(w.started_at, waiting.started_at);
+    assert_eq!(
+        (w.cancelled_at, w.failed_at, w.completed_at),
+        (None, None, None)
+    );
+    let ws = store
+        .get_run_step(&p, &t_waiting, &waiting.id, &waiting_step.id)
+        .await
+        .unwrap();
+    assert_eq!(ws.status, RunStepStatus::Expired);
+    assert_recent(
+        ws.expired_at.expect("step.expired_at"),
+        t0,
+        "step.expired_at",
+    );
+    assert_invalid(
+        store
+            .submit_tool_outputs(&p, &t_waiting, &waiting.id, vec![output(&call_id, "late")])
+            .await,
+    );
+
+    // Abandoned: expired, its open turn ended; its former worker lost it.
+    let ab = store
+        .get_run(&p, &t_abandoned, &abandoned.id)
+        .await
+        .unwrap();
+    assert_eq!(ab.status, RunStatus::Expired);
+    assert_eq!(ab.expires_at, abandoned.expires_at);
+    let m = store.get_message(&p, &t_abandoned, &m_ab.id).await.unwrap();
+    assert_eq!(m.status, MessageStatus::Incomplete);
+    assert_eq!(
+        m.incomplete_details,
+        Some(MessageIncompleteDetails {
+            reason: "run_expired".to_owned(),
+        })
+    );
+    assert!(m.incomplete_at.is_some());
+    let s = store
+        .get_run_step(&p, &t_abandoned, &abandoned.id, &s_ab.id)
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStepStatus::Expired);
+    assert!(s.expired_at.is_some());
+    assert_eq!(
+        store
+            .renew_lease(&abandoned.id, "worker-4", LEASE)
+            .await
+            .unwrap(),
+        Lease::Lost
+    );
+
+    // Left alone: the leased run (its worker expires it itself), the ended run, the run not due.
+    assert_eq!(
+        store.get_run(&p, &t_leased, &leased.id).await.unwrap(),
+        c_leased.run
+    );
+    assert_eq!(
+        store
+            .renew_lease(&leased.id, "worker-1", LEASE)
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert_eq!(store.get_run(&p, &t_done, &done.id).await.unwrap(), done);
+    assert_eq!(
+        store.get_run(&p, &t_future, &future.id).await.unwrap(),
+        future
+    );
+    // Expired runs are not claimable: the next claim skips the older expired ones.
+    claim(&store, "worker-5", &future.id).await;
+
+    // The expired runs' threads are free again.
+    for t in [&t_queued, &t_waiting, &t_abandoned] {
+        store
+            .create_message(&p, t, user_msg("after expiry"))
+            .await
+            .expect("a message once the run expired");
+    }
+    assert_eq!(
+        store.expire_due_runs().await.unwrap(),
+        0,
+        "nothing more due"
+    );
+}

@@ -1,0 +1,360 @@
+//! Messages: their fields and errors, the `run_id` filter, and a message's files.
+
+use super::{
+    WORKER, all_asc, assert_empty, assert_invalid, assert_invalid_reference, assert_not_found,
+    assert_recent, claim, ids, md, msg_with_files, new_assistant, new_run, new_thread, params,
+    project_a, turn, unix_now, upload, usage, user_msg,
+};
+use assistd_core::{ListParams, ObjectKind, Order, Store};
+use assistd_wire::{CreateMessageRequest, MessageContent, MessageRole, MessageStatus};
+use std::sync::Arc;
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract_messages {
+    ($factory:ident, $module:ident) => {
+        $crate::store_contract_tests!(@cases $factory, $module;
+            message_crud,
+            message_run_id_filter,
+            message_files,
+        );
+    };
+}
+#[doc(hidden)]
+pub use crate::__store_contract_messages as cases;
+
+/// Messages: create, get, modify metadata, list, and their 404s and reference errors.
+pub async fn message_crud(store: Arc<dyn Store>) {
+    let p = project_a();
+    let f1 = upload(&store, &p, "assistants").await;
+    let f2 = upload(&store, &p, "assistants").await;
+    let tune = upload(&store, &p, "fine-tune").await;
+    let thread = new_thread(&store, &p).await;
+    let other = new_thread(&store, &p).await;
+
+    let t0 = unix_now();
+    let m1 = store
+        .create_message(
+            &p,
+            &thread,
+            CreateMessageRequest {
+                role: MessageRole::User,
+                content: "What is 2 + 2?".to_owned(),
+                file_ids: Some(vec![f1.id.clone(), f2.id.clone()]),
+                metadata: Some(md(&[("k", "v")])),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(m1.id.starts_with("msg_"), "id {}", m1.id);
+    assert_eq!(m1.object, "thread.message");
+    assert_recent(m1.created_at, t0, "message.created_at");
+    assert_eq!(m1.thread_id, thread);
+    assert_eq!(m1.status, MessageStatus::Completed);
+    assert_eq!(m1.incomplete_details, None);
+    assert_eq!(m1.incomplete_at, None);
+    assert_eq!(m1.role, MessageRole::User);
+    assert_eq!(m1.content, vec![MessageContent::text("What is 2 + 2?")]);
+    assert_eq!(m1.assistant_id, None);
+    assert_eq!(m1.run_id, None);
+    assert_eq!(m1.file_ids, vec![f1.id.clone(), f2.id.clone()]);
+    assert_eq!(m1.metadata, Some(md(&[("k", "v")])));
+    assert_eq!(store.get_message(&p, &thread, &m1.id).await.unwrap(), m1);
+
+    let m2 = store
+        .create_message(
+            &p,
+            &thread,
+            CreateMessageRequest {
+                role: MessageRole::Assistant,
+                ..user_msg("4")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(m2.role, MessageRole::Assistant);
+    assert!(m2.file_ids.is_empty());
+    assert_eq!(m2.metadata, None);
+
+    let desc = store
+        .list_messages(&p, &thread, &ListParams::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(desc.data, vec![m2.clone(), m1.clone()]);
+    assert!(!desc.has_more);
+    let asc = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap();
+    assert_eq!(asc.data, vec![m1.clone(), m2.clone()]);
+    assert_empty(
+        store.list_messages(&p, &other, &all_asc(), None).await,
+        "other thread's messages",
+    );
+
+    // Metadata.
+    let same = store
+        .modify_message(&p, &thread, &m1.id, None)
+        .await
+        .unwrap();
+    assert_eq!(same, m1);
+    let changed = store
+        .modify_message(&p, &thread, &m1.id, Some(Some(md(&[("x", "y")]))))
+        .await
+        .unwrap();
+    let mut want = m1.clone();
+    want.metadata = Some(md(&[("x", "y")]));
+    assert_eq!(changed, want);
+    assert_eq!(store.get_message(&p, &thread, &m1.id).await.unwrap(), want);
+    let cleared = store
+        .modify_message(&p, &thread, &m1.id, Some(None))
+        .await
+        .unwrap();
+    want.metadata = None;
+    assert_eq!(cleared, want);
+    assert_eq!(store.get_message(&p, &thread, &m1.id).await.unwrap(), want);
+
+    // 404s.
+    assert_not_found(
+        store.get_message(&p, &thread, "msg_nope").await,
+        ObjectKind::Message,
+        "msg_nope",
+    );
+    assert_not_found(
+        store.get_message(&p, &other, &m1.id).await,
+        ObjectKind::Message,
+        &m1.id,
+    );
+    assert_not_found(
+        store.modify_message(&p, &other, &m1.id, Some(None)).await,
+        ObjectKind::Message,
+        &m1.id,
+    );
+    assert_not_found(
+        store.modify_message(&p, &thread, "msg_nope", None).await,
+        ObjectKind::Message,
+        "msg_nope",
+    );
+    assert_not_found(
+        store.get_message(&p, "thread_nope", &m1.id).await,
+        ObjectKind::Thread,
+        "thread_nope",
+    );
+    assert_not_found(
+        store.create_message(&p, "thread_nope", user_msg("x")).await,
+        ObjectKind::Thread,
+        "thread_nope",
+    );
+    assert_not_found(
+        store
+            .list_messages(&p, "thread_nope", &all_asc(), None)
+            .await,
+        ObjectKind::Thread,
+        "thread_nope",
+    );
+
+    // Bad file references create nothing.
+    let param = assert_invalid_reference(
+        store
+            .create_message(
+                &p,
+                &thread,
+                msg_with_files("bad", &[&f1.id, "file-missing"]),
+            )
+            .await,
+        ObjectKind::File,
+        "file-missing",
+    );
+    assert!(param.starts_with("file_ids"), "param {param}");
+    let param = assert_invalid(
+        store
+            .create_message(&p, &thread, msg_with_files("bad", &[&tune.id]))
+            .await,
+    );
+    assert!(
+        param.as_deref().is_some_and(|p| p.starts_with("file_ids")),
+        "param {param:?}"
+    );
+    assert_eq!(
+        ids(&store
+            .list_messages(&p, &thread, &all_asc(), None)
+            .await
+            .unwrap()),
+        vec![m1.id.clone(), m2.id.clone()]
+    );
+}
+
+/// The `run_id` filter keeps only messages written by that run: user messages (including a run's
+/// `additional_messages`) never match a run filter, a message the run wrote does, and no filter
+/// lists them all.
+pub async fn message_run_id_filter(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let m1 = store
+        .create_message(&p, &thread, user_msg("before the run"))
+        .await
+        .unwrap();
+    let mut nr = new_run(&asst);
+    nr.additional_messages = vec![user_msg("added by the run request")];
+    let run = store.create_run(&p, &thread, nr).await.unwrap();
+    let all = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap();
+    assert_eq!(all.data.len(), 2);
+    assert_eq!(all.data[0], m1);
+    assert_eq!(
+        all.data[1].content,
+        vec![MessageContent::text("added by the run request")]
+    );
+    assert_empty(
+        store
+            .list_messages(&p, &thread, &all_asc(), Some(&run.id))
+            .await,
+        "messages written by the run before it ran",
+    );
+    let claimed = claim(&store, WORKER, &run.id).await;
+    let (written, step) = store.begin_message(&claimed.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &claimed.run,
+            WORKER,
+            &written.id,
+            &step.id,
+            &turn("Hi!", usage(3, 1)),
+        )
+        .await
+        .unwrap();
+    let written = store.get_message(&p, &thread, &written.id).await.unwrap();
+    assert_eq!(
+        store
+            .list_messages(&p, &thread, &all_asc(), Some(&run.id))
+            .await
+            .unwrap()
+            .data,
+        vec![written.clone()],
+        "messages written by the run"
+    );
+    assert_eq!(
+        ids(&store
+            .list_messages(&p, &thread, &all_asc(), None)
+            .await
+            .unwrap()),
+        vec![m1.id.clone(), all.data[1].id.clone(), written.id.clone()]
+    );
+    assert_empty(
+        store
+            .list_messages(&p, &thread, &all_asc(), Some("run_unknown"))
+            .await,
+        "messages of an unknown run",
+    );
+}
+
+/// A message's files: list (both orders, paged) and get, with their 404s.
+pub async fn message_files(store: Arc<dyn Store>) {
+    let p = project_a();
+    let f1 = upload(&store, &p, "assistants").await;
+    let f2 = upload(&store, &p, "assistants").await;
+    let thread = new_thread(&store, &p).await;
+    let t0 = unix_now();
+    let msg = store
+        .create_message(&p, &thread, msg_with_files("files", &[&f1.id, &f2.id]))
+        .await
+        .unwrap();
+    let plain = store
+        .create_message(&p, &thread, user_msg("no files"))
+        .await
+        .unwrap();
+
+    let asc = store
+        .list_message_files(&p, &thread, &msg.id, &all_asc())
+        .await
+        .unwrap();
+    assert_eq!(ids(&asc), vec![f1.id.clone(), f2.id.clone()]);
+    assert!(!asc.has_more);
+    for mf in &asc.data {
+        assert_eq!(mf.object, "thread.message.file");
+        assert_eq!(mf.message_id, msg.id);
+        assert_recent(mf.created_at, t0, "message_file.created_at");
+    }
+    let desc = store
+        .list_message_files(&p, &thread, &msg.id, &ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        desc.data,
+        asc.data.iter().rev().cloned().collect::<Vec<_>>()
+    );
+    let first = store
+        .list_message_files(&p, &thread, &msg.id, &params(1, Order::Asc, None, None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), vec![f1.id.clone()]);
+    assert!(first.has_more);
+    let second = store
+        .list_message_files(
+            &p,
+            &thread,
+            &msg.id,
+            &params(1, Order::Asc, Some(&f1.id), None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), vec![f2.id.clone()]);
+    assert!(!second.has_more);
+
+    assert_eq!(
+        store
+            .get_message_file(&p, &thread, &msg.id, &f1.id)
+            .await
+            .unwrap(),
+        asc.data[0]
+    );
+    assert_eq!(
+        store
+            .get_message_file(&p, &thread, &msg.id, &f2.id)
+            .await
+            .unwrap(),
+        asc.data[1]
+    );
+    assert_empty(
+        store
+            .list_message_files(&p, &thread, &plain.id, &all_asc())
+            .await,
+        "files of a message without files",
+    );
+    assert_not_found(
+        store.get_message_file(&p, &thread, &plain.id, &f1.id).await,
+        ObjectKind::MessageFile,
+        &f1.id,
+    );
+    assert_not_found(
+        store
+            .get_message_file(&p, &thread, &msg.id, "file-nope")
+            .await,
+        ObjectKind::MessageFile,
+        "file-nope",
+    );
+    assert_not_found(
+        store
+            .get_message_file(&p, &thread, "msg_nope", &f1.id)
+            .await,
+        ObjectKind::Message,
+        "msg_nope",
+    );
+    assert_not_found(
+        store
+            .list_message_files(&p, &thread, "msg_nope", &all_asc())
+            .await,
+        ObjectKind::Message,
+        "msg_nope",
+    );
+    assert_not_found(
+        store
+            .list_message_files(&p, "thread_nope", &msg.id, &all_asc())
+            .await,
+        ObjectKind::Thread,
+        "thread_nope",
+    );
+}
