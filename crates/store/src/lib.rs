@@ -9,6 +9,11 @@
 //! compiled once per database with concrete sqlx types — see ARCHITECTURE.md, "One store, two
 //! dialects", for why this and not sqlx's `Any` driver or a query builder.
 
+#![expect(
+    clippy::duplicate_mod,
+    reason = "src/sql is mounted once per backend on purpose: one source, compiled per dialect"
+)]
+
 mod lock;
 pub mod postgres;
 pub mod sqlite;
