@@ -6,7 +6,8 @@ use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
 use assistd_wire::{
-    FunctionCall, MessageDeltaObject, Run, RunStepDeltaObject, RunToolCallObject, Usage,
+    FunctionCall, MessageDeltaObject, Run, RunStepDeltaObject, RunToolCallObject, StreamEvent,
+    Usage,
 };
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -113,10 +114,10 @@ pub async fn run_turn(
                     Some((m, _)) => m.clone(),
                     None => {
                         let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
-                        ev.publish(&run.id, "thread.run.step.created", &s);
-                        ev.publish(&run.id, "thread.run.step.in_progress", &s);
-                        ev.publish(&run.id, "thread.message.created", &m);
-                        ev.publish(&run.id, "thread.message.in_progress", &m);
+                        ev.publish(&run.id, StreamEvent::StepCreated, &s);
+                        ev.publish(&run.id, StreamEvent::StepInProgress, &s);
+                        ev.publish(&run.id, StreamEvent::MessageCreated, &m);
+                        ev.publish(&run.id, StreamEvent::MessageInProgress, &m);
                         open.message = Some((m.id.clone(), s.id));
                         m.id
                     }
@@ -124,7 +125,7 @@ pub async fn run_turn(
                 open.shown |= ev.is_watched(&run.id);
                 ev.publish(
                     &run.id,
-                    "thread.message.delta",
+                    StreamEvent::MessageDelta,
                     &MessageDeltaObject::text(&message_id, t.clone()),
                 );
                 open.text.push_str(&t);
@@ -141,8 +142,8 @@ pub async fn run_turn(
                         let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
                             return Err(TurnError::Interrupted);
                         };
-                        ev.publish(&run.id, "thread.run.step.created", &s);
-                        ev.publish(&run.id, "thread.run.step.in_progress", &s);
+                        ev.publish(&run.id, StreamEvent::StepCreated, &s);
+                        ev.publish(&run.id, StreamEvent::StepInProgress, &s);
                         open.tool_step = Some(s.id.clone());
                         s.id
                     }
@@ -169,7 +170,7 @@ pub async fn run_turn(
                 } else {
                     RunStepDeltaObject::function(&step_id, index, None, arguments)
                 };
-                ev.publish(&run.id, "thread.run.step.delta", &delta);
+                ev.publish(&run.id, StreamEvent::StepDelta, &delta);
             }
             Some(Ok(ChatEvent::Usage {
                 prompt_tokens,
@@ -219,10 +220,10 @@ pub async fn run_turn(
     if open.message.is_none() && calls.is_empty() {
         // An empty answer is still an answer: store an empty message so the run has its step.
         let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
-        ev.publish(&run.id, "thread.run.step.created", &s);
-        ev.publish(&run.id, "thread.run.step.in_progress", &s);
-        ev.publish(&run.id, "thread.message.created", &m);
-        ev.publish(&run.id, "thread.message.in_progress", &m);
+        ev.publish(&run.id, StreamEvent::StepCreated, &s);
+        ev.publish(&run.id, StreamEvent::StepInProgress, &s);
+        ev.publish(&run.id, StreamEvent::MessageCreated, &m);
+        ev.publish(&run.id, StreamEvent::MessageInProgress, &m);
         open.message = Some((m.id, s.id));
     }
     if let Some((message_id, step_id)) = open.message.take() {
@@ -246,13 +247,8 @@ pub async fn run_turn(
                 },
             )
             .await?;
-        let name = if m.status == assistd_wire::MessageStatus::Incomplete {
-            "thread.message.incomplete"
-        } else {
-            "thread.message.completed"
-        };
-        ev.publish(&run.id, name, &m);
-        ev.publish(&run.id, "thread.run.step.completed", &s);
+        ev.publish(&run.id, StreamEvent::for_message_status(m.status), &m);
+        ev.publish(&run.id, StreamEvent::StepCompleted, &s);
     }
     if calls.is_empty() {
         return Ok(TurnEnd::Answered { truncated });

@@ -5,7 +5,9 @@ use crate::prompt;
 use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
-use assistd_wire::{AssistantTool, LastError, Run, RunStatus};
+use assistd_wire::{
+    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunStatus, StreamEvent,
+};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -234,10 +236,7 @@ async fn supervise(
                 &claim.run,
                 &worker,
                 RunStatus::Failed,
-                Some(LastError {
-                    code: "server_error".to_owned(),
-                    message: "The server had an internal error while executing the run.".to_owned(),
-                }),
+                error(LastErrorCode::ServerError, INTERNAL_ERROR),
                 None,
             )
             .await;
@@ -275,21 +274,22 @@ fn now() -> i64 {
 fn publish_internal_error(events: &EventBus, run_id: &str) {
     events.publish(
         run_id,
-        "error",
+        StreamEvent::Error,
         &assistd_wire::Error {
-            message: "The server had an internal error while executing the run.".to_owned(),
-            type_: "server_error".to_owned(),
+            message: INTERNAL_ERROR.to_owned(),
+            type_: ErrorType::ServerError.as_str().to_owned(),
             param: None,
-            code: Some("server_error".to_owned()),
+            // The code the run itself fails with, so the event and `last_error` agree.
+            code: Some(LastErrorCode::ServerError.as_str().to_owned()),
         },
     );
 }
 
-fn error(code: &str, message: impl Into<String>) -> Option<LastError> {
-    Some(LastError {
-        code: code.to_owned(),
-        message: message.into(),
-    })
+/// What a client is told when the server itself failed while executing a run.
+const INTERNAL_ERROR: &str = "The server had an internal error while executing the run.";
+
+fn error(code: LastErrorCode, message: impl Into<String>) -> Option<LastError> {
+    Some(LastError::new(code, message))
 }
 
 /// Renews the lease every third of its length; fires `token` when the run is cancelled,
@@ -358,7 +358,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         return finish(
             RunStatus::Failed,
             error(
-                "server_error",
+                LastErrorCode::ServerError,
                 format!("The {t} tool is not supported by this server yet; remove it from the run's tools."),
             ),
             None,
@@ -370,7 +370,9 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         tracing::error!(run_id = %run.id, error = %e, "could not discard a partial turn");
         return;
     }
-    inner.events.publish(&run.id, "thread.run.in_progress", run);
+    inner
+        .events
+        .publish(&run.id, StreamEvent::RunInProgress, run);
 
     let token = CancellationToken::new();
     let reason: StopReason = Arc::new(Mutex::new(None));
@@ -404,13 +406,19 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         },
         Err(TurnError::Model(e) | TurnError::ModelStart(e)) => {
             let code = match e {
-                ModelError::RateLimited { .. } => "rate_limit_exceeded",
-                _ => "server_error",
+                ModelError::RateLimited { .. } => LastErrorCode::RateLimitExceeded,
+                _ => LastErrorCode::ServerError,
             };
             finish(RunStatus::Failed, error(code, e.to_string()), None, open).await;
         }
         Err(TurnError::BadToolCall(m)) => {
-            finish(RunStatus::Failed, error("server_error", m), None, open).await;
+            finish(
+                RunStatus::Failed,
+                error(LastErrorCode::ServerError, m),
+                None,
+                open,
+            )
+            .await;
         }
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
@@ -418,7 +426,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
             finish(
                 RunStatus::Failed,
                 error(
-                    "server_error",
+                    LastErrorCode::ServerError,
                     "The server could not store the run's progress.",
                 ),
                 None,
@@ -454,11 +462,7 @@ async fn close(
     let (p, t) = (&claim.project, &run.thread_id);
     if let Some((message_id, step_id)) = &open.message {
         if let Ok(m) = store.get_message(p, t, message_id).await {
-            let name = match m.status {
-                assistd_wire::MessageStatus::Incomplete => "thread.message.incomplete",
-                assistd_wire::MessageStatus::Completed => "thread.message.completed",
-                assistd_wire::MessageStatus::InProgress => "thread.message.in_progress",
-            };
+            let name = StreamEvent::for_message_status(m.status);
             inner.events.publish(&run.id, name, &m);
         }
         publish_step_end(inner, claim, step_id).await;
@@ -477,13 +481,7 @@ async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &str) {
         .get_run_step(&claim.project, &run.thread_id, &run.id, step_id)
         .await
     {
-        let name = match step.status {
-            assistd_wire::RunStepStatus::Cancelled => "thread.run.step.cancelled",
-            assistd_wire::RunStepStatus::Failed => "thread.run.step.failed",
-            assistd_wire::RunStepStatus::Expired => "thread.run.step.expired",
-            assistd_wire::RunStepStatus::Completed => "thread.run.step.completed",
-            assistd_wire::RunStepStatus::InProgress => "thread.run.step.in_progress",
-        };
+        let name = StreamEvent::for_step_status(step.status);
         inner.events.publish(&run.id, name, &step);
     }
 }
@@ -537,7 +535,7 @@ async fn drive(
                 run,
                 worker,
                 RunStatus::Failed,
-                error("server_error", message),
+                error(LastErrorCode::ServerError, message),
                 None,
             )
             .await;
