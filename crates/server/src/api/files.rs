@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::RawQuery;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{NewFile, ObjectKind, StoreError};
@@ -18,11 +18,10 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::with_status(
-        StatusCode::PAYLOAD_TOO_LARGE,
+    ApiError::new(
+        ErrorKind::FileTooLarge,
         format!("File is too large: the maximum upload size is {limit} bytes."),
     )
-    .code("file_too_large")
 }
 
 fn multipart_error(e: &MultipartError, limit: u64) -> ApiError {
