@@ -330,43 +330,13 @@ async fn heartbeat(
     }
 }
 
+/// Executes a claimed run until it ends, waits for tool outputs, or is interrupted.
 async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     let run = &claim.run;
-    let store = inner.store.as_ref();
-    let mut open = Open::default();
-    let finish = |status, err: Option<LastError>, incomplete: Option<&'static str>, open: Open| {
-        let inner = inner.clone();
-        let worker = worker.clone();
-        let claim = claim.clone();
-        async move {
-            if let Err(e) = close(&inner, &claim, &worker, status, err, incomplete, &open).await {
-                tracing::error!(run_id = %claim.run.id, error = %e, "could not end the run");
-            }
-        }
-    };
-    if run.status == RunStatus::Cancelling {
-        return finish(RunStatus::Cancelled, None, None, Open::default()).await;
+    if let Some((status, err)) = ends_before_start(run) {
+        return close(&inner, &claim, &worker, status, err, &Open::default()).await;
     }
-    if run.expires_at.is_some_and(|e| now() >= e) {
-        return finish(RunStatus::Expired, None, None, Open::default()).await;
-    }
-    if let Some(t) = run.tools.iter().find_map(|t| match t {
-        AssistantTool::CodeInterpreter => Some("code_interpreter"),
-        AssistantTool::Retrieval => Some("retrieval"),
-        AssistantTool::Function { .. } => None,
-    }) {
-        return finish(
-            RunStatus::Failed,
-            error(
-                LastErrorCode::ServerError,
-                format!("The {t} tool is not supported by this server yet; remove it from the run's tools."),
-            ),
-            None,
-            Open::default(),
-        )
-        .await;
-    }
-    if let Err(e) = store.discard_partial_turn(&run.id, &worker).await {
+    if let Err(e) = inner.store.discard_partial_turn(&run.id, &worker).await {
         tracing::error!(run_id = %run.id, error = %e, "could not discard a partial turn");
         return;
     }
@@ -389,52 +359,79 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         token.clone(),
         reason.clone(),
     ));
+    let mut open = Open::default();
     let outcome = drive(&inner, &worker, &claim, &token, &mut open).await;
     token.cancel();
     let _ = beat.await;
     let why = *lock(&reason);
-    match outcome {
-        Ok(()) => {}
+    conclude(&inner, &claim, &worker, outcome, why, &open).await;
+}
+
+/// How a claimed run ends without a turn: cancelled or expired while it waited, or asking for a
+/// tool this server does not have.
+fn ends_before_start(run: &Run) -> Option<(RunStatus, Option<LastError>)> {
+    if run.status == RunStatus::Cancelling {
+        return Some((RunStatus::Cancelled, None));
+    }
+    if run.expires_at.is_some_and(|e| now() >= e) {
+        return Some((RunStatus::Expired, None));
+    }
+    let tool = run.tools.iter().find_map(|t| match t {
+        AssistantTool::CodeInterpreter => Some("code_interpreter"),
+        AssistantTool::Retrieval => Some("retrieval"),
+        AssistantTool::Function { .. } => None,
+    })?;
+    let message = format!(
+        "The {tool} tool is not supported by this server yet; remove it from the run's tools."
+    );
+    Some((
+        RunStatus::Failed,
+        error(LastErrorCode::ServerError, message),
+    ))
+}
+
+/// Ends the run as its turns' `outcome` and the reason it was stopped (`why`) say.
+async fn conclude(
+    inner: &Inner,
+    claim: &ClaimedRun,
+    worker: &str,
+    outcome: Result<(), TurnError>,
+    why: Option<Stop>,
+    open: &Open,
+) {
+    let run = &claim.run;
+    let store = inner.store.as_ref();
+    let (status, err) = match outcome {
+        Ok(()) => return,
         Err(TurnError::Interrupted) => match why {
-            Some(Stop::Cancel) => finish(RunStatus::Cancelled, None, None, open).await,
-            Some(Stop::Expire) => finish(RunStatus::Expired, None, None, open).await,
+            Some(Stop::Cancel) => (RunStatus::Cancelled, None),
+            Some(Stop::Expire) => (RunStatus::Expired, None),
             Some(Stop::Shutdown) => {
-                let _ = store.discard_partial_turn(&run.id, &worker).await;
-                let _ = store.release_run(&run.id, &worker).await;
+                let _ = store.discard_partial_turn(&run.id, worker).await;
+                let _ = store.release_run(&run.id, worker).await;
+                return;
             }
-            Some(Stop::LeaseLost) | None => {}
+            Some(Stop::LeaseLost) | None => return,
         },
         Err(TurnError::Model(e) | TurnError::ModelStart(e)) => {
             let code = match e {
                 ModelError::RateLimited { .. } => LastErrorCode::RateLimitExceeded,
                 _ => LastErrorCode::ServerError,
             };
-            finish(RunStatus::Failed, error(code, e.to_string()), None, open).await;
+            (RunStatus::Failed, error(code, e.to_string()))
         }
-        Err(TurnError::BadToolCall(m)) => {
-            finish(
-                RunStatus::Failed,
-                error(LastErrorCode::ServerError, m),
-                None,
-                open,
-            )
-            .await;
-        }
+        Err(TurnError::BadToolCall(m)) => (RunStatus::Failed, error(LastErrorCode::ServerError, m)),
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
             publish_internal_error(&inner.events, &run.id);
-            finish(
+            let message = "The server could not store the run's progress.";
+            (
                 RunStatus::Failed,
-                error(
-                    LastErrorCode::ServerError,
-                    "The server could not store the run's progress.",
-                ),
-                None,
-                open,
+                error(LastErrorCode::ServerError, message),
             )
-            .await;
         }
-    }
+    };
+    close(inner, claim, worker, status, err, open).await;
 }
 
 /// Ends the run early: keeps the text streamed so far in the open message, ends the run (which
@@ -445,19 +442,25 @@ async fn close(
     worker: &str,
     status: RunStatus,
     err: Option<LastError>,
-    incomplete: Option<&str>,
     open: &Open,
-) -> Result<(), assistd_core::StoreError> {
+) {
     let store = inner.store.as_ref();
     let run = &claim.run;
-    if let Some((message_id, _)) = &open.message {
-        store.save_text(run, worker, message_id, &open.text).await?;
+    let ended = async {
+        if let Some((message_id, _)) = &open.message {
+            store.save_text(run, worker, message_id, &open.text).await?;
+        }
+        store.finish_run(run, worker, status, err, None).await
     }
-    let Some(ended) = store
-        .finish_run(run, worker, status, err, incomplete)
-        .await?
-    else {
-        return Ok(());
+    .await;
+    let ended = match ended {
+        Ok(Some(ended)) => ended,
+        Ok(None) => return,
+        Err(e) => {
+            // Nobody else to tell: the lease runs out and another worker takes the run over.
+            tracing::error!(run_id = %run.id, error = %e, "could not end the run");
+            return;
+        }
     };
     let (p, t) = (&claim.project, &run.thread_id);
     if let Some((message_id, step_id)) = &open.message {
@@ -471,7 +474,6 @@ async fn close(
         publish_step_end(inner, claim, step_id).await;
     }
     inner.events.publish_run(&ended);
-    Ok(())
 }
 
 async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &str) {
