@@ -10,7 +10,7 @@
 //! This bus is in-process. Streaming a run executed by another instance (several instances on
 //! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
 
-use assistd_wire::{Run, RunStatus};
+use assistd_wire::{Run, StreamEvent};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,16 +23,16 @@ pub const CHANNEL_CAPACITY: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct Event {
     /// The `event:` name.
-    pub name: &'static str,
+    pub name: StreamEvent,
     /// The `data:` JSON.
     pub data: Arc<str>,
 }
 
 impl Event {
     /// Serializes `object` as the data of event `name`.
-    pub fn new<T: Serialize>(name: &'static str, object: &T) -> Self {
+    pub fn new<T: Serialize>(name: StreamEvent, object: &T) -> Self {
         let data = serde_json::to_string(object).unwrap_or_else(|e| {
-            tracing::error!(error = %e, event = name, "could not serialize a stream event");
+            tracing::error!(error = %e, event = %name, "could not serialize a stream event");
             String::from("{}")
         });
         Self {
@@ -43,29 +43,12 @@ impl Event {
 
     /// The event announcing `run`'s current status (`thread.run.<status>`), with the run.
     pub fn run(run: &Run) -> Self {
-        let name = match run.status {
-            RunStatus::Queued => "thread.run.queued",
-            RunStatus::InProgress => "thread.run.in_progress",
-            RunStatus::RequiresAction => "thread.run.requires_action",
-            RunStatus::Cancelling => "thread.run.cancelling",
-            RunStatus::Cancelled => "thread.run.cancelled",
-            RunStatus::Failed => "thread.run.failed",
-            RunStatus::Completed => "thread.run.completed",
-            RunStatus::Expired => "thread.run.expired",
-        };
-        Self::new(name, run)
+        Self::new(StreamEvent::for_run_status(run.status), run)
     }
 
     /// Whether the stream of a run ends after this event (the run stopped or awaits the client).
     pub fn ends_stream(&self) -> bool {
-        matches!(
-            self.name,
-            "thread.run.completed"
-                | "thread.run.failed"
-                | "thread.run.cancelled"
-                | "thread.run.expired"
-                | "thread.run.requires_action"
-        )
+        self.name.ends_stream()
     }
 }
 
@@ -100,7 +83,7 @@ impl EventBus {
     }
 
     /// Publishes `object` as event `name` of `run_id`, if anyone listens.
-    pub fn publish<T: Serialize>(&self, run_id: &str, name: &'static str, object: &T) {
+    pub fn publish<T: Serialize>(&self, run_id: &str, name: StreamEvent, object: &T) {
         self.send(run_id, || Event::new(name, object));
     }
 
@@ -141,12 +124,12 @@ mod tests {
     #[test]
     fn events_reach_subscribers_and_channels_are_dropped_when_unused() {
         let bus = EventBus::default();
-        bus.publish("run_1", "thread.run.in_progress", &"nobody listens");
+        bus.publish("run_1", StreamEvent::RunInProgress, &"nobody listens");
         assert!(!bus.is_watched("run_1"));
         let mut rx = bus.subscribe("run_1");
-        bus.publish("run_1", "thread.run.completed", &serde_json::Value::Null);
+        bus.publish("run_1", StreamEvent::RunCompleted, &serde_json::Value::Null);
         let ev = rx.try_recv().unwrap();
-        assert_eq!(ev.name, "thread.run.completed");
+        assert_eq!(ev.name, StreamEvent::RunCompleted);
         assert!(ev.ends_stream());
         assert_eq!(&*ev.data, "null");
         drop(rx);
@@ -159,7 +142,7 @@ mod tests {
         let bus = EventBus::default();
         let mut rx = bus.subscribe("r");
         for i in 0..CHANNEL_CAPACITY + 10 {
-            bus.publish("r", "thread.message.delta", &i);
+            bus.publish("r", StreamEvent::MessageDelta, &i);
         }
         assert!(matches!(
             rx.try_recv(),

@@ -5,8 +5,8 @@ use assistd_core::ClaimedRun;
 use assistd_core::model::{ChatMessage, ChatRequest, ToolCall, ToolChoice};
 use assistd_wire::{
     AssistantTool, Message, MessageContent, MessageRole, MessageStatus, NamedToolType,
-    ResponseFormatOption, ResponseFormatType, RunStep, RunStepStatus, StepDetails, StepToolCall,
-    ToolChoiceMode, ToolChoiceOption, TruncationType,
+    ResponseFormatOption, ResponseFormatType, Run, RunStep, RunStepStatus, StepDetails,
+    StepToolCall, ToolChoiceMode, ToolChoiceOption, TruncationType,
 };
 
 /// A rough token estimate (4 characters a token) used to honour `max_prompt_tokens` without a
@@ -47,7 +47,49 @@ pub fn build(
     max_tokens: Option<i64>,
 ) -> ChatRequest {
     let run = &claim.run;
-    let mut system = run.instructions.clone();
+    let system = system_prompt(claim);
+    let mut history = history(run, messages);
+    let turns = run_turns(messages, steps);
+    if let Some(budget) = run.max_prompt_tokens {
+        fit_budget(budget, &system, &turns, &mut history);
+    }
+
+    // A named tool choice forces the run's first turn only: once its outputs are in, the model
+    // answers them (forcing every turn would call the function forever).
+    let called_already = !turns.is_empty();
+    let mut prompt = Vec::with_capacity(history.len() + turns.len() + 1);
+    if !system.is_empty() {
+        prompt.push(ChatMessage::System(system));
+    }
+    prompt.extend(history);
+    prompt.extend(turns);
+
+    let tools = run
+        .tools
+        .iter()
+        .filter_map(|t| match t {
+            AssistantTool::Function { function } => Some(function.clone()),
+            _ => None,
+        })
+        .collect();
+    ChatRequest {
+        model: run.model.clone(),
+        messages: prompt,
+        tools,
+        tool_choice: tool_choice(&run.tool_choice, called_already),
+        temperature: run.temperature,
+        top_p: run.top_p,
+        max_tokens,
+        json_object: matches!(
+            run.response_format,
+            ResponseFormatOption::Format(ref f) if f.type_ == ResponseFormatType::JsonObject
+        ),
+    }
+}
+
+/// The run's instructions followed by its additional instructions.
+fn system_prompt(claim: &ClaimedRun) -> String {
+    let mut system = claim.run.instructions.clone();
     if let Some(extra) = claim
         .additional_instructions
         .as_deref()
@@ -58,8 +100,12 @@ pub fn build(
         }
         system.push_str(extra);
     }
+    system
+}
 
-    // The thread as it was before this run: completed messages written by anyone but this run.
+/// The thread as it was before this run: completed messages written by anyone but this run,
+/// truncated to the last ones if the run asks for it.
+fn history(run: &Run, messages: &[Message]) -> Vec<ChatMessage> {
     let mut history: Vec<ChatMessage> = messages
         .iter()
         .filter(|m| m.run_id.as_deref() != Some(run.id.as_str()))
@@ -74,8 +120,11 @@ pub fn build(
             history.drain(..history.len() - n);
         }
     }
+    history
+}
 
-    // This run's turns so far.
+/// This run's turns so far: its answers, and its function calls followed by their outputs.
+fn run_turns(messages: &[Message], steps: &[RunStep]) -> Vec<ChatMessage> {
     let mut turns = Vec::new();
     for step in steps
         .iter()
@@ -117,50 +166,36 @@ pub fn build(
             }
         }
     }
+    turns
+}
 
-    // `max_prompt_tokens` (and `auto` truncation under it): drop the oldest thread messages
-    // until the estimate fits, always keeping the last one.
-    if let Some(budget) = run.max_prompt_tokens {
-        let size = |m: &ChatMessage| match m {
-            ChatMessage::System(t) | ChatMessage::User(t) => estimate_tokens(t),
-            ChatMessage::Assistant {
-                content,
-                tool_calls,
-            } => {
-                content.as_deref().map_or(0, estimate_tokens)
-                    + tool_calls
-                        .iter()
-                        .map(|c| estimate_tokens(&c.arguments))
-                        .sum::<i64>()
-            }
-            ChatMessage::Tool { content, .. } => estimate_tokens(content),
-        };
-        let fixed: i64 = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
-        let mut total = fixed + history.iter().map(size).sum::<i64>();
-        while total > budget && history.len() > 1 {
-            total -= size(&history.remove(0));
+/// `max_prompt_tokens` (and `auto` truncation under it): drops the oldest thread messages until
+/// the estimate fits `budget`, always keeping the last one.
+fn fit_budget(budget: i64, system: &str, turns: &[ChatMessage], history: &mut Vec<ChatMessage>) {
+    let size = |m: &ChatMessage| match m {
+        ChatMessage::System(t) | ChatMessage::User(t) => estimate_tokens(t),
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+        } => {
+            content.as_deref().map_or(0, estimate_tokens)
+                + tool_calls
+                    .iter()
+                    .map(|c| estimate_tokens(&c.arguments))
+                    .sum::<i64>()
         }
+        ChatMessage::Tool { content, .. } => estimate_tokens(content),
+    };
+    let fixed: i64 = estimate_tokens(system) + turns.iter().map(size).sum::<i64>();
+    let mut total = fixed + history.iter().map(size).sum::<i64>();
+    while total > budget && history.len() > 1 {
+        total -= size(&history.remove(0));
     }
+}
 
-    // A named tool choice forces the run's first turn only: once its outputs are in, the model
-    // answers them (forcing every turn would call the function forever).
-    let called_already = !turns.is_empty();
-    let mut prompt = Vec::with_capacity(history.len() + turns.len() + 1);
-    if !system.is_empty() {
-        prompt.push(ChatMessage::System(system));
-    }
-    prompt.extend(history);
-    prompt.extend(turns);
-
-    let tools = run
-        .tools
-        .iter()
-        .filter_map(|t| match t {
-            AssistantTool::Function { function } => Some(function.clone()),
-            _ => None,
-        })
-        .collect();
-    let tool_choice = match &run.tool_choice {
+/// The model's tool choice for this turn.
+fn tool_choice(choice: &ToolChoiceOption, called_already: bool) -> ToolChoice {
+    match choice {
         ToolChoiceOption::Mode(ToolChoiceMode::None) => ToolChoice::None,
         ToolChoiceOption::Mode(ToolChoiceMode::Auto) => ToolChoice::Auto,
         ToolChoiceOption::Named(_) if called_already => ToolChoice::Auto,
@@ -168,18 +203,5 @@ pub fn build(
             (NamedToolType::Function, Some(f)) => ToolChoice::Function(f.name.clone()),
             _ => ToolChoice::Auto,
         },
-    };
-    ChatRequest {
-        model: run.model.clone(),
-        messages: prompt,
-        tools,
-        tool_choice,
-        temperature: run.temperature,
-        top_p: run.top_p,
-        max_tokens,
-        json_object: matches!(
-            run.response_format,
-            ResponseFormatOption::Format(ref f) if f.type_ == ResponseFormatType::JsonObject
-        ),
     }
 }

@@ -6,7 +6,8 @@ use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
 use assistd_wire::{
-    FunctionCall, MessageDeltaObject, Run, RunStepDeltaObject, RunToolCallObject, Usage,
+    FunctionCall, MessageDeltaObject, Run, RunStepDeltaObject, RunToolCallObject, StreamEvent,
+    Usage,
 };
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -82,6 +83,16 @@ struct PartialCall {
     arguments: String,
 }
 
+/// What the model's stream delivered besides text.
+#[derive(Default)]
+struct Answer {
+    /// Function calls by index, as they were assembled.
+    calls: BTreeMap<u32, PartialCall>,
+    usage: Usage,
+    /// The finish reason (`stop`, `length`, `tool_calls`, ...).
+    finish: String,
+}
+
 /// Runs one turn with `req`, stopping at once when `stop` fires.
 pub async fn run_turn(
     ctx: &TurnCtx<'_>,
@@ -89,16 +100,52 @@ pub async fn run_turn(
     stop: &CancellationToken,
     open: &mut Open,
 ) -> Result<TurnEnd, TurnError> {
-    let run = &ctx.claim.run;
-    let ev = ctx.events;
     let offered: Vec<String> = req.tools.iter().map(|f| f.name.clone()).collect();
+    let answer = stream_answer(ctx, req, stop, open).await?;
+    let calls = checked_calls(answer.calls, &offered)?;
+    let truncated = answer.finish == "length";
+    if open.message.is_none() && calls.is_empty() {
+        // An empty answer is still an answer: store an empty message so the run has its step.
+        open_message(ctx, open).await?;
+    }
+    // With function calls in the same turn, the tokens are counted on the tool_calls step.
+    let message_usage = if calls.is_empty() {
+        answer.usage
+    } else {
+        Usage::default()
+    };
+    complete_message(ctx, open, message_usage, truncated).await?;
+    if calls.is_empty() {
+        return Ok(TurnEnd::Answered { truncated });
+    }
+    let Some(step_id) = open.tool_step.take() else {
+        return Err(TurnError::BadToolCall(
+            "the model's function calls arrived without a step".to_owned(),
+        ));
+    };
+    let run = &ctx.claim.run;
+    match ctx
+        .store
+        .require_action_for_step(run, ctx.worker, &step_id, calls, answer.usage)
+        .await?
+    {
+        Some((run, _step)) => Ok(TurnEnd::Calls(Box::new(run))),
+        None => Ok(TurnEnd::LeaseLost),
+    }
+}
+
+/// Streams the model's answer for `req`, recording text and call pieces as they arrive.
+async fn stream_answer(
+    ctx: &TurnCtx<'_>,
+    req: ChatRequest,
+    stop: &CancellationToken,
+    open: &mut Open,
+) -> Result<Answer, TurnError> {
     let mut stream = tokio::select! {
         r = ctx.models.chat(req) => r.map_err(TurnError::ModelStart)?,
         () = stop.cancelled() => return Err(TurnError::Interrupted),
     };
-    let mut calls: BTreeMap<u32, PartialCall> = BTreeMap::new();
-    let mut usage = Usage::default();
-    let mut finish = String::new();
+    let mut answer = Answer::default();
     loop {
         // Dropping the stream on interruption closes the upstream connection: no wasted tokens.
         let event = tokio::select! {
@@ -106,85 +153,139 @@ pub async fn run_turn(
             () = stop.cancelled() => return Err(TurnError::Interrupted),
         };
         match event {
-            None => break,
+            None => return Ok(answer),
             Some(Err(e)) => return Err(TurnError::Model(e)),
-            Some(Ok(ChatEvent::Text(t))) => {
-                let message_id = match &open.message {
-                    Some((m, _)) => m.clone(),
-                    None => {
-                        let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
-                        ev.publish(&run.id, "thread.run.step.created", &s);
-                        ev.publish(&run.id, "thread.run.step.in_progress", &s);
-                        ev.publish(&run.id, "thread.message.created", &m);
-                        ev.publish(&run.id, "thread.message.in_progress", &m);
-                        open.message = Some((m.id.clone(), s.id));
-                        m.id
-                    }
-                };
-                open.shown |= ev.is_watched(&run.id);
-                ev.publish(
-                    &run.id,
-                    "thread.message.delta",
-                    &MessageDeltaObject::text(&message_id, t.clone()),
-                );
-                open.text.push_str(&t);
-            }
+            Some(Ok(ChatEvent::Text(t))) => on_text(ctx, open, t).await?,
             Some(Ok(ChatEvent::ToolCallDelta {
                 index,
                 id: _,
                 name,
                 arguments,
-            })) => {
-                let step_id = match &open.tool_step {
-                    Some(s) => s.clone(),
-                    None => {
-                        let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
-                            return Err(TurnError::Interrupted);
-                        };
-                        ev.publish(&run.id, "thread.run.step.created", &s);
-                        ev.publish(&run.id, "thread.run.step.in_progress", &s);
-                        open.tool_step = Some(s.id.clone());
-                        s.id
-                    }
-                };
-                open.shown |= ev.is_watched(&run.id);
-                // Calls get our own `call_` ids, whatever the upstream named them.
-                let first = !calls.contains_key(&index);
-                let call = calls.entry(index).or_insert_with(|| PartialCall {
-                    id: new_id(IdKind::ToolCall),
-                    name: String::new(),
-                    arguments: String::new(),
-                });
-                if let Some(n) = &name {
-                    call.name.push_str(n);
-                }
-                call.arguments.push_str(&arguments);
-                let delta = if first {
-                    RunStepDeltaObject::function(
-                        &step_id,
-                        index,
-                        Some((&call.id, &call.name)),
-                        arguments,
-                    )
-                } else {
-                    RunStepDeltaObject::function(&step_id, index, None, arguments)
-                };
-                ev.publish(&run.id, "thread.run.step.delta", &delta);
-            }
+            })) => on_call_piece(ctx, open, &mut answer.calls, index, name, arguments).await?,
             Some(Ok(ChatEvent::Usage {
                 prompt_tokens,
                 completion_tokens,
             })) => {
-                usage = Usage {
+                answer.usage = Usage {
                     prompt_tokens,
                     completion_tokens,
                     total_tokens: prompt_tokens + completion_tokens,
                 };
             }
-            Some(Ok(ChatEvent::Finish(reason))) => finish = reason,
+            Some(Ok(ChatEvent::Finish(reason))) => answer.finish = reason,
         }
     }
-    let calls: Vec<RunToolCallObject> = calls
+}
+
+/// A piece of text: opens the message on the first one, then streams it as a delta.
+async fn on_text(ctx: &TurnCtx<'_>, open: &mut Open, text: String) -> Result<(), TurnError> {
+    let run = &ctx.claim.run;
+    let message_id = match &open.message {
+        Some((m, _)) => m.clone(),
+        None => open_message(ctx, open).await?,
+    };
+    open.shown |= ctx.events.is_watched(&run.id);
+    ctx.events.publish(
+        &run.id,
+        StreamEvent::MessageDelta,
+        &MessageDeltaObject::text(&message_id, text.clone()),
+    );
+    open.text.push_str(&text);
+    Ok(())
+}
+
+/// A piece of function call `index`: opens the `tool_calls` step on the first one, assembles
+/// the call, and streams the piece as a step delta.
+async fn on_call_piece(
+    ctx: &TurnCtx<'_>,
+    open: &mut Open,
+    calls: &mut BTreeMap<u32, PartialCall>,
+    index: u32,
+    name: Option<String>,
+    arguments: String,
+) -> Result<(), TurnError> {
+    let run = &ctx.claim.run;
+    let ev = ctx.events;
+    let step_id = match &open.tool_step {
+        Some(s) => s.clone(),
+        None => {
+            let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
+                return Err(TurnError::Interrupted);
+            };
+            ev.publish(&run.id, StreamEvent::StepCreated, &s);
+            ev.publish(&run.id, StreamEvent::StepInProgress, &s);
+            open.tool_step = Some(s.id.clone());
+            s.id
+        }
+    };
+    open.shown |= ev.is_watched(&run.id);
+    // Calls get our own `call_` ids, whatever the upstream named them.
+    let first = !calls.contains_key(&index);
+    let call = calls.entry(index).or_insert_with(|| PartialCall {
+        id: new_id(IdKind::ToolCall),
+        name: String::new(),
+        arguments: String::new(),
+    });
+    if let Some(n) = &name {
+        call.name.push_str(n);
+    }
+    call.arguments.push_str(&arguments);
+    let delta = if first {
+        RunStepDeltaObject::function(&step_id, index, Some((&call.id, &call.name)), arguments)
+    } else {
+        RunStepDeltaObject::function(&step_id, index, None, arguments)
+    };
+    ev.publish(&run.id, StreamEvent::StepDelta, &delta);
+    Ok(())
+}
+
+/// Stores a new `in_progress` message with its step, announces both, and returns its id.
+async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<String, TurnError> {
+    let run = &ctx.claim.run;
+    let ev = ctx.events;
+    let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
+    ev.publish(&run.id, StreamEvent::StepCreated, &s);
+    ev.publish(&run.id, StreamEvent::StepInProgress, &s);
+    ev.publish(&run.id, StreamEvent::MessageCreated, &m);
+    ev.publish(&run.id, StreamEvent::MessageInProgress, &m);
+    open.message = Some((m.id.clone(), s.id));
+    Ok(m.id)
+}
+
+/// Completes the open message, if any, with the text streamed into it (`incomplete` when the
+/// answer was `truncated`), and its step.
+async fn complete_message(
+    ctx: &TurnCtx<'_>,
+    open: &mut Open,
+    usage: Usage,
+    truncated: bool,
+) -> Result<(), TurnError> {
+    let Some((message_id, step_id)) = open.message.take() else {
+        return Ok(());
+    };
+    let run = &ctx.claim.run;
+    let text = TurnText {
+        text: std::mem::take(&mut open.text),
+        usage,
+        incomplete: truncated.then(|| "max_tokens".to_owned()),
+    };
+    let (m, s) = ctx
+        .store
+        .complete_message(run, ctx.worker, &message_id, &step_id, &text)
+        .await?;
+    ctx.events
+        .publish(&run.id, StreamEvent::for_message_status(m.status), &m);
+    ctx.events.publish(&run.id, StreamEvent::StepCompleted, &s);
+    Ok(())
+}
+
+/// The assembled calls, refused unless each names a function the run offered and carries JSON
+/// arguments (empty arguments are `{}`).
+fn checked_calls(
+    calls: BTreeMap<u32, PartialCall>,
+    offered: &[String],
+) -> Result<Vec<RunToolCallObject>, TurnError> {
+    calls
         .into_values()
         .map(|c| {
             if !offered.contains(&c.name) {
@@ -213,61 +314,5 @@ pub async fn run_turn(
                 },
             })
         })
-        .collect::<Result<_, _>>()?;
-    let truncated = finish == "length";
-    let incomplete = truncated.then(|| "max_tokens".to_owned());
-    if open.message.is_none() && calls.is_empty() {
-        // An empty answer is still an answer: store an empty message so the run has its step.
-        let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;
-        ev.publish(&run.id, "thread.run.step.created", &s);
-        ev.publish(&run.id, "thread.run.step.in_progress", &s);
-        ev.publish(&run.id, "thread.message.created", &m);
-        ev.publish(&run.id, "thread.message.in_progress", &m);
-        open.message = Some((m.id, s.id));
-    }
-    if let Some((message_id, step_id)) = open.message.take() {
-        // With function calls in the same turn, the tokens are counted on the tool_calls step.
-        let message_usage = if calls.is_empty() {
-            usage
-        } else {
-            Usage::default()
-        };
-        let (m, s) = ctx
-            .store
-            .complete_message(
-                run,
-                ctx.worker,
-                &message_id,
-                &step_id,
-                &TurnText {
-                    text: std::mem::take(&mut open.text),
-                    usage: message_usage,
-                    incomplete,
-                },
-            )
-            .await?;
-        let name = if m.status == assistd_wire::MessageStatus::Incomplete {
-            "thread.message.incomplete"
-        } else {
-            "thread.message.completed"
-        };
-        ev.publish(&run.id, name, &m);
-        ev.publish(&run.id, "thread.run.step.completed", &s);
-    }
-    if calls.is_empty() {
-        return Ok(TurnEnd::Answered { truncated });
-    }
-    let Some(step_id) = open.tool_step.take() else {
-        return Err(TurnError::BadToolCall(
-            "the model's function calls arrived without a step".to_owned(),
-        ));
-    };
-    match ctx
-        .store
-        .require_action_for_step(run, ctx.worker, &step_id, calls, usage)
-        .await?
-    {
-        Some((run, _step)) => Ok(TurnEnd::Calls(Box::new(run))),
-        None => Ok(TurnEnd::LeaseLost),
-    }
+        .collect()
 }

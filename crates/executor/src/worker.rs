@@ -5,7 +5,9 @@ use crate::prompt;
 use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
-use assistd_wire::{AssistantTool, LastError, Run, RunStatus};
+use assistd_wire::{
+    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunStatus, StreamEvent,
+};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -234,10 +236,7 @@ async fn supervise(
                 &claim.run,
                 &worker,
                 RunStatus::Failed,
-                Some(LastError {
-                    code: "server_error".to_owned(),
-                    message: "The server had an internal error while executing the run.".to_owned(),
-                }),
+                error(LastErrorCode::ServerError, INTERNAL_ERROR),
                 None,
             )
             .await;
@@ -275,21 +274,22 @@ fn now() -> i64 {
 fn publish_internal_error(events: &EventBus, run_id: &str) {
     events.publish(
         run_id,
-        "error",
+        StreamEvent::Error,
         &assistd_wire::Error {
-            message: "The server had an internal error while executing the run.".to_owned(),
-            type_: "server_error".to_owned(),
+            message: INTERNAL_ERROR.to_owned(),
+            type_: ErrorType::ServerError.as_str().to_owned(),
             param: None,
-            code: Some("server_error".to_owned()),
+            // The code the run itself fails with, so the event and `last_error` agree.
+            code: Some(LastErrorCode::ServerError.as_str().to_owned()),
         },
     );
 }
 
-fn error(code: &str, message: impl Into<String>) -> Option<LastError> {
-    Some(LastError {
-        code: code.to_owned(),
-        message: message.into(),
-    })
+/// What a client is told when the server itself failed while executing a run.
+const INTERNAL_ERROR: &str = "The server had an internal error while executing the run.";
+
+fn error(code: LastErrorCode, message: impl Into<String>) -> Option<LastError> {
+    Some(LastError::new(code, message))
 }
 
 /// Renews the lease every third of its length; fires `token` when the run is cancelled,
@@ -330,47 +330,19 @@ async fn heartbeat(
     }
 }
 
+/// Executes a claimed run until it ends, waits for tool outputs, or is interrupted.
 async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     let run = &claim.run;
-    let store = inner.store.as_ref();
-    let mut open = Open::default();
-    let finish = |status, err: Option<LastError>, incomplete: Option<&'static str>, open: Open| {
-        let inner = inner.clone();
-        let worker = worker.clone();
-        let claim = claim.clone();
-        async move {
-            if let Err(e) = close(&inner, &claim, &worker, status, err, incomplete, &open).await {
-                tracing::error!(run_id = %claim.run.id, error = %e, "could not end the run");
-            }
-        }
-    };
-    if run.status == RunStatus::Cancelling {
-        return finish(RunStatus::Cancelled, None, None, Open::default()).await;
+    if let Some((status, err)) = ends_before_start(run) {
+        return close(&inner, &claim, &worker, status, err, &Open::default()).await;
     }
-    if run.expires_at.is_some_and(|e| now() >= e) {
-        return finish(RunStatus::Expired, None, None, Open::default()).await;
-    }
-    if let Some(t) = run.tools.iter().find_map(|t| match t {
-        AssistantTool::CodeInterpreter => Some("code_interpreter"),
-        AssistantTool::Retrieval => Some("retrieval"),
-        AssistantTool::Function { .. } => None,
-    }) {
-        return finish(
-            RunStatus::Failed,
-            error(
-                "server_error",
-                format!("The {t} tool is not supported by this server yet; remove it from the run's tools."),
-            ),
-            None,
-            Open::default(),
-        )
-        .await;
-    }
-    if let Err(e) = store.discard_partial_turn(&run.id, &worker).await {
+    if let Err(e) = inner.store.discard_partial_turn(&run.id, &worker).await {
         tracing::error!(run_id = %run.id, error = %e, "could not discard a partial turn");
         return;
     }
-    inner.events.publish(&run.id, "thread.run.in_progress", run);
+    inner
+        .events
+        .publish(&run.id, StreamEvent::RunInProgress, run);
 
     let token = CancellationToken::new();
     let reason: StopReason = Arc::new(Mutex::new(None));
@@ -387,46 +359,79 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
         token.clone(),
         reason.clone(),
     ));
+    let mut open = Open::default();
     let outcome = drive(&inner, &worker, &claim, &token, &mut open).await;
     token.cancel();
     let _ = beat.await;
     let why = *lock(&reason);
-    match outcome {
-        Ok(()) => {}
+    conclude(&inner, &claim, &worker, outcome, why, &open).await;
+}
+
+/// How a claimed run ends without a turn: cancelled or expired while it waited, or asking for a
+/// tool this server does not have.
+fn ends_before_start(run: &Run) -> Option<(RunStatus, Option<LastError>)> {
+    if run.status == RunStatus::Cancelling {
+        return Some((RunStatus::Cancelled, None));
+    }
+    if run.expires_at.is_some_and(|e| now() >= e) {
+        return Some((RunStatus::Expired, None));
+    }
+    let tool = run.tools.iter().find_map(|t| match t {
+        AssistantTool::CodeInterpreter => Some("code_interpreter"),
+        AssistantTool::Retrieval => Some("retrieval"),
+        AssistantTool::Function { .. } => None,
+    })?;
+    let message = format!(
+        "The {tool} tool is not supported by this server yet; remove it from the run's tools."
+    );
+    Some((
+        RunStatus::Failed,
+        error(LastErrorCode::ServerError, message),
+    ))
+}
+
+/// Ends the run as its turns' `outcome` and the reason it was stopped (`why`) say.
+async fn conclude(
+    inner: &Inner,
+    claim: &ClaimedRun,
+    worker: &str,
+    outcome: Result<(), TurnError>,
+    why: Option<Stop>,
+    open: &Open,
+) {
+    let run = &claim.run;
+    let store = inner.store.as_ref();
+    let (status, err) = match outcome {
+        Ok(()) => return,
         Err(TurnError::Interrupted) => match why {
-            Some(Stop::Cancel) => finish(RunStatus::Cancelled, None, None, open).await,
-            Some(Stop::Expire) => finish(RunStatus::Expired, None, None, open).await,
+            Some(Stop::Cancel) => (RunStatus::Cancelled, None),
+            Some(Stop::Expire) => (RunStatus::Expired, None),
             Some(Stop::Shutdown) => {
-                let _ = store.discard_partial_turn(&run.id, &worker).await;
-                let _ = store.release_run(&run.id, &worker).await;
+                let _ = store.discard_partial_turn(&run.id, worker).await;
+                let _ = store.release_run(&run.id, worker).await;
+                return;
             }
-            Some(Stop::LeaseLost) | None => {}
+            Some(Stop::LeaseLost) | None => return,
         },
         Err(TurnError::Model(e) | TurnError::ModelStart(e)) => {
             let code = match e {
-                ModelError::RateLimited { .. } => "rate_limit_exceeded",
-                _ => "server_error",
+                ModelError::RateLimited { .. } => LastErrorCode::RateLimitExceeded,
+                _ => LastErrorCode::ServerError,
             };
-            finish(RunStatus::Failed, error(code, e.to_string()), None, open).await;
+            (RunStatus::Failed, error(code, e.to_string()))
         }
-        Err(TurnError::BadToolCall(m)) => {
-            finish(RunStatus::Failed, error("server_error", m), None, open).await;
-        }
+        Err(TurnError::BadToolCall(m)) => (RunStatus::Failed, error(LastErrorCode::ServerError, m)),
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
             publish_internal_error(&inner.events, &run.id);
-            finish(
+            let message = "The server could not store the run's progress.";
+            (
                 RunStatus::Failed,
-                error(
-                    "server_error",
-                    "The server could not store the run's progress.",
-                ),
-                None,
-                open,
+                error(LastErrorCode::ServerError, message),
             )
-            .await;
         }
-    }
+    };
+    close(inner, claim, worker, status, err, open).await;
 }
 
 /// Ends the run early: keeps the text streamed so far in the open message, ends the run (which
@@ -437,28 +442,30 @@ async fn close(
     worker: &str,
     status: RunStatus,
     err: Option<LastError>,
-    incomplete: Option<&str>,
     open: &Open,
-) -> Result<(), assistd_core::StoreError> {
+) {
     let store = inner.store.as_ref();
     let run = &claim.run;
-    if let Some((message_id, _)) = &open.message {
-        store.save_text(run, worker, message_id, &open.text).await?;
+    let ended = async {
+        if let Some((message_id, _)) = &open.message {
+            store.save_text(run, worker, message_id, &open.text).await?;
+        }
+        store.finish_run(run, worker, status, err, None).await
     }
-    let Some(ended) = store
-        .finish_run(run, worker, status, err, incomplete)
-        .await?
-    else {
-        return Ok(());
+    .await;
+    let ended = match ended {
+        Ok(Some(ended)) => ended,
+        Ok(None) => return,
+        Err(e) => {
+            // Nobody else to tell: the lease runs out and another worker takes the run over.
+            tracing::error!(run_id = %run.id, error = %e, "could not end the run");
+            return;
+        }
     };
     let (p, t) = (&claim.project, &run.thread_id);
     if let Some((message_id, step_id)) = &open.message {
         if let Ok(m) = store.get_message(p, t, message_id).await {
-            let name = match m.status {
-                assistd_wire::MessageStatus::Incomplete => "thread.message.incomplete",
-                assistd_wire::MessageStatus::Completed => "thread.message.completed",
-                assistd_wire::MessageStatus::InProgress => "thread.message.in_progress",
-            };
+            let name = StreamEvent::for_message_status(m.status);
             inner.events.publish(&run.id, name, &m);
         }
         publish_step_end(inner, claim, step_id).await;
@@ -467,7 +474,6 @@ async fn close(
         publish_step_end(inner, claim, step_id).await;
     }
     inner.events.publish_run(&ended);
-    Ok(())
 }
 
 async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &str) {
@@ -477,13 +483,7 @@ async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &str) {
         .get_run_step(&claim.project, &run.thread_id, &run.id, step_id)
         .await
     {
-        let name = match step.status {
-            assistd_wire::RunStepStatus::Cancelled => "thread.run.step.cancelled",
-            assistd_wire::RunStepStatus::Failed => "thread.run.step.failed",
-            assistd_wire::RunStepStatus::Expired => "thread.run.step.expired",
-            assistd_wire::RunStepStatus::Completed => "thread.run.step.completed",
-            assistd_wire::RunStepStatus::InProgress => "thread.run.step.in_progress",
-        };
+        let name = StreamEvent::for_step_status(step.status);
         inner.events.publish(&run.id, name, &step);
     }
 }
@@ -537,7 +537,7 @@ async fn drive(
                 run,
                 worker,
                 RunStatus::Failed,
-                error("server_error", message),
+                error(LastErrorCode::ServerError, message),
                 None,
             )
             .await;

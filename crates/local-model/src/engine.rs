@@ -661,12 +661,43 @@ impl Slot<'_, '_> {
         let started = Instant::now();
         let tx = &job.tx;
         let send = |ev: ChatEvent| tx.blocking_send(Ok(ev)).is_ok();
+        let tokens = self.prompt_tokens(&job.prompt)?;
+        let Some(evaluated) = self.evaluate_prompt(&tokens, tx)? else {
+            return Ok(false);
+        };
+        let prompt_done = Instant::now();
+        let room = self.ctx.n_ctx() as usize - tokens.len();
+        let limit = job.max_tokens.map_or(room, |m| (m as usize).min(room));
+        let Some(answer) = self.sample(&job, limit, &send)? else {
+            return Ok(false);
+        };
+        let generated = answer.generated;
+        let Some(finish) = answer.end(&send)? else {
+            return Ok(false);
+        };
+        let done = Instant::now();
+        tracing::debug!(
+            queued_ms = (started - job.queued_at).as_millis() as u64,
+            prompt_tokens = tokens.len(),
+            evaluated_prompt_tokens = evaluated,
+            prompt_tok_per_s = evaluated as f64 / (prompt_done - started).as_secs_f64(),
+            completion_tokens = generated,
+            completion_tok_per_s = generated as f64 / (done - prompt_done).as_secs_f64(),
+            finish,
+            "built-in model generation"
+        );
+        Ok(send(ChatEvent::Usage {
+            prompt_tokens: tokens.len() as i64,
+            completion_tokens: generated as i64,
+        }) && send(ChatEvent::Finish(finish.to_owned())))
+    }
+
+    /// The prompt's tokens, refused when empty or too long for the context (the answer needs
+    /// room for at least one token).
+    fn prompt_tokens(&self, prompt: &str) -> Result<Vec<LlamaToken>, Failed> {
         // The template's markers are special tokens; the model's vocabulary says whether a BOS
         // goes first.
-        let tokens = self
-            .model
-            .vocab()
-            .tokenize(job.prompt.as_bytes(), true, true);
+        let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
         if tokens.is_empty() {
             return Err(Failed(ModelError::Rejected(
                 "the prompt is empty".to_owned(),
@@ -681,13 +712,18 @@ impl Slot<'_, '_> {
                 tokens.len()
             ))));
         }
-        let Some(evaluated) = self.evaluate_prompt(&tokens, tx)? else {
-            return Ok(false);
-        };
-        let prompt_done = Instant::now();
-        let room = n_ctx - tokens.len();
-        let limit = job.max_tokens.map_or(room, |m| (m as usize).min(room));
-        let mut sampler = self.sampler(&job)?;
+        Ok(tokens)
+    }
+
+    /// Samples up to `limit` tokens after the evaluated prompt, sending text as soon as it is
+    /// known to be text. `None` when the stream was dropped.
+    fn sample(
+        &mut self,
+        job: &Job,
+        limit: usize,
+        send: &impl Fn(ChatEvent) -> bool,
+    ) -> Result<Option<Sampled>, Failed> {
+        let mut sampler = self.sampler(job)?;
         let vocab = self.model.vocab();
         let mut utf8 = Utf8Buf::default();
         let mut mode = if job.calls {
@@ -710,47 +746,95 @@ impl Slot<'_, '_> {
             generated += 1;
             self.counters.generated.fetch_add(1, Ordering::SeqCst);
             let piece = utf8.push(&vocab.token_to_piece(token, false, None));
-            match &mut mode {
-                Mode::Text => {
-                    if !piece.is_empty() && !send(ChatEvent::Text(piece)) {
-                        return Ok(false);
-                    }
-                }
-                Mode::Call(buf) => buf.push_str(&piece),
-                Mode::Undecided(buf) => {
-                    buf.push_str(&piece);
-                    if let Some(first) = buf.chars().next() {
-                        if first == '<' {
-                            mode = Mode::Call(std::mem::take(buf));
-                        } else {
-                            let text = std::mem::take(buf);
-                            mode = Mode::Text;
-                            if !send(ChatEvent::Text(text)) {
-                                return Ok(false);
-                            }
-                        }
-                    }
-                }
+            if !mode.push(piece, send) {
+                return Ok(None);
             }
-            batch.clear();
-            let pos = self.cached.len() as i32;
-            batch
-                .add(token, pos, &[0], true)
-                .map_err(|e| internal("batching a token", e))?;
-            if let Err(e) = self.ctx.decode(&mut batch) {
-                self.reset();
-                return Err(internal("generating", e));
-            }
-            self.cached.push(token);
+            self.decode_token(&mut batch, token)?;
             self.counters
                 .generation_ns
                 .fetch_add(t.elapsed().as_nanos() as u64, Ordering::SeqCst);
-            if tx.is_closed() {
-                return Ok(false);
+            if job.tx.is_closed() {
+                return Ok(None);
             }
         };
-        let tail = utf8.finish();
-        let finish = match mode {
+        Ok(Some(Sampled {
+            mode,
+            tail: utf8.finish(),
+            finish,
+            generated,
+        }))
+    }
+
+    /// Evaluates the sampled `token` at the next position: its logits give the next one.
+    fn decode_token(
+        &mut self,
+        batch: &mut LlamaBatch<'_>,
+        token: LlamaToken,
+    ) -> Result<(), Failed> {
+        batch.clear();
+        let pos = self.cached.len() as i32;
+        batch
+            .add(token, pos, &[0], true)
+            .map_err(|e| internal("batching a token", e))?;
+        if let Err(e) = self.ctx.decode(batch) {
+            self.reset();
+            return Err(internal("generating", e));
+        }
+        self.cached.push(token);
+        Ok(())
+    }
+}
+
+impl Mode {
+    /// Takes the next piece of the answer, sending it if the answer is text; `false` when the
+    /// stream was dropped.
+    fn push(&mut self, piece: String, send: &impl Fn(ChatEvent) -> bool) -> bool {
+        match self {
+            Self::Text => piece.is_empty() || send(ChatEvent::Text(piece)),
+            Self::Call(buf) => {
+                buf.push_str(&piece);
+                true
+            }
+            Self::Undecided(buf) => {
+                buf.push_str(&piece);
+                match buf.chars().next() {
+                    Some('<') => {
+                        *self = Self::Call(std::mem::take(buf));
+                        true
+                    }
+                    Some(_) => {
+                        let text = std::mem::take(buf);
+                        *self = Self::Text;
+                        send(ChatEvent::Text(text))
+                    }
+                    None => true,
+                }
+            }
+        }
+    }
+}
+
+/// What sampling produced, before the answer's end is sent.
+struct Sampled {
+    mode: Mode,
+    /// Bytes held back at the end (an incomplete character).
+    tail: String,
+    /// `stop` or `length`.
+    finish: &'static str,
+    generated: usize,
+}
+
+impl Sampled {
+    /// Sends the rest of the answer: the last text, or the function calls parsed from it.
+    /// Returns the finish reason, or `None` when the stream was dropped.
+    fn end(self, send: &impl Fn(ChatEvent) -> bool) -> Result<Option<&'static str>, Failed> {
+        let Self {
+            mode,
+            tail,
+            finish,
+            generated,
+        } = self;
+        let mut rest = match mode {
             Mode::Call(mut buf) => {
                 buf.push_str(&tail);
                 let Some(calls) = prompt::parse_calls(&buf) else {
@@ -767,40 +851,19 @@ impl Slot<'_, '_> {
                         name: Some(call.name),
                         arguments: call.arguments,
                     }) {
-                        return Ok(false);
+                        return Ok(None);
                     }
                 }
-                "tool_calls"
+                return Ok(Some("tool_calls"));
             }
-            Mode::Undecided(mut buf) => {
-                buf.push_str(&tail);
-                if !buf.is_empty() && !send(ChatEvent::Text(buf)) {
-                    return Ok(false);
-                }
-                finish
-            }
-            Mode::Text => {
-                if !tail.is_empty() && !send(ChatEvent::Text(tail)) {
-                    return Ok(false);
-                }
-                finish
-            }
+            Mode::Undecided(buf) => buf,
+            Mode::Text => String::new(),
         };
-        let done = Instant::now();
-        tracing::debug!(
-            queued_ms = (started - job.queued_at).as_millis() as u64,
-            prompt_tokens = tokens.len(),
-            evaluated_prompt_tokens = evaluated,
-            prompt_tok_per_s = evaluated as f64 / (prompt_done - started).as_secs_f64(),
-            completion_tokens = generated,
-            completion_tok_per_s = generated as f64 / (done - prompt_done).as_secs_f64(),
-            finish,
-            "built-in model generation"
-        );
-        Ok(send(ChatEvent::Usage {
-            prompt_tokens: tokens.len() as i64,
-            completion_tokens: generated as i64,
-        }) && send(ChatEvent::Finish(finish.to_owned())))
+        rest.push_str(&tail);
+        if !rest.is_empty() && !send(ChatEvent::Text(rest)) {
+            return Ok(None);
+        }
+        Ok(Some(finish))
     }
 }
 

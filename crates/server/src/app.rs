@@ -5,14 +5,14 @@ use crate::api;
 use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
 use assistd_store::{PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -225,8 +225,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn unknown_route(req: Request) -> ApiError {
-    ApiError::with_status(
-        StatusCode::NOT_FOUND,
+    ApiError::new(
+        ErrorKind::NotFound,
         format!("Invalid URL ({} {}).", req.method(), req.uri().path()),
     )
 }
@@ -245,13 +245,10 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }
-    let message = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            format!("Invalid method for URL ({method} {path}).")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            "The request body is too large. Reduce its size and try again.".to_owned()
-        }
+    let kind = ErrorKind::of_status(status);
+    let message = match kind {
+        ErrorKind::MethodNotAllowed => format!("Invalid method for URL ({method} {path})."),
+        ErrorKind::BodyTooLarge => TOO_LARGE.to_owned(),
         _ => {
             let body = axum::body::to_bytes(res.into_body(), 64 * 1024)
                 .await
@@ -267,11 +264,7 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
             }
         }
     };
-    let mut err = ApiError::with_status(status, message);
-    if status.is_server_error() {
-        err.type_ = "server_error";
-    }
-    err.into_response()
+    ApiError::new(kind, message).into_response()
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {

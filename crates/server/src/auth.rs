@@ -2,11 +2,11 @@
 //! check, as one middleware in front of every `/v1` route.
 
 use crate::config::ApiKey;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use assistd_core::Project;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
@@ -53,17 +53,16 @@ impl Auth {
             return Ok(Project::new(OPEN_PROJECT));
         }
         let Some(key) = presented else {
-            return Err(ApiError::with_status(
-                StatusCode::UNAUTHORIZED,
+            return Err(ApiError::new(
+                ErrorKind::MissingApiKey,
                 "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             ));
         };
         self.keys.get(&digest(key)).cloned().ok_or_else(|| {
-            ApiError::with_status(
-                StatusCode::UNAUTHORIZED,
+            ApiError::new(
+                ErrorKind::InvalidApiKey,
                 format!("Incorrect API key provided: {}.", mask(key)),
             )
-            .code("invalid_api_key")
         })
     }
 }
@@ -91,13 +90,12 @@ fn check_beta(headers: &HeaderMap) -> Result<(), ApiError> {
             if let Some(version) = token.strip_prefix("assistants=")
                 && version != "v1"
             {
-                return Err(ApiError::invalid(
+                return Err(ApiError::new(
+                    ErrorKind::UnsupportedApiVersion,
                     format!(
                         "Invalid 'OpenAI-Beta' header: this server speaks the Assistants API v1 ('assistants=v1'), not '{token}'. Use an SDK that sends 'assistants=v1' (openai-python <= 1.20, openai-node <= 4.36) or omit the header."
                     ),
-                    None,
-                )
-                .code("unsupported_api_version"));
+                ));
             }
         }
     }

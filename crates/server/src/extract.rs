@@ -1,7 +1,7 @@
 //! Request extractors that answer every rejection with the OpenAI error envelope: JSON bodies
 //! (strict: right content type, valid JSON, known fields, right types) and list query strings.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use assistd_core::{ListParams, Order};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -31,11 +31,7 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, By
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::with_status(
-                status,
-                "The request body is too large. Reduce its size and try again.",
-            )
-            .code("request_too_large")
+            ApiError::new(ErrorKind::RequestTooLarge, TOO_LARGE)
         } else {
             ApiError::invalid(rejection.body_text(), None)
         }

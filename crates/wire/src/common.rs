@@ -86,6 +86,25 @@ pub struct Error {
     pub code: Option<String>,
 }
 
+/// `Error.type`, as far as this server reports errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    /// The request was wrong (including authentication and unknown objects, as OpenAI does).
+    InvalidRequestError,
+    /// The server failed.
+    ServerError,
+}
+
+impl ErrorType {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequestError => "invalid_request_error",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
 /// A tool of an assistant or a run: `AssistantToolsCode`, `AssistantToolsRetrieval`,
 /// `AssistantToolsFunction`.
 ///

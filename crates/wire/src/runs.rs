@@ -178,6 +178,39 @@ pub struct LastError {
     pub message: String,
 }
 
+/// `RunObject.last_error.code`. [`LastError::code`] stays a string, as stored; this names the
+/// values the server writes there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastErrorCode {
+    /// The server or the model backend failed.
+    ServerError,
+    /// The model backend kept answering 429.
+    RateLimitExceeded,
+    /// The prompt was refused.
+    InvalidPrompt,
+}
+
+impl LastErrorCode {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ServerError => "server_error",
+            Self::RateLimitExceeded => "rate_limit_exceeded",
+            Self::InvalidPrompt => "invalid_prompt",
+        }
+    }
+}
+
+impl LastError {
+    /// A `last_error` with `code`.
+    pub fn new(code: LastErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 /// `RunObject.incomplete_details`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunIncompleteDetails {

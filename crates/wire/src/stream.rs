@@ -1,7 +1,182 @@
-//! Streaming: the delta objects of `thread.message.delta` and `thread.run.step.delta` events.
+//! Streaming: the names of the stream's events ([`StreamEvent`]) and the delta objects of
+//! `thread.message.delta` and `thread.run.step.delta` events.
 
-use crate::messages::MessageRole;
+use crate::messages::{MessageRole, MessageStatus};
+use crate::runs::RunStatus;
+use crate::steps::RunStepStatus;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The `event:` names of the Assistants stream protocol (`AssistantStreamEvent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamEvent {
+    /// `thread.created`
+    ThreadCreated,
+    /// `thread.run.created`
+    RunCreated,
+    /// `thread.run.queued`
+    RunQueued,
+    /// `thread.run.in_progress`
+    RunInProgress,
+    /// `thread.run.requires_action`
+    RunRequiresAction,
+    /// `thread.run.completed`
+    RunCompleted,
+    /// `thread.run.incomplete`
+    RunIncomplete,
+    /// `thread.run.failed`
+    RunFailed,
+    /// `thread.run.cancelling`
+    RunCancelling,
+    /// `thread.run.cancelled`
+    RunCancelled,
+    /// `thread.run.expired`
+    RunExpired,
+    /// `thread.run.step.created`
+    StepCreated,
+    /// `thread.run.step.in_progress`
+    StepInProgress,
+    /// `thread.run.step.delta`
+    StepDelta,
+    /// `thread.run.step.completed`
+    StepCompleted,
+    /// `thread.run.step.failed`
+    StepFailed,
+    /// `thread.run.step.cancelled`
+    StepCancelled,
+    /// `thread.run.step.expired`
+    StepExpired,
+    /// `thread.message.created`
+    MessageCreated,
+    /// `thread.message.in_progress`
+    MessageInProgress,
+    /// `thread.message.delta`
+    MessageDelta,
+    /// `thread.message.completed`
+    MessageCompleted,
+    /// `thread.message.incomplete`
+    MessageIncomplete,
+    /// `error`
+    Error,
+    /// `done`, whose data is `[DONE]`.
+    Done,
+}
+
+impl StreamEvent {
+    /// Every event, in the order above.
+    pub const ALL: [Self; 25] = [
+        Self::ThreadCreated,
+        Self::RunCreated,
+        Self::RunQueued,
+        Self::RunInProgress,
+        Self::RunRequiresAction,
+        Self::RunCompleted,
+        Self::RunIncomplete,
+        Self::RunFailed,
+        Self::RunCancelling,
+        Self::RunCancelled,
+        Self::RunExpired,
+        Self::StepCreated,
+        Self::StepInProgress,
+        Self::StepDelta,
+        Self::StepCompleted,
+        Self::StepFailed,
+        Self::StepCancelled,
+        Self::StepExpired,
+        Self::MessageCreated,
+        Self::MessageInProgress,
+        Self::MessageDelta,
+        Self::MessageCompleted,
+        Self::MessageIncomplete,
+        Self::Error,
+        Self::Done,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThreadCreated => "thread.created",
+            Self::RunCreated => "thread.run.created",
+            Self::RunQueued => "thread.run.queued",
+            Self::RunInProgress => "thread.run.in_progress",
+            Self::RunRequiresAction => "thread.run.requires_action",
+            Self::RunCompleted => "thread.run.completed",
+            Self::RunIncomplete => "thread.run.incomplete",
+            Self::RunFailed => "thread.run.failed",
+            Self::RunCancelling => "thread.run.cancelling",
+            Self::RunCancelled => "thread.run.cancelled",
+            Self::RunExpired => "thread.run.expired",
+            Self::StepCreated => "thread.run.step.created",
+            Self::StepInProgress => "thread.run.step.in_progress",
+            Self::StepDelta => "thread.run.step.delta",
+            Self::StepCompleted => "thread.run.step.completed",
+            Self::StepFailed => "thread.run.step.failed",
+            Self::StepCancelled => "thread.run.step.cancelled",
+            Self::StepExpired => "thread.run.step.expired",
+            Self::MessageCreated => "thread.message.created",
+            Self::MessageInProgress => "thread.message.in_progress",
+            Self::MessageDelta => "thread.message.delta",
+            Self::MessageCompleted => "thread.message.completed",
+            Self::MessageIncomplete => "thread.message.incomplete",
+            Self::Error => "error",
+            Self::Done => "done",
+        }
+    }
+
+    /// The event announcing that a run reached `status`.
+    pub fn for_run_status(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Queued => Self::RunQueued,
+            RunStatus::InProgress => Self::RunInProgress,
+            RunStatus::RequiresAction => Self::RunRequiresAction,
+            RunStatus::Cancelling => Self::RunCancelling,
+            RunStatus::Cancelled => Self::RunCancelled,
+            RunStatus::Failed => Self::RunFailed,
+            RunStatus::Completed => Self::RunCompleted,
+            RunStatus::Expired => Self::RunExpired,
+        }
+    }
+
+    /// The event announcing that a step reached `status`.
+    pub fn for_step_status(status: RunStepStatus) -> Self {
+        match status {
+            RunStepStatus::InProgress => Self::StepInProgress,
+            RunStepStatus::Cancelled => Self::StepCancelled,
+            RunStepStatus::Failed => Self::StepFailed,
+            RunStepStatus::Completed => Self::StepCompleted,
+            RunStepStatus::Expired => Self::StepExpired,
+        }
+    }
+
+    /// The event announcing that a message reached `status`.
+    pub fn for_message_status(status: MessageStatus) -> Self {
+        match status {
+            MessageStatus::InProgress => Self::MessageInProgress,
+            MessageStatus::Incomplete => Self::MessageIncomplete,
+            MessageStatus::Completed => Self::MessageCompleted,
+        }
+    }
+
+    /// Whether a run's stream ends after this event: the run stopped, or waits for the client
+    /// to submit tool outputs (which opens a stream of its own).
+    pub fn ends_stream(self) -> bool {
+        matches!(
+            self,
+            Self::RunCompleted
+                | Self::RunIncomplete
+                | Self::RunFailed
+                | Self::RunCancelled
+                | Self::RunExpired
+                | Self::RunRequiresAction
+        )
+    }
+}
+
+impl fmt::Display for StreamEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// `MessageDeltaObject`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,5 +324,37 @@ impl RunStepDeltaObject {
                 },
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_are_distinct_and_status_events_match_their_status() {
+        let names: std::collections::HashSet<_> =
+            StreamEvent::ALL.iter().map(|e| e.as_str()).collect();
+        assert_eq!(names.len(), StreamEvent::ALL.len());
+        assert_eq!(StreamEvent::Done.to_string(), "done");
+        for s in [
+            RunStatus::Queued,
+            RunStatus::RequiresAction,
+            RunStatus::Expired,
+        ] {
+            let ev = StreamEvent::for_run_status(s);
+            assert_eq!(ev.as_str(), format!("thread.run.{}", s.as_str()));
+        }
+        for s in [RunStepStatus::InProgress, RunStepStatus::Cancelled] {
+            let ev = StreamEvent::for_step_status(s);
+            assert_eq!(ev.as_str(), format!("thread.run.step.{}", s.as_str()));
+        }
+        assert_eq!(
+            StreamEvent::for_message_status(MessageStatus::Incomplete).as_str(),
+            "thread.message.incomplete"
+        );
+        assert!(StreamEvent::RunRequiresAction.ends_stream());
+        assert!(!StreamEvent::RunCancelling.ends_stream());
+        assert!(!StreamEvent::Done.ends_stream());
     }
 }

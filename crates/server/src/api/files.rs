@@ -4,25 +4,24 @@
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::RawQuery;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{NewFile, ObjectKind, StoreError};
 use assistd_wire::{DeletionStatus, ListFilesResponse, OpenAIFile, UPLOAD_PURPOSES};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::with_status(
-        StatusCode::PAYLOAD_TOO_LARGE,
+    ApiError::new(
+        ErrorKind::FileTooLarge,
         format!("File is too large: the maximum upload size is {limit} bytes."),
     )
-    .code("file_too_large")
 }
 
 fn multipart_error(e: &MultipartError, limit: u64) -> ApiError {
@@ -65,59 +64,11 @@ pub async fn create_file(
             None,
         )
     })?;
-    let mut purpose: Option<String> = None;
-    let mut stored: Option<(String, String, u64)> = None;
-    let result: ApiResult<()> =
-        async {
-            while let Some(field) = form
-                .next_field()
-                .await
-                .map_err(|e| multipart_error(&e, limit))?
-            {
-                match field.name().unwrap_or_default() {
-                    "purpose" => {
-                        purpose = Some(field.text().await.map_err(|e| multipart_error(&e, limit))?);
-                    }
-                    "file" => {
-                        if stored.is_some() {
-                            return Err(ApiError::invalid(
-                                "Only one 'file' may be uploaded per request.",
-                                Some("file".to_owned()),
-                            ));
-                        }
-                        let filename = field
-                            .file_name()
-                            .filter(|n| !n.is_empty())
-                            .unwrap_or("upload")
-                            .to_owned();
-                        let id = new_id(IdKind::File);
-                        let size = s.blobs.put_stream(&id, field.boxed()).await.map_err(
-                            |(e, cause)| match cause {
-                                Some(m) => multipart_error(&m, limit),
-                                None => ApiError::internal(&e),
-                            },
-                        )?;
-                        // Track the object before anything else can fail, so it gets cleaned up.
-                        stored = Some((id, filename, size));
-                        if size > limit {
-                            return Err(too_large(limit));
-                        }
-                    }
-                    other => {
-                        return Err(ApiError::invalid(
-                            format!("Unrecognized request argument supplied: {other}"),
-                            Some(other.to_owned()),
-                        ));
-                    }
-                }
-            }
-            Ok(())
-        }
-        .await;
+    let mut upload = Upload::default();
     let outcome = async {
-        result?;
-        let purpose = check_purpose(purpose.as_deref())?;
-        let Some((id, filename, size)) = &stored else {
+        read_form(&s, &mut form, limit, &mut upload).await?;
+        let purpose = check_purpose(upload.purpose.as_deref())?;
+        let Some(stored) = &upload.stored else {
             return Err(ApiError::invalid(
                 "Missing required parameter: 'file'.",
                 Some("file".to_owned()),
@@ -127,9 +78,9 @@ pub async fn create_file(
             .create_file(
                 &p,
                 NewFile {
-                    id: id.clone(),
-                    filename: filename.clone(),
-                    bytes: i64::try_from(*size).unwrap_or(i64::MAX),
+                    id: stored.id.clone(),
+                    filename: stored.filename.clone(),
+                    bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
                     purpose,
                 },
             )
@@ -139,7 +90,7 @@ pub async fn create_file(
     match outcome {
         Ok(file) => Ok(Json(file)),
         Err(e) => {
-            if let Some((id, _, _)) = &stored
+            if let Some(StoredBytes { id, .. }) = &upload.stored
                 && let Err(del) = s.blobs.delete(id).await
             {
                 tracing::warn!(file_id = %id, error = %del, "could not remove the bytes of a rejected upload");
@@ -147,6 +98,83 @@ pub async fn create_file(
             Err(e)
         }
     }
+}
+
+/// The fields of an upload read so far; whatever was stored is removed if the upload fails.
+#[derive(Default)]
+struct Upload {
+    purpose: Option<String>,
+    stored: Option<StoredBytes>,
+}
+
+/// The bytes of the `file` field, in the object store under the future File's id.
+struct StoredBytes {
+    id: String,
+    filename: String,
+    size: u64,
+}
+
+/// Reads the form's fields into `upload`, streaming the file to the object store.
+async fn read_form(
+    s: &AppState,
+    form: &mut Multipart,
+    limit: u64,
+    upload: &mut Upload,
+) -> ApiResult<()> {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e, limit))?
+    {
+        match field.name().unwrap_or_default() {
+            "purpose" => {
+                upload.purpose = Some(field.text().await.map_err(|e| multipart_error(&e, limit))?);
+            }
+            "file" => store_bytes(s, field, limit, &mut upload.stored).await?,
+            other => {
+                return Err(ApiError::invalid(
+                    format!("Unrecognized request argument supplied: {other}"),
+                    Some(other.to_owned()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams the `file` field to the object store, recording it in `stored` as soon as it is
+/// there (so that it is cleaned up if anything fails after).
+async fn store_bytes(
+    s: &AppState,
+    field: Field<'_>,
+    limit: u64,
+    stored: &mut Option<StoredBytes>,
+) -> ApiResult<()> {
+    if stored.is_some() {
+        return Err(ApiError::invalid(
+            "Only one 'file' may be uploaded per request.",
+            Some("file".to_owned()),
+        ));
+    }
+    let filename = field
+        .file_name()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("upload")
+        .to_owned();
+    let id = new_id(IdKind::File);
+    let size = s
+        .blobs
+        .put_stream(&id, field.boxed())
+        .await
+        .map_err(|(e, cause)| match cause {
+            Some(m) => multipart_error(&m, limit),
+            None => ApiError::internal(&e),
+        })?;
+    *stored = Some(StoredBytes { id, filename, size });
+    if size > limit {
+        return Err(too_large(limit));
+    }
+    Ok(())
 }
 
 /// `GET /files` (listFiles), with the `purpose` filter.

@@ -12,7 +12,7 @@ use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
     Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
-    RunStep, StepDetails, StepToolCall, SubmitToolOutputsRunRequest,
+    RunStep, StepDetails, StepToolCall, StreamEvent, SubmitToolOutputsRunRequest,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -99,8 +99,8 @@ pub async fn create_run(
             thread_id,
             run.id.clone(),
             vec![
-                Event::new("thread.run.created", &run),
-                Event::new("thread.run.queued", &run),
+                Event::new(StreamEvent::RunCreated, &run),
+                Event::new(StreamEvent::RunQueued, &run),
             ],
             rx,
         )
@@ -151,9 +151,9 @@ pub async fn create_thread_and_run(
             thread.id.clone(),
             run.id.clone(),
             vec![
-                Event::new("thread.created", &thread),
-                Event::new("thread.run.created", &run),
-                Event::new("thread.run.queued", &run),
+                Event::new(StreamEvent::ThreadCreated, &thread),
+                Event::new(StreamEvent::RunCreated, &run),
+                Event::new(StreamEvent::RunQueued, &run),
             ],
             rx,
         )
@@ -242,9 +242,9 @@ pub async fn submit_tool_outputs_to_run(
         Some(rx) => {
             // The step that asked for the outputs is complete now; stream clients learn it
             // first (the SDKs' `toolCallDone` / `runStepDone`).
-            let mut prelude = vec![Event::new("thread.run.queued", &run)];
+            let mut prelude = vec![Event::new(StreamEvent::RunQueued, &run)];
             if let Some(step) = answered_step(&s, &p, &thread_id, &run_id, first_call).await {
-                prelude.push(Event::new("thread.run.step.completed", &step));
+                prelude.push(Event::new(StreamEvent::StepCompleted, &step));
             }
             run_stream(s.clone(), p, thread_id, run_id, prelude, rx).into_response()
         }

@@ -13,9 +13,10 @@
 //! finished by another instance).
 
 use crate::app::AppState;
+use crate::error::{ApiError, ErrorKind};
 use assistd_core::Project;
 use assistd_executor::Event;
-use assistd_wire::{Error as WireError, Run};
+use assistd_wire::{Run, StreamEvent};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use std::collections::VecDeque;
@@ -28,7 +29,7 @@ use tokio::sync::broadcast::error::RecvError;
 const RECHECK: Duration = Duration::from_secs(5);
 
 fn sse(ev: &Event) -> SseEvent {
-    SseEvent::default().event(ev.name).data(&*ev.data)
+    SseEvent::default().event(ev.name.as_str()).data(&*ev.data)
 }
 
 /// The run's status event, if that status ends a stream.
@@ -84,7 +85,9 @@ pub fn run_stream(
                     return None;
                 }
                 st.done_sent = true;
-                let done = SseEvent::default().event("done").data("[DONE]");
+                let done = SseEvent::default()
+                    .event(StreamEvent::Done.as_str())
+                    .data("[DONE]");
                 return Some((Ok(done), st));
             }
             let next = tokio::time::timeout(RECHECK, st.rx.recv()).await;
@@ -97,15 +100,14 @@ pub fn run_stream(
                 }
                 Ok(Err(RecvError::Lagged(missed))) => {
                     st.ended = true;
-                    let err = WireError {
-                        message: format!(
+                    let err = ApiError::new(
+                        ErrorKind::StreamLagged,
+                        format!(
                             "The stream fell {missed} events behind and was closed; the run goes on. Retrieve it to follow its progress."
                         ),
-                        type_: "server_error".to_owned(),
-                        param: None,
-                        code: Some("stream_lagged".to_owned()),
-                    };
-                    st.pending.push_back(Event::new("error", &err));
+                    );
+                    st.pending
+                        .push_back(Event::new(StreamEvent::Error, &err.error()));
                 }
                 Ok(Err(RecvError::Closed)) => st.ended = true,
                 Err(_silence) => {
