@@ -16,6 +16,10 @@ struct Cli {
     command: Command,
 }
 
+#[allow(
+    rustdoc::invalid_html_tags,
+    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
+)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API under /v1.
@@ -29,6 +33,10 @@ enum Command {
     FetchModel(FetchArgs),
 }
 
+#[allow(
+    rustdoc::invalid_html_tags,
+    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
+)]
 #[derive(clap::Args)]
 struct StoreArgs {
     /// Directory for the database and file bytes [env: ASSISTD_DATA_DIR] [default: ./data]
@@ -80,6 +88,10 @@ struct FetchArgs {
     force: bool,
 }
 
+#[allow(
+    rustdoc::invalid_html_tags,
+    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
+)]
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on [env: ASSISTD_LISTEN] [default: 127.0.0.1:8080]

@@ -13,6 +13,10 @@
 mod dialect;
 pub mod signals;
 #[path = "../sql/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "the one store source, compiled once per backend over its dialect"
+)]
 mod sql;
 
 pub use signals::PgSignals;
