@@ -6,7 +6,8 @@ use crate::ids::{IdKind, new_id};
 use crate::project::Project;
 use crate::store::StoreResult;
 use assistd_wire::{
-    FunctionCall, LastError, Message, Run, RunStatus, RunStep, RunToolCallObject, Usage,
+    FunctionCall, LastError, Message, MessageId, Run, RunId, RunStatus, RunStep, RunToolCallObject,
+    StepId, ThreadId, Usage,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -52,25 +53,30 @@ pub trait EngineStore: Send + Sync {
     async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>>;
 
     /// Extends the lease and reports the run's status (to notice `cancelling` and expiry).
-    async fn renew_lease(&self, run_id: &str, worker: &str, lease: Duration) -> StoreResult<Lease>;
+    async fn renew_lease(
+        &self,
+        run_id: &RunId,
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<Lease>;
 
     /// Releases the lease without changing the status (the run stays claimable).
-    async fn release_run(&self, run_id: &str, worker: &str) -> StoreResult<()>;
+    async fn release_run(&self, run_id: &RunId, worker: &str) -> StoreResult<()>;
 
     /// Removes what an interrupted turn left: `in_progress` steps of the run and the
     /// `in_progress` messages they were writing. Called before a turn starts, so a retried turn
     /// never duplicates a message or a step.
-    async fn discard_partial_turn(&self, run_id: &str, worker: &str) -> StoreResult<()>;
+    async fn discard_partial_turn(&self, run_id: &RunId, worker: &str) -> StoreResult<()>;
 
     /// The thread's messages, oldest first.
     async fn thread_messages(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
     ) -> StoreResult<Vec<Message>>;
 
     /// The run's steps, oldest first.
-    async fn run_steps(&self, project: &Project, run_id: &str) -> StoreResult<Vec<RunStep>>;
+    async fn run_steps(&self, project: &Project, run_id: &RunId) -> StoreResult<Vec<RunStep>>;
 
     /// Starts an assistant message and its `message_creation` step, both `in_progress`.
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)>;
@@ -81,7 +87,7 @@ pub trait EngineStore: Send + Sync {
         &self,
         run: &Run,
         worker: &str,
-        message_id: &str,
+        message_id: &MessageId,
         text: &str,
     ) -> StoreResult<()>;
 
@@ -91,8 +97,8 @@ pub trait EngineStore: Send + Sync {
         &self,
         run: &Run,
         worker: &str,
-        message_id: &str,
-        step_id: &str,
+        message_id: &MessageId,
+        step_id: &StepId,
         text: &TurnText,
     ) -> StoreResult<(Message, RunStep)>;
 
@@ -107,7 +113,7 @@ pub trait EngineStore: Send + Sync {
         &self,
         run: &Run,
         worker: &str,
-        step_id: &str,
+        step_id: &StepId,
         calls: Vec<RunToolCallObject>,
         usage: Usage,
     ) -> StoreResult<Option<(Run, RunStep)>>;

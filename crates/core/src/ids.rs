@@ -51,6 +51,34 @@ pub fn new_id(kind: IdKind) -> String {
     id
 }
 
+/// A typed id that can be drawn fresh: `ThreadId::fresh()`.
+pub trait FreshId: From<String> {
+    /// The kind of object the id names.
+    const KIND: IdKind;
+
+    /// A fresh id.
+    fn fresh() -> Self {
+        Self::from(new_id(Self::KIND))
+    }
+}
+
+macro_rules! fresh_ids {
+    ($($ty:ident => $kind:ident),* $(,)?) => {$(
+        impl FreshId for assistd_wire::$ty {
+            const KIND: IdKind = IdKind::$kind;
+        }
+    )*};
+}
+
+fresh_ids!(
+    AssistantId => Assistant,
+    ThreadId => Thread,
+    MessageId => Message,
+    RunId => Run,
+    StepId => Step,
+    FileId => File,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

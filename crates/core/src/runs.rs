@@ -1,10 +1,10 @@
 //! How a run's effective parameters are resolved from its assistant and the request: the
 //! request's overrides win, the assistant fills the rest, and OpenAI's defaults fill the gaps.
 
-use crate::ids::{IdKind, new_id};
+use crate::ids::FreshId;
 use crate::store::NewRun;
 use assistd_wire::{
-    Assistant, AssistantTool, CreateMessageRequest, Metadata, ResponseFormatOption,
+    Assistant, AssistantTool, CreateMessageRequest, Metadata, ResponseFormatOption, RunId,
     ToolChoiceOption, TruncationObject,
 };
 
@@ -44,7 +44,7 @@ pub struct RunOverrides {
 /// creation.
 pub fn resolve(assistant: &Assistant, o: RunOverrides, expires_after_secs: i64) -> NewRun {
     NewRun {
-        id: new_id(IdKind::Run),
+        id: RunId::fresh(),
         assistant_id: assistant.id.clone(),
         model: o.model.unwrap_or_else(|| assistant.model.clone()),
         instructions: o

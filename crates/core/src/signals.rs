@@ -6,6 +6,7 @@
 //! workers also poll for runs and notice `cancelling` when they renew their lease.
 
 use crate::store::StoreResult;
+use assistd_wire::RunId;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
@@ -15,7 +16,7 @@ pub enum Signal {
     /// Runs were queued.
     Queued,
     /// The run with this id is being cancelled.
-    Cancel(String),
+    Cancel(RunId),
 }
 
 /// Publishes and receives signals across instances.

@@ -7,9 +7,10 @@
 use crate::list::{ListParams, Page};
 use crate::project::Project;
 use assistd_wire::{
-    Assistant, AssistantFile, AssistantTool, CreateAssistantRequest, CreateMessageRequest,
-    CreateThreadRequest, Message, MessageFile, Metadata, ModifyAssistantRequest, OpenAIFile,
-    ResponseFormatOption, Run, RunStep, Thread, ToolChoiceOption, ToolOutput, TruncationObject,
+    Assistant, AssistantFile, AssistantId, AssistantTool, CreateAssistantRequest,
+    CreateMessageRequest, CreateThreadRequest, FileId, Message, MessageFile, MessageId, Metadata,
+    ModifyAssistantRequest, OpenAIFile, ResponseFormatOption, Run, RunId, RunStep, StepId, Thread,
+    ThreadId, ToolChoiceOption, ToolOutput, TruncationObject,
 };
 use async_trait::async_trait;
 use std::fmt;
@@ -109,7 +110,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewFile {
     /// The id under which the bytes were stored.
-    pub id: String,
+    pub id: FileId,
     /// The uploaded name.
     pub filename: String,
     /// Size in bytes.
@@ -123,9 +124,9 @@ pub struct NewFile {
 pub struct NewRun {
     /// The run's id, chosen before it is stored so that a stream can subscribe to its events
     /// before any worker can pick it up.
-    pub id: String,
+    pub id: RunId,
     /// The assistant.
-    pub assistant_id: String,
+    pub assistant_id: AssistantId,
     /// The model.
     pub model: String,
     /// The instructions (the request's override, else the assistant's, else empty).
@@ -168,12 +169,12 @@ pub trait AssistantStore: Send + Sync {
         req: CreateAssistantRequest,
     ) -> StoreResult<Assistant>;
     /// Reads an assistant.
-    async fn get_assistant(&self, project: &Project, id: &str) -> StoreResult<Assistant>;
+    async fn get_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<Assistant>;
     /// Applies a modification; `file_ids`, when given, replaces the attachments.
     async fn modify_assistant(
         &self,
         project: &Project,
-        id: &str,
+        id: &AssistantId,
         req: ModifyAssistantRequest,
     ) -> StoreResult<Assistant>;
     /// Lists assistants.
@@ -183,34 +184,34 @@ pub trait AssistantStore: Send + Sync {
         params: &ListParams,
     ) -> StoreResult<Page<Assistant>>;
     /// Deletes an assistant and its attachments; threads and runs stay.
-    async fn delete_assistant(&self, project: &Project, id: &str) -> StoreResult<()>;
+    async fn delete_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<()>;
     /// Attaches a file (idempotent).
     async fn create_assistant_file(
         &self,
         project: &Project,
-        assistant_id: &str,
-        file_id: &str,
+        assistant_id: &AssistantId,
+        file_id: &FileId,
     ) -> StoreResult<AssistantFile>;
     /// Reads an attachment.
     async fn get_assistant_file(
         &self,
         project: &Project,
-        assistant_id: &str,
-        file_id: &str,
+        assistant_id: &AssistantId,
+        file_id: &FileId,
     ) -> StoreResult<AssistantFile>;
     /// Lists attachments.
     async fn list_assistant_files(
         &self,
         project: &Project,
-        assistant_id: &str,
+        assistant_id: &AssistantId,
         params: &ListParams,
     ) -> StoreResult<Page<AssistantFile>>;
     /// Detaches a file (the file itself stays).
     async fn delete_assistant_file(
         &self,
         project: &Project,
-        assistant_id: &str,
-        file_id: &str,
+        assistant_id: &AssistantId,
+        file_id: &FileId,
     ) -> StoreResult<()>;
 }
 
@@ -224,16 +225,16 @@ pub trait ThreadStore: Send + Sync {
         req: CreateThreadRequest,
     ) -> StoreResult<Thread>;
     /// Reads a thread.
-    async fn get_thread(&self, project: &Project, id: &str) -> StoreResult<Thread>;
+    async fn get_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<Thread>;
     /// Replaces (or, with `None`, clears) a thread's metadata.
     async fn modify_thread(
         &self,
         project: &Project,
-        id: &str,
+        id: &ThreadId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Thread>;
     /// Deletes a thread with its messages, runs and steps.
-    async fn delete_thread(&self, project: &Project, id: &str) -> StoreResult<()>;
+    async fn delete_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<()>;
 }
 
 /// Messages and the files attached to them.
@@ -243,47 +244,47 @@ pub trait MessageStore: Send + Sync {
     async fn create_message(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         req: CreateMessageRequest,
     ) -> StoreResult<Message>;
     /// Reads a message.
     async fn get_message(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
     ) -> StoreResult<Message>;
     /// Replaces (or clears) a message's metadata.
     async fn modify_message(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Message>;
     /// Lists a thread's messages, optionally only those written by `run_id`.
     async fn list_messages(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         params: &ListParams,
-        run_id: Option<&str>,
+        run_id: Option<&RunId>,
     ) -> StoreResult<Page<Message>>;
     /// Lists a message's files.
     async fn list_message_files(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
         params: &ListParams,
     ) -> StoreResult<Page<MessageFile>>;
     /// Reads one of a message's files.
     async fn get_message_file(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
-        file_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
+        file_id: &FileId,
     ) -> StoreResult<MessageFile>;
 }
 
@@ -291,8 +292,12 @@ pub trait MessageStore: Send + Sync {
 #[async_trait]
 pub trait RunStore: Send + Sync {
     /// Enqueues a run on a thread, adding its additional messages in the same transaction.
-    async fn create_run(&self, project: &Project, thread_id: &str, run: NewRun)
-    -> StoreResult<Run>;
+    async fn create_run(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run: NewRun,
+    ) -> StoreResult<Run>;
     /// Creates a thread and enqueues a run on it, atomically.
     async fn create_thread_and_run(
         &self,
@@ -301,20 +306,25 @@ pub trait RunStore: Send + Sync {
         run: NewRun,
     ) -> StoreResult<(Thread, Run)>;
     /// Reads a run.
-    async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> StoreResult<Run>;
+    async fn get_run(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+    ) -> StoreResult<Run>;
     /// Replaces (or clears) a run's metadata.
     async fn modify_run(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Run>;
     /// Lists a thread's runs.
     async fn list_runs(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         params: &ListParams,
     ) -> StoreResult<Page<Run>>;
     /// Requests cancellation: a queued or `requires_action` run is cancelled at once, an
@@ -322,33 +332,33 @@ pub trait RunStore: Send + Sync {
     async fn cancel_run(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
     ) -> StoreResult<Run>;
     /// Accepts exactly one output per pending tool call of a `requires_action` run, records them
     /// in the run's `tool_calls` step and queues the run again.
     async fn submit_tool_outputs(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
         outputs: Vec<ToolOutput>,
     ) -> StoreResult<Run>;
     /// Lists a run's steps.
     async fn list_run_steps(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
         params: &ListParams,
     ) -> StoreResult<Page<RunStep>>;
     /// Reads a run step.
     async fn get_run_step(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
-        step_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+        step_id: &StepId,
     ) -> StoreResult<RunStep>;
 }
 
@@ -358,7 +368,7 @@ pub trait FileStore: Send + Sync {
     /// Records a file whose bytes are already stored.
     async fn create_file(&self, project: &Project, file: NewFile) -> StoreResult<OpenAIFile>;
     /// Reads a file record.
-    async fn get_file(&self, project: &Project, id: &str) -> StoreResult<OpenAIFile>;
+    async fn get_file(&self, project: &Project, id: &FileId) -> StoreResult<OpenAIFile>;
     /// Lists files, newest first, optionally of one purpose.
     async fn list_files(
         &self,
@@ -366,7 +376,7 @@ pub trait FileStore: Send + Sync {
         purpose: Option<&str>,
     ) -> StoreResult<Vec<OpenAIFile>>;
     /// Deletes a file record and detaches it from every assistant, message and run.
-    async fn delete_file(&self, project: &Project, id: &str) -> StoreResult<()>;
+    async fn delete_file(&self, project: &Project, id: &FileId) -> StoreResult<()>;
 }
 
 /// Everything a server needs from storage.

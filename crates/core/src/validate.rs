@@ -424,7 +424,7 @@ fn assistant_id(id: &str) -> Checked {
 
 /// `CreateRunRequest`.
 pub fn create_run(req: &CreateRunRequest) -> Checked {
-    assistant_id(&req.assistant_id)?;
+    assistant_id(req.assistant_id.as_str())?;
     run_params(&RunParams {
         model: req.model.as_deref(),
         instructions: req.instructions.as_deref(),
@@ -448,7 +448,7 @@ pub fn create_run(req: &CreateRunRequest) -> Checked {
 
 /// `CreateThreadAndRunRequest`.
 pub fn create_thread_and_run(req: &CreateThreadAndRunRequest) -> Checked {
-    assistant_id(&req.assistant_id)?;
+    assistant_id(req.assistant_id.as_str())?;
     if let Some(t) = &req.thread {
         create_thread("thread", t)?;
     }

@@ -10,7 +10,7 @@
 //! This bus is in-process. Streaming a run executed by another instance (several instances on
 //! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
 
-use assistd_wire::{Run, StreamEvent};
+use assistd_wire::{Run, RunId, StreamEvent};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,7 @@ impl Event {
 /// The per-run channels.
 #[derive(Default)]
 pub struct EventBus {
-    channels: Mutex<HashMap<String, broadcast::Sender<Event>>>,
+    channels: Mutex<HashMap<RunId, broadcast::Sender<Event>>>,
 }
 
 /// Locks `m`, recovering from poisoning (the maps guarded here stay consistent).
@@ -65,25 +65,25 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl EventBus {
     /// Starts listening to `run_id` (before the run can make progress, so nothing is missed).
-    pub fn subscribe(&self, run_id: &str) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self, run_id: &RunId) -> broadcast::Receiver<Event> {
         let mut channels = lock(&self.channels);
         if let Some(tx) = channels.get(run_id) {
             return tx.subscribe();
         }
         let (tx, rx) = broadcast::channel(CHANNEL_CAPACITY);
-        channels.insert(run_id.to_owned(), tx);
+        channels.insert(run_id.clone(), tx);
         rx
     }
 
     /// Whether anyone listens to `run_id`.
-    pub fn is_watched(&self, run_id: &str) -> bool {
+    pub fn is_watched(&self, run_id: &RunId) -> bool {
         lock(&self.channels)
             .get(run_id)
             .is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     /// Publishes `object` as event `name` of `run_id`, if anyone listens.
-    pub fn publish<T: Serialize>(&self, run_id: &str, name: StreamEvent, object: &T) {
+    pub fn publish<T: Serialize>(&self, run_id: &RunId, name: StreamEvent, object: &T) {
         self.send(run_id, || Event::new(name, object));
     }
 
@@ -93,7 +93,7 @@ impl EventBus {
     }
 
     /// Sends the event `make` builds (only if someone listens: serializing is not free).
-    fn send(&self, run_id: &str, make: impl FnOnce() -> Event) {
+    fn send(&self, run_id: &RunId, make: impl FnOnce() -> Event) {
         let mut channels = lock(&self.channels);
         let Some(tx) = channels.get(run_id) else {
             return;
@@ -106,7 +106,7 @@ impl EventBus {
     }
 
     /// Forgets `run_id`'s channel if nobody listens any more.
-    pub fn release(&self, run_id: &str) {
+    pub fn release(&self, run_id: &RunId) {
         let mut channels = lock(&self.channels);
         if channels
             .get(run_id)
@@ -124,25 +124,27 @@ mod tests {
     #[test]
     fn events_reach_subscribers_and_channels_are_dropped_when_unused() {
         let bus = EventBus::default();
-        bus.publish("run_1", StreamEvent::RunInProgress, &"nobody listens");
-        assert!(!bus.is_watched("run_1"));
-        let mut rx = bus.subscribe("run_1");
-        bus.publish("run_1", StreamEvent::RunCompleted, &serde_json::Value::Null);
+        let run = RunId::from("run_1");
+        bus.publish(&run, StreamEvent::RunInProgress, &"nobody listens");
+        assert!(!bus.is_watched(&run));
+        let mut rx = bus.subscribe(&run);
+        bus.publish(&run, StreamEvent::RunCompleted, &serde_json::Value::Null);
         let ev = rx.try_recv().unwrap();
         assert_eq!(ev.name, StreamEvent::RunCompleted);
         assert!(ev.ends_stream());
         assert_eq!(&*ev.data, "null");
         drop(rx);
-        bus.release("run_1");
+        bus.release(&run);
         assert!(lock(&bus.channels).is_empty());
     }
 
     #[test]
     fn a_slow_reader_lags_instead_of_growing_memory() {
         let bus = EventBus::default();
-        let mut rx = bus.subscribe("r");
+        let run = RunId::from("r");
+        let mut rx = bus.subscribe(&run);
         for i in 0..CHANNEL_CAPACITY + 10 {
-            bus.publish("r", StreamEvent::MessageDelta, &i);
+            bus.publish(&run, StreamEvent::MessageDelta, &i);
         }
         assert!(matches!(
             rx.try_recv(),

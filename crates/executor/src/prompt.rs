@@ -108,7 +108,7 @@ fn system_prompt(claim: &ClaimedRun) -> String {
 fn history(run: &Run, messages: &[Message]) -> Vec<ChatMessage> {
     let mut history: Vec<ChatMessage> = messages
         .iter()
-        .filter(|m| m.run_id.as_deref() != Some(run.id.as_str()))
+        .filter(|m| m.run_id.as_ref() != Some(&run.id))
         .filter(|m| m.status != MessageStatus::InProgress)
         .map(thread_message)
         .collect();
@@ -134,7 +134,7 @@ fn run_turns(messages: &[Message], steps: &[RunStep]) -> Vec<ChatMessage> {
             StepDetails::MessageCreation { message_creation } => {
                 if let Some(m) = messages
                     .iter()
-                    .find(|m| m.id == message_creation.message_id)
+                    .find(|m| m.id == message_creation.message_id.as_str())
                 {
                     turns.push(ChatMessage::Assistant {
                         content: Some(text_of(m)),

@@ -6,8 +6,8 @@ use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
 use assistd_wire::{
-    FunctionCall, MessageDeltaObject, Run, RunStepDeltaObject, RunToolCallObject, StreamEvent,
-    Usage,
+    FunctionCall, MessageDeltaObject, MessageId, Run, RunStepDeltaObject, RunToolCallObject,
+    StepId, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -32,11 +32,11 @@ pub struct TurnCtx<'a> {
 #[derive(Debug, Default)]
 pub struct Open {
     /// The message being written and its step.
-    pub message: Option<(String, String)>,
+    pub message: Option<(MessageId, StepId)>,
     /// The message's text so far.
     pub text: String,
     /// The `tool_calls` step being filled.
-    pub tool_step: Option<String>,
+    pub tool_step: Option<StepId>,
     /// Whether any of it went out to a stream client (a turn nobody watched can be redone
     /// invisibly; one a client saw must be ended in the open).
     pub shown: bool,
@@ -188,7 +188,7 @@ async fn on_text(ctx: &TurnCtx<'_>, open: &mut Open, text: String) -> Result<(),
     ctx.events.publish(
         &run.id,
         StreamEvent::MessageDelta,
-        &MessageDeltaObject::text(&message_id, text.clone()),
+        &MessageDeltaObject::text(message_id.as_str(), text.clone()),
     );
     open.text.push_str(&text);
     Ok(())
@@ -231,16 +231,21 @@ async fn on_call_piece(
     }
     call.arguments.push_str(&arguments);
     let delta = if first {
-        RunStepDeltaObject::function(&step_id, index, Some((&call.id, &call.name)), arguments)
+        RunStepDeltaObject::function(
+            step_id.as_str(),
+            index,
+            Some((&call.id, &call.name)),
+            arguments,
+        )
     } else {
-        RunStepDeltaObject::function(&step_id, index, None, arguments)
+        RunStepDeltaObject::function(step_id.as_str(), index, None, arguments)
     };
     ev.publish(&run.id, StreamEvent::StepDelta, &delta);
     Ok(())
 }
 
 /// Stores a new `in_progress` message with its step, announces both, and returns its id.
-async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<String, TurnError> {
+async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<MessageId, TurnError> {
     let run = &ctx.claim.run;
     let ev = ctx.events;
     let (m, s) = ctx.store.begin_message(run, ctx.worker).await?;

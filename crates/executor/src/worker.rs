@@ -6,7 +6,7 @@ use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
-    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunStatus, StreamEvent,
+    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, StepId, StreamEvent,
 };
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -61,7 +61,7 @@ struct Inner {
     events: Arc<EventBus>,
     cfg: ExecutorConfig,
     wake: Notify,
-    running: Mutex<HashMap<String, (CancellationToken, StopReason)>>,
+    running: Mutex<HashMap<RunId, (CancellationToken, StopReason)>>,
     shutdown: CancellationToken,
     instance: String,
 }
@@ -124,7 +124,7 @@ impl ExecutorHandle {
     }
 
     /// A run was asked to cancel: stop its model request now if this process runs it.
-    pub fn cancel(&self, run_id: &str) {
+    pub fn cancel(&self, run_id: &RunId) {
         signal(&self.inner, run_id, Stop::Cancel);
     }
 
@@ -132,7 +132,7 @@ impl ExecutorHandle {
     /// next, then waits for the workers.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
-        let running: Vec<String> = lock(&self.inner.running).keys().cloned().collect();
+        let running: Vec<RunId> = lock(&self.inner.running).keys().cloned().collect();
         for id in running {
             signal(&self.inner, &id, Stop::Shutdown);
         }
@@ -140,7 +140,7 @@ impl ExecutorHandle {
     }
 }
 
-fn signal(inner: &Inner, run_id: &str, why: Stop) {
+fn signal(inner: &Inner, run_id: &RunId, why: Stop) {
     if let Some((token, reason)) = lock(&inner.running).get(run_id) {
         lock(reason).get_or_insert(why);
         token.cancel();
@@ -271,7 +271,7 @@ fn now() -> i64 {
 /// Publishes an `error` event: the server itself failed (storage, a panic), as opposed to a
 /// run that failed for a reason its `last_error` explains. The official Node SDK throws on
 /// any `error` event, so an ordinary failed run only gets `thread.run.failed`.
-fn publish_internal_error(events: &EventBus, run_id: &str) {
+fn publish_internal_error(events: &EventBus, run_id: &RunId) {
     events.publish(
         run_id,
         StreamEvent::Error,
@@ -296,7 +296,7 @@ fn error(code: LastErrorCode, message: impl Into<String>) -> Option<LastError> {
 /// expires, or is lost to another worker.
 async fn heartbeat(
     inner: Arc<Inner>,
-    run_id: String,
+    run_id: RunId,
     expires_at: Option<i64>,
     worker: String,
     token: CancellationToken,
@@ -476,7 +476,7 @@ async fn close(
     inner.events.publish_run(&ended);
 }
 
-async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &str) {
+async fn publish_step_end(inner: &Inner, claim: &ClaimedRun, step_id: &StepId) {
     let run = &claim.run;
     if let Ok(step) = inner
         .store

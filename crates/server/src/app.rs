@@ -10,6 +10,7 @@ use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
 use assistd_store::{PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore};
+use assistd_wire::RunId;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -57,11 +58,11 @@ impl AppState {
     }
 
     /// A run was asked to cancel: stop its model request, wherever a worker runs it.
-    pub fn run_cancel_requested(&self, run_id: &str) {
+    pub fn run_cancel_requested(&self, run_id: &RunId) {
         if let Some(e) = &self.executor {
             e.cancel(run_id);
         }
-        self.broadcast(Signal::Cancel(run_id.to_owned()));
+        self.broadcast(Signal::Cancel(run_id.clone()));
     }
 
     /// Sends a signal without holding up the response: it is a hint (workers poll, and notice

@@ -16,7 +16,7 @@ struct Cli {
     command: Command,
 }
 
-#[allow(
+#[expect(
     rustdoc::invalid_html_tags,
     reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
 )]
@@ -33,7 +33,7 @@ enum Command {
     FetchModel(FetchArgs),
 }
 
-#[allow(
+#[expect(
     rustdoc::invalid_html_tags,
     reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
 )]
@@ -88,7 +88,7 @@ struct FetchArgs {
     force: bool,
 }
 
-#[allow(
+#[expect(
     rustdoc::invalid_html_tags,
     reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
 )]

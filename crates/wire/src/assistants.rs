@@ -1,6 +1,7 @@
 //! Assistants and assistant files.
 
 use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 
 /// `AssistantObject`.
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assistant {
     /// `asst_...`
-    pub id: String,
+    pub id: AssistantId,
     /// Always `assistant`.
     pub object: String,
     /// Unix seconds.
@@ -39,7 +40,7 @@ pub struct Assistant {
 
 impl HasId for Assistant {
     fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 

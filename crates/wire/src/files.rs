@@ -1,13 +1,14 @@
 //! Files.
 
 use crate::common::HasId;
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 
 /// `OpenAIFile`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenAIFile {
     /// `file-...`
-    pub id: String,
+    pub id: FileId,
     /// Size in bytes.
     pub bytes: i64,
     /// Unix seconds.
@@ -26,7 +27,7 @@ pub struct OpenAIFile {
 
 impl HasId for OpenAIFile {
     fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 

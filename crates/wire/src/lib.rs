@@ -7,6 +7,7 @@
 pub mod assistants;
 pub mod common;
 pub mod files;
+pub mod ids;
 pub mod messages;
 pub mod runs;
 pub mod steps;
@@ -16,6 +17,7 @@ pub mod threads;
 pub use assistants::*;
 pub use common::*;
 pub use files::*;
+pub use ids::*;
 pub use messages::*;
 pub use runs::*;
 pub use steps::*;

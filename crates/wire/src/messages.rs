@@ -1,19 +1,20 @@
 //! Messages and message files.
 
 use crate::common::{HasId, Metadata, double_option};
+use crate::ids::*;
 use serde::{Deserialize, Serialize};
 
 /// `MessageObject`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// `msg_...`
-    pub id: String,
+    pub id: MessageId,
     /// Always `thread.message`.
     pub object: String,
     /// Unix seconds.
     pub created_at: i64,
     /// The thread.
-    pub thread_id: String,
+    pub thread_id: ThreadId,
     /// `in_progress`, `incomplete` or `completed`.
     pub status: MessageStatus,
     /// Why the message is incomplete.
@@ -27,9 +28,9 @@ pub struct Message {
     /// Text and image parts.
     pub content: Vec<MessageContent>,
     /// The assistant that wrote it, for run-created messages.
-    pub assistant_id: Option<String>,
+    pub assistant_id: Option<AssistantId>,
     /// The run that wrote it, for run-created messages.
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     /// Up to 10 file ids.
     pub file_ids: Vec<String>,
     /// Metadata.
@@ -38,7 +39,7 @@ pub struct Message {
 
 impl HasId for Message {
     fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 

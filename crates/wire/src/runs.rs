@@ -1,6 +1,7 @@
 //! Runs.
 
 use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
+use crate::ids::*;
 use crate::messages::CreateMessageRequest;
 use crate::threads::CreateThreadRequest;
 use serde::{Deserialize, Serialize};
@@ -9,15 +10,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// `run_...`
-    pub id: String,
+    pub id: RunId,
     /// Always `thread.run`.
     pub object: String,
     /// Unix seconds.
     pub created_at: i64,
     /// The thread.
-    pub thread_id: String,
+    pub thread_id: ThreadId,
     /// The assistant.
-    pub assistant_id: String,
+    pub assistant_id: AssistantId,
     /// Lifecycle state.
     pub status: RunStatus,
     /// What the client must do to continue.
@@ -66,7 +67,7 @@ pub struct Run {
 
 impl HasId for Run {
     fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 
@@ -326,7 +327,7 @@ pub struct NamedFunction {
 #[serde(deny_unknown_fields)]
 pub struct CreateRunRequest {
     /// The assistant.
-    pub assistant_id: String,
+    pub assistant_id: AssistantId,
     /// Overrides the assistant's model.
     #[serde(default)]
     pub model: Option<String>,
@@ -376,7 +377,7 @@ pub struct CreateRunRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateThreadAndRunRequest {
     /// The assistant.
-    pub assistant_id: String,
+    pub assistant_id: AssistantId,
     /// The thread to create (empty when absent).
     #[serde(default)]
     pub thread: Option<CreateThreadRequest>,

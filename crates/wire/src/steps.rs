@@ -1,6 +1,7 @@
 //! Run steps.
 
 use crate::common::{HasId, Metadata};
+use crate::ids::*;
 use crate::runs::{LastError, Usage};
 use serde::{Deserialize, Serialize};
 
@@ -8,17 +9,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStep {
     /// `step_...`
-    pub id: String,
+    pub id: StepId,
     /// Always `thread.run.step`.
     pub object: String,
     /// Unix seconds.
     pub created_at: i64,
     /// The assistant.
-    pub assistant_id: String,
+    pub assistant_id: AssistantId,
     /// The thread.
-    pub thread_id: String,
+    pub thread_id: ThreadId,
     /// The run.
-    pub run_id: String,
+    pub run_id: RunId,
     /// `message_creation` or `tool_calls`.
     #[serde(rename = "type")]
     pub type_: RunStepType,
@@ -44,7 +45,7 @@ pub struct RunStep {
 
 impl HasId for RunStep {
     fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Threads.
 
 use crate::common::{HasId, Metadata, double_option};
+use crate::ids::*;
 use crate::messages::CreateMessageRequest;
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thread {
     /// `thread_...`
-    pub id: String,
+    pub id: ThreadId,
     /// Always `thread`.
     pub object: String,
     /// Unix seconds.
@@ -19,7 +20,7 @@ pub struct Thread {
 
 impl HasId for Thread {
     fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 

@@ -6,8 +6,8 @@ use crate::error::ApiResult;
 use crate::extract::{ApiJson, RawQuery};
 use assistd_core::validate;
 use assistd_wire::{
-    Assistant, AssistantFile, CreateAssistantFileRequest, CreateAssistantRequest, DeletionStatus,
-    ListResponse, ModifyAssistantRequest,
+    Assistant, AssistantFile, AssistantId, CreateAssistantFileRequest, CreateAssistantRequest,
+    DeletionStatus, FileId, ListResponse, ModifyAssistantRequest,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,7 +26,7 @@ pub async fn create_assistant(
 pub async fn get_assistant(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssistantId>,
 ) -> ApiResult<Json<Assistant>> {
     Ok(Json(s.store.get_assistant(&p, &id).await?))
 }
@@ -35,7 +35,7 @@ pub async fn get_assistant(
 pub async fn modify_assistant(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssistantId>,
     ApiJson(req): ApiJson<ModifyAssistantRequest>,
 ) -> ApiResult<Json<Assistant>> {
     validate::modify_assistant(&req)?;
@@ -56,7 +56,7 @@ pub async fn list_assistants(
 pub async fn delete_assistant(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssistantId>,
 ) -> ApiResult<Json<DeletionStatus>> {
     s.store.delete_assistant(&p, &id).await?;
     Ok(Json(DeletionStatus::new(id, "assistant.deleted")))
@@ -66,11 +66,13 @@ pub async fn delete_assistant(
 pub async fn create_assistant_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssistantId>,
     ApiJson(req): ApiJson<CreateAssistantFileRequest>,
 ) -> ApiResult<Json<AssistantFile>> {
     Ok(Json(
-        s.store.create_assistant_file(&p, &id, &req.file_id).await?,
+        s.store
+            .create_assistant_file(&p, &id, &FileId::from(req.file_id))
+            .await?,
     ))
 }
 
@@ -78,7 +80,7 @@ pub async fn create_assistant_file(
 pub async fn get_assistant_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((id, file_id)): Path<(String, String)>,
+    Path((id, file_id)): Path<(AssistantId, FileId)>,
 ) -> ApiResult<Json<AssistantFile>> {
     Ok(Json(s.store.get_assistant_file(&p, &id, &file_id).await?))
 }
@@ -87,7 +89,7 @@ pub async fn get_assistant_file(
 pub async fn list_assistant_files(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssistantId>,
     q: RawQuery,
 ) -> ApiResult<Json<ListResponse<AssistantFile>>> {
     let page = s
@@ -101,7 +103,7 @@ pub async fn list_assistant_files(
 pub async fn delete_assistant_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((id, file_id)): Path<(String, String)>,
+    Path((id, file_id)): Path<(AssistantId, FileId)>,
 ) -> ApiResult<Json<DeletionStatus>> {
     s.store.delete_assistant_file(&p, &id, &file_id).await?;
     Ok(Json(DeletionStatus::new(file_id, "assistant.file.deleted")))

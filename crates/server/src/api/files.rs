@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::RawQuery;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{NewFile, ObjectKind, StoreError};
-use assistd_wire::{DeletionStatus, ListFilesResponse, OpenAIFile, UPLOAD_PURPOSES};
+use assistd_wire::{DeletionStatus, FileId, ListFilesResponse, OpenAIFile, UPLOAD_PURPOSES};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
@@ -78,7 +78,7 @@ pub async fn create_file(
             .create_file(
                 &p,
                 NewFile {
-                    id: stored.id.clone(),
+                    id: FileId::from(stored.id.clone()),
                     filename: stored.filename.clone(),
                     bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
                     purpose,
@@ -195,7 +195,7 @@ pub async fn list_files(
 pub async fn retrieve_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<FileId>,
 ) -> ApiResult<Json<OpenAIFile>> {
     Ok(Json(s.store.get_file(&p, &id).await?))
 }
@@ -204,10 +204,10 @@ pub async fn retrieve_file(
 pub async fn delete_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<FileId>,
 ) -> ApiResult<Json<DeletionStatus>> {
     s.store.delete_file(&p, &id).await?;
-    if let Err(e) = s.blobs.delete(&id).await {
+    if let Err(e) = s.blobs.delete(id.as_str()).await {
         // The record is gone, so the bytes are unreachable; a leftover is only wasted space.
         tracing::warn!(file_id = %id, error = %e, "could not remove the bytes of a deleted file");
     }
@@ -218,10 +218,10 @@ pub async fn delete_file(
 pub async fn download_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<FileId>,
 ) -> ApiResult<Response> {
     let file = s.store.get_file(&p, &id).await?;
-    let stream = s.blobs.get(&id).await.map_err(|e| match e {
+    let stream = s.blobs.get(id.as_str()).await.map_err(|e| match e {
         crate::blobs::BlobError::Store(object_store::Error::NotFound { .. }) => {
             ApiError::from(StoreError::not_found(ObjectKind::File, &id))
         }

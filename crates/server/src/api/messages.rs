@@ -6,7 +6,8 @@ use crate::error::ApiResult;
 use crate::extract::{ApiJson, RawQuery};
 use assistd_core::validate;
 use assistd_wire::{
-    CreateMessageRequest, ListResponse, Message, MessageFile, ModifyMessageRequest,
+    CreateMessageRequest, FileId, ListResponse, Message, MessageFile, MessageId,
+    ModifyMessageRequest, RunId, ThreadId,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,7 +16,7 @@ use axum::extract::{Path, State};
 pub async fn create_message(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(thread_id): Path<String>,
+    Path(thread_id): Path<ThreadId>,
     ApiJson(req): ApiJson<CreateMessageRequest>,
 ) -> ApiResult<Json<Message>> {
     validate::create_message("", &req)?;
@@ -26,7 +27,7 @@ pub async fn create_message(
 pub async fn get_message(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, message_id)): Path<(String, String)>,
+    Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
 ) -> ApiResult<Json<Message>> {
     Ok(Json(
         s.store.get_message(&p, &thread_id, &message_id).await?,
@@ -37,7 +38,7 @@ pub async fn get_message(
 pub async fn modify_message(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, message_id)): Path<(String, String)>,
+    Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
     ApiJson(req): ApiJson<ModifyMessageRequest>,
 ) -> ApiResult<Json<Message>> {
     if let Some(m) = &req.metadata {
@@ -54,14 +55,14 @@ pub async fn modify_message(
 pub async fn list_messages(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(thread_id): Path<String>,
+    Path(thread_id): Path<ThreadId>,
     q: RawQuery,
 ) -> ApiResult<Json<ListResponse<Message>>> {
     let params = q.list_params()?;
-    let run_id = q.string("run_id")?;
+    let run_id = q.string("run_id")?.map(RunId::from);
     let page = s
         .store
-        .list_messages(&p, &thread_id, &params, run_id.as_deref())
+        .list_messages(&p, &thread_id, &params, run_id.as_ref())
         .await?;
     Ok(Json(ListResponse::new(page.data, page.has_more)))
 }
@@ -70,7 +71,7 @@ pub async fn list_messages(
 pub async fn list_message_files(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, message_id)): Path<(String, String)>,
+    Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
     q: RawQuery,
 ) -> ApiResult<Json<ListResponse<MessageFile>>> {
     let page = s
@@ -84,7 +85,7 @@ pub async fn list_message_files(
 pub async fn get_message_file(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, message_id, file_id)): Path<(String, String, String)>,
+    Path((thread_id, message_id, file_id)): Path<(ThreadId, MessageId, FileId)>,
 ) -> ApiResult<Json<MessageFile>> {
     Ok(Json(
         s.store

@@ -11,8 +11,9 @@ use assistd_core::validate;
 use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
-    Assistant, CreateRunRequest, CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run,
-    RunStep, StepDetails, StepToolCall, StreamEvent, SubmitToolOutputsRunRequest,
+    Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
+    ModifyRunRequest, Run, RunId, RunStep, StepDetails, StepId, StepToolCall, StreamEvent,
+    SubmitToolOutputsRunRequest, ThreadId,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -46,7 +47,7 @@ impl IntoResponse for RunResponse {
 }
 
 /// The run's assistant; a missing one is a 404 naming it, as OpenAI answers.
-async fn assistant_for_run(s: &AppState, p: &Project, id: &str) -> ApiResult<Assistant> {
+async fn assistant_for_run(s: &AppState, p: &Project, id: &AssistantId) -> ApiResult<Assistant> {
     s.store.get_assistant(p, id).await.map_err(|e| match e {
         StoreError::NotFound { .. } => {
             ApiError::from(StoreError::not_found(ObjectKind::Assistant, id))
@@ -59,7 +60,7 @@ async fn assistant_for_run(s: &AppState, p: &Project, id: &str) -> ApiResult<Ass
 pub async fn create_run(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(thread_id): Path<String>,
+    Path(thread_id): Path<ThreadId>,
     ApiJson(req): ApiJson<CreateRunRequest>,
 ) -> ApiResult<Response> {
     validate::create_run(&req)?;
@@ -166,7 +167,7 @@ pub async fn create_thread_and_run(
 pub async fn get_run(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, run_id)): Path<(String, String)>,
+    Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
 ) -> ApiResult<RunResponse> {
     let run = s.store.get_run(&p, &thread_id, &run_id).await?;
     Ok(RunResponse::new(&s, run))
@@ -176,7 +177,7 @@ pub async fn get_run(
 pub async fn modify_run(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, run_id)): Path<(String, String)>,
+    Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     ApiJson(req): ApiJson<ModifyRunRequest>,
 ) -> ApiResult<RunResponse> {
     if let Some(m) = &req.metadata {
@@ -193,7 +194,7 @@ pub async fn modify_run(
 pub async fn list_runs(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(thread_id): Path<String>,
+    Path(thread_id): Path<ThreadId>,
     q: RawQuery,
 ) -> ApiResult<Json<ListResponse<Run>>> {
     let page = s.store.list_runs(&p, &thread_id, &q.list_params()?).await?;
@@ -209,7 +210,7 @@ pub struct CancelRunRequest {}
 pub async fn cancel_run(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, run_id)): Path<(String, String)>,
+    Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     OptionalJson(_): OptionalJson<CancelRunRequest>,
 ) -> ApiResult<RunResponse> {
     let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
@@ -222,7 +223,7 @@ pub async fn cancel_run(
 pub async fn submit_tool_outputs_to_run(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, run_id)): Path<(String, String)>,
+    Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     ApiJson(req): ApiJson<SubmitToolOutputsRunRequest>,
 ) -> ApiResult<Response> {
     let rx = req
@@ -257,8 +258,8 @@ pub async fn submit_tool_outputs_to_run(
 async fn answered_step(
     s: &AppState,
     p: &Project,
-    thread_id: &str,
-    run_id: &str,
+    thread_id: &ThreadId,
+    run_id: &RunId,
     call_id: Option<String>,
 ) -> Option<RunStep> {
     let call_id = call_id?;
@@ -283,7 +284,7 @@ async fn answered_step(
 pub async fn list_run_steps(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, run_id)): Path<(String, String)>,
+    Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     q: RawQuery,
 ) -> ApiResult<Json<ListResponse<RunStep>>> {
     let page = s
@@ -297,7 +298,7 @@ pub async fn list_run_steps(
 pub async fn get_run_step(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path((thread_id, run_id, step_id)): Path<(String, String, String)>,
+    Path((thread_id, run_id, step_id)): Path<(ThreadId, RunId, StepId)>,
 ) -> ApiResult<Json<RunStep>> {
     Ok(Json(
         s.store

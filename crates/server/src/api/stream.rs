@@ -17,6 +17,7 @@ use crate::error::{ApiError, ErrorKind};
 use assistd_core::Project;
 use assistd_executor::Event;
 use assistd_wire::{Run, StreamEvent};
+use assistd_wire::{RunId, ThreadId};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use std::collections::VecDeque;
@@ -41,8 +42,8 @@ fn status_event(run: &Run) -> Option<Event> {
 struct State {
     app: AppState,
     project: Project,
-    thread_id: String,
-    run_id: String,
+    thread_id: ThreadId,
+    run_id: RunId,
     pending: VecDeque<Event>,
     rx: broadcast::Receiver<Event>,
     ended: bool,
@@ -59,8 +60,8 @@ impl Drop for State {
 pub fn run_stream(
     app: AppState,
     project: Project,
-    thread_id: String,
-    run_id: String,
+    thread_id: ThreadId,
+    run_id: RunId,
     prelude: Vec<Event>,
     rx: broadcast::Receiver<Event>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {

@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, OptionalJson};
 use assistd_core::validate;
-use assistd_wire::{CreateThreadRequest, DeletionStatus, ModifyThreadRequest, Thread};
+use assistd_wire::{CreateThreadRequest, DeletionStatus, ModifyThreadRequest, Thread, ThreadId};
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -23,7 +23,7 @@ pub async fn create_thread(
 pub async fn get_thread(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ThreadId>,
 ) -> ApiResult<Json<Thread>> {
     Ok(Json(s.store.get_thread(&p, &id).await?))
 }
@@ -32,7 +32,7 @@ pub async fn get_thread(
 pub async fn modify_thread(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ThreadId>,
     ApiJson(req): ApiJson<ModifyThreadRequest>,
 ) -> ApiResult<Json<Thread>> {
     if let Some(m) = &req.metadata {
@@ -45,7 +45,7 @@ pub async fn modify_thread(
 pub async fn delete_thread(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ThreadId>,
 ) -> ApiResult<Json<DeletionStatus>> {
     s.store.delete_thread(&p, &id).await?;
     Ok(Json(DeletionStatus::new(id, "thread.deleted")))

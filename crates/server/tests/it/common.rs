@@ -1,14 +1,17 @@
 //! `TestApp`: a server on port 0 with its own data directory, and a client for it; plus the
 //! assertions every module shares (exact field sets, ids, timestamps, list envelopes).
 
-#![allow(dead_code)]
+#![expect(
+    dead_code,
+    reason = "shared by every test module of the one `it` binary; not each uses every helper"
+)]
 
 use assistd_core::Project;
 use assistd_core::Store;
 use assistd_server::app::{RunningServer, start};
 use assistd_server::config::{ApiKey, DatabaseUrl, Settings};
 use assistd_test_support::pg::TestDatabase;
-use assistd_wire::{FunctionCall, Usage};
+use assistd_wire::{FunctionCall, RunId, ThreadId, Usage};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -484,7 +487,7 @@ impl TestApp {
         let project = Self::project(&self.key);
         let store = self.store().await;
         let current = store
-            .get_run(&project, thread, run)
+            .get_run(&project, &ThreadId::from(thread), &RunId::from(run))
             .await
             .expect("claimed run");
         let calls = calls
@@ -500,12 +503,12 @@ impl TestApp {
             .expect("require_action")
             .expect("lease held");
         let step = store
-            .run_steps(&project, run)
+            .run_steps(&project, &RunId::from(run))
             .await
             .expect("run steps")
             .pop()
             .expect("the tool_calls step");
-        step.id
+        step.id.into_string()
     }
 
     /// Stops the server gracefully and starts it again on the same database and data

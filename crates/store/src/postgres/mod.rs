@@ -13,10 +13,6 @@
 mod dialect;
 pub mod signals;
 #[path = "../sql/mod.rs"]
-#[allow(
-    clippy::duplicate_mod,
-    reason = "the one store source, compiled once per backend over its dialect"
-)]
 mod sql;
 
 pub use signals::PgSignals;
@@ -153,7 +149,7 @@ mod tests {
     use super::*;
     use assistd_core::{EngineStore, Project, RunStore, ThreadStore};
     use assistd_test_support::contract::new_run;
-    use assistd_wire::{CreateAssistantRequest, CreateThreadRequest};
+    use assistd_wire::{AssistantId, CreateAssistantRequest, CreateThreadRequest};
     use std::collections::HashSet;
 
     /// Both stores ship the same migrations under the same names, so that a deployment reads
@@ -183,7 +179,7 @@ mod tests {
         stores
     }
 
-    async fn assistant(store: &PostgresStore, project: &Project) -> String {
+    async fn assistant(store: &PostgresStore, project: &Project) -> AssistantId {
         use assistd_core::AssistantStore;
         store
             .create_assistant(

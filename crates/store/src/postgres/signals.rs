@@ -3,6 +3,7 @@
 //! order, which is all the engine needs of it: signals are hints (see `assistd_core::signals`).
 
 use assistd_core::{Signal, Signals, StoreResult};
+use assistd_wire::RunId;
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -38,7 +39,7 @@ fn decode(payload: &str) -> Option<Signal> {
         p => p
             .strip_prefix("cancel:")
             .filter(|id| !id.is_empty())
-            .map(|id| Signal::Cancel(id.to_owned())),
+            .map(|id| Signal::Cancel(RunId::from(id))),
     }
 }
 

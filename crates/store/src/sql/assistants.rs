@@ -4,13 +4,13 @@ use super::files::{check_attachable, dedup};
 use super::{backend, cursors, d, fetch_page};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::validate::limits;
 use assistd_core::{
     AssistantStore, ListParams, ObjectKind, Page, Project, StoreError, StoreResult,
 };
 use assistd_wire::{
-    Assistant, AssistantFile, AssistantTool, CreateAssistantRequest, Metadata,
+    Assistant, AssistantFile, AssistantId, AssistantTool, CreateAssistantRequest, FileId, Metadata,
     ModifyAssistantRequest, ResponseFormatOption,
 };
 use async_trait::async_trait;
@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 #[derive(FromRow)]
 struct AssistantRow {
-    id: String,
+    id: AssistantId,
     created_at: i64,
     name: Option<String>,
     description: Option<String>,
@@ -87,7 +87,7 @@ impl From<AssistantFileRow> for AssistantFile {
 async fn get(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
-    id: &str,
+    id: &AssistantId,
 ) -> StoreResult<Assistant> {
     sqlx::query_as::<_, AssistantRow>(&format!("{} WHERE a.id = $1 AND a.project = $2", *SELECT))
         .bind(id)
@@ -105,7 +105,7 @@ async fn get(
 async fn exists(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
-    id: &str,
+    id: &AssistantId,
     lock: bool,
 ) -> StoreResult<()> {
     let found: Option<i32> = sqlx::query_scalar(&format!(
@@ -128,7 +128,7 @@ async fn exists(
 
 async fn attach(
     conn: &mut d::Conn,
-    assistant_id: &str,
+    assistant_id: &AssistantId,
     file_ids: &[String],
     created_at: i64,
 ) -> StoreResult<()> {
@@ -151,8 +151,8 @@ async fn attach(
 
 async fn fetch_assistant_file(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
-    assistant_id: &str,
-    file_id: &str,
+    assistant_id: &AssistantId,
+    file_id: &FileId,
 ) -> StoreResult<AssistantFile> {
     sqlx::query_as::<_, AssistantFileRow>(
         "SELECT file_id, created_at, assistant_id FROM assistant_files \
@@ -174,7 +174,7 @@ impl AssistantStore for d::Store {
         project: &Project,
         req: CreateAssistantRequest,
     ) -> StoreResult<Assistant> {
-        let id = new_id(IdKind::Assistant);
+        let id = AssistantId::fresh();
         let created_at = now();
         let tools = req.tools.unwrap_or_default();
         let file_ids = dedup(&req.file_ids.unwrap_or_default());
@@ -206,14 +206,14 @@ impl AssistantStore for d::Store {
         Ok(assistant)
     }
 
-    async fn get_assistant(&self, project: &Project, id: &str) -> StoreResult<Assistant> {
+    async fn get_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<Assistant> {
         get(self.reader(), project, id).await
     }
 
     async fn modify_assistant(
         &self,
         project: &Project,
-        id: &str,
+        id: &AssistantId,
         req: ModifyAssistantRequest,
     ) -> StoreResult<Assistant> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -290,7 +290,7 @@ impl AssistantStore for d::Store {
         .await
     }
 
-    async fn delete_assistant(&self, project: &Project, id: &str) -> StoreResult<()> {
+    async fn delete_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<()> {
         let deleted = sqlx::query("DELETE FROM assistants WHERE id = $1 AND project = $2")
             .bind(id)
             .bind(project.as_str())
@@ -307,13 +307,13 @@ impl AssistantStore for d::Store {
     async fn create_assistant_file(
         &self,
         project: &Project,
-        assistant_id: &str,
-        file_id: &str,
+        assistant_id: &AssistantId,
+        file_id: &FileId,
     ) -> StoreResult<AssistantFile> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked, so that two concurrent attachments cannot both pass the limit check.
         exists(&mut *tx, project, assistant_id, true).await?;
-        check_attachable(&mut tx, project, &[file_id.to_owned()], "file_id")
+        check_attachable(&mut tx, project, &[file_id.to_string()], "file_id")
             .await
             .map_err(|e| match e {
                 StoreError::InvalidReference { kind, id, .. } => StoreError::InvalidReference {
@@ -333,7 +333,7 @@ impl AssistantStore for d::Store {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend)?;
-        if !attached.iter().any(|f| f == file_id) {
+        if !attached.iter().any(|f| f == file_id.as_str()) {
             if attached.len() >= limits::ASSISTANT_FILES {
                 return Err(StoreError::invalid(
                     format!(
@@ -343,7 +343,7 @@ impl AssistantStore for d::Store {
                     Some("file_id"),
                 ));
             }
-            attach(&mut tx, assistant_id, &[file_id.to_owned()], now()).await?;
+            attach(&mut tx, assistant_id, &[file_id.to_string()], now()).await?;
         }
         let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;
         tx.commit().await.map_err(backend)?;
@@ -353,8 +353,8 @@ impl AssistantStore for d::Store {
     async fn get_assistant_file(
         &self,
         project: &Project,
-        assistant_id: &str,
-        file_id: &str,
+        assistant_id: &AssistantId,
+        file_id: &FileId,
     ) -> StoreResult<AssistantFile> {
         exists(self.reader(), project, assistant_id, false).await?;
         fetch_assistant_file(self.reader(), assistant_id, file_id).await
@@ -363,14 +363,14 @@ impl AssistantStore for d::Store {
     async fn list_assistant_files(
         &self,
         project: &Project,
-        assistant_id: &str,
+        assistant_id: &AssistantId,
         params: &ListParams,
     ) -> StoreResult<Page<AssistantFile>> {
         exists(self.reader(), project, assistant_id, false).await?;
         let Some(cursors) = cursors(
             self.reader(),
             "SELECT seq FROM assistant_files WHERE file_id = $1 AND assistant_id = $2",
-            assistant_id,
+            assistant_id.as_str(),
             params,
         )
         .await?
@@ -395,8 +395,8 @@ impl AssistantStore for d::Store {
     async fn delete_assistant_file(
         &self,
         project: &Project,
-        assistant_id: &str,
-        file_id: &str,
+        assistant_id: &AssistantId,
+        file_id: &FileId,
     ) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         exists(&mut *tx, project, assistant_id, false).await?;

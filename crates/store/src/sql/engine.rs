@@ -11,13 +11,14 @@ use super::runs::{RUN_COLUMNS, RunRow, STEP_COLUMNS, StepRow};
 use super::{backend, d};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::transitions;
 use assistd_core::{ClaimedRun, EngineStore, Lease, Project, StoreError, StoreResult, TurnText};
 use assistd_wire::{
-    LastError, Message, MessageContent, MessageCreation, MessageIncompleteDetails, MessageStatus,
-    RequiredAction, Run, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus, RunStepType,
-    RunToolCallObject, StepDetails, StepFunctionCall, StepToolCall, SubmitToolOutputs, Usage,
+    LastError, Message, MessageContent, MessageCreation, MessageId, MessageIncompleteDetails,
+    MessageStatus, RequiredAction, Run, RunId, RunIncompleteDetails, RunStatus, RunStep,
+    RunStepStatus, RunStepType, RunToolCallObject, StepDetails, StepFunctionCall, StepId,
+    StepToolCall, SubmitToolOutputs, ThreadId, Usage,
 };
 use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
@@ -31,7 +32,7 @@ fn ms(d: Duration) -> i64 {
 
 async fn run_by_id(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
-    run_id: &str,
+    run_id: &RunId,
 ) -> StoreResult<Run> {
     sqlx::query_as::<_, RunRow>(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
         .bind(run_id)
@@ -44,7 +45,7 @@ async fn run_by_id(
 
 async fn step_by_id(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
-    step_id: &str,
+    step_id: &StepId,
 ) -> StoreResult<RunStep> {
     sqlx::query_as::<_, StepRow>(&format!(
         "SELECT {STEP_COLUMNS} FROM run_steps WHERE id = $1"
@@ -59,7 +60,7 @@ async fn step_by_id(
 
 async fn message_by_id(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
-    message_id: &str,
+    message_id: &MessageId,
 ) -> StoreResult<Message> {
     sqlx::query_as::<_, MessageRow>(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
         .bind(message_id)
@@ -83,7 +84,7 @@ async fn insert_open_step(
         StepDetails::ToolCalls { .. } => RunStepType::ToolCalls,
     };
     let step = RunStep {
-        id: new_id(IdKind::Step),
+        id: StepId::fresh(),
         object: "thread.run.step".to_owned(),
         created_at: at,
         assistant_id: run.assistant_id.clone(),
@@ -121,7 +122,7 @@ async fn insert_open_step(
 
 /// Whether `worker` holds the lease on `run_id`; if so, the run's row stays locked until the
 /// transaction ends.
-async fn holds(conn: &mut d::Conn, run_id: &str, worker: &str) -> StoreResult<bool> {
+async fn holds(conn: &mut d::Conn, run_id: &RunId, worker: &str) -> StoreResult<bool> {
     Ok(lease_status(conn, run_id, worker).await?.is_some())
 }
 
@@ -129,7 +130,7 @@ async fn holds(conn: &mut d::Conn, run_id: &str, worker: &str) -> StoreResult<bo
 /// the transaction ends.
 async fn lease_status(
     conn: &mut d::Conn,
-    run_id: &str,
+    run_id: &RunId,
     worker: &str,
 ) -> StoreResult<Option<(RunStatus, String)>> {
     let row: Option<(String, String)> = sqlx::query_as(&format!(
@@ -151,7 +152,7 @@ async fn lease_status(
 /// `expires_at` it passed).
 pub(crate) async fn end_run(
     conn: &mut d::Conn,
-    run_id: &str,
+    run_id: &RunId,
     status: RunStatus,
     last_error: Option<&LastError>,
     incomplete_reason: Option<&str>,
@@ -202,7 +203,7 @@ pub(crate) async fn end_run(
 /// Ends a run's open steps and messages along with the run.
 async fn close_open_work(
     conn: &mut d::Conn,
-    run_id: &str,
+    run_id: &RunId,
     status: RunStatus,
     at: i64,
     last_error: Option<&LastError>,
@@ -294,7 +295,12 @@ impl EngineStore for d::Store {
         }))
     }
 
-    async fn renew_lease(&self, run_id: &str, worker: &str, lease: Duration) -> StoreResult<Lease> {
+    async fn renew_lease(
+        &self,
+        run_id: &RunId,
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<Lease> {
         let status: Option<String> = sqlx::query_scalar(&format!(
             "UPDATE runs SET lease_expires_at = {DB_NOW_MS} + $1 \
              WHERE id = $2 AND lease_owner = $3 RETURNING status"
@@ -311,7 +317,7 @@ impl EngineStore for d::Store {
         })
     }
 
-    async fn release_run(&self, run_id: &str, worker: &str) -> StoreResult<()> {
+    async fn release_run(&self, run_id: &RunId, worker: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL \
              WHERE id = $1 AND lease_owner = $2",
@@ -324,7 +330,7 @@ impl EngineStore for d::Store {
         Ok(())
     }
 
-    async fn discard_partial_turn(&self, run_id: &str, worker: &str) -> StoreResult<()> {
+    async fn discard_partial_turn(&self, run_id: &RunId, worker: &str) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         if !holds(&mut tx, run_id, worker).await? {
             return Ok(());
@@ -356,7 +362,7 @@ impl EngineStore for d::Store {
     async fn thread_messages(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
     ) -> StoreResult<Vec<Message>> {
         let rows: Vec<MessageRow> = sqlx::query_as(&format!(
             "{MESSAGE_SELECT} WHERE m.thread_id = $1 AND m.project = $2 ORDER BY m.seq"
@@ -369,7 +375,7 @@ impl EngineStore for d::Store {
         rows.into_iter().map(MessageRow::into_wire).collect()
     }
 
-    async fn run_steps(&self, project: &Project, run_id: &str) -> StoreResult<Vec<RunStep>> {
+    async fn run_steps(&self, project: &Project, run_id: &RunId) -> StoreResult<Vec<RunStep>> {
         let rows: Vec<StepRow> = sqlx::query_as(&format!(
             "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND project = $2 ORDER BY seq"
         ))
@@ -389,7 +395,7 @@ impl EngineStore for d::Store {
         };
         let at = now();
         let msg = Message {
-            id: new_id(IdKind::Message),
+            id: MessageId::fresh(),
             object: "thread.message".to_owned(),
             created_at: at,
             thread_id: run.thread_id.clone(),
@@ -427,7 +433,7 @@ impl EngineStore for d::Store {
             at,
             StepDetails::MessageCreation {
                 message_creation: MessageCreation {
-                    message_id: msg.id.clone(),
+                    message_id: msg.id.to_string(),
                 },
             },
         )
@@ -440,8 +446,8 @@ impl EngineStore for d::Store {
         &self,
         run: &Run,
         worker: &str,
-        message_id: &str,
-        step_id: &str,
+        message_id: &MessageId,
+        step_id: &StepId,
         out: &TurnText,
     ) -> StoreResult<(Message, RunStep)> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -493,7 +499,7 @@ impl EngineStore for d::Store {
         &self,
         run: &Run,
         worker: &str,
-        message_id: &str,
+        message_id: &MessageId,
         text: &str,
     ) -> StoreResult<()> {
         // Not locked: a worker that loses its lease meanwhile writes at most into its own
@@ -540,7 +546,7 @@ impl EngineStore for d::Store {
         &self,
         run: &Run,
         worker: &str,
-        step_id: &str,
+        step_id: &StepId,
         calls: Vec<RunToolCallObject>,
         usage: Usage,
     ) -> StoreResult<Option<(Run, RunStep)>> {
@@ -632,7 +638,7 @@ impl EngineStore for d::Store {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Runs locked elsewhere (being claimed, cancelled, finished, or swept by another
         // process) are skipped; the next sweep sees them as they are then.
-        let due: Vec<String> = sqlx::query_scalar(&format!(
+        let due: Vec<RunId> = sqlx::query_scalar(&format!(
             "SELECT id FROM runs WHERE expires_at < $1 \
              AND (status IN ($2, $3) \
                   OR (status IN ($4, $5) \

@@ -4,6 +4,7 @@ use super::{backend, d};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::{FileStore, NewFile, ObjectKind, Project, StoreError, StoreResult};
+use assistd_wire::FileId;
 use assistd_wire::OpenAIFile;
 use async_trait::async_trait;
 use sqlx::FromRow;
@@ -11,7 +12,7 @@ use sqlx::types::Json;
 
 #[derive(FromRow)]
 struct FileRow {
-    id: String,
+    id: FileId,
     created_at: i64,
     bytes: i64,
     filename: String,
@@ -119,7 +120,7 @@ impl FileStore for d::Store {
         })
     }
 
-    async fn get_file(&self, project: &Project, id: &str) -> StoreResult<OpenAIFile> {
+    async fn get_file(&self, project: &Project, id: &FileId) -> StoreResult<OpenAIFile> {
         sqlx::query_as::<_, FileRow>(&format!(
             "SELECT {COLUMNS} FROM files WHERE id = $1 AND project = $2"
         ))
@@ -149,7 +150,7 @@ impl FileStore for d::Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn delete_file(&self, project: &Project, id: &str) -> StoreResult<()> {
+    async fn delete_file(&self, project: &Project, id: &FileId) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Runs and messages keep the file's id on their rows too (runs a snapshot of their files,
         // messages a copy of `message_files`); remove it there, runs first (the lock order), and
@@ -197,11 +198,11 @@ async fn detach(
     conn: &mut d::Conn,
     table: &str,
     rows: Vec<(String, Json<Vec<String>>)>,
-    file_id: &str,
+    file_id: &FileId,
 ) -> StoreResult<()> {
     let update = format!("UPDATE {table} SET file_ids = $1 WHERE id = $2");
     for (row_id, Json(mut ids)) in rows {
-        ids.retain(|f| f != file_id);
+        ids.retain(|f| f != file_id.as_str());
         sqlx::query(&update)
             .bind(Json(ids))
             .bind(row_id)

@@ -4,12 +4,12 @@ use super::files::{check_attachable, dedup};
 use super::threads::{Guard, active_run, exists as thread_exists, lock as lock_thread};
 use super::{backend, cursors, d, fetch_json_page, fetch_page, text_enum};
 use assistd_core::clock::now;
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::transitions::ACTIVE;
 use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::{
-    CreateMessageRequest, Message, MessageContent, MessageFile, MessageIncompleteDetails,
-    MessageStatus, Metadata,
+    AssistantId, CreateMessageRequest, FileId, Message, MessageContent, MessageFile, MessageId,
+    MessageIncompleteDetails, MessageStatus, Metadata, RunId, ThreadId,
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
@@ -17,17 +17,17 @@ use sqlx::{FromRow, QueryBuilder};
 
 #[derive(FromRow)]
 pub(crate) struct MessageRow {
-    id: String,
+    id: MessageId,
     created_at: i64,
-    thread_id: String,
+    thread_id: ThreadId,
     status: String,
     incomplete_details: Option<Json<MessageIncompleteDetails>>,
     completed_at: Option<i64>,
     incomplete_at: Option<i64>,
     role: String,
     content: Json<Vec<MessageContent>>,
-    assistant_id: Option<String>,
-    run_id: Option<String>,
+    assistant_id: Option<AssistantId>,
+    run_id: Option<RunId>,
     file_ids: Json<Vec<String>>,
     metadata: Option<Json<Metadata>>,
 }
@@ -58,9 +58,13 @@ pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.statu
     m.file_ids FROM messages m";
 
 /// The object of a new user-written message.
-fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<String>) -> Message {
+fn user_message(
+    thread_id: &ThreadId,
+    req: &CreateMessageRequest,
+    file_ids: Vec<String>,
+) -> Message {
     Message {
-        id: new_id(IdKind::Message),
+        id: MessageId::fresh(),
         object: "thread.message".to_owned(),
         created_at: now(),
         thread_id: thread_id.to_owned(),
@@ -82,7 +86,7 @@ fn user_message(thread_id: &str, req: &CreateMessageRequest, file_ids: Vec<Strin
 pub(crate) async fn insert_message(
     conn: &mut d::Conn,
     project: &Project,
-    thread_id: &str,
+    thread_id: &ThreadId,
     req: CreateMessageRequest,
     param: &str,
 ) -> StoreResult<Message> {
@@ -127,8 +131,8 @@ pub(crate) async fn insert_message(
 async fn get(
     conn: &mut d::Conn,
     project: &Project,
-    thread_id: &str,
-    message_id: &str,
+    thread_id: &ThreadId,
+    message_id: &MessageId,
 ) -> StoreResult<Message> {
     thread_exists(&mut *conn, project, thread_id).await?;
     sqlx::query_as::<_, MessageRow>(&format!(
@@ -164,8 +168,8 @@ impl From<MessageFileRow> for MessageFile {
 
 async fn fetch_message_file(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
-    message_id: &str,
-    file_id: &str,
+    message_id: &MessageId,
+    file_id: &FileId,
 ) -> StoreResult<MessageFile> {
     sqlx::query_as::<_, MessageFileRow>(
         "SELECT file_id, created_at, message_id FROM message_files \
@@ -185,7 +189,7 @@ impl MessageStore for d::Store {
     async fn create_message(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         req: CreateMessageRequest,
     ) -> StoreResult<Message> {
         // With one writer at a time, the common case of a message without files takes one
@@ -237,8 +241,8 @@ impl MessageStore for d::Store {
     async fn get_message(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
     ) -> StoreResult<Message> {
         let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, message_id).await
@@ -247,8 +251,8 @@ impl MessageStore for d::Store {
     async fn modify_message(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Message> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -269,14 +273,14 @@ impl MessageStore for d::Store {
     async fn list_messages(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         params: &ListParams,
-        run_id: Option<&str>,
+        run_id: Option<&RunId>,
     ) -> StoreResult<Page<Message>> {
         let cursors = cursors(
             self.reader(),
             "SELECT seq FROM messages WHERE id = $1 AND thread_id = $2",
-            thread_id,
+            thread_id.as_str(),
             params,
         )
         .await?;
@@ -320,8 +324,8 @@ impl MessageStore for d::Store {
     async fn list_message_files(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
         params: &ListParams,
     ) -> StoreResult<Page<MessageFile>> {
         {
@@ -331,7 +335,7 @@ impl MessageStore for d::Store {
         let Some(cursors) = cursors(
             self.reader(),
             "SELECT seq FROM message_files WHERE file_id = $1 AND message_id = $2",
-            message_id,
+            message_id.as_str(),
             params,
         )
         .await?
@@ -356,9 +360,9 @@ impl MessageStore for d::Store {
     async fn get_message_file(
         &self,
         project: &Project,
-        thread_id: &str,
-        message_id: &str,
-        file_id: &str,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
+        file_id: &FileId,
     ) -> StoreResult<MessageFile> {
         let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, message_id).await?;

@@ -11,9 +11,10 @@ use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
 };
 use assistd_wire::{
-    AssistantTool, CreateThreadRequest, LastError, Metadata, RequiredAction, ResponseFormatOption,
-    Run, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus, RunStepType, StepDetails, Thread,
-    ToolChoiceOption, ToolOutput, TruncationObject, Usage,
+    AssistantId, AssistantTool, CreateThreadRequest, LastError, Metadata, RequiredAction,
+    ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus,
+    RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption, ToolOutput,
+    TruncationObject, Usage,
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
@@ -21,10 +22,10 @@ use sqlx::{FromRow, QueryBuilder};
 
 #[derive(FromRow)]
 pub(crate) struct RunRow {
-    id: String,
+    id: RunId,
     created_at: i64,
-    thread_id: String,
-    assistant_id: String,
+    thread_id: ThreadId,
+    assistant_id: AssistantId,
     status: String,
     required_action: Option<Json<RequiredAction>>,
     last_error: Option<Json<LastError>>,
@@ -96,11 +97,11 @@ pub(crate) const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, s
 
 #[derive(FromRow)]
 pub(crate) struct StepRow {
-    id: String,
+    id: StepId,
     created_at: i64,
-    assistant_id: String,
-    thread_id: String,
-    run_id: String,
+    assistant_id: AssistantId,
+    thread_id: ThreadId,
+    run_id: RunId,
     #[sqlx(rename = "type")]
     type_: String,
     status: String,
@@ -152,8 +153,8 @@ pub(crate) const STEP_COLUMNS: &str = "id, created_at, assistant_id, thread_id, 
 pub(crate) async fn get(
     conn: &mut d::Conn,
     project: &Project,
-    thread_id: &str,
-    run_id: &str,
+    thread_id: &ThreadId,
+    run_id: &RunId,
     lock: bool,
 ) -> StoreResult<Run> {
     let row = sqlx::query_as::<_, RunRow>(&format!(
@@ -179,7 +180,7 @@ pub(crate) async fn get(
 async fn insert_run(
     conn: &mut d::Conn,
     project: &Project,
-    thread_id: &str,
+    thread_id: &ThreadId,
     new: NewRun,
 ) -> StoreResult<Run> {
     for (i, m) in new.additional_messages.into_iter().enumerate() {
@@ -257,8 +258,8 @@ async fn insert_run(
 
 async fn step_by_id_in_run(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
-    run_id: &str,
-    step_id: &str,
+    run_id: &RunId,
+    step_id: &StepId,
 ) -> StoreResult<RunStep> {
     sqlx::query_as::<_, StepRow>(&format!(
         "SELECT {STEP_COLUMNS} FROM run_steps WHERE id = $1 AND run_id = $2"
@@ -277,7 +278,7 @@ impl RunStore for d::Store {
     async fn create_run(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         run: NewRun,
     ) -> StoreResult<Run> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -306,7 +307,12 @@ impl RunStore for d::Store {
         Ok((thread, run))
     }
 
-    async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> StoreResult<Run> {
+    async fn get_run(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+    ) -> StoreResult<Run> {
         let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, run_id, false).await
     }
@@ -314,8 +320,8 @@ impl RunStore for d::Store {
     async fn modify_run(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Run> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -338,14 +344,14 @@ impl RunStore for d::Store {
     async fn list_runs(
         &self,
         project: &Project,
-        thread_id: &str,
+        thread_id: &ThreadId,
         params: &ListParams,
     ) -> StoreResult<Page<Run>> {
         thread_exists(self.reader(), project, thread_id).await?;
         let Some(cursors) = cursors(
             self.reader(),
             "SELECT seq FROM runs WHERE id = $1 AND thread_id = $2",
-            thread_id,
+            thread_id.as_str(),
             params,
         )
         .await?
@@ -362,8 +368,8 @@ impl RunStore for d::Store {
     async fn cancel_run(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
     ) -> StoreResult<Run> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked: a worker claiming the queued run meanwhile would otherwise keep executing a
@@ -390,8 +396,8 @@ impl RunStore for d::Store {
     async fn submit_tool_outputs(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
         outputs: Vec<ToolOutput>,
     ) -> StoreResult<Run> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -439,8 +445,8 @@ impl RunStore for d::Store {
     async fn list_run_steps(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
         params: &ListParams,
     ) -> StoreResult<Page<RunStep>> {
         {
@@ -450,7 +456,7 @@ impl RunStore for d::Store {
         let Some(cursors) = cursors(
             self.reader(),
             "SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2",
-            run_id,
+            run_id.as_str(),
             params,
         )
         .await?
@@ -475,9 +481,9 @@ impl RunStore for d::Store {
     async fn get_run_step(
         &self,
         project: &Project,
-        thread_id: &str,
-        run_id: &str,
-        step_id: &str,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+        step_id: &StepId,
     ) -> StoreResult<RunStep> {
         let mut conn = self.reader().acquire().await.map_err(backend)?;
         get(&mut conn, project, thread_id, run_id, false).await?;

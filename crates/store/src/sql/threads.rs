@@ -4,17 +4,17 @@ use super::messages::insert_message;
 use super::{backend, d};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::transitions::ACTIVE;
 use assistd_core::{ObjectKind, Project, StoreError, StoreResult, ThreadStore};
-use assistd_wire::{CreateThreadRequest, Metadata, Thread};
+use assistd_wire::{CreateThreadRequest, Metadata, Thread, ThreadId};
 use async_trait::async_trait;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
 #[derive(FromRow)]
 struct ThreadRow {
-    id: String,
+    id: ThreadId,
     created_at: i64,
     metadata: Option<Json<Metadata>>,
 }
@@ -34,7 +34,7 @@ impl From<ThreadRow> for Thread {
 pub(crate) async fn get(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
-    id: &str,
+    id: &ThreadId,
 ) -> StoreResult<Thread> {
     sqlx::query_as::<_, ThreadRow>(
         "SELECT id, created_at, metadata FROM threads WHERE id = $1 AND project = $2",
@@ -52,7 +52,7 @@ pub(crate) async fn get(
 pub(crate) async fn exists(
     conn: impl sqlx::Executor<'_, Database = d::Db>,
     project: &Project,
-    id: &str,
+    id: &ThreadId,
 ) -> StoreResult<()> {
     check_found(
         sqlx::query_scalar("SELECT 1 FROM threads WHERE id = $1 AND project = $2")
@@ -81,7 +81,7 @@ pub(crate) enum Guard {
 pub(crate) async fn lock(
     conn: &mut d::Conn,
     project: &Project,
-    id: &str,
+    id: &ThreadId,
     guard: Guard,
 ) -> StoreResult<()> {
     let mode = match guard {
@@ -104,7 +104,7 @@ pub(crate) async fn lock(
     )
 }
 
-fn check_found(found: Option<i32>, id: &str) -> StoreResult<()> {
+fn check_found(found: Option<i32>, id: &ThreadId) -> StoreResult<()> {
     found
         .map(|_| ())
         .ok_or_else(|| StoreError::not_found(ObjectKind::Thread, id))
@@ -112,7 +112,10 @@ fn check_found(found: Option<i32>, id: &str) -> StoreResult<()> {
 
 /// The id of the thread's active run (queued, in progress, waiting for tool outputs, or
 /// cancelling), if it has one.
-pub(crate) async fn active_run(conn: &mut d::Conn, thread_id: &str) -> StoreResult<Option<String>> {
+pub(crate) async fn active_run(
+    conn: &mut d::Conn,
+    thread_id: &ThreadId,
+) -> StoreResult<Option<String>> {
     let mut query = sqlx::query_scalar(
         "SELECT id FROM runs WHERE thread_id = $1 AND status IN ($2, $3, $4, $5) LIMIT 1",
     )
@@ -131,7 +134,7 @@ pub(crate) async fn insert_thread(
     param: &str,
 ) -> StoreResult<Thread> {
     let thread = Thread {
-        id: new_id(IdKind::Thread),
+        id: ThreadId::fresh(),
         object: "thread".to_owned(),
         created_at: now(),
         metadata: req.metadata,
@@ -163,14 +166,14 @@ impl ThreadStore for d::Store {
         Ok(thread)
     }
 
-    async fn get_thread(&self, project: &Project, id: &str) -> StoreResult<Thread> {
+    async fn get_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<Thread> {
         get(self.reader(), project, id).await
     }
 
     async fn modify_thread(
         &self,
         project: &Project,
-        id: &str,
+        id: &ThreadId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Thread> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
@@ -188,7 +191,7 @@ impl ThreadStore for d::Store {
         Ok(thread)
     }
 
-    async fn delete_thread(&self, project: &Project, id: &str) -> StoreResult<()> {
+    async fn delete_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<()> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // The cascade below takes the thread, then its messages, then its runs; a worker writing
         // a run's turn holds the run, then takes messages. Taking the runs first keeps the two

@@ -4,10 +4,6 @@
 
 mod dialect;
 #[path = "../sql/mod.rs"]
-#[allow(
-    clippy::duplicate_mod,
-    reason = "the one store source, compiled once per backend over its dialect"
-)]
 mod sql;
 
 use assistd_core::StoreResult;

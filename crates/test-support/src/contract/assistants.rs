@@ -8,8 +8,9 @@ use super::{
 };
 use assistd_core::{ListParams, ObjectKind, Store};
 use assistd_wire::{
-    AssistantTool, AssistantsApiResponseFormat, CreateAssistantRequest, CreateThreadRequest,
-    ModifyAssistantRequest, ResponseFormatMode, ResponseFormatOption, ResponseFormatType,
+    AssistantId, AssistantTool, AssistantsApiResponseFormat, CreateAssistantRequest,
+    CreateThreadRequest, FileId, ModifyAssistantRequest, ResponseFormatMode, ResponseFormatOption,
+    ResponseFormatType,
 };
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ pub async fn assistant_crud(store: Arc<dyn Store>) {
                 description: Some("Helps with math.".to_owned()),
                 instructions: Some("You are a personal math tutor.".to_owned()),
                 tools: Some(tools.clone()),
-                file_ids: Some(vec![f1.id.clone()]),
+                file_ids: Some(vec![f1.id.to_string()]),
                 metadata: Some(md(&[("team", "math"), ("tier", "gold")])),
                 temperature: Some(0.7),
                 top_p: Some(0.9),
@@ -60,7 +61,7 @@ pub async fn assistant_crud(store: Arc<dyn Store>) {
         )
         .await
         .expect("create full assistant");
-    assert!(full.id.starts_with("asst_"), "id {}", full.id);
+    assert!(full.id.as_str().starts_with("asst_"), "id {}", full.id);
     assert_eq!(full.object, "assistant");
     assert_recent(full.created_at, t0, "assistant.created_at");
     assert_eq!(full.model, "gpt-4-turbo");
@@ -71,7 +72,7 @@ pub async fn assistant_crud(store: Arc<dyn Store>) {
         Some("You are a personal math tutor.")
     );
     assert_eq!(full.tools, tools);
-    assert_eq!(full.file_ids, vec![f1.id.clone()]);
+    assert_eq!(full.file_ids, vec![f1.id.to_string()]);
     assert_eq!(
         full.metadata,
         Some(md(&[("team", "math"), ("tier", "gold")]))
@@ -139,7 +140,9 @@ pub async fn assistant_crud(store: Arc<dyn Store>) {
     // The file stays; only the attachment went.
     assert_eq!(store.get_file(&p, &f1.id).await.unwrap(), f1);
     assert_not_found(
-        store.get_assistant(&p, "asst_doesnotexist").await,
+        store
+            .get_assistant(&p, &AssistantId::from("asst_doesnotexist"))
+            .await,
         ObjectKind::Assistant,
         "asst_doesnotexist",
     );
@@ -151,7 +154,7 @@ pub async fn assistant_create_checks_files(store: Arc<dyn Store>) {
     let ok = upload(&store, &p, "assistants").await;
     let tune = upload(&store, &p, "fine-tune").await;
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(vec![ok.id.clone(), "file-missing".to_owned()]);
+    req.file_ids = Some(vec![ok.id.to_string(), "file-missing".to_owned()]);
     let param = assert_invalid_reference(
         store.create_assistant(&p, req).await,
         ObjectKind::File,
@@ -159,7 +162,7 @@ pub async fn assistant_create_checks_files(store: Arc<dyn Store>) {
     );
     assert!(param.starts_with("file_ids"), "param {param}");
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(vec![tune.id.clone()]);
+    req.file_ids = Some(vec![tune.id.to_string()]);
     let param = assert_invalid(store.create_assistant(&p, req).await);
     assert!(
         param.as_deref().is_some_and(|p| p.starts_with("file_ids")),
@@ -188,7 +191,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
                 description: Some("Description".to_owned()),
                 instructions: Some("Instructions".to_owned()),
                 tools: Some(vec![AssistantTool::Retrieval]),
-                file_ids: Some(vec![f1.id.clone(), f2.id.clone()]),
+                file_ids: Some(vec![f1.id.to_string(), f2.id.to_string()]),
                 metadata: Some(md(&[("a", "1")])),
                 temperature: Some(1.5),
                 top_p: Some(0.5),
@@ -197,7 +200,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(orig.file_ids, vec![f1.id.clone(), f2.id.clone()]);
+    assert_eq!(orig.file_ids, vec![f1.id.to_string(), f2.id.to_string()]);
     let f1_link = store
         .get_assistant_file(&p, &orig.id, &f1.id)
         .await
@@ -281,13 +284,13 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
             &p,
             &orig.id,
             ModifyAssistantRequest {
-                file_ids: Some(vec![f3.id.clone(), f1.id.clone()]),
+                file_ids: Some(vec![f3.id.to_string(), f1.id.to_string()]),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    want.file_ids = vec![f1.id.clone(), f3.id.clone()];
+    want.file_ids = vec![f1.id.to_string(), f3.id.to_string()];
     assert_eq!(m, want, "file_ids ascending by file creation");
     assert_eq!(store.get_assistant(&p, &orig.id).await.unwrap(), want);
     assert_not_found(
@@ -308,7 +311,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
         .unwrap();
     let mut linked = ids(&links);
     linked.sort();
-    let mut want_linked = vec![f1.id.clone(), f3.id.clone()];
+    let mut want_linked = vec![f1.id.to_string(), f3.id.to_string()];
     want_linked.sort();
     assert_eq!(linked, want_linked);
     // The detached file itself stays.
@@ -321,7 +324,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
             &orig.id,
             ModifyAssistantRequest {
                 name: Some(Some("Should not stick".to_owned())),
-                file_ids: Some(vec![f2.id.clone(), "file-missing".to_owned()]),
+                file_ids: Some(vec![f2.id.to_string(), "file-missing".to_owned()]),
                 ..Default::default()
             },
         )
@@ -334,7 +337,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
             &orig.id,
             ModifyAssistantRequest {
                 name: Some(Some("Should not stick".to_owned())),
-                file_ids: Some(vec![tune.id.clone()]),
+                file_ids: Some(vec![tune.id.to_string()]),
                 ..Default::default()
             },
         )
@@ -380,9 +383,9 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
         .create_assistant_file(&p, &asst, &f1.id)
         .await
         .unwrap();
-    assert_eq!(a1.id, f1.id);
+    assert_eq!(a1.id, f1.id.as_str());
     assert_eq!(a1.object, "assistant.file");
-    assert_eq!(a1.assistant_id, asst);
+    assert_eq!(a1.assistant_id, asst.as_str());
     assert_recent(a1.created_at, t0, "assistant_file.created_at");
     let again = store
         .create_assistant_file(&p, &asst, &f1.id)
@@ -394,7 +397,7 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
             .list_assistant_files(&p, &asst, &all_asc())
             .await
             .unwrap()),
-        vec![f1.id.clone()],
+        vec![f1.id.to_string()],
         "idempotent attach does not duplicate"
     );
     assert_eq!(
@@ -419,7 +422,7 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
     assert_eq!(desc.data, vec![a2.clone(), a1.clone()]);
     assert_eq!(
         store.get_assistant(&p, &asst).await.unwrap().file_ids,
-        vec![f1.id.clone(), f2.id.clone()]
+        vec![f1.id.to_string(), f2.id.to_string()]
     );
 
     // Detach.
@@ -439,7 +442,7 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.get_assistant(&p, &asst).await.unwrap().file_ids,
-        vec![f2.id.clone()]
+        vec![f2.id.to_string()]
     );
     assert_eq!(
         store
@@ -452,7 +455,7 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
     assert_eq!(store.get_file(&p, &f1.id).await.unwrap(), f1, "file stays");
 
     // 404s on the path.
-    let ghost = "asst_doesnotexist";
+    let ghost = &AssistantId::from("asst_doesnotexist");
     assert_not_found(
         store.create_assistant_file(&p, ghost, &f1.id).await,
         ObjectKind::Assistant,
@@ -475,7 +478,7 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
     );
     assert_not_found(
         store
-            .get_assistant_file(&p, &asst, "file-notattached")
+            .get_assistant_file(&p, &asst, &FileId::from("file-notattached"))
             .await,
         ObjectKind::AssistantFile,
         "file-notattached",
@@ -483,7 +486,9 @@ pub async fn assistant_files(store: Arc<dyn Store>) {
 
     // Bad references.
     let param = assert_invalid_reference(
-        store.create_assistant_file(&p, &asst, "file-missing").await,
+        store
+            .create_assistant_file(&p, &asst, &FileId::from("file-missing"))
+            .await,
         ObjectKind::File,
         "file-missing",
     );
@@ -508,9 +513,10 @@ pub async fn assistant_file_limit(store: Arc<dyn Store>) {
         files.push(upload(&store, &p, "assistants").await.id);
     }
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(files[..20].to_vec());
+    let names: Vec<String> = files.iter().map(String::from).collect();
+    req.file_ids = Some(names[..20].to_vec());
     let asst = store.create_assistant(&p, req).await.unwrap();
-    assert_eq!(asst.file_ids, files[..20]);
+    assert_eq!(asst.file_ids, names[..20]);
     assert_invalid(store.create_assistant_file(&p, &asst.id, &files[20]).await);
     store
         .create_assistant_file(&p, &asst.id, &files[3])
@@ -518,7 +524,7 @@ pub async fn assistant_file_limit(store: Arc<dyn Store>) {
         .expect("re-attaching at the limit is idempotent");
     assert_eq!(
         store.get_assistant(&p, &asst.id).await.unwrap().file_ids,
-        files[..20]
+        names[..20]
     );
     assert_not_found(
         store.get_assistant_file(&p, &asst.id, &files[20]).await,
@@ -536,7 +542,7 @@ pub async fn assistant_file_limit(store: Arc<dyn Store>) {
         .expect("room after a detach");
     assert_eq!(
         store.get_assistant(&p, &asst.id).await.unwrap().file_ids,
-        files[1..]
+        names[1..]
     );
 }
 
@@ -545,7 +551,7 @@ pub async fn assistant_delete_keeps_threads_and_runs(store: Arc<dyn Store>) {
     let p = project_a();
     let f1 = upload(&store, &p, "assistants").await;
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(vec![f1.id.clone()]);
+    req.file_ids = Some(vec![f1.id.to_string()]);
     let asst = store.create_assistant(&p, req).await.unwrap();
     let (thread, run) = store
         .create_thread_and_run(

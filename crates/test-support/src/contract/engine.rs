@@ -9,7 +9,7 @@ use super::{
 use assistd_core::{Lease, ObjectKind, Store, TurnText};
 use assistd_wire::{
     CreateThreadRequest, LastError, MessageContent, MessageCreation, MessageIncompleteDetails,
-    MessageRole, MessageStatus, RunIncompleteDetails, RunStatus, RunStepStatus, RunStepType,
+    MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus, RunStepStatus, RunStepType,
     StepDetails, StepFunctionCall, StepToolCall, Usage,
 };
 use std::collections::HashSet;
@@ -160,7 +160,7 @@ pub async fn claim_run_is_exclusive(store: Arc<dyn Store>) {
             claimed.push((worker, c.run.id));
         }
     }
-    let claimed_ids: HashSet<String> = claimed.iter().map(|(_, id)| id.clone()).collect();
+    let claimed_ids: HashSet<RunId> = claimed.iter().map(|(_, id)| id.clone()).collect();
     assert_eq!(claimed.len(), 8, "claims: {claimed:?}");
     assert_eq!(claimed_ids, created, "each run claimed exactly once");
     for (worker, id) in &claimed {
@@ -277,7 +277,10 @@ pub async fn renew_and_release_lease(store: Arc<dyn Store>) {
         "a queued run has no lease"
     );
     assert_eq!(
-        store.renew_lease("run_nope", WORKER, LEASE).await.unwrap(),
+        store
+            .renew_lease(&RunId::from("run_nope"), WORKER, LEASE)
+            .await
+            .unwrap(),
         Lease::Lost,
         "an unknown run"
     );
@@ -378,7 +381,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
 
     let t0 = unix_now();
     let (msg, step) = store.begin_message(&c.run, WORKER).await.unwrap();
-    assert!(msg.id.starts_with("msg_"), "id {}", msg.id);
+    assert!(msg.id.as_str().starts_with("msg_"), "id {}", msg.id);
     assert_eq!(msg.object, "thread.message");
     assert_recent(msg.created_at, t0, "message.created_at");
     assert_eq!(msg.thread_id, thread);
@@ -388,13 +391,13 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
     assert_eq!(msg.incomplete_at, None);
     assert_eq!(msg.role, MessageRole::Assistant);
     assert!(msg.content.is_empty(), "content {:?}", msg.content);
-    assert_eq!(msg.assistant_id.as_deref(), Some(asst.as_str()));
-    assert_eq!(msg.run_id.as_deref(), Some(run.id.as_str()));
+    assert_eq!(msg.assistant_id.as_ref(), Some(&asst));
+    assert_eq!(msg.run_id.as_ref(), Some(&run.id));
     assert!(msg.file_ids.is_empty());
     assert_eq!(msg.metadata, None);
     assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
 
-    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert!(step.id.as_str().starts_with("step_"), "id {}", step.id);
     assert_eq!(step.object, "thread.run.step");
     assert_recent(step.created_at, t0, "step.created_at");
     assert_eq!(step.assistant_id, asst);
@@ -406,7 +409,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
         step.step_details,
         StepDetails::MessageCreation {
             message_creation: MessageCreation {
-                message_id: msg.id.clone(),
+                message_id: msg.id.to_string(),
             },
         }
     );
@@ -656,14 +659,14 @@ pub async fn discard_partial_turn(store: Arc<dyn Store>) {
             .list_messages(&p, &thread, &all_asc(), None)
             .await
             .unwrap()),
-        vec![m1.id.clone(), m3.id.clone()]
+        vec![m1.id.to_string(), m3.id.to_string()]
     );
     assert_eq!(
         ids(&store
             .list_run_steps(&p, &thread, &run.id, &all_asc())
             .await
             .unwrap()),
-        vec![s1.id.clone(), s3.id.clone()]
+        vec![s1.id.to_string(), s3.id.to_string()]
     );
 }
 
@@ -728,7 +731,7 @@ pub async fn require_action_and_resume(store: Arc<dyn Store>) {
     let steps = store.run_steps(&p, &run.id).await.unwrap();
     assert_eq!(steps.len(), 1);
     let step = steps[0].clone();
-    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert!(step.id.as_str().starts_with("step_"), "id {}", step.id);
     assert_recent(step.created_at, t0, "step.created_at");
     assert_eq!(step.assistant_id, asst);
     assert_eq!(step.thread_id, thread);

@@ -4,8 +4,9 @@ use super::{
     all_asc, assert_not_found, assert_recent, assistant_req, ids, msg_with_files, new_run,
     new_thread, project_a, unix_now, upload,
 };
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::{NewFile, ObjectKind, Store};
+use assistd_wire::FileId;
 use std::sync::Arc;
 
 #[doc(hidden)]
@@ -26,7 +27,7 @@ pub async fn files_crud(store: Arc<dyn Store>) {
     let p = project_a();
     assert!(store.list_files(&p, None).await.unwrap().is_empty());
     let t0 = unix_now();
-    let id = new_id(IdKind::File);
+    let id = FileId::fresh();
     let f1 = store
         .create_file(
             &p,
@@ -88,7 +89,7 @@ pub async fn files_crud(store: Arc<dyn Store>) {
         vec![f3.clone(), f2.clone()]
     );
     assert_not_found(
-        store.get_file(&p, "file-nope").await,
+        store.get_file(&p, &FileId::from("file-nope")).await,
         ObjectKind::File,
         "file-nope",
     );
@@ -101,21 +102,25 @@ pub async fn file_delete_detaches(store: Arc<dyn Store>) {
     let f1 = upload(&store, &p, "assistants").await;
     let f2 = upload(&store, &p, "assistants").await;
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(vec![f1.id.clone(), f2.id.clone()]);
+    req.file_ids = Some(vec![f1.id.to_string(), f2.id.to_string()]);
     let asst = store.create_assistant(&p, req).await.unwrap();
     let thread = new_thread(&store, &p).await;
     let msg = store
-        .create_message(&p, &thread, msg_with_files("two files", &[&f1.id, &f2.id]))
+        .create_message(
+            &p,
+            &thread,
+            msg_with_files("two files", &[f1.id.as_str(), f2.id.as_str()]),
+        )
         .await
         .unwrap();
     let mut nr = new_run(&asst.id);
-    nr.file_ids = vec![f1.id.clone(), f2.id.clone()];
+    nr.file_ids = vec![f1.id.to_string(), f2.id.to_string()];
     let run = store.create_run(&p, &thread, nr).await.unwrap();
 
     store.delete_file(&p, &f1.id).await.unwrap();
 
     let mut want = asst.clone();
-    want.file_ids = vec![f2.id.clone()];
+    want.file_ids = vec![f2.id.to_string()];
     assert_eq!(store.get_assistant(&p, &asst.id).await.unwrap(), want);
     assert_not_found(
         store.get_assistant_file(&p, &asst.id, &f1.id).await,
@@ -127,11 +132,11 @@ pub async fn file_delete_detaches(store: Arc<dyn Store>) {
             .list_assistant_files(&p, &asst.id, &all_asc())
             .await
             .unwrap()),
-        vec![f2.id.clone()]
+        vec![f2.id.to_string()]
     );
 
     let mut want = msg.clone();
-    want.file_ids = vec![f2.id.clone()];
+    want.file_ids = vec![f2.id.to_string()];
     assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), want);
     assert_not_found(
         store.get_message_file(&p, &thread, &msg.id, &f1.id).await,
@@ -143,11 +148,11 @@ pub async fn file_delete_detaches(store: Arc<dyn Store>) {
             .list_message_files(&p, &thread, &msg.id, &all_asc())
             .await
             .unwrap()),
-        vec![f2.id.clone()]
+        vec![f2.id.to_string()]
     );
 
     let mut want = run.clone();
-    want.file_ids = vec![f2.id.clone()];
+    want.file_ids = vec![f2.id.to_string()];
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), want);
 
     assert_eq!(store.get_file(&p, &f2.id).await.unwrap(), f2);

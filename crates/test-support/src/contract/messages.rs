@@ -6,7 +6,10 @@ use super::{
     project_a, turn, unix_now, upload, usage, user_msg,
 };
 use assistd_core::{ListParams, ObjectKind, Order, Store};
-use assistd_wire::{CreateMessageRequest, MessageContent, MessageRole, MessageStatus};
+use assistd_wire::{
+    CreateMessageRequest, FileId, MessageContent, MessageId, MessageRole, MessageStatus, RunId,
+    ThreadId,
+};
 use std::sync::Arc;
 
 #[doc(hidden)]
@@ -40,13 +43,13 @@ pub async fn message_crud(store: Arc<dyn Store>) {
             CreateMessageRequest {
                 role: MessageRole::User,
                 content: "What is 2 + 2?".to_owned(),
-                file_ids: Some(vec![f1.id.clone(), f2.id.clone()]),
+                file_ids: Some(vec![f1.id.to_string(), f2.id.to_string()]),
                 metadata: Some(md(&[("k", "v")])),
             },
         )
         .await
         .unwrap();
-    assert!(m1.id.starts_with("msg_"), "id {}", m1.id);
+    assert!(m1.id.as_str().starts_with("msg_"), "id {}", m1.id);
     assert_eq!(m1.object, "thread.message");
     assert_recent(m1.created_at, t0, "message.created_at");
     assert_eq!(m1.thread_id, thread);
@@ -57,7 +60,7 @@ pub async fn message_crud(store: Arc<dyn Store>) {
     assert_eq!(m1.content, vec![MessageContent::text("What is 2 + 2?")]);
     assert_eq!(m1.assistant_id, None);
     assert_eq!(m1.run_id, None);
-    assert_eq!(m1.file_ids, vec![f1.id.clone(), f2.id.clone()]);
+    assert_eq!(m1.file_ids, vec![f1.id.to_string(), f2.id.to_string()]);
     assert_eq!(m1.metadata, Some(md(&[("k", "v")])));
     assert_eq!(store.get_message(&p, &thread, &m1.id).await.unwrap(), m1);
 
@@ -116,7 +119,9 @@ pub async fn message_crud(store: Arc<dyn Store>) {
 
     // 404s.
     assert_not_found(
-        store.get_message(&p, &thread, "msg_nope").await,
+        store
+            .get_message(&p, &thread, &MessageId::from("msg_nope"))
+            .await,
         ObjectKind::Message,
         "msg_nope",
     );
@@ -131,23 +136,29 @@ pub async fn message_crud(store: Arc<dyn Store>) {
         &m1.id,
     );
     assert_not_found(
-        store.modify_message(&p, &thread, "msg_nope", None).await,
+        store
+            .modify_message(&p, &thread, &MessageId::from("msg_nope"), None)
+            .await,
         ObjectKind::Message,
         "msg_nope",
     );
     assert_not_found(
-        store.get_message(&p, "thread_nope", &m1.id).await,
-        ObjectKind::Thread,
-        "thread_nope",
-    );
-    assert_not_found(
-        store.create_message(&p, "thread_nope", user_msg("x")).await,
+        store
+            .get_message(&p, &ThreadId::from("thread_nope"), &m1.id)
+            .await,
         ObjectKind::Thread,
         "thread_nope",
     );
     assert_not_found(
         store
-            .list_messages(&p, "thread_nope", &all_asc(), None)
+            .create_message(&p, &ThreadId::from("thread_nope"), user_msg("x"))
+            .await,
+        ObjectKind::Thread,
+        "thread_nope",
+    );
+    assert_not_found(
+        store
+            .list_messages(&p, &ThreadId::from("thread_nope"), &all_asc(), None)
             .await,
         ObjectKind::Thread,
         "thread_nope",
@@ -159,7 +170,7 @@ pub async fn message_crud(store: Arc<dyn Store>) {
             .create_message(
                 &p,
                 &thread,
-                msg_with_files("bad", &[&f1.id, "file-missing"]),
+                msg_with_files("bad", &[f1.id.as_str(), "file-missing"]),
             )
             .await,
         ObjectKind::File,
@@ -168,7 +179,7 @@ pub async fn message_crud(store: Arc<dyn Store>) {
     assert!(param.starts_with("file_ids"), "param {param}");
     let param = assert_invalid(
         store
-            .create_message(&p, &thread, msg_with_files("bad", &[&tune.id]))
+            .create_message(&p, &thread, msg_with_files("bad", &[tune.id.as_str()]))
             .await,
     );
     assert!(
@@ -180,7 +191,7 @@ pub async fn message_crud(store: Arc<dyn Store>) {
             .list_messages(&p, &thread, &all_asc(), None)
             .await
             .unwrap()),
-        vec![m1.id.clone(), m2.id.clone()]
+        vec![m1.id.to_string(), m2.id.to_string()]
     );
 }
 
@@ -241,11 +252,15 @@ pub async fn message_run_id_filter(store: Arc<dyn Store>) {
             .list_messages(&p, &thread, &all_asc(), None)
             .await
             .unwrap()),
-        vec![m1.id.clone(), all.data[1].id.clone(), written.id.clone()]
+        vec![
+            m1.id.to_string(),
+            all.data[1].id.to_string(),
+            written.id.to_string()
+        ]
     );
     assert_empty(
         store
-            .list_messages(&p, &thread, &all_asc(), Some("run_unknown"))
+            .list_messages(&p, &thread, &all_asc(), Some(&RunId::from("run_unknown")))
             .await,
         "messages of an unknown run",
     );
@@ -259,7 +274,11 @@ pub async fn message_files(store: Arc<dyn Store>) {
     let thread = new_thread(&store, &p).await;
     let t0 = unix_now();
     let msg = store
-        .create_message(&p, &thread, msg_with_files("files", &[&f1.id, &f2.id]))
+        .create_message(
+            &p,
+            &thread,
+            msg_with_files("files", &[f1.id.as_str(), f2.id.as_str()]),
+        )
         .await
         .unwrap();
     let plain = store
@@ -271,11 +290,11 @@ pub async fn message_files(store: Arc<dyn Store>) {
         .list_message_files(&p, &thread, &msg.id, &all_asc())
         .await
         .unwrap();
-    assert_eq!(ids(&asc), vec![f1.id.clone(), f2.id.clone()]);
+    assert_eq!(ids(&asc), vec![f1.id.to_string(), f2.id.to_string()]);
     assert!(!asc.has_more);
     for mf in &asc.data {
         assert_eq!(mf.object, "thread.message.file");
-        assert_eq!(mf.message_id, msg.id);
+        assert_eq!(mf.message_id, msg.id.as_str());
         assert_recent(mf.created_at, t0, "message_file.created_at");
     }
     let desc = store
@@ -290,18 +309,18 @@ pub async fn message_files(store: Arc<dyn Store>) {
         .list_message_files(&p, &thread, &msg.id, &params(1, Order::Asc, None, None))
         .await
         .unwrap();
-    assert_eq!(ids(&first), vec![f1.id.clone()]);
+    assert_eq!(ids(&first), vec![f1.id.to_string()]);
     assert!(first.has_more);
     let second = store
         .list_message_files(
             &p,
             &thread,
             &msg.id,
-            &params(1, Order::Asc, Some(&f1.id), None),
+            &params(1, Order::Asc, Some(f1.id.as_str()), None),
         )
         .await
         .unwrap();
-    assert_eq!(ids(&second), vec![f2.id.clone()]);
+    assert_eq!(ids(&second), vec![f2.id.to_string()]);
     assert!(!second.has_more);
 
     assert_eq!(
@@ -331,28 +350,28 @@ pub async fn message_files(store: Arc<dyn Store>) {
     );
     assert_not_found(
         store
-            .get_message_file(&p, &thread, &msg.id, "file-nope")
+            .get_message_file(&p, &thread, &msg.id, &FileId::from("file-nope"))
             .await,
         ObjectKind::MessageFile,
         "file-nope",
     );
     assert_not_found(
         store
-            .get_message_file(&p, &thread, "msg_nope", &f1.id)
+            .get_message_file(&p, &thread, &MessageId::from("msg_nope"), &f1.id)
             .await,
         ObjectKind::Message,
         "msg_nope",
     );
     assert_not_found(
         store
-            .list_message_files(&p, &thread, "msg_nope", &all_asc())
+            .list_message_files(&p, &thread, &MessageId::from("msg_nope"), &all_asc())
             .await,
         ObjectKind::Message,
         "msg_nope",
     );
     assert_not_found(
         store
-            .list_message_files(&p, "thread_nope", &msg.id, &all_asc())
+            .list_message_files(&p, &ThreadId::from("thread_nope"), &msg.id, &all_asc())
             .await,
         ObjectKind::Thread,
         "thread_nope",

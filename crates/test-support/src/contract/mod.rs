@@ -23,15 +23,16 @@
 //!
 //! [`store_contract_tests!`]: crate::store_contract_tests
 
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::{
     ListParams, NewFile, NewRun, ObjectKind, Order, Page, Project, Store, StoreError, StoreResult,
     TurnText,
 };
 use assistd_wire::{
-    AssistantTool, CreateAssistantRequest, CreateMessageRequest, CreateThreadRequest, FunctionCall,
-    FunctionObject, HasId, MessageRole, Metadata, OpenAIFile, ResponseFormatOption, Run, RunStep,
-    ToolChoiceOption, ToolOutput, TruncationObject, Usage,
+    AssistantId, AssistantTool, CreateAssistantRequest, CreateMessageRequest, CreateThreadRequest,
+    FileId, FunctionCall, FunctionObject, HasId, MessageRole, Metadata, OpenAIFile,
+    ResponseFormatOption, Run, RunId, RunStep, ThreadId, ToolChoiceOption, ToolOutput,
+    TruncationObject, Usage,
 };
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -91,10 +92,10 @@ macro_rules! store_contract_tests {
 
 /// A [`NewRun`] for `assistant_id` with the defaults a server would resolve for a bare request:
 /// no tools, no files, automatic truncation/tool choice/response format, expiring after 600 s.
-pub fn new_run(assistant_id: &str) -> NewRun {
+pub fn new_run(assistant_id: &AssistantId) -> NewRun {
     NewRun {
-        id: new_id(IdKind::Run),
-        assistant_id: assistant_id.to_owned(),
+        id: RunId::fresh(),
+        assistant_id: assistant_id.clone(),
         model: "gpt-4-turbo".to_owned(),
         instructions: "You are the contract suite.".to_owned(),
         additional_instructions: None,
@@ -170,7 +171,7 @@ async fn upload(store: &Arc<dyn Store>, project: &Project, purpose: &str) -> Ope
         .create_file(
             project,
             NewFile {
-                id: new_id(IdKind::File),
+                id: FileId::fresh(),
                 filename: format!("{purpose}.txt"),
                 bytes: 42,
                 purpose: purpose.to_owned(),
@@ -239,7 +240,7 @@ fn output(call_id: &str, out: &str) -> ToolOutput {
     }
 }
 
-async fn new_assistant(store: &Arc<dyn Store>, project: &Project) -> String {
+async fn new_assistant(store: &Arc<dyn Store>, project: &Project) -> AssistantId {
     store
         .create_assistant(project, assistant_req("gpt-4-turbo"))
         .await
@@ -247,7 +248,7 @@ async fn new_assistant(store: &Arc<dyn Store>, project: &Project) -> String {
         .id
 }
 
-async fn new_thread(store: &Arc<dyn Store>, project: &Project) -> String {
+async fn new_thread(store: &Arc<dyn Store>, project: &Project) -> ThreadId {
     store
         .create_thread(project, CreateThreadRequest::default())
         .await
@@ -267,7 +268,7 @@ const LEASE: Duration = Duration::from_secs(600);
 async fn require_tool_outputs(
     store: &Arc<dyn Store>,
     project: &Project,
-    run_id: &str,
+    run_id: &RunId,
     calls: Vec<FunctionCall>,
 ) -> (Run, RunStep) {
     let claimed = store
@@ -275,7 +276,7 @@ async fn require_tool_outputs(
         .await
         .expect("claim_run")
         .expect("a runnable run");
-    assert_eq!(claimed.run.id, run_id, "the claimed run");
+    assert_eq!(&claimed.run.id, run_id, "the claimed run");
     let run = store
         .require_action(&claimed.run, WORKER, calls, Usage::default())
         .await
@@ -291,13 +292,13 @@ async fn require_tool_outputs(
 }
 
 /// Claims the oldest runnable run as `worker`, which must be `run_id`.
-async fn claim(store: &Arc<dyn Store>, worker: &str, run_id: &str) -> assistd_core::ClaimedRun {
+async fn claim(store: &Arc<dyn Store>, worker: &str, run_id: &RunId) -> assistd_core::ClaimedRun {
     let claimed = store
         .claim_run(worker, LEASE)
         .await
         .expect("claim_run")
         .unwrap_or_else(|| panic!("{worker}: nothing to claim, expected {run_id}"));
-    assert_eq!(claimed.run.id, run_id, "{worker} claimed the wrong run");
+    assert_eq!(&claimed.run.id, run_id, "{worker} claimed the wrong run");
     claimed
 }
 
@@ -318,7 +319,8 @@ fn turn(text: &str, u: Usage) -> TurnText {
 }
 
 #[track_caller]
-fn assert_not_found<T: Debug>(r: StoreResult<T>, kind: ObjectKind, id: &str) {
+fn assert_not_found<T: Debug>(r: StoreResult<T>, kind: ObjectKind, id: impl AsRef<str>) {
+    let id = id.as_ref();
     match r {
         Err(StoreError::NotFound { kind: k, id: i }) => {
             assert_eq!((k, i.as_str()), (kind, id), "wrong NotFound");
@@ -329,7 +331,12 @@ fn assert_not_found<T: Debug>(r: StoreResult<T>, kind: ObjectKind, id: &str) {
 
 /// Asserts an `InvalidReference` to `kind` `id`, returning its `param`.
 #[track_caller]
-fn assert_invalid_reference<T: Debug>(r: StoreResult<T>, kind: ObjectKind, id: &str) -> String {
+fn assert_invalid_reference<T: Debug>(
+    r: StoreResult<T>,
+    kind: ObjectKind,
+    id: impl AsRef<str>,
+) -> String {
+    let id = id.as_ref();
     match r {
         Err(StoreError::InvalidReference {
             kind: k,

@@ -30,12 +30,13 @@ pub use crate::__store_contract_pagination as cases;
 
 /// Checks every pagination rule on a list whose objects were created in the order `created`
 /// (at least 10 of them). `list` runs the list operation with the given params.
-async fn check_pagination<T, F, Fut>(what: &str, created: &[String], list: F)
+async fn check_pagination<T, F, Fut>(what: &str, created: &[impl AsRef<str>], list: F)
 where
     T: HasId + Debug,
     F: Fn(ListParams) -> Fut,
     Fut: Future<Output = StoreResult<Page<T>>>,
 {
+    let created: Vec<String> = created.iter().map(|id| id.as_ref().to_owned()).collect();
     let n = created.len();
     assert!(n >= 10, "check_pagination needs at least 10 objects");
     let page = |p: ListParams| {
@@ -47,7 +48,7 @@ where
     };
     for order in [Order::Desc, Order::Asc] {
         let expected: Vec<String> = match order {
-            Order::Asc => created.to_vec(),
+            Order::Asc => created.clone(),
             Order::Desc => created.iter().rev().cloned().collect(),
         };
         let ctx = format!("{what} ({order:?})");
@@ -170,7 +171,7 @@ pub async fn pagination_messages(store: Arc<dyn Store>) {
                 .list_messages(
                     &p,
                     &thread,
-                    &params(10, order, Some(&foreign.id), None),
+                    &params(10, order, Some(foreign.id.as_str()), None),
                     None,
                 )
                 .await,
@@ -181,7 +182,7 @@ pub async fn pagination_messages(store: Arc<dyn Store>) {
                 .list_messages(
                     &p,
                     &thread,
-                    &params(10, order, None, Some(&foreign.id)),
+                    &params(10, order, None, Some(foreign.id.as_str())),
                     None,
                 )
                 .await,
@@ -269,7 +270,7 @@ pub async fn pagination_message_files(store: Arc<dyn Store>) {
     let thread = new_thread(&store, &p).await;
     let mut created = Vec::new();
     for _ in 0..10 {
-        created.push(upload(&store, &p, "assistants").await.id);
+        created.push(upload(&store, &p, "assistants").await.id.into_string());
     }
     let refs: Vec<&str> = created.iter().map(String::as_str).collect();
     let msg = store

@@ -7,13 +7,14 @@ use super::{
     new_assistant, new_run, new_thread, output, project_a, require_tool_outputs, unix_now, upload,
     user_msg,
 };
-use assistd_core::ids::{IdKind, new_id};
+use assistd_core::ids::FreshId;
 use assistd_core::{ListParams, NewRun, ObjectKind, Project, Store};
 use assistd_wire::{
-    AssistantTool, AssistantsApiResponseFormat, CreateMessageRequest, CreateThreadRequest,
-    LastError, MessageContent, MessageRole, MessageStatus, NamedFunction, NamedToolChoice,
-    NamedToolType, ResponseFormatMode, ResponseFormatOption, ResponseFormatType, RunStatus,
-    RunStepStatus, ToolChoiceMode, ToolChoiceOption, TruncationObject, TruncationType, Usage,
+    AssistantId, AssistantTool, AssistantsApiResponseFormat, CreateMessageRequest,
+    CreateThreadRequest, LastError, MessageContent, MessageRole, MessageStatus, NamedFunction,
+    NamedToolChoice, NamedToolType, ResponseFormatMode, ResponseFormatOption, ResponseFormatType,
+    RunId, RunStatus, RunStepStatus, StepId, ThreadId, ToolChoiceMode, ToolChoiceOption,
+    TruncationObject, TruncationType, Usage,
 };
 use std::sync::Arc;
 
@@ -40,9 +41,9 @@ pub use crate::__store_contract_runs as cases;
 async fn assert_thread_busy(
     store: &Arc<dyn Store>,
     p: &Project,
-    asst: &str,
-    thread: &str,
-    active: &str,
+    asst: &AssistantId,
+    thread: &ThreadId,
+    active: &RunId,
 ) {
     let runs = store.list_runs(p, thread, &all_asc()).await.unwrap().data;
     let msgs = store
@@ -54,12 +55,12 @@ async fn assert_thread_busy(
     nr.additional_messages = vec![user_msg("refused with its run")];
     let message = invalid_message(store.create_run(p, thread, nr).await);
     assert!(
-        message.contains(thread) && message.contains(active),
+        message.contains(thread.as_str()) && message.contains(active.as_str()),
         "create_run refused with {message:?}, naming neither the thread nor run {active}"
     );
     let message = invalid_message(store.create_message(p, thread, user_msg("refused")).await);
     assert!(
-        message.contains(thread) && message.contains(active),
+        message.contains(thread.as_str()) && message.contains(active.as_str()),
         "create_message refused with {message:?}, naming neither the thread nor run {active}"
     );
     assert_eq!(
@@ -97,7 +98,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
         .unwrap();
     let tools = vec![AssistantTool::CodeInterpreter, function_tool("get_weather")];
     let nr = NewRun {
-        id: new_id(IdKind::Run),
+        id: RunId::fresh(),
         assistant_id: asst.clone(),
         model: "gpt-4-0125-preview".to_owned(),
         instructions: "Be brief.".to_owned(),
@@ -107,11 +108,11 @@ pub async fn run_create(store: Arc<dyn Store>) {
             CreateMessageRequest {
                 role: MessageRole::Assistant,
                 metadata: Some(md(&[("from", "run")])),
-                ..msg_with_files("extra two", &[&f1.id])
+                ..msg_with_files("extra two", &[f1.id.as_str()])
             },
         ],
         tools: tools.clone(),
-        file_ids: vec![f1.id.clone(), f2.id.clone()],
+        file_ids: vec![f1.id.to_string(), f2.id.to_string()],
         metadata: Some(md(&[("run", "meta")])),
         temperature: Some(0.2),
         top_p: Some(0.8),
@@ -134,7 +135,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
     };
     let t0 = unix_now();
     let run = store.create_run(&p, &thread.id, nr).await.unwrap();
-    assert!(run.id.starts_with("run_"), "id {}", run.id);
+    assert!(run.id.as_str().starts_with("run_"), "id {}", run.id);
     assert_eq!(run.object, "thread.run");
     assert_recent(run.created_at, t0, "run.created_at");
     assert_eq!(run.thread_id, thread.id);
@@ -151,7 +152,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
     assert_eq!(run.model, "gpt-4-0125-preview");
     assert_eq!(run.instructions, "Be brief.");
     assert_eq!(run.tools, tools);
-    assert_eq!(run.file_ids, vec![f1.id.clone(), f2.id.clone()]);
+    assert_eq!(run.file_ids, vec![f1.id.to_string(), f2.id.to_string()]);
     assert_eq!(run.metadata, Some(md(&[("run", "meta")])));
     assert_eq!(run.usage, None);
     assert_eq!(run.temperature, Some(0.2));
@@ -194,7 +195,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
     assert!(msgs[1].file_ids.is_empty());
     assert_eq!(msgs[2].content, vec![MessageContent::text("extra two")]);
     assert_eq!(msgs[2].role, MessageRole::Assistant);
-    assert_eq!(msgs[2].file_ids, vec![f1.id.clone()]);
+    assert_eq!(msgs[2].file_ids, vec![f1.id.to_string()]);
     assert_eq!(msgs[2].metadata, Some(md(&[("from", "run")])));
     for m in &msgs[1..] {
         assert_eq!(m.thread_id, thread.id);
@@ -238,7 +239,9 @@ pub async fn run_create(store: Arc<dyn Store>) {
         "no additional messages, none added"
     );
     assert_not_found(
-        store.create_run(&p, "thread_nope", new_run(&asst)).await,
+        store
+            .create_run(&p, &ThreadId::from("thread_nope"), new_run(&asst))
+            .await,
         ObjectKind::Thread,
         "thread_nope",
     );
@@ -259,7 +262,7 @@ pub async fn run_create_is_atomic(store: Arc<dyn Store>) {
 
     let mut nr = new_run(&asst);
     nr.additional_messages = vec![
-        msg_with_files("ok", &[&f1.id]),
+        msg_with_files("ok", &[f1.id.as_str()]),
         msg_with_files("bad", &["file-missing"]),
     ];
     let param = assert_invalid_reference(
@@ -269,7 +272,7 @@ pub async fn run_create_is_atomic(store: Arc<dyn Store>) {
     );
     assert!(param.starts_with("additional_messages[1]"), "param {param}");
     let mut nr = new_run(&asst);
-    nr.additional_messages = vec![user_msg("ok"), msg_with_files("bad", &[&tune.id])];
+    nr.additional_messages = vec![user_msg("ok"), msg_with_files("bad", &[tune.id.as_str()])];
     let param = assert_invalid(store.create_run(&p, &thread, nr).await);
     assert!(
         param
@@ -305,19 +308,19 @@ pub async fn thread_and_run(store: Arc<dyn Store>) {
         .create_thread_and_run(
             &p,
             CreateThreadRequest {
-                messages: Some(vec![msg_with_files("Hi there", &[&f1.id])]),
+                messages: Some(vec![msg_with_files("Hi there", &[f1.id.as_str()])]),
                 metadata: Some(md(&[("t", "1")])),
             },
             nr,
         )
         .await
         .unwrap();
-    assert!(thread.id.starts_with("thread_"));
+    assert!(thread.id.as_str().starts_with("thread_"));
     assert_eq!(thread.object, "thread");
     assert_recent(thread.created_at, t0, "thread.created_at");
     assert_eq!(thread.metadata, Some(md(&[("t", "1")])));
     assert_eq!(store.get_thread(&p, &thread.id).await.unwrap(), thread);
-    assert!(run.id.starts_with("run_"));
+    assert!(run.id.as_str().starts_with("run_"));
     assert_eq!(run.thread_id, thread.id);
     assert_eq!(run.assistant_id, asst);
     assert_eq!(run.status, RunStatus::Queued);
@@ -339,7 +342,7 @@ pub async fn thread_and_run(store: Arc<dyn Store>) {
         .data;
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].content, vec![MessageContent::text("Hi there")]);
-    assert_eq!(msgs[0].file_ids, vec![f1.id.clone()]);
+    assert_eq!(msgs[0].file_ids, vec![f1.id.to_string()]);
 
     // Without a thread body: an empty thread.
     let (bare_thread, bare_run) = store
@@ -439,22 +442,28 @@ pub async fn run_modify_list_get(store: Arc<dyn Store>) {
         &elsewhere.id,
     );
     assert_not_found(
-        store.get_run(&p, &thread, "run_nope").await,
+        store.get_run(&p, &thread, &RunId::from("run_nope")).await,
         ObjectKind::Run,
         "run_nope",
     );
     assert_not_found(
-        store.modify_run(&p, &thread, "run_nope", None).await,
+        store
+            .modify_run(&p, &thread, &RunId::from("run_nope"), None)
+            .await,
         ObjectKind::Run,
         "run_nope",
     );
     assert_not_found(
-        store.get_run(&p, "thread_nope", &r1.id).await,
+        store
+            .get_run(&p, &ThreadId::from("thread_nope"), &r1.id)
+            .await,
         ObjectKind::Thread,
         "thread_nope",
     );
     assert_not_found(
-        store.list_runs(&p, "thread_nope", &all_asc()).await,
+        store
+            .list_runs(&p, &ThreadId::from("thread_nope"), &all_asc())
+            .await,
         ObjectKind::Thread,
         "thread_nope",
     );
@@ -505,12 +514,16 @@ pub async fn run_cancel(store: Arc<dyn Store>) {
     assert_invalid(store.cancel_run(&p, &thread, &run.id).await);
 
     assert_not_found(
-        store.cancel_run(&p, &thread, "run_nope").await,
+        store
+            .cancel_run(&p, &thread, &RunId::from("run_nope"))
+            .await,
         ObjectKind::Run,
         "run_nope",
     );
     assert_not_found(
-        store.cancel_run(&p, "thread_nope", &run.id).await,
+        store
+            .cancel_run(&p, &ThreadId::from("thread_nope"), &run.id)
+            .await,
         ObjectKind::Thread,
         "thread_nope",
     );
@@ -554,25 +567,29 @@ pub async fn run_steps_get_list(store: Arc<dyn Store>) {
         &other_step.id,
     );
     assert_not_found(
-        store.get_run_step(&p, &thread, &run.id, "step_nope").await,
+        store
+            .get_run_step(&p, &thread, &run.id, &StepId::from("step_nope"))
+            .await,
         ObjectKind::RunStep,
         "step_nope",
     );
     assert_not_found(
-        store.get_run_step(&p, &thread, "run_nope", &step.id).await,
-        ObjectKind::Run,
-        "run_nope",
-    );
-    assert_not_found(
         store
-            .list_run_steps(&p, &thread, "run_nope", &all_asc())
+            .get_run_step(&p, &thread, &RunId::from("run_nope"), &step.id)
             .await,
         ObjectKind::Run,
         "run_nope",
     );
     assert_not_found(
         store
-            .list_run_steps(&p, "thread_nope", &run.id, &all_asc())
+            .list_run_steps(&p, &thread, &RunId::from("run_nope"), &all_asc())
+            .await,
+        ObjectKind::Run,
+        "run_nope",
+    );
+    assert_not_found(
+        store
+            .list_run_steps(&p, &ThreadId::from("thread_nope"), &run.id, &all_asc())
             .await,
         ObjectKind::Thread,
         "thread_nope",
@@ -679,6 +696,12 @@ pub async fn active_run_blocks_thread(store: Arc<dyn Store>) {
         .expect("a run on another thread");
     assert_eq!(
         ids(&store.list_runs(&p, &thread, &all_asc()).await.unwrap()),
-        vec![r1.id, r2.id, r3.id, r4.id, r5.id]
+        vec![
+            r1.id.into_string(),
+            r2.id.into_string(),
+            r3.id.into_string(),
+            r4.id.into_string(),
+            r5.id.into_string()
+        ]
     );
 }

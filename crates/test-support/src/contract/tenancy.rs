@@ -27,12 +27,12 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
     let (a, b) = (project_a(), project_b());
     let fa = upload(&store, &a, "assistants").await;
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(vec![fa.id.clone()]);
+    req.file_ids = Some(vec![fa.id.to_string()]);
     let asst = store.create_assistant(&a, req).await.unwrap();
     let fb = upload(&store, &b, "assistants").await;
     let asst_b = new_assistant(&store, &b).await;
 
-    let id = asst.id.as_str();
+    let id = &asst.id;
     assert_not_found(store.get_assistant(&b, id).await, ObjectKind::Assistant, id);
     assert_not_found(
         store
@@ -74,8 +74,8 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
         id,
     );
     let listed = store.list_assistants(&b, &all_asc()).await.unwrap();
-    assert_eq!(ids(&listed), vec![asst_b.clone()]);
-    for (after, before) in [(Some(id), None), (None, Some(id))] {
+    assert_eq!(ids(&listed), vec![asst_b.to_string()]);
+    for (after, before) in [(Some(id.as_str()), None), (None, Some(id.as_str()))] {
         assert_empty(
             store
                 .list_assistants(&b, &params(10, Order::Asc, after, before))
@@ -105,7 +105,7 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
         "file_id"
     );
     let mut req = assistant_req("gpt-4-turbo");
-    req.file_ids = Some(vec![fa.id.clone()]);
+    req.file_ids = Some(vec![fa.id.to_string()]);
     assert_invalid_reference(
         store.create_assistant(&b, req).await,
         ObjectKind::File,
@@ -117,7 +117,7 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
                 &b,
                 &asst_b,
                 ModifyAssistantRequest {
-                    file_ids: Some(vec![fa.id.clone()]),
+                    file_ids: Some(vec![fa.id.to_string()]),
                     ..Default::default()
                 },
             )
@@ -128,7 +128,7 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
     let thread_b = new_thread(&store, &b).await;
     assert_invalid_reference(
         store
-            .create_message(&b, &thread_b, msg_with_files("steal", &[&fa.id]))
+            .create_message(&b, &thread_b, msg_with_files("steal", &[fa.id.as_str()]))
             .await,
         ObjectKind::File,
         &fa.id,
@@ -138,7 +138,7 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
             .create_thread(
                 &b,
                 CreateThreadRequest {
-                    messages: Some(vec![msg_with_files("steal", &[&fa.id])]),
+                    messages: Some(vec![msg_with_files("steal", &[fa.id.as_str()])]),
                     metadata: None,
                 },
             )
@@ -154,7 +154,7 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
     assert_eq!(store.list_files(&a, None).await.unwrap(), vec![fa.clone()]);
     assert_eq!(
         ids(&store.list_assistants(&a, &all_asc()).await.unwrap()),
-        vec![asst.id.clone()]
+        vec![asst.id.to_string()]
     );
 }
 
@@ -167,7 +167,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
         .create_thread(
             &a,
             CreateThreadRequest {
-                messages: Some(vec![msg_with_files("secret", &[&fa.id])]),
+                messages: Some(vec![msg_with_files("secret", &[fa.id.as_str()])]),
                 metadata: Some(md(&[("owner", "a")])),
             },
         )
@@ -192,7 +192,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
         .tool_calls[0]
         .id
         .clone();
-    let t = thread.id.as_str();
+    let t = &thread.id;
     let nf = ObjectKind::Thread;
 
     assert_not_found(store.get_thread(&b, t).await, nf, t);
@@ -261,7 +261,12 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
     );
     assert_empty(
         store
-            .list_messages(&b, &tb, &params(10, Order::Asc, Some(&msg.id), None), None)
+            .list_messages(
+                &b,
+                &tb,
+                &params(10, Order::Asc, Some(msg.id.as_str()), None),
+                None,
+            )
             .await,
         "B's thread listed after A's message",
     );
@@ -270,7 +275,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
             .create_thread_and_run(
                 &b,
                 CreateThreadRequest {
-                    messages: Some(vec![msg_with_files("steal", &[&fa.id])]),
+                    messages: Some(vec![msg_with_files("steal", &[fa.id.as_str()])]),
                     metadata: None,
                 },
                 new_run(&asst),
@@ -290,6 +295,6 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
     );
     assert_eq!(
         ids(&store.list_runs(&a, t, &all_asc()).await.unwrap()),
-        vec![run.id.clone()]
+        vec![run.id.to_string()]
     );
 }

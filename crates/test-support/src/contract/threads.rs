@@ -8,7 +8,7 @@ use super::{
 };
 use assistd_core::{ObjectKind, Store};
 use assistd_wire::{
-    CreateMessageRequest, CreateThreadRequest, MessageContent, MessageRole, MessageStatus,
+    CreateMessageRequest, CreateThreadRequest, MessageContent, MessageRole, MessageStatus, ThreadId,
 };
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ pub async fn thread_create_with_messages(store: Arc<dyn Store>) {
                     },
                     CreateMessageRequest {
                         role: MessageRole::Assistant,
-                        ..msg_with_files("Here is a file", &[&f1.id])
+                        ..msg_with_files("Here is a file", &[f1.id.as_str()])
                     },
                 ]),
                 metadata: Some(md(&[("topic", "greetings")])),
@@ -51,7 +51,11 @@ pub async fn thread_create_with_messages(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert!(thread.id.starts_with("thread_"), "id {}", thread.id);
+    assert!(
+        thread.id.as_str().starts_with("thread_"),
+        "id {}",
+        thread.id
+    );
     assert_eq!(thread.object, "thread");
     assert_recent(thread.created_at, t0, "thread.created_at");
     assert_eq!(thread.metadata, Some(md(&[("topic", "greetings")])));
@@ -65,7 +69,7 @@ pub async fn thread_create_with_messages(store: Arc<dyn Store>) {
     assert_eq!(msgs.data.len(), 2);
     let (m0, m1) = (&msgs.data[0], &msgs.data[1]);
     for m in [m0, m1] {
-        assert!(m.id.starts_with("msg_"), "id {}", m.id);
+        assert!(m.id.as_str().starts_with("msg_"), "id {}", m.id);
         assert_eq!(m.object, "thread.message");
         assert_eq!(m.thread_id, thread.id);
         assert_eq!(m.status, MessageStatus::Completed);
@@ -80,7 +84,7 @@ pub async fn thread_create_with_messages(store: Arc<dyn Store>) {
     assert_eq!(m0.metadata, Some(md(&[("n", "1")])));
     assert_eq!(m1.role, MessageRole::Assistant);
     assert_eq!(m1.content, vec![MessageContent::text("Here is a file")]);
-    assert_eq!(m1.file_ids, vec![f1.id.clone()]);
+    assert_eq!(m1.file_ids, vec![f1.id.to_string()]);
     assert_eq!(m1.metadata, None);
     assert_eq!(
         store.get_message(&p, &thread.id, &m0.id).await.unwrap(),
@@ -116,7 +120,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
             &p,
             CreateThreadRequest {
                 messages: Some(vec![
-                    msg_with_files("atomic probe 1", &[&f1.id]),
+                    msg_with_files("atomic probe 1", &[f1.id.as_str()]),
                     msg_with_files("atomic probe 2", &["file-missing"]),
                 ]),
                 metadata: None,
@@ -129,7 +133,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
-                messages: Some(vec![msg_with_files("atomic probe 3", &[&tune.id])]),
+                messages: Some(vec![msg_with_files("atomic probe 3", &[tune.id.as_str()])]),
                 metadata: None,
             },
         )
@@ -146,7 +150,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
-                messages: Some(vec![msg_with_files("atomic probe 1", &[&f1.id])]),
+                messages: Some(vec![msg_with_files("atomic probe 1", &[f1.id.as_str()])]),
                 metadata: None,
             },
         )
@@ -157,7 +161,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(msgs.data.len(), 1);
-    assert_eq!(msgs.data[0].file_ids, vec![f1.id.clone()]);
+    assert_eq!(msgs.data[0].file_ids, vec![f1.id.to_string()]);
 }
 
 /// Thread metadata: absent leaves it, a map replaces it, `Some(None)` clears it; then delete.
@@ -209,7 +213,9 @@ pub async fn thread_modify_delete(store: Arc<dyn Store>) {
         &thread.id,
     );
     assert_not_found(
-        store.modify_thread(&p, "thread_nope", Some(None)).await,
+        store
+            .modify_thread(&p, &ThreadId::from("thread_nope"), Some(None))
+            .await,
         ObjectKind::Thread,
         "thread_nope",
     );
@@ -224,7 +230,7 @@ pub async fn thread_delete_cascades(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
-                messages: Some(vec![msg_with_files("with a file", &[&f1.id])]),
+                messages: Some(vec![msg_with_files("with a file", &[f1.id.as_str()])]),
                 metadata: None,
             },
         )
@@ -250,7 +256,7 @@ pub async fn thread_delete_cascades(store: Arc<dyn Store>) {
     let other_run = store.create_run(&p, &other, new_run(&asst)).await.unwrap();
 
     store.delete_thread(&p, &thread.id).await.unwrap();
-    let t = thread.id.as_str();
+    let t = &thread.id;
     assert_not_found(store.get_thread(&p, t).await, ObjectKind::Thread, t);
     assert_not_found(
         store.get_message(&p, t, &msg.id).await,

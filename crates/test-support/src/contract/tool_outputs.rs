@@ -7,8 +7,8 @@ use super::{
 };
 use assistd_core::{ObjectKind, Store};
 use assistd_wire::{
-    RunStatus, RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ToolOutput,
-    Usage,
+    RunId, RunStatus, RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall,
+    ToolOutput, Usage,
 };
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ pub async fn tool_outputs_single_call(store: Arc<dyn Store>) {
     assert_eq!(calls[0].function, weather);
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), r);
 
-    assert!(step.id.starts_with("step_"), "id {}", step.id);
+    assert!(step.id.as_str().starts_with("step_"), "id {}", step.id);
     assert_eq!(step.object, "thread.run.step");
     assert_recent(step.created_at, t0, "step.created_at");
     assert_eq!(step.assistant_id, asst);
@@ -187,7 +187,12 @@ pub async fn tool_outputs_single_call(store: Arc<dyn Store>) {
     );
     assert_not_found(
         store
-            .submit_tool_outputs(&p, &thread, "run_nope", vec![output(&call_id, "1")])
+            .submit_tool_outputs(
+                &p,
+                &thread,
+                &RunId::from("run_nope"),
+                vec![output(&call_id, "1")],
+            )
             .await,
         ObjectKind::Run,
         "run_nope",
@@ -208,7 +213,7 @@ pub async fn tool_outputs_single_call(store: Arc<dyn Store>) {
             .list_run_steps(&p, &thread, &run.id, &all_asc())
             .await
             .unwrap()),
-        vec![step.id.clone()]
+        vec![step.id.to_string()]
     );
 }
 
@@ -322,7 +327,7 @@ pub async fn tool_outputs_parallel_calls(store: Arc<dyn Store>) {
         .list_run_steps(&p, &thread, &run.id, &all_asc())
         .await
         .unwrap();
-    assert_eq!(ids(&steps), vec![step.id.clone(), step2.id.clone()]);
+    assert_eq!(ids(&steps), vec![step.id.to_string(), step2.id.to_string()]);
     assert_eq!(
         steps.data[0], done,
         "first step untouched by the second round"
