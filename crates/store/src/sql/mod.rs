@@ -11,7 +11,7 @@ mod runs;
 mod threads;
 
 use super::dialect::{self as d, backend};
-use assistd_core::{Cursors, ListParams, Order, Page, Store, StoreResult};
+use assistd_core::{Cursors, ListParams, Order, Page, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use sqlx::{FromRow, QueryBuilder};
@@ -25,6 +25,16 @@ impl Store for d::Store {
             .map_err(backend)?;
         Ok(())
     }
+}
+
+/// Fails `tx` with `e`, rolling it back before the caller answers: a dropped transaction only
+/// queues its rollback for the connection's next use, and until then its row locks stay, so a
+/// claim right after a refused cancel or tool-output submission would pass the run over.
+async fn abort<T>(tx: sqlx::Transaction<'_, d::Db>, e: StoreError) -> StoreResult<T> {
+    if let Err(rollback) = tx.rollback().await {
+        tracing::warn!(error = %rollback, "rolling back a refused transaction failed");
+    }
+    Err(e)
 }
 
 /// Decodes a text column holding one of a string enum's values (`"in_progress"`, ...).

@@ -3,7 +3,7 @@
 use super::engine::end_run;
 use super::messages::insert_message;
 use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
-use super::{backend, cursors, d, fetch_page, text_enum};
+use super::{abort, backend, cursors, d, fetch_page, text_enum};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::transitions::{self, Cancel};
@@ -375,7 +375,11 @@ impl RunStore for d::Store {
         // Locked: a worker claiming the queued run meanwhile would otherwise keep executing a
         // run this cancels.
         let run = get(&mut tx, project, thread_id, run_id, true).await?;
-        match transitions::cancel(run.status)? {
+        let cancel = match transitions::cancel(run.status) {
+            Ok(cancel) => cancel,
+            Err(e) => return abort(tx, e).await,
+        };
+        match cancel {
             // Nothing is executing: the run ends here, and reports what its steps used.
             Cancel::Now => end_run(&mut tx, run_id, RunStatus::Cancelled, None, None).await?,
             // The executor owns the run; it sees `cancelling` and finishes the cancellation.
@@ -404,7 +408,10 @@ impl RunStore for d::Store {
         // Locked: the run must still be waiting for these outputs when it is queued again (not
         // cancelled or expired meanwhile).
         let run = get(&mut tx, project, thread_id, run_id, true).await?;
-        let by_call = transitions::accept_tool_outputs(&run, &outputs)?;
+        let by_call = match transitions::accept_tool_outputs(&run, &outputs) {
+            Ok(by_call) => by_call,
+            Err(e) => return abort(tx, e).await,
+        };
         // Record the outputs in the step that asked for them.
         let steps: Vec<StepRow> = sqlx::query_as(&format!(
             "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND type = $2 AND status = $3"
