@@ -193,6 +193,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Measures, then prints the table.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "token counts and byte sizes are far below 2^52; the median of non-negative token counts is a non-negative token count"
+)]
 pub async fn run(assistd_bin: Option<PathBuf>, m: &ModelArgs) -> anyhow::Result<()> {
     let model = m.model_path.clone().unwrap_or_else(|| {
         PathBuf::from("target/test-data/models/SmolLM2-135M-Instruct.Q4_1.gguf")

@@ -1,5 +1,6 @@
 //! The table.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// One line of the table.
@@ -28,6 +29,12 @@ pub struct Row {
 }
 
 /// The latency at quantile `q` of sorted `v`.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a sample count is far below 2^52, and the index is in 0..len for q in 0..=1 (clamped anyway)"
+)]
 pub fn quantile(v: &[Duration], q: f64) -> Duration {
     if v.is_empty() {
         return Duration::ZERO;
@@ -40,6 +47,10 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a byte count shown with one decimal in megabytes"
+)]
 fn mb(b: u64) -> String {
     format!("{:.1}", b as f64 / (1024.0 * 1024.0))
 }
@@ -54,7 +65,7 @@ pub fn machine_line() -> String {
         .unwrap_or("unknown CPU")
         .trim()
         .to_owned();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     format!("machine: {cores} cores, {model}")
 }
 
@@ -64,8 +75,9 @@ pub fn table(rows: &[Row]) -> String {
         "| scenario | requests | errors | req/s | p50 ms | p95 ms | p99 ms | RSS MB | peak RSS MB | setup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
-        out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.requests,
             r.errors,
@@ -76,7 +88,7 @@ pub fn table(rows: &[Row]) -> String {
             mb(r.rss),
             mb(r.peak_rss),
             r.note
-        ));
+        );
     }
     out
 }
@@ -84,6 +96,10 @@ pub fn table(rows: &[Row]) -> String {
 /// A small SVG chart of the latency percentiles per scenario (log scale). Hand-written: it is a
 /// few rectangles and labels, and a plotting crate would need font files this tool can't rely
 /// on.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "row indices of a chart are tiny"
+)]
 pub fn svg(rows: &[Row]) -> String {
     const W: f64 = 960.0;
     const ROW_H: f64 = 42.0;
@@ -111,30 +127,37 @@ pub fn svg(rows: &[Row]) -> String {
     while decade <= hi + 1e-9 {
         let ms = 10f64.powf(decade);
         let gx = x(ms);
-        out.push_str(&format!(
-            "<line x1=\"{gx:.1}\" y1=\"{TOP}\" x2=\"{gx:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n<text x=\"{gx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
+        let _ = writeln!(
+            out,
+            "<line x1=\"{gx:.1}\" y1=\"{TOP}\" x2=\"{gx:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n<text x=\"{gx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
             h - 40.0,
             h - 24.0,
-            if ms < 1.0 { format!("{ms}") } else { format!("{ms:.0}") }
-        ));
+            if ms < 1.0 {
+                format!("{ms}")
+            } else {
+                format!("{ms:.0}")
+            }
+        );
         decade += 1.0;
     }
     let colors = ["#4c78a8", "#f58518", "#e45756"];
     for (i, r) in rows.iter().enumerate() {
         let y = TOP + ROW_H * i as f64;
-        out.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             LEFT - 8.0,
             y + 22.0,
             esc(&r.name)
-        ));
+        );
         for (j, (d, c)) in [r.p50, r.p95, r.p99].iter().zip(colors).enumerate() {
             let ms = d.as_secs_f64() * 1000.0;
             let by = y + 6.0 + 10.0 * j as f64;
-            out.push_str(&format!(
-                "<rect x=\"{LEFT}\" y=\"{by:.1}\" width=\"{:.1}\" height=\"9\" fill=\"{c}\"><title>{ms:.2} ms</title></rect>\n",
+            let _ = writeln!(
+                out,
+                "<rect x=\"{LEFT}\" y=\"{by:.1}\" width=\"{:.1}\" height=\"9\" fill=\"{c}\"><title>{ms:.2} ms</title></rect>",
                 (x(ms) - LEFT).max(1.0)
-            ));
+            );
         }
     }
     out.push_str("</svg>\n");

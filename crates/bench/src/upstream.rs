@@ -50,16 +50,14 @@ async fn completions(State(cfg): State<Arc<UpstreamConfig>>) -> Response {
         } else if i > 0 && i <= cfg.tokens && !gap.is_zero() {
             tokio::time::sleep(gap).await;
         }
-        let bytes = if i < cfg.tokens {
-            frame(&format!("{} ", now_nanos()))
-        } else if i == cfg.tokens {
-            Bytes::from(format!(
+        let bytes = match i.cmp(&cfg.tokens) {
+            std::cmp::Ordering::Less => frame(&format!("{} ", now_nanos())),
+            std::cmp::Ordering::Equal => Bytes::from(format!(
                 "data: {{\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"b\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: {{\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"b\",\"choices\":[],\"usage\":{{\"prompt_tokens\":10,\"completion_tokens\":{},\"total_tokens\":{}}}}}\n\ndata: [DONE]\n\n",
                 cfg.tokens,
                 cfg.tokens + 10
-            ))
-        } else {
-            return None;
+            )),
+            std::cmp::Ordering::Greater => return None,
         };
         Some((Ok::<Bytes, std::io::Error>(bytes), i + 1))
     });

@@ -156,7 +156,7 @@ pub trait EngineStore: Send + Sync {
         incomplete_reason: Option<&str>,
     ) -> StoreResult<Option<Run>>;
 
-    /// Expires every unleased run past its `expires_at` (queued, requires_action, or abandoned
+    /// Expires every unleased run past its `expires_at` (queued, `requires_action`, or abandoned
     /// mid-run), returning how many.
     async fn expire_due_runs(&self) -> StoreResult<u64>;
 }

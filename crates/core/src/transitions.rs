@@ -101,7 +101,10 @@ pub fn accept_tool_outputs(
 }
 
 /// Writes accepted outputs into the function calls of a `tool_calls` step's details.
-pub fn fill_tool_outputs(details: &mut StepDetails, outputs: &HashMap<String, String>) {
+pub fn fill_tool_outputs<S: std::hash::BuildHasher>(
+    details: &mut StepDetails,
+    outputs: &HashMap<String, String, S>,
+) {
     if let StepDetails::ToolCalls { tool_calls } = details {
         for call in tool_calls.iter_mut() {
             if let StepToolCall::Function { id, function } = call

@@ -12,7 +12,7 @@ use assistd_wire::{
 /// A rough token estimate (4 characters a token) used to honour `max_prompt_tokens` without a
 /// tokenizer for every upstream.
 pub fn estimate_tokens(text: &str) -> i64 {
-    (text.chars().count() as u64).div_ceil(4).max(1) as i64
+    i64::try_from(text.chars().count().div_ceil(4).max(1)).unwrap_or(i64::MAX)
 }
 
 fn text_of(m: &Message) -> String {

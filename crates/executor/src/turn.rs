@@ -206,17 +206,16 @@ async fn on_call_piece(
 ) -> Result<(), TurnError> {
     let run = &ctx.claim.run;
     let ev = ctx.events;
-    let step_id = match &open.tool_step {
-        Some(s) => s.clone(),
-        None => {
-            let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
-                return Err(TurnError::Interrupted);
-            };
-            ev.publish(&run.id, StreamEvent::StepCreated, &s);
-            ev.publish(&run.id, StreamEvent::StepInProgress, &s);
-            open.tool_step = Some(s.id.clone());
-            s.id
-        }
+    let step_id = if let Some(s) = &open.tool_step {
+        s.clone()
+    } else {
+        let Some(s) = ctx.store.begin_tool_calls(run, ctx.worker).await? else {
+            return Err(TurnError::Interrupted);
+        };
+        ev.publish(&run.id, StreamEvent::StepCreated, &s);
+        ev.publish(&run.id, StreamEvent::StepInProgress, &s);
+        open.tool_step = Some(s.id.clone());
+        s.id
     };
     open.shown |= ev.is_watched(&run.id);
     // Calls get our own `call_` ids, whatever the upstream named them.

@@ -202,17 +202,14 @@ async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
                 None
             }
         };
-        match claimed {
-            Some(claim) => {
-                tasks.spawn(supervise(inner.clone(), worker, claim, permit));
-            }
-            None => {
-                drop(permit);
-                tokio::select! {
-                    () = inner.wake.notified() => {}
-                    () = tokio::time::sleep(inner.cfg.poll_interval) => {}
-                    () = inner.shutdown.cancelled() => return,
-                }
+        if let Some(claim) = claimed {
+            tasks.spawn(supervise(inner.clone(), worker, claim, permit));
+        } else {
+            drop(permit);
+            tokio::select! {
+                () = inner.wake.notified() => {}
+                () = tokio::time::sleep(inner.cfg.poll_interval) => {}
+                () = inner.shutdown.cancelled() => return,
             }
         }
     }
@@ -236,7 +233,7 @@ async fn supervise(
                 &claim.run,
                 &worker,
                 RunStatus::Failed,
-                error(LastErrorCode::ServerError, INTERNAL_ERROR),
+                Some(LastError::new(LastErrorCode::ServerError, INTERNAL_ERROR)),
                 None,
             )
             .await;
@@ -264,7 +261,7 @@ async fn sweep_loop(inner: Arc<Inner>) {
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or_default()
 }
 
@@ -287,10 +284,6 @@ fn publish_internal_error(events: &EventBus, run_id: &RunId) {
 
 /// What a client is told when the server itself failed while executing a run.
 const INTERNAL_ERROR: &str = "The server had an internal error while executing the run.";
-
-fn error(code: LastErrorCode, message: impl Into<String>) -> Option<LastError> {
-    Some(LastError::new(code, message))
-}
 
 /// Renews the lease every third of its length; fires `token` when the run is cancelled,
 /// expires, or is lost to another worker.
@@ -386,7 +379,7 @@ fn ends_before_start(run: &Run) -> Option<(RunStatus, Option<LastError>)> {
     );
     Some((
         RunStatus::Failed,
-        error(LastErrorCode::ServerError, message),
+        Some(LastError::new(LastErrorCode::ServerError, message)),
     ))
 }
 
@@ -418,16 +411,19 @@ async fn conclude(
                 ModelError::RateLimited { .. } => LastErrorCode::RateLimitExceeded,
                 _ => LastErrorCode::ServerError,
             };
-            (RunStatus::Failed, error(code, e.to_string()))
+            (RunStatus::Failed, Some(LastError::new(code, e.to_string())))
         }
-        Err(TurnError::BadToolCall(m)) => (RunStatus::Failed, error(LastErrorCode::ServerError, m)),
+        Err(TurnError::BadToolCall(m)) => (
+            RunStatus::Failed,
+            Some(LastError::new(LastErrorCode::ServerError, m)),
+        ),
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
             publish_internal_error(&inner.events, &run.id);
             let message = "The server could not store the run's progress.";
             (
                 RunStatus::Failed,
-                error(LastErrorCode::ServerError, message),
+                Some(LastError::new(LastErrorCode::ServerError, message)),
             )
         }
     };
@@ -537,7 +533,7 @@ async fn drive(
                 run,
                 worker,
                 RunStatus::Failed,
-                error(LastErrorCode::ServerError, message),
+                Some(LastError::new(LastErrorCode::ServerError, message)),
                 None,
             )
             .await;

@@ -70,7 +70,7 @@ pub fn render(req: &ChatRequest) -> Rendered {
                             call_names.insert(c.id.clone(), c.name.clone());
                             let args: Value = serde_json::from_str(&c.arguments)
                                 .unwrap_or_else(|_| Value::String(c.arguments.clone()));
-                            call_json(&c.name, args)
+                            call_json(&c.name, &args)
                         })
                         .collect();
                     parts.push(format!("{CALL_OPEN}[{}]{CALL_CLOSE}", calls.join(", ")));
@@ -123,7 +123,7 @@ pub const CALL_OPEN: &str = "<tool_call>";
 /// What closes it.
 pub const CALL_CLOSE: &str = "</tool_call>";
 
-fn call_json(name: &str, arguments: Value) -> String {
+fn call_json(name: &str, arguments: &Value) -> String {
     format!(
         "{{\"name\": {}, \"arguments\": {arguments}}}",
         Value::String(name.to_owned())

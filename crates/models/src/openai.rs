@@ -267,7 +267,9 @@ fn chunk_events(chunk: Chunk) -> Vec<ChatEvent> {
                     None => (None, String::new()),
                 };
                 out.push(ChatEvent::ToolCallDelta {
-                    index: call.index.unwrap_or(i as u32),
+                    index: call
+                        .index
+                        .unwrap_or_else(|| u32::try_from(i).unwrap_or(u32::MAX)),
                     id: call.id,
                     name,
                     arguments,
@@ -374,7 +376,7 @@ impl ModelBackend for OpenAiCompatible {
                         .retry_after()
                         .unwrap_or(backoff)
                         .min(self.retry.max_backoff);
-                    tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "retrying the model request");
+                    tracing::warn!(error = %e, attempt, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "retrying the model request");
                     tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(self.retry.max_backoff);
                 }

@@ -448,10 +448,10 @@ impl Settings {
 
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .as_ref()
-            .map(|u| u.0.clone())
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("assistd.db").display()))
+        self.database_url.as_ref().map_or_else(
+            || format!("sqlite://{}", self.data_dir.join("assistd.db").display()),
+            |u| u.0.clone(),
+        )
     }
 }
 

@@ -23,11 +23,10 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, By
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|m| {
+        .is_some_and(|m| {
             let m = m.trim().to_ascii_lowercase();
             m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
-        .unwrap_or(false);
+        });
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -132,7 +131,7 @@ fn has_escaped_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// `path` extended by `field`, unless the path already ends at it (serde_path_to_error includes
+/// `path` extended by `field`, unless the path already ends at it (`serde_path_to_error` includes
 /// an unknown field in the path for plain structs, but not inside internally tagged enums).
 fn join(path: &str, field: &str) -> String {
     if path == field || path.ends_with(&format!(".{field}")) {
@@ -263,7 +262,7 @@ impl RawQuery {
                     Some("limit".to_owned()),
                 ));
             }
-            p.limit = n as u32;
+            p.limit = u32::try_from(n).expect("checked to be in 1..=100 above");
         }
         if let Some(o) = self.get("order") {
             p.order = match o {

@@ -105,6 +105,10 @@ async fn load(
 }
 
 #[cfg(not(feature = "local-model"))]
+#[expect(
+    clippy::unused_async,
+    reason = "the same signature as the local-model build's `load`, which awaits the blocking load"
+)]
 async fn load(
     router: ModelRouter,
     _lm: &LocalModelSettings,

@@ -35,7 +35,8 @@ enum Command {
 
 #[expect(
     rustdoc::invalid_html_tags,
-    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
+    clippy::doc_markdown,
+    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder, and the env var names get no backticks"
 )]
 #[derive(clap::Args)]
 struct StoreArgs {
@@ -62,6 +63,10 @@ impl StoreArgs {
     }
 }
 
+#[expect(
+    clippy::doc_markdown,
+    reason = "these doc comments are the CLI's help text, shown as written: the env var names get no backticks"
+)]
 #[derive(clap::Args)]
 struct WorkerArgs {
     #[command(flatten)]
@@ -71,6 +76,10 @@ struct WorkerArgs {
     workers: Option<usize>,
 }
 
+#[expect(
+    clippy::doc_markdown,
+    reason = "these doc comments are the CLI's help text, shown as written: the env var names get no backticks"
+)]
 #[derive(clap::Args)]
 struct FetchArgs {
     /// Directory for the database and file bytes [env: ASSISTD_DATA_DIR] [default: ./data]
@@ -90,7 +99,8 @@ struct FetchArgs {
 
 #[expect(
     rustdoc::invalid_html_tags,
-    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder"
+    clippy::doc_markdown,
+    reason = "these doc comments are the CLI's help text, shown as written: `<data-dir>` is a placeholder, and the env var names get no backticks"
 )]
 #[derive(clap::Args)]
 struct ServeArgs {

@@ -128,6 +128,10 @@ struct FunctionDelta {
 }
 
 #[derive(Serialize)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "the field names of OpenAI's usage object"
+)]
 struct UsageOut {
     prompt_tokens: i64,
     completion_tokens: i64,
@@ -241,28 +245,14 @@ async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
         )
             .into_response();
     };
-    let role = || {
-        Piece::Bytes(
-            frame(
-                Delta {
-                    role: Some("assistant"),
-                    ..Delta::default()
-                },
-                None,
-                None,
-            ),
-            Duration::ZERO,
-        )
-    };
-    let done = || Piece::Bytes(Bytes::from_static(b"data: [DONE]\n\n"), Duration::ZERO);
     match reply {
         Reply::Text {
             chunks,
             delay,
             finish,
         } => {
-            let n = chunks.len() as i64;
-            let mut pieces = vec![role()];
+            let n = i64::try_from(chunks.len()).expect("a scripted reply has few chunks");
+            let mut pieces = vec![role_piece()];
             for c in chunks {
                 pieces.push(Piece::Bytes(
                     frame(
@@ -284,65 +274,11 @@ async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
                 frame(Delta::default(), None, Some(n)),
                 Duration::ZERO,
             ));
-            pieces.push(done());
+            pieces.push(done_piece());
             pieces.push(Piece::End);
             sse(shared.clone(), pieces)
         }
-        Reply::ToolCalls(calls) => {
-            let mut pieces = vec![role()];
-            for (i, (name, args)) in calls.iter().enumerate() {
-                let (a, b) = args.split_at(args.len() / 2);
-                pieces.push(Piece::Bytes(
-                    frame(
-                        Delta {
-                            tool_calls: Some(vec![ToolCallDelta {
-                                index: i as u32,
-                                id: Some(format!("call_fake{i}")),
-                                type_: Some("function"),
-                                function: FunctionDelta {
-                                    name: Some(name.clone()),
-                                    arguments: a.to_owned(),
-                                },
-                            }]),
-                            ..Delta::default()
-                        },
-                        None,
-                        None,
-                    ),
-                    Duration::ZERO,
-                ));
-                pieces.push(Piece::Bytes(
-                    frame(
-                        Delta {
-                            tool_calls: Some(vec![ToolCallDelta {
-                                index: i as u32,
-                                id: None,
-                                type_: None,
-                                function: FunctionDelta {
-                                    name: None,
-                                    arguments: b.to_owned(),
-                                },
-                            }]),
-                            ..Delta::default()
-                        },
-                        None,
-                        None,
-                    ),
-                    Duration::ZERO,
-                ));
-            }
-            pieces.push(Piece::Bytes(
-                frame(Delta::default(), Some("tool_calls"), None),
-                Duration::ZERO,
-            ));
-            pieces.push(Piece::Bytes(
-                frame(Delta::default(), None, Some(5 * calls.len() as i64)),
-                Duration::ZERO,
-            ));
-            pieces.push(done());
-            pieces.push(Piece::End);
-            sse(shared.clone(), pieces)
-        }
+        Reply::ToolCalls(calls) => sse(shared.clone(), tool_call_pieces(&calls)),
         Reply::Status { code, retry_after } => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = format!(
@@ -359,14 +295,14 @@ async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
         Reply::Malformed => sse(
             shared.clone(),
             vec![
-                role(),
+                role_piece(),
                 Piece::Bytes(Bytes::from_static(b"data: {not json\n\n"), Duration::ZERO),
-                done(),
+                done_piece(),
                 Piece::End,
             ],
         ),
         Reply::DropAfter(chunks) => {
-            let mut pieces = vec![role()];
+            let mut pieces = vec![role_piece()];
             for c in chunks {
                 pieces.push(Piece::Bytes(
                     frame(
@@ -383,8 +319,88 @@ async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
             pieces.push(Piece::Fail);
             sse(shared.clone(), pieces)
         }
-        Reply::Hang => sse(shared.clone(), vec![role(), Piece::Pending]),
+        Reply::Hang => sse(shared.clone(), vec![role_piece(), Piece::Pending]),
     }
+}
+
+/// The first delta of every stream: the role.
+fn role_piece() -> Piece {
+    Piece::Bytes(
+        frame(
+            Delta {
+                role: Some("assistant"),
+                ..Delta::default()
+            },
+            None,
+            None,
+        ),
+        Duration::ZERO,
+    )
+}
+
+fn done_piece() -> Piece {
+    Piece::Bytes(Bytes::from_static(b"data: [DONE]\n\n"), Duration::ZERO)
+}
+
+/// The pieces of a `Reply::ToolCalls`: each call's arguments in two deltas, then usage.
+fn tool_call_pieces(calls: &[(String, String)]) -> Vec<Piece> {
+    let mut pieces = vec![role_piece()];
+    for (i, (name, args)) in calls.iter().enumerate() {
+        let (a, b) = args.split_at(args.len() / 2);
+        pieces.push(Piece::Bytes(
+            frame(
+                Delta {
+                    tool_calls: Some(vec![ToolCallDelta {
+                        index: u32::try_from(i).expect("a scripted reply has few calls"),
+                        id: Some(format!("call_fake{i}")),
+                        type_: Some("function"),
+                        function: FunctionDelta {
+                            name: Some(name.clone()),
+                            arguments: a.to_owned(),
+                        },
+                    }]),
+                    ..Delta::default()
+                },
+                None,
+                None,
+            ),
+            Duration::ZERO,
+        ));
+        pieces.push(Piece::Bytes(
+            frame(
+                Delta {
+                    tool_calls: Some(vec![ToolCallDelta {
+                        index: u32::try_from(i).expect("a scripted reply has few calls"),
+                        id: None,
+                        type_: None,
+                        function: FunctionDelta {
+                            name: None,
+                            arguments: b.to_owned(),
+                        },
+                    }]),
+                    ..Delta::default()
+                },
+                None,
+                None,
+            ),
+            Duration::ZERO,
+        ));
+    }
+    pieces.push(Piece::Bytes(
+        frame(Delta::default(), Some("tool_calls"), None),
+        Duration::ZERO,
+    ));
+    pieces.push(Piece::Bytes(
+        frame(
+            Delta::default(),
+            None,
+            Some(5 * i64::try_from(calls.len()).expect("a scripted reply has few calls")),
+        ),
+        Duration::ZERO,
+    ));
+    pieces.push(done_piece());
+    pieces.push(Piece::End);
+    pieces
 }
 
 impl FakeUpstream {

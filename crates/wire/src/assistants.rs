@@ -1,7 +1,7 @@
 //! Assistants and assistant files.
 
 use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
-use crate::ids::*;
+use crate::ids::AssistantId;
 use serde::{Deserialize, Serialize};
 
 /// `AssistantObject`.

@@ -1,7 +1,7 @@
 //! Files.
 
 use crate::common::HasId;
-use crate::ids::*;
+use crate::ids::FileId;
 use serde::{Deserialize, Serialize};
 
 /// `OpenAIFile`.

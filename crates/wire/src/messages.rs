@@ -1,7 +1,7 @@
 //! Messages and message files.
 
 use crate::common::{HasId, Metadata, double_option};
-use crate::ids::*;
+use crate::ids::{AssistantId, MessageId, RunId, ThreadId};
 use serde::{Deserialize, Serialize};
 
 /// `MessageObject`.

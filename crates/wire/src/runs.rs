@@ -1,7 +1,7 @@
 //! Runs.
 
 use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
-use crate::ids::*;
+use crate::ids::{AssistantId, RunId, ThreadId};
 use crate::messages::CreateMessageRequest;
 use crate::threads::CreateThreadRequest;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! Run steps.
 
 use crate::common::{HasId, Metadata};
-use crate::ids::*;
+use crate::ids::{AssistantId, RunId, StepId, ThreadId};
 use crate::runs::{LastError, Usage};
 use serde::{Deserialize, Serialize};
 

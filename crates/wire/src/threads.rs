@@ -1,7 +1,7 @@
 //! Threads.
 
 use crate::common::{HasId, Metadata, double_option};
-use crate::ids::*;
+use crate::ids::ThreadId;
 use crate::messages::CreateMessageRequest;
 use serde::{Deserialize, Serialize};
 

@@ -464,10 +464,12 @@ impl TestApp {
     /// through `EngineStore::require_action`.
     pub async fn require_action(&self, thread: &str, run: &str, calls: &[(&str, &str)]) -> String {
         const WORKER: &str = "test-engine";
-        let now_ms = std::time::SystemTime::now()
+        let now_ms: i64 = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock after 1970")
-            .as_millis() as i64;
+            .as_millis()
+            .try_into()
+            .expect("milliseconds since 1970 fit an i64");
         let db = self.db().await;
         let claimed = db
             .exec(
@@ -664,7 +666,9 @@ pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
-        .as_secs() as i64
+        .as_secs()
+        .try_into()
+        .expect("seconds since 1970 fit an i64")
 }
 
 /// The `id` of an object.
@@ -736,16 +740,13 @@ pub fn assert_list(v: &Value) -> Vec<String> {
     assert_eq!(v["object"], "list");
     assert!(v["has_more"].is_boolean());
     let ids = ids(v);
-    match (ids.first(), ids.last()) {
-        (Some(f), Some(l)) => {
-            assert_eq!(v["first_id"], json!(f));
-            assert_eq!(v["last_id"], json!(l));
-        }
-        _ => {
-            assert!(v["first_id"].is_null(), "{v}");
-            assert!(v["last_id"].is_null(), "{v}");
-            assert_eq!(v["has_more"], false, "{v}");
-        }
+    if let (Some(f), Some(l)) = (ids.first(), ids.last()) {
+        assert_eq!(v["first_id"], json!(f));
+        assert_eq!(v["last_id"], json!(l));
+    } else {
+        assert!(v["first_id"].is_null(), "{v}");
+        assert!(v["last_id"].is_null(), "{v}");
+        assert_eq!(v["has_more"], false, "{v}");
     }
     ids
 }

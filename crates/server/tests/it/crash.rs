@@ -63,8 +63,8 @@ async fn get(http: &reqwest::Client, url: String) -> Value {
 
 #[tokio::test]
 async fn kill_9_mid_run_then_restart_resumes_every_run_without_duplicates() {
-    let up = FakeUpstream::start().await;
     const RUNS: usize = 5;
+    let up = FakeUpstream::start().await;
     for _ in 0..RUNS {
         up.push(Reply::Text {
             chunks: (0..20).map(|i| format!("slow{i} ")).collect(),

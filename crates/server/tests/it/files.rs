@@ -39,7 +39,9 @@ async fn upload_returns_the_file_object() {
 async fn download_returns_the_exact_bytes() {
     let app = TestApp::spawn().await;
     // Every byte value, not valid UTF-8, bigger than one read buffer.
-    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let bytes: Vec<u8> = (0..70_000u32)
+        .map(|i| u8::try_from(i * 7 % 256).expect("below 256"))
+        .collect();
     let f = app
         .upload("blob.bin", bytes.clone(), "assistants")
         .await

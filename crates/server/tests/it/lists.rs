@@ -5,7 +5,7 @@
 use crate::common::*;
 use serde_json::json;
 
-/// Fetches `path` with `query` appended and checks the envelope; returns (ids, has_more).
+/// Fetches `path` with `query` appended and checks the envelope; returns (ids, `has_more`).
 async fn page(app: &TestApp, path: &str, query: &str) -> (Vec<String>, bool) {
     let sep = if path.contains('?') { '&' } else { '?' };
     let v = app.get(&format!("{path}{sep}{query}")).await.ok();

@@ -26,7 +26,7 @@ async fn local_app(slots: usize) -> TestApp {
         .await
 }
 
-fn assistant(extra: Value) -> Value {
+fn assistant(extra: &Value) -> Value {
     let mut a = json!({
         "model": "gpt-4-turbo",
         "instructions": "You are a helpful assistant. Answer in one short sentence."
@@ -53,7 +53,12 @@ async fn last_text(app: &TestApp, thread: &str) -> String {
 #[tokio::test]
 async fn a_run_completes_with_text_and_exact_usage() {
     let app = local_app(1).await;
-    let (asst, thread) = setup(&app, assistant(json!({})), "What is the capital of France?").await;
+    let (asst, thread) = setup(
+        &app,
+        assistant(&json!({})),
+        "What is the capital of France?",
+    )
+    .await;
     let (run, _) = start_run(
         &app,
         &thread,
@@ -100,7 +105,7 @@ async fn a_function_run_reaches_requires_action_with_valid_arguments_then_comple
             "additionalProperties": false
         }
     }}]});
-    let (asst, thread) = setup(&app, assistant(tools), "What is the weather in Paris?").await;
+    let (asst, thread) = setup(&app, assistant(&tools), "What is the weather in Paris?").await;
     let (run, _) = start_run(
         &app,
         &thread,
@@ -156,7 +161,7 @@ async fn a_function_run_reaches_requires_action_with_valid_arguments_then_comple
 #[tokio::test]
 async fn streaming_yields_the_answer_token_by_token() {
     let app = local_app(1).await;
-    let (asst, thread) = setup(&app, assistant(json!({})), "Name three animals.").await;
+    let (asst, thread) = setup(&app, assistant(&json!({})), "Name three animals.").await;
     let evs = Reader::open(
         &app,
         &format!("/threads/{thread}/runs"),
@@ -201,7 +206,7 @@ async fn a_waiting_run_stays_in_progress_and_cancels_and_so_does_a_generating_on
     let app = local_app(1).await;
     let (asst, long_thread) = setup(
         &app,
-        assistant(json!({"instructions": "You are a storyteller."})),
+        assistant(&json!({"instructions": "You are a storyteller."})),
         "Write a very long story about the sea, in many chapters.",
     )
     .await;
@@ -219,7 +224,7 @@ async fn a_waiting_run_stays_in_progress_and_cancels_and_so_does_a_generating_on
     };
     while a.next().await.expect("generating").name != "thread.message.delta" {}
 
-    let (_, waiting_thread) = setup(&app, assistant(json!({})), "Say hello.").await;
+    let (_, waiting_thread) = setup(&app, assistant(&json!({})), "Say hello.").await;
     let (b, _) = start_run(&app, &waiting_thread, json!({"assistant_id": asst})).await;
     let b_id = b["id"].as_str().unwrap();
     let b_now = wait_for(&app, &waiting_thread, b_id, |s| s != "queued").await;
@@ -254,7 +259,7 @@ async fn a_waiting_run_stays_in_progress_and_cancels_and_so_does_a_generating_on
     assert_eq!(a_done["status"], "cancelled");
 
     // The slot is free again.
-    let (_, thread) = setup(&app, assistant(json!({})), "Say hi.").await;
+    let (_, thread) = setup(&app, assistant(&json!({})), "Say hi.").await;
     let (c, _) = start_run(
         &app,
         &thread,
@@ -279,7 +284,7 @@ async fn a_prompt_longer_than_the_context_fails_the_run_clearly() {
         .spawn()
         .await;
     let long = "The quick brown fox jumps over the lazy dog. ".repeat(60);
-    let (asst, thread) = setup(&app, assistant(json!({})), &long).await;
+    let (asst, thread) = setup(&app, assistant(&json!({})), &long).await;
     let (run, _) = start_run(&app, &thread, json!({"assistant_id": asst})).await;
     let done = wait_for(&app, &thread, run["id"].as_str().unwrap(), terminal).await;
     assert_eq!(done["status"], "failed", "{done}");

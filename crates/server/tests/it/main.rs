@@ -2,6 +2,11 @@
 //! file, or a PostgreSQL database with `ASSISTD_TEST_DATABASE=postgres`), spoken to over real
 //! sockets.
 
+#![expect(
+    clippy::too_many_lines,
+    reason = "each test is one scenario told from start to end; split, it would read worse"
+)]
+
 mod assistant_files;
 mod assistants;
 mod common;

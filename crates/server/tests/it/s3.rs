@@ -179,7 +179,9 @@ async fn s3_files_round_trip_through_the_bucket_under_the_prefix() {
     );
 
     // Every byte value, not valid UTF-8.
-    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let bytes: Vec<u8> = (0..70_000u32)
+        .map(|i| u8::try_from(i * 7 % 256).expect("below 256"))
+        .collect();
     let f = app
         .upload("blob.bin", bytes.clone(), "assistants")
         .await

@@ -128,6 +128,9 @@ async fn assert_answered_once(
 
 #[tokio::test]
 async fn three_instances_share_the_queue_cancel_across_processes_and_take_over_a_killed_one() {
+    // Runs queued in step 1, and runs held by the killed instance in step 3.
+    const MANY: usize = 12;
+    const HELD: usize = 4;
     let db = TestDatabase::create().await;
     let url = db.url();
     let up = FakeUpstream::start().await;
@@ -155,7 +158,6 @@ async fn three_instances_share_the_queue_cancel_across_processes_and_take_over_a
     let asst = asst["id"].as_str().expect("id").to_owned();
 
     // 1. The API instance executes nothing; the other two take its runs from the shared queue.
-    const MANY: usize = 12;
     for _ in 0..MANY {
         up.push(Reply::text("shared answer"));
     }
@@ -226,7 +228,6 @@ async fn three_instances_share_the_queue_cancel_across_processes_and_take_over_a
     // 3. kill -9 of the instance holding runs: another takes them over after the lease.
     // The worker stops first (gracefully), so that the `serve` instance holds all of them.
     let _ = nix_term(&mut worker).await;
-    const HELD: usize = 4;
     for _ in 0..HELD {
         up.push(Reply::Text {
             chunks: (0..40).map(|i| format!("slow{i} ")).collect(),

@@ -287,7 +287,7 @@ async fn function_calls_stream_as_step_deltas_then_tool_outputs_stream_the_rest(
         assert_eq!(d["id"], step["id"]);
         assert_eq!(d["object"], "thread.run.step.delta");
         let call = &d["delta"]["step_details"]["tool_calls"][0];
-        let i = call["index"].as_u64().unwrap() as usize;
+        let i = usize::try_from(call["index"].as_u64().unwrap()).unwrap();
         if let Some(id) = call["id"].as_str() {
             assert!(ids[i].is_empty());
             ids[i] = id.to_owned();
@@ -371,6 +371,10 @@ async fn a_failing_upstream_ends_the_stream_with_the_failed_run() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::format_collect,
+    reason = "the expected text of ten deltas, built once in a test; plainer than `fold` with `write!`"
+)]
 async fn deltas_are_forwarded_as_they_arrive_and_a_disconnect_does_not_cancel() {
     let up = FakeUpstream::start().await;
     up.push(Reply::Text {

@@ -1,4 +1,4 @@
-//! Projects are isolated: with KEY_B, everything of KEY_A's project does not exist.
+//! Projects are isolated: with `KEY_B`, everything of `KEY_A`'s project does not exist.
 
 use crate::common::*;
 use reqwest::Method;
@@ -42,6 +42,10 @@ async fn world_of_a(app: &TestApp) -> World {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::many_single_char_names,
+    reason = "`w` (project A's world) and `b` (the key-B client) recur in every one of the many requests below"
+)]
 async fn every_object_of_another_project_is_404() {
     let app = TestApp::spawn().await;
     let w = world_of_a(&app).await;

@@ -167,14 +167,12 @@ pub(crate) async fn get(
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
-    match row {
-        Some(row) => row.into_wire(),
+    let Some(row) = row else {
         // Name the first missing object along the path: the thread, else the run.
-        None => {
-            thread_exists(conn, project, thread_id).await?;
-            Err(StoreError::not_found(ObjectKind::Run, run_id))
-        }
-    }
+        thread_exists(conn, project, thread_id).await?;
+        return Err(StoreError::not_found(ObjectKind::Run, run_id));
+    };
+    row.into_wire()
 }
 
 async fn insert_run(

@@ -228,7 +228,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
         .unwrap();
     let mut want = orig.clone();
     want.name = None;
-    want.model = "gpt-4".to_owned();
+    "gpt-4".clone_into(&mut want.model);
     assert_eq!(m, want);
     assert_eq!(store.get_assistant(&p, &orig.id).await.unwrap(), want);
 

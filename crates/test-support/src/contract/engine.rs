@@ -1167,6 +1167,10 @@ pub async fn finish_run_without_lease(store: Arc<dyn Store>) {
 /// `expire_due_runs` expires the runs past `expires_at` that no live worker holds: queued,
 /// waiting for tool outputs, or abandoned mid-turn (lease expired), ending their open steps and
 /// messages; a leased run, an ended run and a run not yet due are left alone.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "`p` is the project as in every case; the others are the runs read back, one line each"
+)]
 pub async fn expire_due_runs(store: Arc<dyn Store>) {
     let p = project_a();
     let asst = new_assistant(&store, &p).await;

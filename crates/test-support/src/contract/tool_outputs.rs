@@ -323,14 +323,17 @@ pub async fn tool_outputs_parallel_calls(store: Arc<dyn Store>) {
         .submit_tool_outputs(&p, &thread, &run.id, vec![output(&id3, "rain")])
         .await
         .unwrap();
-    let steps = store
+    let listed = store
         .list_run_steps(&p, &thread, &run.id, &all_asc())
         .await
         .unwrap();
-    assert_eq!(ids(&steps), vec![step.id.to_string(), step2.id.to_string()]);
     assert_eq!(
-        steps.data[0], done,
+        ids(&listed),
+        vec![step.id.to_string(), step2.id.to_string()]
+    );
+    assert_eq!(
+        listed.data[0], done,
         "first step untouched by the second round"
     );
-    assert_eq!(steps.data[1].status, RunStepStatus::Completed);
+    assert_eq!(listed.data[1].status, RunStepStatus::Completed);
 }
