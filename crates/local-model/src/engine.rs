@@ -7,6 +7,16 @@
 //! slot keeps the tokens its KV cache holds and re-evaluates only what follows the common prefix,
 //! which is most of the prompt when a run continues after its function outputs.
 
+#![expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    reason = "llama.cpp counts tokens and positions in i32/u32 and a slot's context is a few \
+              thousand tokens; sampling parameters are f32 there; timings in ms fit u64 and the \
+              tokens-per-second figures are for logs"
+)]
+
 use crate::prompt::{self, Constraint};
 use assistd_core::model::{ChatEvent, ChatRequest, ChatStream, ModelBackend, ModelError};
 use async_trait::async_trait;
@@ -332,6 +342,10 @@ fn loosen(mut schema: serde_json::Value) -> serde_json::Value {
 
 /// `root ::= "<tool_call>" calls "</tool_call>"` (and `| text` when a plain answer is allowed,
 /// text being anything not starting with `<`), `calls` being the converted JSON schema.
+#[expect(
+    clippy::format_push_string,
+    reason = "one line, built once per grammar"
+)]
 fn wrap_calls(calls_grammar: &str, allow_text: bool) -> String {
     let mut out = String::with_capacity(calls_grammar.len() + 128);
     out.push_str(&format!(
@@ -657,6 +671,10 @@ impl Slot<'_, '_> {
     }
 
     /// Runs one generation; `Ok(false)` when its stream was dropped before the end.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the job is this generation's to end: its stream closes when it drops here"
+    )]
     fn try_generate(&mut self, job: Job) -> Result<bool, Failed> {
         let started = Instant::now();
         let tx = &job.tx;

@@ -427,6 +427,6 @@ mod tests {
             parse_calls(r#"<tool_call>[{"name": "f", "arguments": 3}]</tool_call>"#),
             None
         );
-        assert_eq!(parse_calls(r#"<tool_call>[]</tool_call>"#), None);
+        assert_eq!(parse_calls(r"<tool_call>[]</tool_call>"), None);
     }
 }

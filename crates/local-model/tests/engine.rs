@@ -2,6 +2,12 @@
 //! so these stay fast. What the run engine makes of the events is tested in the server's suite.
 
 #![cfg(feature = "llama")]
+#![expect(
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::many_single_char_names,
+    reason = "token counts of a short answer, compared across i64/u64; p, c, t… name usage sums"
+)]
 
 use assistd_core::model::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelBackend, ToolChoice,
