@@ -1,7 +1,7 @@
 //! Assistants and assistant files.
 
 use super::files::{check_attachable, dedup};
-use super::{backend, cursors, d, fetch_page};
+use super::{backend, d, list_scoped};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
@@ -267,24 +267,13 @@ impl AssistantStore for d::Store {
         project: &Project,
         params: &ListParams,
     ) -> StoreResult<Page<Assistant>> {
-        let Some(cursors) = cursors(
+        list_scoped(
             self.reader(),
             "SELECT seq FROM assistants WHERE id = $1 AND project = $2",
+            &format!("{} WHERE a.project = ", *SELECT),
+            "a.seq",
             project.as_str(),
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(SELECT.as_str());
-        qb.push(" WHERE a.project = ").push_bind(project.as_str());
-        fetch_page(
-            self.reader(),
-            qb,
-            "a.seq",
-            params,
-            cursors,
             |r: AssistantRow| Ok(r.into()),
         )
         .await
@@ -367,26 +356,13 @@ impl AssistantStore for d::Store {
         params: &ListParams,
     ) -> StoreResult<Page<AssistantFile>> {
         exists(self.reader(), project, assistant_id, false).await?;
-        let Some(cursors) = cursors(
+        list_scoped(
             self.reader(),
             "SELECT seq FROM assistant_files WHERE file_id = $1 AND assistant_id = $2",
+            "SELECT file_id, created_at, assistant_id FROM assistant_files WHERE assistant_id = ",
+            "seq",
             assistant_id.as_str(),
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(
-            "SELECT file_id, created_at, assistant_id FROM assistant_files WHERE assistant_id = ",
-        );
-        qb.push_bind(assistant_id);
-        fetch_page(
-            self.reader(),
-            qb,
-            "seq",
-            params,
-            cursors,
             |r: AssistantFileRow| Ok(r.into()),
         )
         .await

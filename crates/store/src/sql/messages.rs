@@ -2,7 +2,9 @@
 
 use super::files::{check_attachable, dedup};
 use super::threads::{Guard, active_run, exists as thread_exists, lock as lock_thread};
-use super::{backend, cursors, d, fetch_json_page, fetch_page, text_enum};
+use super::{
+    backend, cursors, d, fetch_json_page, fetch_page, list_scoped, set_metadata, text_enum,
+};
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::transitions::ACTIVE;
@@ -258,12 +260,7 @@ impl MessageStore for d::Store {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         let mut msg = get(&mut tx, project, thread_id, message_id).await?;
         if let Some(m) = metadata {
-            sqlx::query("UPDATE messages SET metadata = $1 WHERE id = $2")
-                .bind(m.as_ref().map(Json))
-                .bind(message_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+            set_metadata(&mut tx, "messages", message_id.as_str(), m.as_ref()).await?;
             msg.metadata = m;
         }
         tx.commit().await.map_err(backend)?;
@@ -332,26 +329,13 @@ impl MessageStore for d::Store {
             let mut conn = self.reader().acquire().await.map_err(backend)?;
             get(&mut conn, project, thread_id, message_id).await?;
         }
-        let Some(cursors) = cursors(
+        list_scoped(
             self.reader(),
             "SELECT seq FROM message_files WHERE file_id = $1 AND message_id = $2",
+            "SELECT file_id, created_at, message_id FROM message_files WHERE message_id = ",
+            "seq",
             message_id.as_str(),
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(
-            "SELECT file_id, created_at, message_id FROM message_files WHERE message_id = ",
-        );
-        qb.push_bind(message_id);
-        fetch_page(
-            self.reader(),
-            qb,
-            "seq",
-            params,
-            cursors,
             |r: MessageFileRow| Ok(r.into()),
         )
         .await

@@ -12,8 +12,10 @@ mod threads;
 
 use super::dialect::{self as d, backend};
 use assistd_core::{Cursors, ListParams, Order, Page, Store, StoreError, StoreResult};
+use assistd_wire::Metadata;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
+use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 
 #[async_trait]
@@ -60,6 +62,45 @@ async fn cursors(
                 .map_err(backend)
         })
         .await
+}
+
+/// One page of a list scoped by one column: `lookup` finds where a cursor stands (`$1` the
+/// cursor's id, `$2` the scope, as in [`cursors`]); `select` is `SELECT ... WHERE <scope column> = `,
+/// ordered by `seq_col`.
+async fn list_scoped<T, R>(
+    pool: &sqlx::Pool<d::Db>,
+    lookup: &str,
+    select: &str,
+    seq_col: &str,
+    scope: &str,
+    params: &ListParams,
+    convert: impl Fn(R) -> StoreResult<T>,
+) -> StoreResult<Page<T>>
+where
+    R: for<'r> FromRow<'r, <d::Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let Some(cursors) = cursors(pool, lookup, scope, params).await? else {
+        return Ok(Page::empty());
+    };
+    let mut qb = QueryBuilder::<d::Db>::new(select);
+    qb.push_bind(scope);
+    fetch_page(pool, qb, seq_col, params, cursors, convert).await
+}
+
+/// Replaces (or, with `None`, clears) the metadata of the row `id` of `table`.
+async fn set_metadata(
+    conn: &mut d::Conn,
+    table: &str,
+    id: &str,
+    metadata: Option<&Metadata>,
+) -> StoreResult<()> {
+    sqlx::query(&format!("UPDATE {table} SET metadata = $1 WHERE id = $2"))
+        .bind(metadata.map(Json))
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
 
 /// Adds the cursor bounds, the scan order and the limit (one more row than the page, to learn

@@ -3,7 +3,7 @@
 use super::engine::end_run;
 use super::messages::insert_message;
 use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
-use super::{abort, backend, cursors, d, fetch_page, text_enum};
+use super::{abort, backend, d, list_scoped, set_metadata, text_enum};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::transitions::{self, Cancel};
@@ -18,7 +18,7 @@ use assistd_wire::{
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 
 #[derive(FromRow)]
 pub(crate) struct RunRow {
@@ -327,12 +327,7 @@ impl RunStore for d::Store {
         // not one a concurrent transition has since replaced.
         let mut run = get(&mut tx, project, thread_id, run_id, true).await?;
         if let Some(m) = metadata {
-            sqlx::query("UPDATE runs SET metadata = $1 WHERE id = $2")
-                .bind(m.as_ref().map(Json))
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+            set_metadata(&mut tx, "runs", run_id.as_str(), m.as_ref()).await?;
             run.metadata = m;
         }
         tx.commit().await.map_err(backend)?;
@@ -346,21 +341,16 @@ impl RunStore for d::Store {
         params: &ListParams,
     ) -> StoreResult<Page<Run>> {
         thread_exists(self.reader(), project, thread_id).await?;
-        let Some(cursors) = cursors(
+        list_scoped(
             self.reader(),
             "SELECT seq FROM runs WHERE id = $1 AND thread_id = $2",
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = "),
+            "seq",
             thread_id.as_str(),
             params,
+            RunRow::into_wire,
         )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = "
-        ));
-        qb.push_bind(thread_id);
-        fetch_page(self.reader(), qb, "seq", params, cursors, RunRow::into_wire).await
+        .await
     }
 
     async fn cancel_run(
@@ -458,26 +448,13 @@ impl RunStore for d::Store {
             let mut conn = self.reader().acquire().await.map_err(backend)?;
             get(&mut conn, project, thread_id, run_id, false).await?;
         }
-        let Some(cursors) = cursors(
+        list_scoped(
             self.reader(),
             "SELECT seq FROM run_steps WHERE id = $1 AND run_id = $2",
+            &format!("SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = "),
+            "seq",
             run_id.as_str(),
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(format!(
-            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = "
-        ));
-        qb.push_bind(run_id);
-        fetch_page(
-            self.reader(),
-            qb,
-            "seq",
-            params,
-            cursors,
             StepRow::into_wire,
         )
         .await

@@ -1,7 +1,7 @@
 //! Threads, and the one-active-run rule that guards adding to them.
 
 use super::messages::insert_message;
-use super::{backend, d};
+use super::{backend, d, set_metadata};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
@@ -179,12 +179,7 @@ impl ThreadStore for d::Store {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         let mut thread = get(&mut *tx, project, id).await?;
         if let Some(m) = metadata {
-            sqlx::query("UPDATE threads SET metadata = $1 WHERE id = $2")
-                .bind(m.as_ref().map(Json))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+            set_metadata(&mut tx, "threads", id.as_str(), m.as_ref()).await?;
             thread.metadata = m;
         }
         tx.commit().await.map_err(backend)?;
