@@ -17,8 +17,8 @@ use assistd_wire::{
     TruncationObject, Usage,
 };
 use async_trait::async_trait;
-use sqlx::types::Json;
 use sqlx::FromRow;
+use sqlx::types::Json;
 
 #[derive(FromRow)]
 pub(crate) struct RunRow {
