@@ -484,12 +484,13 @@ impl BodyDeadline {
     }
 
     fn deadline(&self) -> Instant {
-        let allowance = if self.min_rate == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(self.received.saturating_mul(1000) / self.min_rate)
-        };
-        self.started + self.timeout + allowance
+        // A rate of 0 adds nothing: the whole body within the timeout.
+        let allowance_ms = self
+            .received
+            .saturating_mul(1000)
+            .checked_div(self.min_rate)
+            .unwrap_or(0);
+        self.started + self.timeout + Duration::from_millis(allowance_ms)
     }
 }
 
