@@ -603,6 +603,23 @@ mod tests {
     }
 
     #[test]
+    fn connection_timeouts_must_be_positive() {
+        assert!(Settings::default().check().is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let s = Settings {
+                idle_timeout_secs: bad,
+                ..Settings::default()
+            };
+            assert!(
+                s.check()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("idle_timeout_secs")
+            );
+        }
+    }
+
+    #[test]
     fn toml_accepts_both_key_forms() {
         let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
             r#"
