@@ -1,11 +1,12 @@
-//! Assembles the server: storage, the router with its middleware, and the listener with
-//! graceful shutdown.
+//! Assembles the server: storage, the router with its middleware, and the listener
+//! (`listener`: timeouts, the connection cap, graceful shutdown).
 
 use crate::api;
 use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
+use crate::listener::Limits;
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
@@ -13,7 +14,7 @@ use assistd_store::{PgSignals, PostgresSettings, PostgresStore, SqliteSettings, 
 use assistd_wire::RunId;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,9 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{PropagateRequestIdLayer, RequestId};
 use tower_http::trace::TraceLayer;
 
 /// What every handler can reach.
@@ -201,15 +200,61 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     })
 }
 
-/// `req_` + 32 hex digits, like OpenAI's request ids.
-#[derive(Clone, Default)]
-struct MakeReqId;
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-impl MakeRequestId for MakeReqId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = format!("req_{}", uuid::Uuid::new_v4().simple());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+/// The longest client-sent `x-request-id` kept for the log.
+const CLIENT_REQUEST_ID_MAX: usize = 128;
+
+/// A client's own `x-request-id`, sanitized: it goes to the log, never back in a response,
+/// where a client-chosen value would pass for one of ours.
+#[derive(Clone)]
+struct ClientRequestId(String);
+
+/// Gives every request our own id, `req_` + 32 hex digits like OpenAI's, replacing any the
+/// client sent (kept aside as [`ClientRequestId`]); `PropagateRequestIdLayer` echoes ours.
+async fn assign_request_id(mut req: Request, next: Next) -> Response {
+    let theirs: String = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .map(|v| {
+            v.as_bytes()
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+                .take(CLIENT_REQUEST_ID_MAX)
+                .map(|&b| char::from(b))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !theirs.is_empty() {
+        req.extensions_mut().insert(ClientRequestId(theirs));
     }
+    let ours = format!("req_{}", uuid::Uuid::new_v4().simple());
+    if let Ok(v) = HeaderValue::from_str(&ours) {
+        req.headers_mut().insert(X_REQUEST_ID, v.clone());
+        req.extensions_mut().insert(RequestId::new(v));
+    }
+    next.run(req).await
+}
+
+/// The span of a request: its method, path, our id and the client's.
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let client_id = req
+        .extensions()
+        .get::<ClientRequestId>()
+        .map_or("", |c| c.0.as_str());
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %req.uri(),
+        version = ?req.version(),
+        request_id = id,
+        client_request_id = client_id,
+    )
 }
 
 /// `/healthz` body.
@@ -281,9 +326,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .layer(from_fn(envelope_errors))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeReqId))
+        .layer(from_fn(assign_request_id))
 }
 
 /// A server running in this process.
@@ -291,7 +336,7 @@ pub struct RunningServer {
     /// The bound address.
     pub addr: SocketAddr,
     shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
     executor: Option<ExecutorHandle>,
 }
 
@@ -304,7 +349,7 @@ impl RunningServer {
         if let Some(e) = &self.executor {
             e.shutdown().await;
         }
-        served?
+        served
     }
 }
 
@@ -312,6 +357,7 @@ impl RunningServer {
 pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     settings.check()?;
     let listen = settings.listen;
+    let limits = Limits::from_settings(&settings);
     let state = open_state(settings).await?;
     let listener = TcpListener::bind(listen)
         .await
@@ -320,13 +366,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let executor = state.executor.clone();
     let app = router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(crate::listener::serve(listener, app, limits, async move {
+        let _ = rx.await;
+    }));
     Ok(RunningServer {
         addr,
         shutdown: tx,

@@ -1,5 +1,5 @@
-//! Authentication (`Authorization: Bearer <key>` → [`Project`]) and the `OpenAI-Beta` version
-//! check, as one middleware in front of every `/v1` route.
+//! Authentication (`Authorization: Bearer <key>` → [`Project`]), open mode's guard against web
+//! pages, and the `OpenAI-Beta` version check, as one middleware in front of every `/v1` route.
 
 use crate::config::ApiKey;
 use crate::error::{ApiError, ErrorKind};
@@ -82,6 +82,65 @@ fn mask(key: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// Open mode trusts whoever reaches the loopback port, and that includes every web page the
+/// developer's browser loads: a page can send requests to `127.0.0.1` (its `Origin` names the
+/// page), or point its own domain at `127.0.0.1` by DNS rebinding (its `Host` keeps that
+/// domain). So open mode serves only loopback names (`localhost`, `127.0.0.0/8`, `[::1]`, any
+/// port) and, from browsers, only pages served from such names. Clients without `Origin` (SDKs,
+/// curl) are unaffected.
+fn check_local(req: &Request) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        });
+    if let Some(host) = host
+        && !is_loopback_origin(&format!("http://{host}"))
+    {
+        return Err(ApiError::new(
+            ErrorKind::ForbiddenOrigin,
+            "This server runs without API keys, so it only answers requests addressed to localhost or a loopback address. Use such an address, or configure API keys.",
+        ));
+    }
+    let cross_site = || {
+        headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    };
+    let trusted = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.to_str().is_ok_and(is_loopback_origin),
+        None => !cross_site(),
+    };
+    if trusted {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorKind::ForbiddenOrigin,
+            "This server runs without API keys, so it does not answer requests from web pages of other sites. Configure API keys to allow them.",
+        ))
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names a loopback host.
+fn is_loopback_origin(origin: &str) -> bool {
+    match url::Url::parse(origin)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.eq_ignore_ascii_case("localhost.")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.to_canonical().is_loopback(),
+        None => false,
+    }
+}
+
 /// Checks `OpenAI-Beta`: `assistants=v1` (or no assistants version) is what this server speaks.
 fn check_beta(headers: &HeaderMap) -> Result<(), ApiError> {
     for value in headers.get_all("openai-beta") {
@@ -108,6 +167,9 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if auth.is_open() {
+        check_local(&req)?;
+    }
     let project = auth.project(req.headers())?;
     check_beta(req.headers())?;
     req.extensions_mut().insert(project);
@@ -138,6 +200,32 @@ mod tests {
     fn masks_keys() {
         assert_eq!(mask("sk-abcdefghijkl"), "sk-********ijkl");
         assert_eq!(mask("short"), "*****");
+    }
+
+    #[test]
+    fn loopback_origins() {
+        for ok in [
+            "http://localhost",
+            "http://LOCALHOST:3000",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.2",
+            "http://[::1]:8080",
+            "https://localhost.",
+        ] {
+            assert!(is_loopback_origin(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example",
+            "http://evil.example:8080",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+            "http://10.0.0.1",
+            "null",
+            "",
+            "http://",
+        ] {
+            assert!(!is_loopback_origin(bad), "{bad}");
+        }
     }
 
     #[test]

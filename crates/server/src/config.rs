@@ -63,6 +63,20 @@ pub struct Settings {
     /// Options for `file_storage_url`'s store (`endpoint`, `region`, `allow_http`, ...);
     /// credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
     pub file_storage_options: StorageOptions,
+    /// Seconds a client has to send a request's headers: from the accept for the first request,
+    /// from its first byte for the next ones on a kept-alive connection.
+    pub header_timeout_secs: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    pub idle_timeout_secs: f64,
+    /// Seconds a request body may take, plus its size at `body_min_bytes_per_sec`; a slower
+    /// body gets a 408 and the connection is closed.
+    pub body_timeout_secs: f64,
+    /// The slowest sustained upload rate allowed past `body_timeout_secs` (0: the whole body
+    /// within `body_timeout_secs`).
+    pub body_min_bytes_per_sec: u64,
+    /// Open connections at most (0: derived from the file-descriptor limit). At the cap a new
+    /// connection evicts the one that has waited for a request the longest.
+    pub max_connections: usize,
 }
 
 /// Options of the file store (`[file_storage_options]`). TOML values may be strings, booleans
@@ -209,6 +223,11 @@ impl Default for Settings {
             local_model: LocalModelSettings::default(),
             file_storage_url: None,
             file_storage_options: StorageOptions::default(),
+            header_timeout_secs: 10.0,
+            idle_timeout_secs: 60.0,
+            body_timeout_secs: 60.0,
+            body_min_bytes_per_sec: 64 * 1024,
+            max_connections: 0,
         }
     }
 }
@@ -296,7 +315,7 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 17] = [
+const ENV_SETTINGS: [&str; 22] = [
     "database_max_connections",
     "database_statement_timeout_secs",
     "database_acquire_timeout_secs",
@@ -314,6 +333,11 @@ const ENV_SETTINGS: [&str; 17] = [
     "max_json_body_bytes",
     "run_expires_after_secs",
     "sqlite_read_connections",
+    "header_timeout_secs",
+    "idle_timeout_secs",
+    "body_timeout_secs",
+    "body_min_bytes_per_sec",
+    "max_connections",
 ];
 
 /// The `[local_model]` settings that `ASSISTD_LOCAL_MODEL_<NAME>` variables set.
@@ -432,6 +456,17 @@ impl Settings {
                 "local_model.context_tokens must be at least 256 and local_model.batch_tokens at least 32"
                     .to_owned(),
             ));
+        }
+        for (name, secs) in [
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return Err(ConfigError(format!(
+                    "{name} must be positive and at most a day"
+                )));
+            }
         }
         if self.run_expires_after_secs <= 0 {
             return Err(ConfigError(
@@ -582,6 +617,23 @@ mod tests {
             ..Settings::default()
         };
         assert!(bad.check().unwrap_err().to_string().contains("slots"));
+    }
+
+    #[test]
+    fn connection_timeouts_must_be_positive() {
+        assert!(Settings::default().check().is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let s = Settings {
+                idle_timeout_secs: bad,
+                ..Settings::default()
+            };
+            assert!(
+                s.check()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("idle_timeout_secs")
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub enum ErrorKind {
     MissingApiKey,
     /// The API key presented is not one of ours (401).
     InvalidApiKey,
+    /// Open mode refused a request addressed to a foreign name or sent by a foreign web page
+    /// (403).
+    ForbiddenOrigin,
+    /// The request body did not arrive in time (408).
+    RequestTimeout,
     /// No such route or object (404).
     NotFound,
     /// The route exists, not with this method (405).
@@ -53,6 +58,8 @@ impl ErrorKind {
             }
             Self::MissingApiKey => (S::UNAUTHORIZED, Invalid, None),
             Self::InvalidApiKey => (S::UNAUTHORIZED, Invalid, Some("invalid_api_key")),
+            Self::ForbiddenOrigin => (S::FORBIDDEN, Invalid, None),
+            Self::RequestTimeout => (S::REQUEST_TIMEOUT, Invalid, None),
             Self::NotFound => (S::NOT_FOUND, Invalid, None),
             Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, Invalid, None),
             Self::RequestTooLarge => (S::PAYLOAD_TOO_LARGE, Invalid, Some("request_too_large")),

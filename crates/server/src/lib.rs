@@ -1,7 +1,8 @@
 //! The assistd HTTP server: the OpenAI Assistants API v1 and Files API under `/v1`.
 //!
 //! `app` assembles storage and the router, `api` holds one module per resource with one
-//! handler per operation, `extract` and `error` make every failure OpenAI's error envelope.
+//! handler per operation, `extract` and `error` make every failure OpenAI's error envelope,
+//! `listener` accepts connections under timeouts and a cap.
 
 pub mod api;
 pub mod app;
@@ -10,4 +11,5 @@ pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod local;

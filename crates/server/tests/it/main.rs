@@ -10,6 +10,7 @@
 mod assistant_files;
 mod assistants;
 mod common;
+mod connections;
 mod crash;
 mod engine;
 mod errors;
