@@ -75,6 +75,21 @@ pub trait EngineStore: Send + Sync {
         thread_id: &ThreadId,
     ) -> StoreResult<Vec<Message>>;
 
+    /// A page of the thread's history as a run's prompt sees it: up to `limit` messages
+    /// older than `before` (the newest when `None`), newest first, leaving out `run_id`'s own
+    /// messages and messages still in progress. A prompt reads back only as far as it needs.
+    async fn thread_history(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+        before: Option<&MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// The messages the run wrote, oldest first.
+    async fn run_messages(&self, project: &Project, run_id: &RunId) -> StoreResult<Vec<Message>>;
+
     /// The run's steps, oldest first.
     async fn run_steps(&self, project: &Project, run_id: &RunId) -> StoreResult<Vec<RunStep>>;
 

@@ -369,12 +369,13 @@ pub trait FileStore: Send + Sync {
     async fn create_file(&self, project: &Project, file: NewFile) -> StoreResult<OpenAIFile>;
     /// Reads a file record.
     async fn get_file(&self, project: &Project, id: &FileId) -> StoreResult<OpenAIFile>;
-    /// Lists files, newest first, optionally of one purpose.
+    /// One page of files, optionally of one purpose (`params.limit` up to 10,000, as v2 allows).
     async fn list_files(
         &self,
         project: &Project,
         purpose: Option<&str>,
-    ) -> StoreResult<Vec<OpenAIFile>>;
+        params: &ListParams,
+    ) -> StoreResult<Page<OpenAIFile>>;
     /// Deletes a file record and detaches it from every assistant, message and run.
     async fn delete_file(&self, project: &Project, id: &FileId) -> StoreResult<()>;
 }

@@ -3,7 +3,9 @@
 //! the object serialized once; `stream: true` requests subscribe to their run's channel.
 //!
 //! Channels are per run, created by the first subscriber and dropped when the last one leaves,
-//! so publishing to a run nobody streams costs a map lookup. Each channel holds a bounded number
+//! so publishing to a run nobody streams costs a map lookup. A subscriber holds a
+//! [`Subscription`], which leaves the channel when dropped: a request that subscribes and then
+//! fails (a bad body, a missing thread or run) frees its channel on whichever path it returns. Each channel holds a bounded number
 //! of events: a reader that falls that far behind is told so and dropped instead of stalling the
 //! run or growing memory.
 //!
@@ -15,6 +17,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Events a slow reader may lag behind before it is dropped.
 pub const CHANNEL_CAPACITY: usize = 1024;
@@ -65,14 +68,30 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl EventBus {
     /// Starts listening to `run_id` (before the run can make progress, so nothing is missed).
-    pub fn subscribe(&self, run_id: &RunId) -> broadcast::Receiver<Event> {
+    pub fn subscribe(self: &Arc<Self>, run_id: &RunId) -> Subscription {
         let mut channels = lock(&self.channels);
-        if let Some(tx) = channels.get(run_id) {
-            return tx.subscribe();
+        let rx = if let Some(tx) = channels.get(run_id) {
+            tx.subscribe()
+        } else {
+            let (tx, rx) = broadcast::channel(CHANNEL_CAPACITY);
+            channels.insert(run_id.clone(), tx);
+            rx
+        };
+        Subscription {
+            bus: Arc::clone(self),
+            run_id: run_id.clone(),
+            rx: Some(rx),
         }
-        let (tx, rx) = broadcast::channel(CHANNEL_CAPACITY);
-        channels.insert(run_id.clone(), tx);
-        rx
+    }
+
+    /// Runs with a channel (someone streams them, or did and has not been noticed leaving).
+    pub fn len(&self) -> usize {
+        lock(&self.channels).len()
+    }
+
+    /// Whether no run has a channel.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether anyone listens to `run_id`.
@@ -104,15 +123,43 @@ impl EventBus {
         }
         let _ = tx.send(make());
     }
+}
 
-    /// Forgets `run_id`'s channel if nobody listens any more.
-    pub fn release(&self, run_id: &RunId) {
-        let mut channels = lock(&self.channels);
+/// One listener of a run's events. Dropping it leaves the channel, and removes the channel if
+/// it was the last listener.
+pub struct Subscription {
+    bus: Arc<EventBus>,
+    run_id: RunId,
+    /// Always `Some` until dropped: taken in `drop` so that the receiver goes while the map is
+    /// locked (two last listeners leaving at once would otherwise each see the other and both
+    /// keep the channel).
+    rx: Option<broadcast::Receiver<Event>>,
+}
+
+impl Subscription {
+    /// The run listened to.
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    /// The next event, as [`broadcast::Receiver::recv`].
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => Err(RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut channels = lock(&self.bus.channels);
+        drop(self.rx.take());
         if channels
-            .get(run_id)
+            .get(&self.run_id)
             .is_some_and(|tx| tx.receiver_count() == 0)
         {
-            channels.remove(run_id);
+            channels.remove(&self.run_id);
         }
     }
 }
@@ -123,31 +170,46 @@ mod tests {
 
     #[test]
     fn events_reach_subscribers_and_channels_are_dropped_when_unused() {
-        let bus = EventBus::default();
+        let bus = Arc::new(EventBus::default());
         let run = RunId::from("run_1");
         bus.publish(&run, StreamEvent::RunInProgress, &"nobody listens");
         assert!(!bus.is_watched(&run));
         let mut rx = bus.subscribe(&run);
         bus.publish(&run, StreamEvent::RunCompleted, &serde_json::Value::Null);
-        let ev = rx.try_recv().unwrap();
+        let ev = rx.rx.as_mut().unwrap().try_recv().unwrap();
         assert_eq!(ev.name, StreamEvent::RunCompleted);
         assert!(ev.ends_stream());
         assert_eq!(&*ev.data, "null");
         drop(rx);
-        bus.release(&run);
-        assert!(lock(&bus.channels).is_empty());
+        assert!(bus.is_empty());
+    }
+
+    #[test]
+    fn the_channel_goes_with_its_last_subscription() {
+        let bus = Arc::new(EventBus::default());
+        let run = RunId::from("run_1");
+        let first = bus.subscribe(&run);
+        let second = bus.subscribe(&run);
+        let other = bus.subscribe(&RunId::from("run_2"));
+        assert_eq!(bus.len(), 2);
+        drop(first);
+        assert_eq!(bus.len(), 2, "a listener is left");
+        assert!(bus.is_watched(&run));
+        drop(second);
+        drop(other);
+        assert!(bus.is_empty());
     }
 
     #[test]
     fn a_slow_reader_lags_instead_of_growing_memory() {
-        let bus = EventBus::default();
+        let bus = Arc::new(EventBus::default());
         let run = RunId::from("r");
         let mut rx = bus.subscribe(&run);
         for i in 0..CHANNEL_CAPACITY + 10 {
             bus.publish(&run, StreamEvent::MessageDelta, &i);
         }
         assert!(matches!(
-            rx.try_recv(),
+            rx.rx.as_mut().unwrap().try_recv(),
             Err(broadcast::error::TryRecvError::Lagged(_))
         ));
     }

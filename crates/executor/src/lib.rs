@@ -15,5 +15,5 @@ mod prompt;
 mod turn;
 mod worker;
 
-pub use events::{Event, EventBus};
+pub use events::{Event, EventBus, Subscription};
 pub use worker::{Executor, ExecutorConfig, ExecutorHandle};

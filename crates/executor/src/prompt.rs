@@ -1,12 +1,16 @@
 //! Prompt assembly: instructions, the thread's messages (truncated as the run asks), and the
 //! run's own turns so far (its messages and its function calls with their outputs).
+//!
+//! The thread is read newest first, a page at a time, only back as far as the prompt takes
+//! (`truncation_strategy.last_messages`, the token budget): a run on a thread of a million
+//! messages reads a few pages, not the thread.
 
-use assistd_core::ClaimedRun;
 use assistd_core::model::{ChatMessage, ChatRequest, ToolCall, ToolChoice};
+use assistd_core::{ClaimedRun, EngineStore, StoreResult};
 use assistd_wire::{
-    AssistantTool, Message, MessageContent, MessageRole, MessageStatus, NamedToolType,
-    ResponseFormatOption, ResponseFormatType, Run, RunStep, RunStepStatus, StepDetails,
-    StepToolCall, ToolChoiceMode, ToolChoiceOption, TruncationType,
+    AssistantTool, Message, MessageContent, MessageId, MessageRole, NamedToolType,
+    ResponseFormatOption, ResponseFormatType, RunStep, RunStepStatus, StepDetails, StepToolCall,
+    ToolChoiceMode, ToolChoiceOption, TruncationType,
 };
 
 /// A rough token estimate (4 characters a token) used to honour `max_prompt_tokens` without a
@@ -39,21 +43,40 @@ fn thread_message(m: &Message) -> ChatMessage {
     }
 }
 
-/// Builds the model request for the next turn of `claim`.
-pub fn build(
+/// Messages read per page while the history is gathered.
+pub const HISTORY_PAGE: u32 = 200;
+
+/// Builds the model request for the next turn of `claim`: the thread's history is read from
+/// `store` back as far as the run's truncation and token budget reach, and never beyond
+/// `max_history_tokens` (estimated), whatever the run asks.
+pub async fn build(
+    store: &dyn EngineStore,
     claim: &ClaimedRun,
-    messages: &[Message],
     steps: &[RunStep],
+    max_tokens: Option<i64>,
+    max_history_tokens: i64,
+) -> StoreResult<ChatRequest> {
+    let run = &claim.run;
+    let system = system_prompt(claim);
+    let own = store.run_messages(&claim.project, &run.id).await?;
+    let turns = run_turns(&own, steps);
+    let budget = run
+        .max_prompt_tokens
+        .map_or(max_history_tokens, |b| b.min(max_history_tokens));
+    let fixed = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
+    let history = history(store, claim, fixed, budget).await?;
+    Ok(request(claim, system, history, turns, max_tokens))
+}
+
+/// The request from its parts.
+fn request(
+    claim: &ClaimedRun,
+    system: String,
+    history: Vec<ChatMessage>,
+    turns: Vec<ChatMessage>,
     max_tokens: Option<i64>,
 ) -> ChatRequest {
     let run = &claim.run;
-    let system = system_prompt(claim);
-    let mut history = history(run, messages);
-    let turns = run_turns(messages, steps);
-    if let Some(budget) = run.max_prompt_tokens {
-        fit_budget(budget, &system, &turns, &mut history);
-    }
-
     // A named tool choice forces the run's first turn only: once its outputs are in, the model
     // answers them (forcing every turn would call the function forever).
     let called_already = !turns.is_empty();
@@ -104,23 +127,54 @@ fn system_prompt(claim: &ClaimedRun) -> String {
 }
 
 /// The thread as it was before this run: completed messages written by anyone but this run,
-/// truncated to the last ones if the run asks for it.
-fn history(run: &Run, messages: &[Message]) -> Vec<ChatMessage> {
-    let mut history: Vec<ChatMessage> = messages
-        .iter()
-        .filter(|m| m.run_id.as_ref() != Some(&run.id))
-        .filter(|m| m.status != MessageStatus::InProgress)
-        .map(thread_message)
-        .collect();
-    if run.truncation_strategy.type_ == TruncationType::LastMessages
-        && let Some(n) = run.truncation_strategy.last_messages
-    {
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        if history.len() > n {
-            history.drain(..history.len() - n);
+/// oldest first; the newest of them only, as many as `truncation_strategy.last_messages` allows
+/// and as fit `budget` with the `fixed` part of the prompt (the newest one always).
+async fn history(
+    store: &dyn EngineStore,
+    claim: &ClaimedRun,
+    fixed: i64,
+    budget: i64,
+) -> StoreResult<Vec<ChatMessage>> {
+    let run = &claim.run;
+    let most = match (
+        run.truncation_strategy.type_,
+        run.truncation_strategy.last_messages,
+    ) {
+        (TruncationType::LastMessages, Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    let mut newest_first = Vec::new();
+    let mut total = fixed;
+    let mut before: Option<MessageId> = None;
+    'pages: while newest_first.len() < most {
+        let page = store
+            .thread_history(
+                &claim.project,
+                &run.thread_id,
+                &run.id,
+                before.as_ref(),
+                HISTORY_PAGE,
+            )
+            .await?;
+        let last_page = page.len() < HISTORY_PAGE as usize;
+        before = page.last().map(|m| m.id.clone());
+        for m in &page {
+            let msg = thread_message(m);
+            let cost = size(&msg);
+            if newest_first.len() >= most
+                || (!newest_first.is_empty() && total.saturating_add(cost) > budget)
+            {
+                break 'pages;
+            }
+            total = total.saturating_add(cost);
+            newest_first.push(msg);
+        }
+        if last_page {
+            break;
         }
     }
-    history
+    newest_first.reverse();
+    Ok(newest_first)
 }
 
 /// This run's turns so far: its answers, and its function calls followed by their outputs.
@@ -169,10 +223,9 @@ fn run_turns(messages: &[Message], steps: &[RunStep]) -> Vec<ChatMessage> {
     turns
 }
 
-/// `max_prompt_tokens` (and `auto` truncation under it): drops the oldest thread messages until
-/// the estimate fits `budget`, always keeping the last one.
-fn fit_budget(budget: i64, system: &str, turns: &[ChatMessage], history: &mut Vec<ChatMessage>) {
-    let size = |m: &ChatMessage| match m {
+/// The estimated tokens of a prompt message.
+fn size(m: &ChatMessage) -> i64 {
+    match m {
         ChatMessage::System(t) | ChatMessage::User(t) => estimate_tokens(t),
         ChatMessage::Assistant {
             content,
@@ -185,11 +238,6 @@ fn fit_budget(budget: i64, system: &str, turns: &[ChatMessage], history: &mut Ve
                     .sum::<i64>()
         }
         ChatMessage::Tool { content, .. } => estimate_tokens(content),
-    };
-    let fixed: i64 = estimate_tokens(system) + turns.iter().map(size).sum::<i64>();
-    let mut total = fixed + history.iter().map(size).sum::<i64>();
-    while total > budget && history.len() > 1 {
-        total -= size(&history.remove(0));
     }
 }
 

@@ -29,6 +29,9 @@ pub struct ExecutorConfig {
     pub max_turns: usize,
     /// Retries of a turn that failed mid-stream (the request itself is retried by the backend).
     pub turn_retries: u32,
+    /// Estimated tokens of thread history a prompt carries at most (a run's own
+    /// `max_prompt_tokens` may ask for less); older messages are left out, and never read.
+    pub max_history_tokens: i64,
 }
 
 impl Default for ExecutorConfig {
@@ -39,6 +42,7 @@ impl Default for ExecutorConfig {
             poll_interval: Duration::from_millis(500),
             max_turns: 16,
             turn_retries: 2,
+            max_history_tokens: 128_000,
         }
     }
 }
@@ -558,10 +562,14 @@ async fn drive(
             Some(cap) => Some(cap - used),
             None => None,
         };
-        let messages = store
-            .thread_messages(&claim.project, &run.thread_id)
-            .await?;
-        let req = prompt::build(claim, &messages, &steps, max_tokens);
+        let req = prompt::build(
+            store,
+            claim,
+            &steps,
+            max_tokens,
+            inner.cfg.max_history_tokens,
+        )
+        .await?;
         match run_turn(&ctx, req, token, open).await {
             Ok(TurnEnd::Answered { truncated }) => {
                 let incomplete = (truncated && run.max_completion_tokens.is_some())

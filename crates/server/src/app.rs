@@ -84,12 +84,13 @@ pub async fn open_database(
 ) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<dyn Signals>>)> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        crate::private::create_dir(&settings.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create the data directory {}: {e}",
                 settings.data_dir.display()
             )
         })?;
+        make_sqlite_files_private(&url)?;
         let store = SqliteStore::connect(
             &url,
             &SqliteSettings {
@@ -117,6 +118,31 @@ pub async fn open_database(
         "unsupported database URL scheme '{}': use sqlite://PATH or postgres://USER@HOST/DATABASE",
         url.split("://").next().unwrap_or_default()
     )
+}
+
+/// Creates the SQLite database file `0600` before SQLite does (SQLite would follow the umask;
+/// its `-wal` and `-shm` files copy the database file's mode), and tightens the mode of files
+/// left by an earlier version.
+fn make_sqlite_files_private(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let db = std::path::Path::new(path);
+    crate::private::create_file(db)
+        .map_err(|e| anyhow::anyhow!("cannot create the database file {}: {e}", db.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let side = std::path::PathBuf::from(format!("{path}{suffix}"));
+        if side.exists() {
+            crate::private::restrict_file(&side)
+                .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", side.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn is_postgres(url: &str) -> bool {
@@ -156,6 +182,7 @@ async fn start_executor(
             workers: settings.workers,
             lease: Duration::from_secs_f64(settings.lease_secs),
             max_turns: settings.max_turns,
+            max_history_tokens: settings.max_history_tokens,
             ..ExecutorConfig::default()
         },
         signals,
@@ -338,9 +365,15 @@ pub struct RunningServer {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     executor: Option<ExecutorHandle>,
+    events: Arc<EventBus>,
 }
 
 impl RunningServer {
+    /// The run-event channels of this server (how many runs are being streamed).
+    pub fn events(&self) -> &Arc<EventBus> {
+        &self.events
+    }
+
     /// Stops accepting, finishes in-flight requests, and waits.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
@@ -365,6 +398,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let executor = state.executor.clone();
+    let events = state.events.clone();
     let app = router(state);
     let task = tokio::spawn(crate::listener::serve(listener, app, limits, async move {
         let _ = rx.await;
@@ -374,5 +408,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         shutdown: tx,
         task,
         executor,
+        events,
     })
 }

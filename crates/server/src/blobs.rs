@@ -22,6 +22,9 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// The same store when it is a local directory, to make each file private once written
+    /// (`object_store` creates files as the umask says).
+    local: Option<Arc<LocalFileSystem>>,
     /// Where the bytes are, for logs: never credentials nor option values.
     location: String,
 }
@@ -45,6 +48,9 @@ pub enum BlobError {
     /// The upload was aborted by the caller's stream.
     #[error("upload aborted: {0}")]
     Aborted(String),
+    /// A stored file could not be made private.
+    #[error("cannot make the stored file private: {0}")]
+    Private(std::io::Error),
 }
 
 fn key(file_id: &str) -> ObjectPath {
@@ -82,6 +88,7 @@ impl Blobs {
                 tracing::info!(location = %s3.location, "file bytes in object storage");
                 Ok(Self {
                     store,
+                    local: None,
                     location: s3.location,
                 })
             }
@@ -90,10 +97,11 @@ impl Blobs {
 
     /// Bytes under `<dir>` on the local filesystem.
     pub fn local(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let fs = LocalFileSystem::new_with_prefix(dir).map_err(std::io::Error::other)?;
+        crate::private::create_dir(dir)?;
+        let fs = Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(std::io::Error::other)?);
         Ok(Self {
-            store: Arc::new(fs),
+            store: fs.clone(),
+            local: Some(fs),
             location: dir.display().to_string(),
         })
     }
@@ -101,7 +109,11 @@ impl Blobs {
     /// Any object store.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         let location = store.to_string();
-        Self { store, location }
+        Self {
+            store,
+            local: None,
+            location,
+        }
     }
 
     /// Streams `chunks` into the object for `file_id`, returning its size. The object becomes
@@ -138,6 +150,13 @@ impl Blobs {
             .finish()
             .await
             .map_err(|e| (BlobError::Store(e), None))?;
+        if let Some(fs) = &self.local {
+            // Inside the private data directory the short window before this is harmless.
+            let path = fs
+                .path_to_filesystem(&key(file_id))
+                .map_err(|e| (BlobError::Store(e), None))?;
+            crate::private::restrict_file(&path).map_err(|e| (BlobError::Private(e), None))?;
+        }
         Ok(size)
     }
 
@@ -377,6 +396,7 @@ mod tests {
         };
         let blobs = Blobs {
             store: s3.build(s3.builder.clone()).expect("builds offline"),
+            local: None,
             location: s3.location.clone(),
         };
         let shown = format!("{blobs:?}");

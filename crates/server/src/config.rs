@@ -29,6 +29,14 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Largest accepted JSON body, in bytes.
     pub max_json_body_bytes: usize,
+    /// Bytes of large JSON bodies (over 1 MiB) handled at once; beyond, a request waits
+    /// `json_body_wait_secs` for room, then gets a 503.
+    pub json_bytes_in_flight: usize,
+    /// Seconds a large JSON body waits for room under `json_bytes_in_flight`.
+    pub json_body_wait_secs: f64,
+    /// Estimated tokens of thread history a run's prompt carries at most; older messages are
+    /// left out (and never read), as `truncation_strategy: auto` does.
+    pub max_history_tokens: i64,
     /// Seconds from a run's creation to its expiry.
     pub run_expires_after_secs: i64,
     /// Read connections of the SQLite pool.
@@ -208,6 +216,9 @@ impl Default for Settings {
             api_keys: Vec::new(),
             max_upload_bytes: 512 * 1024 * 1024,
             max_json_body_bytes: 32 * 1024 * 1024,
+            json_bytes_in_flight: 64 * 1024 * 1024,
+            json_body_wait_secs: 5.0,
+            max_history_tokens: 128_000,
             run_expires_after_secs: 600,
             sqlite_read_connections: 8,
             database_max_connections: 16,
@@ -315,7 +326,7 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 22] = [
+const ENV_SETTINGS: [&str; 25] = [
     "database_max_connections",
     "database_statement_timeout_secs",
     "database_acquire_timeout_secs",
@@ -331,6 +342,9 @@ const ENV_SETTINGS: [&str; 22] = [
     "database_url",
     "max_upload_bytes",
     "max_json_body_bytes",
+    "json_bytes_in_flight",
+    "json_body_wait_secs",
+    "max_history_tokens",
     "run_expires_after_secs",
     "sqlite_read_connections",
     "header_timeout_secs",
@@ -467,6 +481,13 @@ impl Settings {
                     "{name} must be positive and at most a day"
                 )));
             }
+        }
+        if !(self.json_body_wait_secs.is_finite() && self.json_body_wait_secs >= 0.0)
+            || self.max_history_tokens < 1
+        {
+            return Err(ConfigError(
+                "json_body_wait_secs must be at least 0 and max_history_tokens positive".to_owned(),
+            ));
         }
         if self.run_expires_after_secs <= 0 {
             return Err(ConfigError(

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     BodyTooLarge,
     /// A stream client fell too far behind; only ever sent as a stream's `error` event.
     StreamLagged,
+    /// Too many large bodies in flight; try again shortly (503).
+    Overloaded,
     /// The server failed; the cause is logged, not shown (500).
     Internal,
     /// Another error status that left the router without the envelope (a framework
@@ -66,6 +68,7 @@ impl ErrorKind {
             Self::FileTooLarge => (S::PAYLOAD_TOO_LARGE, Invalid, Some("file_too_large")),
             Self::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, Invalid, None),
             Self::StreamLagged => (S::INTERNAL_SERVER_ERROR, Server, Some("stream_lagged")),
+            Self::Overloaded => (S::SERVICE_UNAVAILABLE, Server, None),
             Self::Internal => (S::INTERNAL_SERVER_ERROR, Server, None),
             Self::Status(status) if status.is_server_error() => (status, Server, None),
             Self::Status(status) => (status, Invalid, None),
@@ -90,6 +93,35 @@ impl ErrorKind {
 /// What a body over a size limit is told, whichever limit refused it.
 pub const TOO_LARGE: &str = "The request body is too large. Reduce its size and try again.";
 
+/// Characters of client input an error message quotes (see [`quote`]).
+pub const QUOTE_CHARS: usize = 64;
+/// Bytes of an error message or `param` at most: whatever a message quotes, an error never
+/// carries unbounded input back.
+const MAX_MESSAGE_BYTES: usize = 2048;
+const MAX_PARAM_BYTES: usize = 256;
+
+/// Client input as an error message quotes it: its first [`QUOTE_CHARS`] characters, and `…`
+/// if there were more.
+pub fn quote(input: &str) -> std::borrow::Cow<'_, str> {
+    match input.char_indices().nth(QUOTE_CHARS) {
+        None => input.into(),
+        Some((end, _)) => format!("{}…", &input[..end]).into(),
+    }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary), marked with `…` when cut.
+fn capped(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
 /// An error response.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -106,7 +138,7 @@ impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
-            message: message.into(),
+            message: capped(message.into(), MAX_MESSAGE_BYTES),
             param: None,
         }
     }
@@ -114,7 +146,7 @@ impl ApiError {
     /// A 400 `invalid_request_error` about `param`.
     pub fn invalid(message: impl Into<String>, param: Option<String>) -> Self {
         Self {
-            param,
+            param: param.map(|p| capped(p, MAX_PARAM_BYTES)),
             ..Self::new(ErrorKind::InvalidRequest, message)
         }
     }
@@ -174,3 +206,20 @@ impl From<StoreError> for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_messages_are_bounded() {
+        assert_eq!(quote("short"), "short");
+        let long = "é".repeat(1000);
+        assert_eq!(quote(&long).chars().count(), QUOTE_CHARS + 1);
+        let e = ApiError::invalid("x".repeat(1 << 20), Some("p".repeat(1 << 20)));
+        assert!(e.message.len() <= MAX_MESSAGE_BYTES && e.message.ends_with('…'));
+        assert!(e.param.is_some_and(|p| p.len() <= MAX_PARAM_BYTES));
+        let e = ApiError::new(ErrorKind::InvalidRequest, "é".repeat(5000));
+        assert!(e.message.len() <= MAX_MESSAGE_BYTES);
+    }
+}

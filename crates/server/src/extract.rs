@@ -1,7 +1,7 @@
 //! Request extractors that answer every rejection with the OpenAI error envelope: JSON bodies
 //! (strict: right content type, valid JSON, known fields, right types) and list query strings.
 
-use crate::error::{ApiError, ErrorKind, TOO_LARGE};
+use crate::error::{ApiError, ErrorKind, TOO_LARGE, quote};
 use assistd_core::{ListParams, Order};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -236,13 +236,24 @@ impl RawQuery {
         }
     }
 
-    /// `limit`, `order`, `after` and `before`.
+    /// `limit` (1 to 100, 20 by default), `order`, `after` and `before`.
     pub fn list_params(&self) -> Result<ListParams, ApiError> {
-        let mut p = ListParams::default();
+        self.list_params_up_to(100, ListParams::default().limit)
+    }
+
+    /// `limit` (1 to `max`, `default` when absent), `order`, `after` and `before`.
+    pub fn list_params_up_to(&self, max: u32, default: u32) -> Result<ListParams, ApiError> {
+        let mut p = ListParams {
+            limit: default,
+            ..ListParams::default()
+        };
         if let Some(l) = self.get("limit") {
             let n: i64 = l.parse().map_err(|_| {
                 ApiError::invalid(
-                    format!("Invalid 'limit': expected an integer, but got '{l}' instead."),
+                    format!(
+                        "Invalid 'limit': expected an integer, but got '{}' instead.",
+                        quote(l)
+                    ),
                     Some("limit".to_owned()),
                 )
             })?;
@@ -254,15 +265,18 @@ impl RawQuery {
                     Some("limit".to_owned()),
                 ));
             }
-            if n > 100 {
+            let Ok(n) = u32::try_from(n)
+                .map_err(drop)
+                .and_then(|n| if n <= max { Ok(n) } else { Err(()) })
+            else {
                 return Err(ApiError::invalid(
                     format!(
-                        "Invalid 'limit': integer above maximum value. Expected a value <= 100, but got {n} instead."
+                        "Invalid 'limit': integer above maximum value. Expected a value <= {max}, but got {n} instead."
                     ),
                     Some("limit".to_owned()),
                 ));
-            }
-            p.limit = u32::try_from(n).expect("checked to be in 1..=100 above");
+            };
+            p.limit = n;
         }
         if let Some(o) = self.get("order") {
             p.order = match o {
@@ -271,7 +285,8 @@ impl RawQuery {
                 other => {
                     return Err(ApiError::invalid(
                         format!(
-                            "Invalid value for 'order': expected one of 'asc' or 'desc', but got '{other}' instead."
+                            "Invalid value for 'order': expected one of 'asc' or 'desc', but got '{}' instead.",
+                            quote(other)
                         ),
                         Some("order".to_owned()),
                     ));

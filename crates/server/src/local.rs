@@ -46,6 +46,9 @@ async fn weights_path(lm: &LocalModelSettings, data_dir: &Path) -> anyhow::Resul
     let dir = models_dir(data_dir);
     let weights = SMOLLM2_135M;
     if lm.fetch {
+        crate::private::create_dir(&dir).map_err(|e| {
+            anyhow::anyhow!("cannot create the model directory {}: {e}", dir.display())
+        })?;
         let index = lm.index();
         if !weights.path_in(&dir).is_file() {
             tracing::info!(

@@ -31,14 +31,9 @@ impl HasId for OpenAIFile {
     }
 }
 
-/// `ListFilesResponse`: no cursors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListFilesResponse {
-    /// Always `list`.
-    pub object: String,
-    /// The files.
-    pub data: Vec<OpenAIFile>,
-}
+/// `ListFilesResponse`: v2's cursor-paged list (`first_id`, `last_id`, `has_more`), a superset
+/// of v1's `{object, data}`.
+pub type ListFilesResponse = crate::ListResponse<OpenAIFile>;
 
 /// The purposes an upload may name (`CreateFileRequest.purpose`).
 pub const UPLOAD_PURPOSES: [&str; 2] = ["fine-tune", "assistants"];

@@ -4,11 +4,13 @@
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::error::{ApiError, ApiResult, ErrorKind, quote};
 use crate::extract::RawQuery;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{NewFile, ObjectKind, StoreError};
-use assistd_wire::{DeletionStatus, FileId, ListFilesResponse, OpenAIFile, UPLOAD_PURPOSES};
+use assistd_wire::{
+    DeletionStatus, FileId, ListFilesResponse, ListResponse, OpenAIFile, UPLOAD_PURPOSES,
+};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
@@ -16,6 +18,15 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Longest accepted filename, in bytes: names are stored, listed and sent back in headers.
+pub const MAX_FILENAME_BYTES: usize = 512;
+/// Longest `purpose` read: the longest valid one is a few bytes, so a longer field is refused
+/// without being kept.
+const MAX_PURPOSE_BYTES: usize = 64;
+/// Most files one `GET /files` page holds (and its default), as v2 has it.
+const MAX_FILES_PAGE: u32 = 10_000;
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
@@ -41,7 +52,8 @@ fn check_purpose(purpose: Option<&str>) -> ApiResult<String> {
         Some(p) if UPLOAD_PURPOSES.contains(&p) => Ok(p.to_owned()),
         Some(p) => Err(ApiError::invalid(
             format!(
-                "Invalid value for 'purpose': '{p}'. Supported values are: 'fine-tune' and 'assistants'."
+                "Invalid value for 'purpose': '{}'. Supported values are: 'fine-tune' and 'assistants'.",
+                quote(p)
             ),
             Some("purpose".to_owned()),
         )),
@@ -127,19 +139,49 @@ async fn read_form(
         .map_err(|e| multipart_error(&e, limit))?
     {
         match field.name().unwrap_or_default() {
-            "purpose" => {
-                upload.purpose = Some(field.text().await.map_err(|e| multipart_error(&e, limit))?);
-            }
+            "purpose" => upload.purpose = Some(read_purpose(field, limit).await?),
             "file" => store_bytes(s, field, limit, &mut upload.stored).await?,
             other => {
                 return Err(ApiError::invalid(
-                    format!("Unrecognized request argument supplied: {other}"),
+                    format!("Unrecognized request argument supplied: {}", quote(other)),
                     Some(other.to_owned()),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The `purpose` field, read only as far as a valid purpose could go: a longer one is refused,
+/// quoting its start, after the rest of it is read and dropped (so the client gets the answer
+/// rather than a reset connection).
+async fn read_purpose(mut field: Field<'_>, limit: u64) -> ApiResult<String> {
+    let mut bytes = Vec::new();
+    let mut too_long = false;
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(&e, limit))?
+    {
+        if bytes.len() + chunk.len() > MAX_PURPOSE_BYTES {
+            let room = MAX_PURPOSE_BYTES - bytes.len();
+            bytes.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            too_long = true;
+        } else if !too_long {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if too_long {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid value for 'purpose': '{}…'. Supported values are: 'fine-tune' and 'assistants'.",
+                quote(&text)
+            ),
+            Some("purpose".to_owned()),
+        ));
+    }
+    Ok(text)
 }
 
 /// Streams the `file` field to the object store, recording it in `stored` as soon as it is
@@ -161,6 +203,15 @@ async fn store_bytes(
         .filter(|n| !n.is_empty())
         .unwrap_or("upload")
         .to_owned();
+    if filename.len() > MAX_FILENAME_BYTES {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid 'file': the filename is {} bytes long; the maximum is {MAX_FILENAME_BYTES} bytes.",
+                filename.len()
+            ),
+            Some("file".to_owned()),
+        ));
+    }
     let id = new_id(IdKind::File);
     let size = s
         .blobs
@@ -177,18 +228,17 @@ async fn store_bytes(
     Ok(())
 }
 
-/// `GET /files` (listFiles), with the `purpose` filter.
+/// `GET /files` (listFiles), with the `purpose` filter and v2's paging: `limit` (1 to 10,000,
+/// 10,000 by default), `order` (`desc` by default) and `after`.
 pub async fn list_files(
     State(s): State<AppState>,
     Caller(p): Caller,
     q: RawQuery,
 ) -> ApiResult<Json<ListFilesResponse>> {
     let purpose = q.string("purpose")?;
-    let data = s.store.list_files(&p, purpose.as_deref()).await?;
-    Ok(Json(ListFilesResponse {
-        object: "list".to_owned(),
-        data,
-    }))
+    let params = q.list_params_up_to(MAX_FILES_PAGE, MAX_FILES_PAGE)?;
+    let page = s.store.list_files(&p, purpose.as_deref(), &params).await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
 }
 
 /// `GET /files/{file_id}` (retrieveFile).
@@ -214,6 +264,42 @@ pub async fn delete_file(
     Ok(Json(DeletionStatus::new(id, "file")))
 }
 
+/// RFC 5987 `attr-char`: what `filename*` may carry unencoded.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `attachment` with the name twice (RFC 6266): `filename*=UTF-8''…` percent-encoded, exact, for
+/// every current client; and a plain `filename="…"` for old ones, where anything but printable
+/// ASCII (controls, bidi overrides, any non-ASCII) and the characters that quoting or decoding
+/// would change (`"`, `\`, `%`) become `_`, so no client can be shown a reordered or spoofed name.
+pub fn content_disposition(filename: &str) -> String {
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c == ' ' || (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(filename, ATTR_CHAR)
+    )
+}
+
 /// `GET /files/{file_id}/content` (downloadFile): the raw bytes.
 pub async fn download_file(
     State(s): State<AppState>,
@@ -227,10 +313,7 @@ pub async fn download_file(
         }
         other => ApiError::internal(&other),
     })?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        file.filename.replace(['"', '\\', '\r', '\n'], "_")
-    );
+    let disposition = content_disposition(&file.filename);
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -240,4 +323,26 @@ pub async fn download_file(
         Body::from_stream(stream.map(|r| r.map_err(std::io::Error::other))),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn disposition_names_the_file_exactly_and_safely() {
+        assert_eq!(
+            content_disposition("report.txt"),
+            "attachment; filename=\"report.txt\"; filename*=UTF-8''report.txt"
+        );
+        // U+202E RIGHT-TO-LEFT OVERRIDE would show "invoice_fdp.exe" as "invoice_exe.pdf".
+        assert_eq!(
+            content_disposition("invoice_\u{202e}fdp.exe"),
+            "attachment; filename=\"invoice__fdp.exe\"; filename*=UTF-8''invoice_%E2%80%AEfdp.exe"
+        );
+        assert_eq!(
+            content_disposition("a \"b\"\r\n%20é.txt"),
+            "attachment; filename=\"a _b____20_.txt\"; filename*=UTF-8''a%20%22b%22%0D%0A%2520%C3%A9.txt"
+        );
+    }
 }

@@ -10,6 +10,7 @@ pub mod threads;
 
 use crate::app::AppState;
 use crate::auth::authenticate;
+use crate::body_gate::{BodyGate, gate};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
@@ -101,6 +102,7 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/files/{file_id}/content", get(files::download_file))
         .layer(json_limit)
+        .layer(from_fn_with_state(BodyGate::new(&state.settings), gate))
         .merge(files)
         .route_layer(from_fn_with_state(state.auth.clone(), authenticate))
         .with_state(state)

@@ -86,24 +86,24 @@ pub async fn create_run(
         },
         s.settings.run_expires_after_secs,
     );
-    // Subscribe before the run exists, so no event can be missed.
-    let rx = req
+    // Subscribe before the run exists, so no event can be missed; an error below drops the
+    // subscription, which frees the channel.
+    let sub = req
         .stream
         .unwrap_or(false)
         .then(|| s.events.subscribe(&new.id));
     let run = s.store.create_run(&p, &thread_id, new).await?;
     s.run_queued();
-    Ok(match rx {
-        Some(rx) => run_stream(
+    Ok(match sub {
+        Some(sub) => run_stream(
             s.clone(),
             p,
             thread_id,
-            run.id.clone(),
             vec![
                 Event::new(StreamEvent::RunCreated, &run),
                 Event::new(StreamEvent::RunQueued, &run),
             ],
-            rx,
+            sub,
         )
         .into_response(),
         None => RunResponse::new(&s, run).into_response(),
@@ -136,7 +136,7 @@ pub async fn create_thread_and_run(
         },
         s.settings.run_expires_after_secs,
     );
-    let rx = req
+    let sub = req
         .stream
         .unwrap_or(false)
         .then(|| s.events.subscribe(&new.id));
@@ -145,18 +145,17 @@ pub async fn create_thread_and_run(
         .create_thread_and_run(&p, req.thread.unwrap_or_default(), new)
         .await?;
     s.run_queued();
-    Ok(match rx {
-        Some(rx) => run_stream(
+    Ok(match sub {
+        Some(sub) => run_stream(
             s.clone(),
             p,
             thread.id.clone(),
-            run.id.clone(),
             vec![
                 Event::new(StreamEvent::ThreadCreated, &thread),
                 Event::new(StreamEvent::RunCreated, &run),
                 Event::new(StreamEvent::RunQueued, &run),
             ],
-            rx,
+            sub,
         )
         .into_response(),
         None => RunResponse::new(&s, run).into_response(),
@@ -226,7 +225,7 @@ pub async fn submit_tool_outputs_to_run(
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     ApiJson(req): ApiJson<SubmitToolOutputsRunRequest>,
 ) -> ApiResult<Response> {
-    let rx = req
+    let sub = req
         .stream
         .unwrap_or(false)
         .then(|| s.events.subscribe(&run_id));
@@ -239,15 +238,15 @@ pub async fn submit_tool_outputs_to_run(
         .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
         .await?;
     s.run_queued();
-    Ok(match rx {
-        Some(rx) => {
+    Ok(match sub {
+        Some(sub) => {
             // The step that asked for the outputs is complete now; stream clients learn it
             // first (the SDKs' `toolCallDone` / `runStepDone`).
             let mut prelude = vec![Event::new(StreamEvent::RunQueued, &run)];
             if let Some(step) = answered_step(&s, &p, &thread_id, &run_id, first_call).await {
                 prelude.push(Event::new(StreamEvent::StepCompleted, &step));
             }
-            run_stream(s.clone(), p, thread_id, run_id, prelude, rx).into_response()
+            run_stream(s.clone(), p, thread_id, prelude, sub).into_response()
         }
         None => RunResponse::new(&s, run).into_response(),
     })

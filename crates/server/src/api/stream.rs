@@ -15,7 +15,7 @@
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorKind};
 use assistd_core::Project;
-use assistd_executor::Event;
+use assistd_executor::{Event, Subscription};
 use assistd_wire::{Run, StreamEvent};
 use assistd_wire::{RunId, ThreadId};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -23,7 +23,6 @@ use futures::Stream;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 /// How long the stream may be silent before the run is re-read from the store.
@@ -45,34 +44,28 @@ struct State {
     thread_id: ThreadId,
     run_id: RunId,
     pending: VecDeque<Event>,
-    rx: broadcast::Receiver<Event>,
+    /// Leaves the run's channel when the stream is dropped (ended, or the client went away).
+    sub: Subscription,
     ended: bool,
     done_sent: bool,
 }
 
-impl Drop for State {
-    fn drop(&mut self) {
-        self.app.events.release(&self.run_id);
-    }
-}
-
-/// The SSE response for run `run_id`: `prelude` first, then the run's events from `rx`.
+/// The SSE response for the run `sub` listens to: `prelude` first, then the run's events.
 pub fn run_stream(
     app: AppState,
     project: Project,
     thread_id: ThreadId,
-    run_id: RunId,
     prelude: Vec<Event>,
-    rx: broadcast::Receiver<Event>,
+    sub: Subscription,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let ended = prelude.iter().any(Event::ends_stream);
     let state = State {
         app,
         project,
         thread_id,
-        run_id,
+        run_id: sub.run_id().clone(),
         pending: prelude.into(),
-        rx,
+        sub,
         ended,
         done_sent: false,
     };
@@ -91,7 +84,7 @@ pub fn run_stream(
                     .data("[DONE]");
                 return Some((Ok(done), st));
             }
-            let next = tokio::time::timeout(RECHECK, st.rx.recv()).await;
+            let next = tokio::time::timeout(RECHECK, st.sub.recv()).await;
             match next {
                 Ok(Ok(ev)) => {
                     if ev.ends_stream() {

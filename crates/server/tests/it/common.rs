@@ -290,6 +290,12 @@ impl TestApp {
         }
     }
 
+    /// Runs that have a stream channel in the server (each `stream: true` request holds one
+    /// while it streams).
+    pub fn stream_channels(&self) -> usize {
+        self.server.as_ref().map_or(0, |s| s.events().len())
+    }
+
     /// `/v1{path}` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}/v1{path}", self.base)

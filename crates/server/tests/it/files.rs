@@ -69,7 +69,9 @@ async fn list_is_newest_first_with_purpose_filter() {
     );
     let a2 = app.file().await;
     let list = app.get("/files").await.ok();
-    assert_keys(&list, &["object", "data"]);
+    // v2's paged list: v1's `{object, data}` and the cursor fields, which v1 SDKs ignore.
+    assert_keys(&list, LIST_KEYS);
+    assert_eq!(list["has_more"], false);
     assert_eq!(list["object"], "list");
     assert_eq!(ids(&list), vec![a2.clone(), t1.clone(), a1.clone()]);
     for f in list["data"].as_array().unwrap() {

@@ -375,6 +375,45 @@ impl EngineStore for d::Store {
         rows.into_iter().map(MessageRow::into_wire).collect()
     }
 
+    async fn thread_history(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+        before: Option<&MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "{MESSAGE_SELECT} WHERE m.thread_id = $1 AND m.project = $2 \
+             AND (m.run_id IS NULL OR m.run_id <> $3) AND m.status <> $4 \
+             AND (CAST($5 AS TEXT) IS NULL \
+                  OR m.seq < (SELECT b.seq FROM messages b WHERE b.id = $5 AND b.thread_id = $1)) \
+             ORDER BY m.seq DESC LIMIT $6"
+        ))
+        .bind(thread_id)
+        .bind(project.as_str())
+        .bind(run_id)
+        .bind(MessageStatus::InProgress.as_str())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(backend)?;
+        rows.into_iter().map(MessageRow::into_wire).collect()
+    }
+
+    async fn run_messages(&self, project: &Project, run_id: &RunId) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "{MESSAGE_SELECT} WHERE m.run_id = $1 AND m.project = $2 ORDER BY m.seq"
+        ))
+        .bind(run_id)
+        .bind(project.as_str())
+        .fetch_all(self.reader())
+        .await
+        .map_err(backend)?;
+        rows.into_iter().map(MessageRow::into_wire).collect()
+    }
+
     async fn run_steps(&self, project: &Project, run_id: &RunId) -> StoreResult<Vec<RunStep>> {
         let rows: Vec<StepRow> = sqlx::query_as(&format!(
             "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND project = $2 ORDER BY seq"

@@ -1,14 +1,16 @@
 //! File records, and the checks other resources make when they reference files.
 
-use super::{backend, d};
+use super::{backend, cursors, d, fetch_page};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
-use assistd_core::{FileStore, NewFile, ObjectKind, Project, StoreError, StoreResult};
+use assistd_core::{
+    FileStore, ListParams, NewFile, ObjectKind, Page, Project, StoreError, StoreResult,
+};
 use assistd_wire::FileId;
 use assistd_wire::OpenAIFile;
 use async_trait::async_trait;
-use sqlx::FromRow;
 use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
 
 #[derive(FromRow)]
 struct FileRow {
@@ -137,17 +139,28 @@ impl FileStore for d::Store {
         &self,
         project: &Project,
         purpose: Option<&str>,
-    ) -> StoreResult<Vec<OpenAIFile>> {
-        let rows = sqlx::query_as::<_, FileRow>(&format!(
-            "SELECT {COLUMNS} FROM files WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR purpose = $2) \
-             ORDER BY seq DESC"
-        ))
-        .bind(project.as_str())
-        .bind(purpose)
-        .fetch_all(self.reader())
+        params: &ListParams,
+    ) -> StoreResult<Page<OpenAIFile>> {
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM files WHERE id = $1 AND project = $2",
+            project.as_str(),
+            params,
+        )
+        .await?
+        else {
+            return Ok(Page::empty());
+        };
+        let mut qb =
+            QueryBuilder::<d::Db>::new(format!("SELECT {COLUMNS} FROM files WHERE project = "));
+        qb.push_bind(project.as_str());
+        if let Some(purpose) = purpose {
+            qb.push(" AND purpose = ").push_bind(purpose);
+        }
+        fetch_page(self.reader(), qb, "seq", params, cursors, |r: FileRow| {
+            Ok(r.into())
+        })
         .await
-        .map_err(backend)?;
-        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn delete_file(&self, project: &Project, id: &FileId) -> StoreResult<()> {

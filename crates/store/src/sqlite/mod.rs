@@ -52,6 +52,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(settings.busy_timeout)
             .foreign_keys(true)
+            // Deleted rows are overwritten with zeros, so a deleted thread's messages cannot be
+            // read back from the file (or a copy of it).
+            .pragma("secure_delete", "on")
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-4000");
         let writer = SqlitePoolOptions::new()

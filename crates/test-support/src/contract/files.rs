@@ -25,7 +25,14 @@ pub use crate::__store_contract_files as cases;
 /// File records: create, get, list (newest first, by purpose), delete.
 pub async fn files_crud(store: Arc<dyn Store>) {
     let p = project_a();
-    assert!(store.list_files(&p, None).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_files(&p, None, &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
     let t0 = unix_now();
     let id = FileId::fresh();
     let f1 = store
@@ -57,23 +64,40 @@ pub async fn files_crud(store: Arc<dyn Store>) {
     let f2 = upload(&store, &p, "fine-tune").await;
     let f3 = upload(&store, &p, "assistants").await;
     assert_eq!(
-        store.list_files(&p, None).await.unwrap(),
+        store
+            .list_files(&p, None, &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
         vec![f3.clone(), f2.clone(), f1.clone()],
         "newest first"
     );
     assert_eq!(
-        store.list_files(&p, Some("assistants")).await.unwrap(),
+        store
+            .list_files(&p, Some("assistants"), &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
         vec![f3.clone(), f1.clone()]
     );
     assert_eq!(
-        store.list_files(&p, Some("fine-tune")).await.unwrap(),
+        store
+            .list_files(&p, Some("fine-tune"), &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
         vec![f2.clone()]
     );
     assert!(
         store
-            .list_files(&p, Some("assistants_output"))
+            .list_files(
+                &p,
+                Some("assistants_output"),
+                &assistd_core::ListParams::default()
+            )
             .await
             .unwrap()
+            .data
             .is_empty()
     );
 
@@ -85,7 +109,11 @@ pub async fn files_crud(store: Arc<dyn Store>) {
         &f1.id,
     );
     assert_eq!(
-        store.list_files(&p, None).await.unwrap(),
+        store
+            .list_files(&p, None, &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
         vec![f3.clone(), f2.clone()]
     );
     assert_not_found(

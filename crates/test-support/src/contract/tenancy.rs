@@ -91,9 +91,20 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
         ObjectKind::File,
         &fa.id,
     );
-    assert_eq!(store.list_files(&b, None).await.unwrap(), vec![fb.clone()]);
     assert_eq!(
-        store.list_files(&b, Some("assistants")).await.unwrap(),
+        store
+            .list_files(&b, None, &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
+        vec![fb.clone()]
+    );
+    assert_eq!(
+        store
+            .list_files(&b, Some("assistants"), &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
         vec![fb.clone()]
     );
     assert_eq!(
@@ -151,7 +162,14 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
     store.delete_file(&b, &fb.id).await.unwrap();
     assert_eq!(store.get_assistant(&a, id).await.unwrap(), asst);
     assert_eq!(store.get_file(&a, &fa.id).await.unwrap(), fa);
-    assert_eq!(store.list_files(&a, None).await.unwrap(), vec![fa.clone()]);
+    assert_eq!(
+        store
+            .list_files(&a, None, &assistd_core::ListParams::default())
+            .await
+            .unwrap()
+            .data,
+        vec![fa.clone()]
+    );
     assert_eq!(
         ids(&store.list_assistants(&a, &all_asc()).await.unwrap()),
         vec![asst.id.to_string()]
