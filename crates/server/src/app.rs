@@ -6,6 +6,7 @@ use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
+use crate::telemetry;
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
@@ -49,10 +50,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A run was queued: let a worker know, here and in the other instances.
-    pub fn run_queued(&self) {
+    /// `run_id` was queued by the current request: let a worker know, here and in the other
+    /// instances (a worker here continues the request's trace).
+    pub fn run_queued(&self, run_id: &RunId) {
         if let Some(e) = &self.executor {
-            e.wake();
+            e.queued(run_id);
         }
         self.broadcast(Signal::Queued);
     }
@@ -276,12 +278,18 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(telemetry::metrics_routes(&state.settings))
         .with_state(state.clone())
         .nest("/v1", api::routes(state))
         .fallback(unknown_route)
         .layer(from_fn(envelope_errors))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn(telemetry::track_http))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::request_span)
+                .on_response(telemetry::record_status),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeReqId))
 }

@@ -62,6 +62,26 @@ pub struct Settings {
     /// Options for `file_storage_url`'s store (`endpoint`, `region`, `allow_http`, ...);
     /// credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
     pub file_storage_options: StorageOptions,
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    pub log_format: LogFormat,
+    /// OTLP/HTTP (protobuf) endpoint traces are exported to, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is added). Unset: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` /
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, and without those no traces.
+    pub otlp_endpoint: Option<String>,
+    /// Serve Prometheus metrics at `/metrics` on the listener, without an API key (let only the
+    /// scraper reach it).
+    pub metrics_enabled: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Options of the file store (`[file_storage_options]`). TOML values may be strings, booleans
@@ -192,6 +212,9 @@ impl Default for Settings {
             local_model: LocalModelSettings::default(),
             file_storage_url: None,
             file_storage_options: StorageOptions::default(),
+            log_format: LogFormat::Text,
+            otlp_endpoint: None,
+            metrics_enabled: false,
         }
     }
 }
@@ -279,7 +302,10 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 17] = [
+const ENV_SETTINGS: [&str; 20] = [
+    "log_format",
+    "otlp_endpoint",
+    "metrics_enabled",
     "database_max_connections",
     "database_statement_timeout_secs",
     "database_acquire_timeout_secs",
@@ -565,6 +591,28 @@ mod tests {
             ..Settings::default()
         };
         assert!(bad.check().unwrap_err().to_string().contains("slots"));
+    }
+
+    #[test]
+    fn operability_settings_parse() {
+        let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
+            r#"
+            log_format = "json"
+            otlp_endpoint = "http://127.0.0.1:4318"
+            metrics_enabled = true
+            "#,
+        ));
+        let s: Settings = fig.extract().unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+        assert!(s.metrics_enabled);
+        let d = Settings::default();
+        assert_eq!(d.log_format, LogFormat::Text);
+        assert!(!d.metrics_enabled && d.otlp_endpoint.is_none());
+        let bad = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(r#"log_format = "xml""#))
+            .extract::<Settings>();
+        assert!(bad.is_err());
     }
 
     #[test]

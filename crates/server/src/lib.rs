@@ -11,3 +11,4 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod local;
+pub mod telemetry;
