@@ -48,25 +48,38 @@ impl Telemetry {
     }
 }
 
-/// The OTLP/HTTP traces endpoint in effect: `otlp_endpoint` (a base URL, `/v1/traces` added
-/// unless given), else whatever the standard `OTEL_EXPORTER_OTLP_*ENDPOINT` variables say
-/// (`Some(None)`: let the exporter read them), else none (no traces).
-fn traces_endpoint(settings: &Settings) -> Option<Option<String>> {
+/// Where traces go.
+enum Traces {
+    /// Nowhere.
+    Off,
+    /// To this OTLP/HTTP traces URL.
+    To(String),
+    /// Where the standard `OTEL_EXPORTER_OTLP_*ENDPOINT` variables say (the exporter reads them).
+    FromEnv,
+}
+
+/// The traces endpoint in effect: `otlp_endpoint` (a base URL, `/v1/traces` added unless
+/// given), else the standard variables, else none.
+fn traces_endpoint(settings: &Settings) -> Traces {
     if let Some(base) = settings.otlp_endpoint.as_deref().filter(|s| !s.is_empty()) {
         let base = base.trim_end_matches('/');
-        return Some(Some(if base.ends_with("/v1/traces") {
+        return Traces::To(if base.ends_with("/v1/traces") {
             base.to_owned()
         } else {
             format!("{base}/v1/traces")
-        }));
+        });
     }
-    [
+    let from_env = [
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
     ]
     .iter()
-    .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()))
-    .then_some(None)
+    .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
+    if from_env {
+        Traces::FromEnv
+    } else {
+        Traces::Off
+    }
 }
 
 /// Installs the global log subscriber (and the trace exporter when configured). Call once, in a
@@ -82,7 +95,8 @@ pub fn init(settings: &Settings) -> anyhow::Result<Telemetry> {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
     };
     let (traces, otel) = match traces_endpoint(settings) {
-        Some(endpoint) => {
+        Traces::Off => (None, None),
+        endpoint => {
             let provider = trace_provider(endpoint)?;
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("assistd"))
@@ -93,7 +107,6 @@ pub fn init(settings: &Settings) -> anyhow::Result<Telemetry> {
             );
             (Some(provider), Some(layer))
         }
-        None => (None, None),
     };
     tracing_subscriber::registry()
         .with(otel)
@@ -102,7 +115,7 @@ pub fn init(settings: &Settings) -> anyhow::Result<Telemetry> {
     Ok(Telemetry { traces })
 }
 
-fn trace_provider(endpoint: Option<String>) -> anyhow::Result<SdkTracerProvider> {
+fn trace_provider(endpoint: Traces) -> anyhow::Result<SdkTracerProvider> {
     let mut exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -112,8 +125,8 @@ fn trace_provider(endpoint: Option<String>) -> anyhow::Result<SdkTracerProvider>
                 .build()?,
             runtime: tokio::runtime::Handle::current(),
         });
-    if let Some(e) = endpoint {
-        exporter = exporter.with_endpoint(e);
+    if let Traces::To(url) = endpoint {
+        exporter = exporter.with_endpoint(url);
     }
     let mut resource = opentelemetry_sdk::Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {

@@ -245,13 +245,8 @@ async fn completions(
     if let Ok(mut r) = shared.requests.lock() {
         r.push(req);
     }
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
     if let Ok(mut h) = shared.headers.lock() {
-        h.push(headers);
+        h.push(headers.clone());
     }
     let next = shared.script.lock().ok().and_then(|mut s| s.pop_front());
     let Some(reply) = next else {
@@ -336,18 +331,25 @@ async fn completions(
             sse(shared.clone(), pieces)
         }
         Reply::Hang => sse(shared.clone(), vec![role_piece(), Piece::Pending]),
-        Reply::EchoAuthorization(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
-            let body = serde_json::json!({"error": {
-                "message": format!("Incorrect API key provided: {authorization}"),
-                "type": "invalid_request_error",
-                "param": null,
-                "code": "invalid_api_key",
-                "request": {"headers": {"authorization": authorization}},
-            }});
-            (status, body.to_string()).into_response()
-        }
+        Reply::EchoAuthorization(code) => echo_authorization(code, &headers),
     }
+}
+
+/// An error answer echoing the request's `Authorization` header.
+fn echo_authorization(code: u16, headers: &HeaderMap) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
+    let body = serde_json::json!({"error": {
+        "message": format!("Incorrect API key provided: {authorization}"),
+        "type": "invalid_request_error",
+        "param": null,
+        "code": "invalid_api_key",
+        "request": {"headers": {"authorization": authorization}},
+    }});
+    (status, body.to_string()).into_response()
 }
 
 /// The first delta of every stream: the role.

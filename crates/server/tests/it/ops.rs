@@ -255,7 +255,7 @@ fn spans(exports: &[Bytes]) -> Vec<(String, String)> {
         for rs in req.resource_spans {
             for ss in rs.scope_spans {
                 for span in ss.spans {
-                    let id: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+                    let id = hex::encode(&span.trace_id);
                     out.push((span.name, id));
                 }
             }
@@ -371,11 +371,10 @@ async fn traces_link_the_request_to_its_upstream_call_and_logs_are_json() {
 
     let spans = spans(&exports.lock().unwrap());
     let trace_of = |name: &str| {
-        spans
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t.clone())
-            .unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"))
+        spans.iter().find(|(n, _)| n == name).map_or_else(
+            || panic!("no span {name:?} in {spans:?}"),
+            |(_, t)| t.clone(),
+        )
     };
     let request = trace_of("POST /v1/threads/runs");
     assert_eq!(trace_of("run"), request, "{spans:?}");
