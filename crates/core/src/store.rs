@@ -387,4 +387,9 @@ pub trait Store:
 {
     /// Whether the backend answers (for `/healthz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// How many runs, across projects, are in each unfinished status (`queued`, `in_progress`,
+    /// `requires_action`, `cancelling`), for the metrics endpoint; finished runs are counted
+    /// as they end, not here (that count only grows).
+    async fn count_unfinished_runs(&self) -> StoreResult<Vec<(assistd_wire::RunStatus, u64)>>;
 }

@@ -101,6 +101,14 @@ impl EventBus {
             .is_some_and(|tx| tx.receiver_count() > 0)
     }
 
+    /// Stream clients listening, over all runs (a metrics gauge).
+    pub fn subscribers(&self) -> usize {
+        lock(&self.channels)
+            .values()
+            .map(broadcast::Sender::receiver_count)
+            .sum()
+    }
+
     /// Publishes `object` as event `name` of `run_id`, if anyone listens.
     pub fn publish<T: Serialize>(&self, run_id: &RunId, name: StreamEvent, object: &T) {
         self.send(run_id, || Event::new(name, object));

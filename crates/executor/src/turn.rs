@@ -134,8 +134,33 @@ pub async fn run_turn(
     }
 }
 
-/// Streams the model's answer for `req`, recording text and call pieces as they arrive.
+/// Streams the model's answer for `req`, recording text and call pieces as they arrive, and the
+/// call's duration and tokens in the metrics (whichever backend answers).
 async fn stream_answer(
+    ctx: &TurnCtx<'_>,
+    req: ChatRequest,
+    stop: &CancellationToken,
+    open: &mut Open,
+) -> Result<Answer, TurnError> {
+    let started = std::time::Instant::now();
+    let result = stream_events(ctx, req, stop, open).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(TurnError::Interrupted) => "interrupted",
+        Err(_) => "error",
+    };
+    metrics::histogram!("assistd_model_call_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    if let Ok(a) = &result {
+        metrics::counter!("assistd_model_tokens_total", "type" => "prompt")
+            .increment(u64::try_from(a.usage.prompt_tokens).unwrap_or(0));
+        metrics::counter!("assistd_model_tokens_total", "type" => "completion")
+            .increment(u64::try_from(a.usage.completion_tokens).unwrap_or(0));
+    }
+    result
+}
+
+async fn stream_events(
     ctx: &TurnCtx<'_>,
     req: ChatRequest,
     stop: &CancellationToken,

@@ -9,12 +9,15 @@ use assistd_wire::{
     AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, StepId, StreamEvent,
 };
 use futures::StreamExt;
+use opentelemetry::trace::TraceContextExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Executor settings.
 #[derive(Debug, Clone)]
@@ -68,7 +71,15 @@ struct Inner {
     running: Mutex<HashMap<RunId, (CancellationToken, StopReason)>>,
     shutdown: CancellationToken,
     instance: String,
+    /// The trace of the request that queued each run, until a worker here claims it: the run's
+    /// execution joins that trace. In memory only, so a run executed by another instance
+    /// starts a trace of its own there.
+    parents: Mutex<HashMap<RunId, opentelemetry::Context>>,
 }
+
+/// Traces remembered for queued runs at most; past it they are forgotten (runs claimed by other
+/// instances never collect theirs).
+const MAX_PARENTS: usize = 10_000;
 
 /// Talks to a running executor: wake it when runs are queued, cancel runs, shut it down.
 #[derive(Clone)]
@@ -108,6 +119,7 @@ impl Executor {
             running: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             instance: format!("w-{}", uuid::Uuid::new_v4().simple()),
+            parents: Mutex::new(HashMap::new()),
             cfg,
         });
         let tasks = TaskTracker::new();
@@ -125,6 +137,20 @@ impl ExecutorHandle {
     /// A run was queued: wake an idle worker.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// `run_id` was queued by the current request: its execution joins the request's trace
+    /// (when traces are exported), and an idle worker is woken.
+    pub fn queued(&self, run_id: &RunId) {
+        let cx = tracing::Span::current().context();
+        if cx.span().span_context().is_valid() {
+            let mut parents = lock(&self.inner.parents);
+            if parents.len() >= MAX_PARENTS {
+                parents.clear();
+            }
+            parents.insert(run_id.clone(), cx);
+        }
+        self.wake();
     }
 
     /// A run was asked to cancel: stop its model request now if this process runs it.
@@ -207,6 +233,7 @@ async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
             }
         };
         if let Some(claim) = claimed {
+            record_claim(&claim);
             tasks.spawn(supervise(inner.clone(), worker, claim, permit));
         } else {
             drop(permit);
@@ -227,7 +254,12 @@ async fn supervise(
     _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     let run_id = claim.run.id.clone();
-    let task = tokio::spawn(execute(inner.clone(), worker.clone(), claim.clone()));
+    let span = tracing::info_span!("run", run_id = %run_id, attempt = claim.attempt);
+    if let Some(cx) = lock(&inner.parents).remove(&run_id) {
+        let _ = span.set_parent(cx);
+    }
+    let started = std::time::Instant::now();
+    let task = tokio::spawn(execute(inner.clone(), worker.clone(), claim.clone()).instrument(span));
     if let Err(e) = task.await {
         tracing::error!(run_id = %run_id, error = %e, "run execution panicked");
         publish_internal_error(&inner.events, &run_id);
@@ -242,17 +274,49 @@ async fn supervise(
             )
             .await;
         if let Ok(Some(run)) = ended {
+            record_end(&run);
             inner.events.publish_run(&run);
         }
     }
+    metrics::histogram!("assistd_run_execution_seconds").record(started.elapsed().as_secs_f64());
     lock(&inner.running).remove(&run_id);
+}
+
+/// Metrics of a claim: claims, and how long a new run waited in the queue (a run resumed after
+/// tool outputs waited on its client first, which is not queueing).
+fn record_claim(claim: &ClaimedRun) {
+    metrics::counter!("assistd_runs_claimed_total").increment(1);
+    if claim.attempt == 1 {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "seconds of queueing: far below 2^52"
+        )]
+        let waited = (now() - claim.run.created_at).max(0) as f64;
+        metrics::histogram!("assistd_run_queue_wait_seconds").record(waited);
+    }
+}
+
+/// Metrics of a run that ended (or stopped for tool outputs): by status, and its age.
+fn record_end(run: &Run) {
+    let status = run.status.as_str();
+    metrics::counter!("assistd_runs_ended_total", "status" => status).increment(1);
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "seconds of a run's life: far below 2^52"
+    )]
+    let age = (now() - run.created_at).max(0) as f64;
+    metrics::histogram!("assistd_run_duration_seconds", "status" => status).record(age);
 }
 
 async fn sweep_loop(inner: Arc<Inner>) {
     loop {
         match inner.store.expire_due_runs().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired runs"),
+            Ok(n) => {
+                metrics::counter!("assistd_runs_ended_total", "status" => RunStatus::Expired.as_str())
+                    .increment(n);
+                tracing::info!(expired = n, "expired runs");
+            }
             Err(e) => tracing::error!(error = %e, "expiring runs failed"),
         }
         tokio::select! {
@@ -411,6 +475,8 @@ async fn conclude(
             Some(Stop::LeaseLost) | None => return,
         },
         Err(TurnError::Model(e) | TurnError::ModelStart(e)) => {
+            // The backend logged the upstream's own words (masked); this ties them to the run.
+            tracing::warn!(run_id = %run.id, error = %e, "the model failed the run");
             let code = match e {
                 ModelError::RateLimited { .. } => LastErrorCode::RateLimitExceeded,
                 _ => LastErrorCode::ServerError,
@@ -462,6 +528,7 @@ async fn close(
             return;
         }
     };
+    record_end(&ended);
     let (p, t) = (&claim.project, &run.thread_id);
     if let Some((message_id, step_id)) = &open.message {
         if let Ok(m) = store.get_message(p, t, message_id).await {
@@ -502,6 +569,7 @@ async fn end(
         .finish_run(run, worker, status, err, incomplete)
         .await?
     {
+        record_end(&run);
         inner.events.publish_run(&run);
     }
     Ok(())
@@ -577,6 +645,7 @@ async fn drive(
                 return end(inner, run, worker, RunStatus::Completed, None, incomplete).await;
             }
             Ok(TurnEnd::Calls(run)) => {
+                record_end(&run);
                 inner.events.publish_run(&run);
                 return Ok(());
             }

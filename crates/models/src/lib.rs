@@ -2,6 +2,7 @@
 //! server...) and the router that picks a backend by model name.
 
 pub mod openai;
+pub mod redact;
 pub mod router;
 
 pub use openai::{OpenAiCompatible, RetryPolicy};

@@ -3,7 +3,13 @@
 //! Requests that fail before streaming starts (429, 5xx, timeouts, refused connections) are
 //! retried with exponential backoff, honouring `Retry-After`, within the route's budget. Once
 //! tokens flow, a failure ends the stream with an error and the executor decides.
+//!
+//! A failure's message reaches the run's owner (`last_error`), so it says what happened in the
+//! provider's terms (reachable, HTTP status, error code) and nothing the upstream sent or where
+//! it lives: the upstream's body and the transport error go to the operator's log, masked
+//! ([`crate::redact`]).
 
+use crate::redact::{loggable_url, mask_secrets};
 use assistd_core::model::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError, ToolChoice,
 };
@@ -13,8 +19,10 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// How failed requests are retried.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +39,8 @@ pub struct RetryPolicy {
 pub struct OpenAiCompatible {
     http: reqwest::Client,
     url: String,
+    /// The URL as logs may show it (no userinfo, no query).
+    log_url: String,
     api_key: Option<String>,
     upstream_model: Option<String>,
     retry: RetryPolicy,
@@ -50,9 +60,11 @@ impl OpenAiCompatible {
             .connect_timeout(connect_timeout)
             .read_timeout(read_timeout)
             .build()?;
+        let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         Ok(Self {
             http,
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            log_url: loggable_url(&url),
+            url,
             api_key,
             upstream_model,
             retry,
@@ -242,7 +254,43 @@ struct UpstreamError {
 #[derive(Deserialize)]
 struct UpstreamErrorBody {
     #[serde(default)]
-    message: String,
+    code: Option<serde_json::Value>,
+}
+
+/// The upstream's error `code` when it is a plain identifier (`context_length_exceeded`): useful
+/// to the run's owner and unable to carry anything else.
+fn safe_code(body: &str) -> Option<String> {
+    let code = serde_json::from_str::<UpstreamError>(body)
+        .ok()?
+        .error
+        .code?;
+    let code = code.as_str()?;
+    (!code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'))
+    .then(|| code.to_owned())
+}
+
+/// Puts the current span's W3C trace context on the upstream request, so that the provider's
+/// traces (when it keeps any) join the run's.
+struct Inject<'a>(&'a mut HeaderMap);
+
+impl opentelemetry::propagation::Injector for Inject<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+/// Counts an upstream failure by kind (`assistd_upstream_errors_total`).
+fn count_error(kind: &'static str) {
+    metrics::counter!("assistd_upstream_errors_total", "kind" => kind).increment(1);
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -327,36 +375,83 @@ impl OpenAiCompatible {
         }
     }
 
+    /// `text` masked for the log: this route's key and anything credential-like.
+    fn mask(&self, text: &str) -> String {
+        mask_secrets(text, &[self.api_key.as_deref().unwrap_or_default()])
+    }
+
     async fn start(&self, req: &ChatRequest) -> Result<reqwest::Response, ModelError> {
         let mut builder = self.http.post(&self.url).json(&self.body(req));
         if let Some(k) = &self.api_key {
             builder = builder.bearer_auth(k);
         }
-        let res = builder.send().await.map_err(|e| ModelError::Transient {
-            message: format!("request to the upstream failed: {e}"),
-            retry_after: None,
-        })?;
+        let mut trace_headers = HeaderMap::new();
+        let cx = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut Inject(&mut trace_headers));
+        });
+        let started = Instant::now();
+        let res = match builder.headers(trace_headers).send().await {
+            Ok(res) => res,
+            Err(e) => {
+                let timeout = e.is_timeout();
+                count_error(if timeout { "timeout" } else { "connect" });
+                tracing::warn!(
+                    upstream = %self.log_url,
+                    error = %self.mask(&e.without_url().to_string()),
+                    "the model upstream could not be reached"
+                );
+                let message = if timeout {
+                    "the model provider did not answer in time"
+                } else {
+                    "the model provider could not be reached"
+                };
+                return Err(ModelError::Transient {
+                    message: message.to_owned(),
+                    retry_after: None,
+                });
+            }
+        };
         let status = res.status();
+        metrics::histogram!(
+            "assistd_upstream_request_duration_seconds",
+            "status" => status.as_str().to_owned()
+        )
+        .record(started.elapsed().as_secs_f64());
         if status.is_success() {
             return Ok(res);
         }
         let hint = retry_after(res.headers());
         let text = res.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<UpstreamError>(&text)
-            .map(|e| e.error.message)
-            .unwrap_or(text);
-        let message = format!("{status}: {message}");
+        tracing::warn!(
+            upstream = %self.log_url,
+            status = status.as_u16(),
+            body = %self.mask(&text),
+            "the model upstream answered with an error"
+        );
+        let mut message = format!("the model provider returned an error (HTTP {status}");
+        if let Some(code) = safe_code(&text) {
+            message.push_str(", code ");
+            message.push_str(&code);
+        }
+        message.push(')');
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            message.push_str(": it refused this server's credentials; tell the server's operator");
+        }
         Err(if status == StatusCode::TOO_MANY_REQUESTS {
+            count_error("rate_limited");
             ModelError::RateLimited {
                 message,
                 retry_after: hint,
             }
         } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            count_error("server_error");
             ModelError::Transient {
                 message,
                 retry_after: hint,
             }
         } else {
+            count_error("client_error");
             ModelError::Rejected(message)
         })
     }
@@ -365,11 +460,70 @@ impl OpenAiCompatible {
 #[async_trait]
 impl ModelBackend for OpenAiCompatible {
     async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ModelError> {
+        let span = tracing::info_span!(
+            "chat.completions",
+            otel.kind = "client",
+            server.address = %self.log_url,
+            gen_ai.request.model = %self.upstream_model.as_deref().unwrap_or(&req.model),
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+        );
+        let res =
+            tracing::Instrument::instrument(self.send_with_retries(&req), span.clone()).await?;
+        let secrets = self.api_key.clone();
+        let log_url = self.log_url.clone();
+        let events = res
+            .bytes_stream()
+            .eventsource()
+            .take_while(|ev| {
+                let done = matches!(ev, Ok(e) if e.data.trim() == "[DONE]");
+                futures::future::ready(!done)
+            })
+            // The span lives as long as the stream: it measures the whole call.
+            .flat_map(move |ev| {
+                let mask = |t: &str| mask_secrets(t, &[secrets.as_deref().unwrap_or_default()]);
+                let items: Vec<Result<ChatEvent, ModelError>> = match ev {
+                    Err(e) => {
+                        count_error("stream");
+                        tracing::warn!(parent: &span, upstream = %log_url, error = %mask(&e.to_string()), "the model upstream's stream broke");
+                        vec![Err(ModelError::Transient {
+                            message: "the model provider's response stream broke".to_owned(),
+                            retry_after: None,
+                        })]
+                    }
+                    Ok(e) if e.data.trim().is_empty() => Vec::new(),
+                    Ok(e) => match serde_json::from_str::<Chunk>(&e.data) {
+                        Ok(chunk) => {
+                            if let Some(u) = &chunk.usage {
+                                span.record("gen_ai.usage.input_tokens", u.prompt_tokens);
+                                span.record("gen_ai.usage.output_tokens", u.completion_tokens);
+                            }
+                            chunk_events(chunk).into_iter().map(Ok).collect()
+                        }
+                        Err(err) => {
+                            count_error("malformed");
+                            tracing::warn!(parent: &span, upstream = %log_url, error = %mask(&err.to_string()), "the model upstream sent a malformed chunk");
+                            vec![Err(ModelError::Transient {
+                                message: "the model provider sent a malformed response".to_owned(),
+                                retry_after: None,
+                            })]
+                        }
+                    },
+                };
+                futures::stream::iter(items)
+            });
+        Ok(events.boxed())
+    }
+}
+
+impl OpenAiCompatible {
+    /// Starts the request, retrying what is worth retrying within the route's budget.
+    async fn send_with_retries(&self, req: &ChatRequest) -> Result<reqwest::Response, ModelError> {
         let mut attempt = 0;
         let mut backoff = self.retry.initial_backoff;
-        let res = loop {
-            match self.start(&req).await {
-                Ok(res) => break res,
+        loop {
+            match self.start(req).await {
+                Ok(res) => return Ok(res),
                 Err(e) if e.is_retryable() && attempt < self.retry.max_retries => {
                     attempt += 1;
                     let wait = e
@@ -382,31 +536,6 @@ impl ModelBackend for OpenAiCompatible {
                 }
                 Err(e) => return Err(e),
             }
-        };
-        let events = res
-            .bytes_stream()
-            .eventsource()
-            .take_while(|ev| {
-                let done = matches!(ev, Ok(e) if e.data.trim() == "[DONE]");
-                futures::future::ready(!done)
-            })
-            .flat_map(|ev| {
-                let items: Vec<Result<ChatEvent, ModelError>> = match ev {
-                    Err(e) => vec![Err(ModelError::Transient {
-                        message: format!("the upstream stream broke: {e}"),
-                        retry_after: None,
-                    })],
-                    Ok(e) if e.data.trim().is_empty() => Vec::new(),
-                    Ok(e) => match serde_json::from_str::<Chunk>(&e.data) {
-                        Ok(chunk) => chunk_events(chunk).into_iter().map(Ok).collect(),
-                        Err(err) => vec![Err(ModelError::Transient {
-                            message: format!("the upstream sent a malformed chunk: {err}"),
-                            retry_after: None,
-                        })],
-                    },
-                };
-                futures::stream::iter(items)
-            });
-        Ok(events.boxed())
+        }
     }
 }

@@ -7,6 +7,7 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use crate::listener::Limits;
+use crate::telemetry;
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
@@ -48,10 +49,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A run was queued: let a worker know, here and in the other instances.
-    pub fn run_queued(&self) {
+    /// `run_id` was queued by the current request: let a worker know, here and in the other
+    /// instances (a worker here continues the request's trace).
+    pub fn run_queued(&self, run_id: &RunId) {
         if let Some(e) = &self.executor {
-            e.wake();
+            e.queued(run_id);
         }
         self.broadcast(Signal::Queued);
     }
@@ -235,7 +237,7 @@ const CLIENT_REQUEST_ID_MAX: usize = 128;
 /// A client's own `x-request-id`, sanitized: it goes to the log, never back in a response,
 /// where a client-chosen value would pass for one of ours.
 #[derive(Clone)]
-struct ClientRequestId(String);
+pub(crate) struct ClientRequestId(pub(crate) String);
 
 /// Gives every request our own id, `req_` + 32 hex digits like OpenAI's, replacing any the
 /// client sent (kept aside as [`ClientRequestId`]); `PropagateRequestIdLayer` echoes ours.
@@ -261,27 +263,6 @@ async fn assign_request_id(mut req: Request, next: Next) -> Response {
         req.extensions_mut().insert(RequestId::new(v));
     }
     next.run(req).await
-}
-
-/// The span of a request: its method, path, our id and the client's.
-fn request_span(req: &Request) -> tracing::Span {
-    let id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let client_id = req
-        .extensions()
-        .get::<ClientRequestId>()
-        .map_or("", |c| c.0.as_str());
-    tracing::debug_span!(
-        "request",
-        method = %req.method(),
-        uri = %req.uri(),
-        version = ?req.version(),
-        request_id = id,
-        client_request_id = client_id,
-    )
 }
 
 /// `/healthz` body.
@@ -348,12 +329,18 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(telemetry::metrics_routes(&state.settings))
         .with_state(state.clone())
         .nest("/v1", api::routes(state))
         .fallback(unknown_route)
         .layer(from_fn(envelope_errors))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(from_fn(telemetry::track_http))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::request_span)
+                .on_response(telemetry::record_status),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(from_fn(assign_request_id))
 }

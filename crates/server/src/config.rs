@@ -85,6 +85,26 @@ pub struct Settings {
     /// Open connections at most (0: derived from the file-descriptor limit). At the cap a new
     /// connection evicts the one that has waited for a request the longest.
     pub max_connections: usize,
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    pub log_format: LogFormat,
+    /// OTLP/HTTP (protobuf) endpoint traces are exported to, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is added). Unset: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` /
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, and without those no traces.
+    pub otlp_endpoint: Option<String>,
+    /// Serve Prometheus metrics at `/metrics` on the listener, without an API key (let only the
+    /// scraper reach it).
+    pub metrics_enabled: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Options of the file store (`[file_storage_options]`). TOML values may be strings, booleans
@@ -239,6 +259,9 @@ impl Default for Settings {
             body_timeout_secs: 60.0,
             body_min_bytes_per_sec: 64 * 1024,
             max_connections: 0,
+            log_format: LogFormat::Text,
+            otlp_endpoint: None,
+            metrics_enabled: false,
         }
     }
 }
@@ -326,7 +349,10 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 25] = [
+const ENV_SETTINGS: [&str; 28] = [
+    "log_format",
+    "otlp_endpoint",
+    "metrics_enabled",
     "database_max_connections",
     "database_statement_timeout_secs",
     "database_acquire_timeout_secs",
@@ -655,6 +681,28 @@ mod tests {
                     .contains("idle_timeout_secs")
             );
         }
+    }
+
+    #[test]
+    fn operability_settings_parse() {
+        let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
+            r#"
+            log_format = "json"
+            otlp_endpoint = "http://127.0.0.1:4318"
+            metrics_enabled = true
+            "#,
+        ));
+        let s: Settings = fig.extract().unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+        assert!(s.metrics_enabled);
+        let d = Settings::default();
+        assert_eq!(d.log_format, LogFormat::Text);
+        assert!(!d.metrics_enabled && d.otlp_endpoint.is_none());
+        let bad = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(r#"log_format = "xml""#))
+            .extract::<Settings>();
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -15,3 +15,4 @@ pub mod extract;
 pub mod listener;
 pub mod local;
 pub mod private;
+pub mod telemetry;

@@ -107,7 +107,19 @@ async fn load(
     let model = tokio::task::spawn_blocking(move || LocalModel::load(config))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}. Point local_model.path at a GGUF chat model"))?;
-    Ok(router.with_fallback(&lm.pattern, Arc::new(model))?)
+    let model = Arc::new(model);
+    // The slots' queue as a metrics gauge, read every few seconds while the model is loaded.
+    let watched = Arc::downgrade(&model);
+    tokio::spawn(async move {
+        while let Some(m) = watched.upgrade() {
+            #[expect(clippy::cast_precision_loss, reason = "a queue length, far below 2^52")]
+            let waiting = m.stats().waiting as f64;
+            drop(m);
+            metrics::gauge!("assistd_local_model_waiting").set(waiting);
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
+    Ok(router.with_fallback(&lm.pattern, model)?)
 }
 
 #[cfg(not(feature = "local-model"))]

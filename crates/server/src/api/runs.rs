@@ -93,7 +93,7 @@ pub async fn create_run(
         .unwrap_or(false)
         .then(|| s.events.subscribe(&new.id));
     let run = s.store.create_run(&p, &thread_id, new).await?;
-    s.run_queued();
+    s.run_queued(&run.id);
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
@@ -144,7 +144,7 @@ pub async fn create_thread_and_run(
         .store
         .create_thread_and_run(&p, req.thread.unwrap_or_default(), new)
         .await?;
-    s.run_queued();
+    s.run_queued(&run.id);
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
@@ -237,7 +237,7 @@ pub async fn submit_tool_outputs_to_run(
         .store
         .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
         .await?;
-    s.run_queued();
+    s.run_queued(&run.id);
     Ok(match sub {
         Some(sub) => {
             // The step that asked for the outputs is complete now; stream clients learn it

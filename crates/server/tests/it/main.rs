@@ -19,6 +19,7 @@ mod lists;
 mod local_model;
 mod memory;
 mod messages;
+mod ops;
 mod private_data;
 mod runs;
 mod s3;

@@ -12,7 +12,7 @@ mod threads;
 
 use super::dialect::{self as d, backend};
 use assistd_core::{Cursors, ListParams, Order, Page, Store, StoreError, StoreResult};
-use assistd_wire::Metadata;
+use assistd_wire::{Metadata, RunStatus};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
@@ -26,6 +26,23 @@ impl Store for d::Store {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn count_unfinished_runs(&self) -> StoreResult<Vec<(RunStatus, u64)>> {
+        // `runs_by_status` answers this without reading finished runs.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM runs WHERE status IN ($1, $2, $3, $4) GROUP BY status",
+        )
+        .bind(RunStatus::Queued.as_str())
+        .bind(RunStatus::InProgress.as_str())
+        .bind(RunStatus::RequiresAction.as_str())
+        .bind(RunStatus::Cancelling.as_str())
+        .fetch_all(self.reader())
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(status, n)| Ok((runs::parse_status(&status)?, u64::try_from(n).unwrap_or(0))))
+            .collect()
     }
 }
 
