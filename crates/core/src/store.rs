@@ -386,4 +386,15 @@ pub trait Store:
 {
     /// Whether the backend answers (for `/healthz`).
     async fn ping(&self) -> StoreResult<()>;
+    /// What `project` holds now, for its quotas.
+    async fn project_usage(&self, project: &Project) -> StoreResult<ProjectUsage>;
+}
+
+/// What a project holds, as its quotas count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectUsage {
+    /// Runs queued or executing (`queued`, `in_progress`, `cancelling`): what can occupy workers.
+    pub active_runs: i64,
+    /// Bytes of its files.
+    pub file_bytes: i64,
 }

@@ -29,6 +29,9 @@ pub struct ExecutorConfig {
     pub max_turns: usize,
     /// Retries of a turn that failed mid-stream (the request itself is retried by the backend).
     pub turn_retries: u32,
+    /// Runs of one project executing at once (counted across every process sharing the
+    /// database); its other runs wait while other projects' runs are claimed.
+    pub max_runs_per_project: u32,
 }
 
 impl Default for ExecutorConfig {
@@ -39,6 +42,7 @@ impl Default for ExecutorConfig {
             poll_interval: Duration::from_millis(500),
             max_turns: 16,
             turn_retries: 2,
+            max_runs_per_project: u32::MAX,
         }
     }
 }
@@ -195,7 +199,11 @@ async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
         claims += 1;
         // A lease owner names one execution, so a stale owner can never match a new claim.
         let worker = format!("{}-{claims}", inner.instance);
-        let claimed = match inner.store.claim_run(&worker, inner.cfg.lease).await {
+        let claimed = match inner
+            .store
+            .claim_run_within(&worker, inner.cfg.lease, inner.cfg.max_runs_per_project)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "claiming a run failed");

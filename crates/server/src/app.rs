@@ -6,6 +6,7 @@ use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
+use crate::limits::Limits;
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub events: Arc<EventBus>,
     /// Signals to the other instances sharing the database, if it is shared.
     pub signals: Option<Arc<dyn Signals>>,
+    /// Per-project quotas and the failed-authentication backoff.
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {
@@ -157,6 +160,7 @@ async fn start_executor(
             workers: settings.workers,
             lease: Duration::from_secs_f64(settings.lease_secs),
             max_turns: settings.max_turns,
+            max_runs_per_project: settings.limits.running_runs(settings.workers),
             ..ExecutorConfig::default()
         },
         signals,
@@ -190,10 +194,12 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let blobs = Blobs::from_settings(&settings).await?;
     let events = Arc::new(EventBus::default());
     let executor = start_executor(&settings, &store, &events, signals.clone()).await?;
+    let limits = Arc::new(Limits::new(&settings.limits));
     Ok(AppState {
         store,
         blobs,
-        auth: Auth::new(&settings.api_keys),
+        auth: Auth::new(&settings.api_keys, limits.clone()),
+        limits,
         settings: Arc::new(settings),
         executor,
         events,
@@ -321,11 +327,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     let executor = state.executor.clone();
     let app = router(state);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
+        // The peer's address is what the failed-authentication backoff counts by.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(RunningServer {
         addr,

@@ -10,4 +10,5 @@ pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod local;

@@ -102,6 +102,11 @@ pub fn routes(state: AppState) -> Router {
         .route("/files/{file_id}/content", get(files::download_file))
         .layer(json_limit)
         .merge(files)
+        // Inside authentication, which names the project the rate is counted for.
+        .route_layer(from_fn_with_state(
+            state.limits.clone(),
+            crate::limits::rate_limit,
+        ))
         .route_layer(from_fn_with_state(state.auth.clone(), authenticate))
         .with_state(state)
 }

@@ -17,6 +17,7 @@ mod files;
 mod lists;
 mod local_model;
 mod messages;
+mod quotas;
 mod runs;
 mod s3;
 mod scale;
