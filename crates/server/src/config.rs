@@ -655,8 +655,10 @@ mod tests {
         assert_eq!(s.limits.project_request_burst, 400);
         assert_eq!(s.limits.running_runs(32), 24);
         assert_eq!(s.limits.running_runs(1), 1);
-        let mut l = LimitSettings::default();
-        l.project_running_runs = Some(2);
+        let l = LimitSettings {
+            project_running_runs: Some(2),
+            ..LimitSettings::default()
+        };
         assert_eq!(l.running_runs(32), 2);
     }
 

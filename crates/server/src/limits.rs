@@ -58,14 +58,9 @@ impl Limits {
         &self.auth
     }
 
-    /// Counts one request of `project` against its rate.
-    fn admit_request(&self, project: &Project) -> Result<(), Response> {
-        let Some(limiter) = &self.requests else {
-            return Ok(());
-        };
-        let Err(not_until) = limiter.check_key(project) else {
-            return Ok(());
-        };
+    /// Counts one request of `project` against its rate: the 429 if it is over.
+    fn refuse_request(&self, project: &Project) -> Option<Response> {
+        let not_until = self.requests.as_ref()?.check_key(project).err()?;
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         let rate = self.settings.project_requests_per_second;
         let burst = self.settings.project_request_burst.max(rate);
@@ -91,7 +86,7 @@ impl Limits {
                 .unwrap_or(u64::MAX)
                 .into(),
         );
-        Err(res)
+        Some(res)
     }
 
     /// Refuses a new run when `project` already has as many runs queued or executing as it
@@ -147,7 +142,7 @@ fn ceil_secs(d: Duration) -> u64 {
 /// authentication, which names the project.
 pub async fn rate_limit(State(limits): State<Arc<Limits>>, req: Request, next: Next) -> Response {
     if let Some(project) = req.extensions().get::<Project>()
-        && let Err(refused) = limits.admit_request(project)
+        && let Some(refused) = limits.refuse_request(project)
     {
         return refused;
     }
@@ -256,13 +251,10 @@ impl AuthFailures {
 fn client(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-        },
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(
+            || IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            IpAddr::V4,
+        ),
     }
 }
 
