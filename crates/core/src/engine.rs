@@ -48,9 +48,24 @@ pub struct TurnText {
 /// What the executor needs from storage.
 #[async_trait]
 pub trait EngineStore: Send + Sync {
-    /// Claims the oldest runnable run: a `queued` one, or an `in_progress`/`cancelling` one
-    /// whose lease has expired (its worker died). A queued run becomes `in_progress`.
-    async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>>;
+    /// Claims a runnable run: a `queued` one, or an `in_progress`/`cancelling` one whose lease
+    /// has expired (its worker died). A queued run becomes `in_progress`. Claims are fair across
+    /// projects: the run is one of the project with the fewest runs executing (under a live
+    /// lease, in any process), the oldest of that project; so no project waits behind another's
+    /// backlog.
+    async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>> {
+        self.claim_run_within(worker, lease, u32::MAX).await
+    }
+
+    /// [`EngineStore::claim_run`], passing over the projects that already execute
+    /// `max_per_project` runs: what keeps workers free for other projects while one project's
+    /// runs stall. Concurrent claims from several processes may overshoot it by a few.
+    async fn claim_run_within(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_per_project: u32,
+    ) -> StoreResult<Option<ClaimedRun>>;
 
     /// Extends the lease and reports the run's status (to notice `cancelling` and expiry).
     async fn renew_lease(

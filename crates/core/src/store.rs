@@ -392,4 +392,15 @@ pub trait Store:
     /// `requires_action`, `cancelling`), for the metrics endpoint; finished runs are counted
     /// as they end, not here (that count only grows).
     async fn count_unfinished_runs(&self) -> StoreResult<Vec<(assistd_wire::RunStatus, u64)>>;
+    /// What `project` holds now, for its quotas.
+    async fn project_usage(&self, project: &Project) -> StoreResult<ProjectUsage>;
+}
+
+/// What a project holds, as its quotas count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectUsage {
+    /// Runs queued or executing (`queued`, `in_progress`, `cancelling`): what can occupy workers.
+    pub active_runs: i64,
+    /// Bytes of its files.
+    pub file_bytes: i64,
 }

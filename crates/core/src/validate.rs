@@ -49,6 +49,11 @@ pub mod limits {
     pub const ASSISTANT_FILES: usize = 20;
     /// Files of a message.
     pub const MESSAGE_FILES: usize = 10;
+    /// Messages one request may carry (a new thread's `messages`, a run's
+    /// `additional_messages`). Not in the v1 spec: this server's own limit, so that one request
+    /// is one short write, whatever the body limit allows (a million tiny messages fit in 32 MiB
+    /// and held SQLite's single writer for a minute).
+    pub const MESSAGES_PER_REQUEST: usize = 32;
     /// Metadata pairs.
     pub const METADATA_PAIRS: usize = 16;
     /// Metadata key length.
@@ -297,6 +302,7 @@ pub fn create_message(prefix: &str, req: &CreateMessageRequest) -> Checked {
 }
 
 fn messages(prefix: &str, msgs: &[CreateMessageRequest]) -> Checked {
+    max_items(prefix, msgs, limits::MESSAGES_PER_REQUEST)?;
     for (i, m) in msgs.iter().enumerate() {
         create_message(&format!("{prefix}[{i}]"), m)?;
     }
@@ -539,5 +545,17 @@ mod tests {
         .unwrap();
         let err = create_thread("thread", &req).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("thread.messages[1].content"));
+    }
+
+    #[test]
+    fn messages_per_request_are_capped() {
+        let msgs = |n: usize| -> CreateThreadRequest {
+            let one = serde_json::json!({"role": "user", "content": "x"});
+            serde_json::from_value(serde_json::json!({ "messages": vec![one; n] })).unwrap()
+        };
+        assert!(create_thread("", &msgs(limits::MESSAGES_PER_REQUEST)).is_ok());
+        let err = create_thread("thread", &msgs(limits::MESSAGES_PER_REQUEST + 1)).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("thread.messages"));
+        assert!(err.message.contains("array too long"), "{}", err.message);
     }
 }

@@ -35,6 +35,9 @@ pub struct ExecutorConfig {
     /// Estimated tokens of thread history a prompt carries at most (a run's own
     /// `max_prompt_tokens` may ask for less); older messages are left out, and never read.
     pub max_history_tokens: i64,
+    /// Runs of one project executing at once (counted across every process sharing the
+    /// database); its other runs wait while other projects' runs are claimed.
+    pub max_runs_per_project: u32,
 }
 
 impl Default for ExecutorConfig {
@@ -46,6 +49,7 @@ impl Default for ExecutorConfig {
             max_turns: 16,
             turn_retries: 2,
             max_history_tokens: 128_000,
+            max_runs_per_project: u32::MAX,
         }
     }
 }
@@ -225,7 +229,11 @@ async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
         claims += 1;
         // A lease owner names one execution, so a stale owner can never match a new claim.
         let worker = format!("{}-{claims}", inner.instance);
-        let claimed = match inner.store.claim_run(&worker, inner.cfg.lease).await {
+        let claimed = match inner
+            .store
+            .claim_run_within(&worker, inner.cfg.lease, inner.cfg.max_runs_per_project)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "claiming a run failed");

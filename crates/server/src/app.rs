@@ -6,7 +6,7 @@ use crate::auth::Auth;
 use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
-use crate::listener::Limits;
+use crate::limits::Limits;
 use crate::telemetry;
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
@@ -46,6 +46,8 @@ pub struct AppState {
     pub events: Arc<EventBus>,
     /// Signals to the other instances sharing the database, if it is shared.
     pub signals: Option<Arc<dyn Signals>>,
+    /// Per-project quotas and the failed-authentication backoff.
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {
@@ -185,6 +187,15 @@ async fn start_executor(
             lease: Duration::from_secs_f64(settings.lease_secs),
             max_turns: settings.max_turns,
             max_history_tokens: settings.max_history_tokens,
+            max_runs_per_project: settings.limits.running_runs(
+                settings.workers,
+                settings
+                    .api_keys
+                    .iter()
+                    .map(crate::config::ApiKey::project)
+                    .collect::<std::collections::HashSet<_>>()
+                    .len(),
+            ),
             ..ExecutorConfig::default()
         },
         signals,
@@ -218,10 +229,12 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let blobs = Blobs::from_settings(&settings).await?;
     let events = Arc::new(EventBus::default());
     let executor = start_executor(&settings, &store, &events, signals.clone()).await?;
+    let limits = Arc::new(Limits::new(&settings.limits));
     Ok(AppState {
         store,
         blobs,
-        auth: Auth::new(&settings.api_keys),
+        auth: Auth::new(&settings.api_keys, limits.clone()),
+        limits,
         settings: Arc::new(settings),
         executor,
         events,
@@ -377,7 +390,7 @@ impl RunningServer {
 pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     settings.check()?;
     let listen = settings.listen;
-    let limits = Limits::from_settings(&settings);
+    let limits = crate::listener::Limits::from_settings(&settings);
     let state = open_state(settings).await?;
     let listener = TcpListener::bind(listen)
         .await

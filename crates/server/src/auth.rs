@@ -3,14 +3,16 @@
 
 use crate::config::ApiKey;
 use crate::error::{ApiError, ErrorKind};
+use crate::limits::Limits;
 use assistd_core::Project;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The project every request uses when no keys are configured.
@@ -21,17 +23,19 @@ pub const OPEN_PROJECT: &str = "default";
 #[derive(Debug, Clone)]
 pub struct Auth {
     keys: Arc<HashMap<[u8; 32], Project>>,
+    limits: Arc<Limits>,
 }
 
 impl Auth {
-    /// From the configured keys; none means open mode.
-    pub fn new(keys: &[ApiKey]) -> Self {
+    /// From the configured keys (none means open mode), blocking addresses as `limits` say.
+    pub fn new(keys: &[ApiKey], limits: Arc<Limits>) -> Self {
         let keys = keys
             .iter()
             .map(|k| (digest(k.secret()), Project::new(k.project())))
             .collect();
         Self {
             keys: Arc::new(keys),
+            limits,
         }
     }
 
@@ -170,7 +174,19 @@ pub async fn authenticate(
     if auth.is_open() {
         check_local(&req)?;
     }
-    let project = auth.project(req.headers())?;
+    // The peer's address, where the listener provides it (`app::start` does).
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = peer {
+        auth.limits.auth().check(ip)?;
+    }
+    let project = auth.project(req.headers()).inspect_err(|e| {
+        if let (Some(ip), ErrorKind::InvalidApiKey) = (peer, e.kind) {
+            auth.limits.auth().failed(ip);
+        }
+    })?;
     check_beta(req.headers())?;
     req.extensions_mut().insert(project);
     Ok(next.run(req).await)

@@ -94,6 +94,69 @@ pub struct Settings {
     /// Serve Prometheus metrics at `/metrics` on the listener, without an API key (let only the
     /// scraper reach it).
     pub metrics_enabled: bool,
+    /// Per-project quotas and the failed-authentication backoff (`[limits]` in the TOML file,
+    /// `ASSISTD_LIMITS_*`).
+    pub limits: LimitSettings,
+}
+
+/// What one project, or one client address, may take of the server (`[limits]`). A limit of
+/// 0 is no limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Runs of one project queued or executing at once; creating more is refused with 429
+    /// `rate_limit_exceeded`.
+    pub project_active_runs: u32,
+    /// Runs of one project executing at once, across every process sharing the database;
+    /// unset: three quarters of `workers` (at least 1) when the keys name several projects, so
+    /// other projects always find a worker; every worker when there is one project.
+    pub project_running_runs: Option<u32>,
+    /// Bytes of files one project may store; an upload beyond is refused with 429
+    /// `insufficient_quota`.
+    pub project_file_bytes: u64,
+    /// Requests per second one project may make, sustained (429 `rate_limit_exceeded` beyond).
+    pub project_requests_per_second: u32,
+    /// Requests one project may make at once above that rate.
+    pub project_request_burst: u32,
+    /// Failed authentications from one client address (an IPv6 client's /64) within
+    /// `auth_failure_window_secs` before that address is blocked.
+    pub auth_failures: u32,
+    /// The window failed authentications are counted in, in seconds.
+    pub auth_failure_window_secs: u64,
+    /// How long a blocked address is answered 429 without its key being looked at, in seconds.
+    pub auth_block_secs: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            project_active_runs: 100,
+            project_running_runs: None,
+            project_file_bytes: 100 * 1024 * 1024 * 1024,
+            project_requests_per_second: 200,
+            project_request_burst: 400,
+            auth_failures: 10,
+            auth_failure_window_secs: 60,
+            auth_block_secs: 60,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// Runs of one project executing at once, given this process's `workers` and how many
+    /// projects the keys name: unset, three quarters of the workers when there are several
+    /// projects, and every worker when there is one (open mode included), since a lone project
+    /// has no one to leave a worker for.
+    pub fn running_runs(&self, workers: usize, projects: usize) -> u32 {
+        self.project_running_runs.unwrap_or_else(|| {
+            let workers = u32::try_from(workers).unwrap_or(u32::MAX);
+            if projects <= 1 {
+                workers.max(1)
+            } else {
+                (workers - workers / 4).max(1)
+            }
+        })
+    }
 }
 
 /// How log lines are written.
@@ -262,6 +325,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             otlp_endpoint: None,
             metrics_enabled: false,
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -394,6 +458,18 @@ const LOCAL_MODEL_ENV: [&str; 10] = [
     "seed",
 ];
 
+/// The `[limits]` settings that `ASSISTD_LIMITS_<NAME>` variables set.
+const LIMITS_ENV: [&str; 8] = [
+    "project_active_runs",
+    "project_running_runs",
+    "project_file_bytes",
+    "project_requests_per_second",
+    "project_request_burst",
+    "auth_failures",
+    "auth_failure_window_secs",
+    "auth_block_secs",
+];
+
 /// Values given on the command line; they override every other layer.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct CliOverrides {
@@ -438,6 +514,11 @@ impl Settings {
             Env::prefixed("ASSISTD_LOCAL_MODEL_")
                 .only(&LOCAL_MODEL_ENV)
                 .map(|k| format!("local_model.{k}").into()),
+        );
+        fig = fig.merge(
+            Env::prefixed("ASSISTD_LIMITS_")
+                .only(&LIMITS_ENV)
+                .map(|k| format!("limits.{k}").into()),
         );
         if let Ok(keys) = std::env::var("ASSISTD_API_KEYS") {
             let keys: Vec<ApiKey> = keys
@@ -703,6 +784,30 @@ mod tests {
             .merge(Toml::string(r#"log_format = "xml""#))
             .extract::<Settings>();
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn limits_table_and_worker_share() {
+        let fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(
+            r"
+            [limits]
+            project_active_runs = 5
+            auth_failures = 3
+            ",
+        ));
+        let s: Settings = fig.extract().unwrap();
+        assert_eq!(s.limits.project_active_runs, 5);
+        assert_eq!(s.limits.auth_failures, 3);
+        assert_eq!(s.limits.project_request_burst, 400);
+        assert_eq!(s.limits.running_runs(32, 2), 24);
+        assert_eq!(s.limits.running_runs(32, 1), 32);
+        assert_eq!(s.limits.running_runs(32, 0), 32);
+        assert_eq!(s.limits.running_runs(1, 5), 1);
+        let l = LimitSettings {
+            project_running_runs: Some(2),
+            ..LimitSettings::default()
+        };
+        assert_eq!(l.running_runs(32, 1), 2);
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub enum ErrorKind {
     FileTooLarge,
     /// A body refused by a layer before any extractor read it (413, without a code).
     BodyTooLarge,
+    /// A rate limit or a limit on runs was reached; retry after a while (429).
+    RateLimited,
+    /// A quota is used up (stored bytes); retrying will not help until something is freed (429).
+    QuotaExceeded,
     /// A stream client fell too far behind; only ever sent as a stream's `error` event.
     StreamLagged,
     /// Too many large bodies in flight; try again shortly (503).
@@ -67,6 +71,16 @@ impl ErrorKind {
             Self::RequestTooLarge => (S::PAYLOAD_TOO_LARGE, Invalid, Some("request_too_large")),
             Self::FileTooLarge => (S::PAYLOAD_TOO_LARGE, Invalid, Some("file_too_large")),
             Self::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, Invalid, None),
+            Self::RateLimited => (
+                S::TOO_MANY_REQUESTS,
+                ErrorType::Requests,
+                Some("rate_limit_exceeded"),
+            ),
+            Self::QuotaExceeded => (
+                S::TOO_MANY_REQUESTS,
+                ErrorType::InsufficientQuota,
+                Some("insufficient_quota"),
+            ),
             Self::StreamLagged => (S::INTERNAL_SERVER_ERROR, Server, Some("stream_lagged")),
             Self::Overloaded => (S::SERVICE_UNAVAILABLE, Server, None),
             Self::Internal => (S::INTERNAL_SERVER_ERROR, Server, None),
@@ -131,6 +145,8 @@ pub struct ApiError {
     pub message: String,
     /// Offending field.
     pub param: Option<String>,
+    /// The `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -140,6 +156,16 @@ impl ApiError {
             kind,
             message: capped(message.into(), MAX_MESSAGE_BYTES),
             param: None,
+            retry_after: None,
+        }
+    }
+
+    /// The same error, telling the client to retry after `secs` seconds.
+    #[must_use]
+    pub fn retry_after(self, secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..self
         }
     }
 
@@ -181,7 +207,18 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.kind.status(), Json(self.body())).into_response()
+        let mut res = (self.kind.status(), Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        } else if self.kind == ErrorKind::QuotaExceeded {
+            // The SDKs retry every 429 unless told not to; waiting frees no quota.
+            res.headers_mut().insert(
+                "x-should-retry",
+                axum::http::HeaderValue::from_static("false"),
+            );
+        }
+        res
     }
 }
 

@@ -12,6 +12,7 @@ pub mod body_gate;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod listener;
 pub mod local;
 pub mod private;

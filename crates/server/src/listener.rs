@@ -23,6 +23,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, Version, header};
 use axum::response::IntoResponse;
 use bytes::Bytes;
@@ -33,6 +34,7 @@ use hyper_util::server::conn::auto::Builder;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -319,10 +321,10 @@ pub async fn serve(
     let tracker = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // A connection reset before it was accepted concerns that connection only;
                     // anything else (out of descriptors) passes with time, so retry shortly.
@@ -346,6 +348,7 @@ pub async fn serve(
         }
         tracker.spawn(serve_connection(
             stream,
+            peer,
             conn,
             app.clone(),
             limits.clone(),
@@ -361,6 +364,7 @@ pub async fn serve(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     conn: Arc<Conn>,
     app: Router,
     limits: Arc<Limits>,
@@ -375,7 +379,7 @@ async fn serve_connection(
         let conn = conn.clone();
         let limits = limits.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {
-            handle(app.clone(), conn.clone(), limits.clone(), req)
+            handle(app.clone(), conn.clone(), limits.clone(), peer, req)
         })
     };
     let builder = Builder::new(TokioExecutor::new());
@@ -407,9 +411,13 @@ async fn handle(
     app: Router,
     conn: Arc<Conn>,
     limits: Arc<Limits>,
-    req: Request<Incoming>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let in_flight = InFlight::begin(conn);
+    // The peer's address, as `axum::serve` gives it: the failed-authentication backoff counts
+    // by it.
+    req.extensions_mut().insert(ConnectInfo(peer));
     let version = req.version();
     let timed_out = Arc::new(AtomicBool::new(false));
     let req = req.map(|body| {

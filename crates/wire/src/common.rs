@@ -93,6 +93,10 @@ pub enum ErrorType {
     InvalidRequestError,
     /// The server failed.
     ServerError,
+    /// Too many requests (a rate limit, as OpenAI types its request limits).
+    Requests,
+    /// A quota is used up.
+    InsufficientQuota,
 }
 
 impl ErrorType {
@@ -101,6 +105,8 @@ impl ErrorType {
         match self {
             Self::InvalidRequestError => "invalid_request_error",
             Self::ServerError => "server_error",
+            Self::Requests => "requests",
+            Self::InsufficientQuota => "insufficient_quota",
         }
     }
 }

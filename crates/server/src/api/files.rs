@@ -86,6 +86,7 @@ pub async fn create_file(
                 Some("file".to_owned()),
             ));
         };
+        s.limits.admit_file(&*s.store, &p, stored.size).await?;
         Ok(s.store
             .create_file(
                 &p,

@@ -104,6 +104,11 @@ pub fn routes(state: AppState) -> Router {
         .layer(json_limit)
         .layer(from_fn_with_state(BodyGate::new(&state.settings), gate))
         .merge(files)
+        // Inside authentication, which names the project the rate is counted for.
+        .route_layer(from_fn_with_state(
+            state.limits.clone(),
+            crate::limits::rate_limit,
+        ))
         .route_layer(from_fn_with_state(state.auth.clone(), authenticate))
         .with_state(state)
 }

@@ -67,6 +67,7 @@ pub async fn create_run(
     // The thread is checked first so that a bad thread id is reported before a bad assistant.
     s.store.get_thread(&p, &thread_id).await?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
+    s.limits.admit_run(&*s.store, &p).await?;
     let new = resolve(
         &assistant,
         RunOverrides {
@@ -118,6 +119,7 @@ pub async fn create_thread_and_run(
 ) -> ApiResult<Response> {
     validate::create_thread_and_run(&req)?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
+    s.limits.admit_run(&*s.store, &p).await?;
     let new = resolve(
         &assistant,
         RunOverrides {

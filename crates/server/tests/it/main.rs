@@ -21,6 +21,7 @@ mod memory;
 mod messages;
 mod ops;
 mod private_data;
+mod quotas;
 mod runs;
 mod s3;
 mod scale;

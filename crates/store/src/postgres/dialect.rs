@@ -29,6 +29,15 @@ pub(crate) fn lock(lock: RowLock) -> &'static str {
     }
 }
 
+/// `lock` on the rows of `alias` only, in a query that joins other rows it must not lock.
+pub(crate) fn lock_of(mode: RowLock, alias: &str) -> String {
+    let clause = lock(mode);
+    match clause.strip_suffix(" SKIP LOCKED") {
+        Some(strength) => format!("{strength} OF {alias} SKIP LOCKED"),
+        None => format!("{clause} OF {alias}"),
+    }
+}
+
 /// The JSON array of `expr` over a subquery's rows in `order` (`[]` for none).
 pub(crate) fn json_array_agg(expr: &str, order: &str) -> String {
     format!("COALESCE(jsonb_agg({expr} ORDER BY {order}), '[]'::jsonb)")

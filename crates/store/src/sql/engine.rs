@@ -255,23 +255,38 @@ struct Claimed {
 
 #[async_trait]
 impl EngineStore for d::Store {
-    async fn claim_run(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedRun>> {
-        // One statement: pick the oldest runnable run, skipping rows another transaction has
-        // locked (a concurrent claim, a cancel...), so that claimers in any number of processes
-        // each take a different run without waiting on each other; then claim it and return it
-        // whole. The pick re-checks its condition on the row it locks, so a run claimed and
-        // committed since the statement's snapshot is passed over too.
+    async fn claim_run_within(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_per_project: u32,
+    ) -> StoreResult<Option<ClaimedRun>> {
+        // One statement: pick a runnable run, skipping rows another transaction has locked (a
+        // concurrent claim, a cancel...), so that claimers in any number of processes each take
+        // a different run without waiting on each other; then claim it and return it whole.
+        // The pick re-checks its condition on the row it locks, so a run claimed and committed
+        // since the statement's snapshot is passed over too.
+        //
+        // Fairness: `busy` counts each project's runs executing under a live lease (few rows:
+        // at most the workers of every process); the pick takes the project with the fewest,
+        // oldest run first, and none from a project at `max_per_project`. A project's backlog
+        // then never stands in front of another project's first run.
         let row = sqlx::query(&format!(
             "UPDATE runs SET \
                status = CASE WHEN status = $4 THEN $5 ELSE status END, \
                started_at = COALESCE(started_at, $1), \
                lease_owner = $2, lease_expires_at = {DB_NOW_MS} + $3, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM runs WHERE status = $4 \
-                 OR (status IN ($5, $6) \
-                     AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS})) \
-                 ORDER BY seq LIMIT 1{}) \
+             WHERE id = (SELECT r.id FROM runs r \
+                 LEFT JOIN (SELECT project, COUNT(*) AS n FROM runs \
+                            WHERE status IN ($5, $6) AND lease_expires_at >= {DB_NOW_MS} \
+                            GROUP BY project) busy ON busy.project = r.project \
+                 WHERE (r.status = $4 \
+                        OR (r.status IN ($5, $6) \
+                            AND (r.lease_expires_at IS NULL OR r.lease_expires_at < {DB_NOW_MS}))) \
+                   AND COALESCE(busy.n, 0) < $7 \
+                 ORDER BY COALESCE(busy.n, 0), r.seq LIMIT 1{}) \
              RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts",
-            d::lock(RowLock::UpdateSkipLocked)
+            d::lock_of(RowLock::UpdateSkipLocked, "r")
         ))
         .bind(now())
         .bind(worker)
@@ -279,6 +294,7 @@ impl EngineStore for d::Store {
         .bind(RunStatus::Queued.as_str())
         .bind(RunStatus::InProgress.as_str())
         .bind(RunStatus::Cancelling.as_str())
+        .bind(i64::from(max_per_project))
         .fetch_optional(self.writer())
         .await
         .map_err(backend)?;
@@ -674,29 +690,46 @@ impl EngineStore for d::Store {
     }
 
     async fn expire_due_runs(&self) -> StoreResult<u64> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Runs locked elsewhere (being claimed, cancelled, finished, or swept by another
-        // process) are skipped; the next sweep sees them as they are then.
-        let due: Vec<RunId> = sqlx::query_scalar(&format!(
-            "SELECT id FROM runs WHERE expires_at < $1 \
-             AND (status IN ($2, $3) \
-                  OR (status IN ($4, $5) \
-                      AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS}))) \
-             ORDER BY seq{}",
-            d::lock(RowLock::UpdateSkipLocked)
-        ))
-        .bind(now())
-        .bind(RunStatus::Queued.as_str())
-        .bind(RunStatus::RequiresAction.as_str())
-        .bind(RunStatus::InProgress.as_str())
-        .bind(RunStatus::Cancelling.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        for id in &due {
-            end_run(&mut tx, id, RunStatus::Expired, None, None).await?;
+        // In batches, one short transaction each: a backlog of due runs never holds the writer
+        // (SQLite's only one) for long.
+        let mut expired = 0;
+        loop {
+            let n = expire_batch(self).await?;
+            expired += n;
+            if n < EXPIRY_BATCH {
+                return Ok(expired);
+            }
         }
-        tx.commit().await.map_err(backend)?;
-        Ok(due.len() as u64)
     }
+}
+
+/// Runs ended by one transaction of the expiry sweep, at most.
+const EXPIRY_BATCH: u64 = 64;
+
+/// Expires up to [`EXPIRY_BATCH`] due runs in one transaction.
+async fn expire_batch(store: &d::Store) -> StoreResult<u64> {
+    let mut tx = store.writer().begin().await.map_err(backend)?;
+    // Runs locked elsewhere (being claimed, cancelled, finished, or swept by another process)
+    // are skipped; the next sweep sees them as they are then.
+    let due: Vec<RunId> = sqlx::query_scalar(&format!(
+        "SELECT id FROM runs WHERE expires_at < $1 \
+         AND (status IN ($2, $3) \
+              OR (status IN ($4, $5) \
+                  AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS}))) \
+         ORDER BY seq LIMIT {EXPIRY_BATCH}{}",
+        d::lock(RowLock::UpdateSkipLocked)
+    ))
+    .bind(now())
+    .bind(RunStatus::Queued.as_str())
+    .bind(RunStatus::RequiresAction.as_str())
+    .bind(RunStatus::InProgress.as_str())
+    .bind(RunStatus::Cancelling.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    for id in &due {
+        end_run(&mut tx, id, RunStatus::Expired, None, None).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(due.len() as u64)
 }

@@ -11,8 +11,11 @@ mod runs;
 mod threads;
 
 use super::dialect::{self as d, backend};
-use assistd_core::{Cursors, ListParams, Order, Page, Store, StoreError, StoreResult};
-use assistd_wire::{Metadata, RunStatus};
+use assistd_core::{
+    Cursors, ListParams, Order, Page, Project, ProjectUsage, Store, StoreError, StoreResult,
+};
+use assistd_wire::Metadata;
+use assistd_wire::RunStatus;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
@@ -43,6 +46,27 @@ impl Store for d::Store {
         rows.into_iter()
             .map(|(status, n)| Ok((runs::parse_status(&status)?, u64::try_from(n).unwrap_or(0))))
             .collect()
+    }
+
+    async fn project_usage(&self, project: &Project) -> StoreResult<ProjectUsage> {
+        let mut query = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT \
+               (SELECT COUNT(*) FROM runs WHERE project = $1 AND status IN ($2, $3, $4)), \
+               (SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM files WHERE project = $1)",
+        )
+        .bind(project.as_str());
+        for status in [
+            RunStatus::Queued,
+            RunStatus::InProgress,
+            RunStatus::Cancelling,
+        ] {
+            query = query.bind(status.as_str());
+        }
+        let (active_runs, file_bytes) = query.fetch_one(self.reader()).await.map_err(backend)?;
+        Ok(ProjectUsage {
+            active_runs,
+            file_bytes,
+        })
     }
 }
 

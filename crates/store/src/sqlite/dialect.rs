@@ -23,6 +23,11 @@ pub(crate) fn lock(_: RowLock) -> &'static str {
     ""
 }
 
+/// SQLite has no row locks, on any table of a join either.
+pub(crate) fn lock_of(_: RowLock, _alias: &str) -> &'static str {
+    ""
+}
+
 /// The JSON array of `expr` over a subquery's rows in `order` (`[]` for none). SQLite
 /// aggregates in the order its subquery delivers, which orders by `order` already.
 pub(crate) fn json_array_agg(expr: &str, _order: &str) -> String {

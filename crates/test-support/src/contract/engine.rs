@@ -6,7 +6,8 @@ use super::{
     function_tool, ids, new_assistant, new_run, new_thread, output, project_a, project_b,
     require_tool_outputs, turn, unix_now, usage, user_msg,
 };
-use assistd_core::{Lease, ObjectKind, Store, TurnText};
+use assistd_core::ids::FreshId;
+use assistd_core::{Lease, ObjectKind, ProjectUsage, Store, TurnText};
 use assistd_wire::{
     CreateThreadRequest, LastError, MessageContent, MessageCreation, MessageIncompleteDetails,
     MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus, RunStepStatus, RunStepType,
@@ -23,6 +24,8 @@ macro_rules! __store_contract_engine {
         $crate::store_contract_tests!(@cases $factory, $module;
             claim_run_takes_oldest_queued,
             claim_run_is_exclusive,
+            claim_run_is_fair_across_projects,
+            project_usage_counts_active_runs_and_file_bytes,
             claim_run_reclaims_after_lease_expiry,
             renew_and_release_lease,
             begin_and_complete_message,
@@ -124,6 +127,116 @@ pub async fn claim_run_takes_oldest_queued(store: Arc<dyn Store>) {
     assert_eq!(
         store.get_run(&a, &t_waiting, &waiting.id).await.unwrap(),
         waiting
+    );
+}
+
+/// Claims go to the project with the fewest runs executing, oldest run first, so a backlog of
+/// one project never stands in front of another project's run; `claim_run_within` passes over
+/// projects already executing as many runs as it allows.
+pub async fn claim_run_is_fair_across_projects(store: Arc<dyn Store>) {
+    let (a, b) = (project_a(), project_b());
+    let asst_a = new_assistant(&store, &a).await;
+    let asst_b = new_assistant(&store, &b).await;
+    let mut backlog = Vec::new();
+    for _ in 0..4 {
+        let t = new_thread(&store, &a).await;
+        backlog.push(store.create_run(&a, &t, new_run(&asst_a)).await.unwrap().id);
+    }
+    let t = new_thread(&store, &b).await;
+    let b1 = store.create_run(&b, &t, new_run(&asst_b)).await.unwrap().id;
+    let t = new_thread(&store, &b).await;
+    let b2 = store.create_run(&b, &t, new_run(&asst_b)).await.unwrap().id;
+
+    // Both idle: the oldest run (A's). Then B, behind A's whole backlog, is next.
+    claim(&store, "w1", &backlog[0]).await;
+    claim(&store, "w2", &b1).await;
+    // One each: the oldest again.
+    claim(&store, "w3", &backlog[1]).await;
+    // A executes two, B one: B.
+    claim(&store, "w4", &b2).await;
+
+    // With at most two per project, A (two executing) waits; B has nothing left.
+    assert!(
+        store
+            .claim_run_within("w5", LEASE, 2)
+            .await
+            .unwrap()
+            .is_none(),
+        "a project at its cap is passed over"
+    );
+    // A higher cap lets A claim again.
+    let c = store
+        .claim_run_within("w5", LEASE, 3)
+        .await
+        .unwrap()
+        .expect("A below a cap of three");
+    assert_eq!(c.run.id, backlog[2]);
+    // Only runs under a live lease count: a stalled worker's run (lease expired) is not
+    // executing, and is itself claimable again.
+    assert_eq!(
+        store
+            .renew_lease(&backlog[0], "w1", Duration::from_millis(1))
+            .await
+            .unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let c = store
+        .claim_run_within("w6", LEASE, 3)
+        .await
+        .unwrap()
+        .expect("A executes two under live leases");
+    assert_eq!(c.run.id, backlog[0], "the expired lease's run, the oldest");
+    assert_eq!(c.attempt, 2);
+}
+
+/// `project_usage` counts a project's runs that can occupy a worker (queued, in progress,
+/// cancelling; not ended, not waiting for tool outputs) and its files' bytes, no other
+/// project's.
+pub async fn project_usage_counts_active_runs_and_file_bytes(store: Arc<dyn Store>) {
+    let (a, b) = (project_a(), project_b());
+    assert_eq!(
+        store.project_usage(&a).await.unwrap(),
+        ProjectUsage::default()
+    );
+    let asst = new_assistant(&store, &a).await;
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let t = new_thread(&store, &a).await;
+        runs.push((
+            t.clone(),
+            store.create_run(&a, &t, new_run(&asst)).await.unwrap(),
+        ));
+    }
+    let (t0, r0) = &runs[0];
+    store.cancel_run(&a, t0, &r0.id).await.unwrap();
+    require_tool_outputs(&store, &a, &runs[1].1.id, vec![call("f", "{}")]).await;
+    claim(&store, WORKER, &runs[2].1.id).await;
+    for bytes in [40, 2] {
+        store
+            .create_file(
+                &a,
+                assistd_core::NewFile {
+                    id: assistd_wire::FileId::fresh(),
+                    filename: "f.txt".to_owned(),
+                    bytes,
+                    purpose: "assistants".to_owned(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.project_usage(&a).await.unwrap(),
+        ProjectUsage {
+            active_runs: 2,
+            file_bytes: 42,
+        },
+        "one run in progress and one queued; a cancelled one and one awaiting outputs do not count"
+    );
+    assert_eq!(
+        store.project_usage(&b).await.unwrap(),
+        ProjectUsage::default()
     );
 }
 
