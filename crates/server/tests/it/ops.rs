@@ -148,78 +148,57 @@ async fn metrics_count_requests_runs_and_tokens_by_route_template() {
             .starts_with("text/plain")
     );
     let text = r.text().await.unwrap();
-    let created = series(
-        &text,
-        "assistd_http_requests_total",
-        &[
-            r#"method="POST""#,
-            r#"route="/v1/threads/{thread_id}/runs""#,
-            r#"status="200""#,
-        ],
-    );
-    assert!(created >= Some(1.0), "{text}");
-    let missing = series(
-        &text,
-        "assistd_http_requests_total",
-        &[
-            r#"route="/v1/assistants/{assistant_id}""#,
-            r#"status="404""#,
-        ],
-    );
-    assert!(missing >= Some(1.0), "{text}");
-    assert!(
-        series(
-            &text,
-            "assistd_http_request_duration_seconds_bucket",
-            &[r#"route="/v1/threads""#, r#"le="+Inf""#]
-        ) >= Some(1.0),
-        "{text}"
-    );
     assert!(!text.contains(&thread), "raw paths never become labels");
-    assert!(
-        series(
-            &text,
-            "assistd_runs_ended_total",
-            &[r#"status="completed""#]
-        ) >= Some(1.0),
-        "{text}"
-    );
-    assert!(
-        series(
-            &text,
+    // Each series that must have counted at least once, with the labels it must carry.
+    let at_least_once: [(&str, &[&str]); 8] = [
+        (
+            "assistd_http_requests_total",
+            &[
+                r#"method="POST""#,
+                r#"route="/v1/threads/{thread_id}/runs""#,
+                r#"status="200""#,
+            ],
+        ),
+        (
+            "assistd_http_requests_total",
+            &[
+                r#"route="/v1/assistants/{assistant_id}""#,
+                r#"status="404""#,
+            ],
+        ),
+        (
+            "assistd_http_request_duration_seconds_bucket",
+            &[r#"route="/v1/threads""#, r#"le="+Inf""#],
+        ),
+        ("assistd_runs_ended_total", &[r#"status="completed""#]),
+        (
             "assistd_run_duration_seconds_count",
-            &[r#"status="completed""#]
-        ) >= Some(1.0),
-        "{text}"
-    );
-    assert!(series(&text, "assistd_run_queue_wait_seconds_count", &[]) >= Some(1.0));
-    assert!(
-        series(&text, "assistd_runs", &[r#"status="queued""#]).is_some(),
-        "{text}"
-    );
+            &[r#"status="completed""#],
+        ),
+        ("assistd_run_queue_wait_seconds_count", &[]),
+        ("assistd_model_tokens_total", &[r#"type="completion""#]),
+        (
+            "assistd_upstream_request_duration_seconds_count",
+            &[r#"status="200""#],
+        ),
+    ];
+    for (name, labels) in at_least_once {
+        assert!(
+            series(&text, name, labels) >= Some(1.0),
+            "{name} {labels:?}: {text}"
+        );
+    }
     assert!(
         series(&text, "assistd_model_tokens_total", &[r#"type="prompt""#])
             >= Some(f64::from(u32::try_from(PROMPT_TOKENS).unwrap())),
         "{text}"
     );
     assert!(
-        series(
-            &text,
-            "assistd_model_tokens_total",
-            &[r#"type="completion""#]
-        ) >= Some(1.0),
-        "{text}"
-    );
-    assert!(
-        series(
-            &text,
-            "assistd_upstream_request_duration_seconds_count",
-            &[r#"status="200""#]
-        ) >= Some(1.0),
-        "{text}"
-    );
-    assert!(
         series(&text, "assistd_stream_subscribers", &[]).is_some(),
+        "{text}"
+    );
+    assert!(
+        series(&text, "assistd_runs", &[r#"status="queued""#]).is_some(),
         "{text}"
     );
 }
