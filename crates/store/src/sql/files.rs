@@ -1,6 +1,6 @@
 //! File records, and the checks other resources make when they reference files.
 
-use super::{backend, cursors, d, fetch_page};
+use super::{DELETE_BATCH, DELETE_BATCH_ROWS, backend, cursors, d, fetch_page};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::{
@@ -164,6 +164,20 @@ impl FileStore for d::Store {
     }
 
     async fn delete_file(&self, project: &Project, id: &FileId) -> StoreResult<()> {
+        // Any number of messages may name the file: they let go of it a batch per short
+        // transaction (their links with them), so that no delete holds the writer long; the
+        // file and whatever still names it then go together below.
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM files WHERE id = $1 AND project = $2")
+                .bind(id)
+                .bind(project.as_str())
+                .fetch_optional(self.reader())
+                .await
+                .map_err(backend)?;
+        if found.is_none() {
+            return Err(StoreError::not_found(ObjectKind::File, id));
+        }
+        while detach_from_messages(self, project, id).await? == DELETE_BATCH_ROWS {}
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Runs and messages keep the file's id on their rows too (runs a snapshot of their files,
         // messages a copy of `message_files`); remove it there, runs first (the lock order), and
@@ -204,6 +218,40 @@ impl FileStore for d::Store {
         }
         tx.commit().await.map_err(backend)
     }
+}
+
+/// One batch of messages lets go of `file_id` (their `file_ids` and their links) in one
+/// transaction; returns how many.
+async fn detach_from_messages(
+    store: &d::Store,
+    project: &Project,
+    file_id: &FileId,
+) -> StoreResult<u64> {
+    let mut tx = store.writer().begin().await.map_err(backend)?;
+    let messages: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
+        "SELECT id, file_ids FROM messages WHERE project = $1 \
+         AND id IN (SELECT message_id FROM message_files WHERE file_id = $2) ORDER BY seq LIMIT $3{}",
+        d::lock(RowLock::Update)
+    ))
+    .bind(project.as_str())
+    .bind(file_id)
+    .bind(DELETE_BATCH)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let n = messages.len() as u64;
+    let ids: Vec<String> = messages.iter().map(|(m, _)| m.clone()).collect();
+    detach(&mut tx, "messages", messages, file_id).await?;
+    for message_id in &ids {
+        sqlx::query("DELETE FROM message_files WHERE message_id = $1 AND file_id = $2")
+            .bind(message_id)
+            .bind(file_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(n)
 }
 
 /// Removes `file_id` from the `file_ids` of the `table` rows given with their current ids.

@@ -21,6 +21,11 @@ use serde::de::DeserializeOwned;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 
+/// Rows one transaction of a large delete removes at most: short enough that other writers
+/// barely wait (a few milliseconds on SQLite), large enough that a long thread goes quickly.
+pub(crate) const DELETE_BATCH: i64 = 1000;
+pub(crate) const DELETE_BATCH_ROWS: u64 = DELETE_BATCH.unsigned_abs();
+
 #[async_trait]
 impl Store for d::Store {
     async fn ping(&self) -> StoreResult<()> {

@@ -1,7 +1,7 @@
 //! Threads, and the one-active-run rule that guards adding to them.
 
 use super::messages::insert_message;
-use super::{backend, d, set_metadata};
+use super::{DELETE_BATCH, DELETE_BATCH_ROWS, backend, d, set_metadata};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
@@ -187,6 +187,25 @@ impl ThreadStore for d::Store {
     }
 
     async fn delete_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<()> {
+        // A thread may hold any number of messages; one cascade over them all would hold the
+        // writer (SQLite's only one) for as long as it takes. Its messages go first, a batch per
+        // short transaction; the thread, its runs and the last messages a run may have added
+        // meanwhile go together below. Interrupted, the thread stays with fewer messages and a
+        // retried delete finishes it.
+        exists(self.reader(), project, id).await?;
+        while sqlx::query(
+            "DELETE FROM messages WHERE seq IN \
+             (SELECT seq FROM messages WHERE thread_id = $1 AND project = $2 ORDER BY seq LIMIT $3)",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .bind(DELETE_BATCH)
+        .execute(self.writer())
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == DELETE_BATCH_ROWS
+        {}
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // The cascade below takes the thread, then its messages, then its runs; a worker writing
         // a run's turn holds the run, then takes messages. Taking the runs first keeps the two

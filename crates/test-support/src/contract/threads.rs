@@ -21,6 +21,7 @@ macro_rules! __store_contract_threads {
             thread_create_is_atomic,
             thread_modify_delete,
             thread_delete_cascades,
+            long_thread_and_widely_named_file_delete_whole,
         );
     };
 }
@@ -316,4 +317,77 @@ pub async fn thread_delete_cascades(store: Arc<dyn Store>) {
         store.get_run(&p, &other, &other_run.id).await.unwrap(),
         other_run
     );
+}
+
+/// A thread longer than one delete batch, and a file named by more messages than one batch,
+/// are deleted whole (the store deletes them a batch per transaction), and nothing else goes.
+pub async fn long_thread_and_widely_named_file_delete_whole(store: Arc<dyn Store>) {
+    const WITH_FILE: usize = 1_001;
+    const PLAIN: usize = 500;
+    let p = project_a();
+    let f = upload(&store, &p, "assistants").await;
+    let long = new_thread(&store, &p).await;
+    let other = new_thread(&store, &p).await;
+    for i in 0..WITH_FILE {
+        store
+            .create_message(
+                &p,
+                &long,
+                msg_with_files(&format!("m{i}"), &[f.id.as_str()]),
+            )
+            .await
+            .unwrap();
+    }
+    for i in 0..PLAIN {
+        store
+            .create_message(&p, &long, user_msg(&format!("plain {i}")))
+            .await
+            .unwrap();
+    }
+    let kept = store
+        .create_message(&p, &other, msg_with_files("kept", &[f.id.as_str()]))
+        .await
+        .unwrap();
+
+    store.delete_file(&p, &f.id).await.unwrap();
+    assert_not_found(store.get_file(&p, &f.id).await, ObjectKind::File, &f.id);
+    let mut seen = 0;
+    let mut params = all_asc();
+    loop {
+        let page = store.list_messages(&p, &long, &params, None).await.unwrap();
+        for m in &page.data {
+            assert!(m.file_ids.is_empty(), "{} still names the file", m.id);
+            seen += 1;
+        }
+        match (page.has_more, page.data.last()) {
+            (true, Some(last)) => params.after = Some(last.id.to_string()),
+            _ => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        WITH_FILE + PLAIN,
+        "deleting a file keeps its messages"
+    );
+    let kept = store.get_message(&p, &other, &kept.id).await.unwrap();
+    assert!(kept.file_ids.is_empty());
+    assert_empty(
+        store
+            .list_message_files(&p, &other, &kept.id, &all_asc())
+            .await,
+        "a kept message's files after its file was deleted",
+    );
+
+    store.delete_thread(&p, &long).await.unwrap();
+    assert_not_found(store.get_thread(&p, &long).await, ObjectKind::Thread, &long);
+    assert_not_found(
+        store.delete_thread(&p, &long).await,
+        ObjectKind::Thread,
+        &long,
+    );
+    let survivors = store
+        .list_messages(&p, &other, &all_asc(), None)
+        .await
+        .unwrap();
+    assert_eq!(survivors.data.len(), 1, "another thread's messages stay");
 }
