@@ -57,7 +57,9 @@ impl BodyGate {
             Some(n) if n <= LARGE as u64 => return None,
             // Beyond the maximum the body limit refuses it after reading at most the maximum.
             Some(n) => usize::try_from(n).map_or(self.max_body, |n| n.min(self.max_body)),
-            None if headers.contains_key(header::TRANSFER_ENCODING) => self.max_body,
+            // No declared length (HTTP/1.1 chunked, or HTTP/2, which has no
+            // `Transfer-Encoding`): it may be as large as the maximum, unless it is empty.
+            None if !http_body::Body::is_end_stream(req.body()) => self.max_body,
             None => return None,
         };
         Some(u32::try_from(size.div_ceil(UNIT)).unwrap_or(u32::MAX))

@@ -148,6 +148,10 @@ impl LimitSettings {
     /// projects, and every worker when there is one (open mode included), since a lone project
     /// has no one to leave a worker for.
     pub fn running_runs(&self, workers: usize, projects: usize) -> u32 {
+        // 0 is no limit, as for every other limit here (not "no run ever").
+        if self.project_running_runs == Some(0) {
+            return u32::MAX;
+        }
         self.project_running_runs.unwrap_or_else(|| {
             let workers = u32::try_from(workers).unwrap_or(u32::MAX);
             if projects <= 1 {
@@ -808,6 +812,11 @@ mod tests {
             ..LimitSettings::default()
         };
         assert_eq!(l.running_runs(32, 1), 2);
+        let unlimited = LimitSettings {
+            project_running_runs: Some(0),
+            ..LimitSettings::default()
+        };
+        assert_eq!(unlimited.running_runs(32, 3), u32::MAX);
     }
 
     #[test]

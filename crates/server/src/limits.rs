@@ -216,15 +216,24 @@ impl AuthFailures {
         }
         let now = Instant::now();
         let mut table = self.table();
-        if table.len() >= TRACKED_ADDRESSES {
+        let key = client(addr);
+        if table.len() >= TRACKED_ADDRESSES && !table.contains_key(&key) {
             let window = self.window;
             table.retain(|_, s| s.blocked_until.is_some_and(|u| u > now) || now - s.since < window);
-            if table.len() >= TRACKED_ADDRESSES {
-                tracing::warn!("too many client addresses failing authentication to track");
-                return;
+            // Still full: the address that matters least gives way (not yet blocked and oldest
+            // first, else the block that ends soonest), so that a flood of new addresses never
+            // stops the counting for the addresses already known.
+            if table.len() >= TRACKED_ADDRESSES
+                && let Some(victim) = table
+                    .iter()
+                    .min_by_key(|(_, s)| (s.blocked_until.is_some(), s.blocked_until, s.since))
+                    .map(|(k, _)| *k)
+            {
+                tracing::debug!("too many client addresses failing authentication: forgetting one");
+                table.remove(&victim);
             }
         }
-        let s = table.entry(client(addr)).or_insert(Strikes {
+        let s = table.entry(key).or_insert(Strikes {
             since: now,
             count: 0,
             blocked_until: None,
@@ -293,6 +302,32 @@ mod tests {
         f.failed("2001:db8::2".parse().unwrap());
         assert!(f.check("2001:db8::ffff".parse().unwrap()).is_err());
         assert!(f.check("2001:db8:0:1::1".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_full_table_still_counts_known_and_new_addresses() {
+        let f = AuthFailures::new(&settings(3));
+        let known: IpAddr = "192.0.2.1".parse().unwrap();
+        f.failed(known);
+        f.failed(known);
+        // Fill the table with other addresses, one failure each.
+        for i in 1..TRACKED_ADDRESSES {
+            let n = u32::try_from(i).unwrap();
+            f.failed(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n)));
+        }
+        assert_eq!(f.table().len(), TRACKED_ADDRESSES);
+        f.failed(known);
+        assert!(f.check(known).is_err(), "a known address is still counted");
+        let new: IpAddr = "198.51.100.7".parse().unwrap();
+        for _ in 0..3 {
+            f.failed(new);
+        }
+        assert!(f.check(new).is_err(), "a new address is counted too");
+        assert!(
+            f.check(known).is_err(),
+            "a blocked address is not the one forgotten"
+        );
+        assert_eq!(f.table().len(), TRACKED_ADDRESSES);
     }
 
     #[test]

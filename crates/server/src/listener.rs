@@ -9,7 +9,12 @@
 //!   first byte for its headers to complete;
 //! - a request body gets `body_timeout` plus its size at `body_min_rate`, or a 408 and the
 //!   connection closes;
-//! - a request in flight, response included (an SSE stream), is never timed out.
+//! - a request in flight, response included (an SSE stream), is never timed out while its
+//!   response moves; one whose peer has read nothing for `idle_timeout` (the socket refuses our
+//!   bytes) is closed, so a client that stops reading cannot hold a slot for ever.
+//!
+//! Connections speak HTTP/1.1 only: under HTTP/2 a peer can stall a response through flow
+//! control without our socket ever filling up.
 //!
 //! hyper's own `header_read_timeout` is not used: it also times the wait between kept-alive
 //! requests, with the same (short) duration, and knows nothing of the cap.
@@ -119,6 +124,8 @@ struct Activity {
     first_byte: Option<Instant>,
     /// Closed to make room for a newer connection.
     evicted: bool,
+    /// Since when the socket has refused our bytes (the peer reads nothing), if it does now.
+    write_blocked_since: Option<Instant>,
 }
 
 /// One open connection.
@@ -142,6 +149,7 @@ impl Conn {
                 idle_since: now,
                 first_byte: None,
                 evicted: false,
+                write_blocked_since: None,
             }),
             changed: Notify::new(),
         }
@@ -152,11 +160,15 @@ impl Conn {
         self.activity.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// When the connection is to be closed, if nothing changes; `None` while busy.
+    /// When the connection is to be closed, if nothing changes; `None` while busy and its
+    /// response moving (a busy connection whose peer has read nothing for `idle_timeout` is
+    /// gone: it would otherwise hold its slot, and at the cap everyone's, for ever).
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
         let a = self.activity();
         if a.in_flight > 0 {
-            return None;
+            return a
+                .write_blocked_since
+                .map(|since| since + limits.idle_timeout);
         }
         Some(if a.served == 0 {
             self.accepted + limits.header_timeout
@@ -193,6 +205,26 @@ impl Conn {
         if a.in_flight == 0 && a.first_byte.is_none() {
             a.first_byte = Some(Instant::now());
             drop(a);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A write returned: `blocked` if the socket took nothing (its buffer is full).
+    fn wrote(&self, blocked: bool) {
+        let mut a = self.activity();
+        let changed = match (blocked, a.write_blocked_since) {
+            (true, None) => {
+                a.write_blocked_since = Some(Instant::now());
+                true
+            }
+            (false, Some(_)) => {
+                a.write_blocked_since = None;
+                true
+            }
+            _ => false,
+        };
+        drop(a);
+        if changed {
             self.changed.notify_one();
         }
     }
@@ -382,7 +414,10 @@ async fn serve_connection(
             handle(app.clone(), conn.clone(), limits.clone(), peer, req)
         })
     };
-    let builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: HTTP/2's flow control lets a peer hold a response still without ever
+    // filling our socket buffer, where the watchdog could not see it. HTTP/2 belongs between
+    // clients and a TLS-terminating proxy; assistd speaks cleartext HTTP/1.1 behind it.
+    let builder = Builder::new(TokioExecutor::new()).http1_only();
     let served = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(served);
     let mut draining = false;
@@ -589,13 +624,22 @@ impl AsyncRead for Watched {
     }
 }
 
+impl Watched {
+    /// Tells the connection whether the socket took the write.
+    fn note<T>(&self, polled: Poll<T>) -> Poll<T> {
+        self.conn.wrote(polled.is_pending());
+        polled
+    }
+}
+
 impl AsyncWrite for Watched {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(polled)
     }
 
     fn poll_write_vectored(
@@ -603,7 +647,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -1,6 +1,7 @@
 //! Connections under abuse, over raw sockets: half-sent headers, idle keep-alives and dripped
 //! bodies are cut by their deadlines; at the connection cap, slow clients give way so that
-//! `/healthz` still answers; a long stream is never taken for an idle connection.
+//! `/healthz` still answers; a long stream is never taken for an idle connection, but a client
+//! that stops reading its response is.
 
 use crate::common::{KEY_A, TestApp};
 use crate::streaming::Reader;
@@ -282,5 +283,52 @@ async fn a_stream_longer_than_the_idle_timeout_completes_under_a_flood() {
         "{names:?}"
     );
     assert_eq!(names.last().map(String::as_str), Some("done"), "{names:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_response_is_cut_after_the_idle_timeout() {
+    let app = TestApp::builder()
+        .with(|s| {
+            s.idle_timeout_secs = 1.0;
+            s.max_upload_bytes = 64 << 20;
+        })
+        .spawn()
+        .await;
+    // Far more than the socket buffers on both ends can hold.
+    let size = 32 << 20;
+    let file = app.upload("big.txt", vec![b'x'; size], "assistants").await;
+    assert_eq!(file.status, 200, "{:?}", file.json);
+    let id = file.json["id"].as_str().expect("file id").to_owned();
+
+    let mut s = connect(&app).await;
+    s.write_all(
+        format!(
+            "GET /v1/files/{id}/content HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY_A}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    // Read nothing for well over the idle timeout: the server's writes stall...
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // ...and it gives up on the connection rather than hold it (and its slot) for ever.
+    let got = read_until_closed(&mut s, CLOSE_WITHIN)
+        .await
+        .expect("the server closed the connection");
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&got[..got.len().min(200)])
+    );
+    assert!(
+        got.len() < size,
+        "cut short: {} of {size} bytes arrived",
+        got.len()
+    );
+
+    // A client that reads gets the whole file.
+    let whole = app.get(&format!("/files/{id}/content")).await;
+    assert_eq!(whole.bytes.len(), size);
     app.stop().await;
 }
