@@ -83,13 +83,6 @@ pub trait EngineStore: Send + Sync {
     /// never duplicates a message or a step.
     async fn discard_partial_turn(&self, run_id: &RunId, worker: &str) -> StoreResult<()>;
 
-    /// The thread's messages, oldest first.
-    async fn thread_messages(
-        &self,
-        project: &Project,
-        thread_id: &ThreadId,
-    ) -> StoreResult<Vec<Message>>;
-
     /// A page of the thread's history as a run's prompt sees it: up to `limit` messages
     /// older than `before` (the newest when `None`), newest first, leaving out `run_id`'s own
     /// messages and messages still in progress. A prompt reads back only as far as it needs.

@@ -375,22 +375,6 @@ impl EngineStore for d::Store {
         tx.commit().await.map_err(backend)
     }
 
-    async fn thread_messages(
-        &self,
-        project: &Project,
-        thread_id: &ThreadId,
-    ) -> StoreResult<Vec<Message>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-            "{MESSAGE_SELECT} WHERE m.thread_id = $1 AND m.project = $2 ORDER BY m.seq"
-        ))
-        .bind(thread_id)
-        .bind(project.as_str())
-        .fetch_all(self.reader())
-        .await
-        .map_err(backend)?;
-        rows.into_iter().map(MessageRow::into_wire).collect()
-    }
-
     async fn thread_history(
         &self,
         project: &Project,

@@ -7,11 +7,11 @@ use super::{
     require_tool_outputs, turn, unix_now, usage, user_msg,
 };
 use assistd_core::ids::FreshId;
-use assistd_core::{Lease, ObjectKind, ProjectUsage, Store, TurnText};
+use assistd_core::{Lease, ObjectKind, Project, ProjectUsage, Store, TurnText};
 use assistd_wire::{
-    CreateThreadRequest, LastError, MessageContent, MessageCreation, MessageIncompleteDetails,
-    MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus, RunStepStatus, RunStepType,
-    StepDetails, StepFunctionCall, StepToolCall, Usage,
+    CreateThreadRequest, LastError, Message, MessageContent, MessageCreation,
+    MessageIncompleteDetails, MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus,
+    RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ThreadId, Usage,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -537,7 +537,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
         step
     );
     assert_eq!(
-        store.thread_messages(&p, &thread).await.unwrap(),
+        thread_messages(&store, &p, &thread).await,
         vec![user.clone(), msg.clone()]
     );
     assert_eq!(
@@ -564,7 +564,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
         "complete_message without the lease"
     );
     assert_eq!(
-        store.thread_messages(&p, &thread).await.unwrap(),
+        thread_messages(&store, &p, &thread).await,
         vec![user.clone(), msg.clone()]
     );
     assert_eq!(
@@ -656,7 +656,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
     assert_eq!(cut_step_done.usage, Some(usage(20, 16)));
 
     assert_eq!(
-        store.thread_messages(&p, &thread).await.unwrap(),
+        thread_messages(&store, &p, &thread).await,
         vec![user, done, cut_done]
     );
     assert_eq!(
@@ -731,10 +731,7 @@ pub async fn discard_partial_turn(store: Arc<dyn Store>) {
         ObjectKind::RunStep,
         &s2.id,
     );
-    assert_eq!(
-        store.thread_messages(&p, &thread).await.unwrap(),
-        vec![m1.clone()]
-    );
+    assert_eq!(thread_messages(&store, &p, &thread).await, vec![m1.clone()]);
     assert_eq!(
         store.run_steps(&p, &run.id).await.unwrap(),
         vec![s1.clone()]
@@ -997,7 +994,7 @@ pub async fn finish_run_completed(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let msgs = store.thread_messages(&p, &thread).await.unwrap();
+    let msgs = thread_messages(&store, &p, &thread).await;
     let steps = store.run_steps(&p, &run.id).await.unwrap();
     assert_eq!(steps.len(), 3);
 
@@ -1022,7 +1019,7 @@ pub async fn finish_run_completed(store: Arc<dyn Store>) {
     assert_eq!(fin.expires_at, run.expires_at);
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
     assert_eq!(
-        store.thread_messages(&p, &thread).await.unwrap(),
+        thread_messages(&store, &p, &thread).await,
         msgs,
         "finished messages stay"
     );
@@ -1235,7 +1232,7 @@ pub async fn finish_run_without_lease(store: Arc<dyn Store>) {
         .unwrap();
     store.begin_message(&c.run, "worker-1").await.unwrap();
     let before_run = store.get_run(&p, &thread, &run.id).await.unwrap();
-    let before_msgs = store.thread_messages(&p, &thread).await.unwrap();
+    let before_msgs = thread_messages(&store, &p, &thread).await;
     let before_steps = store.run_steps(&p, &run.id).await.unwrap();
 
     for status in [
@@ -1265,10 +1262,7 @@ pub async fn finish_run_without_lease(store: Arc<dyn Store>) {
         store.get_run(&p, &thread, &run.id).await.unwrap(),
         before_run
     );
-    assert_eq!(
-        store.thread_messages(&p, &thread).await.unwrap(),
-        before_msgs
-    );
+    assert_eq!(thread_messages(&store, &p, &thread).await, before_msgs);
     assert_eq!(store.run_steps(&p, &run.id).await.unwrap(), before_steps);
     assert_eq!(
         store.renew_lease(&run.id, "worker-1", LEASE).await.unwrap(),
@@ -1441,4 +1435,17 @@ pub async fn expire_due_runs(store: Arc<dyn Store>) {
         0,
         "nothing more due"
     );
+}
+
+/// The thread's messages, oldest first, as the API lists them (these threads hold a few).
+async fn thread_messages(
+    store: &Arc<dyn Store>,
+    project: &Project,
+    thread: &ThreadId,
+) -> Vec<Message> {
+    store
+        .list_messages(project, thread, &all_asc(), None)
+        .await
+        .unwrap()
+        .data
 }

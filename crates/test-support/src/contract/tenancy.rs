@@ -246,8 +246,16 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
     );
     // The engine's reads are scoped to the project too.
     assert!(
-        store.thread_messages(&b, t).await.unwrap().is_empty(),
+        store
+            .thread_history(&b, t, &run.id, None, 100)
+            .await
+            .unwrap()
+            .is_empty(),
         "B reading A's thread through the engine"
+    );
+    assert!(
+        store.run_messages(&b, &run.id).await.unwrap().is_empty(),
+        "B reading A's run's messages through the engine"
     );
     assert!(
         store.run_steps(&b, &run.id).await.unwrap().is_empty(),
