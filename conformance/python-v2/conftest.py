@@ -189,9 +189,9 @@ def ingest_server(server_factory) -> Server:
 # clients
 # ---------------------------------------------------------------------------------------------
 
-def make_client(base_url: str, api_key: str = KEY_A) -> openai.OpenAI:
-    """The official SDK, unmodified, with strict response validation and the spec hook."""
-    http_client = httpx.Client(event_hooks={"response": [_validation_hook]}, timeout=CLIENT_TIMEOUT)
+def make_client(base_url: str, api_key: str = KEY_A, extra_hooks=()) -> openai.OpenAI:
+    """The official SDK, unmodified, with strict response validation and the spec hook (then `extra_hooks`)."""
+    http_client = httpx.Client(event_hooks={"response": [_validation_hook, *extra_hooks]}, timeout=CLIENT_TIMEOUT)
     return openai.OpenAI(api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0,
                          timeout=CLIENT_TIMEOUT, _strict_response_validation=True)
 
@@ -238,3 +238,63 @@ def raw_v2(server) -> "httpx.Client":
     c = make_raw(server.root_url, "assistants=v2")
     yield c
     c.close()
+
+
+class Seen:
+    """Every JSON response body a `watched` client received: [(method, path, status, body, OpenAI-Beta)]."""
+
+    def __init__(self) -> None:
+        self.responses = []
+
+    def hook(self, response: "httpx.Response") -> None:
+        if response.headers.get("content-type", "").startswith("application/json"):
+            self.responses.append((response.request.method, spec_v2.normalize_path(response.request.url.path),
+                                   response.status_code, response.json(),
+                                   response.request.headers.get("openai-beta")))
+
+    def bodies(self, method: str, pattern: str):
+        import re
+        rx = re.compile(pattern)
+        return [b for (m, p, s, b, _) in self.responses if m == method and s == 200 and rx.fullmatch(p)]
+
+
+@pytest.fixture
+def watched(server):
+    """(client, Seen): the SDK against `server`, recording every JSON body it receives."""
+    seen = Seen()
+    c = make_client(server.base_url, KEY_A, extra_hooks=[seen.hook])
+    yield c, seen
+    c.close()
+
+
+@pytest.fixture
+def ingest_watched(ingest_server):
+    seen = Seen()
+    c = make_client(ingest_server.base_url, KEY_A, extra_hooks=[seen.hook])
+    yield c, seen
+    c.close()
+
+
+@pytest.fixture
+def fresh_files_client(server_factory):
+    """The SDK against a server of its own (an empty project: exact list contents)."""
+    srv = server_factory()
+    c = make_client(srv.base_url, KEY_A)
+    yield c
+    c.close()
+    srv.stop()
+
+
+@pytest.fixture
+def raw_with(server):
+    """raw_with(beta) -> a plain httpx client at `server` sending `OpenAI-Beta: beta` (None: no header)."""
+    made = []
+
+    def make(beta: Optional[str]) -> "httpx.Client":
+        c = make_raw(server.root_url, beta)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
