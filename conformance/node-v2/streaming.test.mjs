@@ -1,0 +1,81 @@
+// openai@7.60.0 stream helpers against assistd v2: runs.stream with on('textDelta') and finalRun(),
+// createAndRunStream (thread.created first), submitToolOutputsStream.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { text, toolCalls } from '../node/fake-upstream.mjs';
+import { INCLUDE, T, WEATHER, assistant, makeClient, startStack } from './helpers.mjs';
+
+let stack;
+let client;
+
+before(async () => {
+  stack = await startStack();
+  ({ client } = makeClient(stack.server.baseURL));
+});
+after(async () => {
+  await stack?.stop();
+});
+
+function record(stream) {
+  const events = [];
+  const deltas = [];
+  stream.on('event', (e) => events.push(e.event));
+  stream.on('textDelta', (d) => deltas.push(d.value));
+  return { events, deltas };
+}
+
+test('runs.stream: textDelta and finalRun', T, async () => {
+  const tag = stack.upstream.newTag();
+  stack.upstream.script(tag, text('Hel', 'lo', '!'));
+  const a = await assistant(client, tag);
+  const t = await client.beta.threads.create({ messages: [{ role: 'user', content: 'hi' }] });
+  const stream = client.beta.threads.runs.stream(t.id, { assistant_id: a.id, include: [INCLUDE] });
+  const rec = record(stream);
+  const run = await stream.finalRun();
+  assert.equal(run.status, 'completed');
+  assert.deepEqual(rec.deltas, ['Hel', 'lo', '!']);
+  assert.equal(rec.events[0], 'thread.run.created');
+  assert.equal(rec.events.at(-1), 'thread.run.completed');
+  const [msg] = await stream.finalMessages();
+  assert.equal(msg.content[0].text.value, 'Hello!');
+});
+
+test('createAndRunStream starts with thread.created', T, async () => {
+  const tag = stack.upstream.newTag();
+  stack.upstream.script(tag, text('new'));
+  const a = await assistant(client, tag);
+  const stream = client.beta.threads.createAndRunStream({
+    assistant_id: a.id,
+    thread: { messages: [{ role: 'user', content: 'hi' }] },
+  });
+  const rec = record(stream);
+  const run = await stream.finalRun();
+  assert.equal(run.status, 'completed');
+  assert.deepEqual(rec.events.slice(0, 3), ['thread.created', 'thread.run.created', 'thread.run.queued']);
+  assert.deepEqual(rec.deltas, ['new']);
+});
+
+test('tool call, then submitToolOutputsStream', T, async () => {
+  const tag = stack.upstream.newTag();
+  stack.upstream.script(tag, toolCalls(['get_weather', '{"city":"Rome"}']), text('Warm', '.'));
+  const a = await assistant(client, tag, { tools: [WEATHER] });
+  const t = await client.beta.threads.create({ messages: [{ role: 'user', content: 'Rome?' }] });
+  const first = client.beta.threads.runs.stream(t.id, { assistant_id: a.id, parallel_tool_calls: false });
+  const created = [];
+  first.on('toolCallCreated', (c) => created.push(c.type));
+  const waiting = await first.finalRun();
+  assert.equal(waiting.status, 'requires_action');
+  assert.deepEqual(created, ['function']);
+  const [call] = waiting.required_action.submit_tool_outputs.tool_calls;
+  assert.equal(call.function.name, 'get_weather');
+  const second = client.beta.threads.runs.submitToolOutputsStream(waiting.id, {
+    thread_id: t.id,
+    tool_outputs: [{ tool_call_id: call.id, output: '25C' }],
+  });
+  const rec = record(second);
+  const done = await second.finalRun();
+  assert.equal(done.status, 'completed');
+  assert.deepEqual(rec.deltas, ['Warm', '.']);
+  assert.equal(rec.events.at(-1), 'thread.run.completed');
+});
