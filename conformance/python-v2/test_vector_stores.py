@@ -130,6 +130,21 @@ def test_file_batches(watched):
     assert all_counts_add_up(seen) >= 5
 
 
+def test_upload_and_create_batch_with_files(watched):
+    client, seen = watched
+    vs = client.vector_stores.create()
+    vf = client.vector_stores.files.upload(vector_store_id=vs.id, file=("plain.txt", b"no polling"))
+    assert vf.vector_store_id == vs.id and vf.status in ("in_progress", "completed")
+    a, b = upload(client, b"1"), upload(client, b"22")
+    batch = client.vector_stores.file_batches.create(
+        vector_store_id=vs.id, files=[{"file_id": a.id, "attributes": {"i": 1}}, {"file_id": b.id}])
+    assert batch.file_counts.total == 2
+    done = client.vector_stores.file_batches.poll(batch.id, vector_store_id=vs.id)
+    assert done.file_counts.completed == 2
+    assert client.vector_stores.files.retrieve(a.id, vector_store_id=vs.id).attributes == {"i": 1}
+    all_counts_add_up(seen)
+
+
 def test_file_batch_cancel(ingest_watched):
     client, seen = ingest_watched
     vs = client.vector_stores.create()
