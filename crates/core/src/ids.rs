@@ -23,6 +23,10 @@ pub enum IdKind {
     ToolCall,
     /// `file-`
     File,
+    /// `vs_`
+    VectorStore,
+    /// `vsfb_`
+    FileBatch,
 }
 
 impl IdKind {
@@ -36,6 +40,8 @@ impl IdKind {
             Self::Step => "step_",
             Self::ToolCall => "call_",
             Self::File => "file-",
+            Self::VectorStore => "vs_",
+            Self::FileBatch => "vsfb_",
         }
     }
 }
@@ -77,6 +83,8 @@ fresh_ids!(
     RunId => Run,
     StepId => Step,
     FileId => File,
+    VectorStoreId => VectorStore,
+    FileBatchId => FileBatch,
 );
 
 #[cfg(test)]

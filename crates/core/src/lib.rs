@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod engine;
 pub mod ids;
+pub mod ingest;
 pub mod list;
 pub mod model;
 pub mod project;
@@ -13,6 +14,7 @@ pub mod signals;
 pub mod store;
 pub mod transitions;
 pub mod validate;
+pub mod vector_stores;
 
 pub use engine::{ClaimedRun, EngineStore, Lease, TurnText};
 pub use list::{Cursors, ListParams, Order, Page};

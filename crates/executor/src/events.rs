@@ -34,7 +34,11 @@ pub struct Event {
 impl Event {
     /// Serializes `object` as the data of event `name`.
     pub fn new<T: Serialize>(name: StreamEvent, object: &T) -> Self {
-        let data = serde_json::to_string(object).unwrap_or_else(|e| {
+        // Streams are shown in v1's shape for now: the per-version stream is issue 13's work.
+        let data = assistd_wire::version::with_version(assistd_wire::ApiVersion::V1, || {
+            serde_json::to_string(object)
+        })
+        .unwrap_or_else(|e| {
             tracing::error!(error = %e, event = %name, "could not serialize a stream event");
             String::from("{}")
         });

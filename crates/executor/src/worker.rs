@@ -447,7 +447,7 @@ fn ends_before_start(run: &Run) -> Option<(RunStatus, Option<LastError>)> {
     }
     let tool = run.tools.iter().find_map(|t| match t {
         AssistantTool::CodeInterpreter => Some("code_interpreter"),
-        AssistantTool::Retrieval => Some("retrieval"),
+        AssistantTool::FileSearch(_) => Some("file_search (retrieval)"),
         AssistantTool::Function { .. } => None,
     })?;
     let message = format!(

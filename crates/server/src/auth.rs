@@ -5,6 +5,7 @@ use crate::config::ApiKey;
 use crate::error::{ApiError, ErrorKind};
 use crate::limits::Limits;
 use assistd_core::Project;
+use assistd_wire::ApiVersion;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -145,27 +146,41 @@ fn is_loopback_origin(origin: &str) -> bool {
     }
 }
 
-/// Checks `OpenAI-Beta`: `assistants=v1` (or no assistants version) is what this server speaks.
-fn check_beta(headers: &HeaderMap) -> Result<(), ApiError> {
+/// The API version `OpenAI-Beta` asks for: `assistants=v1`, `assistants=v2`, or v1 when the
+/// header names no assistants version.
+fn api_version(headers: &HeaderMap) -> Result<ApiVersion, ApiError> {
+    let mut found: Option<ApiVersion> = None;
     for value in headers.get_all("openai-beta") {
         let value = value.to_str().unwrap_or_default();
         for token in value.split(',').map(str::trim) {
-            if let Some(version) = token.strip_prefix("assistants=")
-                && version != "v1"
-            {
+            let Some(version) = token.strip_prefix("assistants=") else {
+                continue;
+            };
+            let version = match version {
+                "v1" => ApiVersion::V1,
+                "v2" => ApiVersion::V2,
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorKind::UnsupportedApiVersion,
+                        format!(
+                            "Invalid 'OpenAI-Beta' header: this server speaks 'assistants=v1' and 'assistants=v2', not '{token}'."
+                        ),
+                    ));
+                }
+            };
+            if found.is_some_and(|f| f != version) {
                 return Err(ApiError::new(
                     ErrorKind::UnsupportedApiVersion,
-                    format!(
-                        "Invalid 'OpenAI-Beta' header: this server speaks the Assistants API v1 ('assistants=v1'), not '{token}'. Use an SDK that sends 'assistants=v1' (openai-python <= 1.20, openai-node <= 4.36) or omit the header."
-                    ),
+                    "Invalid 'OpenAI-Beta' header: it names both 'assistants=v1' and 'assistants=v2'; send one.",
                 ));
             }
+            found = Some(version);
         }
     }
-    Ok(())
+    Ok(found.unwrap_or_default())
 }
 
-/// The middleware: authenticates, checks the beta header, and hands the project to handlers.
+/// The middleware: authenticates, reads the API version, and hands both to handlers.
 pub async fn authenticate(
     State(auth): State<Auth>,
     mut req: Request,
@@ -187,8 +202,9 @@ pub async fn authenticate(
             auth.limits.auth().failed(ip);
         }
     })?;
-    check_beta(req.headers())?;
+    let version = api_version(req.headers())?;
     req.extensions_mut().insert(project);
+    req.extensions_mut().insert(version);
     Ok(next.run(req).await)
 }
 
@@ -246,11 +262,26 @@ mod tests {
 
     #[test]
     fn beta_header() {
+        let version = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("openai-beta", v.parse().unwrap());
+            api_version(&h).map_err(|e| e.kind)
+        };
+        assert_eq!(api_version(&HeaderMap::new()).unwrap(), ApiVersion::V1);
+        assert_eq!(version("assistants=v1"), Ok(ApiVersion::V1));
+        assert_eq!(version("other=x, assistants=v2"), Ok(ApiVersion::V2));
+        assert_eq!(version("other=x"), Ok(ApiVersion::V1));
+        assert_eq!(
+            version("assistants=v3"),
+            Err(ErrorKind::UnsupportedApiVersion)
+        );
+        assert_eq!(
+            version("assistants=v1,assistants=v2"),
+            Err(ErrorKind::UnsupportedApiVersion)
+        );
         let mut h = HeaderMap::new();
-        assert!(check_beta(&h).is_ok());
-        h.insert("openai-beta", "assistants=v1".parse().unwrap());
-        assert!(check_beta(&h).is_ok());
-        h.insert("openai-beta", "other=x, assistants=v2".parse().unwrap());
-        assert!(check_beta(&h).is_err());
+        h.append("openai-beta", "assistants=v2".parse().unwrap());
+        h.append("openai-beta", "assistants=v2".parse().unwrap());
+        assert_eq!(api_version(&h).unwrap(), ApiVersion::V2);
     }
 }

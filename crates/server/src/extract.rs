@@ -3,6 +3,8 @@
 
 use crate::error::{ApiError, ErrorKind, TOO_LARGE, quote};
 use assistd_core::{ListParams, Order};
+use assistd_wire::ApiVersion;
+use assistd_wire::version::{WRONG_VERSION, mode, with_version};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -53,9 +55,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let version = request_version(&req);
         let (is_json, bytes) = body_bytes(req, state).await?;
         require_json_type(is_json)?;
-        parse_json(&bytes).map(ApiJson)
+        with_version(version, || parse_json(&bytes)).map(ApiJson)
     }
 }
 
@@ -63,13 +66,22 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let version = request_version(&req);
         let (is_json, bytes) = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
         require_json_type(is_json)?;
-        parse_json(&bytes).map(OptionalJson)
+        with_version(version, || parse_json(&bytes)).map(OptionalJson)
     }
+}
+
+/// The API version `auth::authenticate` found (v1 on routes outside it).
+fn request_version(req: &Request) -> ApiVersion {
+    req.extensions()
+        .get::<ApiVersion>()
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Deserializes `bytes`, naming the offending field in OpenAI's words on failure.
@@ -167,6 +179,18 @@ fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
         return ApiError::invalid(
             format!("Unrecognized request argument supplied: {p}"),
             Some(p),
+        );
+    }
+    if msg == WRONG_VERSION {
+        let hint = match mode() {
+            assistd_wire::version::Mode::Api(ApiVersion::V2) => {
+                "an Assistants v1 argument; this request is v2 ('OpenAI-Beta: assistants=v2')"
+            }
+            _ => "an Assistants v2 argument: send 'OpenAI-Beta: assistants=v2' to use it",
+        };
+        return ApiError::invalid(
+            format!("Unrecognized request argument supplied: {path} ({hint})."),
+            param,
         );
     }
     if msg.starts_with("missing field") {

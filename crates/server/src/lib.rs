@@ -1,4 +1,5 @@
-//! The assistd HTTP server: the OpenAI Assistants API v1 and Files API under `/v1`.
+//! The assistd HTTP server: the OpenAI Assistants API (v1 and v2), vector stores and the Files
+//! API under `/v1`.
 //!
 //! `app` assembles storage and the router, `api` holds one module per resource with one
 //! handler per operation, `extract` and `error` make every failure OpenAI's error envelope,
@@ -17,3 +18,4 @@ pub mod listener;
 pub mod local;
 pub mod private;
 pub mod telemetry;
+pub mod version;

@@ -111,19 +111,22 @@ impl ErrorType {
     }
 }
 
-/// A tool of an assistant or a run: `AssistantToolsCode`, `AssistantToolsRetrieval`,
-/// `AssistantToolsFunction`.
+/// A tool of an assistant or a run: `AssistantToolsCode`, `AssistantToolsFileSearch` (v1's
+/// `AssistantToolsRetrieval`) and `AssistantToolsFunction`.
+///
+/// v1's `retrieval` and v2's `file_search` are one tool (OpenAI's migration rule): the store
+/// writes `file_search` and reads both, v1 clients see and send `retrieval`, v2 clients
+/// `file_search` with its options (see `crate::version`).
 ///
 /// Deserialized by hand rather than as an internally tagged enum: serde buffers internally tagged
 /// content, which hides the position of an error inside it, so a bad field would be reported as
 /// `tools[0].foo` instead of `tools[0].function.foo`. Unknown fields are rejected.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AssistantTool {
     /// `{"type":"code_interpreter"}`
     CodeInterpreter,
-    /// `{"type":"retrieval"}`
-    Retrieval,
+    /// `{"type":"file_search","file_search":{...}}` (v2), `{"type":"retrieval"}` (v1).
+    FileSearch(Option<FileSearchOptions>),
     /// `{"type":"function","function":{...}}`
     Function {
         /// The function definition.
@@ -131,21 +134,96 @@ pub enum AssistantTool {
     },
 }
 
-/// The `type` of a tool, deserialized on its own so an unknown value is reported at
-/// `tools[i].type`.
-#[derive(Deserialize)]
+/// `AssistantToolsFileSearch.file_search`: how the tool searches (v2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSearchOptions {
+    /// 1 to 50; 20 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_results: Option<u8>,
+    /// The ranker and its threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_options: Option<FileSearchRankingOptions>,
+}
+
+/// `FileSearchRankingOptions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSearchRankingOptions {
+    /// `auto` or `default_2024_08_21`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranker: Option<FileSearchRanker>,
+    /// 0 to 1.
+    pub score_threshold: f64,
+}
+
+/// `FileSearchRanker`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum FileSearchRanker {
+    /// `auto`
+    Auto,
+    /// `default_2024_08_21`
+    #[serde(rename = "default_2024_08_21")]
+    Default20240821,
+}
+
+impl Serialize for AssistantTool {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Self::CodeInterpreter => map.serialize_entry("type", "code_interpreter")?,
+            Self::FileSearch(_) if crate::version::is_v1() => {
+                map.serialize_entry("type", "retrieval")?;
+            }
+            Self::FileSearch(options) => {
+                map.serialize_entry("type", "file_search")?;
+                if let Some(options) = options {
+                    map.serialize_entry("file_search", options)?;
+                }
+            }
+            Self::Function { function } => {
+                map.serialize_entry("type", "function")?;
+                map.serialize_entry("function", function)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The `type` of a tool, deserialized on its own so an unknown value (or one of the other API
+/// version) is reported at `tools[i].type`.
 enum AssistantToolType {
     CodeInterpreter,
-    Retrieval,
+    FileSearch,
     Function,
+}
+
+impl<'de> Deserialize<'de> for AssistantToolType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use crate::version::{is_v1, is_v2};
+        const V1: &[&str] = &["code_interpreter", "retrieval", "function"];
+        const V2: &[&str] = &["code_interpreter", "file_search", "function"];
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        match &*name {
+            "code_interpreter" => Ok(Self::CodeInterpreter),
+            "function" => Ok(Self::Function),
+            "retrieval" if !is_v2() => Ok(Self::FileSearch),
+            "file_search" if !is_v1() => Ok(Self::FileSearch),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                if is_v1() { V1 } else { V2 },
+            )),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for AssistantTool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::{Error, MapAccess, Visitor};
 
-        const FIELDS: &[&str] = &["type", "function"];
+        const FIELDS: &[&str] = &["type", "function", "file_search"];
 
         struct ToolVisitor;
 
@@ -159,30 +237,42 @@ impl<'de> Deserialize<'de> for AssistantTool {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AssistantTool, A::Error> {
                 let mut type_: Option<AssistantToolType> = None;
                 let mut function: Option<FunctionObject> = None;
+                let mut file_search: Option<Option<FileSearchOptions>> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "type" if type_.is_some() => return Err(A::Error::duplicate_field("type")),
                         "function" if function.is_some() => {
                             return Err(A::Error::duplicate_field("function"));
                         }
+                        "file_search" if file_search.is_some() => {
+                            return Err(A::Error::duplicate_field("file_search"));
+                        }
                         "type" => type_ = Some(map.next_value()?),
                         "function" => function = Some(map.next_value()?),
+                        "file_search" if !crate::version::is_v1() => {
+                            file_search = Some(map.next_value()?);
+                        }
                         other => return Err(A::Error::unknown_field(other, FIELDS)),
                     }
                 }
-                match (type_, function) {
-                    (None, _) => Err(A::Error::missing_field("type")),
-                    (Some(AssistantToolType::Function), Some(function)) => {
+                match (type_, function, file_search) {
+                    (None, _, _) => Err(A::Error::missing_field("type")),
+                    (Some(AssistantToolType::Function), Some(function), None) => {
                         Ok(AssistantTool::Function { function })
                     }
-                    (Some(AssistantToolType::Function), None) => {
+                    (Some(AssistantToolType::Function), None, None) => {
                         Err(A::Error::missing_field("function"))
                     }
-                    (Some(_), Some(_)) => Err(A::Error::unknown_field("function", &["type"])),
-                    (Some(AssistantToolType::CodeInterpreter), None) => {
+                    (Some(AssistantToolType::FileSearch), None, options) => {
+                        Ok(AssistantTool::FileSearch(options.flatten()))
+                    }
+                    (Some(AssistantToolType::CodeInterpreter), None, None) => {
                         Ok(AssistantTool::CodeInterpreter)
                     }
-                    (Some(AssistantToolType::Retrieval), None) => Ok(AssistantTool::Retrieval),
+                    (Some(_), Some(_), _) => Err(A::Error::unknown_field("function", &["type"])),
+                    (Some(_), None, Some(_)) => {
+                        Err(A::Error::unknown_field("file_search", &["type"]))
+                    }
                 }
             }
         }
@@ -203,6 +293,86 @@ pub struct FunctionObject {
     /// JSON Schema of the arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<serde_json::Value>,
+    /// Whether the model must follow `parameters` exactly (v2).
+    #[serde(
+        default,
+        deserialize_with = "crate::version::v2_field",
+        skip_serializing_if = "strict_hidden"
+    )]
+    pub strict: Option<bool>,
+}
+
+#[expect(
+    clippy::ref_option,
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes the field by reference"
+)]
+fn strict_hidden(strict: &Option<bool>) -> bool {
+    strict.is_none() || crate::version::is_v1()
+}
+
+/// `ReasoningEffort` (v2): passed on to reasoning models; never shown in an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningEffort {
+    /// `none`
+    None,
+    /// `minimal`
+    Minimal,
+    /// `low`
+    Low,
+    /// `medium`
+    Medium,
+    /// `high`
+    High,
+    /// `xhigh`
+    Xhigh,
+    /// `max`
+    Max,
+}
+
+impl ReasoningEffort {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Minimal => "minimal",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Xhigh => "xhigh",
+            Self::Max => "max",
+        }
+    }
+}
+
+/// `tool_resources` of an assistant or a thread as shown (v2): the files `code_interpreter` gets
+/// and the vector stores `file_search` searches.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ToolResources {
+    /// Present when the tool is enabled or has files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_interpreter: Option<CodeInterpreterResources>,
+    /// Present when the tool is enabled or has stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_search: Option<FileSearchResources>,
+}
+
+/// `tool_resources.code_interpreter`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeInterpreterResources {
+    /// Up to 20 file ids.
+    #[serde(default)]
+    pub file_ids: Vec<String>,
+}
+
+/// `tool_resources.file_search` as shown.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FileSearchResources {
+    /// At most one vector store id.
+    #[serde(default)]
+    pub vector_store_ids: Vec<String>,
 }
 
 /// `AssistantsApiResponseFormatOption`: `"none"`, `"auto"` or `{"type": "text"|"json_object"}`.
@@ -276,7 +446,7 @@ mod tests {
         ]);
         let parsed: Vec<AssistantTool> = serde_json::from_value(tools.clone()).unwrap();
         assert_eq!(parsed[0], AssistantTool::CodeInterpreter);
-        assert_eq!(parsed[1], AssistantTool::Retrieval);
+        assert_eq!(parsed[1], AssistantTool::FileSearch(None));
         let back = serde_json::to_value(&parsed).unwrap();
         assert_eq!(back[2], tools[2]);
         assert_eq!(
@@ -303,5 +473,44 @@ mod tests {
         }
         let dup = r#"{"type": "retrieval", "type": "retrieval"}"#;
         assert!(serde_json::from_str::<AssistantTool>(dup).is_err());
+    }
+
+    #[test]
+    fn retrieval_and_file_search_are_one_tool() {
+        use crate::version::{ApiVersion, to_vec, with_version};
+        let read = |v, t: serde_json::Value| {
+            with_version(v, || serde_json::from_value::<AssistantTool>(t))
+        };
+        let v1 = read(ApiVersion::V1, json!({"type": "retrieval"})).unwrap();
+        let options = json!({"type": "file_search", "file_search": {"max_num_results": 5}});
+        let v2 = read(ApiVersion::V2, options.clone()).unwrap();
+        assert_eq!(v1, AssistantTool::FileSearch(None));
+        assert!(read(ApiVersion::V1, json!({"type": "file_search"})).is_err());
+        assert!(read(ApiVersion::V2, json!({"type": "retrieval"})).is_err());
+        assert!(
+            read(
+                ApiVersion::V1,
+                json!({"type": "function", "function": {"name": "f", "strict": true}})
+            )
+            .is_err()
+        );
+        // The store keeps the options and reads what either version wrote.
+        assert_eq!(serde_json::to_value(&v2).unwrap(), options);
+        assert_eq!(
+            serde_json::from_value::<AssistantTool>(options.clone()).unwrap(),
+            v2
+        );
+        assert_eq!(
+            serde_json::from_value::<AssistantTool>(json!({"type": "retrieval"})).unwrap(),
+            v1
+        );
+        assert_eq!(
+            to_vec(ApiVersion::V1, &v2).unwrap(),
+            br#"{"type":"retrieval"}"#
+        );
+        assert_eq!(
+            to_vec(ApiVersion::V2, &v1).unwrap(),
+            br#"{"type":"file_search"}"#
+        );
     }
 }

@@ -127,4 +127,8 @@ id_types! {
     StepId;
     /// A file's id (`file-…`).
     FileId;
+    /// A vector store's id (`vs_…`).
+    VectorStoreId;
+    /// A vector-store file batch's id (`vsfb_…`).
+    FileBatchId;
 }

@@ -1,4 +1,4 @@
-//! Wire types of the OpenAI Assistants API v1 and the Files API.
+//! Wire types of the OpenAI Assistants API (v1 and v2), vector stores and the Files API.
 //!
 //! Every type here keeps the name the OpenAPI spec gives it and serializes to exactly the JSON the
 //! spec describes: nullable fields are always present (as `null`), never skipped. Request types
@@ -13,6 +13,8 @@ pub mod runs;
 pub mod steps;
 pub mod stream;
 pub mod threads;
+pub mod vector_stores;
+pub mod version;
 
 pub use assistants::*;
 pub use common::*;
@@ -23,3 +25,4 @@ pub use runs::*;
 pub use steps::*;
 pub use stream::*;
 pub use threads::*;
+pub use version::*;

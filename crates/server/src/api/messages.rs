@@ -4,32 +4,38 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, RawQuery};
+use crate::version::{V1Only, Version, Versioned};
 use assistd_core::validate;
 use assistd_wire::{
     CreateMessageRequest, FileId, ListResponse, Message, MessageFile, MessageId,
     ModifyMessageRequest, RunId, ThreadId,
 };
-use axum::Json;
 use axum::extract::{Path, State};
 
 /// `POST /threads/{thread_id}/messages` (createMessage).
 pub async fn create_message(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path(thread_id): Path<ThreadId>,
     ApiJson(req): ApiJson<CreateMessageRequest>,
-) -> ApiResult<Json<Message>> {
+) -> ApiResult<Versioned<Message>> {
     validate::create_message("", &req)?;
-    Ok(Json(s.store.create_message(&p, &thread_id, req).await?))
+    Ok(Versioned(
+        v,
+        s.store.create_message(&p, &thread_id, req).await?,
+    ))
 }
 
 /// `GET /threads/{thread_id}/messages/{message_id}` (getMessage).
 pub async fn get_message(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
-) -> ApiResult<Json<Message>> {
-    Ok(Json(
+) -> ApiResult<Versioned<Message>> {
+    Ok(Versioned(
+        v,
         s.store.get_message(&p, &thread_id, &message_id).await?,
     ))
 }
@@ -38,13 +44,15 @@ pub async fn get_message(
 pub async fn modify_message(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
     ApiJson(req): ApiJson<ModifyMessageRequest>,
-) -> ApiResult<Json<Message>> {
+) -> ApiResult<Versioned<Message>> {
     if let Some(m) = &req.metadata {
         validate::metadata("metadata", m.as_ref())?;
     }
-    Ok(Json(
+    Ok(Versioned(
+        v,
         s.store
             .modify_message(&p, &thread_id, &message_id, req.metadata)
             .await?,
@@ -55,39 +63,45 @@ pub async fn modify_message(
 pub async fn list_messages(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path(thread_id): Path<ThreadId>,
     q: RawQuery,
-) -> ApiResult<Json<ListResponse<Message>>> {
+) -> ApiResult<Versioned<ListResponse<Message>>> {
     let params = q.list_params()?;
     let run_id = q.string("run_id")?.map(RunId::from);
     let page = s
         .store
         .list_messages(&p, &thread_id, &params, run_id.as_ref())
         .await?;
-    Ok(Json(ListResponse::new(page.data, page.has_more)))
+    Ok(Versioned(v, ListResponse::new(page.data, page.has_more)))
 }
 
 /// `GET /threads/{thread_id}/messages/{message_id}/files` (listMessageFiles).
 pub async fn list_message_files(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
+    _: V1Only,
     Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
     q: RawQuery,
-) -> ApiResult<Json<ListResponse<MessageFile>>> {
+) -> ApiResult<Versioned<ListResponse<MessageFile>>> {
     let page = s
         .store
         .list_message_files(&p, &thread_id, &message_id, &q.list_params()?)
         .await?;
-    Ok(Json(ListResponse::new(page.data, page.has_more)))
+    Ok(Versioned(v, ListResponse::new(page.data, page.has_more)))
 }
 
 /// `GET /threads/{thread_id}/messages/{message_id}/files/{file_id}` (getMessageFile).
 pub async fn get_message_file(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
+    _: V1Only,
     Path((thread_id, message_id, file_id)): Path<(ThreadId, MessageId, FileId)>,
-) -> ApiResult<Json<MessageFile>> {
-    Ok(Json(
+) -> ApiResult<Versioned<MessageFile>> {
+    Ok(Versioned(
+        v,
         s.store
             .get_message_file(&p, &thread_id, &message_id, &file_id)
             .await?,

@@ -7,6 +7,7 @@ pub mod messages;
 pub mod runs;
 pub mod stream;
 pub mod threads;
+pub mod vector_stores;
 
 use crate::app::AppState;
 use crate::auth::authenticate;

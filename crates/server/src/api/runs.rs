@@ -6,16 +6,16 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, RawQuery};
+use crate::version::{Version, Versioned};
 use assistd_core::runs::{RunOverrides, resolve};
 use assistd_core::validate;
 use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
-    Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
+    ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
     ModifyRunRequest, Run, RunId, RunStep, StepDetails, StepId, StepToolCall, StreamEvent,
     SubmitToolOutputsRunRequest, ThreadId,
 };
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -23,13 +23,15 @@ use serde::Deserialize;
 /// A run response, with the `openai-poll-after-ms` header that the SDKs' polling helpers sleep
 /// for between polls.
 pub struct RunResponse {
+    version: ApiVersion,
     run: Run,
     poll_after_ms: u64,
 }
 
 impl RunResponse {
-    fn new(s: &AppState, run: Run) -> Self {
+    fn new(s: &AppState, version: ApiVersion, run: Run) -> Self {
         Self {
+            version,
             run,
             poll_after_ms: s.settings.poll_after_ms,
         }
@@ -40,7 +42,7 @@ impl IntoResponse for RunResponse {
     fn into_response(self) -> Response {
         (
             [("openai-poll-after-ms", self.poll_after_ms.to_string())],
-            Json(self.run),
+            Versioned(self.version, self.run),
         )
             .into_response()
     }
@@ -60,6 +62,7 @@ async fn assistant_for_run(s: &AppState, p: &Project, id: &AssistantId) -> ApiRe
 pub async fn create_run(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path(thread_id): Path<ThreadId>,
     ApiJson(req): ApiJson<CreateRunRequest>,
 ) -> ApiResult<Response> {
@@ -107,7 +110,7 @@ pub async fn create_run(
             sub,
         )
         .into_response(),
-        None => RunResponse::new(&s, run).into_response(),
+        None => RunResponse::new(&s, v, run).into_response(),
     })
 }
 
@@ -115,6 +118,7 @@ pub async fn create_run(
 pub async fn create_thread_and_run(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     ApiJson(req): ApiJson<CreateThreadAndRunRequest>,
 ) -> ApiResult<Response> {
     validate::create_thread_and_run(&req)?;
@@ -160,7 +164,7 @@ pub async fn create_thread_and_run(
             sub,
         )
         .into_response(),
-        None => RunResponse::new(&s, run).into_response(),
+        None => RunResponse::new(&s, v, run).into_response(),
     })
 }
 
@@ -168,16 +172,18 @@ pub async fn create_thread_and_run(
 pub async fn get_run(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
 ) -> ApiResult<RunResponse> {
     let run = s.store.get_run(&p, &thread_id, &run_id).await?;
-    Ok(RunResponse::new(&s, run))
+    Ok(RunResponse::new(&s, v, run))
 }
 
 /// `POST /threads/{thread_id}/runs/{run_id}` (modifyRun).
 pub async fn modify_run(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     ApiJson(req): ApiJson<ModifyRunRequest>,
 ) -> ApiResult<RunResponse> {
@@ -188,18 +194,19 @@ pub async fn modify_run(
         .store
         .modify_run(&p, &thread_id, &run_id, req.metadata)
         .await?;
-    Ok(RunResponse::new(&s, run))
+    Ok(RunResponse::new(&s, v, run))
 }
 
 /// `GET /threads/{thread_id}/runs` (listRuns).
 pub async fn list_runs(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path(thread_id): Path<ThreadId>,
     q: RawQuery,
-) -> ApiResult<Json<ListResponse<Run>>> {
+) -> ApiResult<Versioned<ListResponse<Run>>> {
     let page = s.store.list_runs(&p, &thread_id, &q.list_params()?).await?;
-    Ok(Json(ListResponse::new(page.data, page.has_more)))
+    Ok(Versioned(v, ListResponse::new(page.data, page.has_more)))
 }
 
 /// The cancel endpoint takes no parameters; an empty JSON object is tolerated.
@@ -211,19 +218,21 @@ pub struct CancelRunRequest {}
 pub async fn cancel_run(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     OptionalJson(_): OptionalJson<CancelRunRequest>,
 ) -> ApiResult<RunResponse> {
     let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
     s.run_cancel_requested(&run_id);
     s.events.publish_run(&run);
-    Ok(RunResponse::new(&s, run))
+    Ok(RunResponse::new(&s, v, run))
 }
 
 /// `POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (submitToolOuputsToRun).
 pub async fn submit_tool_outputs_to_run(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     ApiJson(req): ApiJson<SubmitToolOutputsRunRequest>,
 ) -> ApiResult<Response> {
@@ -250,7 +259,7 @@ pub async fn submit_tool_outputs_to_run(
             }
             run_stream(s.clone(), p, thread_id, prelude, sub).into_response()
         }
-        None => RunResponse::new(&s, run).into_response(),
+        None => RunResponse::new(&s, v, run).into_response(),
     })
 }
 
@@ -285,23 +294,26 @@ async fn answered_step(
 pub async fn list_run_steps(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     q: RawQuery,
-) -> ApiResult<Json<ListResponse<RunStep>>> {
+) -> ApiResult<Versioned<ListResponse<RunStep>>> {
     let page = s
         .store
         .list_run_steps(&p, &thread_id, &run_id, &q.list_params()?)
         .await?;
-    Ok(Json(ListResponse::new(page.data, page.has_more)))
+    Ok(Versioned(v, ListResponse::new(page.data, page.has_more)))
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}` (getRunStep).
 pub async fn get_run_step(
     State(s): State<AppState>,
     Caller(p): Caller,
+    Version(v): Version,
     Path((thread_id, run_id, step_id)): Path<(ThreadId, RunId, StepId)>,
-) -> ApiResult<Json<RunStep>> {
-    Ok(Json(
+) -> ApiResult<Versioned<RunStep>> {
+    Ok(Versioned(
+        v,
         s.store
             .get_run_step(&p, &thread_id, &run_id, &step_id)
             .await?,

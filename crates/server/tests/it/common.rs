@@ -287,7 +287,25 @@ impl TestApp {
         TestAppRef {
             app: self,
             key: key.to_owned(),
+            beta: "assistants=v1",
         }
+    }
+
+    /// The same server, spoken to as an Assistants v2 client (`OpenAI-Beta: assistants=v2`).
+    pub fn v2(&self) -> TestAppRef<'_> {
+        TestAppRef {
+            app: self,
+            key: self.key.clone(),
+            beta: "assistants=v2",
+        }
+    }
+
+    /// A request to `/v1{path}` with the default key and `OpenAI-Beta: assistants=v2`.
+    pub fn request_v2(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.key)
+            .header("OpenAI-Beta", "assistants=v2")
     }
 
     /// Runs that have a stream channel in the server (each `stream: true` request holds one
@@ -337,11 +355,23 @@ impl TestApp {
 
     /// Sends a request with `key`.
     pub async fn send(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.send_as(key, "assistants=v1", method, path, body).await
+    }
+
+    /// Sends a request with `key` and `OpenAI-Beta: {beta}`.
+    pub async fn send_as(
+        &self,
+        key: &str,
+        beta: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self
             .http
             .request(method, self.url(path))
             .bearer_auth(key)
-            .header("OpenAI-Beta", "assistants=v1");
+            .header("OpenAI-Beta", beta);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -593,16 +623,19 @@ impl Db {
     }
 }
 
-/// A [`TestApp`] with another key.
+/// A [`TestApp`] with another key or API version.
 pub struct TestAppRef<'a> {
     app: &'a TestApp,
     key: String,
+    beta: &'static str,
 }
 
 impl TestAppRef<'_> {
-    /// Sends a request with this key.
+    /// Sends a request with this key and version.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.app.send(&self.key, method, path, body).await
+        self.app
+            .send_as(&self.key, self.beta, method, path, body)
+            .await
     }
 
     /// `GET`

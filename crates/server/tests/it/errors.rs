@@ -203,23 +203,23 @@ async fn missing_or_wrong_api_key_is_401() {
 async fn openai_beta_header_versions() {
     let app = TestApp::spawn().await;
     let url = app.url("/assistants");
-    let v2 = app
+    let v3 = app
         .run_request(
             app.http
                 .get(&url)
                 .bearer_auth(KEY_A)
-                .header("OpenAI-Beta", "assistants=v2"),
+                .header("OpenAI-Beta", "assistants=v3"),
         )
         .await;
-    assert!(v2.header("x-request-id").is_some());
-    let e = v2.err(400);
-    assert!(e["message"].as_str().unwrap().contains("v2"), "{e}");
+    assert!(v3.header("x-request-id").is_some());
+    let e = v3.err(400);
+    assert!(e["message"].as_str().unwrap().contains("v3"), "{e}");
     // Also on writes, and when combined with other beta flags.
     app.run_request(
         app.http
             .post(&url)
             .bearer_auth(KEY_A)
-            .header("OpenAI-Beta", "other=1, assistants=v2")
+            .header("OpenAI-Beta", "other=1, assistants=v3")
             .json(&json!({"model": "gpt-4"})),
     )
     .await
@@ -238,7 +238,12 @@ async fn openai_beta_header_versions() {
     .await
     .ok();
     // v1 and unrelated flags: accepted.
-    for value in ["assistants=v1", "other=1", "other=1, assistants=v1"] {
+    for value in [
+        "assistants=v1",
+        "other=1",
+        "other=1, assistants=v1",
+        "assistants=v2",
+    ] {
         app.run_request(
             app.http
                 .get(&url)

@@ -31,3 +31,4 @@ mod streaming;
 mod tenancy;
 mod threads;
 mod validation;
+mod versions;

@@ -205,7 +205,7 @@ async fn open_mode_accepts_any_key_and_none() {
     app.run_request(
         app.http
             .get(app.url("/assistants"))
-            .header("OpenAI-Beta", "assistants=v2"),
+            .header("OpenAI-Beta", "assistants=v3"),
     )
     .await
     .err(400);

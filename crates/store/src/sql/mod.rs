@@ -9,6 +9,7 @@ mod files;
 mod messages;
 mod runs;
 mod threads;
+mod vector_stores;
 
 use super::dialect::{self as d, backend};
 use assistd_core::{

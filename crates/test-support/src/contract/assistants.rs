@@ -38,7 +38,7 @@ pub async fn assistant_crud(store: Arc<dyn Store>) {
     let t0 = unix_now();
     let tools = vec![
         AssistantTool::CodeInterpreter,
-        AssistantTool::Retrieval,
+        AssistantTool::FileSearch(None),
         function_tool("get_weather"),
     ];
     let full = store
@@ -190,7 +190,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
                 name: Some("Name".to_owned()),
                 description: Some("Description".to_owned()),
                 instructions: Some("Instructions".to_owned()),
-                tools: Some(vec![AssistantTool::Retrieval]),
+                tools: Some(vec![AssistantTool::FileSearch(None)]),
                 file_ids: Some(vec![f1.id.to_string(), f2.id.to_string()]),
                 metadata: Some(md(&[("a", "1")])),
                 temperature: Some(1.5),

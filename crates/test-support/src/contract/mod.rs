@@ -229,6 +229,7 @@ fn function_tool(name: &str) -> AssistantTool {
                 "properties": {"city": {"type": "string"}},
                 "required": ["city"],
             })),
+            strict: None,
         },
     }
 }

@@ -1,0 +1,1 @@
+//! Vector stores, their files and file batches (`/vector_stores`).

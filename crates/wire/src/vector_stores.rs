@@ -1,0 +1,1 @@
+//! Vector stores, their files and file batches (v2 only; the same shape under either header).
