@@ -10,7 +10,7 @@ use assistd_wire::{
     Assistant, AssistantFile, AssistantId, AssistantTool, CreateAssistantRequest,
     CreateMessageRequest, CreateThreadRequest, FileId, Message, MessageFile, MessageId, Metadata,
     ModifyAssistantRequest, OpenAIFile, ResponseFormatOption, Run, RunId, RunStep, StepId, Thread,
-    ThreadId, ToolChoiceOption, ToolOutput, TruncationObject,
+    ThreadId, ToolChoiceOption, ToolOutput, ToolResourcesRequest, TruncationObject,
 };
 use async_trait::async_trait;
 use std::fmt;
@@ -34,6 +34,12 @@ pub enum ObjectKind {
     RunStep,
     /// A file.
     File,
+    /// A vector store.
+    VectorStore,
+    /// A file of a vector store.
+    VectorStoreFile,
+    /// A vector-store file batch.
+    FileBatch,
 }
 
 impl fmt::Display for ObjectKind {
@@ -47,6 +53,9 @@ impl fmt::Display for ObjectKind {
             Self::Run => "run",
             Self::RunStep => "run step",
             Self::File => "file",
+            Self::VectorStore => "vector store",
+            Self::VectorStoreFile => "vector store file",
+            Self::FileBatch => "file batch",
         })
     }
 }
@@ -226,12 +235,14 @@ pub trait ThreadStore: Send + Sync {
     ) -> StoreResult<Thread>;
     /// Reads a thread.
     async fn get_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<Thread>;
-    /// Replaces (or, with `None`, clears) a thread's metadata.
+    /// Replaces (or, with `Some(None)`, clears) a thread's metadata, and replaces each list of
+    /// tool resources given.
     async fn modify_thread(
         &self,
         project: &Project,
         id: &ThreadId,
         metadata: Option<Option<Metadata>>,
+        tool_resources: Option<&ToolResourcesRequest>,
     ) -> StoreResult<Thread>;
     /// Deletes a thread with its messages, runs and steps.
     async fn delete_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<()>;

@@ -4,8 +4,9 @@
 
 use assistd_wire::{
     AssistantTool, CreateAssistantRequest, CreateMessageRequest, CreateRunRequest,
-    CreateThreadAndRunRequest, CreateThreadRequest, Metadata, ModifyAssistantRequest,
-    NamedToolType, ToolChoiceOption, TruncationObject, TruncationType,
+    CreateThreadAndRunRequest, CreateThreadRequest, FileSearchOptions, Metadata,
+    ModifyAssistantRequest, NamedToolType, ToolChoiceOption, ToolResourcesRequest,
+    TruncationObject, TruncationType,
 };
 
 /// A rejected value: answered as a 400 `invalid_request_error`.
@@ -54,6 +55,12 @@ pub mod limits {
     /// is one short write, whatever the body limit allows (a million tiny messages fit in 32 MiB
     /// and held SQLite's single writer for a minute).
     pub const MESSAGES_PER_REQUEST: usize = 32;
+    /// Vector stores of an assistant's or a thread's `file_search` (v2).
+    pub const VECTOR_STORES: usize = 1;
+    /// Files of a vector store created through `tool_resources.file_search.vector_stores`: the
+    /// spec allows a hundred million; this server takes as many as `createVectorStore` does, so
+    /// one request stays one short write.
+    pub const HELPER_STORE_FILES: usize = 500;
     /// Metadata pairs.
     pub const METADATA_PAIRS: usize = 16;
     /// Metadata key length.
@@ -174,6 +181,9 @@ pub fn tools(param: &str, tools: &[AssistantTool], max: usize) -> Checked {
     max_items(param, tools, max)?;
     let mut names = std::collections::HashSet::new();
     for (i, tool) in tools.iter().enumerate() {
+        if let AssistantTool::FileSearch(Some(options)) = tool {
+            file_search_options(&format!("{param}[{i}].file_search"), options)?;
+        }
         if let AssistantTool::Function { function } = tool {
             let p = format!("{param}[{i}].function.name");
             if !is_function_name(&function.name) {
@@ -202,6 +212,72 @@ pub fn tools(param: &str, tools: &[AssistantTool], max: usize) -> Checked {
                     format!("Invalid '{p}': expected a JSON Schema object."),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+fn file_search_options(param: &str, options: &FileSearchOptions) -> Checked {
+    if let Some(n) = options.max_num_results {
+        range(&join(param, "max_num_results"), f64::from(n), 1.0, 50.0)?;
+    }
+    if let Some(r) = &options.ranking_options {
+        range(
+            &join(param, "ranking_options.score_threshold"),
+            r.score_threshold,
+            0.0,
+            1.0,
+        )?;
+    }
+    Ok(())
+}
+
+/// `tool_resources` of an assistant or a thread, at `prefix`; `helper` says whether
+/// `file_search.vector_stores` (create requests only) is allowed.
+pub fn tool_resources(prefix: &str, r: &ToolResourcesRequest, helper: bool) -> Checked {
+    let p = join(prefix, "tool_resources");
+    if let Some(c) = &r.code_interpreter {
+        file_ids(
+            &format!("{p}.code_interpreter.file_ids"),
+            &c.file_ids,
+            limits::ASSISTANT_FILES,
+        )?;
+    }
+    let Some(f) = &r.file_search else {
+        return Ok(());
+    };
+    let fp = format!("{p}.file_search");
+    if let Some(ids) = &f.vector_store_ids {
+        max_items(
+            &format!("{fp}.vector_store_ids"),
+            ids,
+            limits::VECTOR_STORES,
+        )?;
+    }
+    if let Some(stores) = &f.vector_stores {
+        let sp = format!("{fp}.vector_stores");
+        if !helper {
+            return Err(Invalid::new(
+                &sp,
+                format!("Unrecognized request argument supplied: {sp}"),
+            ));
+        }
+        if f.vector_store_ids.is_some() {
+            return Err(Invalid::new(
+                &fp,
+                format!(
+                    "Invalid '{fp}': give either 'vector_store_ids' or 'vector_stores', not both."
+                ),
+            ));
+        }
+        max_items(&sp, stores, limits::VECTOR_STORES)?;
+        for (i, store) in stores.iter().enumerate() {
+            file_ids(
+                &format!("{sp}[{i}].file_ids"),
+                &store.file_ids,
+                limits::HELPER_STORE_FILES,
+            )?;
+            metadata(&format!("{sp}[{i}].metadata"), store.metadata.as_ref())?;
         }
     }
     Ok(())
@@ -243,6 +319,9 @@ pub fn create_assistant(req: &CreateAssistantRequest) -> Checked {
     if let Some(t) = &req.tools {
         tools("tools", t, limits::ASSISTANT_TOOLS)?;
     }
+    if let Some(r) = &req.tool_resources {
+        tool_resources("", r, true)?;
+    }
     if let Some(f) = &req.file_ids {
         file_ids("file_ids", f, limits::ASSISTANT_FILES)?;
     }
@@ -267,6 +346,9 @@ pub fn modify_assistant(req: &ModifyAssistantRequest) -> Checked {
     }
     if let Some(t) = &req.tools {
         tools("tools", t, limits::ASSISTANT_TOOLS)?;
+    }
+    if let Some(r) = &req.tool_resources {
+        tool_resources("", r, false)?;
     }
     if let Some(f) = &req.file_ids {
         file_ids("file_ids", f, limits::ASSISTANT_FILES)?;
@@ -311,6 +393,9 @@ fn messages(prefix: &str, msgs: &[CreateMessageRequest]) -> Checked {
 
 /// `CreateThreadRequest`, at `prefix`.
 pub fn create_thread(prefix: &str, req: &CreateThreadRequest) -> Checked {
+    if let Some(r) = &req.tool_resources {
+        tool_resources(prefix, r, true)?;
+    }
     if let Some(m) = &req.messages {
         messages(&join(prefix, "messages"), m)?;
     }

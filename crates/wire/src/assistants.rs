@@ -1,7 +1,11 @@
 //! Assistants and assistant files.
 
-use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
+use crate::common::{
+    AssistantTool, HasId, Metadata, ReasoningEffort, ResponseFormatOption, ToolResources,
+    ToolResourcesRequest, double_option,
+};
 use crate::ids::AssistantId;
+use crate::version::{hidden_from_v1, hidden_from_v2, v1_field, v2_field};
 use serde::{Deserialize, Serialize};
 
 /// `AssistantObject`.
@@ -26,8 +30,14 @@ pub struct Assistant {
     pub instructions: Option<String>,
     /// Up to 128 tools.
     pub tools: Vec<AssistantTool>,
-    /// Up to 20 file ids, ordered by the files' creation, oldest first (as the spec says).
+    /// v1: up to 20 file ids, ordered by the files' creation, oldest first (as the spec says):
+    /// the `code_interpreter` files and those of the `file_search` store (see
+    /// `docs/v2-mapping.md`).
+    #[serde(default, skip_serializing_if = "hidden_from_v2")]
     pub file_ids: Vec<String>,
+    /// v2: the files and vector stores of the assistant's tools.
+    #[serde(default, skip_serializing_if = "hidden_from_v1")]
+    pub tool_resources: Option<ToolResources>,
     /// Up to 16 pairs.
     pub metadata: Option<Metadata>,
     /// Sampling temperature, 0..=2.
@@ -36,6 +46,9 @@ pub struct Assistant {
     pub top_p: Option<f64>,
     /// Output format.
     pub response_format: Option<ResponseFormatOption>,
+    /// v2: passed on to reasoning models; never shown.
+    #[serde(skip)]
+    pub reasoning_effort: Option<ReasoningEffort>,
 }
 
 impl HasId for Assistant {
@@ -62,9 +75,15 @@ pub struct CreateAssistantRequest {
     /// Tools.
     #[serde(default)]
     pub tools: Option<Vec<AssistantTool>>,
-    /// Attached files.
-    #[serde(default)]
+    /// Attached files (v1).
+    #[serde(default, deserialize_with = "v1_field")]
     pub file_ids: Option<Vec<String>>,
+    /// The tools' files and vector stores (v2).
+    #[serde(default, deserialize_with = "v2_field")]
+    pub tool_resources: Option<ToolResourcesRequest>,
+    /// Reasoning effort (v2).
+    #[serde(default, deserialize_with = "v2_field")]
+    pub reasoning_effort: Option<ReasoningEffort>,
     /// Metadata.
     #[serde(default)]
     pub metadata: Option<Metadata>,
@@ -98,9 +117,15 @@ pub struct ModifyAssistantRequest {
     /// Tools (replaces the list).
     #[serde(default)]
     pub tools: Option<Vec<AssistantTool>>,
-    /// Attached files (replaces the list).
-    #[serde(default)]
+    /// Attached files (replaces the list; v1).
+    #[serde(default, deserialize_with = "v1_field")]
     pub file_ids: Option<Vec<String>>,
+    /// The tools' files and vector stores (each given list replaces the current one; v2).
+    #[serde(default, deserialize_with = "v2_field")]
+    pub tool_resources: Option<ToolResourcesRequest>,
+    /// Reasoning effort (v2; `null` clears it).
+    #[serde(default, deserialize_with = "v2_double_option")]
+    pub reasoning_effort: Option<Option<ReasoningEffort>>,
     /// Metadata (replaces the map).
     #[serde(default, deserialize_with = "double_option")]
     pub metadata: Option<Option<Metadata>>,
@@ -140,4 +165,10 @@ impl HasId for AssistantFile {
 pub struct CreateAssistantFileRequest {
     /// A file with purpose `assistants`.
     pub file_id: String,
+}
+
+fn v2_double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<ReasoningEffort>>, D::Error> {
+    v2_field::<D, Option<ReasoningEffort>>(d).map(Some)
 }

@@ -332,6 +332,11 @@ pub enum ReasoningEffort {
 }
 
 impl ReasoningEffort {
+    /// Parses the wire string (as stored).
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+
     /// The wire string.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -373,6 +378,69 @@ pub struct FileSearchResources {
     /// At most one vector store id.
     #[serde(default)]
     pub vector_store_ids: Vec<String>,
+}
+
+/// `tool_resources` of a create or modify request (assistant, thread; v2).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolResourcesRequest {
+    /// The files `code_interpreter` gets (replaces the list on modify).
+    #[serde(default)]
+    pub code_interpreter: Option<CodeInterpreterResources>,
+    /// The vector stores `file_search` searches.
+    #[serde(default)]
+    pub file_search: Option<FileSearchResourcesRequest>,
+}
+
+/// `tool_resources.file_search` of a request: existing stores, or (on create) a store to make.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSearchResourcesRequest {
+    /// At most one vector store id.
+    #[serde(default)]
+    pub vector_store_ids: Option<Vec<String>>,
+    /// At most one vector store to create with these files (create requests only).
+    #[serde(default)]
+    pub vector_stores: Option<Vec<VectorStoreHelper>>,
+}
+
+/// `tool_resources.file_search.vector_stores[]`: a vector store created along with its owner.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorStoreHelper {
+    /// Files of purpose `assistants` to add.
+    #[serde(default)]
+    pub file_ids: Vec<String>,
+    /// `auto` or `static` chunking (checked where vector stores are created).
+    #[serde(default)]
+    pub chunking_strategy: Option<serde_json::Value>,
+    /// Metadata of the store.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+impl ToolResources {
+    /// The resources as shown: a tool's entry appears when the tool is enabled or has resources
+    /// (so an assistant without either shows `{}`, as OpenAI's examples do).
+    pub fn shown(
+        tools: &[AssistantTool],
+        code_interpreter_files: &[String],
+        vector_store_ids: &[String],
+    ) -> Self {
+        let has = |wanted: fn(&AssistantTool) -> bool| tools.iter().any(wanted);
+        Self {
+            code_interpreter: (has(|t| matches!(t, AssistantTool::CodeInterpreter))
+                || !code_interpreter_files.is_empty())
+            .then(|| CodeInterpreterResources {
+                file_ids: code_interpreter_files.to_vec(),
+            }),
+            file_search: (has(|t| matches!(t, AssistantTool::FileSearch(_)))
+                || !vector_store_ids.is_empty())
+            .then(|| FileSearchResources {
+                vector_store_ids: vector_store_ids.to_vec(),
+            }),
+        }
+    }
 }
 
 /// `AssistantsApiResponseFormatOption`: `"none"`, `"auto"` or `{"type": "text"|"json_object"}`.

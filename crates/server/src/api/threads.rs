@@ -41,9 +41,14 @@ pub async fn modify_thread(
     if let Some(m) = &req.metadata {
         validate::metadata("metadata", m.as_ref())?;
     }
+    if let Some(r) = &req.tool_resources {
+        validate::tool_resources("", r, false)?;
+    }
     Ok(Versioned(
         v,
-        s.store.modify_thread(&p, &id, req.metadata).await?,
+        s.store
+            .modify_thread(&p, &id, req.metadata, req.tool_resources.as_ref())
+            .await?,
     ))
 }
 

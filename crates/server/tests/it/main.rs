@@ -30,5 +30,6 @@ mod smoke;
 mod streaming;
 mod tenancy;
 mod threads;
+mod v2_assistants_threads;
 mod validation;
 mod versions;

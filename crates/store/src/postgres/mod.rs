@@ -185,6 +185,8 @@ mod tests {
             .create_assistant(
                 project,
                 CreateAssistantRequest {
+                    tool_resources: None,
+                    reasoning_effort: None,
                     model: "gpt-4-turbo".to_owned(),
                     name: None,
                     description: None,

@@ -11,7 +11,8 @@ use assistd_core::{
 };
 use assistd_wire::{
     Assistant, AssistantFile, AssistantId, AssistantTool, CreateAssistantRequest, FileId, Metadata,
-    ModifyAssistantRequest, ResponseFormatOption,
+    ModifyAssistantRequest, ReasoningEffort, ResponseFormatOption, ToolResources,
+    ToolResourcesRequest,
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
@@ -32,10 +33,13 @@ struct AssistantRow {
     temperature: Option<f64>,
     top_p: Option<f64>,
     response_format: Option<Json<ResponseFormatOption>>,
+    vector_store_ids: Json<Vec<String>>,
+    reasoning_effort: Option<String>,
 }
 
 impl From<AssistantRow> for Assistant {
     fn from(r: AssistantRow) -> Self {
+        let tool_resources = ToolResources::shown(&r.tools.0, &r.file_ids.0, &r.vector_store_ids.0);
         Assistant {
             id: r.id,
             object: "assistant".to_owned(),
@@ -46,10 +50,15 @@ impl From<AssistantRow> for Assistant {
             instructions: r.instructions,
             tools: r.tools.0,
             file_ids: r.file_ids.0,
+            tool_resources: Some(tool_resources),
             metadata: r.metadata.map(|m| m.0),
             temperature: r.temperature,
             top_p: r.top_p,
             response_format: r.response_format.map(|f| f.0),
+            reasoning_effort: r
+                .reasoning_effort
+                .as_deref()
+                .and_then(ReasoningEffort::parse),
         }
     }
 }
@@ -58,13 +67,70 @@ impl From<AssistantRow> for Assistant {
 static SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT a.id, a.created_at, a.name, a.description, a.model, a.instructions, \
-         a.tools, a.metadata, a.temperature, a.top_p, a.response_format, \
+         a.tools, a.metadata, a.temperature, a.top_p, a.response_format, a.vector_store_ids, \
+         a.reasoning_effort, \
          (SELECT {} FROM (SELECT af.file_id, f.seq FROM assistant_files af \
              JOIN files f ON f.id = af.file_id WHERE af.assistant_id = a.id ORDER BY f.seq) AS af) \
          AS file_ids FROM assistants a",
         d::json_array_agg("af.file_id", "af.seq")
     )
 });
+
+/// The files and vector stores a request gives an assistant's (or a thread's) tools, in either
+/// version: v1's `file_ids`, v2's `tool_resources`. `None` leaves a list as it is.
+pub(crate) struct Resources {
+    /// The `code_interpreter` files (v1: all of the assistant's files).
+    pub files: Option<Vec<String>>,
+    /// Where the files were given, for errors.
+    pub files_param: &'static str,
+    /// The `file_search` vector stores.
+    pub stores: Option<Vec<String>>,
+}
+
+impl Resources {
+    pub(crate) fn of(v1_files: Option<Vec<String>>, v2: Option<&ToolResourcesRequest>) -> Self {
+        match v2 {
+            Some(r) => Self {
+                files: r.code_interpreter.as_ref().map(|c| c.file_ids.clone()),
+                files_param: "tool_resources.code_interpreter.file_ids",
+                stores: r
+                    .file_search
+                    .as_ref()
+                    .and_then(|f| f.vector_store_ids.clone()),
+            },
+            None => Self {
+                files: v1_files,
+                files_param: "file_ids",
+                stores: None,
+            },
+        }
+    }
+}
+
+/// Fails unless every id names a vector store of the project.
+pub(crate) async fn check_vector_stores(
+    conn: &mut d::Conn,
+    project: &Project,
+    ids: &[String],
+) -> StoreResult<()> {
+    for (i, id) in ids.iter().enumerate() {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM vector_stores WHERE id = $1 AND project = $2")
+                .bind(id)
+                .bind(project.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+        if found.is_none() {
+            return Err(StoreError::InvalidReference {
+                kind: ObjectKind::VectorStore,
+                id: id.clone(),
+                param: format!("tool_resources.file_search.vector_store_ids[{i}]"),
+            });
+        }
+    }
+    Ok(())
+}
 
 #[derive(FromRow)]
 struct AssistantFileRow {
@@ -177,13 +243,17 @@ impl AssistantStore for d::Store {
         let id = AssistantId::fresh();
         let created_at = now();
         let tools = req.tools.unwrap_or_default();
-        let file_ids = dedup(&req.file_ids.unwrap_or_default());
+        let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
+        let file_ids = dedup(&resources.files.unwrap_or_default());
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        check_attachable(&mut tx, project, &file_ids, "file_ids").await?;
+        check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
+        let stores = resources.stores.unwrap_or_default();
+        check_vector_stores(&mut tx, project, &stores).await?;
         sqlx::query(
             "INSERT INTO assistants (id, project, created_at, name, description, model, \
-             instructions, tools, metadata, temperature, top_p, response_format) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             instructions, tools, metadata, temperature, top_p, response_format, \
+             vector_store_ids, reasoning_effort) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&id)
         .bind(project.as_str())
@@ -197,6 +267,8 @@ impl AssistantStore for d::Store {
         .bind(req.temperature)
         .bind(req.top_p)
         .bind(req.response_format.as_ref().map(Json))
+        .bind(Json(&stores))
+        .bind(req.reasoning_effort.map(ReasoningEffort::as_str))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -220,10 +292,22 @@ impl AssistantStore for d::Store {
         exists(&mut *tx, project, id, true).await?;
         let cur = get(&mut *tx, project, id).await?;
         let tools = req.tools.unwrap_or(cur.tools);
+        let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
+        let stores = match resources.stores {
+            Some(stores) => {
+                check_vector_stores(&mut tx, project, &stores).await?;
+                stores
+            }
+            None => cur
+                .tool_resources
+                .and_then(|r| r.file_search)
+                .map(|f| f.vector_store_ids)
+                .unwrap_or_default(),
+        };
         sqlx::query(
             "UPDATE assistants SET name = $1, description = $2, model = $3, instructions = $4, \
-             tools = $5, metadata = $6, temperature = $7, top_p = $8, response_format = $9 \
-             WHERE id = $10",
+             tools = $5, metadata = $6, temperature = $7, top_p = $8, response_format = $9, \
+             vector_store_ids = $10, reasoning_effort = $11 WHERE id = $12",
         )
         .bind(req.name.unwrap_or(cur.name))
         .bind(req.description.unwrap_or(cur.description))
@@ -234,13 +318,19 @@ impl AssistantStore for d::Store {
         .bind(req.temperature.unwrap_or(cur.temperature))
         .bind(req.top_p.unwrap_or(cur.top_p))
         .bind(req.response_format.unwrap_or(cur.response_format).map(Json))
+        .bind(Json(&stores))
+        .bind(
+            req.reasoning_effort
+                .unwrap_or(cur.reasoning_effort)
+                .map(ReasoningEffort::as_str),
+        )
         .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        if let Some(file_ids) = req.file_ids {
+        if let Some(file_ids) = resources.files {
             let file_ids = dedup(&file_ids);
-            check_attachable(&mut tx, project, &file_ids, "file_ids").await?;
+            check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
             // The list replaces the attachments: files left out are detached, files kept keep
             // their original attachment time.
             let mut detach =

@@ -1,5 +1,7 @@
 //! Threads, and the one-active-run rule that guards adding to them.
 
+use super::assistants::{Resources, check_vector_stores};
+use super::files::{check_attachable, dedup};
 use super::messages::insert_message;
 use super::{DELETE_BATCH, DELETE_BATCH_ROWS, backend, d, set_metadata};
 use crate::lock::RowLock;
@@ -7,16 +9,21 @@ use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::transitions::ACTIVE;
 use assistd_core::{ObjectKind, Project, StoreError, StoreResult, ThreadStore};
-use assistd_wire::{CreateThreadRequest, Metadata, Thread, ThreadId};
+use assistd_wire::{
+    CreateThreadRequest, Metadata, Thread, ThreadId, ToolResources, ToolResourcesRequest,
+};
 use async_trait::async_trait;
 use sqlx::FromRow;
 use sqlx::types::Json;
+use std::sync::LazyLock;
 
 #[derive(FromRow)]
 struct ThreadRow {
     id: ThreadId,
     created_at: i64,
     metadata: Option<Json<Metadata>>,
+    vector_store_ids: Json<Vec<String>>,
+    file_ids: Json<Vec<String>>,
 }
 
 impl From<ThreadRow> for Thread {
@@ -25,9 +32,67 @@ impl From<ThreadRow> for Thread {
             id: r.id,
             object: "thread".to_owned(),
             created_at: r.created_at,
+            // A thread has no tools of its own: each list shows when it is non-empty.
+            tool_resources: Some(ToolResources::shown(
+                &[],
+                &r.file_ids.0,
+                &r.vector_store_ids.0,
+            )),
             metadata: r.metadata.map(|m| m.0),
         }
     }
+}
+
+/// The thread's code_interpreter files, in the order the files were created.
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT t.id, t.created_at, t.metadata, t.vector_store_ids, \
+         (SELECT {} FROM (SELECT tf.file_id, f.seq FROM thread_files tf \
+             JOIN files f ON f.id = tf.file_id WHERE tf.thread_id = t.id ORDER BY f.seq) AS tf) \
+         AS file_ids FROM threads t WHERE t.id = $1 AND t.project = $2",
+        d::json_array_agg("tf.file_id", "tf.seq")
+    )
+});
+
+/// Sets the thread's tool resources: each list given replaces the current one.
+async fn set_resources(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &ThreadId,
+    resources: &ToolResourcesRequest,
+) -> StoreResult<()> {
+    let resources = Resources::of(None, Some(resources));
+    if let Some(files) = resources.files {
+        let files = dedup(&files);
+        check_attachable(conn, project, &files, resources.files_param).await?;
+        sqlx::query("DELETE FROM thread_files WHERE thread_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        let at = now();
+        for f in &files {
+            sqlx::query(
+                "INSERT INTO thread_files (thread_id, file_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(f)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+    }
+    if let Some(stores) = resources.stores {
+        check_vector_stores(conn, project, &stores).await?;
+        sqlx::query("UPDATE threads SET vector_store_ids = $1 WHERE id = $2")
+            .bind(Json(&stores))
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Reads a thread.
@@ -36,16 +101,14 @@ pub(crate) async fn get(
     project: &Project,
     id: &ThreadId,
 ) -> StoreResult<Thread> {
-    sqlx::query_as::<_, ThreadRow>(
-        "SELECT id, created_at, metadata FROM threads WHERE id = $1 AND project = $2",
-    )
-    .bind(id)
-    .bind(project.as_str())
-    .fetch_optional(conn)
-    .await
-    .map_err(backend)?
-    .map(Into::into)
-    .ok_or_else(|| StoreError::not_found(ObjectKind::Thread, id))
+    sqlx::query_as::<_, ThreadRow>(&SELECT)
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(backend)?
+        .map(Into::into)
+        .ok_or_else(|| StoreError::not_found(ObjectKind::Thread, id))
 }
 
 /// Fails with a 404 unless the thread exists in the project.
@@ -133,24 +196,22 @@ pub(crate) async fn insert_thread(
     req: CreateThreadRequest,
     param: &str,
 ) -> StoreResult<Thread> {
-    let thread = Thread {
-        id: ThreadId::fresh(),
-        object: "thread".to_owned(),
-        created_at: now(),
-        metadata: req.metadata,
-    };
+    let id = ThreadId::fresh();
     sqlx::query("INSERT INTO threads (id, project, created_at, metadata) VALUES ($1, $2, $3, $4)")
-        .bind(&thread.id)
+        .bind(&id)
         .bind(project.as_str())
-        .bind(thread.created_at)
-        .bind(thread.metadata.as_ref().map(Json))
+        .bind(now())
+        .bind(req.metadata.as_ref().map(Json))
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-    for (i, m) in req.messages.unwrap_or_default().into_iter().enumerate() {
-        insert_message(conn, project, &thread.id, m, &format!("{param}[{i}]")).await?;
+    if let Some(resources) = &req.tool_resources {
+        set_resources(conn, project, &id, resources).await?;
     }
-    Ok(thread)
+    for (i, m) in req.messages.unwrap_or_default().into_iter().enumerate() {
+        insert_message(conn, project, &id, m, &format!("{param}[{i}]")).await?;
+    }
+    get(&mut *conn, project, &id).await
 }
 
 #[async_trait]
@@ -175,13 +236,17 @@ impl ThreadStore for d::Store {
         project: &Project,
         id: &ThreadId,
         metadata: Option<Option<Metadata>>,
+        tool_resources: Option<&ToolResourcesRequest>,
     ) -> StoreResult<Thread> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        let mut thread = get(&mut *tx, project, id).await?;
+        exists(&mut *tx, project, id).await?;
         if let Some(m) = metadata {
             set_metadata(&mut tx, "threads", id.as_str(), m.as_ref()).await?;
-            thread.metadata = m;
         }
+        if let Some(resources) = tool_resources {
+            set_resources(&mut tx, project, id, resources).await?;
+        }
+        let thread = get(&mut *tx, project, id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(thread)
     }

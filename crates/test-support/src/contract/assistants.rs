@@ -10,7 +10,7 @@ use assistd_core::{ListParams, ObjectKind, Store};
 use assistd_wire::{
     AssistantId, AssistantTool, AssistantsApiResponseFormat, CreateAssistantRequest,
     CreateThreadRequest, FileId, ModifyAssistantRequest, ResponseFormatMode, ResponseFormatOption,
-    ResponseFormatType,
+    ResponseFormatType, ToolResources,
 };
 use std::sync::Arc;
 
@@ -45,6 +45,8 @@ pub async fn assistant_crud(store: Arc<dyn Store>) {
         .create_assistant(
             &p,
             CreateAssistantRequest {
+                tool_resources: None,
+                reasoning_effort: None,
                 model: "gpt-4-turbo".to_owned(),
                 name: Some("Math tutor".to_owned()),
                 description: Some("Helps with math.".to_owned()),
@@ -186,6 +188,8 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
         .create_assistant(
             &p,
             CreateAssistantRequest {
+                tool_resources: None,
+                reasoning_effort: None,
                 model: "gpt-4-turbo".to_owned(),
                 name: Some("Name".to_owned()),
                 description: Some("Description".to_owned()),
@@ -257,6 +261,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
     want.temperature = None;
     want.top_p = Some(0.25);
     want.response_format = None;
+    want.tool_resources = Some(ToolResources::shown(&want.tools, &want.file_ids, &[]));
     assert_eq!(m, want);
     assert_eq!(store.get_assistant(&p, &orig.id).await.unwrap(), want);
 
@@ -291,6 +296,7 @@ pub async fn assistant_modify_semantics(store: Arc<dyn Store>) {
         .await
         .unwrap();
     want.file_ids = vec![f1.id.to_string(), f3.id.to_string()];
+    want.tool_resources = Some(ToolResources::shown(&want.tools, &want.file_ids, &[]));
     assert_eq!(m, want, "file_ids ascending by file creation");
     assert_eq!(store.get_assistant(&p, &orig.id).await.unwrap(), want);
     assert_not_found(
@@ -557,6 +563,7 @@ pub async fn assistant_delete_keeps_threads_and_runs(store: Arc<dyn Store>) {
         .create_thread_and_run(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![user_msg("hello")]),
                 metadata: None,
             },

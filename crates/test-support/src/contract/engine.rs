@@ -476,6 +476,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![user_msg("Hi")]),
                 metadata: None,
             },

@@ -6,7 +6,7 @@ use super::{
 };
 use assistd_core::ids::FreshId;
 use assistd_core::{NewFile, ObjectKind, Store};
-use assistd_wire::FileId;
+use assistd_wire::{FileId, ToolResources};
 use std::sync::Arc;
 
 #[doc(hidden)]
@@ -149,6 +149,7 @@ pub async fn file_delete_detaches(store: Arc<dyn Store>) {
 
     let mut want = asst.clone();
     want.file_ids = vec![f2.id.to_string()];
+    want.tool_resources = Some(ToolResources::shown(&want.tools, &want.file_ids, &[]));
     assert_eq!(store.get_assistant(&p, &asst.id).await.unwrap(), want);
     assert_not_found(
         store.get_assistant_file(&p, &asst.id, &f1.id).await,

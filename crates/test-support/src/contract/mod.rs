@@ -190,6 +190,8 @@ async fn upload(store: &Arc<dyn Store>, project: &Project, purpose: &str) -> Ope
 
 fn assistant_req(model: &str) -> CreateAssistantRequest {
     CreateAssistantRequest {
+        tool_resources: None,
+        reasoning_effort: None,
         model: model.to_owned(),
         name: None,
         description: None,

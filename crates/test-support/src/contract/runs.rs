@@ -90,6 +90,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![user_msg("first")]),
                 metadata: None,
             },
@@ -308,6 +309,7 @@ pub async fn thread_and_run(store: Arc<dyn Store>) {
         .create_thread_and_run(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![msg_with_files("Hi there", &[f1.id.as_str()])]),
                 metadata: Some(md(&[("t", "1")])),
             },
@@ -363,6 +365,7 @@ pub async fn thread_and_run(store: Arc<dyn Store>) {
         .create_thread_and_run(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![msg_with_files("bad", &["file-missing"])]),
                 metadata: None,
             },

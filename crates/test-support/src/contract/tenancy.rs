@@ -149,6 +149,7 @@ pub async fn tenancy_assistants_and_files(store: Arc<dyn Store>) {
             .create_thread(
                 &b,
                 CreateThreadRequest {
+                    tool_resources: None,
                     messages: Some(vec![msg_with_files("steal", &[fa.id.as_str()])]),
                     metadata: None,
                 },
@@ -185,6 +186,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
         .create_thread(
             &a,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![msg_with_files("secret", &[fa.id.as_str()])]),
                 metadata: Some(md(&[("owner", "a")])),
             },
@@ -214,7 +216,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
     let nf = ObjectKind::Thread;
 
     assert_not_found(store.get_thread(&b, t).await, nf, t);
-    assert_not_found(store.modify_thread(&b, t, Some(None)).await, nf, t);
+    assert_not_found(store.modify_thread(&b, t, Some(None), None).await, nf, t);
     assert_not_found(store.delete_thread(&b, t).await, nf, t);
 
     assert_not_found(store.create_message(&b, t, user_msg("x")).await, nf, t);
@@ -301,6 +303,7 @@ pub async fn tenancy_threads_messages_runs(store: Arc<dyn Store>) {
             .create_thread_and_run(
                 &b,
                 CreateThreadRequest {
+                    tool_resources: None,
                     messages: Some(vec![msg_with_files("steal", &[fa.id.as_str()])]),
                     metadata: None,
                 },

@@ -37,6 +37,7 @@ pub async fn thread_create_with_messages(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![
                     CreateMessageRequest {
                         metadata: Some(md(&[("n", "1")])),
@@ -120,6 +121,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![
                     msg_with_files("atomic probe 1", &[f1.id.as_str()]),
                     msg_with_files("atomic probe 2", &["file-missing"]),
@@ -134,6 +136,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![msg_with_files("atomic probe 3", &[tune.id.as_str()])]),
                 metadata: None,
             },
@@ -151,6 +154,7 @@ pub async fn thread_create_is_atomic(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![msg_with_files("atomic probe 1", &[f1.id.as_str()])]),
                 metadata: None,
             },
@@ -172,16 +176,25 @@ pub async fn thread_modify_delete(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: None,
                 metadata: Some(md(&[("a", "1")])),
             },
         )
         .await
         .unwrap();
-    let same = store.modify_thread(&p, &thread.id, None).await.unwrap();
+    let same = store
+        .modify_thread(&p, &thread.id, None, None)
+        .await
+        .unwrap();
     assert_eq!(same, thread);
     let m = store
-        .modify_thread(&p, &thread.id, Some(Some(md(&[("b", "2"), ("c", "3")]))))
+        .modify_thread(
+            &p,
+            &thread.id,
+            Some(Some(md(&[("b", "2"), ("c", "3")]))),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(m.metadata, Some(md(&[("b", "2"), ("c", "3")])), "replaced");
@@ -191,7 +204,7 @@ pub async fn thread_modify_delete(store: Arc<dyn Store>) {
     );
     assert_eq!(store.get_thread(&p, &thread.id).await.unwrap(), m);
     let m = store
-        .modify_thread(&p, &thread.id, Some(None))
+        .modify_thread(&p, &thread.id, Some(None), None)
         .await
         .unwrap();
     assert_eq!(m.metadata, None);
@@ -209,13 +222,13 @@ pub async fn thread_modify_delete(store: Arc<dyn Store>) {
         &thread.id,
     );
     assert_not_found(
-        store.modify_thread(&p, &thread.id, None).await,
+        store.modify_thread(&p, &thread.id, None, None).await,
         ObjectKind::Thread,
         &thread.id,
     );
     assert_not_found(
         store
-            .modify_thread(&p, &ThreadId::from("thread_nope"), Some(None))
+            .modify_thread(&p, &ThreadId::from("thread_nope"), Some(None), None)
             .await,
         ObjectKind::Thread,
         "thread_nope",
@@ -231,6 +244,7 @@ pub async fn thread_delete_cascades(store: Arc<dyn Store>) {
         .create_thread(
             &p,
             CreateThreadRequest {
+                tool_resources: None,
                 messages: Some(vec![msg_with_files("with a file", &[f1.id.as_str()])]),
                 metadata: None,
             },
