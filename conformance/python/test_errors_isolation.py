@@ -41,14 +41,15 @@ def test_missing_or_malformed_auth_is_401(server, headers):
 
 # --- the OpenAI-Beta header -------------------------------------------------------------------
 
-def test_assistants_v2_header_is_400(client):
+def test_unknown_assistants_version_is_400(client):
+    # v1 and v2 are served (v2 has its own suite, conformance/python-v2); anything else is refused.
     with pytest.raises(openai.BadRequestError) as ei:
-        client.beta.assistants.list(extra_headers={"OpenAI-Beta": "assistants=v2"})
+        client.beta.assistants.list(extra_headers={"OpenAI-Beta": "assistants=v3"})
     assert_error(ei, 400)
     with pytest.raises(openai.BadRequestError) as ei:
-        client.beta.assistants.create(model=MODEL, name="v2", extra_headers={"OpenAI-Beta": "assistants=v2"})
+        client.beta.assistants.create(model=MODEL, name="v3", extra_headers={"OpenAI-Beta": "assistants=v3"})
     assert_error(ei, 400)
-    assert "v2" not in [a.name for a in iterate(client.beta.assistants.list(limit=100))]
+    assert "v3" not in [a.name for a in iterate(client.beta.assistants.list(limit=100))]
 
 
 def test_sdk_sends_v1_header_and_it_is_accepted(client):

@@ -124,7 +124,7 @@ pub struct ModifyAssistantRequest {
     #[serde(default, deserialize_with = "v2_field")]
     pub tool_resources: Option<ToolResourcesRequest>,
     /// Reasoning effort (v2; `null` clears it).
-    #[serde(default, deserialize_with = "v2_double_option")]
+    #[serde(default, deserialize_with = "crate::version::v2_nullable")]
     pub reasoning_effort: Option<Option<ReasoningEffort>>,
     /// Metadata (replaces the map).
     #[serde(default, deserialize_with = "double_option")]
@@ -165,10 +165,4 @@ impl HasId for AssistantFile {
 pub struct CreateAssistantFileRequest {
     /// A file with purpose `assistants`.
     pub file_id: String,
-}
-
-fn v2_double_option<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<ReasoningEffort>>, D::Error> {
-    v2_field::<D, Option<ReasoningEffort>>(d).map(Some)
 }

@@ -116,6 +116,14 @@ pub fn v2_field<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
     T::deserialize(d)
 }
 
+/// `deserialize_with` for a nullable v2 field of a modify request: absent is `None`, `null` is
+/// `Some(None)`; refused under v1.
+pub fn v2_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    v2_field::<D, Option<T>>(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ impl From<ThreadRow> for Thread {
     }
 }
 
-/// The thread's code_interpreter files, in the order the files were created.
+/// The thread's `code_interpreter` files, in the order the files were created.
 static SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT t.id, t.created_at, t.metadata, t.vector_store_ids, \
