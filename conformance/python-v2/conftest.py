@@ -16,11 +16,14 @@ Which spec a response is checked against follows its request's `OpenAI-Beta` hea
 POST /files; vector stores exist only in v2). Error bodies are checked against the envelope of
 either (they are the same). `text/event-stream` bodies are read whole by the hook (the SDK then
 parses the buffered body) and every event is validated against its AssistantStreamEvent branch.
-Violations fail the test during which they were received (pytest_runtest_* wrappers below).
+A v2 POST answered 200 must also have carried a JSON body the v2 spec allows: otherwise the server
+accepted input the spec forbids. Violations fail the test during which they were received
+(pytest_runtest_* wrappers below).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Dict, Optional
@@ -89,8 +92,25 @@ def _validation_hook(response: "httpx.Response") -> None:
             VALIDATION.add(f"{where}: body is not valid JSON ({e}): {response.text[:500]!r}")
             return
         spec.validate_response(method, path, status, body)
+        if version == "v2" and status == 200:
+            _check_accepted_request(request)
     except (spec_v1.SpecValidationError, spec_v2.SpecValidationError) as e:
         VALIDATION.add(f"{where}\n{e}")
+
+
+def _check_accepted_request(request: "httpx.Request") -> None:
+    """A JSON body the server accepted must be one the v2 spec allows (a 200 for a body the spec
+    forbids means a constraint is not enforced)."""
+    if request.method != "POST" or not request.headers.get("content-type", "").startswith("application/json"):
+        return
+    try:
+        body = json.loads(request.content)
+    except ValueError:
+        return
+    try:
+        spec_v2.validate_request(request.method, request.url.path, body)
+    except spec_v2.SpecValidationError as e:
+        raise spec_v2.SpecValidationError(f"the server accepted (200) a request body the v2 spec forbids:\n{e}")
 
 
 def _run_phase(phase: str):
