@@ -11,16 +11,18 @@ import pytest
 
 from helpers_v2 import assert_error, assert_recent, counts_add_up, iterate, upload
 
-VS = r"/vector_stores/[^/]+"
-BATCH = r"/vector_stores/[^/]+/file_batches/[^/]+(/cancel)?"
-
-
 def all_counts_add_up(seen) -> int:
+    """Check `file_counts` in every store / batch body seen (lists included); returns how many."""
     n = 0
-    for body in seen.bodies("GET", VS) + seen.bodies("POST", VS) + seen.bodies("GET", BATCH) + seen.bodies("POST", BATCH):
-        fc = body["file_counts"]
-        assert sum(fc[k] for k in ("in_progress", "completed", "failed", "cancelled")) == fc["total"], body
-        n += 1
+    for (_method, path, status, body, _beta) in seen.responses:
+        if status != 200 or not path.startswith("/vector_stores"):
+            continue
+        for obj in body.get("data", []) if body.get("object") == "list" else [body]:
+            fc = obj.get("file_counts")
+            if fc is None:
+                continue
+            assert sum(fc[k] for k in ("in_progress", "completed", "failed", "cancelled")) == fc["total"], obj
+            n += 1
     return n
 
 
