@@ -124,8 +124,10 @@ pub struct NewFile {
     pub filename: String,
     /// Size in bytes.
     pub bytes: i64,
-    /// `assistants` or `fine-tune`.
+    /// One of `assistd_wire::UPLOAD_PURPOSES`.
     pub purpose: String,
+    /// Seconds after creation when the file expires (v2's `expires_after`).
+    pub expires_after_secs: Option<i64>,
 }
 
 /// A run to enqueue, with every field already resolved from the assistant and the request.
@@ -394,7 +396,14 @@ pub trait FileStore: Send + Sync {
 /// Everything a server needs from storage.
 #[async_trait]
 pub trait Store:
-    AssistantStore + ThreadStore + MessageStore + RunStore + FileStore + crate::EngineStore
+    AssistantStore
+    + ThreadStore
+    + MessageStore
+    + RunStore
+    + FileStore
+    + crate::EngineStore
+    + crate::vector_stores::VectorStoreStore
+    + crate::ingest::IngestStore
 {
     /// Whether the backend answers (for `/healthz`).
     async fn ping(&self) -> StoreResult<()>;

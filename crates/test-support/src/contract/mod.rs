@@ -182,6 +182,7 @@ async fn upload(store: &Arc<dyn Store>, project: &Project, purpose: &str) -> Ope
                 filename: format!("{purpose}.txt"),
                 bytes: 42,
                 purpose: purpose.to_owned(),
+                expires_after_secs: None,
             },
         )
         .await
