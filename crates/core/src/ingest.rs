@@ -9,7 +9,9 @@
 
 use crate::project::Project;
 use crate::store::StoreResult;
-use assistd_wire::vector_stores::{ChunkingStrategy, VectorStoreFileError, VectorStoreFileErrorCode};
+use assistd_wire::vector_stores::{
+    ChunkingStrategy, VectorStoreFileError, VectorStoreFileErrorCode,
+};
 use assistd_wire::{FileId, VectorStoreId};
 use async_trait::async_trait;
 use std::time::Duration;

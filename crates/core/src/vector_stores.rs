@@ -147,13 +147,16 @@ pub fn batch_files(req: CreateVectorStoreFileBatchRequest) -> Vec<NewVectorStore
             attributes: req.attributes.clone(),
         })
         .collect();
-    out.extend(req.files.unwrap_or_default().into_iter().map(|f| {
-        NewVectorStoreFile {
-            file_id: FileId::from(f.file_id),
-            chunking_strategy: f.chunking_strategy.map_or(strategy, Into::into),
-            attributes: f.attributes.or_else(|| req.attributes.clone()),
-        }
-    }));
+    out.extend(
+        req.files
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| NewVectorStoreFile {
+                file_id: FileId::from(f.file_id),
+                chunking_strategy: f.chunking_strategy.map_or(strategy, Into::into),
+                attributes: f.attributes.or_else(|| req.attributes.clone()),
+            }),
+    );
     out
 }
 
@@ -539,11 +542,7 @@ pub fn check_search(req: &VectorStoreSearchRequest) -> Result<Vec<String>, Inval
     if let Some(n) = req.max_num_results
         && !limits::SEARCH_RESULTS.contains(&n)
     {
-        return Err(out_of_range(
-            "max_num_results",
-            n,
-            &limits::SEARCH_RESULTS,
-        ));
+        return Err(out_of_range("max_num_results", n, &limits::SEARCH_RESULTS));
     }
     if let Some(t) = req.ranking_options.and_then(|r| r.score_threshold)
         && !(0.0..=1.0).contains(&t)

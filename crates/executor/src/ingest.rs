@@ -131,6 +131,8 @@ async fn ingest_one(store: &dyn Store, ingester: &dyn Ingester, job: &IngestJob,
         Ok(true) => metrics::counter!("assistd_files_ingested_total").increment(1),
         // Cancelled, removed or taken over meanwhile: the outcome no longer applies.
         Ok(false) => {}
-        Err(e) => tracing::error!(error = %e, file_id = %job.file_id, "recording an ingestion failed"),
+        Err(e) => {
+            tracing::error!(error = %e, file_id = %job.file_id, "recording an ingestion failed")
+        }
     }
 }

@@ -243,10 +243,7 @@ async fn read_short(mut field: Field<'_>, limit: u64, name: &str) -> ApiResult<S
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if too_long {
         return Err(ApiError::invalid(
-            format!(
-                "Invalid value for '{name}': '{}…'.",
-                quote(&text)
-            ),
+            format!("Invalid value for '{name}': '{}…'.", quote(&text)),
             Some(name.to_owned()),
         ));
     }

@@ -34,11 +34,7 @@ impl<T> Polled<T> {
 
 impl<T: serde::Serialize> IntoResponse for Polled<T> {
     fn into_response(self) -> Response {
-        (
-            [("openai-poll-after-ms", self.0.to_string())],
-            Json(self.1),
-        )
-            .into_response()
+        ([("openai-poll-after-ms", self.0.to_string())], Json(self.1)).into_response()
     }
 }
 
@@ -199,7 +195,10 @@ pub async fn delete_vector_store_file(
     Path((id, file_id)): Path<(VectorStoreId, FileId)>,
 ) -> ApiResult<Json<DeletionStatus>> {
     s.store.delete_vector_store_file(&p, &id, &file_id).await?;
-    Ok(Json(DeletionStatus::new(file_id, VECTOR_STORE_FILE_DELETED)))
+    Ok(Json(DeletionStatus::new(
+        file_id,
+        VECTOR_STORE_FILE_DELETED,
+    )))
 }
 
 /// `GET /vector_stores/{vector_store_id}/files/{file_id}/content`

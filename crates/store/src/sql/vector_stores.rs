@@ -10,15 +10,12 @@ use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::ingest::{IngestDone, IngestJob, IngestStore, MAX_ATTEMPTS};
-use assistd_core::vector_stores::{
-    DAY_SECS, NewVectorStore, NewVectorStoreFile, VectorStoreStore,
-};
+use assistd_core::vector_stores::{DAY_SECS, NewVectorStore, NewVectorStoreFile, VectorStoreStore};
 use assistd_core::{ListParams, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::vector_stores::{
-    Attributes, ChunkingStrategy, FileCounts, UpdateVectorStoreRequest,
-    VectorStoreExpirationAfter, VectorStoreFileBatchObject, VectorStoreFileError,
-    VectorStoreFileErrorCode, VectorStoreFileObject, VectorStoreFileStatus, VectorStoreObject,
-    VectorStoreStatus,
+    Attributes, ChunkingStrategy, FileCounts, UpdateVectorStoreRequest, VectorStoreExpirationAfter,
+    VectorStoreFileBatchObject, VectorStoreFileError, VectorStoreFileErrorCode,
+    VectorStoreFileObject, VectorStoreFileStatus, VectorStoreObject, VectorStoreStatus,
 };
 use assistd_wire::{FileBatchId, FileId, Metadata, VectorStoreId};
 use async_trait::async_trait;
@@ -70,8 +67,12 @@ struct StoreRow {
 
 impl StoreRow {
     fn into_wire(self, now: i64) -> VectorStoreObject {
-        let file_counts =
-            FileCounts::new(self.in_progress, self.completed, self.failed, self.cancelled);
+        let file_counts = FileCounts::new(
+            self.in_progress,
+            self.completed,
+            self.failed,
+            self.cancelled,
+        );
         let status = if self.expires_at.is_some_and(|at| at <= now) {
             VectorStoreStatus::Expired
         } else if file_counts.in_progress > 0 {
@@ -195,17 +196,14 @@ async fn read_store(
     project: &Project,
     id: &VectorStoreId,
 ) -> StoreResult<VectorStoreObject> {
-    sqlx::query_as::<_, StoreRow>(&format!(
-        "{}vs.id = $1 AND vs.project = $2",
-        store_select()
-    ))
-    .bind(id)
-    .bind(project.as_str())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(backend)?
-    .map(|r| r.into_wire(now()))
-    .ok_or_else(|| StoreError::not_found(ObjectKind::VectorStore, id))
+    sqlx::query_as::<_, StoreRow>(&format!("{}vs.id = $1 AND vs.project = $2", store_select()))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .map(|r| r.into_wire(now()))
+        .ok_or_else(|| StoreError::not_found(ObjectKind::VectorStore, id))
 }
 
 /// Fails with the store's 404 unless `id` is a store of `project`; the row stays key-share
@@ -326,8 +324,13 @@ pub(crate) async fn insert_vector_store(
     let id = VectorStoreId::fresh();
     let created_at = now();
     for (i, f) in store.files.iter().enumerate() {
-        check_attachable_one(conn, project, f.file_id.as_str(), &format!("{file_param}[{i}]"))
-            .await?;
+        check_attachable_one(
+            conn,
+            project,
+            f.file_id.as_str(),
+            &format!("{file_param}[{i}]"),
+        )
+        .await?;
     }
     sqlx::query(
         "INSERT INTO vector_stores (id, project, created_at, name, description, expires_after, \
@@ -406,16 +409,18 @@ impl VectorStoreStore for d::Store {
                 .map_err(backend)?;
         }
         if let Some(after) = &patch.expires_after {
-            sqlx::query("UPDATE vector_stores SET expires_after = $1, expires_at = $2 WHERE id = $3")
-                .bind(after.map(Json))
-                .bind(expires_at(
-                    last_active_at.unwrap_or(created_at),
-                    after.as_ref(),
-                ))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+            sqlx::query(
+                "UPDATE vector_stores SET expires_after = $1, expires_at = $2 WHERE id = $3",
+            )
+            .bind(after.map(Json))
+            .bind(expires_at(
+                last_active_at.unwrap_or(created_at),
+                after.as_ref(),
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         }
         if let Some(m) = &patch.metadata {
             set_metadata(&mut tx, "vector_stores", id.as_str(), m.as_ref()).await?;
@@ -481,9 +486,14 @@ impl VectorStoreStore for d::Store {
         let mut qb = QueryBuilder::<d::Db>::new(format!("{}vs.project = ", store_select()));
         qb.push_bind(project.as_str());
         let t = now();
-        fetch_page(self.reader(), qb, "vs.seq", params, cursors, |r: StoreRow| {
-            Ok(r.into_wire(t))
-        })
+        fetch_page(
+            self.reader(),
+            qb,
+            "vs.seq",
+            params,
+            cursors,
+            |r: StoreRow| Ok(r.into_wire(t)),
+        )
         .await
     }
 

@@ -53,6 +53,7 @@ pub mod runs;
 pub mod tenancy;
 pub mod threads;
 pub mod tool_outputs;
+pub mod vector_stores;
 
 /// Expands to one `#[tokio::test]` per contract case, in one `mod` per module of cases.
 /// `$factory` names an async fn in the caller's scope returning `(Guard, Arc<dyn Store>)`; the
@@ -71,6 +72,7 @@ macro_rules! store_contract_tests {
             files,
             tenancy,
             engine,
+            vector_stores,
         );
     };
     (@modules $factory:ident; $($module:ident),* $(,)?) => {
