@@ -32,4 +32,5 @@ mod tenancy;
 mod threads;
 mod v2_assistants_threads;
 mod validation;
+mod vector_stores;
 mod versions;
