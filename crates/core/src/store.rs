@@ -283,6 +283,13 @@ pub trait MessageStore: Send + Sync {
         params: &ListParams,
         run_id: Option<&RunId>,
     ) -> StoreResult<Page<Message>>;
+    /// Deletes a message with its file links (a message a run is writing is a 400).
+    async fn delete_message(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
+    ) -> StoreResult<()>;
     /// Lists a message's files.
     async fn list_message_files(
         &self,

@@ -63,7 +63,9 @@ pub fn routes(state: AppState) -> Router {
         )
         .route(
             "/threads/{thread_id}/messages/{message_id}",
-            get(messages::get_message).post(messages::modify_message),
+            get(messages::get_message)
+                .post(messages::modify_message)
+                .delete(messages::delete_message),
         )
         .route(
             "/threads/{thread_id}/messages/{message_id}/files",

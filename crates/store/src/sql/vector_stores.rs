@@ -225,7 +225,7 @@ async fn lock_store(conn: &mut d::Conn, project: &Project, id: &VectorStoreId) -
 }
 
 /// Adds `file` to store `id` (nothing if it is there already).
-async fn insert_file(
+pub(crate) async fn insert_file(
     conn: &mut d::Conn,
     project: &Project,
     id: &VectorStoreId,

@@ -42,8 +42,9 @@ pub async fn message_crud(store: Arc<dyn Store>) {
             &thread,
             CreateMessageRequest {
                 role: MessageRole::User,
-                content: "What is 2 + 2?".to_owned(),
+                content: "What is 2 + 2?".into(),
                 file_ids: Some(vec![f1.id.to_string(), f2.id.to_string()]),
+                attachments: None,
                 metadata: Some(md(&[("k", "v")])),
             },
         )

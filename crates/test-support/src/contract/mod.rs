@@ -211,8 +211,9 @@ fn assistant_req(model: &str) -> CreateAssistantRequest {
 fn user_msg(content: &str) -> CreateMessageRequest {
     CreateMessageRequest {
         role: MessageRole::User,
-        content: content.to_owned(),
+        content: content.into(),
         file_ids: None,
+        attachments: None,
         metadata: None,
     }
 }
