@@ -45,7 +45,7 @@ pub struct IngestHandle {
 
 impl IngestHandle {
     /// Starts `cfg.workers` loops (none for 0: the handle then only ignores wakes).
-    pub fn start(store: Arc<dyn Store>, ingester: Arc<dyn Ingester>, cfg: &IngestConfig) -> Self {
+    pub fn start(store: &Arc<dyn Store>, ingester: &Arc<dyn Ingester>, cfg: &IngestConfig) -> Self {
         let handle = Self {
             wake: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
@@ -132,7 +132,7 @@ async fn ingest_one(store: &dyn Store, ingester: &dyn Ingester, job: &IngestJob,
         // Cancelled, removed or taken over meanwhile: the outcome no longer applies.
         Ok(false) => {}
         Err(e) => {
-            tracing::error!(error = %e, file_id = %job.file_id, "recording an ingestion failed")
+            tracing::error!(error = %e, file_id = %job.file_id, "recording an ingestion failed");
         }
     }
 }

@@ -212,9 +212,11 @@ async fn start_executor(
 
 /// Starts `ingest_workers` ingestion loops (with the record-only ingester until search exists).
 fn start_ingest(settings: &Settings, store: &Arc<dyn Store>) -> IngestHandle {
+    let ingester: Arc<dyn assistd_core::ingest::Ingester> =
+        Arc::new(assistd_core::ingest::RecordOnly);
     IngestHandle::start(
-        store.clone(),
-        Arc::new(assistd_core::ingest::RecordOnly),
+        store,
+        &ingester,
         &IngestConfig {
             workers: settings.ingest_workers,
             ..IngestConfig::default()

@@ -292,6 +292,11 @@ pub enum ImageDetail {
     High,
 }
 
+#[expect(
+    clippy::ref_option,
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes the field by reference"
+)]
 fn detail_hidden(d: &Option<ImageDetail>) -> bool {
     d.is_none() || is_v1()
 }

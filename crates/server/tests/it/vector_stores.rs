@@ -230,7 +230,7 @@ async fn counts_add_up_while_files_are_added_concurrently() {
         seen.windows(2).all(|w| w[0][4] <= w[1][4]),
         "totals only grow: {seen:?}"
     );
-    let done = poll(&app, &path, |v| v["file_counts"]["completed"] == 12).await;
+    let done = poll(app, &path, |v| v["file_counts"]["completed"] == 12).await;
     assert_eq!(counts(&done), [0, 12, 0, 0, 12]);
     assert_eq!(done["usage_bytes"], 60);
 }

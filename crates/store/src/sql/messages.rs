@@ -264,33 +264,30 @@ async fn add_to_thread_store(
             attributes: None,
         })
         .collect();
-    match existing {
-        Some(store_id) => {
-            let at = now();
-            for f in &new_files {
-                insert_file(conn, project, &store_id, f, at).await?;
-            }
+    if let Some(store_id) = existing {
+        let at = now();
+        for f in &new_files {
+            insert_file(conn, project, &store_id, f, at).await?;
         }
-        None => {
-            let store = NewVectorStore {
-                name: None,
-                description: None,
-                expires_after: Some(VectorStoreExpirationAfter {
-                    anchor: VectorStoreExpirationAnchor::LastActiveAt,
-                    days: THREAD_STORE_DAYS,
-                }),
-                metadata: None,
-                files: new_files,
-                origin: VectorStoreOrigin::ThreadAttachments,
-            };
-            let store_id = insert_vector_store(conn, project, &store, "file_ids").await?;
-            sqlx::query("UPDATE threads SET vector_store_ids = $1 WHERE id = $2")
-                .bind(Json(vec![store_id.into_string()]))
-                .bind(thread_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-        }
+    } else {
+        let store = NewVectorStore {
+            name: None,
+            description: None,
+            expires_after: Some(VectorStoreExpirationAfter {
+                anchor: VectorStoreExpirationAnchor::LastActiveAt,
+                days: THREAD_STORE_DAYS,
+            }),
+            metadata: None,
+            files: new_files,
+            origin: VectorStoreOrigin::ThreadAttachments,
+        };
+        let store_id = insert_vector_store(conn, project, &store, "file_ids").await?;
+        sqlx::query("UPDATE threads SET vector_store_ids = $1 WHERE id = $2")
+            .bind(Json(vec![store_id.into_string()]))
+            .bind(thread_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
     }
     Ok(())
 }

@@ -300,13 +300,11 @@ async fn read_batch(
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
-    match row {
-        Some(r) => Ok(r.into()),
-        None => {
-            lock_store(conn, project, id).await?;
-            Err(StoreError::not_found(ObjectKind::FileBatch, batch_id))
-        }
+    if let Some(r) = row {
+        return Ok(r.into());
     }
+    lock_store(conn, project, id).await?;
+    Err(StoreError::not_found(ObjectKind::FileBatch, batch_id))
 }
 
 fn expires_at(last_active_at: i64, after: Option<&VectorStoreExpirationAfter>) -> Option<i64> {
