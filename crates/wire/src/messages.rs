@@ -79,6 +79,14 @@ impl Serialize for Message {
         let v1 = is_v1();
         let content = if v1 && self.content.iter().any(|c| !c.in_v1()) {
             Cow::Owned(self.content.iter().filter(|c| c.in_v1()).cloned().collect())
+        } else if crate::version::is_v2() && self.content.iter().any(MessageContent::cites_quote) {
+            // v2's `file_citation` has no `quote`.
+            Cow::Owned(
+                self.content
+                    .iter()
+                    .map(MessageContent::without_quotes)
+                    .collect(),
+            )
         } else {
             Cow::Borrowed(self.content.as_slice())
         };
@@ -236,6 +244,34 @@ impl MessageContent {
     /// Whether v1's view shows this part (v1 knows only text and image files).
     pub fn in_v1(&self) -> bool {
         matches!(self, Self::Text { .. } | Self::ImageFile { .. })
+    }
+
+    /// Whether a text annotation's `file_citation` carries v1's `quote`.
+    fn cites_quote(&self) -> bool {
+        match self {
+            Self::Text { text } => text.annotations.iter().any(|a| {
+                a.get("file_citation")
+                    .and_then(|c| c.get("quote"))
+                    .is_some()
+            }),
+            _ => false,
+        }
+    }
+
+    /// The part with `file_citation.quote` removed from its annotations.
+    fn without_quotes(&self) -> Self {
+        let mut part = self.clone();
+        if let Self::Text { text } = &mut part {
+            for a in &mut text.annotations {
+                if let Some(c) = a
+                    .get_mut("file_citation")
+                    .and_then(serde_json::Value::as_object_mut)
+                {
+                    c.remove("quote");
+                }
+            }
+        }
+        part
     }
 
     /// A plain text part without annotations.
@@ -448,5 +484,82 @@ pub struct MessageFile {
 impl HasId for MessageFile {
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::{ApiVersion, to_vec};
+    use serde_json::{Value, json};
+
+    fn message(content: Vec<MessageContent>, file_ids: &[&str]) -> Message {
+        Message {
+            id: MessageId::from("msg_1"),
+            object: "thread.message".to_owned(),
+            created_at: 1,
+            thread_id: ThreadId::from("thread_1"),
+            status: MessageStatus::Completed,
+            incomplete_details: None,
+            completed_at: None,
+            incomplete_at: None,
+            role: MessageRole::User,
+            content,
+            assistant_id: None,
+            run_id: None,
+            file_ids: file_ids.iter().map(|s| (*s).to_owned()).collect(),
+            attachments: None,
+            metadata: None,
+        }
+    }
+
+    fn view(v: ApiVersion, m: &Message) -> Value {
+        serde_json::from_slice(&to_vec(v, m).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn v2_drops_the_citation_quote_and_v1_keeps_it() {
+        let cited = MessageContent::Text {
+            text: TextContent {
+                value: "x".to_owned(),
+                annotations: vec![json!({"type": "file_citation", "text": "x",
+                    "file_citation": {"file_id": "file-1", "quote": "q"},
+                    "start_index": 0, "end_index": 1})],
+            },
+        };
+        let m = message(vec![cited], &[]);
+        let v2 = view(ApiVersion::V2, &m);
+        assert_eq!(
+            v2["content"][0]["text"]["annotations"][0]["file_citation"],
+            json!({"file_id": "file-1"})
+        );
+        let v1 = view(ApiVersion::V1, &m);
+        assert_eq!(
+            v1["content"][0]["text"]["annotations"][0]["file_citation"]["quote"],
+            "q"
+        );
+        // The stored form keeps everything.
+        let stored: Value = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            stored["content"][0]["text"]["annotations"][0]["file_citation"]["quote"],
+            "q"
+        );
+    }
+
+    #[test]
+    fn v1_shows_at_most_ten_files_and_v2_derives_attachments() {
+        let ids: Vec<String> = (0..12).map(|i| format!("file-{i}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let m = message(vec![MessageContent::text("x")], &refs);
+        let v1 = view(ApiVersion::V1, &m);
+        assert_eq!(v1["file_ids"].as_array().unwrap().len(), 10);
+        assert!(v1.get("attachments").is_none());
+        let v2 = view(ApiVersion::V2, &m);
+        assert!(v2.get("file_ids").is_none());
+        assert_eq!(v2["attachments"].as_array().unwrap().len(), 12);
+        assert_eq!(
+            v2["attachments"][0],
+            json!({"file_id": "file-0", "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]})
+        );
     }
 }
