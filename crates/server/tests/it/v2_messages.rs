@@ -330,3 +330,46 @@ async fn bad_message_input() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_new_threads_message_attachments_reach_its_store() {
+    let app = TestApp::spawn().await;
+    let v2 = app.v2();
+    let f = v2.file().await;
+    let thread = v2
+        .post(
+            "/threads",
+            json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}],
+                "attachments": [{"file_id": f, "tools": [{"type": "file_search"}]}]}]}),
+        )
+        .await
+        .ok();
+    let msgs = v2
+        .get(&format!("/threads/{}/messages", id_of(&thread)))
+        .await
+        .ok();
+    assert_eq!(
+        msgs["data"][0]["attachments"],
+        json!([{"file_id": f, "tools": [{"type": "file_search"}]}])
+    );
+    let stores = v2.get("/vector_stores").await.ok();
+    let vs = id_of(&stores["data"][0]);
+    // Ingested by the loop's poll even though nothing woke it.
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = v2.get(&format!("/vector_stores/{vs}/files/{f}")).await.ok()["status"].clone();
+        if status == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "completed");
+    // A bad attachment in a new thread's message names its path.
+    v2.post(
+        "/threads",
+        json!({"messages": [{"role": "user", "content": "x",
+            "attachments": [{"file_id": "file-nope"}]}]}),
+    )
+    .await
+    .bad("messages[0].attachments[0].file_id");
+}
