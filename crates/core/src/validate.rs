@@ -6,8 +6,7 @@ use assistd_wire::{
     AssistantTool, CreateAssistantRequest, CreateMessageRequest, CreateRunRequest,
     CreateThreadAndRunRequest, CreateThreadRequest, FileSearchOptions, MessageRequestContent,
     MessageRequestContentPart, Metadata, ModifyAssistantRequest, NamedToolType, ToolChoiceOption,
-    ToolResourcesRequest,
-    TruncationObject, TruncationType,
+    ToolResourcesRequest, TruncationObject, TruncationType,
 };
 
 /// A rejected value: answered as a 400 `invalid_request_error`.
