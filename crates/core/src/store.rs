@@ -124,8 +124,10 @@ pub struct NewFile {
     pub filename: String,
     /// Size in bytes.
     pub bytes: i64,
-    /// `assistants` or `fine-tune`.
+    /// One of `assistd_wire::UPLOAD_PURPOSES`.
     pub purpose: String,
+    /// Seconds after creation when the file expires (v2's `expires_after`).
+    pub expires_after_secs: Option<i64>,
 }
 
 /// A run to enqueue, with every field already resolved from the assistant and the request.
@@ -281,6 +283,13 @@ pub trait MessageStore: Send + Sync {
         params: &ListParams,
         run_id: Option<&RunId>,
     ) -> StoreResult<Page<Message>>;
+    /// Deletes a message with its file links (a message a run is writing is a 400).
+    async fn delete_message(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
+    ) -> StoreResult<()>;
     /// Lists a message's files.
     async fn list_message_files(
         &self,
@@ -394,7 +403,14 @@ pub trait FileStore: Send + Sync {
 /// Everything a server needs from storage.
 #[async_trait]
 pub trait Store:
-    AssistantStore + ThreadStore + MessageStore + RunStore + FileStore + crate::EngineStore
+    AssistantStore
+    + ThreadStore
+    + MessageStore
+    + RunStore
+    + FileStore
+    + crate::EngineStore
+    + crate::vector_stores::VectorStoreStore
+    + crate::ingest::IngestStore
 {
     /// Whether the backend answers (for `/healthz`).
     async fn ping(&self) -> StoreResult<()>;

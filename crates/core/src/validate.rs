@@ -4,9 +4,9 @@
 
 use assistd_wire::{
     AssistantTool, CreateAssistantRequest, CreateMessageRequest, CreateRunRequest,
-    CreateThreadAndRunRequest, CreateThreadRequest, FileSearchOptions, Metadata,
-    ModifyAssistantRequest, NamedToolType, ToolChoiceOption, ToolResourcesRequest,
-    TruncationObject, TruncationType,
+    CreateThreadAndRunRequest, CreateThreadRequest, FileSearchOptions, MessageRequestContent,
+    MessageRequestContentPart, Metadata, ModifyAssistantRequest, NamedToolType, ToolChoiceOption,
+    ToolResourcesRequest, TruncationObject, TruncationType,
 };
 
 /// A rejected value: answered as a 400 `invalid_request_error`.
@@ -50,6 +50,13 @@ pub mod limits {
     pub const ASSISTANT_FILES: usize = 20;
     /// Files of a message.
     pub const MESSAGE_FILES: usize = 10;
+    /// Attachments of one v2 message (our own limit: v2 sets none; the v1 view shows the first
+    /// 10 files).
+    pub const MESSAGE_ATTACHMENTS: usize = 20;
+    /// Content parts of one v2 message (our own limit).
+    pub const MESSAGE_PARTS: usize = 32;
+    /// Characters of an `image_url.url` (our own limit; data URLs are large).
+    pub const IMAGE_URL: usize = 10 * 1024 * 1024;
     /// Messages one request may carry (a new thread's `messages`, a run's
     /// `additional_messages`). Not in the v1 spec: this server's own limit, so that one request
     /// is one short write, whatever the body limit allows (a million tiny messages fit in 32 MiB
@@ -368,19 +375,95 @@ pub fn modify_assistant(req: &ModifyAssistantRequest) -> Checked {
 /// `CreateMessageRequest`, at `prefix` (empty for the top level).
 pub fn create_message(prefix: &str, req: &CreateMessageRequest) -> Checked {
     let p = join(prefix, "content");
-    if req.content.is_empty() {
+    match &req.content {
+        MessageRequestContent::Text(text) => message_text(&p, text)?,
+        MessageRequestContent::Parts(parts) => {
+            if parts.is_empty() {
+                return Err(Invalid::new(
+                    &p,
+                    format!(
+                        "Invalid '{p}': empty array. Expected an array with minimum length 1, but got an empty array instead."
+                    ),
+                ));
+            }
+            max_items(&p, parts, limits::MESSAGE_PARTS)?;
+            let mut total = 0;
+            for (i, part) in parts.iter().enumerate() {
+                let pp = format!("{p}[{i}]");
+                match part {
+                    MessageRequestContentPart::Text { text } => {
+                        message_text(&format!("{pp}.text"), text)?;
+                        total += text.chars().count();
+                    }
+                    MessageRequestContentPart::ImageFile { image_file } => {
+                        if image_file.file_id.is_empty() {
+                            return Err(Invalid::new(
+                                format!("{pp}.image_file.file_id"),
+                                format!(
+                                    "Invalid '{pp}.image_file.file_id': empty string. Expected a non-empty value."
+                                ),
+                            ));
+                        }
+                    }
+                    MessageRequestContentPart::ImageUrl { image_url } => {
+                        let up = format!("{pp}.image_url.url");
+                        max_len(&up, &image_url.url, limits::IMAGE_URL)?;
+                        let scheme_ok = ["https://", "http://", "data:image/"]
+                            .iter()
+                            .any(|s| image_url.url.starts_with(s));
+                        if !scheme_ok {
+                            return Err(Invalid::new(
+                                &up,
+                                format!(
+                                    "Invalid '{up}': expected an http(s) URL or a data:image/ URL."
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            if total > limits::MESSAGE_CONTENT {
+                return Err(Invalid::new(
+                    &p,
+                    format!(
+                        "Invalid '{p}': the text parts hold {total} characters together; the maximum is {}.",
+                        limits::MESSAGE_CONTENT
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(f) = &req.file_ids {
+        file_ids(&join(prefix, "file_ids"), f, limits::MESSAGE_FILES)?;
+    }
+    if let Some(a) = &req.attachments {
+        let ap = join(prefix, "attachments");
+        max_items(&ap, a, limits::MESSAGE_ATTACHMENTS)?;
+        for (i, att) in a.iter().enumerate() {
+            if att.file_id.is_empty() {
+                return Err(Invalid::new(
+                    format!("{ap}[{i}].file_id"),
+                    format!(
+                        "Invalid '{ap}[{i}].file_id': empty string. Expected a non-empty value."
+                    ),
+                ));
+            }
+        }
+    }
+    metadata(&join(prefix, "metadata"), req.metadata.as_ref())
+}
+
+/// A message's text (or one text part): 1 to 256,000 characters.
+fn message_text(p: &str, text: &str) -> Checked {
+    if text.is_empty() {
         return Err(Invalid::new(
-            &p,
+            p,
             format!(
                 "Invalid '{p}': string too short. Expected a string with minimum length 1, but got an empty string instead."
             ),
         ));
     }
-    max_len(&p, &req.content, limits::MESSAGE_CONTENT)?;
-    if let Some(f) = &req.file_ids {
-        file_ids(&join(prefix, "file_ids"), f, limits::MESSAGE_FILES)?;
-    }
-    metadata(&join(prefix, "metadata"), req.metadata.as_ref())
+    max_len(p, text, limits::MESSAGE_CONTENT)
 }
 
 fn messages(prefix: &str, msgs: &[CreateMessageRequest]) -> Checked {

@@ -9,6 +9,7 @@ use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use crate::limits::Limits;
 use crate::telemetry;
 use assistd_core::{Signal, Signals, Store};
+use assistd_executor::ingest::{IngestConfig, IngestHandle};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
 use assistd_models::ModelRouter;
 use assistd_store::{PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore};
@@ -48,6 +49,8 @@ pub struct AppState {
     pub signals: Option<Arc<dyn Signals>>,
     /// Per-project quotas and the failed-authentication backoff.
     pub limits: Arc<Limits>,
+    /// The loops that ingest files added to vector stores.
+    pub ingest: IngestHandle,
 }
 
 impl AppState {
@@ -58,6 +61,11 @@ impl AppState {
             e.queued(run_id);
         }
         self.broadcast(Signal::Queued);
+    }
+
+    /// Files were added to a vector store: let an ingestion loop know.
+    pub fn files_queued(&self) {
+        self.ingest.wake();
     }
 
     /// A run was asked to cancel: stop its model request, wherever a worker runs it.
@@ -202,6 +210,20 @@ async fn start_executor(
     )))
 }
 
+/// Starts `ingest_workers` ingestion loops (with the record-only ingester until search exists).
+fn start_ingest(settings: &Settings, store: &Arc<dyn Store>) -> IngestHandle {
+    let ingester: Arc<dyn assistd_core::ingest::Ingester> =
+        Arc::new(assistd_core::ingest::RecordOnly);
+    IngestHandle::start(
+        store,
+        &ingester,
+        &IngestConfig {
+            workers: settings.ingest_workers,
+            ..IngestConfig::default()
+        },
+    )
+}
+
 /// Workers only, no HTTP (`assistd worker`): executes the shared queue's runs until
 /// `shutdown` resolves, then releases the runs in flight.
 pub async fn run_worker(
@@ -215,9 +237,11 @@ pub async fn run_worker(
     let executor = start_executor(&settings, &store, &events, signals)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
+    let ingest = start_ingest(&settings, &store);
     tracing::info!(workers = settings.workers, "worker ready");
     shutdown.await;
     executor.shutdown().await;
+    ingest.shutdown().await;
     Ok(())
 }
 
@@ -230,6 +254,7 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let events = Arc::new(EventBus::default());
     let executor = start_executor(&settings, &store, &events, signals.clone()).await?;
     let limits = Arc::new(Limits::new(&settings.limits));
+    let ingest = start_ingest(&settings, &store);
     Ok(AppState {
         store,
         blobs,
@@ -239,6 +264,7 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         executor,
         events,
         signals,
+        ingest,
     })
 }
 
@@ -366,6 +392,7 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<()>,
     executor: Option<ExecutorHandle>,
     events: Arc<EventBus>,
+    ingest: IngestHandle,
 }
 
 impl RunningServer {
@@ -382,6 +409,7 @@ impl RunningServer {
         if let Some(e) = &self.executor {
             e.shutdown().await;
         }
+        self.ingest.shutdown().await;
         served
     }
 }
@@ -399,6 +427,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let executor = state.executor.clone();
     let events = state.events.clone();
+    let ingest = state.ingest.clone();
     let app = router(state);
     let task = tokio::spawn(crate::listener::serve(listener, app, limits, async move {
         let _ = rx.await;
@@ -409,5 +438,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         task,
         executor,
         events,
+        ingest,
     })
 }

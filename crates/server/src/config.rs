@@ -63,6 +63,9 @@ pub struct Settings {
     /// The `openai-poll-after-ms` header on run responses: how long the SDKs' polling helpers
     /// wait between polls.
     pub poll_after_ms: u64,
+    /// Files added to vector stores ingested at once by this process (0: none; files stay
+    /// `in_progress` until another process ingests them).
+    pub ingest_workers: usize,
     /// The built-in model (`[local_model]` in the TOML file, `ASSISTD_LOCAL_MODEL_*`).
     pub local_model: LocalModelSettings,
     /// Where uploaded file bytes live: unset for `<data_dir>/files` on local disk, or an
@@ -318,6 +321,7 @@ impl Default for Settings {
             lease_secs: 30.0,
             max_turns: 16,
             poll_after_ms: 100,
+            ingest_workers: 1,
             local_model: LocalModelSettings::default(),
             file_storage_url: None,
             file_storage_options: StorageOptions::default(),
@@ -417,7 +421,7 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 28] = [
+const ENV_SETTINGS: [&str; 29] = [
     "log_format",
     "otlp_endpoint",
     "metrics_enabled",
@@ -432,6 +436,7 @@ const ENV_SETTINGS: [&str; 28] = [
     "lease_secs",
     "max_turns",
     "poll_after_ms",
+    "ingest_workers",
     "data_dir",
     "database_url",
     "max_upload_bytes",

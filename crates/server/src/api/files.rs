@@ -9,7 +9,8 @@ use crate::extract::RawQuery;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{NewFile, ObjectKind, StoreError};
 use assistd_wire::{
-    DeletionStatus, FileId, ListFilesResponse, ListResponse, OpenAIFile, UPLOAD_PURPOSES,
+    DeletionStatus, FILE_EXPIRY_SECS, FileId, ListFilesResponse, ListResponse, OpenAIFile,
+    UPLOAD_PURPOSES,
 };
 use axum::Json;
 use axum::body::Body;
@@ -25,6 +26,9 @@ pub const MAX_FILENAME_BYTES: usize = 512;
 /// Longest `purpose` read: the longest valid one is a few bytes, so a longer field is refused
 /// without being kept.
 const MAX_PURPOSE_BYTES: usize = 64;
+/// What the purpose errors list.
+const PURPOSES_TEXT: &str =
+    "'assistants', 'batch', 'fine-tune', 'vision', 'user_data', and 'evals'";
 /// Most files one `GET /files` page holds (and its default), as v2 has it.
 const MAX_FILES_PAGE: u32 = 10_000;
 
@@ -52,7 +56,7 @@ fn check_purpose(purpose: Option<&str>) -> ApiResult<String> {
         Some(p) if UPLOAD_PURPOSES.contains(&p) => Ok(p.to_owned()),
         Some(p) => Err(ApiError::invalid(
             format!(
-                "Invalid value for 'purpose': '{}'. Supported values are: 'fine-tune' and 'assistants'.",
+                "Invalid value for 'purpose': '{}'. Supported values are: {PURPOSES_TEXT}.",
                 quote(p)
             ),
             Some("purpose".to_owned()),
@@ -60,7 +64,58 @@ fn check_purpose(purpose: Option<&str>) -> ApiResult<String> {
     }
 }
 
-/// `POST /files` (createFile): multipart `file` + `purpose`.
+/// `expires_after` (v2): `anchor` `created_at` and `seconds` 3600 to 2592000, both required
+/// when either is sent.
+fn check_expires_after(anchor: Option<&str>, seconds: Option<&str>) -> ApiResult<Option<i64>> {
+    let (anchor, seconds) = match (anchor, seconds) {
+        (None, None) => return Ok(None),
+        (Some(a), Some(s)) => (a, s),
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "Missing required parameter: 'expires_after.anchor'.",
+                Some("expires_after.anchor".to_owned()),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(ApiError::invalid(
+                "Missing required parameter: 'expires_after.seconds'.",
+                Some("expires_after.seconds".to_owned()),
+            ));
+        }
+    };
+    if anchor != "created_at" {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid value for 'expires_after.anchor': '{}'. Supported values are: 'created_at'.",
+                quote(anchor)
+            ),
+            Some("expires_after.anchor".to_owned()),
+        ));
+    }
+    let secs: i64 = seconds.trim().parse().map_err(|_| {
+        ApiError::invalid(
+            format!(
+                "Invalid type for 'expires_after.seconds': expected an integer, but got '{}' instead.",
+                quote(seconds)
+            ),
+            Some("expires_after.seconds".to_owned()),
+        )
+    })?;
+    if !FILE_EXPIRY_SECS.contains(&secs) {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid 'expires_after.seconds': expected a value between {} and {}, but got {secs} instead.",
+                FILE_EXPIRY_SECS.start(),
+                FILE_EXPIRY_SECS.end()
+            ),
+            Some("expires_after.seconds".to_owned()),
+        ));
+    }
+    Ok(Some(secs))
+}
+
+/// `POST /files` (createFile): multipart `file` + `purpose`, and v2's `expires_after`. The
+/// same under either header (the v2 SDKs upload without `OpenAI-Beta`).
 pub async fn create_file(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -80,6 +135,8 @@ pub async fn create_file(
     let outcome = async {
         read_form(&s, &mut form, limit, &mut upload).await?;
         let purpose = check_purpose(upload.purpose.as_deref())?;
+        let expires_after_secs =
+            check_expires_after(upload.anchor.as_deref(), upload.seconds.as_deref())?;
         let Some(stored) = &upload.stored else {
             return Err(ApiError::invalid(
                 "Missing required parameter: 'file'.",
@@ -95,6 +152,7 @@ pub async fn create_file(
                     filename: stored.filename.clone(),
                     bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
                     purpose,
+                    expires_after_secs,
                 },
             )
             .await?)
@@ -117,6 +175,10 @@ pub async fn create_file(
 #[derive(Default)]
 struct Upload {
     purpose: Option<String>,
+    /// `expires_after[anchor]`, as the SDKs flatten the object into form fields.
+    anchor: Option<String>,
+    /// `expires_after[seconds]`.
+    seconds: Option<String>,
     stored: Option<StoredBytes>,
 }
 
@@ -140,7 +202,13 @@ async fn read_form(
         .map_err(|e| multipart_error(&e, limit))?
     {
         match field.name().unwrap_or_default() {
-            "purpose" => upload.purpose = Some(read_purpose(field, limit).await?),
+            "purpose" => upload.purpose = Some(read_short(field, limit, "purpose").await?),
+            "expires_after[anchor]" => {
+                upload.anchor = Some(read_short(field, limit, "expires_after[anchor]").await?);
+            }
+            "expires_after[seconds]" => {
+                upload.seconds = Some(read_short(field, limit, "expires_after[seconds]").await?);
+            }
             "file" => store_bytes(s, field, limit, &mut upload.stored).await?,
             other => {
                 return Err(ApiError::invalid(
@@ -153,10 +221,10 @@ async fn read_form(
     Ok(())
 }
 
-/// The `purpose` field, read only as far as a valid purpose could go: a longer one is refused,
-/// quoting its start, after the rest of it is read and dropped (so the client gets the answer
-/// rather than a reset connection).
-async fn read_purpose(mut field: Field<'_>, limit: u64) -> ApiResult<String> {
+/// A short text field (`purpose`, `expires_after[…]`), read only as far as a valid value could
+/// go: a longer one is refused, quoting its start, after the rest of it is read and dropped (so
+/// the client gets the answer rather than a reset connection).
+async fn read_short(mut field: Field<'_>, limit: u64, name: &str) -> ApiResult<String> {
     let mut bytes = Vec::new();
     let mut too_long = false;
     while let Some(chunk) = field
@@ -175,11 +243,8 @@ async fn read_purpose(mut field: Field<'_>, limit: u64) -> ApiResult<String> {
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if too_long {
         return Err(ApiError::invalid(
-            format!(
-                "Invalid value for 'purpose': '{}…'. Supported values are: 'fine-tune' and 'assistants'.",
-                quote(&text)
-            ),
-            Some("purpose".to_owned()),
+            format!("Invalid value for '{name}': '{}…'.", quote(&text)),
+            Some(name.to_owned()),
         ));
     }
     Ok(text)

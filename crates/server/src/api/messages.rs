@@ -1,4 +1,5 @@
-//! Messages and message files.
+//! Messages and message files. Every response goes through `Versioned`: a message's fields
+//! differ by version (`file_ids` / `attachments`, the parts v1 knows).
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -7,7 +8,7 @@ use crate::extract::{ApiJson, RawQuery};
 use crate::version::{V1Only, Version, Versioned};
 use assistd_core::validate;
 use assistd_wire::{
-    CreateMessageRequest, FileId, ListResponse, Message, MessageFile, MessageId,
+    CreateMessageRequest, DeletionStatus, FileId, ListResponse, Message, MessageFile, MessageId,
     ModifyMessageRequest, RunId, ThreadId,
 };
 use axum::extract::{Path, State};
@@ -21,9 +22,27 @@ pub async fn create_message(
     ApiJson(req): ApiJson<CreateMessageRequest>,
 ) -> ApiResult<Versioned<Message>> {
     validate::create_message("", &req)?;
+    let files = req.attachments.as_ref().is_some_and(|a| !a.is_empty())
+        || req.file_ids.as_ref().is_some_and(|f| !f.is_empty());
+    let msg = s.store.create_message(&p, &thread_id, req).await?;
+    if files {
+        // Files for file_search went into the thread's vector store.
+        s.files_queued();
+    }
+    Ok(Versioned(v, msg))
+}
+
+/// `DELETE /threads/{thread_id}/messages/{message_id}` (deleteMessage).
+pub async fn delete_message(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Version(v): Version,
+    Path((thread_id, message_id)): Path<(ThreadId, MessageId)>,
+) -> ApiResult<Versioned<DeletionStatus>> {
+    s.store.delete_message(&p, &thread_id, &message_id).await?;
     Ok(Versioned(
         v,
-        s.store.create_message(&p, &thread_id, req).await?,
+        DeletionStatus::new(message_id, "thread.message.deleted"),
     ))
 }
 

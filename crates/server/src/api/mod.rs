@@ -17,7 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-/// Every Assistants v1 and Files operation.
+/// Every Assistants (v1 and v2), vector store and Files operation.
 pub fn routes(state: AppState) -> Router {
     let json_limit = DefaultBodyLimit::max(state.settings.max_json_body_bytes);
     // Multipart framing adds a few hundred bytes around the file; allow for it so the 413 is
@@ -30,7 +30,7 @@ pub fn routes(state: AppState) -> Router {
     let files = Router::new()
         .route("/files", get(files::list_files).post(files::create_file))
         .layer(upload_limit);
-    Router::new()
+    let api = Router::new()
         .route(
             "/assistants",
             get(assistants::list_assistants).post(assistants::create_assistant),
@@ -63,7 +63,9 @@ pub fn routes(state: AppState) -> Router {
         )
         .route(
             "/threads/{thread_id}/messages/{message_id}",
-            get(messages::get_message).post(messages::modify_message),
+            get(messages::get_message)
+                .post(messages::modify_message)
+                .delete(messages::delete_message),
         )
         .route(
             "/threads/{thread_id}/messages/{message_id}/files",
@@ -101,7 +103,8 @@ pub fn routes(state: AppState) -> Router {
             "/files/{file_id}",
             get(files::retrieve_file).delete(files::delete_file),
         )
-        .route("/files/{file_id}/content", get(files::download_file))
+        .route("/files/{file_id}/content", get(files::download_file));
+    vector_store_routes(api)
         .layer(json_limit)
         .layer(from_fn_with_state(BodyGate::new(&state.settings), gate))
         .merge(files)
@@ -112,4 +115,52 @@ pub fn routes(state: AppState) -> Router {
         ))
         .route_layer(from_fn_with_state(state.auth.clone(), authenticate))
         .with_state(state)
+}
+
+/// The vector store operations (new in v2, served under either header).
+fn vector_store_routes(api: Router<AppState>) -> Router<AppState> {
+    api.route(
+        "/vector_stores",
+        get(vector_stores::list_vector_stores).post(vector_stores::create_vector_store),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}",
+        get(vector_stores::get_vector_store)
+            .post(vector_stores::modify_vector_store)
+            .delete(vector_stores::delete_vector_store),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/files",
+        get(vector_stores::list_vector_store_files).post(vector_stores::create_vector_store_file),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/files/{file_id}",
+        get(vector_stores::get_vector_store_file)
+            .post(vector_stores::update_vector_store_file_attributes)
+            .delete(vector_stores::delete_vector_store_file),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/files/{file_id}/content",
+        get(vector_stores::retrieve_vector_store_file_content),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/file_batches",
+        post(vector_stores::create_vector_store_file_batch),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}",
+        get(vector_stores::get_vector_store_file_batch),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+        post(vector_stores::cancel_vector_store_file_batch),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
+        get(vector_stores::list_files_in_vector_store_batch),
+    )
+    .route(
+        "/vector_stores/{vector_store_id}/search",
+        post(vector_stores::search_vector_store),
+    )
 }

@@ -1,1 +1,315 @@
-//! Vector stores, their files and file batches (`/vector_stores`).
+//! Vector stores, their files and file batches (`/vector_stores`). The operations are new in v2
+//! and clash with nothing in v1, so they answer under either header, in the one shape the spec
+//! gives them.
+//!
+//! Until ingestion extracts text and search ranks it (the `file_search` issue), a file's content
+//! is an empty page and a search answers a valid page without results; both still check the
+//! whole request and that the store and file exist.
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, quote};
+use crate::extract::{ApiJson, RawQuery};
+use assistd_core::vector_stores::{self as vs, NewVectorStoreFile};
+use assistd_wire::vector_stores::{
+    ChunkingStrategyRequestParam, CreateVectorStoreFileBatchRequest, CreateVectorStoreFileRequest,
+    CreateVectorStoreRequest, UpdateVectorStoreFileAttributesRequest, UpdateVectorStoreRequest,
+    VECTOR_STORE_DELETED, VECTOR_STORE_FILE_DELETED, VectorStoreFileBatchObject,
+    VectorStoreFileContentResponse, VectorStoreFileObject, VectorStoreFileStatus,
+    VectorStoreObject, VectorStoreSearchRequest, VectorStoreSearchResultsPage,
+};
+use assistd_wire::{DeletionStatus, FileBatchId, FileId, ListResponse, VectorStoreId};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+/// A response the SDKs' pollers read, with the `openai-poll-after-ms` header they sleep for.
+pub struct Polled<T>(u64, T);
+
+impl<T> Polled<T> {
+    fn new(s: &AppState, body: T) -> Self {
+        Self(s.settings.poll_after_ms, body)
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Polled<T> {
+    fn into_response(self) -> Response {
+        ([("openai-poll-after-ms", self.0.to_string())], Json(self.1)).into_response()
+    }
+}
+
+/// The `filter` query parameter of the file lists.
+fn status_filter(q: &RawQuery) -> ApiResult<Option<VectorStoreFileStatus>> {
+    match q.get("filter") {
+        None => Ok(None),
+        Some(f) => VectorStoreFileStatus::parse(f).map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                format!(
+                    "Invalid value for 'filter': expected one of 'in_progress', 'completed', 'failed', or 'cancelled', but got '{}' instead.",
+                    quote(f)
+                ),
+                Some("filter".to_owned()),
+            )
+        }),
+    }
+}
+
+/// `POST /vector_stores` (createVectorStore).
+pub async fn create_vector_store(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(req): ApiJson<CreateVectorStoreRequest>,
+) -> ApiResult<Json<VectorStoreObject>> {
+    vs::check_create(&req)?;
+    let has_files = req.file_ids.as_ref().is_some_and(|f| !f.is_empty());
+    let store = s.store.create_vector_store(&p, req.into()).await?;
+    if has_files {
+        s.files_queued();
+    }
+    Ok(Json(store))
+}
+
+/// `GET /vector_stores` (listVectorStores).
+pub async fn list_vector_stores(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<VectorStoreObject>>> {
+    let page = s.store.list_vector_stores(&p, &q.list_params()?).await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `GET /vector_stores/{vector_store_id}` (getVectorStore).
+pub async fn get_vector_store(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+) -> ApiResult<Polled<VectorStoreObject>> {
+    Ok(Polled::new(&s, s.store.get_vector_store(&p, &id).await?))
+}
+
+/// `POST /vector_stores/{vector_store_id}` (modifyVectorStore).
+pub async fn modify_vector_store(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+    ApiJson(req): ApiJson<UpdateVectorStoreRequest>,
+) -> ApiResult<Json<VectorStoreObject>> {
+    vs::check_modify(&req)?;
+    Ok(Json(s.store.modify_vector_store(&p, &id, req).await?))
+}
+
+/// `DELETE /vector_stores/{vector_store_id}` (deleteVectorStore).
+pub async fn delete_vector_store(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+) -> ApiResult<Json<DeletionStatus>> {
+    s.store.delete_vector_store(&p, &id).await?;
+    Ok(Json(DeletionStatus::new(id, VECTOR_STORE_DELETED)))
+}
+
+/// `POST /vector_stores/{vector_store_id}/files` (createVectorStoreFile).
+pub async fn create_vector_store_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+    ApiJson(req): ApiJson<CreateVectorStoreFileRequest>,
+) -> ApiResult<Json<VectorStoreFileObject>> {
+    vs::check_file(
+        &req.file_id,
+        req.chunking_strategy.as_ref(),
+        req.attributes.as_ref(),
+    )?;
+    let file = s
+        .store
+        .create_vector_store_file(
+            &p,
+            &id,
+            NewVectorStoreFile {
+                file_id: FileId::from(req.file_id),
+                chunking_strategy: req
+                    .chunking_strategy
+                    .unwrap_or(ChunkingStrategyRequestParam::Auto)
+                    .into(),
+                attributes: req.attributes,
+            },
+        )
+        .await?;
+    s.files_queued();
+    Ok(Json(file))
+}
+
+/// `GET /vector_stores/{vector_store_id}/files` (listVectorStoreFiles), with `filter`.
+pub async fn list_vector_store_files(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<VectorStoreFileObject>>> {
+    let filter = status_filter(&q)?;
+    let page = s
+        .store
+        .list_vector_store_files(&p, &id, filter, &q.list_params()?)
+        .await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `GET /vector_stores/{vector_store_id}/files/{file_id}` (getVectorStoreFile).
+pub async fn get_vector_store_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, file_id)): Path<(VectorStoreId, FileId)>,
+) -> ApiResult<Polled<VectorStoreFileObject>> {
+    Ok(Polled::new(
+        &s,
+        s.store.get_vector_store_file(&p, &id, &file_id).await?,
+    ))
+}
+
+/// `POST /vector_stores/{vector_store_id}/files/{file_id}` (updateVectorStoreFileAttributes).
+pub async fn update_vector_store_file_attributes(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, file_id)): Path<(VectorStoreId, FileId)>,
+    ApiJson(req): ApiJson<UpdateVectorStoreFileAttributesRequest>,
+) -> ApiResult<Json<VectorStoreFileObject>> {
+    let Some(attributes) = req.attributes else {
+        return Err(ApiError::invalid(
+            "Missing required parameter: 'attributes'.",
+            Some("attributes".to_owned()),
+        ));
+    };
+    vs::check_attributes("attributes", attributes.as_ref())?;
+    Ok(Json(
+        s.store
+            .update_vector_store_file_attributes(&p, &id, &file_id, attributes)
+            .await?,
+    ))
+}
+
+/// `DELETE /vector_stores/{vector_store_id}/files/{file_id}` (deleteVectorStoreFile).
+pub async fn delete_vector_store_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, file_id)): Path<(VectorStoreId, FileId)>,
+) -> ApiResult<Json<DeletionStatus>> {
+    s.store.delete_vector_store_file(&p, &id, &file_id).await?;
+    Ok(Json(DeletionStatus::new(
+        file_id,
+        VECTOR_STORE_FILE_DELETED,
+    )))
+}
+
+/// `GET /vector_stores/{vector_store_id}/files/{file_id}/content`
+/// (retrieveVectorStoreFileContent): the text ingestion extracted, which is none until
+/// ingestion extracts text.
+pub async fn retrieve_vector_store_file_content(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, file_id)): Path<(VectorStoreId, FileId)>,
+) -> ApiResult<Json<VectorStoreFileContentResponse>> {
+    s.store.get_vector_store_file(&p, &id, &file_id).await?;
+    Ok(Json(VectorStoreFileContentResponse {
+        object: "vector_store.file_content.page".to_owned(),
+        data: Vec::new(),
+        has_more: false,
+        next_page: None,
+    }))
+}
+
+/// `POST /vector_stores/{vector_store_id}/file_batches` (createVectorStoreFileBatch).
+pub async fn create_vector_store_file_batch(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+    ApiJson(req): ApiJson<CreateVectorStoreFileBatchRequest>,
+) -> ApiResult<Json<VectorStoreFileBatchObject>> {
+    vs::check_batch(&req)?;
+    let field = if req.files.is_some() {
+        "files"
+    } else {
+        "file_ids"
+    };
+    let files = vs::batch_files(req)
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let param = if field == "files" {
+                format!("files[{i}].file_id")
+            } else {
+                format!("file_ids[{i}]")
+            };
+            (f, param)
+        })
+        .collect();
+    let batch = s
+        .store
+        .create_vector_store_file_batch(&p, &id, files)
+        .await?;
+    s.files_queued();
+    Ok(Json(batch))
+}
+
+/// `GET /vector_stores/{vector_store_id}/file_batches/{batch_id}` (getVectorStoreFileBatch).
+pub async fn get_vector_store_file_batch(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, batch_id)): Path<(VectorStoreId, FileBatchId)>,
+) -> ApiResult<Polled<VectorStoreFileBatchObject>> {
+    Ok(Polled::new(
+        &s,
+        s.store
+            .get_vector_store_file_batch(&p, &id, &batch_id)
+            .await?,
+    ))
+}
+
+/// `POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel`
+/// (cancelVectorStoreFileBatch).
+pub async fn cancel_vector_store_file_batch(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, batch_id)): Path<(VectorStoreId, FileBatchId)>,
+) -> ApiResult<Json<VectorStoreFileBatchObject>> {
+    Ok(Json(
+        s.store
+            .cancel_vector_store_file_batch(&p, &id, &batch_id)
+            .await?,
+    ))
+}
+
+/// `GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files`
+/// (listFilesInVectorStoreBatch), with `filter`.
+pub async fn list_files_in_vector_store_batch(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path((id, batch_id)): Path<(VectorStoreId, FileBatchId)>,
+    q: RawQuery,
+) -> ApiResult<Json<ListResponse<VectorStoreFileObject>>> {
+    let filter = status_filter(&q)?;
+    let page = s
+        .store
+        .list_vector_store_file_batch_files(&p, &id, &batch_id, filter, &q.list_params()?)
+        .await?;
+    Ok(Json(ListResponse::new(page.data, page.has_more)))
+}
+
+/// `POST /vector_stores/{vector_store_id}/search` (searchVectorStore): the request is checked
+/// whole and the store marked active; the page has no results until search exists.
+pub async fn search_vector_store(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<VectorStoreId>,
+    ApiJson(req): ApiJson<VectorStoreSearchRequest>,
+) -> ApiResult<Json<VectorStoreSearchResultsPage>> {
+    let queries = vs::check_search(&req)?;
+    s.store.touch_vector_store(&p, &id).await?;
+    Ok(Json(VectorStoreSearchResultsPage {
+        object: "vector_store.search_results.page".to_owned(),
+        search_query: queries,
+        data: Vec::new(),
+        has_more: false,
+        next_page: None,
+    }))
+}

@@ -119,6 +119,7 @@ pub const FILE_KEYS: &[&str] = &[
     "purpose",
     "status",
     "status_details",
+    "expires_at",
 ];
 /// Delete responses.
 pub const DELETED_KEYS: &[&str] = &["id", "object", "deleted"];

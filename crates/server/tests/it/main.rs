@@ -31,5 +31,7 @@ mod streaming;
 mod tenancy;
 mod threads;
 mod v2_assistants_threads;
+mod v2_messages;
 mod validation;
+mod vector_stores;
 mod versions;

@@ -447,6 +447,7 @@ impl EngineStore for d::Store {
             assistant_id: Some(run.assistant_id.clone()),
             run_id: Some(run.id.clone()),
             file_ids: Vec::new(),
+            attachments: None,
             metadata: None,
         };
         sqlx::query(

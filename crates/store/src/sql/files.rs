@@ -21,6 +21,7 @@ struct FileRow {
     purpose: String,
     status: String,
     status_details: Option<String>,
+    expires_at: Option<i64>,
 }
 
 impl From<FileRow> for OpenAIFile {
@@ -34,11 +35,13 @@ impl From<FileRow> for OpenAIFile {
             purpose: r.purpose,
             status: r.status,
             status_details: r.status_details,
+            expires_at: r.expires_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, created_at, bytes, filename, purpose, status, status_details";
+const COLUMNS: &str =
+    "id, created_at, bytes, filename, purpose, status, status_details, expires_at";
 
 /// Checks that every id names a file of this project with purpose `assistants`; `param` names
 /// the referencing field (`file_ids`, `messages[0].file_ids`, ...).
@@ -53,35 +56,41 @@ pub(crate) async fn check_attachable(
     param: &str,
 ) -> StoreResult<()> {
     for (i, id) in ids.iter().enumerate() {
-        let purpose: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT purpose FROM files WHERE id = $1 AND project = $2{}",
-            d::lock(RowLock::KeyShare)
-        ))
-        .bind(id)
-        .bind(project.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend)?;
-        match purpose {
-            None => {
-                return Err(StoreError::InvalidReference {
-                    kind: ObjectKind::File,
-                    id: id.clone(),
-                    param: format!("{param}[{i}]"),
-                });
-            }
-            Some(p) if p != "assistants" => {
-                return Err(StoreError::invalid(
-                    format!(
-                        "Invalid '{param}[{i}]': file '{id}' has purpose '{p}', but only files with purpose 'assistants' can be attached."
-                    ),
-                    Some(&format!("{param}[{i}]")),
-                ));
-            }
-            Some(_) => {}
-        }
+        check_attachable_one(conn, project, id, &format!("{param}[{i}]")).await?;
     }
     Ok(())
+}
+
+/// [`check_attachable`] for one id referenced at `param` (the whole path, e.g. `file_id`).
+pub(crate) async fn check_attachable_one(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &str,
+    param: &str,
+) -> StoreResult<()> {
+    let purpose: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT purpose FROM files WHERE id = $1 AND project = $2{}",
+        d::lock(RowLock::KeyShare)
+    ))
+    .bind(id)
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    match purpose {
+        None => Err(StoreError::InvalidReference {
+            kind: ObjectKind::File,
+            id: id.to_owned(),
+            param: param.to_owned(),
+        }),
+        Some(p) if p != "assistants" => Err(StoreError::invalid(
+            format!(
+                "Invalid '{param}': file '{id}' has purpose '{p}', but only files with purpose 'assistants' can be attached."
+            ),
+            Some(param),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Removes duplicates, keeping the first occurrence.
@@ -97,9 +106,13 @@ pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
 impl FileStore for d::Store {
     async fn create_file(&self, project: &Project, file: NewFile) -> StoreResult<OpenAIFile> {
         let created_at = now();
+        let expires_at = file
+            .expires_after_secs
+            .map(|s| created_at.saturating_add(s));
         sqlx::query(
-            "INSERT INTO files (id, project, created_at, bytes, filename, purpose, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'processed')",
+            "INSERT INTO files (id, project, created_at, bytes, filename, purpose, status, \
+               expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'processed', $7)",
         )
         .bind(&file.id)
         .bind(project.as_str())
@@ -107,6 +120,7 @@ impl FileStore for d::Store {
         .bind(file.bytes)
         .bind(&file.filename)
         .bind(&file.purpose)
+        .bind(expires_at)
         .execute(self.writer())
         .await
         .map_err(backend)?;
@@ -119,6 +133,7 @@ impl FileStore for d::Store {
             purpose: file.purpose,
             status: "processed".to_owned(),
             status_details: None,
+            expires_at,
         })
     }
 

@@ -1,18 +1,25 @@
 //! Messages and message files.
 
-use super::files::{check_attachable, dedup};
+use super::files::{check_attachable, check_attachable_one, dedup};
 use super::threads::{Guard, active_run, exists as thread_exists, lock as lock_thread};
+use super::vector_stores::{insert_file, insert_vector_store};
 use super::{
-    backend, cursors, d, fetch_json_page, fetch_page, list_scoped, set_metadata, text_enum,
+    abort, backend, cursors, d, fetch_json_page, fetch_page, list_scoped, set_metadata, text_enum,
 };
+use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::transitions::ACTIVE;
+use assistd_core::vector_stores::{NewVectorStore, NewVectorStoreFile, VectorStoreOrigin};
 use assistd_core::{ListParams, MessageStore, ObjectKind, Page, Project, StoreError, StoreResult};
+use assistd_wire::vector_stores::{
+    ChunkingStrategy, VectorStoreExpirationAfter, VectorStoreExpirationAnchor,
+};
 use assistd_wire::{
     AssistantId, CreateMessageRequest, FileId, Message, MessageContent, MessageFile, MessageId,
     MessageIncompleteDetails, MessageStatus, Metadata, RunId, ThreadId,
 };
+use assistd_wire::{Attachment, MessageRequestContent, MessageRequestContentPart, VectorStoreId};
 use async_trait::async_trait;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
@@ -31,6 +38,7 @@ pub(crate) struct MessageRow {
     assistant_id: Option<AssistantId>,
     run_id: Option<RunId>,
     file_ids: Json<Vec<String>>,
+    attachments: Option<Json<Vec<Attachment>>>,
     metadata: Option<Json<Metadata>>,
 }
 
@@ -50,6 +58,7 @@ impl MessageRow {
             assistant_id: self.assistant_id,
             run_id: self.run_id,
             file_ids: self.file_ids.0,
+            attachments: self.attachments.map(|a| a.0),
             metadata: self.metadata.map(|m| m.0),
         })
     }
@@ -57,7 +66,7 @@ impl MessageRow {
 
 pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
     m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
-    m.file_ids FROM messages m";
+    m.file_ids, m.attachments FROM messages m";
 
 /// The object of a new user-written message.
 fn user_message(
@@ -75,16 +84,21 @@ fn user_message(
         completed_at: None,
         incomplete_at: None,
         role: req.role,
-        content: vec![MessageContent::text(req.content.clone())],
+        content: req.content.to_content(),
         assistant_id: None,
         run_id: None,
         file_ids,
+        attachments: req.attachments.clone(),
         metadata: req.metadata.clone(),
     }
 }
 
 /// Inserts a user-written message (from the messages endpoint, a new thread, or a run's
 /// `additional_messages`); `param` names the request field holding it, for errors.
+///
+/// v2 `attachments` become the message's `file_ids` (their distinct files) and are kept as
+/// written; the files of `file_search` attachments (and every v1 message file, which served
+/// both tools) go into the thread's vector store, created for the thread if it has none.
 pub(crate) async fn insert_message(
     conn: &mut d::Conn,
     project: &Project,
@@ -92,17 +106,40 @@ pub(crate) async fn insert_message(
     req: CreateMessageRequest,
     param: &str,
 ) -> StoreResult<Message> {
-    let file_ids = dedup(req.file_ids.as_deref().unwrap_or_default());
-    let files_param = if param.is_empty() {
-        "file_ids".to_owned()
-    } else {
-        format!("{param}.file_ids")
+    let prefix = |field: &str| {
+        if param.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{param}.{field}")
+        }
     };
-    check_attachable(conn, project, &file_ids, &files_param).await?;
+    let (file_ids, searched) = if let Some(attachments) = &req.attachments {
+        for (i, a) in attachments.iter().enumerate() {
+            check_attachable_one(
+                conn,
+                project,
+                &a.file_id,
+                &prefix(&format!("attachments[{i}].file_id")),
+            )
+            .await?;
+        }
+        let ids: Vec<String> = attachments.iter().map(|a| a.file_id.clone()).collect();
+        let searched: Vec<String> = attachments
+            .iter()
+            .filter(|a| a.for_file_search())
+            .map(|a| a.file_id.clone())
+            .collect();
+        (dedup(&ids), dedup(&searched))
+    } else {
+        let ids = dedup(req.file_ids.as_deref().unwrap_or_default());
+        check_attachable(conn, project, &ids, &prefix("file_ids")).await?;
+        (ids.clone(), ids)
+    };
+    check_image_files(conn, project, &req.content, &prefix("content")).await?;
     let msg = user_message(thread_id, &req, file_ids);
     sqlx::query(
         "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, metadata, \
-         file_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         file_ids, attachments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&msg.id)
     .bind(project.as_str())
@@ -113,6 +150,7 @@ pub(crate) async fn insert_message(
     .bind(MessageStatus::Completed.as_str())
     .bind(msg.metadata.as_ref().map(Json))
     .bind(Json(&msg.file_ids))
+    .bind(msg.attachments.as_ref().map(Json))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
@@ -127,7 +165,131 @@ pub(crate) async fn insert_message(
         .await
         .map_err(backend)?;
     }
+    if !searched.is_empty() {
+        add_to_thread_store(conn, project, thread_id, &searched).await?;
+    }
     Ok(msg)
+}
+
+/// The files of `image_file` parts must be files of this project (`assistants` or `vision`).
+async fn check_image_files(
+    conn: &mut d::Conn,
+    project: &Project,
+    content: &MessageRequestContent,
+    param: &str,
+) -> StoreResult<()> {
+    let MessageRequestContent::Parts(parts) = content else {
+        return Ok(());
+    };
+    for (i, part) in parts.iter().enumerate() {
+        let MessageRequestContentPart::ImageFile { image_file } = part else {
+            continue;
+        };
+        let p = format!("{param}[{i}].image_file.file_id");
+        let purpose: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT purpose FROM files WHERE id = $1 AND project = $2{}",
+            d::lock(RowLock::KeyShare)
+        ))
+        .bind(&image_file.file_id)
+        .bind(project.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+        match purpose.as_deref() {
+            None => {
+                return Err(StoreError::InvalidReference {
+                    kind: ObjectKind::File,
+                    id: image_file.file_id.clone(),
+                    param: p,
+                });
+            }
+            Some("assistants" | "vision") => {}
+            Some(other) => {
+                return Err(StoreError::invalid(
+                    format!(
+                        "Invalid '{p}': file '{}' has purpose '{other}', but an image file must have purpose 'vision' or 'assistants'.",
+                        image_file.file_id
+                    ),
+                    Some(&p),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Days of inactivity after which a thread's attachment store expires, as OpenAI set it.
+const THREAD_STORE_DAYS: i64 = 7;
+
+/// Adds `files` to the thread's vector store, creating one (and naming it in the thread's
+/// `vector_store_ids`) when the thread has none that still exists.
+async fn add_to_thread_store(
+    conn: &mut d::Conn,
+    project: &Project,
+    thread_id: &ThreadId,
+    files: &[String],
+) -> StoreResult<()> {
+    let ids: Option<Json<Vec<String>>> = sqlx::query_scalar(&format!(
+        "SELECT vector_store_ids FROM threads WHERE id = $1 AND project = $2{}",
+        d::lock(RowLock::NoKeyUpdate)
+    ))
+    .bind(thread_id)
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let Some(Json(ids)) = ids else {
+        return Err(StoreError::not_found(ObjectKind::Thread, thread_id));
+    };
+    let mut existing = None;
+    if let Some(first) = ids.first() {
+        let found: Option<i32> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM vector_stores WHERE id = $1 AND project = $2{}",
+            d::lock(RowLock::KeyShare)
+        ))
+        .bind(first)
+        .bind(project.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+        if found.is_some() {
+            existing = Some(VectorStoreId::from(first.clone()));
+        }
+    }
+    let new_files: Vec<NewVectorStoreFile> = files
+        .iter()
+        .map(|f| NewVectorStoreFile {
+            file_id: FileId::from(f.clone()),
+            chunking_strategy: ChunkingStrategy::default(),
+            attributes: None,
+        })
+        .collect();
+    if let Some(store_id) = existing {
+        let at = now();
+        for f in &new_files {
+            insert_file(conn, project, &store_id, f, at).await?;
+        }
+    } else {
+        let store = NewVectorStore {
+            name: None,
+            description: None,
+            expires_after: Some(VectorStoreExpirationAfter {
+                anchor: VectorStoreExpirationAnchor::LastActiveAt,
+                days: THREAD_STORE_DAYS,
+            }),
+            metadata: None,
+            files: new_files,
+            origin: VectorStoreOrigin::ThreadAttachments,
+        };
+        let store_id = insert_vector_store(conn, project, &store, "file_ids").await?;
+        sqlx::query("UPDATE threads SET vector_store_ids = $1 WHERE id = $2")
+            .bind(Json(vec![store_id.into_string()]))
+            .bind(thread_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 async fn get(
@@ -198,7 +360,11 @@ impl MessageStore for d::Store {
         // statement that inserts only if the thread exists in the project and has no active
         // run. When it inserts nothing, the transaction below finds out why and answers
         // accordingly. (Concurrent writers need the thread's row locked first: no fast path.)
-        if d::SINGLE_WRITER && req.file_ids.as_ref().is_none_or(Vec::is_empty) {
+        let plain = req.file_ids.as_ref().is_none_or(Vec::is_empty)
+            && req.attachments.as_ref().is_none_or(Vec::is_empty)
+            && !matches!(&req.content, MessageRequestContent::Parts(parts)
+                if parts.iter().any(|p| matches!(p, MessageRequestContentPart::ImageFile { .. })));
+        if d::SINGLE_WRITER && plain {
             let msg = user_message(thread_id, &req, Vec::new());
             let mut insert = sqlx::query(
                 "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
@@ -316,6 +482,35 @@ impl MessageStore for d::Store {
             thread_exists(self.reader(), project, thread_id).await?;
         }
         Ok(page)
+    }
+
+    async fn delete_message(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        message_id: &MessageId,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let msg = match get(&mut tx, project, thread_id, message_id).await {
+            Ok(m) => m,
+            Err(e) => return abort(tx, e).await,
+        };
+        if msg.status == MessageStatus::InProgress {
+            let e = StoreError::invalid(
+                format!("Can't delete message {message_id} while a run is writing it."),
+                None,
+            );
+            return abort(tx, e).await;
+        }
+        // Its `message_files` rows go by ON DELETE CASCADE; its files stay (and stay in the
+        // thread's vector store, as OpenAI leaves them).
+        sqlx::query("DELETE FROM messages WHERE id = $1 AND project = $2")
+            .bind(message_id)
+            .bind(project.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn list_message_files(

@@ -1,1 +1,936 @@
-//! Vector stores, their files and batches, in SQL written once for both backends.
+//! Vector stores, their files and batches, in SQL written once for both backends; and the
+//! ingestion queue over the files' rows.
+//!
+//! Counts, `usage_bytes` and statuses are computed in the statement that reads an object (one
+//! snapshot on either backend), never stored, so they add up at every moment.
+
+use super::files::check_attachable_one;
+use super::{abort, backend, cursors, d, fetch_page, set_metadata};
+use crate::lock::RowLock;
+use assistd_core::clock::now;
+use assistd_core::ids::FreshId;
+use assistd_core::ingest::{IngestDone, IngestJob, IngestStore, MAX_ATTEMPTS};
+use assistd_core::vector_stores::{DAY_SECS, NewVectorStore, NewVectorStoreFile, VectorStoreStore};
+use assistd_core::{ListParams, ObjectKind, Page, Project, StoreError, StoreResult};
+use assistd_wire::vector_stores::{
+    Attributes, ChunkingStrategy, FileCounts, UpdateVectorStoreRequest, VectorStoreExpirationAfter,
+    VectorStoreFileBatchObject, VectorStoreFileError, VectorStoreFileErrorCode,
+    VectorStoreFileObject, VectorStoreFileStatus, VectorStoreObject, VectorStoreStatus,
+};
+use assistd_wire::{FileBatchId, FileId, Metadata, VectorStoreId};
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
+use std::time::Duration;
+
+const IN_PROGRESS: &str = "in_progress";
+const COMPLETED: &str = "completed";
+const FAILED: &str = "failed";
+const CANCELLED: &str = "cancelled";
+
+/// A store with its counts: `{where}` follows.
+fn store_select() -> String {
+    let count = |status: &str| {
+        format!(
+            "(SELECT COUNT(*) FROM vector_store_files f \
+              WHERE f.vector_store_id = vs.id AND f.status = '{status}') AS {status}"
+        )
+    };
+    format!(
+        "SELECT vs.id, vs.created_at, vs.name, vs.expires_after, vs.expires_at, \
+         vs.last_active_at, vs.metadata, {}, {}, {}, {}, \
+         (SELECT CAST(COALESCE(SUM(f.usage_bytes), 0) AS BIGINT) FROM vector_store_files f \
+          WHERE f.vector_store_id = vs.id AND f.status = '{COMPLETED}') AS usage_bytes \
+         FROM vector_stores vs WHERE ",
+        count(IN_PROGRESS),
+        count(COMPLETED),
+        count(FAILED),
+        count(CANCELLED),
+    )
+}
+
+#[derive(FromRow)]
+struct StoreRow {
+    id: VectorStoreId,
+    created_at: i64,
+    name: Option<String>,
+    expires_after: Option<Json<VectorStoreExpirationAfter>>,
+    expires_at: Option<i64>,
+    last_active_at: Option<i64>,
+    metadata: Option<Json<Metadata>>,
+    in_progress: i64,
+    completed: i64,
+    failed: i64,
+    cancelled: i64,
+    usage_bytes: i64,
+}
+
+impl StoreRow {
+    fn into_wire(self, now: i64) -> VectorStoreObject {
+        let file_counts = FileCounts::new(
+            self.in_progress,
+            self.completed,
+            self.failed,
+            self.cancelled,
+        );
+        let status = if self.expires_at.is_some_and(|at| at <= now) {
+            VectorStoreStatus::Expired
+        } else if file_counts.in_progress > 0 {
+            VectorStoreStatus::InProgress
+        } else {
+            VectorStoreStatus::Completed
+        };
+        VectorStoreObject {
+            id: self.id,
+            object: "vector_store".to_owned(),
+            created_at: self.created_at,
+            name: self.name.unwrap_or_default(),
+            usage_bytes: self.usage_bytes,
+            file_counts,
+            status,
+            expires_after: self.expires_after.map(|j| j.0),
+            expires_at: self.expires_at,
+            last_active_at: self.last_active_at,
+            metadata: self.metadata.map(|j| j.0),
+        }
+    }
+}
+
+const FILE_COLUMNS: &str = "vsf.file_id, vsf.created_at, vsf.vector_store_id, vsf.status, \
+     vsf.last_error, vsf.usage_bytes, vsf.chunking_strategy, vsf.attributes";
+
+#[derive(FromRow)]
+struct FileRow {
+    file_id: FileId,
+    created_at: i64,
+    vector_store_id: VectorStoreId,
+    status: String,
+    last_error: Option<Json<VectorStoreFileError>>,
+    usage_bytes: i64,
+    chunking_strategy: Json<ChunkingStrategy>,
+    attributes: Option<Json<Attributes>>,
+}
+
+impl TryFrom<FileRow> for VectorStoreFileObject {
+    type Error = StoreError;
+
+    fn try_from(r: FileRow) -> StoreResult<Self> {
+        Ok(VectorStoreFileObject {
+            id: r.file_id,
+            object: "vector_store.file".to_owned(),
+            usage_bytes: r.usage_bytes,
+            created_at: r.created_at,
+            vector_store_id: r.vector_store_id,
+            status: parse_status(&r.status)?,
+            last_error: r.last_error.map(|j| j.0),
+            chunking_strategy: r.chunking_strategy.0,
+            attributes: r.attributes.map(|j| j.0),
+        })
+    }
+}
+
+fn parse_status(s: &str) -> StoreResult<VectorStoreFileStatus> {
+    VectorStoreFileStatus::parse(s).ok_or_else(|| {
+        StoreError::Backend(format!("unknown vector store file status '{s}'").into())
+    })
+}
+
+/// A batch with its counts: `{where}` follows.
+fn batch_select() -> String {
+    let count = |status: &str| {
+        format!(
+            "(SELECT COUNT(*) FROM vector_store_file_batch_files bf \
+              JOIN vector_store_files f \
+                ON f.vector_store_id = bf.vector_store_id AND f.file_id = bf.file_id \
+              WHERE bf.batch_id = b.id AND f.status = '{status}') AS {status}"
+        )
+    };
+    format!(
+        "SELECT b.id, b.created_at, b.vector_store_id, b.cancelled_at, {}, {}, {}, {} \
+         FROM vector_store_file_batches b WHERE ",
+        count(IN_PROGRESS),
+        count(COMPLETED),
+        count(FAILED),
+        count(CANCELLED),
+    )
+}
+
+#[derive(FromRow)]
+struct BatchRow {
+    id: FileBatchId,
+    created_at: i64,
+    vector_store_id: VectorStoreId,
+    cancelled_at: Option<i64>,
+    in_progress: i64,
+    completed: i64,
+    failed: i64,
+    cancelled: i64,
+}
+
+impl From<BatchRow> for VectorStoreFileBatchObject {
+    fn from(r: BatchRow) -> Self {
+        let file_counts = FileCounts::new(r.in_progress, r.completed, r.failed, r.cancelled);
+        let status = if file_counts.in_progress > 0 {
+            VectorStoreFileStatus::InProgress
+        } else if r.cancelled_at.is_some() {
+            VectorStoreFileStatus::Cancelled
+        } else if file_counts.total > 0 && file_counts.failed == file_counts.total {
+            VectorStoreFileStatus::Failed
+        } else {
+            VectorStoreFileStatus::Completed
+        };
+        VectorStoreFileBatchObject {
+            id: r.id,
+            object: "vector_store.files_batch".to_owned(),
+            created_at: r.created_at,
+            vector_store_id: r.vector_store_id,
+            status,
+            file_counts,
+        }
+    }
+}
+
+/// The store `id` of `project`, read through `conn` (inside a transaction: what it wrote).
+async fn read_store(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &VectorStoreId,
+) -> StoreResult<VectorStoreObject> {
+    sqlx::query_as::<_, StoreRow>(&format!("{}vs.id = $1 AND vs.project = $2", store_select()))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .map(|r| r.into_wire(now()))
+        .ok_or_else(|| StoreError::not_found(ObjectKind::VectorStore, id))
+}
+
+/// Fails with the store's 404 unless `id` is a store of `project`; the row stays key-share
+/// locked until the transaction ends (so a concurrent delete waits for what is added to it).
+async fn lock_store(conn: &mut d::Conn, project: &Project, id: &VectorStoreId) -> StoreResult<()> {
+    let found: Option<i32> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM vector_stores WHERE id = $1 AND project = $2{}",
+        d::lock(RowLock::KeyShare)
+    ))
+    .bind(id)
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::not_found(ObjectKind::VectorStore, id)),
+    }
+}
+
+/// Adds `file` to store `id` (nothing if it is there already).
+pub(crate) async fn insert_file(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &VectorStoreId,
+    file: &NewVectorStoreFile,
+    created_at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO vector_store_files \
+           (vector_store_id, file_id, project, created_at, status, chunking_strategy, attributes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (vector_store_id, file_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(&file.file_id)
+    .bind(project.as_str())
+    .bind(created_at)
+    .bind(IN_PROGRESS)
+    .bind(Json(file.chunking_strategy))
+    .bind(file.attributes.as_ref().map(Json))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn read_file(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &VectorStoreId,
+    file_id: &FileId,
+) -> StoreResult<Option<VectorStoreFileObject>> {
+    sqlx::query_as::<_, FileRow>(&format!(
+        "SELECT {FILE_COLUMNS} FROM vector_store_files vsf \
+         WHERE vsf.vector_store_id = $1 AND vsf.file_id = $2 AND vsf.project = $3"
+    ))
+    .bind(id)
+    .bind(file_id)
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?
+    .map(TryInto::try_into)
+    .transpose()
+}
+
+/// The 404 of a missing store file: the store's when the store is missing too.
+async fn missing_file(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &VectorStoreId,
+    file_id: &FileId,
+) -> StoreError {
+    match lock_store(conn, project, id).await {
+        Ok(()) => StoreError::not_found(ObjectKind::VectorStoreFile, file_id),
+        Err(e) => e,
+    }
+}
+
+async fn read_batch(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &VectorStoreId,
+    batch_id: &FileBatchId,
+) -> StoreResult<VectorStoreFileBatchObject> {
+    let row = sqlx::query_as::<_, BatchRow>(&format!(
+        "{}b.id = $1 AND b.vector_store_id = $2 AND b.project = $3",
+        batch_select()
+    ))
+    .bind(batch_id)
+    .bind(id)
+    .bind(project.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if let Some(r) = row {
+        return Ok(r.into());
+    }
+    lock_store(conn, project, id).await?;
+    Err(StoreError::not_found(ObjectKind::FileBatch, batch_id))
+}
+
+fn expires_at(last_active_at: i64, after: Option<&VectorStoreExpirationAfter>) -> Option<i64> {
+    after.map(|e| last_active_at.saturating_add(e.days.saturating_mul(DAY_SECS)))
+}
+
+/// Creates a store with its files inside the caller's transaction (also the thread's store of
+/// message attachments).
+pub(crate) async fn insert_vector_store(
+    conn: &mut d::Conn,
+    project: &Project,
+    store: &NewVectorStore,
+    file_param: &str,
+) -> StoreResult<VectorStoreId> {
+    let id = VectorStoreId::fresh();
+    let created_at = now();
+    for (i, f) in store.files.iter().enumerate() {
+        check_attachable_one(
+            conn,
+            project,
+            f.file_id.as_str(),
+            &format!("{file_param}[{i}]"),
+        )
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO vector_stores (id, project, created_at, name, description, expires_after, \
+           expires_at, last_active_at, metadata, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $3, $8, $9)",
+    )
+    .bind(&id)
+    .bind(project.as_str())
+    .bind(created_at)
+    .bind(store.name.as_deref())
+    .bind(store.description.as_deref())
+    .bind(store.expires_after.map(Json))
+    .bind(expires_at(created_at, store.expires_after.as_ref()))
+    .bind(store.metadata.as_ref().map(Json))
+    .bind(store.origin.as_db())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for f in &store.files {
+        insert_file(conn, project, &id, f, created_at).await?;
+    }
+    Ok(id)
+}
+
+#[async_trait]
+impl VectorStoreStore for d::Store {
+    async fn create_vector_store(
+        &self,
+        project: &Project,
+        store: NewVectorStore,
+    ) -> StoreResult<VectorStoreObject> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let id = match insert_vector_store(&mut tx, project, &store, "file_ids").await {
+            Ok(id) => id,
+            Err(e) => return abort(tx, e).await,
+        };
+        let out = read_store(&mut tx, project, &id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn get_vector_store(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+    ) -> StoreResult<VectorStoreObject> {
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        read_store(&mut conn, project, id).await
+    }
+
+    async fn modify_vector_store(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        patch: UpdateVectorStoreRequest,
+    ) -> StoreResult<VectorStoreObject> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let last_active: Option<(Option<i64>, i64)> = sqlx::query_as(&format!(
+            "SELECT last_active_at, created_at FROM vector_stores WHERE id = $1 AND project = $2{}",
+            d::lock(RowLock::NoKeyUpdate)
+        ))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some((last_active_at, created_at)) = last_active else {
+            return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
+        };
+        if let Some(name) = &patch.name {
+            sqlx::query("UPDATE vector_stores SET name = $1 WHERE id = $2")
+                .bind(name.as_deref())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        if let Some(after) = &patch.expires_after {
+            sqlx::query(
+                "UPDATE vector_stores SET expires_after = $1, expires_at = $2 WHERE id = $3",
+            )
+            .bind(after.map(Json))
+            .bind(expires_at(
+                last_active_at.unwrap_or(created_at),
+                after.as_ref(),
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        if let Some(m) = &patch.metadata {
+            set_metadata(&mut tx, "vector_stores", id.as_str(), m.as_ref()).await?;
+        }
+        let out = read_store(&mut tx, project, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn touch_vector_store(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+    ) -> StoreResult<VectorStoreObject> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let row: Option<(Option<Json<VectorStoreExpirationAfter>>, Option<i64>)> =
+            sqlx::query_as(&format!(
+                "SELECT expires_after, expires_at FROM vector_stores \
+                 WHERE id = $1 AND project = $2{}",
+                d::lock(RowLock::NoKeyUpdate)
+            ))
+            .bind(id)
+            .bind(project.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some((after, at)) = row else {
+            return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
+        };
+        let t = now();
+        // An expired store stays expired: use does not bring it back.
+        if at.is_none_or(|at| at > t) {
+            sqlx::query(
+                "UPDATE vector_stores SET last_active_at = $1, expires_at = $2 WHERE id = $3",
+            )
+            .bind(t)
+            .bind(expires_at(t, after.as_ref().map(|j| &j.0)))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let out = read_store(&mut tx, project, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn list_vector_stores(
+        &self,
+        project: &Project,
+        params: &ListParams,
+    ) -> StoreResult<Page<VectorStoreObject>> {
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM vector_stores WHERE id = $1 AND project = $2",
+            project.as_str(),
+            params,
+        )
+        .await?
+        else {
+            return Ok(Page::empty());
+        };
+        let mut qb = QueryBuilder::<d::Db>::new(format!("{}vs.project = ", store_select()));
+        qb.push_bind(project.as_str());
+        let t = now();
+        fetch_page(
+            self.reader(),
+            qb,
+            "vs.seq",
+            params,
+            cursors,
+            |r: StoreRow| Ok(r.into_wire(t)),
+        )
+        .await
+    }
+
+    async fn delete_vector_store(&self, project: &Project, id: &VectorStoreId) -> StoreResult<()> {
+        // Its files' entries and its batches go by ON DELETE CASCADE; the files stay.
+        let deleted = sqlx::query("DELETE FROM vector_stores WHERE id = $1 AND project = $2")
+            .bind(id)
+            .bind(project.as_str())
+            .execute(self.writer())
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::not_found(ObjectKind::VectorStore, id));
+        }
+        Ok(())
+    }
+
+    async fn create_vector_store_file(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        file: NewVectorStoreFile,
+    ) -> StoreResult<VectorStoreFileObject> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let checked = async {
+            lock_store(&mut tx, project, id).await?;
+            check_attachable_one(&mut tx, project, file.file_id.as_str(), "file_id").await?;
+            insert_file(&mut tx, project, id, &file, now()).await?;
+            read_file(&mut tx, project, id, &file.file_id).await
+        }
+        .await;
+        match checked {
+            Ok(Some(out)) => {
+                tx.commit().await.map_err(backend)?;
+                Ok(out)
+            }
+            Ok(None) => {
+                abort(
+                    tx,
+                    StoreError::Backend("a vector store file vanished while added".into()),
+                )
+                .await
+            }
+            Err(e) => abort(tx, e).await,
+        }
+    }
+
+    async fn get_vector_store_file(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        file_id: &FileId,
+    ) -> StoreResult<VectorStoreFileObject> {
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        match read_file(&mut conn, project, id, file_id).await? {
+            Some(f) => Ok(f),
+            None => Err(missing_file(&mut conn, project, id, file_id).await),
+        }
+    }
+
+    async fn update_vector_store_file_attributes(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        file_id: &FileId,
+        attributes: Option<Attributes>,
+    ) -> StoreResult<VectorStoreFileObject> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let updated = sqlx::query(
+            "UPDATE vector_store_files SET attributes = $1 \
+             WHERE vector_store_id = $2 AND file_id = $3 AND project = $4",
+        )
+        .bind(attributes.as_ref().map(Json))
+        .bind(id)
+        .bind(file_id)
+        .bind(project.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if updated == 0 {
+            let e = missing_file(&mut tx, project, id, file_id).await;
+            return abort(tx, e).await;
+        }
+        let out = read_file(&mut tx, project, id, file_id).await?;
+        tx.commit().await.map_err(backend)?;
+        out.ok_or_else(|| StoreError::not_found(ObjectKind::VectorStoreFile, file_id))
+    }
+
+    async fn list_vector_store_files(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        filter: Option<VectorStoreFileStatus>,
+        params: &ListParams,
+    ) -> StoreResult<Page<VectorStoreFileObject>> {
+        {
+            let mut conn = self.reader().acquire().await.map_err(backend)?;
+            lock_store(&mut conn, project, id).await?;
+        }
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT seq FROM vector_store_files WHERE file_id = $1 AND vector_store_id = $2",
+            id.as_str(),
+            params,
+        )
+        .await?
+        else {
+            return Ok(Page::empty());
+        };
+        let mut qb = QueryBuilder::<d::Db>::new(format!(
+            "SELECT {FILE_COLUMNS} FROM vector_store_files vsf WHERE vsf.vector_store_id = "
+        ));
+        qb.push_bind(id.as_str());
+        if let Some(status) = filter {
+            qb.push(" AND vsf.status = ").push_bind(status.as_str());
+        }
+        fetch_page(
+            self.reader(),
+            qb,
+            "vsf.seq",
+            params,
+            cursors,
+            |r: FileRow| r.try_into(),
+        )
+        .await
+    }
+
+    async fn delete_vector_store_file(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        file_id: &FileId,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let deleted = sqlx::query(
+            "DELETE FROM vector_store_files \
+             WHERE vector_store_id = $1 AND file_id = $2 AND project = $3",
+        )
+        .bind(id)
+        .bind(file_id)
+        .bind(project.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if deleted == 0 {
+            let e = missing_file(&mut tx, project, id, file_id).await;
+            return abort(tx, e).await;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn create_vector_store_file_batch(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        files: Vec<(NewVectorStoreFile, String)>,
+    ) -> StoreResult<VectorStoreFileBatchObject> {
+        let batch_id = FileBatchId::fresh();
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let done = async {
+            lock_store(&mut tx, project, id).await?;
+            let created_at = now();
+            for (f, param) in &files {
+                check_attachable_one(&mut tx, project, f.file_id.as_str(), param).await?;
+            }
+            sqlx::query(
+                "INSERT INTO vector_store_file_batches (id, project, vector_store_id, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&batch_id)
+            .bind(project.as_str())
+            .bind(id)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            for (f, _) in &files {
+                insert_file(&mut tx, project, id, f, created_at).await?;
+                sqlx::query(
+                    "INSERT INTO vector_store_file_batch_files (batch_id, vector_store_id, file_id) \
+                     VALUES ($1, $2, $3) ON CONFLICT (batch_id, file_id) DO NOTHING",
+                )
+                .bind(&batch_id)
+                .bind(id)
+                .bind(&f.file_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            read_batch(&mut tx, project, id, &batch_id).await
+        }
+        .await;
+        match done {
+            Ok(out) => {
+                tx.commit().await.map_err(backend)?;
+                Ok(out)
+            }
+            Err(e) => abort(tx, e).await,
+        }
+    }
+
+    async fn get_vector_store_file_batch(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        batch_id: &FileBatchId,
+    ) -> StoreResult<VectorStoreFileBatchObject> {
+        let mut conn = self.reader().acquire().await.map_err(backend)?;
+        read_batch(&mut conn, project, id, batch_id).await
+    }
+
+    async fn cancel_vector_store_file_batch(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        batch_id: &FileBatchId,
+    ) -> StoreResult<VectorStoreFileBatchObject> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let locked: Option<i32> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM vector_store_file_batches \
+             WHERE id = $1 AND vector_store_id = $2 AND project = $3{}",
+            d::lock(RowLock::NoKeyUpdate)
+        ))
+        .bind(batch_id)
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if locked.is_none() {
+            let e = match lock_store(&mut tx, project, id).await {
+                Ok(()) => StoreError::not_found(ObjectKind::FileBatch, batch_id),
+                Err(e) => e,
+            };
+            return abort(tx, e).await;
+        }
+        let before = read_batch(&mut tx, project, id, batch_id).await?;
+        if before.status != VectorStoreFileStatus::InProgress {
+            let e = StoreError::invalid(
+                format!(
+                    "Cannot cancel a vector store file batch with status '{}'.",
+                    before.status.as_str()
+                ),
+                None,
+            );
+            return abort(tx, e).await;
+        }
+        // The batch's files still in progress stop here; a worker that claimed one finds its
+        // outcome refused (it completes only `in_progress` files).
+        sqlx::query(
+            "UPDATE vector_store_files SET status = $1, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE vector_store_id = $2 AND status = $3 AND file_id IN \
+               (SELECT file_id FROM vector_store_file_batch_files WHERE batch_id = $4)",
+        )
+        .bind(CANCELLED)
+        .bind(id)
+        .bind(IN_PROGRESS)
+        .bind(batch_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("UPDATE vector_store_file_batches SET cancelled_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(batch_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let out = read_batch(&mut tx, project, id, batch_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn list_vector_store_file_batch_files(
+        &self,
+        project: &Project,
+        id: &VectorStoreId,
+        batch_id: &FileBatchId,
+        filter: Option<VectorStoreFileStatus>,
+        params: &ListParams,
+    ) -> StoreResult<Page<VectorStoreFileObject>> {
+        {
+            let mut conn = self.reader().acquire().await.map_err(backend)?;
+            read_batch(&mut conn, project, id, batch_id).await?;
+        }
+        let Some(cursors) = cursors(
+            self.reader(),
+            "SELECT f.seq FROM vector_store_files f JOIN vector_store_file_batch_files bf \
+               ON bf.vector_store_id = f.vector_store_id AND bf.file_id = f.file_id \
+             WHERE f.file_id = $1 AND bf.batch_id = $2",
+            batch_id.as_str(),
+            params,
+        )
+        .await?
+        else {
+            return Ok(Page::empty());
+        };
+        let mut qb = QueryBuilder::<d::Db>::new(format!(
+            "SELECT {FILE_COLUMNS} FROM vector_store_files vsf \
+             JOIN vector_store_file_batch_files bf \
+               ON bf.vector_store_id = vsf.vector_store_id AND bf.file_id = vsf.file_id \
+             WHERE bf.batch_id = "
+        ));
+        qb.push_bind(batch_id.as_str());
+        if let Some(status) = filter {
+            qb.push(" AND vsf.status = ").push_bind(status.as_str());
+        }
+        fetch_page(
+            self.reader(),
+            qb,
+            "vsf.seq",
+            params,
+            cursors,
+            |r: FileRow| r.try_into(),
+        )
+        .await
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[derive(FromRow)]
+struct ClaimedRow {
+    project: String,
+    vector_store_id: VectorStoreId,
+    file_id: FileId,
+    chunking_strategy: Json<ChunkingStrategy>,
+    attempts: i64,
+}
+
+#[async_trait]
+impl IngestStore for d::Store {
+    async fn claim_ingest(&self, worker: &str, lease: Duration) -> StoreResult<Option<IngestJob>> {
+        loop {
+            // As `claim_run_within`: one statement picks a file no live lease holds, skipping
+            // rows another claimer has locked, and claims it.
+            let row = sqlx::query_as::<_, ClaimedRow>(&format!(
+                "UPDATE vector_store_files SET lease_owner = $1, \
+                   lease_expires_at = {now} + $2, attempts = attempts + 1 \
+                 WHERE seq = (SELECT q.seq FROM vector_store_files q \
+                     WHERE q.status = $3 \
+                       AND (q.lease_expires_at IS NULL OR q.lease_expires_at < {now}) \
+                     ORDER BY q.seq LIMIT 1{lock}) \
+                   AND status = $3 \
+                 RETURNING project, vector_store_id, file_id, chunking_strategy, attempts",
+                now = d::NOW_MS,
+                lock = d::lock(RowLock::UpdateSkipLocked)
+            ))
+            .bind(worker)
+            .bind(ms(lease))
+            .bind(IN_PROGRESS)
+            .fetch_optional(self.writer())
+            .await
+            .map_err(backend)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let file: Option<(String, i64)> =
+                sqlx::query_as("SELECT filename, bytes FROM files WHERE id = $1")
+                    .bind(&row.file_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(backend)?;
+            let (filename, bytes) = file.unwrap_or_default();
+            let job = IngestJob {
+                project: Project::new(row.project),
+                vector_store_id: row.vector_store_id,
+                file_id: row.file_id,
+                filename,
+                bytes,
+                chunking_strategy: row.chunking_strategy.0,
+                attempt: row.attempts,
+            };
+            if job.attempt > MAX_ATTEMPTS {
+                // Every earlier claim died with its worker: this file is not tried again.
+                self.fail_ingest(
+                    &job,
+                    worker,
+                    VectorStoreFileError {
+                        code: VectorStoreFileErrorCode::ServerError,
+                        message: "The file could not be processed.".to_owned(),
+                    },
+                )
+                .await?;
+                continue;
+            }
+            return Ok(Some(job));
+        }
+    }
+
+    async fn complete_ingest(
+        &self,
+        job: &IngestJob,
+        worker: &str,
+        done: IngestDone,
+    ) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE vector_store_files SET status = $1, usage_bytes = $2, last_error = NULL, \
+               lease_owner = NULL, lease_expires_at = NULL \
+             WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
+        )
+        .bind(COMPLETED)
+        .bind(done.usage_bytes)
+        .bind(&job.vector_store_id)
+        .bind(&job.file_id)
+        .bind(worker)
+        .bind(IN_PROGRESS)
+        .execute(self.writer())
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn fail_ingest(
+        &self,
+        job: &IngestJob,
+        worker: &str,
+        error: VectorStoreFileError,
+    ) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE vector_store_files SET status = $1, last_error = $2, \
+               lease_owner = NULL, lease_expires_at = NULL \
+             WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
+        )
+        .bind(FAILED)
+        .bind(Json(error))
+        .bind(&job.vector_store_id)
+        .bind(&job.file_id)
+        .bind(worker)
+        .bind(IN_PROGRESS)
+        .execute(self.writer())
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(n > 0)
+    }
+}

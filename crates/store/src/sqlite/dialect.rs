@@ -49,7 +49,7 @@ pub(crate) const MESSAGE_JSON_PAGE: Option<(&str, &str)> = Some((
      'incomplete_details', json(m.incomplete_details), 'completed_at', m.completed_at, \
      'incomplete_at', m.incomplete_at, 'role', m.role, 'content', json(m.content), \
      'assistant_id', m.assistant_id, 'run_id', m.run_id, 'file_ids', json(m.file_ids), \
-     'metadata', json(m.metadata))",
+     'attachments', json(m.attachments), 'metadata', json(m.metadata))",
     "json_group_array(json(obj))",
 ));
 

@@ -221,6 +221,7 @@ pub async fn project_usage_counts_active_runs_and_file_bytes(store: Arc<dyn Stor
                     filename: "f.txt".to_owned(),
                     bytes,
                     purpose: "assistants".to_owned(),
+                    expires_after_secs: None,
                 },
             )
             .await

@@ -43,6 +43,7 @@ pub async fn files_crud(store: Arc<dyn Store>) {
                 filename: "notes.md".to_owned(),
                 bytes: 1234,
                 purpose: "assistants".to_owned(),
+                expires_after_secs: None,
             },
         )
         .await

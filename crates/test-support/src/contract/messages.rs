@@ -20,6 +20,8 @@ macro_rules! __store_contract_messages {
             message_crud,
             message_run_id_filter,
             message_files,
+            message_delete,
+            attachments_go_to_the_threads_store,
         );
     };
 }
@@ -42,8 +44,9 @@ pub async fn message_crud(store: Arc<dyn Store>) {
             &thread,
             CreateMessageRequest {
                 role: MessageRole::User,
-                content: "What is 2 + 2?".to_owned(),
+                content: "What is 2 + 2?".into(),
                 file_ids: Some(vec![f1.id.to_string(), f2.id.to_string()]),
+                attachments: None,
                 metadata: Some(md(&[("k", "v")])),
             },
         )
@@ -375,5 +378,173 @@ pub async fn message_files(store: Arc<dyn Store>) {
             .await,
         ObjectKind::Thread,
         "thread_nope",
+    );
+}
+
+/// Deleting a message: gone from reads and lists with its file links (the file stays); a
+/// message a run is writing cannot be deleted; a missing one is a 404.
+pub async fn message_delete(store: Arc<dyn Store>) {
+    let p = project_a();
+    let thread = new_thread(&store, &p).await;
+    let f = upload(&store, &p, "assistants").await;
+    let keep = store
+        .create_message(&p, &thread, user_msg("keep"))
+        .await
+        .unwrap();
+    let gone = store
+        .create_message(&p, &thread, msg_with_files("gone", &[f.id.as_str()]))
+        .await
+        .unwrap();
+    store.delete_message(&p, &thread, &gone.id).await.unwrap();
+    assert_not_found(
+        store.get_message(&p, &thread, &gone.id).await,
+        ObjectKind::Message,
+        &gone.id,
+    );
+    assert_not_found(
+        store.delete_message(&p, &thread, &gone.id).await,
+        ObjectKind::Message,
+        &gone.id,
+    );
+    let listed = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&listed), vec![keep.id.to_string()]);
+    store.get_file(&p, &f.id).await.unwrap();
+    assert_not_found(
+        store
+            .delete_message(&p, &ThreadId::from("thread_missing"), &keep.id)
+            .await,
+        ObjectKind::Thread,
+        "thread_missing",
+    );
+    assert_not_found(
+        store
+            .delete_message(&super::project_b(), &thread, &keep.id)
+            .await,
+        ObjectKind::Thread,
+        &thread,
+    );
+
+    // A message a run is writing stays.
+    let assistant = new_assistant(&store, &p).await;
+    let run = store
+        .create_run(&p, &thread, new_run(&assistant))
+        .await
+        .unwrap();
+    let claimed = claim(&store, WORKER, &run.id).await;
+    let (writing, _) = store.begin_message(&claimed.run, WORKER).await.unwrap();
+    assert_eq!(writing.status, MessageStatus::InProgress);
+    assert_invalid(store.delete_message(&p, &thread, &writing.id).await);
+    store.get_message(&p, &thread, &writing.id).await.unwrap();
+}
+
+/// v2 attachments: kept as written, their distinct files become the message's `file_ids`, and
+/// the `file_search` ones (with v1 message files) go into the thread's one vector store.
+pub async fn attachments_go_to_the_threads_store(store: Arc<dyn Store>) {
+    use assistd_wire::{Attachment, AttachmentTool};
+    let p = project_a();
+    let thread = new_thread(&store, &p).await;
+    let (f1, f2, f3) = (
+        upload(&store, &p, "assistants").await,
+        upload(&store, &p, "assistants").await,
+        upload(&store, &p, "assistants").await,
+    );
+    let attachments = vec![
+        Attachment {
+            file_id: f1.id.to_string(),
+            tools: vec![AttachmentTool::FileSearch],
+        },
+        Attachment {
+            file_id: f2.id.to_string(),
+            tools: vec![AttachmentTool::CodeInterpreter],
+        },
+        Attachment {
+            file_id: f1.id.to_string(),
+            tools: vec![AttachmentTool::CodeInterpreter],
+        },
+    ];
+    let msg = store
+        .create_message(
+            &p,
+            &thread,
+            CreateMessageRequest {
+                attachments: Some(attachments.clone()),
+                ..user_msg("files")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(msg.file_ids, vec![f1.id.to_string(), f2.id.to_string()]);
+    let read = store.get_message(&p, &thread, &msg.id).await.unwrap();
+    assert_eq!(read.attachments, Some(attachments));
+    assert_eq!(read.file_ids, msg.file_ids);
+    let listed = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap();
+    assert_eq!(listed.data, vec![read]);
+
+    let stores = store.list_vector_stores(&p, &all_asc()).await.unwrap();
+    assert_eq!(stores.data.len(), 1, "one store for the thread");
+    let vs = &stores.data[0];
+    assert_eq!(vs.expires_after.map(|e| e.days), Some(7));
+    let files = store
+        .list_vector_store_files(&p, &vs.id, None, &all_asc())
+        .await
+        .unwrap();
+    assert_eq!(ids(&files), vec![f1.id.to_string()]);
+    // A v1 message's files go to the same store.
+    store
+        .create_message(&p, &thread, msg_with_files("v1", &[f3.id.as_str()]))
+        .await
+        .unwrap();
+    let files = store
+        .list_vector_store_files(&p, &vs.id, None, &all_asc())
+        .await
+        .unwrap();
+    assert_eq!(ids(&files), vec![f1.id.to_string(), f3.id.to_string()]);
+    assert_eq!(
+        store
+            .list_vector_stores(&p, &all_asc())
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
+    // A missing attachment file refuses the whole message.
+    let before = store
+        .list_messages(&p, &thread, &all_asc(), None)
+        .await
+        .unwrap()
+        .data
+        .len();
+    let refused = store
+        .create_message(
+            &p,
+            &thread,
+            CreateMessageRequest {
+                attachments: Some(vec![Attachment {
+                    file_id: "file-missing".to_owned(),
+                    tools: vec![AttachmentTool::FileSearch],
+                }]),
+                ..user_msg("x")
+            },
+        )
+        .await;
+    assert_eq!(
+        assert_invalid_reference(refused, ObjectKind::File, "file-missing"),
+        "attachments[0].file_id"
+    );
+    assert_eq!(
+        store
+            .list_messages(&p, &thread, &all_asc(), None)
+            .await
+            .unwrap()
+            .data
+            .len(),
+        before
     );
 }

@@ -53,6 +53,7 @@ pub mod runs;
 pub mod tenancy;
 pub mod threads;
 pub mod tool_outputs;
+pub mod vector_stores;
 
 /// Expands to one `#[tokio::test]` per contract case, in one `mod` per module of cases.
 /// `$factory` names an async fn in the caller's scope returning `(Guard, Arc<dyn Store>)`; the
@@ -71,6 +72,7 @@ macro_rules! store_contract_tests {
             files,
             tenancy,
             engine,
+            vector_stores,
         );
     };
     (@modules $factory:ident; $($module:ident),* $(,)?) => {
@@ -182,6 +184,7 @@ async fn upload(store: &Arc<dyn Store>, project: &Project, purpose: &str) -> Ope
                 filename: format!("{purpose}.txt"),
                 bytes: 42,
                 purpose: purpose.to_owned(),
+                expires_after_secs: None,
             },
         )
         .await
@@ -208,8 +211,9 @@ fn assistant_req(model: &str) -> CreateAssistantRequest {
 fn user_msg(content: &str) -> CreateMessageRequest {
     CreateMessageRequest {
         role: MessageRole::User,
-        content: content.to_owned(),
+        content: content.into(),
         file_ids: None,
+        attachments: None,
         metadata: None,
     }
 }
