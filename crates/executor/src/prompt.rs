@@ -5,7 +5,7 @@
 //! (`truncation_strategy.last_messages`, the token budget): a run on a thread of a million
 //! messages reads a few pages, not the thread.
 
-use assistd_core::model::{ChatMessage, ChatRequest, ToolCall, ToolChoice};
+use assistd_core::model::{ChatFormat, ChatMessage, ChatRequest, ToolCall, ToolChoice};
 use assistd_core::{ClaimedRun, EngineStore, StoreResult};
 use assistd_wire::{
     AssistantTool, Message, MessageContent, MessageId, MessageRole, NamedToolType,
@@ -103,10 +103,15 @@ fn request(
         temperature: run.temperature,
         top_p: run.top_p,
         max_tokens,
-        json_object: matches!(
-            run.response_format,
-            ResponseFormatOption::Format(ref f) if f.type_ == ResponseFormatType::JsonObject
-        ),
+        response_format: match &run.response_format {
+            ResponseFormatOption::Format(f) if f.type_ == ResponseFormatType::JsonObject => {
+                ChatFormat::JsonObject
+            }
+            ResponseFormatOption::JsonSchema(s) => ChatFormat::JsonSchema(s.json_schema.clone()),
+            _ => ChatFormat::Text,
+        },
+        parallel_tool_calls: (!run.parallel_tool_calls).then_some(false),
+        reasoning_effort: run.reasoning_effort,
     }
 }
 
@@ -246,7 +251,14 @@ fn tool_choice(choice: &ToolChoiceOption, called_already: bool) -> ToolChoice {
     match choice {
         ToolChoiceOption::Mode(ToolChoiceMode::None) => ToolChoice::None,
         ToolChoiceOption::Mode(ToolChoiceMode::Auto) => ToolChoice::Auto,
-        ToolChoiceOption::Named(_) if called_already => ToolChoice::Auto,
+        // Like a named function, `required` binds the turn that answers the user's message;
+        // once calls were made, the model may answer their results in text.
+        ToolChoiceOption::Named(_) | ToolChoiceOption::Mode(ToolChoiceMode::Required)
+            if called_already =>
+        {
+            ToolChoice::Auto
+        }
+        ToolChoiceOption::Mode(ToolChoiceMode::Required) => ToolChoice::Required,
         ToolChoiceOption::Named(n) => match (&n.type_, &n.function) {
             (NamedToolType::Function, Some(f)) => ToolChoice::Function(f.name.clone()),
             _ => ToolChoice::Auto,

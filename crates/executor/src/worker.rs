@@ -618,18 +618,29 @@ async fn drive(
             )
             .await;
         }
-        let used: i64 = steps
-            .iter()
-            .filter_map(|s| s.usage)
-            .map(|u| u.completion_tokens)
-            .sum();
+        let usages = steps.iter().filter_map(|s| s.usage);
+        let used: i64 = usages.clone().map(|u| u.completion_tokens).sum();
+        let prompt_used: i64 = usages.map(|u| u.prompt_tokens).sum();
+        // `max_prompt_tokens` covers the whole run, as OpenAI counts it: once the turns so far
+        // have read that many prompt tokens, no further turn starts.
+        if run.max_prompt_tokens.is_some_and(|cap| prompt_used >= cap) {
+            return end(
+                inner,
+                run,
+                worker,
+                RunStatus::Incomplete,
+                None,
+                Some("max_prompt_tokens"),
+            )
+            .await;
+        }
         let max_tokens = match run.max_completion_tokens {
             Some(cap) if used >= cap => {
                 return end(
                     inner,
                     run,
                     worker,
-                    RunStatus::Completed,
+                    RunStatus::Incomplete,
                     None,
                     Some("max_completion_tokens"),
                 )
@@ -648,9 +659,16 @@ async fn drive(
         .await?;
         match run_turn(&ctx, req, token, open).await {
             Ok(TurnEnd::Answered { truncated }) => {
+                // Cut by the run's own budget: v2's `incomplete` (v1 sees it `completed`, with
+                // the same `incomplete_details`, as it always did).
                 let incomplete = (truncated && run.max_completion_tokens.is_some())
                     .then_some("max_completion_tokens");
-                return end(inner, run, worker, RunStatus::Completed, None, incomplete).await;
+                let status = if incomplete.is_some() {
+                    RunStatus::Incomplete
+                } else {
+                    RunStatus::Completed
+                };
+                return end(inner, run, worker, status, None, incomplete).await;
             }
             Ok(TurnEnd::Calls(run)) => {
                 record_end(&run);

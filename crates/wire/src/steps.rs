@@ -121,8 +121,12 @@ pub struct MessageCreation {
     pub message_id: String,
 }
 
-/// A tool call in a step: code interpreter, retrieval or function.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A tool call in a step: code interpreter, file search (v1's retrieval) or function.
+///
+/// Serialized by hand: the file-search call is `{"type":"retrieval","retrieval":{}}` to v1
+/// clients and `{"type":"file_search","file_search":{...}}` to v2 clients and in the store,
+/// which reads both.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StepToolCall {
     /// `RunStepDetailsToolCallsCodeObject`.
@@ -132,12 +136,15 @@ pub enum StepToolCall {
         /// Input and outputs.
         code_interpreter: CodeInterpreterCall,
     },
-    /// `RunStepDetailsToolCallsRetrievalObject`.
-    Retrieval {
+    /// `RunStepDetailsToolCallsFileSearchObject` (v2), `RunStepDetailsToolCallsRetrievalObject`
+    /// (v1).
+    #[serde(alias = "retrieval")]
+    FileSearch {
         /// Call id.
         id: String,
-        /// Always an empty object.
-        retrieval: serde_json::Map<String, serde_json::Value>,
+        /// The ranking used and the results (v2); v1 shows an empty object.
+        #[serde(default, alias = "retrieval")]
+        file_search: FileSearchCall,
     },
     /// `RunStepDetailsToolCallsFunctionObject`.
     Function {
@@ -146,6 +153,93 @@ pub enum StepToolCall {
         /// Name, arguments and output.
         function: StepFunctionCall,
     },
+}
+
+impl Serialize for StepToolCall {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // The tag first, as the derived form of the other step objects writes it.
+        let mut map = serializer.serialize_map(Some(3))?;
+        match self {
+            Self::CodeInterpreter {
+                id,
+                code_interpreter,
+            } => {
+                map.serialize_entry("type", "code_interpreter")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("code_interpreter", code_interpreter)?;
+            }
+            Self::FileSearch { id, .. } if crate::version::is_v1() => {
+                map.serialize_entry("type", "retrieval")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("retrieval", &serde_json::Map::new())?;
+            }
+            Self::FileSearch { id, file_search } => {
+                map.serialize_entry("type", "file_search")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("file_search", file_search)?;
+            }
+            Self::Function { id, function } => {
+                map.serialize_entry("type", "function")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("function", function)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `RunStepDetailsToolCallsFileSearchObject.file_search`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FileSearchCall {
+    /// The ranker and threshold the search used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_options: Option<crate::common::FileSearchRankingOptions>,
+    /// What the search found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<FileSearchResult>>,
+}
+
+/// `RunStepDetailsToolCallsFileSearchResultObject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSearchResult {
+    /// The file found.
+    pub file_id: String,
+    /// Its name.
+    pub file_name: String,
+    /// 0 to 1.
+    pub score: f64,
+    /// The matching text; shown only when the request's `include[]` asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Vec<FileSearchResultContent>>,
+}
+
+/// One part of a file-search result's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSearchResultContent {
+    /// Always `text`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The text.
+    pub text: String,
+}
+
+impl RunStep {
+    /// Drops the file-search results' content, which a response shows only when the request
+    /// asked for it with `include[]=step_details.tool_calls[*].file_search.results[*].content`.
+    pub fn hide_search_content(&mut self) {
+        if let StepDetails::ToolCalls { tool_calls } = &mut self.step_details {
+            for call in tool_calls {
+                if let StepToolCall::FileSearch { file_search, .. } = call
+                    && let Some(results) = &mut file_search.results
+                {
+                    for r in results {
+                        r.content = None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A code interpreter call.

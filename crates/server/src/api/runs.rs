@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, RawQuery};
 use crate::version::{Version, Versioned};
 use assistd_core::runs::{RunOverrides, resolve};
-use assistd_core::validate;
+use assistd_core::{validate, validate_runs};
 use assistd_core::{ListParams, ObjectKind, Project, StoreError};
 use assistd_executor::Event;
 use assistd_wire::{
@@ -58,15 +58,41 @@ async fn assistant_for_run(s: &AppState, p: &Project, id: &AssistantId) -> ApiRe
     })
 }
 
+/// Whether the request asks, with `include[]` (v2; `include` is accepted too), for the
+/// file-search results' content of its steps. v1 has no such parameter and ignores it.
+fn include_content(v: ApiVersion, q: &RawQuery) -> ApiResult<bool> {
+    if v == ApiVersion::V1 {
+        return Ok(false);
+    }
+    let values = q
+        .0
+        .iter()
+        .filter(|(k, _)| k == "include[]" || k == "include")
+        .map(|(_, v)| v.as_str());
+    Ok(validate_runs::include(values)?)
+}
+
+/// A step as the request asked to see it.
+fn step_view(mut step: RunStep, include_content: bool) -> RunStep {
+    if !include_content {
+        step.hide_search_content();
+    }
+    step
+}
+
 /// `POST /threads/{thread_id}/runs` (createRun).
 pub async fn create_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     Version(v): Version,
     Path(thread_id): Path<ThreadId>,
+    q: RawQuery,
     ApiJson(req): ApiJson<CreateRunRequest>,
 ) -> ApiResult<Response> {
+    // Steps are not part of createRun's answer; the parameter is still checked, as OpenAI does.
+    include_content(v, &q)?;
     validate::create_run(&req)?;
+    validate_runs::response_format("response_format", req.response_format.as_ref())?;
     // The thread is checked first so that a bad thread id is reported before a bad assistant.
     s.store.get_thread(&p, &thread_id).await?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
@@ -87,6 +113,9 @@ pub async fn create_run(
             truncation_strategy: req.truncation_strategy,
             tool_choice: req.tool_choice,
             response_format: req.response_format,
+            parallel_tool_calls: req.parallel_tool_calls,
+            reasoning_effort: req.reasoning_effort,
+            tool_resources: None,
         },
         s.settings.run_expires_after_secs,
     );
@@ -122,6 +151,7 @@ pub async fn create_thread_and_run(
     ApiJson(req): ApiJson<CreateThreadAndRunRequest>,
 ) -> ApiResult<Response> {
     validate::create_thread_and_run(&req)?;
+    validate_runs::response_format("response_format", req.response_format.as_ref())?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
     let new = resolve(
@@ -138,6 +168,8 @@ pub async fn create_thread_and_run(
             truncation_strategy: req.truncation_strategy,
             tool_choice: req.tool_choice,
             response_format: req.response_format,
+            parallel_tool_calls: req.parallel_tool_calls,
+            tool_resources: req.tool_resources,
             ..RunOverrides::default()
         },
         s.settings.run_expires_after_secs,
@@ -298,11 +330,17 @@ pub async fn list_run_steps(
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     q: RawQuery,
 ) -> ApiResult<Versioned<ListResponse<RunStep>>> {
+    let include = include_content(v, &q)?;
     let page = s
         .store
         .list_run_steps(&p, &thread_id, &run_id, &q.list_params()?)
         .await?;
-    Ok(Versioned(v, ListResponse::new(page.data, page.has_more)))
+    let steps = page
+        .data
+        .into_iter()
+        .map(|step| step_view(step, include))
+        .collect();
+    Ok(Versioned(v, ListResponse::new(steps, page.has_more)))
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}` (getRunStep).
@@ -311,11 +349,12 @@ pub async fn get_run_step(
     Caller(p): Caller,
     Version(v): Version,
     Path((thread_id, run_id, step_id)): Path<(ThreadId, RunId, StepId)>,
+    q: RawQuery,
 ) -> ApiResult<Versioned<RunStep>> {
-    Ok(Versioned(
-        v,
-        s.store
-            .get_run_step(&p, &thread_id, &run_id, &step_id)
-            .await?,
-    ))
+    let include = include_content(v, &q)?;
+    let step = s
+        .store
+        .get_run_step(&p, &thread_id, &run_id, &step_id)
+        .await?;
+    Ok(Versioned(v, step_view(step, include)))
 }
