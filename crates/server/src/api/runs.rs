@@ -130,6 +130,7 @@ pub async fn create_run(
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
+            v,
             p,
             thread_id,
             vec![
@@ -186,6 +187,7 @@ pub async fn create_thread_and_run(
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
+            v,
             p,
             thread.id.clone(),
             vec![
@@ -289,7 +291,7 @@ pub async fn submit_tool_outputs_to_run(
             if let Some(step) = answered_step(&s, &p, &thread_id, &run_id, first_call).await {
                 prelude.push(Event::new(StreamEvent::StepCompleted, &step));
             }
-            run_stream(s.clone(), p, thread_id, prelude, sub).into_response()
+            run_stream(s.clone(), v, p, thread_id, prelude, sub).into_response()
         }
         None => RunResponse::new(&s, v, run).into_response(),
     })

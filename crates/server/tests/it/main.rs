@@ -31,5 +31,7 @@ mod streaming;
 mod tenancy;
 mod threads;
 mod v2_assistants_threads;
+mod v2_runs;
+mod v2_streaming;
 mod validation;
 mod versions;
