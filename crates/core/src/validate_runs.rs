@@ -31,7 +31,10 @@ pub fn response_format(param: &str, format: Option<&ResponseFormatOption>) -> Ch
         let p = format!("{param}.json_schema.schema");
         return Err(Invalid::new(
             &p,
-            format!("Invalid type for '{p}': expected an object, but got {}.", kind(schema)),
+            format!(
+                "Invalid type for '{p}': expected an object, but got {}.",
+                kind(schema)
+            ),
         ));
     }
     Ok(())
@@ -45,9 +48,7 @@ pub fn include<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<bool, In
         if v != INCLUDE_SEARCH_CONTENT {
             return Err(Invalid::new(
                 "include",
-                format!(
-                    "Invalid value: '{v}'. Supported values are: '{INCLUDE_SEARCH_CONTENT}'."
-                ),
+                format!("Invalid value: '{v}'. Supported values are: '{INCLUDE_SEARCH_CONTENT}'."),
             ));
         }
         content = true;
@@ -78,14 +79,20 @@ mod tests {
 
     #[test]
     fn json_schema_names_and_schemas_are_checked() {
-        let ok = v2(json!({"type": "json_schema", "json_schema": {"name": "a_b-1", "schema": {"type": "object"}, "strict": true}}));
+        let ok = v2(
+            json!({"type": "json_schema", "json_schema": {"name": "a_b-1", "schema": {"type": "object"}, "strict": true}}),
+        );
         assert!(response_format("response_format", Some(&ok)).is_ok());
         let bad_name = v2(json!({"type": "json_schema", "json_schema": {"name": "a b"}}));
         let e = response_format("response_format", Some(&bad_name)).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("response_format.json_schema.name"));
-        let bad_schema = v2(json!({"type": "json_schema", "json_schema": {"name": "a", "schema": [1]}}));
+        let bad_schema =
+            v2(json!({"type": "json_schema", "json_schema": {"name": "a", "schema": [1]}}));
         let e = response_format("response_format", Some(&bad_schema)).unwrap_err();
-        assert_eq!(e.param.as_deref(), Some("response_format.json_schema.schema"));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("response_format.json_schema.schema")
+        );
     }
 
     #[test]

@@ -55,13 +55,18 @@ pub struct Event {
 
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Event").field("name", &self.name).finish()
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 impl Event {
     /// The event `name` carrying (a copy of) `object`.
-    pub fn new<T: Serialize + Clone + Send + Sync + 'static>(name: StreamEvent, object: &T) -> Self {
+    pub fn new<T: Serialize + Clone + Send + Sync + 'static>(
+        name: StreamEvent,
+        object: &T,
+    ) -> Self {
         Self {
             name,
             payload: Arc::new(Payload {

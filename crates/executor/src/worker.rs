@@ -6,7 +6,8 @@ use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
-    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, StepId, StreamEvent,
+    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, RunStep, StepId,
+    StreamEvent,
 };
 use futures::StreamExt;
 use opentelemetry::trace::TraceContextExt;
@@ -583,6 +584,23 @@ async fn end(
     Ok(())
 }
 
+/// The completion tokens the next turn may use (`None`: no cap), or the budget the run has
+/// used up (`max_prompt_tokens`, `max_completion_tokens`), which ends it `incomplete`. Both caps
+/// cover the whole run, as OpenAI counts them: the sum over the turns so far.
+fn budget(run: &Run, steps: &[RunStep]) -> Result<Option<i64>, &'static str> {
+    let usages = steps.iter().filter_map(|s| s.usage);
+    let completion: i64 = usages.clone().map(|u| u.completion_tokens).sum();
+    let prompt: i64 = usages.map(|u| u.prompt_tokens).sum();
+    if run.max_prompt_tokens.is_some_and(|cap| prompt >= cap) {
+        return Err("max_prompt_tokens");
+    }
+    match run.max_completion_tokens {
+        Some(cap) if completion >= cap => Err("max_completion_tokens"),
+        Some(cap) => Ok(Some(cap - completion)),
+        None => Ok(None),
+    }
+}
+
 /// Turns until the run answers, needs tool outputs, or fails.
 async fn drive(
     inner: &Arc<Inner>,
@@ -618,36 +636,19 @@ async fn drive(
             )
             .await;
         }
-        let usages = steps.iter().filter_map(|s| s.usage);
-        let used: i64 = usages.clone().map(|u| u.completion_tokens).sum();
-        let prompt_used: i64 = usages.map(|u| u.prompt_tokens).sum();
-        // `max_prompt_tokens` covers the whole run, as OpenAI counts it: once the turns so far
-        // have read that many prompt tokens, no further turn starts.
-        if run.max_prompt_tokens.is_some_and(|cap| prompt_used >= cap) {
-            return end(
-                inner,
-                run,
-                worker,
-                RunStatus::Incomplete,
-                None,
-                Some("max_prompt_tokens"),
-            )
-            .await;
-        }
-        let max_tokens = match run.max_completion_tokens {
-            Some(cap) if used >= cap => {
+        let max_tokens = match budget(run, &steps) {
+            Ok(max_tokens) => max_tokens,
+            Err(reason) => {
                 return end(
                     inner,
                     run,
                     worker,
                     RunStatus::Incomplete,
                     None,
-                    Some("max_completion_tokens"),
+                    Some(reason),
                 )
                 .await;
             }
-            Some(cap) => Some(cap - used),
-            None => None,
         };
         let req = prompt::build(
             store,

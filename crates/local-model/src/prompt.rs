@@ -102,22 +102,39 @@ pub fn render(req: &ChatRequest) -> Rendered {
             }
         }
     }
-    if !offered.is_empty() {
-        system.push(tools_instructions(&offered, &req.tool_choice));
-    } else {
+    let schema = || match &req.response_format {
+        ChatFormat::JsonSchema(f) => f
+            .schema
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+        _ => serde_json::json!({"type": "object"}),
+    };
+    if offered.is_empty() {
         match &req.response_format {
             ChatFormat::Text => {}
             ChatFormat::JsonObject => system.push("Answer with a single JSON object.".to_owned()),
-            ChatFormat::JsonSchema(f) => system.push(format!(
+            ChatFormat::JsonSchema(_) => system.push(format!(
                 "Answer with a single JSON object that follows this JSON schema:\n{}",
-                f.schema.clone().unwrap_or_else(|| serde_json::json!({"type": "object"}))
+                schema()
             )),
         }
+    } else {
+        system.push(tools_instructions(&offered, &req.tool_choice));
     }
     if !system.is_empty() {
         messages.insert(0, ("system".to_owned(), system.join("\n\n")));
     }
-    let constraint = if !offered.is_empty() {
+    let constraint = if offered.is_empty() {
+        match &req.response_format {
+            ChatFormat::Text => Constraint::None,
+            ChatFormat::JsonObject => Constraint::JsonObject,
+            ChatFormat::JsonSchema(f) => Constraint::JsonSchema {
+                schema: schema(),
+                strict: f.strict == Some(true),
+            },
+        }
+    } else {
+        // A forced function, or a run without parallel calls, makes one call per answer.
         let single = matches!(req.tool_choice, ToolChoice::Function(_))
             || req.parallel_tool_calls == Some(false);
         Constraint::Tools {
@@ -126,18 +143,6 @@ pub fn render(req: &ChatRequest) -> Rendered {
                 req.tool_choice,
                 ToolChoice::Function(_) | ToolChoice::Required
             ),
-        }
-    } else {
-        match &req.response_format {
-            ChatFormat::Text => Constraint::None,
-            ChatFormat::JsonObject => Constraint::JsonObject,
-            ChatFormat::JsonSchema(f) => Constraint::JsonSchema {
-                schema: f
-                    .schema
-                    .clone()
-                    .unwrap_or_else(|| serde_json::json!({"type": "object"})),
-                strict: f.strict == Some(true),
-            },
         }
     };
     Rendered {
@@ -437,7 +442,8 @@ mod tests {
 
     #[test]
     fn json_schema_is_asked_and_constrained() {
-        let schema = serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        let schema =
+            serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}});
         let req = ChatRequest {
             messages: vec![ChatMessage::User("x".into())],
             response_format: ChatFormat::JsonSchema(assistd_wire::JsonSchemaFormat {

@@ -11,7 +11,8 @@
 
 use crate::redact::{loggable_url, mask_secrets};
 use assistd_core::model::{
-    ChatEvent, ChatFormat, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError, ToolChoice,
+    ChatEvent, ChatFormat, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError,
+    ToolChoice,
 };
 use assistd_wire::{FunctionObject, JsonSchemaFormat, ReasoningEffort};
 use async_trait::async_trait;

@@ -503,20 +503,23 @@ impl<'de> Deserialize<'de> for ResponseFormatOption {
                 ));
             }
         };
-        fn from<T: serde::de::DeserializeOwned, E: serde::de::Error>(
-            v: serde_json::Value,
-        ) -> Result<T, E> {
-            serde_json::from_value(v).map_err(E::custom)
-        }
         match (value.is_string(), kind.as_str()) {
             (true, "auto") => Ok(Self::Mode(ResponseFormatMode::Auto)),
             (true, "none") if !is_v2() => Ok(Self::Mode(ResponseFormatMode::None)),
             (true, other) => Err(D::Error::unknown_variant(
                 other,
-                if is_v2() { &["auto"] } else { &["none", "auto"] },
+                if is_v2() {
+                    &["auto"]
+                } else {
+                    &["none", "auto"]
+                },
             )),
-            (false, "text" | "json_object") => from(value).map(Self::Format),
-            (false, "json_schema") if !is_v1() => from(value).map(Self::JsonSchema),
+            (false, "text" | "json_object") => serde_json::from_value(value)
+                .map(Self::Format)
+                .map_err(D::Error::custom),
+            (false, "json_schema") if !is_v1() => serde_json::from_value(value)
+                .map(Self::JsonSchema)
+                .map_err(D::Error::custom),
             (false, other) => Err(D::Error::unknown_variant(
                 other,
                 if is_v1() {

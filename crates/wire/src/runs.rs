@@ -577,3 +577,116 @@ pub struct ToolOutput {
     #[serde(default)]
     pub output: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::{ApiVersion, to_vec, with_version};
+    use serde_json::json;
+
+    fn view<T: Serialize>(v: ApiVersion, value: &T) -> serde_json::Value {
+        serde_json::from_slice(&to_vec(v, value).unwrap()).unwrap()
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        v: ApiVersion,
+        value: serde_json::Value,
+    ) -> Result<T, serde_json::Error> {
+        with_version(v, || serde_json::from_value(value))
+    }
+
+    #[test]
+    fn incomplete_is_completed_to_v1() {
+        let s = RunStatus::Incomplete;
+        assert_eq!(view(ApiVersion::V2, &s), json!("incomplete"));
+        assert_eq!(view(ApiVersion::V1, &s), json!("completed"));
+        assert_eq!(serde_json::to_value(s).unwrap(), json!("incomplete"));
+        assert!(s.is_terminal());
+        assert_eq!(RunStatus::parse("incomplete"), Some(s));
+    }
+
+    #[test]
+    fn tool_choice_per_version() {
+        use ApiVersion::{V1, V2};
+        let required: ToolChoiceOption = read(V2, json!("required")).unwrap();
+        assert_eq!(required, ToolChoiceOption::Mode(ToolChoiceMode::Required));
+        assert!(read::<ToolChoiceOption>(V1, json!("required")).is_err());
+        assert_eq!(view(V1, &required), json!("auto"));
+        assert_eq!(view(V2, &required), json!("required"));
+        assert_eq!(serde_json::to_value(&required).unwrap(), json!("required"));
+
+        let v2_named: ToolChoiceOption = read(V2, json!({"type": "file_search"})).unwrap();
+        let v1_named: ToolChoiceOption = read(V1, json!({"type": "retrieval"})).unwrap();
+        assert_eq!(v1_named, v2_named);
+        assert!(read::<ToolChoiceOption>(V1, json!({"type": "file_search"})).is_err());
+        assert!(read::<ToolChoiceOption>(V2, json!({"type": "retrieval"})).is_err());
+        assert_eq!(view(V1, &v2_named), json!({"type": "retrieval"}));
+        assert_eq!(view(V2, &v1_named), json!({"type": "file_search"}));
+        // The store reads what either version wrote.
+        let stored = serde_json::to_value(&v1_named).unwrap();
+        assert_eq!(
+            serde_json::from_value::<ToolChoiceOption>(stored).unwrap(),
+            v1_named
+        );
+        assert_eq!(
+            serde_json::from_value::<ToolChoiceOption>(json!({"type": "retrieval"})).unwrap(),
+            v1_named
+        );
+    }
+
+    #[test]
+    fn response_format_per_version() {
+        use ApiVersion::{V1, V2};
+        let schema = json!({
+            "type": "json_schema",
+            "json_schema": {"name": "a", "schema": {"type": "object"}, "strict": true}
+        });
+        let f: ResponseFormatOption = read(V2, schema.clone()).unwrap();
+        assert!(matches!(f, ResponseFormatOption::JsonSchema(_)));
+        assert_eq!(view(V2, &f), schema);
+        assert_eq!(view(V1, &f), json!({"type": "json_object"}));
+        assert_eq!(serde_json::to_value(&f).unwrap(), schema);
+        assert_eq!(
+            serde_json::from_value::<ResponseFormatOption>(schema.clone()).unwrap(),
+            f
+        );
+        assert!(read::<ResponseFormatOption>(V1, schema).is_err());
+
+        let none: ResponseFormatOption = read(V1, json!("none")).unwrap();
+        assert!(read::<ResponseFormatOption>(V2, json!("none")).is_err());
+        assert_eq!(view(V1, &none), json!("none"));
+        assert_eq!(view(V2, &none), json!({"type": "text"}));
+        for ok in [
+            json!("auto"),
+            json!({"type": "text"}),
+            json!({"type": "json_object"}),
+        ] {
+            for v in [V1, V2] {
+                let f: ResponseFormatOption = read(v, ok.clone()).unwrap();
+                assert_eq!(view(v, &f), ok);
+            }
+        }
+        for bad in [
+            json!({"type": "json_object", "x": 1}),
+            json!({"type": "yaml"}),
+            json!("text"),
+            json!(3),
+            json!({"type": "json_schema"}),
+            json!({"type": "json_schema", "json_schema": {"schema": {}}}),
+        ] {
+            assert!(
+                read::<ResponseFormatOption>(V2, bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn v2_run_fields_are_refused_under_v1() {
+        let body = json!({"assistant_id": "asst_1", "parallel_tool_calls": false, "reasoning_effort": "low"});
+        assert!(read::<CreateRunRequest>(ApiVersion::V1, body.clone()).is_err());
+        let req: CreateRunRequest = read(ApiVersion::V2, body).unwrap();
+        assert_eq!(req.parallel_tool_calls, Some(false));
+        assert_eq!(req.reasoning_effort, Some(ReasoningEffort::Low));
+    }
+}

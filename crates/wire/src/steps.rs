@@ -261,3 +261,102 @@ pub struct StepFunctionCall {
     /// The submitted output, `null` until submitted.
     pub output: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::{ApiVersion, to_vec};
+    use serde_json::json;
+
+    fn view<T: Serialize>(v: ApiVersion, value: &T) -> serde_json::Value {
+        serde_json::from_slice(&to_vec(v, value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_file_search_call_is_retrieval_to_v1() {
+        let call = StepToolCall::FileSearch {
+            id: "call_1".to_owned(),
+            file_search: FileSearchCall {
+                ranking_options: None,
+                results: Some(vec![FileSearchResult {
+                    file_id: "file-1".to_owned(),
+                    file_name: "a.txt".to_owned(),
+                    score: 0.5,
+                    content: Some(vec![FileSearchResultContent {
+                        type_: "text".to_owned(),
+                        text: "found".to_owned(),
+                    }]),
+                }]),
+            },
+        };
+        assert_eq!(
+            view(ApiVersion::V1, &call),
+            json!({"type": "retrieval", "id": "call_1", "retrieval": {}})
+        );
+        let v2 = view(ApiVersion::V2, &call);
+        assert_eq!(v2["type"], "file_search");
+        assert_eq!(
+            v2["file_search"]["results"][0]["content"][0]["text"],
+            "found"
+        );
+        // The store keeps everything and reads v1's form too.
+        let stored = serde_json::to_value(&call).unwrap();
+        assert_eq!(
+            serde_json::from_value::<StepToolCall>(stored).unwrap(),
+            call
+        );
+        let old = json!({"type": "retrieval", "id": "call_2", "retrieval": {}});
+        assert_eq!(
+            serde_json::from_value::<StepToolCall>(old).unwrap(),
+            StepToolCall::FileSearch {
+                id: "call_2".to_owned(),
+                file_search: FileSearchCall::default()
+            }
+        );
+        // Function calls keep their derived shape.
+        let f = StepToolCall::Function {
+            id: "call_3".to_owned(),
+            function: StepFunctionCall {
+                name: "f".to_owned(),
+                arguments: "{}".to_owned(),
+                output: None,
+            },
+        };
+        let expected = json!({"type": "function", "id": "call_3", "function": {"name": "f", "arguments": "{}", "output": null}});
+        assert_eq!(view(ApiVersion::V1, &f), expected);
+        assert_eq!(view(ApiVersion::V2, &f), expected);
+    }
+
+    #[test]
+    fn search_content_is_hidden_unless_included() {
+        let mut details = StepDetails::ToolCalls {
+            tool_calls: vec![StepToolCall::FileSearch {
+                id: "call_1".to_owned(),
+                file_search: FileSearchCall {
+                    ranking_options: None,
+                    results: Some(vec![FileSearchResult {
+                        file_id: "file-1".to_owned(),
+                        file_name: "a.txt".to_owned(),
+                        score: 0.5,
+                        content: Some(Vec::new()),
+                    }]),
+                },
+            }],
+        };
+        let mut step: RunStep = serde_json::from_value(json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": "tool_calls", "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": []},
+            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
+            "completed_at": 2, "metadata": null, "usage": null
+        }))
+        .unwrap();
+        std::mem::swap(&mut step.step_details, &mut details);
+        step.hide_search_content();
+        let v2 = view(ApiVersion::V2, &step);
+        let result = &v2["step_details"]["tool_calls"][0]["file_search"]["results"][0];
+        assert_eq!(result["file_id"], "file-1");
+        assert!(result.get("content").is_none(), "{result}");
+    }
+}

@@ -8,8 +8,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, RawQuery};
 use crate::version::{Version, Versioned};
 use assistd_core::runs::{RunOverrides, resolve};
-use assistd_core::{validate, validate_runs};
 use assistd_core::{ListParams, ObjectKind, Project, StoreError};
+use assistd_core::{validate, validate_runs};
 use assistd_executor::Event;
 use assistd_wire::{
     ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
@@ -64,11 +64,10 @@ fn include_content(v: ApiVersion, q: &RawQuery) -> ApiResult<bool> {
     if v == ApiVersion::V1 {
         return Ok(false);
     }
-    let values = q
-        .0
-        .iter()
-        .filter(|(k, _)| k == "include[]" || k == "include")
-        .map(|(_, v)| v.as_str());
+    let values =
+        q.0.iter()
+            .filter(|(k, _)| k == "include[]" || k == "include")
+            .map(|(_, v)| v.as_str());
     Ok(validate_runs::include(values)?)
 }
 

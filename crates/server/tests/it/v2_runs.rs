@@ -141,13 +141,13 @@ async fn a_run_cut_by_max_completion_tokens_is_incomplete_in_v2_and_completed_in
     );
     let e = app
         .v2()
-        .post(&format!("/threads/{thread}/runs/{run_id}/cancel"), json!({}))
+        .post(
+            &format!("/threads/{thread}/runs/{run_id}/cancel"),
+            json!({}),
+        )
         .await
         .err(400);
-    assert!(
-        e["message"].as_str().unwrap().contains("incomplete"),
-        "{e}"
-    );
+    assert!(e["message"].as_str().unwrap().contains("incomplete"), "{e}");
     // The thread is free for the next run.
     up.push(Reply::text("again"));
     let next = app
@@ -158,7 +158,10 @@ async fn a_run_cut_by_max_completion_tokens_is_incomplete_in_v2_and_completed_in
         )
         .await
         .ok();
-    assert_eq!(settle(&app, &thread, &id_of(&next)).await["status"], "completed");
+    assert_eq!(
+        settle(&app, &thread, &id_of(&next)).await["status"],
+        "completed"
+    );
 }
 
 #[tokio::test]
@@ -312,10 +315,7 @@ async fn v2_run_arguments_are_refused_under_v1_and_checked_under_v2() {
             "response_format.json_schema.schema",
         ),
         (json!({"reasoning_effort": "huge"}), "reasoning_effort"),
-        (
-            json!({"tool_choice": {"type": "retrieval"}}),
-            "tool_choice",
-        ),
+        (json!({"tool_choice": {"type": "retrieval"}}), "tool_choice"),
         (json!({"max_prompt_tokens": 255}), "max_prompt_tokens"),
         (json!({"file_ids": []}), "file_ids"),
     ] {

@@ -165,17 +165,16 @@ async fn v2_streams_of_tool_calls_and_outputs_show_v2_objects() {
 
     let evs = open_v2(
         &app,
-        &format!("/threads/{thread}/runs/{}/submit_tool_outputs", id_of(&waiting)),
+        &format!(
+            "/threads/{thread}/runs/{}/submit_tool_outputs",
+            id_of(&waiting)
+        ),
         json!({"tool_outputs": [{"tool_call_id": call_id, "output": "sunny"}], "stream": true}),
     )
     .await;
     let n = names(&evs);
     assert_eq!(n[0], "thread.run.queued");
-    assert_eq!(
-        &n[n.len() - 2..],
-        ["thread.run.completed", "done"],
-        "{n:?}"
-    );
+    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"], "{n:?}");
     let done = find(&evs, "thread.run.completed").json();
     assert_eq!(done["tool_choice"], "required");
     assert!(done.get("file_ids").is_none(), "{done}");

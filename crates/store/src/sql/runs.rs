@@ -11,10 +11,10 @@ use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
 };
 use assistd_wire::{
-    AssistantId, AssistantTool, ReasoningEffort, CreateThreadRequest, LastError, Metadata, RequiredAction,
-    ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus,
-    RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption, ToolOutput,
-    TruncationObject, Usage,
+    AssistantId, AssistantTool, CreateThreadRequest, LastError, Metadata, ReasoningEffort,
+    RequiredAction, ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep,
+    RunStepStatus, RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption,
+    ToolOutput, TruncationObject, Usage,
 };
 use async_trait::async_trait;
 use sqlx::FromRow;

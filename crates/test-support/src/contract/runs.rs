@@ -730,7 +730,9 @@ pub async fn run_v2_fields(store: Arc<dyn Store>) {
         json_schema: JsonSchemaFormat {
             name: "answer".to_owned(),
             description: Some("d".to_owned()),
-            schema: Some(serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}})),
+            schema: Some(
+                serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}}),
+            ),
             strict: Some(true),
         },
     });
@@ -796,13 +798,17 @@ pub async fn run_ends_incomplete(store: Arc<dyn Store>) {
             reason: Some("max_completion_tokens".to_owned())
         })
     );
-    assert_recent(ended.completed_at.expect("completed_at"), t0, "completed_at");
+    assert_recent(
+        ended.completed_at.expect("completed_at"),
+        t0,
+        "completed_at",
+    );
     assert_eq!(ended.failed_at, None);
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), ended);
-    assert_eq!(assert_invalid(store.cancel_run(&p, &thread, &run.id).await), None);
+    assert_eq!(
+        assert_invalid(store.cancel_run(&p, &thread, &run.id).await),
+        None
+    );
     // The thread takes a new run: an incomplete one is not active.
-    store
-        .create_run(&p, &thread, new_run(&asst))
-        .await
-        .unwrap();
+    store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
 }
