@@ -47,22 +47,22 @@ fn thread_message(m: &Message) -> ChatMessage {
 pub const HISTORY_PAGE: u32 = 200;
 
 /// Builds the model request for the next turn of `claim`: the thread's history is read from
-/// `store` back as far as the run's truncation and token budget reach, and never beyond
-/// `max_history_tokens` (estimated), whatever the run asks.
+/// `store` back as far as the run's truncation and what is left of its prompt budget
+/// (`prompt_budget`) reach, and never beyond `max_history_tokens` (estimated), whatever the
+/// run asks.
 pub async fn build(
     store: &dyn EngineStore,
     claim: &ClaimedRun,
     steps: &[RunStep],
     max_tokens: Option<i64>,
+    prompt_budget: Option<i64>,
     max_history_tokens: i64,
 ) -> StoreResult<ChatRequest> {
     let run = &claim.run;
     let system = system_prompt(claim);
     let own = store.run_messages(&claim.project, &run.id).await?;
     let turns = run_turns(&own, steps);
-    let budget = run
-        .max_prompt_tokens
-        .map_or(max_history_tokens, |b| b.min(max_history_tokens));
+    let budget = prompt_budget.map_or(max_history_tokens, |b| b.min(max_history_tokens));
     let fixed = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
     let history = history(store, claim, fixed, budget).await?;
     Ok(request(claim, system, history, turns, max_tokens))
