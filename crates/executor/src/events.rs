@@ -17,7 +17,7 @@
 //! This bus is in-process. Streaming a run executed by another instance (several instances on
 //! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
 
-use assistd_wire::{ApiVersion, Run, RunId, StreamEvent};
+use assistd_wire::{ApiVersion, Run, RunId, RunStep, StreamEvent};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -41,8 +41,11 @@ impl<T: Serialize + Send + Sync> Render for T {
 /// The object of an event and its serializations, made when first asked for.
 struct Payload {
     object: Box<dyn Render>,
-    v1: OnceLock<Arc<str>>,
-    v2: OnceLock<Arc<str>>,
+    /// The object without its file-search results' content, when it has any (a step): what a
+    /// stream that did not ask for it with `include[]` shows.
+    lean: Option<Box<dyn Render>>,
+    /// By version (v1, v2) and, for v2, whether the content is included.
+    cache: [OnceLock<Arc<str>>; 3],
 }
 
 /// One server-sent event.
@@ -67,12 +70,22 @@ impl Event {
         name: StreamEvent,
         object: &T,
     ) -> Self {
+        // Steps are the one object with a part shown only on request; checking the type costs
+        // a comparison, so every other event stays a plain copy.
+        let lean = (object as &dyn std::any::Any)
+            .downcast_ref::<RunStep>()
+            .filter(|step| step.has_search_content())
+            .map(|step| {
+                let mut lean = step.clone();
+                lean.hide_search_content();
+                Box::new(lean) as Box<dyn Render>
+            });
         Self {
             name,
             payload: Arc::new(Payload {
                 object: Box::new(object.clone()),
-                v1: OnceLock::new(),
-                v2: OnceLock::new(),
+                lean,
+                cache: Default::default(),
             }),
         }
     }
@@ -82,14 +95,17 @@ impl Event {
         self.name.name_for(version)
     }
 
-    /// The `data:` JSON a client of `version` gets.
-    pub fn data(&self, version: ApiVersion) -> Arc<str> {
-        let cell = match version {
-            ApiVersion::V1 => &self.payload.v1,
-            ApiVersion::V2 => &self.payload.v2,
+    /// The `data:` JSON a client of `version` gets; `include_content`: whether it asked for
+    /// the file-search results' content (`include[]`, v2).
+    pub fn data(&self, version: ApiVersion, include_content: bool) -> Arc<str> {
+        let p = &*self.payload;
+        let (cell, object) = match (version, &p.lean) {
+            (ApiVersion::V2, Some(lean)) if !include_content => (&p.cache[2], lean),
+            (ApiVersion::V2, _) => (&p.cache[1], &p.object),
+            (ApiVersion::V1, _) => (&p.cache[0], &p.object),
         };
         Arc::clone(cell.get_or_init(|| {
-            let data = self.payload.object.render(version).unwrap_or_else(|e| {
+            let data = object.render(version).unwrap_or_else(|e| {
                 tracing::error!(error = %e, event = %self.name, "could not serialize a stream event");
                 String::from("{}")
             });
@@ -245,7 +261,7 @@ mod tests {
         let ev = rx.rx.as_mut().unwrap().try_recv().unwrap();
         assert_eq!(ev.name, StreamEvent::RunCompleted);
         assert!(ev.ends_stream());
-        assert_eq!(&*ev.data(ApiVersion::V1), "null");
+        assert_eq!(&*ev.data(ApiVersion::V1, false), "null");
         drop(rx);
         assert!(bus.is_empty());
     }
@@ -263,13 +279,37 @@ mod tests {
         let ev = rx.rx.as_mut().unwrap().try_recv().unwrap();
         assert_eq!(ev.name_for(ApiVersion::V2), "thread.run.incomplete");
         assert_eq!(ev.name_for(ApiVersion::V1), "thread.run.completed");
-        assert_eq!(&*ev.data(ApiVersion::V2), "\"incomplete\"");
-        assert_eq!(&*ev.data(ApiVersion::V1), "\"completed\"");
+        assert_eq!(&*ev.data(ApiVersion::V2, false), "\"incomplete\"");
+        assert_eq!(&*ev.data(ApiVersion::V1, false), "\"completed\"");
         // A second reader of the same version shares the first one's serialization.
         assert!(Arc::ptr_eq(
-            &ev.data(ApiVersion::V1),
-            &ev.clone().data(ApiVersion::V1)
+            &ev.data(ApiVersion::V1, false),
+            &ev.clone().data(ApiVersion::V1, false)
         ));
+    }
+
+    #[test]
+    fn search_content_reaches_only_streams_that_asked_for_it() {
+        let step: RunStep = serde_json::from_value(serde_json::json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": "tool_calls", "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": [{
+                "type": "file_search", "id": "call_1",
+                "file_search": {"results": [{
+                    "file_id": "file-1", "file_name": "a.txt", "score": 0.5,
+                    "content": [{"type": "text", "text": "found"}]
+                }]}
+            }]},
+            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
+            "completed_at": 2, "metadata": null, "usage": null
+        }))
+        .unwrap();
+        let ev = Event::new(StreamEvent::StepCompleted, &step);
+        assert!(ev.data(ApiVersion::V2, true).contains("found"));
+        assert!(!ev.data(ApiVersion::V2, false).contains("found"));
+        assert!(ev.data(ApiVersion::V2, false).contains("file-1"));
+        assert!(ev.data(ApiVersion::V1, false).contains("\"retrieval\":{}"));
     }
 
     #[test]

@@ -225,6 +225,20 @@ pub struct FileSearchResultContent {
 }
 
 impl RunStep {
+    /// Whether any file-search result of the step carries content.
+    pub fn has_search_content(&self) -> bool {
+        match &self.step_details {
+            StepDetails::ToolCalls { tool_calls } => tool_calls.iter().any(|call| {
+                matches!(
+                    call,
+                    StepToolCall::FileSearch { file_search: FileSearchCall { results: Some(results), .. }, .. }
+                        if results.iter().any(|r| r.content.is_some())
+                )
+            }),
+            StepDetails::MessageCreation { .. } => false,
+        }
+    }
+
     /// Drops the file-search results' content, which a response shows only when the request
     /// asked for it with `include[]=step_details.tool_calls[*].file_search.results[*].content`.
     pub fn hide_search_content(&mut self) {

@@ -88,8 +88,8 @@ pub async fn create_run(
     q: RawQuery,
     ApiJson(req): ApiJson<CreateRunRequest>,
 ) -> ApiResult<Response> {
-    // Steps are not part of createRun's answer; the parameter is still checked, as OpenAI does.
-    include_content(v, &q)?;
+    // Steps are not part of createRun's answer, but of its stream.
+    let include = include_content(v, &q)?;
     validate::create_run(&req)?;
     validate_runs::response_format("response_format", req.response_format.as_ref())?;
     // The thread is checked first so that a bad thread id is reported before a bad assistant.
@@ -129,7 +129,7 @@ pub async fn create_run(
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
-            v,
+            (v, include),
             p,
             thread_id,
             vec![
@@ -186,7 +186,7 @@ pub async fn create_thread_and_run(
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
-            v,
+            (v, false),
             p,
             thread.id.clone(),
             vec![
@@ -290,7 +290,7 @@ pub async fn submit_tool_outputs_to_run(
             if let Some(step) = answered_step(&s, &p, &thread_id, &run_id, first_call).await {
                 prelude.push(Event::new(StreamEvent::StepCompleted, &step));
             }
-            run_stream(s.clone(), v, p, thread_id, prelude, sub).into_response()
+            run_stream(s.clone(), (v, false), p, thread_id, prelude, sub).into_response()
         }
         None => RunResponse::new(&s, v, run).into_response(),
     })

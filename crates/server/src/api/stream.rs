@@ -32,10 +32,10 @@ use tokio::sync::broadcast::error::RecvError;
 /// How long the stream may be silent before the run is re-read from the store.
 const RECHECK: Duration = Duration::from_secs(5);
 
-fn sse(ev: &Event, version: ApiVersion) -> SseEvent {
+fn sse(ev: &Event, st: &State) -> SseEvent {
     SseEvent::default()
-        .event(ev.name_for(version))
-        .data(&*ev.data(version))
+        .event(ev.name_for(st.version))
+        .data(&*ev.data(st.version, st.include_content))
 }
 
 /// The run's status event, if that status ends a stream.
@@ -47,6 +47,8 @@ fn status_event(run: &Run) -> Option<Event> {
 struct State {
     app: AppState,
     version: ApiVersion,
+    /// Whether steps show their file-search results' content (`include[]`).
+    include_content: bool,
     project: Project,
     thread_id: ThreadId,
     run_id: RunId,
@@ -60,7 +62,7 @@ struct State {
 /// The SSE response for the run `sub` listens to: `prelude` first, then the run's events.
 pub fn run_stream(
     app: AppState,
-    version: ApiVersion,
+    (version, include_content): (ApiVersion, bool),
     project: Project,
     thread_id: ThreadId,
     prelude: Vec<Event>,
@@ -70,6 +72,7 @@ pub fn run_stream(
     let state = State {
         app,
         version,
+        include_content,
         project,
         thread_id,
         run_id: sub.run_id().clone(),
@@ -81,7 +84,7 @@ pub fn run_stream(
     let stream = futures::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(sse(&ev, st.version)), st));
+                return Some((Ok(sse(&ev, &st)), st));
             }
             if st.ended {
                 if st.done_sent {
@@ -99,7 +102,7 @@ pub fn run_stream(
                     if ev.ends_stream() {
                         st.ended = true;
                     }
-                    return Some((Ok(sse(&ev, st.version)), st));
+                    return Some((Ok(sse(&ev, &st)), st));
                 }
                 Ok(Err(RecvError::Lagged(missed))) => {
                     st.ended = true;
