@@ -194,10 +194,20 @@ impl Serialize for StepToolCall {
 pub struct FileSearchCall {
     /// The ranker and threshold the search used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ranking_options: Option<crate::common::FileSearchRankingOptions>,
+    pub ranking_options: Option<FileSearchRankingUsed>,
     /// What the search found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<Vec<FileSearchResult>>,
+}
+
+/// `RunStepDetailsToolCallsFileSearchRankingOptionsObject`: both fields are set in a step,
+/// unlike in the tool's options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSearchRankingUsed {
+    /// The ranker used.
+    pub ranker: crate::common::FileSearchRanker,
+    /// 0 to 1.
+    pub score_threshold: f64,
 }
 
 /// `RunStepDetailsToolCallsFileSearchResultObject`.

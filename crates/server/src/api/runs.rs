@@ -13,8 +13,8 @@ use assistd_core::{validate, validate_runs};
 use assistd_executor::Event;
 use assistd_wire::{
     ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
-    ModifyRunRequest, Run, RunId, RunStep, StepDetails, StepId, StepToolCall, StreamEvent,
-    SubmitToolOutputsRunRequest, ThreadId,
+    ModifyRunRequest, Run, RunId, RunStatus, RunStep, StepDetails, StepId, StepToolCall,
+    StreamEvent, SubmitToolOutputsRunRequest, ThreadId,
 };
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -255,10 +255,32 @@ pub async fn cancel_run(
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     OptionalJson(_): OptionalJson<CancelRunRequest>,
 ) -> ApiResult<RunResponse> {
-    let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
+    let run = match s.store.cancel_run(&p, &thread_id, &run_id).await {
+        Ok(run) => run,
+        // v1 knows an incomplete run as `completed`, and is told so.
+        Err(StoreError::Invalid { .. })
+            if v == ApiVersion::V1 && is_incomplete(&s, &p, &thread_id, &run_id).await =>
+        {
+            return Err(ApiError::invalid(
+                format!(
+                    "Cannot cancel run with status '{}'.",
+                    RunStatus::Completed.as_str()
+                ),
+                None,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     s.run_cancel_requested(&run_id);
     s.events.publish_run(&run);
     Ok(RunResponse::new(&s, v, run))
+}
+
+async fn is_incomplete(s: &AppState, p: &Project, thread_id: &ThreadId, run_id: &RunId) -> bool {
+    s.store
+        .get_run(p, thread_id, run_id)
+        .await
+        .is_ok_and(|run| run.status == RunStatus::Incomplete)
 }
 
 /// `POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (submitToolOuputsToRun).

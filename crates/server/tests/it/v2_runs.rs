@@ -147,7 +147,15 @@ async fn a_run_cut_by_max_completion_tokens_is_incomplete_in_v2_and_completed_in
         )
         .await
         .err(400);
-    assert!(e["message"].as_str().unwrap().contains("incomplete"), "{e}");
+    assert_eq!(e["message"], "Cannot cancel run with status 'incomplete'.");
+    let e = app
+        .post(
+            &format!("/threads/{thread}/runs/{run_id}/cancel"),
+            json!({}),
+        )
+        .await
+        .err(400);
+    assert_eq!(e["message"], "Cannot cancel run with status 'completed'.");
     // The thread is free for the next run.
     up.push(Reply::text("again"));
     let next = app
