@@ -74,7 +74,8 @@ pub fn resolve(assistant: &Assistant, o: RunOverrides, expires_after_secs: i64) 
             .or_else(|| assistant.response_format.clone())
             .unwrap_or_default(),
         parallel_tool_calls: o.parallel_tool_calls.unwrap_or(true),
-        reasoning_effort: o.reasoning_effort,
+        // The run's own wins; else the assistant's.
+        reasoning_effort: o.reasoning_effort.or(assistant.reasoning_effort),
         tool_resources: o.tool_resources,
         expires_after_secs,
     }

@@ -266,8 +266,33 @@ async fn parallel_tool_calls_is_sent_only_with_tools_and_v1_runs_send_nothing_ne
         settle(&app, &v1_thread, &id_of(&v1_run)).await["status"],
         "completed"
     );
-    let sent = up.requests();
-    assert_eq!(sent.len(), 2);
+    // An assistant's reasoning_effort reaches the upstream when the run sets none.
+    up.push(Reply::text("thought through"));
+    let thinker = id_of(
+        &app.v2()
+            .post(
+                "/assistants",
+                json!({"model": "o3", "reasoning_effort": "low"}),
+            )
+            .await
+            .ok(),
+    );
+    let run = app
+        .v2()
+        .post(
+            &format!("/threads/{thread}/runs"),
+            json!({"assistant_id": thinker}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        settle(&app, &thread, &id_of(&run)).await["status"],
+        "completed"
+    );
+    let mut sent = up.requests();
+    assert_eq!(sent.len(), 3);
+    let last = sent.pop().unwrap();
+    assert_eq!(last["reasoning_effort"], "low", "{last}");
     for body in &sent {
         for key in ["parallel_tool_calls", "reasoning_effort", "response_format"] {
             assert!(body.get(key).is_none(), "{key} sent: {body}");
