@@ -650,29 +650,28 @@ async fn drive(
             )
             .await;
         }
-        let budget = match budget(run, &steps) {
-            Ok(budget) => budget,
+        // A budget the run has used up, or a prompt that cannot fit what is left of it, ends
+        // the run `incomplete` before the model is called.
+        let req = match budget(run, &steps) {
+            Ok(left) => prompt::build(
+                store,
+                claim,
+                &steps,
+                left.completion,
+                left.prompt,
+                inner.cfg.max_history_tokens,
+            )
+            .await?
+            .ok_or("max_prompt_tokens"),
+            Err(reason) => Err(reason),
+        };
+        let req = match req {
+            Ok(req) => req,
             Err(reason) => {
-                return end(
-                    inner,
-                    run,
-                    worker,
-                    RunStatus::Incomplete,
-                    None,
-                    Some(reason),
-                )
-                .await;
+                let status = RunStatus::Incomplete;
+                return end(inner, run, worker, status, None, Some(reason)).await;
             }
         };
-        let req = prompt::build(
-            store,
-            claim,
-            &steps,
-            budget.completion,
-            budget.prompt,
-            inner.cfg.max_history_tokens,
-        )
-        .await?;
         match run_turn(&ctx, req, token, open).await {
             Ok(TurnEnd::Answered { truncated }) => {
                 // Cut by the run's own budget: v2's `incomplete` (v1 sees it `completed`, with

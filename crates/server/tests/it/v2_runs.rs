@@ -434,3 +434,50 @@ async fn include_takes_only_the_search_content_value() {
     // v1 has no `include`, and ignores it as it ignores any unknown query parameter.
     app.get(&format!("{steps}?include[]=nope")).await.ok();
 }
+
+#[tokio::test]
+async fn a_thread_over_max_prompt_tokens_ends_the_run_incomplete_without_a_model_call() {
+    let up = FakeUpstream::start().await;
+    let app = app_with(&up).await;
+    let asst = app.v2().assistant().await;
+    // About 1,000 estimated tokens: more than the smallest budget a run may set.
+    let long = "word ".repeat(800);
+    let thread = id_of(
+        &app.v2()
+            .post(
+                "/threads",
+                json!({"messages": [{"role": "user", "content": long}]}),
+            )
+            .await
+            .ok(),
+    );
+    let run = app
+        .v2()
+        .post(
+            &format!("/threads/{thread}/runs"),
+            json!({"assistant_id": asst, "max_prompt_tokens": 256}),
+        )
+        .await
+        .ok();
+    let ended = settle(&app, &thread, &id_of(&run)).await;
+    assert_eq!(ended["status"], "incomplete", "{ended}");
+    assert_eq!(
+        ended["incomplete_details"],
+        json!({"reason": "max_prompt_tokens"})
+    );
+    assert!(up.requests().is_empty(), "the model was called");
+    // With room for it, the same thread runs.
+    up.push(Reply::text("fits"));
+    let run = app
+        .v2()
+        .post(
+            &format!("/threads/{thread}/runs"),
+            json!({"assistant_id": asst, "max_prompt_tokens": 5000}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        settle(&app, &thread, &id_of(&run)).await["status"],
+        "completed"
+    );
+}
