@@ -487,50 +487,45 @@ impl<'de> Deserialize<'de> for ResponseFormatOption {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use crate::version::{is_v1, is_v2};
         use serde::de::Error;
+        // What v1 always answered for a value of none of the forms (this was an untagged enum),
+        // kept word for word; v2 names the accepted values where it can.
+        let no_form = || D::Error::custom(NO_FORM);
         let value = serde_json::Value::deserialize(deserializer)?;
         let kind = match &value {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Object(o) => match o.get("type") {
                 Some(serde_json::Value::String(t)) => t.clone(),
-                Some(_) => return Err(D::Error::custom("invalid type: expected a string")),
-                None if is_v2() => return Err(D::Error::missing_field("type")),
                 // v1's `type` defaults to `text`.
-                None => "text".to_owned(),
+                None if !is_v2() => "text".to_owned(),
+                _ => return Err(no_form()),
             },
-            _ => {
-                return Err(D::Error::custom(
-                    "expected \"auto\" or an object with a `type`",
-                ));
+            _ => return Err(no_form()),
+        };
+        let named = |other: &str, accepted: &'static [&'static str]| {
+            if is_v1() {
+                no_form()
+            } else {
+                D::Error::unknown_variant(other, accepted)
             }
         };
         match (value.is_string(), kind.as_str()) {
             (true, "auto") => Ok(Self::Mode(ResponseFormatMode::Auto)),
             (true, "none") if !is_v2() => Ok(Self::Mode(ResponseFormatMode::None)),
-            (true, other) => Err(D::Error::unknown_variant(
-                other,
-                if is_v2() {
-                    &["auto"]
-                } else {
-                    &["none", "auto"]
-                },
-            )),
+            (true, other) => Err(named(other, &["auto"])),
             (false, "text" | "json_object") => serde_json::from_value(value)
                 .map(Self::Format)
-                .map_err(D::Error::custom),
+                .map_err(|_| no_form()),
             (false, "json_schema") if !is_v1() => serde_json::from_value(value)
                 .map(Self::JsonSchema)
-                .map_err(D::Error::custom),
-            (false, other) => Err(D::Error::unknown_variant(
-                other,
-                if is_v1() {
-                    &["text", "json_object"]
-                } else {
-                    &["text", "json_object", "json_schema"]
-                },
-            )),
+                .map_err(|_| no_form()),
+            (false, other) => Err(named(other, &["text", "json_object", "json_schema"])),
         }
     }
 }
+
+/// serde's message for a value that matches no variant of an untagged enum (what
+/// `ResponseFormatOption` was); the server reports it as "not one of the accepted forms".
+const NO_FORM: &str = "data did not match any variant of untagged enum ResponseFormatOption";
 
 /// The string forms of [`ResponseFormatOption`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -323,6 +323,22 @@ async fn v2_run_arguments_are_refused_under_v1_and_checked_under_v2() {
         body["assistant_id"] = json!(asst);
         app.post(&path, body.clone()).await.bad(param);
     }
+    // v1's wording for a response format of no known form is unchanged.
+    for bad in [
+        json!({"type": "json_schema", "json_schema": {"name": "a"}}),
+        json!({"type": "text", "x": 1}),
+        json!("text"),
+        json!(7),
+    ] {
+        let e = app
+            .post(&path, json!({"assistant_id": asst, "response_format": bad}))
+            .await
+            .bad("response_format");
+        assert_eq!(
+            e["message"],
+            "Invalid value for 'response_format': not one of the accepted forms."
+        );
+    }
     app.post(
         "/threads/runs",
         json!({"assistant_id": asst, "parallel_tool_calls": true}),
