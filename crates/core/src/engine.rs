@@ -167,7 +167,7 @@ pub trait EngineStore: Send + Sync {
             .map(|(run, _)| run))
     }
 
-    /// Ends the run: `completed`, `failed`, `cancelled` or `expired`. In-progress steps and
+    /// Ends the run: `completed`, `incomplete`, `failed`, `cancelled` or `expired`. In-progress steps and
     /// messages end with it (cancelled, failed, expired). The run's usage is the sum of its
     /// steps'. Returns `None` if the lease was lost.
     async fn finish_run(

@@ -14,6 +14,7 @@ pub mod signals;
 pub mod store;
 pub mod transitions;
 pub mod validate;
+pub mod validate_runs;
 pub mod vector_stores;
 
 pub use engine::{ClaimedRun, EngineStore, Lease, TurnText};

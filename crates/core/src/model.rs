@@ -2,7 +2,7 @@
 //! OpenAI-compatible upstream, the built-in local model) implements, so the run executor never
 //! knows which one answers.
 
-use assistd_wire::FunctionObject;
+use assistd_wire::{FunctionObject, JsonSchemaFormat, ReasoningEffort};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::time::Duration;
@@ -49,8 +49,22 @@ pub enum ToolChoice {
     Auto,
     /// It must not.
     None,
+    /// It must call at least one of the functions offered.
+    Required,
     /// It must call this function.
     Function(String),
+}
+
+/// The form of the answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ChatFormat {
+    /// Free text.
+    #[default]
+    Text,
+    /// A JSON object.
+    JsonObject,
+    /// JSON following a schema (passed on verbatim to upstreams).
+    JsonSchema(JsonSchemaFormat),
 }
 
 /// One model request.
@@ -70,8 +84,13 @@ pub struct ChatRequest {
     pub top_p: Option<f64>,
     /// Completion token cap for this request.
     pub max_tokens: Option<i64>,
-    /// Ask for a JSON object.
-    pub json_object: bool,
+    /// The form of the answer.
+    pub response_format: ChatFormat,
+    /// `Some(false)`: at most one function call per answer. `None` leaves it to the backend
+    /// (parallel calls allowed).
+    pub parallel_tool_calls: Option<bool>,
+    /// Passed on to reasoning models.
+    pub reasoning_effort: Option<ReasoningEffort>,
 }
 
 /// What a backend streams back.

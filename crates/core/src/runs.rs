@@ -4,8 +4,8 @@
 use crate::ids::FreshId;
 use crate::store::NewRun;
 use assistd_wire::{
-    Assistant, AssistantTool, CreateMessageRequest, Metadata, ResponseFormatOption, RunId,
-    ToolChoiceOption, TruncationObject,
+    Assistant, AssistantTool, CreateMessageRequest, Metadata, ReasoningEffort,
+    ResponseFormatOption, RunId, RunToolResources, ToolChoiceOption, TruncationObject,
 };
 
 /// The per-run parameters a request may set (`CreateRunRequest` and
@@ -38,6 +38,12 @@ pub struct RunOverrides {
     pub tool_choice: Option<ToolChoiceOption>,
     /// `response_format`
     pub response_format: Option<ResponseFormatOption>,
+    /// `parallel_tool_calls` (v2)
+    pub parallel_tool_calls: Option<bool>,
+    /// `reasoning_effort` (v2)
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// createThreadAndRun's `tool_resources` (v2)
+    pub tool_resources: Option<RunToolResources>,
 }
 
 /// The run to enqueue for `assistant` with `overrides`, expiring `expires_after_secs` after
@@ -67,6 +73,10 @@ pub fn resolve(assistant: &Assistant, o: RunOverrides, expires_after_secs: i64) 
             .response_format
             .or_else(|| assistant.response_format.clone())
             .unwrap_or_default(),
+        parallel_tool_calls: o.parallel_tool_calls.unwrap_or(true),
+        // The run's own wins; else the assistant's.
+        reasoning_effort: o.reasoning_effort.or(assistant.reasoning_effort),
+        tool_resources: o.tool_resources,
         expires_after_secs,
     }
 }

@@ -166,6 +166,13 @@ pub struct NewRun {
     pub tool_choice: ToolChoiceOption,
     /// Response format.
     pub response_format: ResponseFormatOption,
+    /// Whether the model may call several functions in one turn.
+    pub parallel_tool_calls: bool,
+    /// Passed on to reasoning models.
+    pub reasoning_effort: Option<assistd_wire::ReasoningEffort>,
+    /// createThreadAndRun's `tool_resources`: what the run uses instead of the assistant's
+    /// (kept for file search, #17).
+    pub tool_resources: Option<assistd_wire::RunToolResources>,
     /// Seconds from creation until the run expires.
     pub expires_after_secs: i64,
 }

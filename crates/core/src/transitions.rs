@@ -132,6 +132,8 @@ pub fn open_work_end(status: RunStatus) -> OpenWorkEnd {
         RunStatus::Cancelled => (RunStepStatus::Cancelled, Some("run_cancelled")),
         RunStatus::Expired => (RunStepStatus::Expired, Some("run_expired")),
         RunStatus::Failed => (RunStepStatus::Failed, Some("run_failed")),
+        // A token budget ended the run: the message being written was cut short.
+        RunStatus::Incomplete => (RunStepStatus::Completed, Some("max_tokens")),
         _ => (RunStepStatus::Completed, None),
     };
     OpenWorkEnd {
@@ -265,6 +267,7 @@ mod tests {
             RunStatus::Cancelling,
             RunStatus::Cancelled,
             RunStatus::Completed,
+            RunStatus::Incomplete,
             RunStatus::Failed,
             RunStatus::Expired,
         ] {

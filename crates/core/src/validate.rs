@@ -530,7 +530,7 @@ fn tool_choice(choice: Option<&ToolChoiceOption>) -> Checked {
                     "Invalid 'tool_choice.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.",
                 ));
             }
-            (NamedToolType::CodeInterpreter | NamedToolType::Retrieval, Some(_)) => {
+            (NamedToolType::CodeInterpreter | NamedToolType::FileSearch, Some(_)) => {
                 return Err(Invalid::new(
                     "tool_choice.function",
                     "Invalid 'tool_choice.function': only allowed when type is 'function'.",

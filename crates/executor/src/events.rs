@@ -1,6 +1,11 @@
 //! Run events for streaming: the executor publishes each change of a run as the event the
 //! Assistants stream protocol names (`thread.run.in_progress`, `thread.message.delta`, ...), with
-//! the object serialized once; `stream: true` requests subscribe to their run's channel.
+//! a copy of the object; `stream: true` requests subscribe to their run's channel.
+//!
+//! The object is serialized by whoever reads it, in the reader's API version (v1 and v2 show a
+//! run, a step or a message differently), at most once per version however many subscribers
+//! share it: a run streamed to one client costs one serialization per event, as before, and a
+//! token delta costs a clone of a small object.
 //!
 //! Channels are per run, created by the first subscriber and dropped when the last one leaves,
 //! so publishing to a run nobody streams costs a map lookup. A subscriber holds a
@@ -12,40 +17,100 @@
 //! This bus is in-process. Streaming a run executed by another instance (several instances on
 //! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
 
-use assistd_wire::{Run, RunId, StreamEvent};
+use assistd_wire::{ApiVersion, Run, RunId, RunStep, StreamEvent};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Events a slow reader may lag behind before it is dropped.
 pub const CHANNEL_CAPACITY: usize = 1024;
 
+/// An event's object, serialized on demand in either API version.
+trait Render: Send + Sync {
+    fn render(&self, version: ApiVersion) -> serde_json::Result<String>;
+}
+
+impl<T: Serialize + Send + Sync> Render for T {
+    fn render(&self, version: ApiVersion) -> serde_json::Result<String> {
+        assistd_wire::version::with_version(version, || serde_json::to_string(self))
+    }
+}
+
+/// The object of an event and its serializations, made when first asked for.
+struct Payload {
+    object: Box<dyn Render>,
+    /// The object without its file-search results' content, when it has any (a step): what a
+    /// stream that did not ask for it with `include[]` shows.
+    lean: Option<Box<dyn Render>>,
+    /// By version (v1, v2) and, for v2, whether the content is included.
+    cache: [OnceLock<Arc<str>>; 3],
+}
+
 /// One server-sent event.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Event {
-    /// The `event:` name.
+    /// The `event:` name (as v2 knows it; see [`Event::name_for`]).
     pub name: StreamEvent,
-    /// The `data:` JSON.
-    pub data: Arc<str>,
+    payload: Arc<Payload>,
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Event {
-    /// Serializes `object` as the data of event `name`.
-    pub fn new<T: Serialize>(name: StreamEvent, object: &T) -> Self {
-        // Streams are shown in v1's shape for now: the per-version stream is issue 13's work.
-        let data = assistd_wire::version::with_version(assistd_wire::ApiVersion::V1, || {
-            serde_json::to_string(object)
-        })
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, event = %name, "could not serialize a stream event");
-            String::from("{}")
-        });
+    /// The event `name` carrying (a copy of) `object`.
+    pub fn new<T: Serialize + Clone + Send + Sync + 'static>(
+        name: StreamEvent,
+        object: &T,
+    ) -> Self {
+        // Steps are the one object with a part shown only on request; checking the type costs
+        // a comparison, so every other event stays a plain copy.
+        let lean = (object as &dyn std::any::Any)
+            .downcast_ref::<RunStep>()
+            .filter(|step| step.has_search_content())
+            .map(|step| {
+                let mut lean = step.clone();
+                lean.hide_search_content();
+                Box::new(lean) as Box<dyn Render>
+            });
         Self {
             name,
-            data: Arc::from(data),
+            payload: Arc::new(Payload {
+                object: Box::new(object.clone()),
+                lean,
+                cache: Default::default(),
+            }),
         }
+    }
+
+    /// The `event:` name a client of `version` gets.
+    pub fn name_for(&self, version: ApiVersion) -> &'static str {
+        self.name.name_for(version)
+    }
+
+    /// The `data:` JSON a client of `version` gets; `include_content`: whether it asked for
+    /// the file-search results' content (`include[]`, v2).
+    pub fn data(&self, version: ApiVersion, include_content: bool) -> Arc<str> {
+        let p = &*self.payload;
+        let (cell, object) = match (version, &p.lean) {
+            (ApiVersion::V2, Some(lean)) if !include_content => (&p.cache[2], lean),
+            (ApiVersion::V2, _) => (&p.cache[1], &p.object),
+            (ApiVersion::V1, _) => (&p.cache[0], &p.object),
+        };
+        Arc::clone(cell.get_or_init(|| {
+            let data = object.render(version).unwrap_or_else(|e| {
+                tracing::error!(error = %e, event = %self.name, "could not serialize a stream event");
+                String::from("{}")
+            });
+            Arc::from(data)
+        }))
     }
 
     /// The event announcing `run`'s current status (`thread.run.<status>`), with the run.
@@ -114,7 +179,12 @@ impl EventBus {
     }
 
     /// Publishes `object` as event `name` of `run_id`, if anyone listens.
-    pub fn publish<T: Serialize>(&self, run_id: &RunId, name: StreamEvent, object: &T) {
+    pub fn publish<T: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        run_id: &RunId,
+        name: StreamEvent,
+        object: &T,
+    ) {
         self.send(run_id, || Event::new(name, object));
     }
 
@@ -123,7 +193,7 @@ impl EventBus {
         self.send(&run.id, || Event::run(run));
     }
 
-    /// Sends the event `make` builds (only if someone listens: serializing is not free).
+    /// Sends the event `make` builds (only if someone listens: copying is not free).
     fn send(&self, run_id: &RunId, make: impl FnOnce() -> Event) {
         let mut channels = lock(&self.channels);
         let Some(tx) = channels.get(run_id) else {
@@ -191,9 +261,55 @@ mod tests {
         let ev = rx.rx.as_mut().unwrap().try_recv().unwrap();
         assert_eq!(ev.name, StreamEvent::RunCompleted);
         assert!(ev.ends_stream());
-        assert_eq!(&*ev.data, "null");
+        assert_eq!(&*ev.data(ApiVersion::V1, false), "null");
         drop(rx);
         assert!(bus.is_empty());
+    }
+
+    #[test]
+    fn each_version_reads_its_own_form_once() {
+        let bus = Arc::new(EventBus::default());
+        let run_id = RunId::from("run_1");
+        let mut rx = bus.subscribe(&run_id);
+        bus.publish(
+            &run_id,
+            StreamEvent::RunIncomplete,
+            &assistd_wire::RunStatus::Incomplete,
+        );
+        let ev = rx.rx.as_mut().unwrap().try_recv().unwrap();
+        assert_eq!(ev.name_for(ApiVersion::V2), "thread.run.incomplete");
+        assert_eq!(ev.name_for(ApiVersion::V1), "thread.run.completed");
+        assert_eq!(&*ev.data(ApiVersion::V2, false), "\"incomplete\"");
+        assert_eq!(&*ev.data(ApiVersion::V1, false), "\"completed\"");
+        // A second reader of the same version shares the first one's serialization.
+        assert!(Arc::ptr_eq(
+            &ev.data(ApiVersion::V1, false),
+            &ev.clone().data(ApiVersion::V1, false)
+        ));
+    }
+
+    #[test]
+    fn search_content_reaches_only_streams_that_asked_for_it() {
+        let step: RunStep = serde_json::from_value(serde_json::json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": "tool_calls", "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": [{
+                "type": "file_search", "id": "call_1",
+                "file_search": {"results": [{
+                    "file_id": "file-1", "file_name": "a.txt", "score": 0.5,
+                    "content": [{"type": "text", "text": "found"}]
+                }]}
+            }]},
+            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
+            "completed_at": 2, "metadata": null, "usage": null
+        }))
+        .unwrap();
+        let ev = Event::new(StreamEvent::StepCompleted, &step);
+        assert!(ev.data(ApiVersion::V2, true).contains("found"));
+        assert!(!ev.data(ApiVersion::V2, false).contains("found"));
+        assert!(ev.data(ApiVersion::V2, false).contains("file-1"));
+        assert!(ev.data(ApiVersion::V1, false).contains("\"retrieval\":{}"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (`truncation_strategy.last_messages`, the token budget): a run on a thread of a million
 //! messages reads a few pages, not the thread.
 
-use assistd_core::model::{ChatMessage, ChatRequest, ToolCall, ToolChoice};
+use assistd_core::model::{ChatFormat, ChatMessage, ChatRequest, ToolCall, ToolChoice};
 use assistd_core::{ClaimedRun, EngineStore, StoreResult};
 use assistd_wire::{
     AssistantTool, Message, MessageContent, MessageId, MessageRole, NamedToolType,
@@ -47,25 +47,32 @@ fn thread_message(m: &Message) -> ChatMessage {
 pub const HISTORY_PAGE: u32 = 200;
 
 /// Builds the model request for the next turn of `claim`: the thread's history is read from
-/// `store` back as far as the run's truncation and token budget reach, and never beyond
-/// `max_history_tokens` (estimated), whatever the run asks.
+/// `store` back as far as the run's truncation and what is left of its prompt budget
+/// (`prompt_budget`) reach, and never beyond `max_history_tokens` (estimated), whatever the
+/// run asks. `None` when not even the newest message fits what is left of the run's prompt
+/// budget (with the instructions and the run's own turns): the run cannot go on.
 pub async fn build(
     store: &dyn EngineStore,
     claim: &ClaimedRun,
     steps: &[RunStep],
     max_tokens: Option<i64>,
+    prompt_budget: Option<i64>,
     max_history_tokens: i64,
-) -> StoreResult<ChatRequest> {
+) -> StoreResult<Option<ChatRequest>> {
     let run = &claim.run;
     let system = system_prompt(claim);
     let own = store.run_messages(&claim.project, &run.id).await?;
     let turns = run_turns(&own, steps);
-    let budget = run
-        .max_prompt_tokens
-        .map_or(max_history_tokens, |b| b.min(max_history_tokens));
+    let budget = prompt_budget.map_or(max_history_tokens, |b| b.min(max_history_tokens));
     let fixed = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
-    let history = history(store, claim, fixed, budget).await?;
-    Ok(request(claim, system, history, turns, max_tokens))
+    let (history, total) = history(store, claim, fixed, budget).await?;
+    // The history stops before the budget, except for the newest message, which it always
+    // keeps: over the run's own budget, that is the end of the run (a server-wide
+    // `max_history_tokens` only trims).
+    if prompt_budget.is_some_and(|b| total > b) {
+        return Ok(None);
+    }
+    Ok(Some(request(claim, system, history, turns, max_tokens)))
 }
 
 /// The request from its parts.
@@ -103,10 +110,15 @@ fn request(
         temperature: run.temperature,
         top_p: run.top_p,
         max_tokens,
-        json_object: matches!(
-            run.response_format,
-            ResponseFormatOption::Format(ref f) if f.type_ == ResponseFormatType::JsonObject
-        ),
+        response_format: match &run.response_format {
+            ResponseFormatOption::Format(f) if f.type_ == ResponseFormatType::JsonObject => {
+                ChatFormat::JsonObject
+            }
+            ResponseFormatOption::JsonSchema(s) => ChatFormat::JsonSchema(s.json_schema.clone()),
+            _ => ChatFormat::Text,
+        },
+        parallel_tool_calls: (!run.parallel_tool_calls).then_some(false),
+        reasoning_effort: run.reasoning_effort,
     }
 }
 
@@ -128,13 +140,14 @@ fn system_prompt(claim: &ClaimedRun) -> String {
 
 /// The thread as it was before this run: completed messages written by anyone but this run,
 /// oldest first; the newest of them only, as many as `truncation_strategy.last_messages` allows
-/// and as fit `budget` with the `fixed` part of the prompt (the newest one always).
+/// and as fit `budget` with the `fixed` part of the prompt (the newest one always); with the
+/// estimated size of the whole prompt.
 async fn history(
     store: &dyn EngineStore,
     claim: &ClaimedRun,
     fixed: i64,
     budget: i64,
-) -> StoreResult<Vec<ChatMessage>> {
+) -> StoreResult<(Vec<ChatMessage>, i64)> {
     let run = &claim.run;
     let most = match (
         run.truncation_strategy.type_,
@@ -174,7 +187,7 @@ async fn history(
         }
     }
     newest_first.reverse();
-    Ok(newest_first)
+    Ok((newest_first, total))
 }
 
 /// This run's turns so far: its answers, and its function calls followed by their outputs.
@@ -246,7 +259,14 @@ fn tool_choice(choice: &ToolChoiceOption, called_already: bool) -> ToolChoice {
     match choice {
         ToolChoiceOption::Mode(ToolChoiceMode::None) => ToolChoice::None,
         ToolChoiceOption::Mode(ToolChoiceMode::Auto) => ToolChoice::Auto,
-        ToolChoiceOption::Named(_) if called_already => ToolChoice::Auto,
+        // Like a named function, `required` binds the turn that answers the user's message;
+        // once calls were made, the model may answer their results in text.
+        ToolChoiceOption::Named(_) | ToolChoiceOption::Mode(ToolChoiceMode::Required)
+            if called_already =>
+        {
+            ToolChoice::Auto
+        }
+        ToolChoiceOption::Mode(ToolChoiceMode::Required) => ToolChoice::Required,
         ToolChoiceOption::Named(n) => match (&n.type_, &n.function) {
             (NamedToolType::Function, Some(f)) => ToolChoice::Function(f.name.clone()),
             _ => ToolChoice::Auto,

@@ -6,7 +6,8 @@ use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
-    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, StepId, StreamEvent,
+    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, RunStep, StepId,
+    StreamEvent,
 };
 use futures::StreamExt;
 use opentelemetry::trace::TraceContextExt;
@@ -583,6 +584,37 @@ async fn end(
     Ok(())
 }
 
+/// What the next turn may use of the run's token budgets (`None`: no cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Budget {
+    /// Completion tokens.
+    completion: Option<i64>,
+    /// Prompt tokens.
+    prompt: Option<i64>,
+}
+
+/// What the next turn may use, or the budget the run has used up (`max_prompt_tokens`,
+/// `max_completion_tokens`), which ends it `incomplete`. Both caps cover the whole run, as
+/// OpenAI counts them: the sum over the turns so far.
+fn budget(run: &Run, steps: &[RunStep]) -> Result<Budget, &'static str> {
+    let usages = steps.iter().filter_map(|s| s.usage);
+    let completion: i64 = usages.clone().map(|u| u.completion_tokens).sum();
+    let prompt: i64 = usages.map(|u| u.prompt_tokens).sum();
+    let left = |cap: Option<i64>, used: i64, reason| match cap {
+        Some(cap) if used >= cap => Err(reason),
+        Some(cap) => Ok(Some(cap - used)),
+        None => Ok(None),
+    };
+    Ok(Budget {
+        prompt: left(run.max_prompt_tokens, prompt, "max_prompt_tokens")?,
+        completion: left(
+            run.max_completion_tokens,
+            completion,
+            "max_completion_tokens",
+        )?,
+    })
+}
+
 /// Turns until the run answers, needs tool outputs, or fails.
 async fn drive(
     inner: &Arc<Inner>,
@@ -618,39 +650,40 @@ async fn drive(
             )
             .await;
         }
-        let used: i64 = steps
-            .iter()
-            .filter_map(|s| s.usage)
-            .map(|u| u.completion_tokens)
-            .sum();
-        let max_tokens = match run.max_completion_tokens {
-            Some(cap) if used >= cap => {
-                return end(
-                    inner,
-                    run,
-                    worker,
-                    RunStatus::Completed,
-                    None,
-                    Some("max_completion_tokens"),
-                )
-                .await;
-            }
-            Some(cap) => Some(cap - used),
-            None => None,
+        // A budget the run has used up, or a prompt that cannot fit what is left of it, ends
+        // the run `incomplete` before the model is called.
+        let req = match budget(run, &steps) {
+            Ok(left) => prompt::build(
+                store,
+                claim,
+                &steps,
+                left.completion,
+                left.prompt,
+                inner.cfg.max_history_tokens,
+            )
+            .await?
+            .ok_or("max_prompt_tokens"),
+            Err(reason) => Err(reason),
         };
-        let req = prompt::build(
-            store,
-            claim,
-            &steps,
-            max_tokens,
-            inner.cfg.max_history_tokens,
-        )
-        .await?;
+        let req = match req {
+            Ok(req) => req,
+            Err(reason) => {
+                let status = RunStatus::Incomplete;
+                return end(inner, run, worker, status, None, Some(reason)).await;
+            }
+        };
         match run_turn(&ctx, req, token, open).await {
             Ok(TurnEnd::Answered { truncated }) => {
+                // Cut by the run's own budget: v2's `incomplete` (v1 sees it `completed`, with
+                // the same `incomplete_details`, as it always did).
                 let incomplete = (truncated && run.max_completion_tokens.is_some())
                     .then_some("max_completion_tokens");
-                return end(inner, run, worker, RunStatus::Completed, None, incomplete).await;
+                let status = if incomplete.is_some() {
+                    RunStatus::Incomplete
+                } else {
+                    RunStatus::Completed
+                };
+                return end(inner, run, worker, status, None, incomplete).await;
             }
             Ok(TurnEnd::Calls(run)) => {
                 record_end(&run);
@@ -680,5 +713,74 @@ async fn drive(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assistd_wire::Usage;
+
+    fn run_with(max_prompt: Option<i64>, max_completion: Option<i64>) -> Run {
+        let mut run: Run = serde_json::from_value(serde_json::json!({
+            "id": "run_1", "object": "thread.run", "created_at": 1, "thread_id": "thread_1",
+            "assistant_id": "asst_1", "status": "in_progress", "required_action": null,
+            "last_error": null, "expires_at": null, "started_at": 1, "cancelled_at": null,
+            "failed_at": null, "completed_at": null, "incomplete_details": null,
+            "model": "m", "instructions": "", "tools": [], "file_ids": [], "metadata": null,
+            "usage": null, "temperature": null, "top_p": null, "max_prompt_tokens": null,
+            "max_completion_tokens": null,
+            "truncation_strategy": {"type": "auto", "last_messages": null},
+            "tool_choice": "auto", "response_format": "auto"
+        }))
+        .unwrap();
+        run.max_prompt_tokens = max_prompt;
+        run.max_completion_tokens = max_completion;
+        run
+    }
+
+    fn step(prompt: i64, completion: i64) -> RunStep {
+        let mut s: RunStep = serde_json::from_value(serde_json::json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": "tool_calls", "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": []},
+            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
+            "completed_at": 2, "metadata": null, "usage": null
+        }))
+        .unwrap();
+        s.usage = Some(Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+        });
+        s
+    }
+
+    #[test]
+    fn budgets_cover_the_whole_run() {
+        let steps = [step(200, 100), step(250, 100)];
+        assert_eq!(
+            budget(&run_with(None, None), &steps),
+            Ok(Budget {
+                completion: None,
+                prompt: None
+            })
+        );
+        assert_eq!(
+            budget(&run_with(Some(1000), Some(300)), &steps),
+            Ok(Budget {
+                completion: Some(100),
+                prompt: Some(550)
+            })
+        );
+        assert_eq!(
+            budget(&run_with(Some(450), Some(300)), &steps),
+            Err("max_prompt_tokens")
+        );
+        assert_eq!(
+            budget(&run_with(Some(1000), Some(200)), &steps),
+            Err("max_completion_tokens")
+        );
     }
 }

@@ -302,6 +302,21 @@ impl LocalModel {
                 Some(schema_grammar(&serde_json::json!({"type": "object"}))?),
                 false,
             ),
+            Constraint::JsonSchema { schema, strict } => match schema_grammar(&schema) {
+                Ok(grammar) => (Some(grammar), false),
+                Err(e) if strict => {
+                    return Err(ModelError::Rejected(format!(
+                        "the response_format schema is not supported by the built-in model: {e}"
+                    )));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "response_format schema not convertible to a grammar; constraining the answer to any JSON object");
+                    (
+                        Some(schema_grammar(&serde_json::json!({"type": "object"}))?),
+                        false,
+                    )
+                }
+            },
             Constraint::Tools {
                 call_schema,
                 allow_text,

@@ -10,7 +10,7 @@
 //! schema) or plain text that does not start with `<`, so the first character decides which of
 //! the two the answer is.
 
-use assistd_core::model::{ChatMessage, ChatRequest, ToolChoice};
+use assistd_core::model::{ChatFormat, ChatMessage, ChatRequest, ToolChoice};
 use assistd_wire::FunctionObject;
 use serde_json::{Map, Value};
 
@@ -21,6 +21,15 @@ pub enum Constraint {
     None,
     /// A JSON object (`response_format: json_object`).
     JsonObject,
+    /// JSON following this schema (`response_format: json_schema`); `strict` says whether a
+    /// schema the grammar converter cannot take fails the request (else it falls back to
+    /// [`Constraint::JsonObject`]).
+    JsonSchema {
+        /// The schema.
+        schema: Value,
+        /// Whether the answer must follow it exactly.
+        strict: bool,
+    },
     /// A function call, or text when `allow_text`.
     Tools {
         /// The schema of the list of calls inside `<tool_call>`: items `{"name": const,
@@ -48,7 +57,7 @@ pub fn render(req: &ChatRequest) -> Rendered {
     let offered: Vec<&FunctionObject> = match &req.tool_choice {
         ToolChoice::None => Vec::new(),
         ToolChoice::Auto if answering_results => Vec::new(),
-        ToolChoice::Auto => req.tools.iter().collect(),
+        ToolChoice::Auto | ToolChoice::Required => req.tools.iter().collect(),
         ToolChoice::Function(name) => req.tools.iter().filter(|f| &f.name == name).collect(),
     };
     let mut system = Vec::new();
@@ -93,23 +102,48 @@ pub fn render(req: &ChatRequest) -> Rendered {
             }
         }
     }
-    if !offered.is_empty() {
+    let schema = || match &req.response_format {
+        ChatFormat::JsonSchema(f) => f
+            .schema
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+        _ => serde_json::json!({"type": "object"}),
+    };
+    if offered.is_empty() {
+        match &req.response_format {
+            ChatFormat::Text => {}
+            ChatFormat::JsonObject => system.push("Answer with a single JSON object.".to_owned()),
+            ChatFormat::JsonSchema(_) => system.push(format!(
+                "Answer with a single JSON object that follows this JSON schema:\n{}",
+                schema()
+            )),
+        }
+    } else {
         system.push(tools_instructions(&offered, &req.tool_choice));
-    } else if req.json_object {
-        system.push("Answer with a single JSON object.".to_owned());
     }
     if !system.is_empty() {
         messages.insert(0, ("system".to_owned(), system.join("\n\n")));
     }
-    let constraint = if !offered.is_empty() {
-        Constraint::Tools {
-            call_schema: call_schema(&offered, matches!(req.tool_choice, ToolChoice::Function(_))),
-            allow_text: !matches!(req.tool_choice, ToolChoice::Function(_)),
+    let constraint = if offered.is_empty() {
+        match &req.response_format {
+            ChatFormat::Text => Constraint::None,
+            ChatFormat::JsonObject => Constraint::JsonObject,
+            ChatFormat::JsonSchema(f) => Constraint::JsonSchema {
+                schema: schema(),
+                strict: f.strict == Some(true),
+            },
         }
-    } else if req.json_object {
-        Constraint::JsonObject
     } else {
-        Constraint::None
+        // A forced function, or a run without parallel calls, makes one call per answer.
+        let single = matches!(req.tool_choice, ToolChoice::Function(_))
+            || req.parallel_tool_calls == Some(false);
+        Constraint::Tools {
+            call_schema: call_schema(&offered, single),
+            allow_text: !matches!(
+                req.tool_choice,
+                ToolChoice::Function(_) | ToolChoice::Required
+            ),
+        }
     };
     Rendered {
         messages,
@@ -147,6 +181,10 @@ fn tools_instructions(offered: &[&FunctionObject], choice: &ToolChoice) -> Strin
         ToolChoice::Function(name) => {
             format!("Call the function {name} now, with arguments taken from the conversation.")
         }
+        ToolChoice::Required => {
+            "Call one of these functions now, with arguments taken from the conversation."
+                .to_owned()
+        }
         _ => {
             "If a function can answer the user, call it; otherwise answer in plain text.".to_owned()
         }
@@ -170,8 +208,8 @@ fn parameters(f: &FunctionObject) -> Value {
 /// Calls in one answer at most: parallel calls are allowed, a runaway list is not.
 const MAX_CALLS: usize = 8;
 
-/// The schema of the call list; a forced function is called once.
-fn call_schema(offered: &[&FunctionObject], forced: bool) -> Value {
+/// The schema of the call list; a forced function, or a run without parallel calls, calls once.
+fn call_schema(offered: &[&FunctionObject], single: bool) -> Value {
     let branches: Vec<Value> = offered
         .iter()
         .map(|f| {
@@ -190,7 +228,7 @@ fn call_schema(offered: &[&FunctionObject], forced: bool) -> Value {
         Ok([one]) => one,
         Err(many) => serde_json::json!({ "anyOf": many }),
     };
-    let max = if forced { 1 } else { MAX_CALLS };
+    let max = if single { 1 } else { MAX_CALLS };
     serde_json::json!({"type": "array", "items": item, "minItems": 1, "maxItems": max})
 }
 
@@ -394,12 +432,57 @@ mod tests {
     fn json_object_is_asked_and_constrained() {
         let req = ChatRequest {
             messages: vec![ChatMessage::User("x".into())],
-            json_object: true,
+            response_format: ChatFormat::JsonObject,
             ..ChatRequest::default()
         };
         let r = render(&req);
         assert_eq!(r.constraint, Constraint::JsonObject);
         assert!(r.messages[0].1.contains("JSON object"));
+    }
+
+    #[test]
+    fn json_schema_is_asked_and_constrained() {
+        let schema =
+            serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        let req = ChatRequest {
+            messages: vec![ChatMessage::User("x".into())],
+            response_format: ChatFormat::JsonSchema(assistd_wire::JsonSchemaFormat {
+                name: "n".into(),
+                description: None,
+                schema: Some(schema.clone()),
+                strict: Some(true),
+            }),
+            ..ChatRequest::default()
+        };
+        let r = render(&req);
+        assert_eq!(
+            r.constraint,
+            Constraint::JsonSchema {
+                schema,
+                strict: true
+            }
+        );
+        assert!(r.messages[0].1.contains("\"integer\""));
+    }
+
+    #[test]
+    fn required_forces_a_call_and_no_parallel_calls_caps_the_list() {
+        let req = ChatRequest {
+            messages: vec![ChatMessage::User("Weather?".into())],
+            tools: vec![weather()],
+            tool_choice: ToolChoice::Required,
+            parallel_tool_calls: Some(false),
+            ..ChatRequest::default()
+        };
+        let Constraint::Tools {
+            call_schema,
+            allow_text,
+        } = render(&req).constraint
+        else {
+            panic!("functions are offered");
+        };
+        assert!(!allow_text);
+        assert_eq!(call_schema["maxItems"], 1);
     }
 
     #[test]

@@ -11,9 +11,10 @@
 
 use crate::redact::{loggable_url, mask_secrets};
 use assistd_core::model::{
-    ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError, ToolChoice,
+    ChatEvent, ChatFormat, ChatMessage, ChatRequest, ChatStream, ModelBackend, ModelError,
+    ToolChoice,
 };
-use assistd_wire::FunctionObject;
+use assistd_wire::{FunctionObject, JsonSchemaFormat, ReasoningEffort};
 use async_trait::async_trait;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -89,7 +90,11 @@ struct WireRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<WireResponseFormat>,
+    response_format: Option<WireResponseFormat<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -98,9 +103,11 @@ struct StreamOptions {
 }
 
 #[derive(Serialize)]
-struct WireResponseFormat {
+struct WireResponseFormat<'a> {
     #[serde(rename = "type")]
     type_: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    json_schema: Option<&'a JsonSchemaFormat>,
 }
 
 #[derive(Serialize)]
@@ -360,6 +367,7 @@ impl OpenAiCompatible {
                 Some(match &req.tool_choice {
                     ToolChoice::Auto => WireToolChoice::Mode("auto"),
                     ToolChoice::None => WireToolChoice::Mode("none"),
+                    ToolChoice::Required => WireToolChoice::Mode("required"),
                     ToolChoice::Function(name) => WireToolChoice::Function {
                         type_: "function",
                         function: WireName { name },
@@ -369,9 +377,20 @@ impl OpenAiCompatible {
             temperature: req.temperature,
             top_p: req.top_p,
             max_tokens: req.max_tokens,
-            response_format: req.json_object.then_some(WireResponseFormat {
-                type_: "json_object",
-            }),
+            response_format: match &req.response_format {
+                ChatFormat::Text => None,
+                ChatFormat::JsonObject => Some(WireResponseFormat {
+                    type_: "json_object",
+                    json_schema: None,
+                }),
+                ChatFormat::JsonSchema(schema) => Some(WireResponseFormat {
+                    type_: "json_schema",
+                    json_schema: Some(schema),
+                }),
+            },
+            // OpenAI refuses `parallel_tool_calls` on a request without tools.
+            parallel_tool_calls: req.parallel_tool_calls.filter(|_| !req.tools.is_empty()),
+            reasoning_effort: req.reasoning_effort.map(ReasoningEffort::as_str),
         }
     }
 

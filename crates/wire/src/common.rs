@@ -443,14 +443,20 @@ impl ToolResources {
     }
 }
 
-/// `AssistantsApiResponseFormatOption`: `"none"`, `"auto"` or `{"type": "text"|"json_object"}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// `AssistantsApiResponseFormatOption`: `"auto"`, `{"type": "text"|"json_object"}`, v1's
+/// `"none"` and v2's `{"type": "json_schema", "json_schema": {...}}`.
+///
+/// Each version reads only its own forms. v2 has no `"none"` (v1's "no format", shown to v2 as
+/// `{"type":"text"}`); v1 has no `json_schema` (shown to v1 as `{"type":"json_object"}`, the
+/// nearest it knows). The store keeps and reads everything.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ResponseFormatOption {
     /// `"none"` or `"auto"`.
     Mode(ResponseFormatMode),
-    /// `{"type": ...}`
+    /// `{"type": "text"|"json_object"}`
     Format(AssistantsApiResponseFormat),
+    /// `ResponseFormatJsonSchema` (v2).
+    JsonSchema(ResponseFormatJsonSchema),
 }
 
 impl Default for ResponseFormatOption {
@@ -459,11 +465,73 @@ impl Default for ResponseFormatOption {
     }
 }
 
+impl Serialize for ResponseFormatOption {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use crate::version::{is_v1, is_v2};
+        let format = |type_| AssistantsApiResponseFormat { type_ };
+        match self {
+            Self::Mode(ResponseFormatMode::None) if is_v2() => {
+                format(ResponseFormatType::Text).serialize(serializer)
+            }
+            Self::Mode(mode) => mode.serialize(serializer),
+            Self::Format(f) => f.serialize(serializer),
+            Self::JsonSchema(_) if is_v1() => {
+                format(ResponseFormatType::JsonObject).serialize(serializer)
+            }
+            Self::JsonSchema(s) => s.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponseFormatOption {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use crate::version::{is_v1, is_v2};
+        use serde::de::Error;
+        // What v1 always answered for a value of none of the forms (this was an untagged enum),
+        // kept word for word; v2 names the accepted values where it can.
+        let no_form = || D::Error::custom(NO_FORM);
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let kind = match &value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(o) => match o.get("type") {
+                Some(serde_json::Value::String(t)) => t.clone(),
+                // v1's `type` defaults to `text`.
+                None if !is_v2() => "text".to_owned(),
+                _ => return Err(no_form()),
+            },
+            _ => return Err(no_form()),
+        };
+        let named = |other: &str, accepted: &'static [&'static str]| {
+            if is_v1() {
+                no_form()
+            } else {
+                D::Error::unknown_variant(other, accepted)
+            }
+        };
+        match (value.is_string(), kind.as_str()) {
+            (true, "auto") => Ok(Self::Mode(ResponseFormatMode::Auto)),
+            (true, "none") if !is_v2() => Ok(Self::Mode(ResponseFormatMode::None)),
+            (true, other) => Err(named(other, &["auto"])),
+            (false, "text" | "json_object") => serde_json::from_value(value)
+                .map(Self::Format)
+                .map_err(|_| no_form()),
+            (false, "json_schema") if !is_v1() => serde_json::from_value(value)
+                .map(Self::JsonSchema)
+                .map_err(|_| no_form()),
+            (false, other) => Err(named(other, &["text", "json_object", "json_schema"])),
+        }
+    }
+}
+
+/// serde's message for a value that matches no variant of an untagged enum (what
+/// `ResponseFormatOption` was); the server reports it as "not one of the accepted forms".
+const NO_FORM: &str = "data did not match any variant of untagged enum ResponseFormatOption";
+
 /// The string forms of [`ResponseFormatOption`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseFormatMode {
-    /// `"none"`
+    /// `"none"` (v1)
     None,
     /// `"auto"`
     Auto,
@@ -487,6 +555,42 @@ pub enum ResponseFormatType {
     Text,
     /// A JSON object.
     JsonObject,
+}
+
+/// `ResponseFormatJsonSchema` (v2): answers that follow a JSON schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseFormatJsonSchema {
+    /// Always `json_schema`.
+    #[serde(rename = "type")]
+    pub type_: JsonSchemaType,
+    /// The schema.
+    pub json_schema: JsonSchemaFormat,
+}
+
+/// The `type` of [`ResponseFormatJsonSchema`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonSchemaType {
+    /// `json_schema`
+    JsonSchema,
+}
+
+/// `ResponseFormatJsonSchema.json_schema`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonSchemaFormat {
+    /// `^[a-zA-Z0-9_-]{1,64}$`.
+    pub name: String,
+    /// What the format is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON schema (an object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
+    /// Whether the answer must follow the schema exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
 }
 
 /// Deserializes a field that distinguishes "absent" (`None`) from "null" (`Some(None)`), for the

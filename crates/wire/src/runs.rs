@@ -1,10 +1,13 @@
 //! Runs.
 
-use crate::common::{AssistantTool, HasId, Metadata, ResponseFormatOption, double_option};
+use crate::common::{
+    AssistantTool, HasId, Metadata, ReasoningEffort, ResponseFormatOption, double_option,
+};
 use crate::ids::{AssistantId, RunId, ThreadId};
 use crate::messages::CreateMessageRequest;
 use crate::threads::CreateThreadRequest;
-use serde::{Deserialize, Serialize};
+use crate::version::{is_v1, is_v2};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `RunObject`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,7 +46,8 @@ pub struct Run {
     pub instructions: String,
     /// The tools used.
     pub tools: Vec<AssistantTool>,
-    /// The files used.
+    /// The files used (v1; v2 has `tool_resources` on the assistant and thread instead).
+    #[serde(default, skip_serializing_if = "crate::version::hidden_from_v2")]
     pub file_ids: Vec<String>,
     /// Metadata.
     pub metadata: Option<Metadata>,
@@ -63,6 +67,19 @@ pub struct Run {
     pub tool_choice: ToolChoiceOption,
     /// Output format.
     pub response_format: ResponseFormatOption,
+    /// Whether the model may call several functions in one turn (v2; v1 runs are `true`).
+    #[serde(
+        default = "parallel_default",
+        skip_serializing_if = "crate::version::hidden_from_v1"
+    )]
+    pub parallel_tool_calls: bool,
+    /// Passed on to reasoning models; write-only (no object shows it).
+    #[serde(skip)]
+    pub reasoning_effort: Option<ReasoningEffort>,
+}
+
+fn parallel_default() -> bool {
+    true
 }
 
 impl HasId for Run {
@@ -72,7 +89,10 @@ impl HasId for Run {
 }
 
 /// `RunObject.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// `incomplete` is v2's: v1 has no such status and showed a token-capped run as `completed`
+/// with its `incomplete_details`, which is what a v1 client sees of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Waiting for a worker.
@@ -89,8 +109,19 @@ pub enum RunStatus {
     Failed,
     /// Completed.
     Completed,
+    /// Ended by a token budget (v2).
+    Incomplete,
     /// Expired.
     Expired,
+}
+
+impl Serialize for RunStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Incomplete if is_v1() => serializer.serialize_str(Self::Completed.as_str()),
+            other => serializer.serialize_str(other.as_str()),
+        }
+    }
 }
 
 impl RunStatus {
@@ -104,6 +135,7 @@ impl RunStatus {
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
             Self::Completed => "completed",
+            Self::Incomplete => "incomplete",
             Self::Expired => "expired",
         }
     }
@@ -118,6 +150,7 @@ impl RunStatus {
             "cancelled" => Self::Cancelled,
             "failed" => Self::Failed,
             "completed" => Self::Completed,
+            "incomplete" => Self::Incomplete,
             "expired" => Self::Expired,
             _ => return None,
         })
@@ -127,7 +160,7 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Cancelled | Self::Failed | Self::Completed | Self::Expired
+            Self::Cancelled | Self::Failed | Self::Completed | Self::Incomplete | Self::Expired
         )
     }
 }
@@ -278,20 +311,50 @@ impl Default for ToolChoiceOption {
 }
 
 /// The string forms of [`ToolChoiceOption`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ToolChoiceMode {
     /// No tool.
     None,
     /// The model decides.
     Auto,
+    /// The model must call at least one tool (v2; shown to v1 as `auto`, its nearest).
+    Required,
+}
+
+impl Serialize for ToolChoiceMode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            Self::None => "none",
+            Self::Required if !is_v1() => "required",
+            Self::Auto | Self::Required => "auto",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolChoiceMode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        match &*name {
+            "none" => Ok(Self::None),
+            "auto" => Ok(Self::Auto),
+            "required" if !is_v1() => Ok(Self::Required),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                if is_v1() {
+                    &["none", "auto"]
+                } else {
+                    &["none", "auto", "required"]
+                },
+            )),
+        }
+    }
 }
 
 /// `AssistantsApiNamedToolChoice`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedToolChoice {
-    /// `function`, `code_interpreter` or `retrieval`.
+    /// `function`, `code_interpreter` or `file_search` (`retrieval` in v1).
     #[serde(rename = "type")]
     pub type_: NamedToolType,
     /// The function, when `type` is `function`.
@@ -300,15 +363,45 @@ pub struct NamedToolChoice {
 }
 
 /// `AssistantsApiNamedToolChoice.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NamedToolType {
     /// A function.
     Function,
     /// The code interpreter.
     CodeInterpreter,
-    /// Retrieval.
-    Retrieval,
+    /// `file_search` (v2), `retrieval` (v1): one tool, as in [`AssistantTool`].
+    FileSearch,
+}
+
+impl Serialize for NamedToolType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            Self::Function => "function",
+            Self::CodeInterpreter => "code_interpreter",
+            Self::FileSearch if is_v1() => "retrieval",
+            Self::FileSearch => "file_search",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NamedToolType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        match &*name {
+            "function" => Ok(Self::Function),
+            "code_interpreter" => Ok(Self::CodeInterpreter),
+            "retrieval" if !is_v2() => Ok(Self::FileSearch),
+            "file_search" if !is_v1() => Ok(Self::FileSearch),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                if is_v1() {
+                    &["function", "code_interpreter", "retrieval"]
+                } else {
+                    &["function", "code_interpreter", "file_search"]
+                },
+            )),
+        }
+    }
 }
 
 /// `AssistantsApiNamedToolChoice.function`.
@@ -370,6 +463,12 @@ pub struct CreateRunRequest {
     /// Response format.
     #[serde(default)]
     pub response_format: Option<ResponseFormatOption>,
+    /// Whether the model may call several functions in one turn (v2).
+    #[serde(default, deserialize_with = "crate::version::v2_field")]
+    pub parallel_tool_calls: Option<bool>,
+    /// Passed on to reasoning models (v2).
+    #[serde(default, deserialize_with = "crate::version::v2_field")]
+    pub reasoning_effort: Option<ReasoningEffort>,
 }
 
 /// `CreateThreadAndRunRequest`.
@@ -417,6 +516,34 @@ pub struct CreateThreadAndRunRequest {
     /// Response format.
     #[serde(default)]
     pub response_format: Option<ResponseFormatOption>,
+    /// Whether the model may call several functions in one turn (v2).
+    #[serde(default, deserialize_with = "crate::version::v2_field")]
+    pub parallel_tool_calls: Option<bool>,
+    /// Overrides the assistant's `tool_resources` for this run (v2).
+    #[serde(default, deserialize_with = "crate::version::v2_field")]
+    pub tool_resources: Option<RunToolResources>,
+}
+
+/// `CreateThreadAndRunRequest.tool_resources`: the resources the run uses instead of the
+/// assistant's.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunToolResources {
+    /// Files for `code_interpreter`.
+    #[serde(default)]
+    pub code_interpreter: Option<crate::common::CodeInterpreterResources>,
+    /// The vector store `file_search` searches (at most one).
+    #[serde(default)]
+    pub file_search: Option<RunFileSearchResources>,
+}
+
+/// `CreateThreadAndRunRequest.tool_resources.file_search`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFileSearchResources {
+    /// At most one vector store id.
+    #[serde(default)]
+    pub vector_store_ids: Vec<String>,
 }
 
 /// `ModifyRunRequest`.
@@ -449,4 +576,117 @@ pub struct ToolOutput {
     /// The output.
     #[serde(default)]
     pub output: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::{ApiVersion, to_vec, with_version};
+    use serde_json::json;
+
+    fn view<T: Serialize>(v: ApiVersion, value: &T) -> serde_json::Value {
+        serde_json::from_slice(&to_vec(v, value).unwrap()).unwrap()
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        v: ApiVersion,
+        value: serde_json::Value,
+    ) -> Result<T, serde_json::Error> {
+        with_version(v, || serde_json::from_value(value))
+    }
+
+    #[test]
+    fn incomplete_is_completed_to_v1() {
+        let s = RunStatus::Incomplete;
+        assert_eq!(view(ApiVersion::V2, &s), json!("incomplete"));
+        assert_eq!(view(ApiVersion::V1, &s), json!("completed"));
+        assert_eq!(serde_json::to_value(s).unwrap(), json!("incomplete"));
+        assert!(s.is_terminal());
+        assert_eq!(RunStatus::parse("incomplete"), Some(s));
+    }
+
+    #[test]
+    fn tool_choice_per_version() {
+        use ApiVersion::{V1, V2};
+        let required: ToolChoiceOption = read(V2, json!("required")).unwrap();
+        assert_eq!(required, ToolChoiceOption::Mode(ToolChoiceMode::Required));
+        assert!(read::<ToolChoiceOption>(V1, json!("required")).is_err());
+        assert_eq!(view(V1, &required), json!("auto"));
+        assert_eq!(view(V2, &required), json!("required"));
+        assert_eq!(serde_json::to_value(&required).unwrap(), json!("required"));
+
+        let v2_named: ToolChoiceOption = read(V2, json!({"type": "file_search"})).unwrap();
+        let v1_named: ToolChoiceOption = read(V1, json!({"type": "retrieval"})).unwrap();
+        assert_eq!(v1_named, v2_named);
+        assert!(read::<ToolChoiceOption>(V1, json!({"type": "file_search"})).is_err());
+        assert!(read::<ToolChoiceOption>(V2, json!({"type": "retrieval"})).is_err());
+        assert_eq!(view(V1, &v2_named), json!({"type": "retrieval"}));
+        assert_eq!(view(V2, &v1_named), json!({"type": "file_search"}));
+        // The store reads what either version wrote.
+        let stored = serde_json::to_value(&v1_named).unwrap();
+        assert_eq!(
+            serde_json::from_value::<ToolChoiceOption>(stored).unwrap(),
+            v1_named
+        );
+        assert_eq!(
+            serde_json::from_value::<ToolChoiceOption>(json!({"type": "retrieval"})).unwrap(),
+            v1_named
+        );
+    }
+
+    #[test]
+    fn response_format_per_version() {
+        use ApiVersion::{V1, V2};
+        let schema = json!({
+            "type": "json_schema",
+            "json_schema": {"name": "a", "schema": {"type": "object"}, "strict": true}
+        });
+        let f: ResponseFormatOption = read(V2, schema.clone()).unwrap();
+        assert!(matches!(f, ResponseFormatOption::JsonSchema(_)));
+        assert_eq!(view(V2, &f), schema);
+        assert_eq!(view(V1, &f), json!({"type": "json_object"}));
+        assert_eq!(serde_json::to_value(&f).unwrap(), schema);
+        assert_eq!(
+            serde_json::from_value::<ResponseFormatOption>(schema.clone()).unwrap(),
+            f
+        );
+        assert!(read::<ResponseFormatOption>(V1, schema).is_err());
+
+        let none: ResponseFormatOption = read(V1, json!("none")).unwrap();
+        assert!(read::<ResponseFormatOption>(V2, json!("none")).is_err());
+        assert_eq!(view(V1, &none), json!("none"));
+        assert_eq!(view(V2, &none), json!({"type": "text"}));
+        for ok in [
+            json!("auto"),
+            json!({"type": "text"}),
+            json!({"type": "json_object"}),
+        ] {
+            for v in [V1, V2] {
+                let f: ResponseFormatOption = read(v, ok.clone()).unwrap();
+                assert_eq!(view(v, &f), ok);
+            }
+        }
+        for bad in [
+            json!({"type": "json_object", "x": 1}),
+            json!({"type": "yaml"}),
+            json!("text"),
+            json!(3),
+            json!({"type": "json_schema"}),
+            json!({"type": "json_schema", "json_schema": {"schema": {}}}),
+        ] {
+            assert!(
+                read::<ResponseFormatOption>(V2, bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn v2_run_fields_are_refused_under_v1() {
+        let body = json!({"assistant_id": "asst_1", "parallel_tool_calls": false, "reasoning_effort": "low"});
+        assert!(read::<CreateRunRequest>(ApiVersion::V1, body.clone()).is_err());
+        let req: CreateRunRequest = read(ApiVersion::V2, body).unwrap();
+        assert_eq!(req.parallel_tool_calls, Some(false));
+        assert_eq!(req.reasoning_effort, Some(ReasoningEffort::Low));
+    }
 }

@@ -121,8 +121,12 @@ pub struct MessageCreation {
     pub message_id: String,
 }
 
-/// A tool call in a step: code interpreter, retrieval or function.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A tool call in a step: code interpreter, file search (v1's retrieval) or function.
+///
+/// Serialized by hand: the file-search call is `{"type":"retrieval","retrieval":{}}` to v1
+/// clients and `{"type":"file_search","file_search":{...}}` to v2 clients and in the store,
+/// which reads both.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StepToolCall {
     /// `RunStepDetailsToolCallsCodeObject`.
@@ -132,12 +136,15 @@ pub enum StepToolCall {
         /// Input and outputs.
         code_interpreter: CodeInterpreterCall,
     },
-    /// `RunStepDetailsToolCallsRetrievalObject`.
-    Retrieval {
+    /// `RunStepDetailsToolCallsFileSearchObject` (v2), `RunStepDetailsToolCallsRetrievalObject`
+    /// (v1).
+    #[serde(alias = "retrieval")]
+    FileSearch {
         /// Call id.
         id: String,
-        /// Always an empty object.
-        retrieval: serde_json::Map<String, serde_json::Value>,
+        /// The ranking used and the results (v2); v1 shows an empty object.
+        #[serde(default, alias = "retrieval")]
+        file_search: FileSearchCall,
     },
     /// `RunStepDetailsToolCallsFunctionObject`.
     Function {
@@ -146,6 +153,117 @@ pub enum StepToolCall {
         /// Name, arguments and output.
         function: StepFunctionCall,
     },
+}
+
+impl Serialize for StepToolCall {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // The tag first, as the derived form of the other step objects writes it.
+        let mut map = serializer.serialize_map(Some(3))?;
+        match self {
+            Self::CodeInterpreter {
+                id,
+                code_interpreter,
+            } => {
+                map.serialize_entry("type", "code_interpreter")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("code_interpreter", code_interpreter)?;
+            }
+            Self::FileSearch { id, .. } if crate::version::is_v1() => {
+                map.serialize_entry("type", "retrieval")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("retrieval", &serde_json::Map::new())?;
+            }
+            Self::FileSearch { id, file_search } => {
+                map.serialize_entry("type", "file_search")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("file_search", file_search)?;
+            }
+            Self::Function { id, function } => {
+                map.serialize_entry("type", "function")?;
+                map.serialize_entry("id", id)?;
+                map.serialize_entry("function", function)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `RunStepDetailsToolCallsFileSearchObject.file_search`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FileSearchCall {
+    /// The ranker and threshold the search used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_options: Option<FileSearchRankingUsed>,
+    /// What the search found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<FileSearchResult>>,
+}
+
+/// `RunStepDetailsToolCallsFileSearchRankingOptionsObject`: both fields are set in a step,
+/// unlike in the tool's options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSearchRankingUsed {
+    /// The ranker used.
+    pub ranker: crate::common::FileSearchRanker,
+    /// 0 to 1.
+    pub score_threshold: f64,
+}
+
+/// `RunStepDetailsToolCallsFileSearchResultObject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSearchResult {
+    /// The file found.
+    pub file_id: String,
+    /// Its name.
+    pub file_name: String,
+    /// 0 to 1.
+    pub score: f64,
+    /// The matching text; shown only when the request's `include[]` asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Vec<FileSearchResultContent>>,
+}
+
+/// One part of a file-search result's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSearchResultContent {
+    /// Always `text`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The text.
+    pub text: String,
+}
+
+impl RunStep {
+    /// Whether any file-search result of the step carries content.
+    pub fn has_search_content(&self) -> bool {
+        match &self.step_details {
+            StepDetails::ToolCalls { tool_calls } => tool_calls.iter().any(|call| {
+                matches!(
+                    call,
+                    StepToolCall::FileSearch { file_search: FileSearchCall { results: Some(results), .. }, .. }
+                        if results.iter().any(|r| r.content.is_some())
+                )
+            }),
+            StepDetails::MessageCreation { .. } => false,
+        }
+    }
+
+    /// Drops the file-search results' content, which a response shows only when the request
+    /// asked for it with `include[]=step_details.tool_calls[*].file_search.results[*].content`.
+    pub fn hide_search_content(&mut self) {
+        if let StepDetails::ToolCalls { tool_calls } = &mut self.step_details {
+            for call in tool_calls {
+                if let StepToolCall::FileSearch { file_search, .. } = call
+                    && let Some(results) = &mut file_search.results
+                {
+                    for r in results {
+                        r.content = None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A code interpreter call.
@@ -166,4 +284,103 @@ pub struct StepFunctionCall {
     pub arguments: String,
     /// The submitted output, `null` until submitted.
     pub output: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::{ApiVersion, to_vec};
+    use serde_json::json;
+
+    fn view<T: Serialize>(v: ApiVersion, value: &T) -> serde_json::Value {
+        serde_json::from_slice(&to_vec(v, value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_file_search_call_is_retrieval_to_v1() {
+        let call = StepToolCall::FileSearch {
+            id: "call_1".to_owned(),
+            file_search: FileSearchCall {
+                ranking_options: None,
+                results: Some(vec![FileSearchResult {
+                    file_id: "file-1".to_owned(),
+                    file_name: "a.txt".to_owned(),
+                    score: 0.5,
+                    content: Some(vec![FileSearchResultContent {
+                        type_: "text".to_owned(),
+                        text: "found".to_owned(),
+                    }]),
+                }]),
+            },
+        };
+        assert_eq!(
+            view(ApiVersion::V1, &call),
+            json!({"type": "retrieval", "id": "call_1", "retrieval": {}})
+        );
+        let v2 = view(ApiVersion::V2, &call);
+        assert_eq!(v2["type"], "file_search");
+        assert_eq!(
+            v2["file_search"]["results"][0]["content"][0]["text"],
+            "found"
+        );
+        // The store keeps everything and reads v1's form too.
+        let stored = serde_json::to_value(&call).unwrap();
+        assert_eq!(
+            serde_json::from_value::<StepToolCall>(stored).unwrap(),
+            call
+        );
+        let old = json!({"type": "retrieval", "id": "call_2", "retrieval": {}});
+        assert_eq!(
+            serde_json::from_value::<StepToolCall>(old).unwrap(),
+            StepToolCall::FileSearch {
+                id: "call_2".to_owned(),
+                file_search: FileSearchCall::default()
+            }
+        );
+        // Function calls keep their derived shape.
+        let f = StepToolCall::Function {
+            id: "call_3".to_owned(),
+            function: StepFunctionCall {
+                name: "f".to_owned(),
+                arguments: "{}".to_owned(),
+                output: None,
+            },
+        };
+        let expected = json!({"type": "function", "id": "call_3", "function": {"name": "f", "arguments": "{}", "output": null}});
+        assert_eq!(view(ApiVersion::V1, &f), expected);
+        assert_eq!(view(ApiVersion::V2, &f), expected);
+    }
+
+    #[test]
+    fn search_content_is_hidden_unless_included() {
+        let mut details = StepDetails::ToolCalls {
+            tool_calls: vec![StepToolCall::FileSearch {
+                id: "call_1".to_owned(),
+                file_search: FileSearchCall {
+                    ranking_options: None,
+                    results: Some(vec![FileSearchResult {
+                        file_id: "file-1".to_owned(),
+                        file_name: "a.txt".to_owned(),
+                        score: 0.5,
+                        content: Some(Vec::new()),
+                    }]),
+                },
+            }],
+        };
+        let mut step: RunStep = serde_json::from_value(json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": "tool_calls", "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": []},
+            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
+            "completed_at": 2, "metadata": null, "usage": null
+        }))
+        .unwrap();
+        std::mem::swap(&mut step.step_details, &mut details);
+        step.hide_search_content();
+        let v2 = view(ApiVersion::V2, &step);
+        let result = &v2["step_details"]["tool_calls"][0]["file_search"]["results"][0];
+        assert_eq!(result["file_id"], "file-1");
+        assert!(result.get("content").is_none(), "{result}");
+    }
 }

@@ -133,6 +133,7 @@ impl StreamEvent {
             RunStatus::Cancelled => Self::RunCancelled,
             RunStatus::Failed => Self::RunFailed,
             RunStatus::Completed => Self::RunCompleted,
+            RunStatus::Incomplete => Self::RunIncomplete,
             RunStatus::Expired => Self::RunExpired,
         }
     }
@@ -169,6 +170,17 @@ impl StreamEvent {
                 | Self::RunExpired
                 | Self::RunRequiresAction
         )
+    }
+}
+
+impl StreamEvent {
+    /// The name a client of `version` knows this event by: v1 has no `thread.run.incomplete`
+    /// and saw such a run end as `thread.run.completed`.
+    pub fn name_for(self, version: crate::ApiVersion) -> &'static str {
+        match (self, version) {
+            (Self::RunIncomplete, crate::ApiVersion::V1) => Self::RunCompleted.as_str(),
+            (other, _) => other.as_str(),
+        }
     }
 }
 

@@ -8,13 +8,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, RawQuery};
 use crate::version::{Version, Versioned};
 use assistd_core::runs::{RunOverrides, resolve};
-use assistd_core::validate;
 use assistd_core::{ListParams, ObjectKind, Project, StoreError};
+use assistd_core::{validate, validate_runs};
 use assistd_executor::Event;
 use assistd_wire::{
     ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
-    ModifyRunRequest, Run, RunId, RunStep, StepDetails, StepId, StepToolCall, StreamEvent,
-    SubmitToolOutputsRunRequest, ThreadId,
+    ModifyRunRequest, Run, RunId, RunStatus, RunStep, StepDetails, StepId, StepToolCall,
+    StreamEvent, SubmitToolOutputsRunRequest, ThreadId,
 };
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -58,15 +58,40 @@ async fn assistant_for_run(s: &AppState, p: &Project, id: &AssistantId) -> ApiRe
     })
 }
 
+/// Whether the request asks, with `include[]` (v2; `include` is accepted too), for the
+/// file-search results' content of its steps. v1 has no such parameter and ignores it.
+fn include_content(v: ApiVersion, q: &RawQuery) -> ApiResult<bool> {
+    if v == ApiVersion::V1 {
+        return Ok(false);
+    }
+    let values =
+        q.0.iter()
+            .filter(|(k, _)| k == "include[]" || k == "include")
+            .map(|(_, v)| v.as_str());
+    Ok(validate_runs::include(values)?)
+}
+
+/// A step as the request asked to see it.
+fn step_view(mut step: RunStep, include_content: bool) -> RunStep {
+    if !include_content {
+        step.hide_search_content();
+    }
+    step
+}
+
 /// `POST /threads/{thread_id}/runs` (createRun).
 pub async fn create_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     Version(v): Version,
     Path(thread_id): Path<ThreadId>,
+    q: RawQuery,
     ApiJson(req): ApiJson<CreateRunRequest>,
 ) -> ApiResult<Response> {
+    // Steps are not part of createRun's answer, but of its stream.
+    let include = include_content(v, &q)?;
     validate::create_run(&req)?;
+    validate_runs::response_format("response_format", req.response_format.as_ref())?;
     // The thread is checked first so that a bad thread id is reported before a bad assistant.
     s.store.get_thread(&p, &thread_id).await?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
@@ -87,6 +112,9 @@ pub async fn create_run(
             truncation_strategy: req.truncation_strategy,
             tool_choice: req.tool_choice,
             response_format: req.response_format,
+            parallel_tool_calls: req.parallel_tool_calls,
+            reasoning_effort: req.reasoning_effort,
+            tool_resources: None,
         },
         s.settings.run_expires_after_secs,
     );
@@ -101,6 +129,7 @@ pub async fn create_run(
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
+            (v, include),
             p,
             thread_id,
             vec![
@@ -122,6 +151,7 @@ pub async fn create_thread_and_run(
     ApiJson(req): ApiJson<CreateThreadAndRunRequest>,
 ) -> ApiResult<Response> {
     validate::create_thread_and_run(&req)?;
+    validate_runs::response_format("response_format", req.response_format.as_ref())?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
     let new = resolve(
@@ -138,6 +168,8 @@ pub async fn create_thread_and_run(
             truncation_strategy: req.truncation_strategy,
             tool_choice: req.tool_choice,
             response_format: req.response_format,
+            parallel_tool_calls: req.parallel_tool_calls,
+            tool_resources: req.tool_resources,
             ..RunOverrides::default()
         },
         s.settings.run_expires_after_secs,
@@ -154,6 +186,7 @@ pub async fn create_thread_and_run(
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
+            (v, false),
             p,
             thread.id.clone(),
             vec![
@@ -222,10 +255,32 @@ pub async fn cancel_run(
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     OptionalJson(_): OptionalJson<CancelRunRequest>,
 ) -> ApiResult<RunResponse> {
-    let run = s.store.cancel_run(&p, &thread_id, &run_id).await?;
+    let run = match s.store.cancel_run(&p, &thread_id, &run_id).await {
+        Ok(run) => run,
+        // v1 knows an incomplete run as `completed`, and is told so.
+        Err(StoreError::Invalid { .. })
+            if v == ApiVersion::V1 && is_incomplete(&s, &p, &thread_id, &run_id).await =>
+        {
+            return Err(ApiError::invalid(
+                format!(
+                    "Cannot cancel run with status '{}'.",
+                    RunStatus::Completed.as_str()
+                ),
+                None,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     s.run_cancel_requested(&run_id);
     s.events.publish_run(&run);
     Ok(RunResponse::new(&s, v, run))
+}
+
+async fn is_incomplete(s: &AppState, p: &Project, thread_id: &ThreadId, run_id: &RunId) -> bool {
+    s.store
+        .get_run(p, thread_id, run_id)
+        .await
+        .is_ok_and(|run| run.status == RunStatus::Incomplete)
 }
 
 /// `POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (submitToolOuputsToRun).
@@ -257,7 +312,7 @@ pub async fn submit_tool_outputs_to_run(
             if let Some(step) = answered_step(&s, &p, &thread_id, &run_id, first_call).await {
                 prelude.push(Event::new(StreamEvent::StepCompleted, &step));
             }
-            run_stream(s.clone(), p, thread_id, prelude, sub).into_response()
+            run_stream(s.clone(), (v, false), p, thread_id, prelude, sub).into_response()
         }
         None => RunResponse::new(&s, v, run).into_response(),
     })
@@ -298,11 +353,17 @@ pub async fn list_run_steps(
     Path((thread_id, run_id)): Path<(ThreadId, RunId)>,
     q: RawQuery,
 ) -> ApiResult<Versioned<ListResponse<RunStep>>> {
+    let include = include_content(v, &q)?;
     let page = s
         .store
         .list_run_steps(&p, &thread_id, &run_id, &q.list_params()?)
         .await?;
-    Ok(Versioned(v, ListResponse::new(page.data, page.has_more)))
+    let steps = page
+        .data
+        .into_iter()
+        .map(|step| step_view(step, include))
+        .collect();
+    Ok(Versioned(v, ListResponse::new(steps, page.has_more)))
 }
 
 /// `GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}` (getRunStep).
@@ -311,11 +372,12 @@ pub async fn get_run_step(
     Caller(p): Caller,
     Version(v): Version,
     Path((thread_id, run_id, step_id)): Path<(ThreadId, RunId, StepId)>,
+    q: RawQuery,
 ) -> ApiResult<Versioned<RunStep>> {
-    Ok(Versioned(
-        v,
-        s.store
-            .get_run_step(&p, &thread_id, &run_id, &step_id)
-            .await?,
-    ))
+    let include = include_content(v, &q)?;
+    let step = s
+        .store
+        .get_run_step(&p, &thread_id, &run_id, &step_id)
+        .await?;
+    Ok(Versioned(v, step_view(step, include)))
 }

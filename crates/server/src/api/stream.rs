@@ -11,12 +11,16 @@
 //! flow; and every few seconds of silence the run is re-read from the store, so a stream still
 //! ends if the run ended without an event reaching this process (expired by the sweeper, or
 //! finished by another instance).
+//!
+//! Each stream speaks its request's API version: the objects are serialized in that version's
+//! view, and a v1 client learns of an `incomplete` run as `thread.run.completed`, the only end
+//! v1 knew for a run cut by its token budget.
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorKind};
 use assistd_core::Project;
 use assistd_executor::{Event, Subscription};
-use assistd_wire::{Run, StreamEvent};
+use assistd_wire::{ApiVersion, Run, StreamEvent};
 use assistd_wire::{RunId, ThreadId};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
@@ -28,8 +32,10 @@ use tokio::sync::broadcast::error::RecvError;
 /// How long the stream may be silent before the run is re-read from the store.
 const RECHECK: Duration = Duration::from_secs(5);
 
-fn sse(ev: &Event) -> SseEvent {
-    SseEvent::default().event(ev.name.as_str()).data(&*ev.data)
+fn sse(ev: &Event, st: &State) -> SseEvent {
+    SseEvent::default()
+        .event(ev.name_for(st.version))
+        .data(&*ev.data(st.version, st.include_content))
 }
 
 /// The run's status event, if that status ends a stream.
@@ -40,6 +46,9 @@ fn status_event(run: &Run) -> Option<Event> {
 
 struct State {
     app: AppState,
+    version: ApiVersion,
+    /// Whether steps show their file-search results' content (`include[]`).
+    include_content: bool,
     project: Project,
     thread_id: ThreadId,
     run_id: RunId,
@@ -53,6 +62,7 @@ struct State {
 /// The SSE response for the run `sub` listens to: `prelude` first, then the run's events.
 pub fn run_stream(
     app: AppState,
+    (version, include_content): (ApiVersion, bool),
     project: Project,
     thread_id: ThreadId,
     prelude: Vec<Event>,
@@ -61,6 +71,8 @@ pub fn run_stream(
     let ended = prelude.iter().any(Event::ends_stream);
     let state = State {
         app,
+        version,
+        include_content,
         project,
         thread_id,
         run_id: sub.run_id().clone(),
@@ -72,7 +84,7 @@ pub fn run_stream(
     let stream = futures::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(sse(&ev)), st));
+                return Some((Ok(sse(&ev, &st)), st));
             }
             if st.ended {
                 if st.done_sent {
@@ -90,7 +102,7 @@ pub fn run_stream(
                     if ev.ends_stream() {
                         st.ended = true;
                     }
-                    return Some((Ok(sse(&ev)), st));
+                    return Some((Ok(sse(&ev, &st)), st));
                 }
                 Ok(Err(RecvError::Lagged(missed))) => {
                     st.ended = true;

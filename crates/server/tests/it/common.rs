@@ -1,11 +1,6 @@
 //! `TestApp`: a server on port 0 with its own data directory, and a client for it; plus the
 //! assertions every module shares (exact field sets, ids, timestamps, list envelopes).
 
-#![expect(
-    dead_code,
-    reason = "shared by every test module of the one `it` binary; not each uses every helper"
-)]
-
 use assistd_core::Project;
 use assistd_core::Store;
 use assistd_server::app::{RunningServer, start};

@@ -32,6 +32,8 @@ mod tenancy;
 mod threads;
 mod v2_assistants_threads;
 mod v2_messages;
+mod v2_runs;
+mod v2_streaming;
 mod validation;
 mod vector_stores;
 mod versions;

@@ -35,6 +35,11 @@ impl Reader {
             .send()
             .await
             .expect("sent");
+        Self::from_response(res)
+    }
+
+    /// Reads the stream of `res`, which must be a 200 event stream.
+    pub(crate) fn from_response(res: reqwest::Response) -> Reader {
         assert_eq!(res.status(), 200);
         assert!(
             res.headers()["content-type"]

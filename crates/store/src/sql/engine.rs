@@ -158,7 +158,8 @@ pub(crate) async fn end_run(
     incomplete_reason: Option<&str>,
 ) -> StoreResult<()> {
     let time_col = match status {
-        RunStatus::Completed => Some("completed_at"),
+        // An incomplete run takes `completed_at` too: v1 shows it as `completed`.
+        RunStatus::Completed | RunStatus::Incomplete => Some("completed_at"),
         RunStatus::Failed => Some("failed_at"),
         RunStatus::Cancelled => Some("cancelled_at"),
         RunStatus::Expired => None,

@@ -11,10 +11,10 @@ use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
 };
 use assistd_wire::{
-    AssistantId, AssistantTool, CreateThreadRequest, LastError, Metadata, RequiredAction,
-    ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus,
-    RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption, ToolOutput,
-    TruncationObject, Usage,
+    AssistantId, AssistantTool, CreateThreadRequest, LastError, Metadata, ReasoningEffort,
+    RequiredAction, ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep,
+    RunStepStatus, RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption,
+    ToolOutput, TruncationObject, Usage,
 };
 use async_trait::async_trait;
 use sqlx::FromRow;
@@ -48,6 +48,8 @@ pub(crate) struct RunRow {
     truncation_strategy: Json<TruncationObject>,
     tool_choice: Json<ToolChoiceOption>,
     response_format: Json<ResponseFormatOption>,
+    parallel_tool_calls: bool,
+    reasoning_effort: Option<String>,
 }
 
 impl RunRow {
@@ -80,6 +82,8 @@ impl RunRow {
             truncation_strategy: self.truncation_strategy.0,
             tool_choice: self.tool_choice.0,
             response_format: self.response_format.0,
+            parallel_tool_calls: self.parallel_tool_calls,
+            reasoning_effort: self.reasoning_effort.map(text_enum).transpose()?,
         })
     }
 }
@@ -93,7 +97,8 @@ pub(crate) fn parse_status(s: &str) -> StoreResult<RunStatus> {
 pub(crate) const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, status, required_action, \
     last_error, expires_at, started_at, cancelled_at, failed_at, completed_at, incomplete_details, \
     model, instructions, tools, file_ids, metadata, usage, temperature, top_p, max_prompt_tokens, \
-    max_completion_tokens, truncation_strategy, tool_choice, response_format";
+    max_completion_tokens, truncation_strategy, tool_choice, response_format, parallel_tool_calls, \
+    reasoning_effort";
 
 #[derive(FromRow)]
 pub(crate) struct StepRow {
@@ -220,13 +225,16 @@ async fn insert_run(
         truncation_strategy: new.truncation_strategy,
         tool_choice: new.tool_choice,
         response_format: new.response_format,
+        parallel_tool_calls: new.parallel_tool_calls,
+        reasoning_effort: new.reasoning_effort,
     };
     sqlx::query(
         "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
          model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
          top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
-         response_format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20)",
+         response_format, parallel_tool_calls, reasoning_effort, tool_resources) VALUES ($1, $2, \
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22, $23)",
     )
     .bind(&run.id)
     .bind(project.as_str())
@@ -248,6 +256,9 @@ async fn insert_run(
     .bind(Json(&run.truncation_strategy))
     .bind(Json(&run.tool_choice))
     .bind(Json(&run.response_format))
+    .bind(run.parallel_tool_calls)
+    .bind(run.reasoning_effort.map(ReasoningEffort::as_str))
+    .bind(new.tool_resources.as_ref().map(Json))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;

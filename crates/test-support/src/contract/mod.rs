@@ -117,6 +117,9 @@ pub fn new_run(assistant_id: &AssistantId) -> NewRun {
         truncation_strategy: TruncationObject::default(),
         tool_choice: ToolChoiceOption::default(),
         response_format: ResponseFormatOption::default(),
+        parallel_tool_calls: true,
+        reasoning_effort: None,
+        tool_resources: None,
         expires_after_secs: 600,
     }
 }

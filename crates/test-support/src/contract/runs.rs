@@ -16,6 +16,10 @@ use assistd_wire::{
     RunId, RunStatus, RunStepStatus, StepId, ThreadId, ToolChoiceMode, ToolChoiceOption,
     TruncationObject, TruncationType, Usage,
 };
+use assistd_wire::{
+    JsonSchemaFormat, JsonSchemaType, ReasoningEffort, ResponseFormatJsonSchema,
+    RunIncompleteDetails, RunToolResources,
+};
 use std::sync::Arc;
 
 #[doc(hidden)]
@@ -30,6 +34,8 @@ macro_rules! __store_contract_runs {
             run_cancel,
             run_steps_get_list,
             active_run_blocks_thread,
+            run_v2_fields,
+            run_ends_incomplete,
         );
     };
 }
@@ -132,6 +138,9 @@ pub async fn run_create(store: Arc<dyn Store>) {
         response_format: ResponseFormatOption::Format(AssistantsApiResponseFormat {
             type_: ResponseFormatType::JsonObject,
         }),
+        parallel_tool_calls: true,
+        reasoning_effort: None,
+        tool_resources: None,
         expires_after_secs: 3600,
     };
     let t0 = unix_now();
@@ -707,4 +716,99 @@ pub async fn active_run_blocks_thread(store: Arc<dyn Store>) {
             r5.id.into_string()
         ]
     );
+}
+
+/// The fields v2 added to a run (`parallel_tool_calls`, `reasoning_effort`, a `json_schema`
+/// response format, `tool_choice: required`, a named `file_search`) survive the store, which
+/// also reads them back for the executor's claim; a bare run allows parallel calls.
+pub async fn run_v2_fields(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let format = ResponseFormatOption::JsonSchema(ResponseFormatJsonSchema {
+        type_: JsonSchemaType::JsonSchema,
+        json_schema: JsonSchemaFormat {
+            name: "answer".to_owned(),
+            description: Some("d".to_owned()),
+            schema: Some(
+                serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}}),
+            ),
+            strict: Some(true),
+        },
+    });
+    let mut nr = new_run(&asst);
+    nr.parallel_tool_calls = false;
+    nr.reasoning_effort = Some(ReasoningEffort::High);
+    nr.response_format = format.clone();
+    nr.tool_choice = ToolChoiceOption::Mode(ToolChoiceMode::Required);
+    nr.tool_resources = Some(RunToolResources::default());
+    let run = store.create_run(&p, &thread, nr).await.unwrap();
+    assert!(!run.parallel_tool_calls);
+    assert_eq!(run.reasoning_effort, Some(ReasoningEffort::High));
+    assert_eq!(run.response_format, format);
+    assert_eq!(
+        run.tool_choice,
+        ToolChoiceOption::Mode(ToolChoiceMode::Required)
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), run);
+    let claimed = claim(&store, WORKER, &run.id).await;
+    assert!(!claimed.run.parallel_tool_calls);
+    assert_eq!(claimed.run.reasoning_effort, Some(ReasoningEffort::High));
+    assert_eq!(claimed.run.response_format, format);
+    store.cancel_run(&p, &thread, &run.id).await.unwrap();
+
+    let other = new_thread(&store, &p).await;
+    let mut named = new_run(&asst);
+    named.tool_choice = ToolChoiceOption::Named(NamedToolChoice {
+        type_: NamedToolType::FileSearch,
+        function: None,
+    });
+    let bare = store.create_run(&p, &other, named).await.unwrap();
+    assert!(bare.parallel_tool_calls);
+    assert_eq!(bare.reasoning_effort, None);
+    assert_eq!(store.get_run(&p, &other, &bare.id).await.unwrap(), bare);
+}
+
+/// A run ended by a token budget is `incomplete`: terminal, with its reason and the time it
+/// ended in `completed_at`, and it cannot be cancelled.
+pub async fn run_ends_incomplete(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let mut nr = new_run(&asst);
+    nr.max_completion_tokens = Some(256);
+    let run = store.create_run(&p, &thread, nr).await.unwrap();
+    let claimed = claim(&store, WORKER, &run.id).await;
+    let t0 = unix_now();
+    let ended = store
+        .finish_run(
+            &claimed.run,
+            WORKER,
+            RunStatus::Incomplete,
+            None,
+            Some("max_completion_tokens"),
+        )
+        .await
+        .unwrap()
+        .expect("the worker holds the lease");
+    assert_eq!(ended.status, RunStatus::Incomplete);
+    assert_eq!(
+        ended.incomplete_details,
+        Some(RunIncompleteDetails {
+            reason: Some("max_completion_tokens".to_owned())
+        })
+    );
+    assert_recent(
+        ended.completed_at.expect("completed_at"),
+        t0,
+        "completed_at",
+    );
+    assert_eq!(ended.failed_at, None);
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), ended);
+    assert_eq!(
+        assert_invalid(store.cancel_run(&p, &thread, &run.id).await),
+        None
+    );
+    // The thread takes a new run: an incomplete one is not active.
+    store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
 }
