@@ -96,8 +96,11 @@ def test_create_and_run_and_create_and_run_poll(client, upstream):
     vs = client.vector_stores.create()
     a = assistant(client, tg)
     run = client.beta.threads.create_and_run(
-        assistant_id=a.id, thread={"messages": [{"role": "user", "content": "a"}]},
-        tool_resources={"file_search": {"vector_store_ids": [vs.id]}}, parallel_tool_calls=True)
+        assistant_id=a.id,
+        thread={"messages": [{"role": "user", "content": "a"}],
+                "tool_resources": {"file_search": {"vector_store_ids": [vs.id]}}},
+        # run-level resources (the Run object does not show them): accepted
+        tool_resources={"code_interpreter": {"file_ids": []}}, parallel_tool_calls=True)
     assert run.status in ("queued", "in_progress", "completed") and run.parallel_tool_calls is True
     assert client.beta.threads.retrieve(run.thread_id).tool_resources.file_search.vector_store_ids == [vs.id]
     done = client.beta.threads.runs.poll(run.id, thread_id=run.thread_id)
