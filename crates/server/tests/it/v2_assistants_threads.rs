@@ -115,16 +115,16 @@ async fn a_v1_assistant_is_readable_through_v2() {
         .await
         .err(404);
     // v2 replaces the code_interpreter files; v1 sees the change.
-    let file2 = app.file().await;
+    let other_file = app.file().await;
     app.v2()
         .post(
             &format!("/assistants/{id}"),
-            json!({"tool_resources": {"code_interpreter": {"file_ids": [file2]}}}),
+            json!({"tool_resources": {"code_interpreter": {"file_ids": [other_file]}}}),
         )
         .await
         .ok();
     let v1 = app.get(&format!("/assistants/{id}")).await.ok();
-    assert_eq!(v1["file_ids"], json!([file2]));
+    assert_eq!(v1["file_ids"], json!([other_file]));
 }
 
 #[tokio::test]
