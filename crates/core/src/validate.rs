@@ -285,6 +285,9 @@ pub fn tool_resources(prefix: &str, r: &ToolResourcesRequest, helper: bool) -> C
                 limits::HELPER_STORE_FILES,
             )?;
             metadata(&format!("{sp}[{i}].metadata"), store.metadata.as_ref())?;
+            if let Some(c) = &store.chunking_strategy {
+                crate::vector_stores::check_chunking(&format!("{sp}[{i}].chunking_strategy"), c)?;
+            }
         }
     }
     Ok(())

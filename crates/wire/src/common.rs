@@ -411,12 +411,22 @@ pub struct VectorStoreHelper {
     /// Files of purpose `assistants` to add.
     #[serde(default)]
     pub file_ids: Vec<String>,
-    /// `auto` or `static` chunking (checked where vector stores are created).
+    /// `auto` (the default) or `static` chunking.
     #[serde(default)]
-    pub chunking_strategy: Option<serde_json::Value>,
+    pub chunking_strategy: Option<crate::vector_stores::ChunkingStrategyRequestParam>,
     /// Metadata of the store.
     #[serde(default)]
     pub metadata: Option<Metadata>,
+}
+
+impl ToolResourcesRequest {
+    /// Whether the request creates a vector store (whose files then wait to be ingested).
+    pub fn creates_store(&self) -> bool {
+        self.file_search
+            .as_ref()
+            .and_then(|f| f.vector_stores.as_ref())
+            .is_some_and(|s| !s.is_empty())
+    }
 }
 
 impl ToolResources {

@@ -8,7 +8,7 @@ use crate::version::{V1Only, Version, Versioned};
 use assistd_core::validate;
 use assistd_wire::{
     Assistant, AssistantFile, AssistantId, CreateAssistantFileRequest, CreateAssistantRequest,
-    DeletionStatus, FileId, ListResponse, ModifyAssistantRequest,
+    DeletionStatus, FileId, ListResponse, ModifyAssistantRequest, ToolResourcesRequest,
 };
 use axum::extract::{Path, State};
 
@@ -20,7 +20,15 @@ pub async fn create_assistant(
     ApiJson(req): ApiJson<CreateAssistantRequest>,
 ) -> ApiResult<Versioned<Assistant>> {
     validate::create_assistant(&req)?;
-    Ok(Versioned(v, s.store.create_assistant(&p, req).await?))
+    let creates_store = req
+        .tool_resources
+        .as_ref()
+        .is_some_and(ToolResourcesRequest::creates_store);
+    let assistant = s.store.create_assistant(&p, req).await?;
+    if creates_store {
+        s.files_queued();
+    }
+    Ok(Versioned(v, assistant))
 }
 
 /// `GET /assistants/{assistant_id}` (getAssistant).

@@ -1,6 +1,7 @@
 //! Runs and run steps. Runs are stored `queued` with every field resolved; the run engine
 //! executes them.
 
+use crate::api::messages::adds_files;
 use crate::api::stream::run_stream;
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -14,7 +15,7 @@ use assistd_executor::Event;
 use assistd_wire::{
     ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
     ModifyRunRequest, Run, RunId, RunStatus, RunStep, StepDetails, StepId, StepToolCall,
-    StreamEvent, SubmitToolOutputsRunRequest, ThreadId,
+    StreamEvent, SubmitToolOutputsRunRequest, ThreadId, ToolResourcesRequest,
 };
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -96,6 +97,7 @@ pub async fn create_run(
     s.store.get_thread(&p, &thread_id).await?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
+    let files = req.additional_messages.iter().flatten().any(adds_files);
     let new = resolve(
         &assistant,
         RunOverrides {
@@ -125,6 +127,9 @@ pub async fn create_run(
         .unwrap_or(false)
         .then(|| s.events.subscribe(&new.id));
     let run = s.store.create_run(&p, &thread_id, new).await?;
+    if files {
+        s.files_queued();
+    }
     s.run_queued(&run.id);
     Ok(match sub {
         Some(sub) => run_stream(
@@ -178,10 +183,16 @@ pub async fn create_thread_and_run(
         .stream
         .unwrap_or(false)
         .then(|| s.events.subscribe(&new.id));
-    let (thread, run) = s
-        .store
-        .create_thread_and_run(&p, req.thread.unwrap_or_default(), new)
-        .await?;
+    let thread_req = req.thread.unwrap_or_default();
+    let files = thread_req
+        .tool_resources
+        .as_ref()
+        .is_some_and(ToolResourcesRequest::creates_store)
+        || thread_req.messages.iter().flatten().any(adds_files);
+    let (thread, run) = s.store.create_thread_and_run(&p, thread_req, new).await?;
+    if files {
+        s.files_queued();
+    }
     s.run_queued(&run.id);
     Ok(match sub {
         Some(sub) => run_stream(

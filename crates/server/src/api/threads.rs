@@ -6,7 +6,10 @@ use crate::error::ApiResult;
 use crate::extract::{ApiJson, OptionalJson};
 use crate::version::{Version, Versioned};
 use assistd_core::validate;
-use assistd_wire::{CreateThreadRequest, DeletionStatus, ModifyThreadRequest, Thread, ThreadId};
+use assistd_wire::{
+    CreateThreadRequest, DeletionStatus, ModifyThreadRequest, Thread, ThreadId,
+    ToolResourcesRequest,
+};
 use axum::extract::{Path, State};
 
 /// `POST /threads` (createThread); the body is optional.
@@ -17,7 +20,15 @@ pub async fn create_thread(
     OptionalJson(req): OptionalJson<CreateThreadRequest>,
 ) -> ApiResult<Versioned<Thread>> {
     validate::create_thread("", &req)?;
-    Ok(Versioned(v, s.store.create_thread(&p, req).await?))
+    let creates_store = req
+        .tool_resources
+        .as_ref()
+        .is_some_and(ToolResourcesRequest::creates_store);
+    let thread = s.store.create_thread(&p, req).await?;
+    if creates_store {
+        s.files_queued();
+    }
+    Ok(Versioned(v, thread))
 }
 
 /// `GET /threads/{thread_id}` (getThread).

@@ -1,6 +1,6 @@
 //! Assistants and threads through v2, and the same objects read through the other version.
 
-use crate::common::{KEY_B, TestApp, assert_keys, id_of};
+use crate::common::{KEY_B, TestApp, assert_keys, id_of, ids};
 use serde_json::json;
 
 /// `AssistantObject` (v2).
@@ -91,17 +91,40 @@ async fn a_v1_assistant_is_readable_through_v2() {
         v2["tool_resources"]["code_interpreter"]["file_ids"],
         json!([file])
     );
+    // The retrieval files went into a vector store of their own, as OpenAI's migration did.
+    let stores = v2["tool_resources"]["file_search"]["vector_store_ids"].clone();
+    assert_eq!(stores.as_array().map(Vec::len), Some(1), "{v2}");
+    let store = stores[0].as_str().unwrap().to_owned();
+    let files = app
+        .v2()
+        .get(&format!("/vector_stores/{store}/files"))
+        .await
+        .ok();
+    assert_eq!(ids(&files), vec![file.clone()]);
+    // Detaching the file through v1 empties the assistant's store, which goes with it.
+    app.delete(&format!("/assistants/{id}/files/{file}"))
+        .await
+        .ok();
+    let v2 = app.v2().get(&format!("/assistants/{id}")).await.ok();
+    assert_eq!(
+        v2["tool_resources"]["file_search"]["vector_store_ids"],
+        json!([])
+    );
+    app.v2()
+        .get(&format!("/vector_stores/{store}"))
+        .await
+        .err(404);
     // v2 replaces the code_interpreter files; v1 sees the change.
-    let file2 = app.file().await;
+    let other_file = app.file().await;
     app.v2()
         .post(
             &format!("/assistants/{id}"),
-            json!({"tool_resources": {"code_interpreter": {"file_ids": [file2]}}}),
+            json!({"tool_resources": {"code_interpreter": {"file_ids": [other_file]}}}),
         )
         .await
         .ok();
     let v1 = app.get(&format!("/assistants/{id}")).await.ok();
-    assert_eq!(v1["file_ids"], json!([file2]));
+    assert_eq!(v1["file_ids"], json!([other_file]));
 }
 
 #[tokio::test]
@@ -218,4 +241,76 @@ async fn thread_tool_resources() {
         )
         .await
         .bad("tool_resources.code_interpreter.file_ids[0]");
+}
+
+#[tokio::test]
+async fn a_store_made_with_its_owner_is_searched_and_shown_to_v1_as_files() {
+    let app = TestApp::spawn().await;
+    let (f1, f2) = (app.file().await, app.file().await);
+    let created = app
+        .v2()
+        .post(
+            "/assistants",
+            json!({
+                "model": "gpt-4o",
+                "tools": [{"type": "file_search"}],
+                "tool_resources": {
+                    "code_interpreter": {"file_ids": [f1]},
+                    "file_search": {"vector_stores": [{"file_ids": [f2], "chunking_strategy": {"type": "auto"}, "metadata": {"k": "v"}}]}
+                },
+            }),
+        )
+        .await
+        .ok();
+    let store = created["tool_resources"]["file_search"]["vector_store_ids"][0]
+        .as_str()
+        .expect("a store was made")
+        .to_owned();
+    let vs = app.v2().get(&format!("/vector_stores/{store}")).await.ok();
+    assert_eq!(vs["metadata"], json!({"k": "v"}));
+    assert_eq!(vs["file_counts"]["total"], 1);
+    // v1 sees the code_interpreter files and the store's, in file order.
+    let v1 = app
+        .get(&format!("/assistants/{}", id_of(&created)))
+        .await
+        .ok();
+    assert_eq!(v1["file_ids"], json!([f1, f2]));
+
+    // The helper on a thread; a store that does not exist is refused by position.
+    let thread = app
+        .v2()
+        .post(
+            "/threads",
+            json!({"tool_resources": {"file_search": {"vector_stores": [{"file_ids": [f1]}]}}}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        thread["tool_resources"]["file_search"]["vector_store_ids"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    app.v2()
+        .post(
+            "/threads",
+            json!({"tool_resources": {"file_search": {"vector_store_ids": ["vs_missing"]}}}),
+        )
+        .await
+        .bad("tool_resources.file_search.vector_store_ids[0]");
+    app.v2()
+        .post(
+            "/assistants",
+            json!({"model": "gpt-4o", "tool_resources": {"file_search": {"vector_store_ids": [store], "vector_stores": [{"file_ids": []}]}}}),
+        )
+        .await
+        .bad("tool_resources.file_search");
+    // Modify may not make a store.
+    app.v2()
+        .post(
+            &format!("/assistants/{}", id_of(&created)),
+            json!({"tool_resources": {"file_search": {"vector_stores": [{"file_ids": [f1]}]}}}),
+        )
+        .await
+        .bad("tool_resources.file_search.vector_stores");
 }

@@ -1,18 +1,21 @@
 //! Assistants and assistant files.
 
 use super::files::{check_attachable, dedup};
+use super::vector_stores::{insert_file, insert_vector_store};
 use super::{backend, d, list_scoped};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::validate::limits;
+use assistd_core::vector_stores::{NewVectorStore, NewVectorStoreFile, VectorStoreOrigin};
 use assistd_core::{
     AssistantStore, ListParams, ObjectKind, Page, Project, StoreError, StoreResult,
 };
+use assistd_wire::vector_stores::{ChunkingStrategy, ChunkingStrategyRequestParam};
 use assistd_wire::{
     Assistant, AssistantFile, AssistantId, AssistantTool, CreateAssistantRequest, FileId, Metadata,
     ModifyAssistantRequest, ReasoningEffort, ResponseFormatOption, ToolResources,
-    ToolResourcesRequest,
+    ToolResourcesRequest, VectorStoreHelper, VectorStoreId,
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
@@ -35,11 +38,13 @@ struct AssistantRow {
     response_format: Option<Json<ResponseFormatOption>>,
     vector_store_ids: Json<Vec<String>>,
     reasoning_effort: Option<String>,
+    ci_file_ids: Json<Vec<String>>,
 }
 
 impl From<AssistantRow> for Assistant {
     fn from(r: AssistantRow) -> Self {
-        let tool_resources = ToolResources::shown(&r.tools.0, &r.file_ids.0, &r.vector_store_ids.0);
+        let tool_resources =
+            ToolResources::shown(&r.tools.0, &r.ci_file_ids.0, &r.vector_store_ids.0);
         Assistant {
             id: r.id,
             object: "assistant".to_owned(),
@@ -63,7 +68,9 @@ impl From<AssistantRow> for Assistant {
     }
 }
 
-/// Files are listed in the order the files were created, as the spec says.
+/// Files are listed in the order the files were created, as the spec says. `ci_file_ids` are
+/// the assistant's own files (v2's `code_interpreter` files); `file_ids`, what v1 shows, adds
+/// the files of its `file_search` store (`docs/v2-mapping.md`), the first 20.
 static SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT a.id, a.created_at, a.name, a.description, a.model, a.instructions, \
@@ -71,24 +78,135 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
          a.reasoning_effort, \
          (SELECT {} FROM (SELECT af.file_id, f.seq FROM assistant_files af \
              JOIN files f ON f.id = af.file_id WHERE af.assistant_id = a.id ORDER BY f.seq) AS af) \
+         AS ci_file_ids, \
+         (SELECT {} FROM (SELECT x.file_id, f.seq FROM \
+             (SELECT file_id FROM assistant_files WHERE assistant_id = a.id \
+              UNION SELECT vsf.file_id FROM vector_store_files vsf \
+              WHERE vsf.vector_store_id IN ({})) AS x \
+             JOIN files f ON f.id = x.file_id ORDER BY f.seq LIMIT {}) AS v1) \
          AS file_ids FROM assistants a",
-        d::json_array_agg("af.file_id", "af.seq")
+        d::json_array_agg("af.file_id", "af.seq"),
+        d::json_array_agg("v1.file_id", "v1.seq"),
+        d::json_array_elements("a.vector_store_ids"),
+        limits::ASSISTANT_FILES,
     )
 });
 
+/// Keeps a v1 assistant's retrieval files in a vector store, as OpenAI's migration did, so
+/// that v2 (and `file_search`) sees them as `tool_resources.file_search`: while the assistant
+/// has the tool and files, its own store (`origin = 'assistant_files'`) holds exactly its
+/// files; otherwise that store goes. A store attached through v2 is never changed from here.
+/// Called after every v1 write of an assistant's files.
+async fn sync_v1_store(conn: &mut d::Conn, project: &Project, id: &AssistantId) -> StoreResult<()> {
+    let (tools, stores): (Json<Vec<AssistantTool>>, Json<Vec<String>>) =
+        sqlx::query_as("SELECT tools, vector_store_ids FROM assistants WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(backend)?;
+    let files: Vec<String> =
+        sqlx::query_scalar("SELECT file_id FROM assistant_files WHERE assistant_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+    let own: Option<String> = match stores.0.first() {
+        Some(store) => sqlx::query_scalar(
+            "SELECT id FROM vector_stores WHERE id = $1 AND project = $2 AND origin = $3",
+        )
+        .bind(store)
+        .bind(project.as_str())
+        .bind(VectorStoreOrigin::AssistantFiles.as_db())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?,
+        None => None,
+    };
+    if !stores.0.is_empty() && own.is_none() {
+        return Ok(());
+    }
+    let wanted = !files.is_empty()
+        && tools
+            .0
+            .iter()
+            .any(|t| matches!(t, AssistantTool::FileSearch(_)));
+    match (own, wanted) {
+        (Some(store), true) => {
+            let store = VectorStoreId::from(store);
+            sqlx::query(
+                "DELETE FROM vector_store_files WHERE vector_store_id = $1 AND file_id NOT IN \
+                 (SELECT file_id FROM assistant_files WHERE assistant_id = $2)",
+            )
+            .bind(&store)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+            let at = now();
+            for f in files {
+                insert_file(conn, project, &store, &v1_store_file(f), at).await?;
+            }
+        }
+        (Some(store), false) => {
+            sqlx::query("DELETE FROM vector_stores WHERE id = $1")
+                .bind(&store)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            set_stores(conn, id, &[]).await?;
+        }
+        (None, true) => {
+            let store = NewVectorStore {
+                name: None,
+                description: None,
+                expires_after: None,
+                metadata: None,
+                files: files.into_iter().map(v1_store_file).collect(),
+                origin: VectorStoreOrigin::AssistantFiles,
+            };
+            let store = insert_vector_store(conn, project, &store, "file_ids").await?;
+            set_stores(conn, id, &[store.into_string()]).await?;
+        }
+        (None, false) => {}
+    }
+    Ok(())
+}
+
+fn v1_store_file(file_id: String) -> NewVectorStoreFile {
+    NewVectorStoreFile {
+        file_id: FileId::from(file_id),
+        chunking_strategy: ChunkingStrategyRequestParam::Auto.into(),
+        attributes: None,
+    }
+}
+
+async fn set_stores(conn: &mut d::Conn, id: &AssistantId, stores: &[String]) -> StoreResult<()> {
+    sqlx::query("UPDATE assistants SET vector_store_ids = $1 WHERE id = $2")
+        .bind(Json(stores))
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 /// The files and vector stores a request gives an assistant's (or a thread's) tools, in either
 /// version: v1's `file_ids`, v2's `tool_resources`. `None` leaves a list as it is.
-pub(crate) struct Resources {
+pub(crate) struct Resources<'a> {
     /// The `code_interpreter` files (v1: all of the assistant's files).
     pub files: Option<Vec<String>>,
     /// Where the files were given, for errors.
     pub files_param: &'static str,
     /// The `file_search` vector stores.
     pub stores: Option<Vec<String>>,
+    /// A store to create (and use) along with the owner.
+    pub new_store: Option<&'a VectorStoreHelper>,
+    /// Whether v1's `file_ids` were given (a v1 write of the files).
+    pub v1_files: bool,
 }
 
-impl Resources {
-    pub(crate) fn of(v1_files: Option<Vec<String>>, v2: Option<&ToolResourcesRequest>) -> Self {
+impl<'a> Resources<'a> {
+    pub(crate) fn of(v1_files: Option<Vec<String>>, v2: Option<&'a ToolResourcesRequest>) -> Self {
         match v2 {
             Some(r) => Self {
                 files: r.code_interpreter.as_ref().map(|c| c.file_ids.clone()),
@@ -97,18 +215,64 @@ impl Resources {
                     .file_search
                     .as_ref()
                     .and_then(|f| f.vector_store_ids.clone()),
+                new_store: r
+                    .file_search
+                    .as_ref()
+                    .and_then(|f| f.vector_stores.as_deref())
+                    .and_then(<[_]>::first),
+                v1_files: false,
             },
             None => Self {
+                v1_files: v1_files.is_some(),
                 files: v1_files,
                 files_param: "file_ids",
                 stores: None,
+                new_store: None,
             },
         }
+    }
+
+    /// The stores to attach: those named, or the one created here from the helper (validation
+    /// has made sure there are not both). `None` leaves the current list.
+    pub(crate) async fn stores(
+        &self,
+        conn: &mut d::Conn,
+        project: &Project,
+        prefix: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
+        if let Some(helper) = self.new_store {
+            let strategy: ChunkingStrategy = helper
+                .chunking_strategy
+                .unwrap_or(ChunkingStrategyRequestParam::Auto)
+                .into();
+            let store = NewVectorStore {
+                name: None,
+                description: None,
+                expires_after: None,
+                metadata: helper.metadata.clone(),
+                files: dedup(&helper.file_ids)
+                    .into_iter()
+                    .map(|f| NewVectorStoreFile {
+                        file_id: FileId::from(f),
+                        chunking_strategy: strategy,
+                        attributes: None,
+                    })
+                    .collect(),
+                origin: VectorStoreOrigin::Api,
+            };
+            let param = format!("{prefix}tool_resources.file_search.vector_stores[0].file_ids");
+            let id = insert_vector_store(conn, project, &store, &param).await?;
+            return Ok(Some(vec![id.into_string()]));
+        }
+        if let Some(stores) = &self.stores {
+            check_vector_stores(conn, project, stores).await?;
+        }
+        Ok(self.stores.clone())
     }
 }
 
 /// Fails unless every id names a vector store of the project.
-pub(crate) async fn check_vector_stores(
+async fn check_vector_stores(
     conn: &mut d::Conn,
     project: &Project,
     ids: &[String],
@@ -244,11 +408,13 @@ impl AssistantStore for d::Store {
         let created_at = now();
         let tools = req.tools.unwrap_or_default();
         let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
-        let file_ids = dedup(&resources.files.unwrap_or_default());
+        let file_ids = dedup(resources.files.as_deref().unwrap_or_default());
         let mut tx = self.writer().begin().await.map_err(backend)?;
         check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
-        let stores = resources.stores.unwrap_or_default();
-        check_vector_stores(&mut tx, project, &stores).await?;
+        let stores = resources
+            .stores(&mut tx, project, "")
+            .await?
+            .unwrap_or_default();
         sqlx::query(
             "INSERT INTO assistants (id, project, created_at, name, description, model, \
              instructions, tools, metadata, temperature, top_p, response_format, \
@@ -273,6 +439,9 @@ impl AssistantStore for d::Store {
         .await
         .map_err(backend)?;
         attach(&mut tx, &id, &file_ids, created_at).await?;
+        if resources.v1_files {
+            sync_v1_store(&mut tx, project, &id).await?;
+        }
         let assistant = get(&mut *tx, project, &id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(assistant)
@@ -293,11 +462,8 @@ impl AssistantStore for d::Store {
         let cur = get(&mut *tx, project, id).await?;
         let tools = req.tools.unwrap_or(cur.tools);
         let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
-        let stores = match resources.stores {
-            Some(stores) => {
-                check_vector_stores(&mut tx, project, &stores).await?;
-                stores
-            }
+        let stores = match resources.stores(&mut tx, project, "").await? {
+            Some(stores) => stores,
             None => cur
                 .tool_resources
                 .and_then(|r| r.file_search)
@@ -328,8 +494,8 @@ impl AssistantStore for d::Store {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        if let Some(file_ids) = resources.files {
-            let file_ids = dedup(&file_ids);
+        if let Some(file_ids) = &resources.files {
+            let file_ids = dedup(file_ids);
             check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
             // The list replaces the attachments: files left out are detached, files kept keep
             // their original attachment time.
@@ -346,6 +512,9 @@ impl AssistantStore for d::Store {
             }
             detach.build().execute(&mut *tx).await.map_err(backend)?;
             attach(&mut tx, id, &file_ids, now()).await?;
+        }
+        if resources.v1_files {
+            sync_v1_store(&mut tx, project, id).await?;
         }
         let assistant = get(&mut *tx, project, id).await?;
         tx.commit().await.map_err(backend)?;
@@ -423,6 +592,7 @@ impl AssistantStore for d::Store {
                 ));
             }
             attach(&mut tx, assistant_id, &[file_id.to_string()], now()).await?;
+            sync_v1_store(&mut tx, project, assistant_id).await?;
         }
         let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;
         tx.commit().await.map_err(backend)?;
@@ -477,6 +647,7 @@ impl AssistantStore for d::Store {
         if deleted == 0 {
             return Err(StoreError::not_found(ObjectKind::AssistantFile, file_id));
         }
+        sync_v1_store(&mut tx, project, assistant_id).await?;
         tx.commit().await.map_err(backend)
     }
 }

@@ -1,6 +1,6 @@
 //! Threads, and the one-active-run rule that guards adding to them.
 
-use super::assistants::{Resources, check_vector_stores};
+use super::assistants::Resources;
 use super::files::{check_attachable, dedup};
 use super::messages::insert_message;
 use super::{DELETE_BATCH, DELETE_BATCH_ROWS, backend, d, set_metadata};
@@ -62,8 +62,8 @@ async fn set_resources(
     resources: &ToolResourcesRequest,
 ) -> StoreResult<()> {
     let resources = Resources::of(None, Some(resources));
-    if let Some(files) = resources.files {
-        let files = dedup(&files);
+    if let Some(files) = &resources.files {
+        let files = dedup(files);
         check_attachable(conn, project, &files, resources.files_param).await?;
         sqlx::query("DELETE FROM thread_files WHERE thread_id = $1")
             .bind(id)
@@ -83,8 +83,7 @@ async fn set_resources(
             .map_err(backend)?;
         }
     }
-    if let Some(stores) = resources.stores {
-        check_vector_stores(conn, project, &stores).await?;
+    if let Some(stores) = resources.stores(conn, project, "").await? {
         sqlx::query("UPDATE threads SET vector_store_ids = $1 WHERE id = $2")
             .bind(Json(&stores))
             .bind(id)
