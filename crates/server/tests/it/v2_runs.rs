@@ -399,6 +399,24 @@ async fn v2_run_arguments_are_refused_under_v1_and_checked_under_v2() {
         .await
         .ok();
     assert_eq!(tr["parallel_tool_calls"], false);
+    for (resources, param) in [
+        (
+            json!({"file_search": {"vector_store_ids": ["vs_1", "vs_2"]}}),
+            "tool_resources.file_search.vector_store_ids",
+        ),
+        (
+            json!({"file_search": {"vector_stores": [{"file_ids": []}]}}),
+            "tool_resources.file_search.vector_stores",
+        ),
+        (json!({"browser": {}}), "tool_resources.browser"),
+    ] {
+        v2.post(
+            "/threads/runs",
+            json!({"assistant_id": asst, "tool_resources": resources}),
+        )
+        .await
+        .bad(param);
+    }
 }
 
 #[tokio::test]
