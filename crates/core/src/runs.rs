@@ -5,7 +5,7 @@ use crate::ids::FreshId;
 use crate::store::NewRun;
 use assistd_wire::{
     Assistant, AssistantTool, CreateMessageRequest, Metadata, ReasoningEffort,
-    ResponseFormatOption, RunId, RunToolResources, ToolChoiceOption, TruncationObject,
+    ResponseFormatOption, RunId, ToolChoiceOption, ToolResourcesRequest, TruncationObject,
 };
 
 /// The per-run parameters a request may set (`CreateRunRequest` and
@@ -43,7 +43,7 @@ pub struct RunOverrides {
     /// `reasoning_effort` (v2)
     pub reasoning_effort: Option<ReasoningEffort>,
     /// createThreadAndRun's `tool_resources` (v2)
-    pub tool_resources: Option<RunToolResources>,
+    pub tool_resources: Option<ToolResourcesRequest>,
 }
 
 /// The run to enqueue for `assistant` with `overrides`, expiring `expires_after_secs` after

@@ -172,7 +172,7 @@ pub struct NewRun {
     pub reasoning_effort: Option<assistd_wire::ReasoningEffort>,
     /// createThreadAndRun's `tool_resources`: what the run uses instead of the assistant's
     /// (kept for file search, #17).
-    pub tool_resources: Option<assistd_wire::RunToolResources>,
+    pub tool_resources: Option<assistd_wire::ToolResourcesRequest>,
     /// Seconds from creation until the run expires.
     pub expires_after_secs: i64,
 }

@@ -521,29 +521,7 @@ pub struct CreateThreadAndRunRequest {
     pub parallel_tool_calls: Option<bool>,
     /// Overrides the assistant's `tool_resources` for this run (v2).
     #[serde(default, deserialize_with = "crate::version::v2_field")]
-    pub tool_resources: Option<RunToolResources>,
-}
-
-/// `CreateThreadAndRunRequest.tool_resources`: the resources the run uses instead of the
-/// assistant's.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunToolResources {
-    /// Files for `code_interpreter`.
-    #[serde(default)]
-    pub code_interpreter: Option<crate::common::CodeInterpreterResources>,
-    /// The vector store `file_search` searches (at most one).
-    #[serde(default)]
-    pub file_search: Option<RunFileSearchResources>,
-}
-
-/// `CreateThreadAndRunRequest.tool_resources.file_search`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunFileSearchResources {
-    /// At most one vector store id.
-    #[serde(default)]
-    pub vector_store_ids: Vec<String>,
+    pub tool_resources: Option<crate::common::ToolResourcesRequest>,
 }
 
 /// `ModifyRunRequest`.

@@ -278,7 +278,91 @@ pub struct StepDetailsToolCallsDelta {
     #[serde(rename = "type")]
     pub type_: String,
     /// Call pieces, by index.
-    pub tool_calls: Vec<FunctionToolCallDelta>,
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A piece of one tool call of a step: a function (what runs stream today), a code
+/// interpreter or a file search (for the tools that arrive with #14 and #17).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolCallDelta {
+    /// `RunStepDeltaStepDetailsToolCallsFunctionObject`.
+    Function(FunctionToolCallDelta),
+    /// `RunStepDeltaStepDetailsToolCallsCodeObject`.
+    CodeInterpreter(CodeInterpreterToolCallDelta),
+    /// `RunStepDeltaStepDetailsToolCallsFileSearchObject` (v2), the retrieval delta (v1).
+    FileSearch(FileSearchToolCallDelta),
+}
+
+/// `RunStepDeltaStepDetailsToolCallsCodeObject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeInterpreterToolCallDelta {
+    /// Index of the call in the step.
+    pub index: u32,
+    /// The call's id, on its first piece.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Always `code_interpreter`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The input and outputs pieces.
+    pub code_interpreter: CodeInterpreterDelta,
+}
+
+/// The `code_interpreter` of a [`CodeInterpreterToolCallDelta`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CodeInterpreterDelta {
+    /// A piece of the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Outputs (logs, images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<serde_json::Value>>,
+}
+
+/// `RunStepDeltaStepDetailsToolCallsFileSearchObject`: `{"index", "id"?, "type":
+/// "file_search", "file_search": {}}`; v1 clients see `{"type": "retrieval", "retrieval": {}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FileSearchToolCallDelta {
+    /// Index of the call in the step.
+    pub index: u32,
+    /// The call's id, on its first piece.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `file_search` (or v1's `retrieval`).
+    #[serde(rename = "type")]
+    pub type_: FileSearchDeltaType,
+    /// Always an empty object.
+    #[serde(default, alias = "retrieval")]
+    pub file_search: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `type` of a [`FileSearchToolCallDelta`], read in either version's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSearchDeltaType {
+    /// `file_search`
+    #[serde(alias = "retrieval")]
+    FileSearch,
+}
+
+impl Serialize for FileSearchToolCallDelta {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let name = if crate::version::is_v1() {
+            "retrieval"
+        } else {
+            "file_search"
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("index", &self.index)?;
+        if let Some(id) = &self.id {
+            map.serialize_entry("id", id)?;
+        }
+        map.serialize_entry("type", name)?;
+        map.serialize_entry(name, &self.file_search)?;
+        map.end()
+    }
 }
 
 /// `RunStepDeltaStepDetailsToolCallsFunctionObject`.
@@ -323,7 +407,7 @@ impl RunStepDeltaObject {
             delta: RunStepDelta {
                 step_details: StepDetailsToolCallsDelta {
                     type_: "tool_calls".to_owned(),
-                    tool_calls: vec![FunctionToolCallDelta {
+                    tool_calls: vec![ToolCallDelta::Function(FunctionToolCallDelta {
                         index,
                         id: first.map(|(id, _)| id.to_owned()),
                         type_: "function".to_owned(),
@@ -332,7 +416,7 @@ impl RunStepDeltaObject {
                             arguments,
                             output: first.map(|_| None),
                         },
-                    }],
+                    })],
                 },
             },
         }
@@ -342,6 +426,38 @@ impl RunStepDeltaObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_call_deltas_per_version() {
+        use crate::version::{ApiVersion, to_vec};
+        let f = RunStepDeltaObject::function("step_1", 0, Some(("call_1", "f")), "{".to_owned());
+        let expected = serde_json::json!({"id": "step_1", "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{", "output": null}}]}}});
+        for v in [ApiVersion::V1, ApiVersion::V2] {
+            let shown: serde_json::Value = serde_json::from_slice(&to_vec(v, &f).unwrap()).unwrap();
+            assert_eq!(shown, expected);
+        }
+        let fs = ToolCallDelta::FileSearch(FileSearchToolCallDelta {
+            index: 1,
+            id: Some("call_2".to_owned()),
+            type_: FileSearchDeltaType::FileSearch,
+            file_search: serde_json::Map::new(),
+        });
+        assert_eq!(
+            to_vec(ApiVersion::V2, &fs).unwrap(),
+            br#"{"index":1,"id":"call_2","type":"file_search","file_search":{}}"#
+        );
+        assert_eq!(
+            to_vec(ApiVersion::V1, &fs).unwrap(),
+            br#"{"index":1,"id":"call_2","type":"retrieval","retrieval":{}}"#
+        );
+        let stored = serde_json::to_value(&fs).unwrap();
+        assert_eq!(serde_json::from_value::<ToolCallDelta>(stored).unwrap(), fs);
+        let v1: ToolCallDelta = serde_json::from_value(
+            serde_json::json!({"index": 1, "id": "call_2", "type": "retrieval", "retrieval": {}}),
+        )
+        .unwrap();
+        assert_eq!(v1, fs);
+    }
 
     #[test]
     fn event_names_are_distinct_and_status_events_match_their_status() {

@@ -157,6 +157,10 @@ pub async fn create_thread_and_run(
 ) -> ApiResult<Response> {
     validate::create_thread_and_run(&req)?;
     validate_runs::response_format("response_format", req.response_format.as_ref())?;
+    if let Some(r) = &req.tool_resources {
+        // The run's own resources: existing stores only, no store made along with it.
+        validate::tool_resources("", r, false)?;
+    }
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
     let new = resolve(

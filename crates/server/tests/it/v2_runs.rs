@@ -399,6 +399,24 @@ async fn v2_run_arguments_are_refused_under_v1_and_checked_under_v2() {
         .await
         .ok();
     assert_eq!(tr["parallel_tool_calls"], false);
+    for (resources, param) in [
+        (
+            json!({"file_search": {"vector_store_ids": ["vs_1", "vs_2"]}}),
+            "tool_resources.file_search.vector_store_ids",
+        ),
+        (
+            json!({"file_search": {"vector_stores": [{"file_ids": []}]}}),
+            "tool_resources.file_search.vector_stores",
+        ),
+        (json!({"browser": {}}), "tool_resources.browser"),
+    ] {
+        v2.post(
+            "/threads/runs",
+            json!({"assistant_id": asst, "tool_resources": resources}),
+        )
+        .await
+        .bad(param);
+    }
 }
 
 #[tokio::test]
@@ -496,4 +514,57 @@ async fn a_thread_over_max_prompt_tokens_ends_the_run_incomplete_without_a_model
         settle(&app, &thread, &id_of(&run)).await["status"],
         "completed"
     );
+}
+
+#[tokio::test]
+async fn additional_messages_take_v2_attachments_into_the_threads_store() {
+    let app = TestApp::spawn().await;
+    let v2 = app.v2();
+    let asst = v2.assistant().await;
+    let thread = v2.thread().await;
+    let file = v2.file().await;
+    let run = v2
+        .post(
+            &format!("/threads/{thread}/runs"),
+            json!({"assistant_id": asst, "additional_messages": [
+                {"role": "user", "content": [{"type": "text", "text": "read this"}],
+                 "attachments": [{"file_id": file, "tools": [{"type": "file_search"}]}]}
+            ]}),
+        )
+        .await
+        .ok();
+    assert_eq!(run["status"], "queued");
+    let msgs = v2.get(&format!("/threads/{thread}/messages")).await.ok();
+    let msg = &msgs["data"][0];
+    assert_eq!(
+        msg["attachments"],
+        json!([{"file_id": file, "tools": [{"type": "file_search"}]}])
+    );
+    assert_eq!(msg["content"][0]["text"]["value"], "read this");
+    // The file went into the thread's vector store, as a message's attachment does.
+    let stores = v2.get("/vector_stores").await.ok();
+    let store = id_of(&stores["data"][0]);
+    let files = v2.get(&format!("/vector_stores/{store}/files")).await.ok();
+    assert_eq!(files["data"][0]["id"], json!(file));
+    // v1 refuses attachments, and v2 refuses v1's file_ids, each naming the field.
+    app.post(
+        &format!("/threads/{thread}/runs/{}/cancel", id_of(&run)),
+        json!({}),
+    )
+    .await
+    .ok();
+    app.post(
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "additional_messages": [
+            {"role": "user", "content": "x", "attachments": []}]}),
+    )
+    .await
+    .bad("additional_messages[0].attachments");
+    v2.post(
+        &format!("/threads/{thread}/runs"),
+        json!({"assistant_id": asst, "additional_messages": [
+            {"role": "user", "content": "x", "file_ids": [file]}]}),
+    )
+    .await
+    .bad("additional_messages[0].file_ids");
 }

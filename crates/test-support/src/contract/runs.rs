@@ -18,7 +18,7 @@ use assistd_wire::{
 };
 use assistd_wire::{
     JsonSchemaFormat, JsonSchemaType, ReasoningEffort, ResponseFormatJsonSchema,
-    RunIncompleteDetails, RunToolResources,
+    RunIncompleteDetails, ToolResourcesRequest,
 };
 use std::sync::Arc;
 
@@ -741,7 +741,7 @@ pub async fn run_v2_fields(store: Arc<dyn Store>) {
     nr.reasoning_effort = Some(ReasoningEffort::High);
     nr.response_format = format.clone();
     nr.tool_choice = ToolChoiceOption::Mode(ToolChoiceMode::Required);
-    nr.tool_resources = Some(RunToolResources::default());
+    nr.tool_resources = Some(ToolResourcesRequest::default());
     let run = store.create_run(&p, &thread, nr).await.unwrap();
     assert!(!run.parallel_tool_calls);
     assert_eq!(run.reasoning_effort, Some(ReasoningEffort::High));
