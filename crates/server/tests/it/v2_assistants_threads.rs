@@ -244,7 +244,7 @@ async fn thread_tool_resources() {
 }
 
 #[tokio::test]
-async fn a_store_made_with_its_owner_is_searched_and_shown_to_v1_as_files() {
+async fn a_store_made_with_its_owner_is_attached() {
     let app = TestApp::spawn().await;
     let (f1, f2) = (app.file().await, app.file().await);
     let created = app
@@ -269,12 +269,17 @@ async fn a_store_made_with_its_owner_is_searched_and_shown_to_v1_as_files() {
     let vs = app.v2().get(&format!("/vector_stores/{store}")).await.ok();
     assert_eq!(vs["metadata"], json!({"k": "v"}));
     assert_eq!(vs["file_counts"]["total"], 1);
-    // v1 sees the code_interpreter files and the store's, in file order.
+    // v1 sees the assistant's own files (the store is v2's), in both of its views.
     let v1 = app
         .get(&format!("/assistants/{}", id_of(&created)))
         .await
         .ok();
-    assert_eq!(v1["file_ids"], json!([f1, f2]));
+    assert_eq!(v1["file_ids"], json!([f1]));
+    let listed = app
+        .get(&format!("/assistants/{}/files", id_of(&created)))
+        .await
+        .ok();
+    assert_eq!(ids(&listed), vec![f1.clone()]);
 
     // The helper on a thread; a store that does not exist is refused by position.
     let thread = app

@@ -43,11 +43,6 @@ pub(crate) fn json_array_agg(expr: &str, order: &str) -> String {
     format!("COALESCE(jsonb_agg({expr} ORDER BY {order}), '[]'::jsonb)")
 }
 
-/// A subquery of the strings in the JSON array in column `col`, for `x IN (…)`.
-pub(crate) fn json_array_elements(col: &str) -> String {
-    format!("SELECT jsonb_array_elements_text({col})")
-}
-
 /// Whether the JSON array in column `col` holds the string bound at `param`.
 pub(crate) fn json_array_contains(col: &str, param: &str) -> String {
     format!("{col} @> jsonb_build_array({param}::TEXT)")

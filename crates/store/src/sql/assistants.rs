@@ -38,13 +38,11 @@ struct AssistantRow {
     response_format: Option<Json<ResponseFormatOption>>,
     vector_store_ids: Json<Vec<String>>,
     reasoning_effort: Option<String>,
-    ci_file_ids: Json<Vec<String>>,
 }
 
 impl From<AssistantRow> for Assistant {
     fn from(r: AssistantRow) -> Self {
-        let tool_resources =
-            ToolResources::shown(&r.tools.0, &r.ci_file_ids.0, &r.vector_store_ids.0);
+        let tool_resources = ToolResources::shown(&r.tools.0, &r.file_ids.0, &r.vector_store_ids.0);
         Assistant {
             id: r.id,
             object: "assistant".to_owned(),
@@ -68,9 +66,8 @@ impl From<AssistantRow> for Assistant {
     }
 }
 
-/// Files are listed in the order the files were created, as the spec says. `ci_file_ids` are
-/// the assistant's own files (v2's `code_interpreter` files); `file_ids`, what v1 shows, adds
-/// the files of its `file_search` store (`docs/v2-mapping.md`), the first 20.
+/// Files are listed in the order the files were created, as the spec says. They are the
+/// assistant's own files: v1's `file_ids`, v2's `code_interpreter` files (`docs/v2-mapping.md`).
 static SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT a.id, a.created_at, a.name, a.description, a.model, a.instructions, \
@@ -78,17 +75,8 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
          a.reasoning_effort, \
          (SELECT {} FROM (SELECT af.file_id, f.seq FROM assistant_files af \
              JOIN files f ON f.id = af.file_id WHERE af.assistant_id = a.id ORDER BY f.seq) AS af) \
-         AS ci_file_ids, \
-         (SELECT {} FROM (SELECT x.file_id, f.seq FROM \
-             (SELECT file_id FROM assistant_files WHERE assistant_id = a.id \
-              UNION SELECT vsf.file_id FROM vector_store_files vsf \
-              WHERE vsf.vector_store_id IN ({})) AS x \
-             JOIN files f ON f.id = x.file_id ORDER BY f.seq LIMIT {}) AS v1) \
          AS file_ids FROM assistants a",
-        d::json_array_agg("af.file_id", "af.seq"),
-        d::json_array_agg("v1.file_id", "v1.seq"),
-        d::json_array_elements("a.vector_store_ids"),
-        limits::ASSISTANT_FILES,
+        d::json_array_agg("af.file_id", "af.seq")
     )
 });
 

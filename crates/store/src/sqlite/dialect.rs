@@ -34,11 +34,6 @@ pub(crate) fn json_array_agg(expr: &str, _order: &str) -> String {
     format!("json_group_array({expr})")
 }
 
-/// A subquery of the strings in the JSON array in column `col`, for `x IN (…)`.
-pub(crate) fn json_array_elements(col: &str) -> String {
-    format!("SELECT value FROM json_each({col})")
-}
-
 /// Whether the JSON array in column `col` holds the string bound at `param`.
 pub(crate) fn json_array_contains(col: &str, param: &str) -> String {
     format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {param})")
