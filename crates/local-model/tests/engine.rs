@@ -10,11 +10,11 @@
 )]
 
 use assistd_core::model::{
-    ChatEvent, ChatMessage, ChatRequest, ChatStream, ModelBackend, ToolChoice,
+    ChatEvent, ChatFormat, ChatMessage, ChatRequest, ChatStream, ModelBackend, ToolChoice,
 };
 use assistd_local_model::{EngineConfig, LocalModel};
 use assistd_test_support::models::built_in_model;
-use assistd_wire::FunctionObject;
+use assistd_wire::{FunctionObject, JsonSchemaFormat};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -190,13 +190,47 @@ async fn a_forced_function_gets_schema_valid_arguments() {
 async fn json_object_answers_parse() {
     let m = model(1).await;
     let req = ChatRequest {
-        json_object: true,
+        response_format: ChatFormat::JsonObject,
         ..ask("Give the name and age of a fictional person.", 120)
     };
     let events = collect(m.chat(req).await.unwrap()).await;
     if events.contains(&ChatEvent::Finish("stop".into())) {
         let v: Value = serde_json::from_str(&text_of(&events)).expect("a JSON object");
         assert!(v.is_object());
+    } else {
+        // Cut off by the cap: still a prefix of an object.
+        assert!(text_of(&events).trim_start().starts_with('{'), "{events:?}");
+    }
+}
+
+#[tokio::test]
+async fn json_schema_answers_follow_the_schema() {
+    let m = model(1).await;
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"}
+        },
+        "required": ["name", "age"],
+        "additionalProperties": false
+    });
+    let req = ChatRequest {
+        response_format: ChatFormat::JsonSchema(JsonSchemaFormat {
+            name: "person".to_owned(),
+            description: None,
+            schema: Some(schema),
+            strict: Some(true),
+        }),
+        ..ask("Give the name and age of a fictional person.", 200)
+    };
+    let events = collect(m.chat(req).await.unwrap()).await;
+    if events.contains(&ChatEvent::Finish("stop".into())) {
+        let v: Value = serde_json::from_str(&text_of(&events)).expect("a JSON object");
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["age", "name"], "{v}");
+        assert!(v["name"].is_string() && v["age"].is_i64(), "{v}");
     } else {
         // Cut off by the cap: still a prefix of an object.
         assert!(text_of(&events).trim_start().starts_with('{'), "{events:?}");

@@ -84,8 +84,15 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
 /// that v2 (and `file_search`) sees them as `tool_resources.file_search`: while the assistant
 /// has the tool and files, its own store (`origin = 'assistant_files'`) holds exactly its
 /// files; otherwise that store goes. A store attached through v2 is never changed from here.
-/// Called after every v1 write of an assistant's files.
-async fn sync_v1_store(conn: &mut d::Conn, project: &Project, id: &AssistantId) -> StoreResult<()> {
+/// Called after every v1 write of an assistant's files (`may_create`), and after a change of
+/// its tools, which cannot tell a v1 client from a v2 one and so only keeps an existing v1
+/// store in step.
+async fn sync_v1_store(
+    conn: &mut d::Conn,
+    project: &Project,
+    id: &AssistantId,
+    may_create: bool,
+) -> StoreResult<()> {
     let (tools, stores): (Json<Vec<AssistantTool>>, Json<Vec<String>>) =
         sqlx::query_as("SELECT tools, vector_store_ids FROM assistants WHERE id = $1")
             .bind(id)
@@ -143,7 +150,7 @@ async fn sync_v1_store(conn: &mut d::Conn, project: &Project, id: &AssistantId) 
                 .map_err(backend)?;
             set_stores(conn, id, &[]).await?;
         }
-        (None, true) => {
+        (None, true) if may_create => {
             let store = NewVectorStore {
                 name: None,
                 description: None,
@@ -155,7 +162,7 @@ async fn sync_v1_store(conn: &mut d::Conn, project: &Project, id: &AssistantId) 
             let store = insert_vector_store(conn, project, &store, "file_ids").await?;
             set_stores(conn, id, &[store.into_string()]).await?;
         }
-        (None, false) => {}
+        (None, _) => {}
     }
     Ok(())
 }
@@ -428,7 +435,7 @@ impl AssistantStore for d::Store {
         .map_err(backend)?;
         attach(&mut tx, &id, &file_ids, created_at).await?;
         if resources.v1_files {
-            sync_v1_store(&mut tx, project, &id).await?;
+            sync_v1_store(&mut tx, project, &id, true).await?;
         }
         let assistant = get(&mut *tx, project, &id).await?;
         tx.commit().await.map_err(backend)?;
@@ -448,6 +455,7 @@ impl AssistantStore for d::Store {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         exists(&mut *tx, project, id, true).await?;
         let cur = get(&mut *tx, project, id).await?;
+        let tools_changed = req.tools.is_some();
         let tools = req.tools.unwrap_or(cur.tools);
         let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
         let stores = match resources.stores(&mut tx, project, "").await? {
@@ -501,8 +509,8 @@ impl AssistantStore for d::Store {
             detach.build().execute(&mut *tx).await.map_err(backend)?;
             attach(&mut tx, id, &file_ids, now()).await?;
         }
-        if resources.v1_files {
-            sync_v1_store(&mut tx, project, id).await?;
+        if resources.v1_files || tools_changed {
+            sync_v1_store(&mut tx, project, id, resources.v1_files).await?;
         }
         let assistant = get(&mut *tx, project, id).await?;
         tx.commit().await.map_err(backend)?;
@@ -580,7 +588,7 @@ impl AssistantStore for d::Store {
                 ));
             }
             attach(&mut tx, assistant_id, &[file_id.to_string()], now()).await?;
-            sync_v1_store(&mut tx, project, assistant_id).await?;
+            sync_v1_store(&mut tx, project, assistant_id, true).await?;
         }
         let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;
         tx.commit().await.map_err(backend)?;
@@ -635,7 +643,7 @@ impl AssistantStore for d::Store {
         if deleted == 0 {
             return Err(StoreError::not_found(ObjectKind::AssistantFile, file_id));
         }
-        sync_v1_store(&mut tx, project, assistant_id).await?;
+        sync_v1_store(&mut tx, project, assistant_id, true).await?;
         tx.commit().await.map_err(backend)
     }
 }
