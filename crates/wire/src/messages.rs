@@ -14,7 +14,7 @@ use std::borrow::Cow;
 /// Files a v1 view of a message names at most (v1's limit; v2 allows more attachments).
 pub const V1_MESSAGE_FILES: usize = 10;
 
-/// `MessageObject`. Serialized through [`MessageView`]: the fields differ by version.
+/// `MessageObject`. Serialized through a private view per version: the fields differ by version.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Message {
     /// `msg_...`
