@@ -353,6 +353,30 @@ pub(crate) async fn insert_vector_store(
     Ok(id)
 }
 
+/// A page of a store's or a batch's files: `lookup` finds a cursor file's `seq` in the scope
+/// (`$1` the file, `$2` the scope), `select` is the scope's rows up to the bind of `scope`.
+async fn files_page(
+    pool: &sqlx::Pool<d::Db>,
+    lookup: &str,
+    select: &str,
+    scope: &str,
+    filter: Option<VectorStoreFileStatus>,
+    params: &ListParams,
+) -> StoreResult<Page<VectorStoreFileObject>> {
+    let Some(cursors) = cursors(pool, lookup, scope, params).await? else {
+        return Ok(Page::empty());
+    };
+    let mut qb = QueryBuilder::<d::Db>::new(select);
+    qb.push_bind(scope);
+    if let Some(status) = filter {
+        qb.push(" AND vsf.status = ").push_bind(status.as_str());
+    }
+    fetch_page(pool, qb, "vsf.seq", params, cursors, |r: FileRow| {
+        r.try_into()
+    })
+    .await
+}
+
 #[async_trait]
 impl VectorStoreStore for d::Store {
     async fn create_vector_store(
@@ -593,30 +617,15 @@ impl VectorStoreStore for d::Store {
             let mut conn = self.reader().acquire().await.map_err(backend)?;
             lock_store(&mut conn, project, id).await?;
         }
-        let Some(cursors) = cursors(
+        files_page(
             self.reader(),
             "SELECT seq FROM vector_store_files WHERE file_id = $1 AND vector_store_id = $2",
+            &format!(
+                "SELECT {FILE_COLUMNS} FROM vector_store_files vsf WHERE vsf.vector_store_id = "
+            ),
             id.as_str(),
+            filter,
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(format!(
-            "SELECT {FILE_COLUMNS} FROM vector_store_files vsf WHERE vsf.vector_store_id = "
-        ));
-        qb.push_bind(id.as_str());
-        if let Some(status) = filter {
-            qb.push(" AND vsf.status = ").push_bind(status.as_str());
-        }
-        fetch_page(
-            self.reader(),
-            qb,
-            "vsf.seq",
-            params,
-            cursors,
-            |r: FileRow| r.try_into(),
         )
         .await
     }
@@ -779,35 +788,20 @@ impl VectorStoreStore for d::Store {
             let mut conn = self.reader().acquire().await.map_err(backend)?;
             read_batch(&mut conn, project, id, batch_id).await?;
         }
-        let Some(cursors) = cursors(
+        files_page(
             self.reader(),
             "SELECT f.seq FROM vector_store_files f JOIN vector_store_file_batch_files bf \
                ON bf.vector_store_id = f.vector_store_id AND bf.file_id = f.file_id \
              WHERE f.file_id = $1 AND bf.batch_id = $2",
+            &format!(
+                "SELECT {FILE_COLUMNS} FROM vector_store_files vsf \
+                 JOIN vector_store_file_batch_files bf \
+                   ON bf.vector_store_id = vsf.vector_store_id AND bf.file_id = vsf.file_id \
+                 WHERE bf.batch_id = "
+            ),
             batch_id.as_str(),
+            filter,
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(format!(
-            "SELECT {FILE_COLUMNS} FROM vector_store_files vsf \
-             JOIN vector_store_file_batch_files bf \
-               ON bf.vector_store_id = vsf.vector_store_id AND bf.file_id = vsf.file_id \
-             WHERE bf.batch_id = "
-        ));
-        qb.push_bind(batch_id.as_str());
-        if let Some(status) = filter {
-            qb.push(" AND vsf.status = ").push_bind(status.as_str());
-        }
-        fetch_page(
-            self.reader(),
-            qb,
-            "vsf.seq",
-            params,
-            cursors,
-            |r: FileRow| r.try_into(),
         )
         .await
     }
