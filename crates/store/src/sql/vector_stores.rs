@@ -5,7 +5,7 @@
 //! snapshot on either backend), never stored, so they add up at every moment.
 
 use super::files::check_attachable_one;
-use super::{abort, backend, cursors, d, fetch_page, set_metadata};
+use super::{abort, backend, cursors, d, fetch_page, list_scoped, set_metadata};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
@@ -495,25 +495,14 @@ impl VectorStoreStore for d::Store {
         project: &Project,
         params: &ListParams,
     ) -> StoreResult<Page<VectorStoreObject>> {
-        let Some(cursors) = cursors(
+        let t = now();
+        list_scoped(
             self.reader(),
             "SELECT seq FROM vector_stores WHERE id = $1 AND project = $2",
+            &format!("{}vs.project = ", store_select()),
+            "vs.seq",
             project.as_str(),
             params,
-        )
-        .await?
-        else {
-            return Ok(Page::empty());
-        };
-        let mut qb = QueryBuilder::<d::Db>::new(format!("{}vs.project = ", store_select()));
-        qb.push_bind(project.as_str());
-        let t = now();
-        fetch_page(
-            self.reader(),
-            qb,
-            "vs.seq",
-            params,
-            cursors,
             |r: StoreRow| Ok(r.into_wire(t)),
         )
         .await
