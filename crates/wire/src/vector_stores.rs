@@ -406,19 +406,9 @@ pub struct CreateVectorStoreFileRequest {
     pub attributes: Option<Attributes>,
 }
 
-/// One entry of `CreateVectorStoreFileBatchRequest.files`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchFileEntry {
-    /// The file.
-    pub file_id: String,
-    /// How it is chunked (else the batch's).
-    #[serde(default)]
-    pub chunking_strategy: Option<ChunkingStrategyRequestParam>,
-    /// Its attributes (else the batch's).
-    #[serde(default)]
-    pub attributes: Option<Attributes>,
-}
+/// One entry of `CreateVectorStoreFileBatchRequest.files`: the fields of a single file's
+/// request; an absent strategy or attributes falls back to the batch's.
+pub type BatchFileEntry = CreateVectorStoreFileRequest;
 
 /// `CreateVectorStoreFileBatchRequest`: `file_ids` or `files` (1 to 2000).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
