@@ -298,10 +298,7 @@ impl TestApp {
 
     /// A request to `/v1{path}` with the default key and `OpenAI-Beta: assistants=v2`.
     pub fn request_v2(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(&self.key)
-            .header("OpenAI-Beta", "assistants=v2")
+        self.request_as(&self.key, "assistants=v2", method, path)
     }
 
     /// Runs that have a stream channel in the server (each `stream: true` request holds one
@@ -318,10 +315,15 @@ impl TestApp {
     /// A request to `/v1{path}` with the default key and `OpenAI-Beta: assistants=v1`, for
     /// tests that need to shape it by hand.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request_as(&self.key, "assistants=v1", method, path)
+    }
+
+    /// A request to `/v1{path}` with `key` and `OpenAI-Beta: {beta}`.
+    fn request_as(&self, key: &str, beta: &str, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, self.url(path))
-            .bearer_auth(&self.key)
-            .header("OpenAI-Beta", "assistants=v1")
+            .bearer_auth(key)
+            .header("OpenAI-Beta", beta)
     }
 
     /// Sends a hand-made request.
@@ -363,11 +365,7 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(key)
-            .header("OpenAI-Beta", beta);
+        let mut req = self.request_as(key, beta, method, path);
         if let Some(b) = body {
             req = req.json(&b);
         }
