@@ -351,20 +351,41 @@ async fn exists(
         .ok_or_else(|| StoreError::not_found(ObjectKind::Assistant, id))
 }
 
+/// The tables that give an owner its own (`code_interpreter`) files.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FileLinks {
+    /// `assistant_files`
+    Assistant,
+    /// `thread_files`
+    Thread,
+}
+
+impl FileLinks {
+    /// The table and its owner column.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Assistant => ("assistant_files", "assistant_id"),
+            Self::Thread => ("thread_files", "thread_id"),
+        }
+    }
+}
+
 async fn attach(
     conn: &mut d::Conn,
-    assistant_id: &AssistantId,
+    links: FileLinks,
+    owner: &str,
     file_ids: &[String],
     created_at: i64,
 ) -> StoreResult<()> {
-    // One statement per file, in order: `seq` (the order of the assistant's file list) follows
+    let (table, column) = links.table();
+    // One statement per file, in order: `seq` (the order of the owner's file list) follows
     // the request's order.
     for f in file_ids {
-        sqlx::query(
-            "INSERT INTO assistant_files (assistant_id, file_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (assistant_id, file_id) DO NOTHING",
-        )
-        .bind(assistant_id)
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({column}, file_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT ({column}, file_id) DO NOTHING"
+        ))
+        .bind(owner)
         .bind(f)
         .bind(created_at)
         .execute(&mut *conn)
@@ -372,6 +393,29 @@ async fn attach(
         .map_err(backend)?;
     }
     Ok(())
+}
+
+/// Makes `file_ids` (checked and deduplicated) the owner's list: files left out are detached,
+/// files kept keep their original attachment time.
+pub(crate) async fn replace_files(
+    conn: &mut d::Conn,
+    links: FileLinks,
+    owner: &str,
+    file_ids: &[String],
+) -> StoreResult<()> {
+    let (table, column) = links.table();
+    let mut detach = QueryBuilder::<d::Db>::new(format!("DELETE FROM {table} WHERE {column} = "));
+    detach.push_bind(owner);
+    if !file_ids.is_empty() {
+        detach.push(" AND file_id NOT IN (");
+        let mut kept = detach.separated(", ");
+        for f in file_ids {
+            kept.push_bind(f);
+        }
+        detach.push(")");
+    }
+    detach.build().execute(&mut *conn).await.map_err(backend)?;
+    attach(conn, links, owner, file_ids, now()).await
 }
 
 async fn fetch_assistant_file(
@@ -433,7 +477,14 @@ impl AssistantStore for d::Store {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        attach(&mut tx, &id, &file_ids, created_at).await?;
+        attach(
+            &mut tx,
+            FileLinks::Assistant,
+            id.as_str(),
+            &file_ids,
+            created_at,
+        )
+        .await?;
         if resources.v1_files {
             sync_v1_store(&mut tx, project, &id, true).await?;
         }
@@ -493,21 +544,7 @@ impl AssistantStore for d::Store {
         if let Some(file_ids) = &resources.files {
             let file_ids = dedup(file_ids);
             check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
-            // The list replaces the attachments: files left out are detached, files kept keep
-            // their original attachment time.
-            let mut detach =
-                QueryBuilder::<d::Db>::new("DELETE FROM assistant_files WHERE assistant_id = ");
-            detach.push_bind(id);
-            if !file_ids.is_empty() {
-                detach.push(" AND file_id NOT IN (");
-                let mut kept = detach.separated(", ");
-                for f in &file_ids {
-                    kept.push_bind(f);
-                }
-                detach.push(")");
-            }
-            detach.build().execute(&mut *tx).await.map_err(backend)?;
-            attach(&mut tx, id, &file_ids, now()).await?;
+            replace_files(&mut tx, FileLinks::Assistant, id.as_str(), &file_ids).await?;
         }
         if resources.v1_files || tools_changed {
             sync_v1_store(&mut tx, project, id, resources.v1_files).await?;
@@ -587,7 +624,14 @@ impl AssistantStore for d::Store {
                     Some("file_id"),
                 ));
             }
-            attach(&mut tx, assistant_id, &[file_id.to_string()], now()).await?;
+            attach(
+                &mut tx,
+                FileLinks::Assistant,
+                assistant_id.as_str(),
+                &[file_id.to_string()],
+                now(),
+            )
+            .await?;
             sync_v1_store(&mut tx, project, assistant_id, true).await?;
         }
         let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;

@@ -1,6 +1,6 @@
 //! Threads, and the one-active-run rule that guards adding to them.
 
-use super::assistants::Resources;
+use super::assistants::{FileLinks, Resources, replace_files};
 use super::files::{check_attachable, dedup};
 use super::messages::insert_message;
 use super::{DELETE_BATCH, DELETE_BATCH_ROWS, backend, d, set_metadata};
@@ -65,23 +65,7 @@ async fn set_resources(
     if let Some(files) = &resources.files {
         let files = dedup(files);
         check_attachable(conn, project, &files, resources.files_param).await?;
-        sqlx::query("DELETE FROM thread_files WHERE thread_id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        let at = now();
-        for f in &files {
-            sqlx::query(
-                "INSERT INTO thread_files (thread_id, file_id, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(f)
-            .bind(at)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        }
+        replace_files(conn, FileLinks::Thread, id.as_str(), &files).await?;
     }
     if let Some(stores) = resources.stores(conn, project, "").await? {
         sqlx::query("UPDATE threads SET vector_store_ids = $1 WHERE id = $2")
