@@ -10,6 +10,7 @@ pub mod list;
 pub mod model;
 pub mod project;
 pub mod runs;
+pub mod search;
 pub mod signals;
 pub mod store;
 pub mod transitions;
