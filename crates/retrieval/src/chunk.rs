@@ -217,3 +217,210 @@ impl<'a> CharCursor<'a> {
         self.chars
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic mix of words (ASCII, accented, CJK, emoji), punctuation and line breaks.
+    fn sample(seed: u64, words: usize) -> String {
+        const WORDS: &[&str] = &[
+            "the",
+            "retrieval",
+            "of",
+            "chunked",
+            "documents",
+            "naïve",
+            "café",
+            "über",
+            "東京",
+            "数据库",
+            "🦀",
+            "emoji🙂text",
+            "x",
+            "antidisestablishmentarianism",
+            "2026",
+            "a_b",
+            "don't",
+            "—",
+            "(see",
+            "note)",
+            "3.14159",
+            "λx.x",
+        ];
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut out = String::new();
+        for i in 0..words {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let w = WORDS[(state % WORDS.len() as u64) as usize];
+            out.push_str(w);
+            out.push(match (state >> 20) % 13 {
+                0 => '\n',
+                1 => ',',
+                2 if i % 5 == 0 => '\t',
+                _ => ' ',
+            });
+        }
+        out
+    }
+
+    fn char_slice(text: &str, start: i64, end: i64) -> String {
+        let (s, e) = (
+            usize::try_from(start).unwrap(),
+            usize::try_from(end).unwrap(),
+        );
+        text.chars().skip(s).take(e - s).collect()
+    }
+
+    #[test]
+    fn token_counts_are_cl100k_base() {
+        // Reference counts from OpenAI's tiktoken for cl100k_base.
+        assert_eq!(count_tokens(""), 0);
+        assert_eq!(count_tokens("hello world"), 2);
+        assert_eq!(count_tokens("tiktoken is great!"), 6);
+        assert_eq!(bpe().encode_ordinary("hello world"), vec![15339, 1917]);
+        let t = Tokenized::new("hello world");
+        assert_eq!(t.len(), 2);
+        assert!(!t.is_empty());
+        assert!(Tokenized::new("").is_empty());
+        assert!(chunk("", 800, 400).is_empty());
+        assert!(chunk("   \n  ", 800, 400).is_empty());
+    }
+
+    #[test]
+    fn a_short_text_is_one_chunk() {
+        let text = "Short text, with ünïcode 東京.";
+        let chunks = chunk(text, 800, 400);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].text, text);
+        assert_eq!(chunks[0].start, 0);
+        assert_eq!(chunks[0].end, i64::try_from(text.chars().count()).unwrap());
+        assert_eq!(chunks[0].tokens, i64::try_from(count_tokens(text)).unwrap());
+    }
+
+    #[test]
+    fn windows_slice_back_exactly_overlap_and_cover_the_text() {
+        for seed in 0..6 {
+            let text = sample(seed, 3_000);
+            let total = count_tokens(&text);
+            let chars: Vec<char> = text.chars().collect();
+            for (max, overlap) in [
+                (800, 400),
+                (100, 0),
+                (100, 50),
+                (137, 20),
+                (4096, 2048),
+                (16, 8),
+            ] {
+                let chunks = chunk(&text, max, overlap);
+                assert!(!chunks.is_empty());
+                assert_eq!(chunks[0].start, 0, "the first chunk starts the text");
+                assert_eq!(
+                    chunks.last().unwrap().end,
+                    i64::try_from(chars.len()).unwrap(),
+                    "the last chunk ends it"
+                );
+                for (i, c) in chunks.iter().enumerate() {
+                    let ctx = format!("seed {seed} max {max} overlap {overlap} chunk {i}");
+                    assert_eq!(char_slice(&text, c.start, c.end), c.text, "{ctx}");
+                    assert!(
+                        c.tokens >= 1 && c.tokens <= i64::try_from(max).unwrap(),
+                        "{ctx}"
+                    );
+                    // Its own tokenization differs only at the edges.
+                    let own = i64::try_from(count_tokens(&c.text)).unwrap();
+                    assert!((own - c.tokens).abs() <= 3, "{ctx}: {own} vs {}", c.tokens);
+                    if let Some(next) = chunks.get(i + 1) {
+                        assert!(next.start > c.start, "{ctx}: progress");
+                        assert!(next.start <= c.end, "{ctx}: no gap");
+                        if overlap == 0 {
+                            assert_eq!(next.start, c.end, "{ctx}: tiled");
+                        } else {
+                            // The shared text is about `overlap` tokens.
+                            let shared = char_slice(&text, next.start, c.end);
+                            let n = count_tokens(&shared);
+                            assert!(
+                                n + SNAP_TOKENS + 2 >= overlap && n <= overlap + SNAP_TOKENS + 2,
+                                "{ctx}: overlap {n}"
+                            );
+                        }
+                        // Windows are full but for snapping to a word boundary.
+                        assert!(
+                            c.tokens + i64::try_from(SNAP_TOKENS).unwrap()
+                                >= i64::try_from(max).unwrap(),
+                            "{ctx}: {} tokens",
+                            c.tokens
+                        );
+                    }
+                }
+                if overlap == 0 {
+                    let sum: i64 = chunks.iter().map(|c| c.tokens).sum();
+                    assert_eq!(
+                        sum,
+                        i64::try_from(total).unwrap(),
+                        "tiling covers every token"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edges_fall_between_words() {
+        let text = sample(42, 5_000);
+        let chunks = chunk(&text, 100, 30);
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        let mut inside = 0;
+        for c in &chunks[..chunks.len() - 1] {
+            let end = usize::try_from(c.end).unwrap();
+            let (before, after) = (text.chars().nth(end - 1).unwrap(), text.chars().nth(end));
+            if word(before) && after.is_some_and(word) {
+                inside += 1;
+            }
+        }
+        // Only a word longer than the snapping distance can be cut (none in this sample but
+        // runs of CJK, whose characters are all "word" characters).
+        assert!(
+            inside * 10 <= chunks.len(),
+            "{inside} of {} ends inside a word",
+            chunks.len()
+        );
+    }
+
+    #[test]
+    fn text_without_spaces_and_multibyte_runs() {
+        // A long run of multi-byte characters: tokens end inside characters, edges do not.
+        let text = "東京都🦀数据库".repeat(2_000);
+        for (max, overlap) in [(100, 50), (101, 0), (1, 0), (2, 1)] {
+            let chunks = chunk(&text, max, overlap);
+            for c in &chunks {
+                assert_eq!(char_slice(&text, c.start, c.end), c.text);
+                assert!(c.tokens <= i64::try_from(max).unwrap());
+            }
+            assert_eq!(
+                chunks.last().unwrap().end,
+                i64::try_from(text.chars().count()).unwrap()
+            );
+        }
+        let long_word = "a".repeat(50_000);
+        let chunks = chunk(&long_word, 100, 10);
+        assert!(chunks.len() > 1);
+        for c in &chunks {
+            assert_eq!(char_slice(&long_word, c.start, c.end), c.text);
+        }
+    }
+
+    #[test]
+    fn out_of_range_parameters_still_progress() {
+        let text = sample(7, 200);
+        for (max, overlap) in [(0, 0), (1, 5), (10, 10), (10, 1_000)] {
+            let chunks = chunk(&text, max, overlap);
+            assert!(!chunks.is_empty());
+            for w in chunks.windows(2) {
+                assert!(w[1].start > w[0].start);
+            }
+        }
+    }
+}
