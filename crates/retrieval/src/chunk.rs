@@ -7,8 +7,10 @@
 //! inside a word moves back (or, for a window's start, either way) by at most [`SNAP_TOKENS`]
 //! to the nearest word boundary, so a chunk never exceeds `max_tokens`.
 //!
-//! Memory: 8 bytes per token for the token ends (4 more per token while tokenizing), plus the
-//! chunks' texts, which overlap: about `max / (max - overlap)` times the text (twice for
+//! The text is tokenized in segments of about 64 KiB cut where the tokens are the same as the
+//! whole text's (see `for_each_segment`), which bounds the tokenizer's regex work per call.
+//!
+//! Memory: 8 bytes per token for the token ends (40 MB for 5M tokens), plus the chunks' texts, which overlap: about `max / (max - overlap)` times the text (twice for
 //! `auto`).
 
 use assistd_core::search::NewChunk;
@@ -37,7 +39,81 @@ static TOKEN_BYTES: LazyLock<Vec<u32>> = LazyLock::new(|| {
 
 /// The number of cl100k_base tokens in `text` (special-token text counts as ordinary text).
 pub fn count_tokens(text: &str) -> usize {
-    bpe().encode_ordinary(text).len()
+    let mut n = 0;
+    for_each_segment(text, |_, ranks| n += ranks.len());
+    n
+}
+
+/// Segments are cut at the first exact cut point past this many bytes...
+const SEGMENT_BYTES: usize = 64 << 10;
+/// ...or, where none comes, forced at this many (the tokenizer's regex engine gives up on a run
+/// of about a million spaces, and `tiktoken-rs` then panics).
+const MAX_SEGMENT_BYTES: usize = 256 << 10;
+
+/// Tokenizes `text` segment by segment, calling `f` with each segment's byte offset and token
+/// ranks, in order.
+///
+/// A segment ends after a line break followed by a letter: no piece of cl100k_base's
+/// pre-tokenizing regex spans such a point, so the tokens are those of the whole text. Only a
+/// forced cut (no such point in [`MAX_SEGMENT_BYTES`], as in minified code) can change the
+/// tokens next to it, by a token or so.
+fn for_each_segment(text: &str, mut f: impl FnMut(usize, &[u32])) {
+    let mut at = 0;
+    while at < text.len() {
+        let end = segment_end(text, at);
+        tokenize_guarded(&text[at..end], at, &mut f);
+        at = end;
+    }
+}
+
+/// Where the segment starting at `at` ends.
+fn segment_end(text: &str, at: usize) -> usize {
+    if text.len() - at <= SEGMENT_BYTES {
+        return text.len();
+    }
+    let bytes = text.as_bytes();
+    let hard = floor_char_boundary(text, at + MAX_SEGMENT_BYTES.min(text.len() - at));
+    let mut i = at + SEGMENT_BYTES;
+    while i < hard {
+        match memchr_newline(&bytes[i..hard]) {
+            Some(k) => {
+                let cut = i + k + 1;
+                if text[cut..].chars().next().is_some_and(char::is_alphabetic) {
+                    return cut;
+                }
+                i = cut;
+            }
+            None => break,
+        }
+    }
+    hard
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+/// Tokenizes `segment`; should the tokenizer panic on it all the same, its halves instead.
+fn tokenize_guarded(segment: &str, offset: usize, f: &mut impl FnMut(usize, &[u32])) {
+    match std::panic::catch_unwind(|| bpe().encode_ordinary(segment)) {
+        Ok(ranks) => f(offset, &ranks),
+        Err(_) => {
+            let mid = floor_char_boundary(segment, segment.len() / 2);
+            if mid == 0 {
+                return;
+            }
+            tokenize_guarded(&segment[..mid], offset, f);
+            tokenize_guarded(&segment[mid..], offset + mid, f);
+        }
+    }
+}
+
+/// The greatest character boundary of `text` at or before `i`.
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// `text` cut into windows of at most `max_tokens` tokens, each starting `overlap_tokens`
@@ -59,14 +135,14 @@ impl<'a> Tokenized<'a> {
     pub fn new(text: &'a str) -> Self {
         let table = &*TOKEN_BYTES;
         let mut at = 0usize;
-        let ends = bpe()
-            .encode_ordinary(text)
-            .into_iter()
-            .map(|r| {
+        let mut ends = Vec::with_capacity(text.len() / 4);
+        for_each_segment(text, |offset, ranks| {
+            debug_assert_eq!(at, offset, "segments are tokenized in order");
+            ends.extend(ranks.iter().map(|&r| {
                 at += table.get(r as usize).map_or(0, |&n| n as usize);
                 at
-            })
-            .collect();
+            }));
+        });
         debug_assert_eq!(at, text.len(), "tokens cover the text exactly");
         Self { text, ends }
     }
@@ -126,11 +202,7 @@ impl<'a> Tokenized<'a> {
     /// The byte offset of token boundary `b` (before token `b`), moved back to a character
     /// boundary where a token ends inside a character.
     fn byte_at(&self, b: usize) -> usize {
-        let mut at = if b == 0 { 0 } else { self.ends[b - 1] };
-        while !self.text.is_char_boundary(at) {
-            at -= 1;
-        }
-        at
+        floor_char_boundary(self.text, if b == 0 { 0 } else { self.ends[b - 1] })
     }
 
     /// How good a place token boundary `b` is for a chunk edge: 2 between words, 1 between
@@ -290,6 +362,27 @@ mod tests {
     }
 
     #[test]
+    fn segments_tokenize_as_the_whole_text() {
+        let text = sample(3, 60_000);
+        assert!(
+            text.len() > 4 * SEGMENT_BYTES,
+            "several segments: {}",
+            text.len()
+        );
+        let whole = bpe().encode_ordinary(&text);
+        let mut segmented = Vec::new();
+        let mut cuts = 0;
+        for_each_segment(&text, |_, ranks| {
+            cuts += 1;
+            segmented.extend_from_slice(ranks);
+        });
+        assert!(cuts > 1);
+        assert_eq!(segmented, whole);
+        assert_eq!(count_tokens(&text), whole.len());
+        assert_eq!(Tokenized::new(&text).len(), whole.len());
+    }
+
+    #[test]
     fn a_short_text_is_one_chunk() {
         let text = "Short text, with ünïcode 東京.";
         let chunks = chunk(text, 800, 400);
@@ -421,6 +514,47 @@ mod tests {
             for w in chunks.windows(2) {
                 assert!(w[1].start > w[0].start);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod scale {
+    use super::*;
+    use std::time::Instant;
+
+    /// About 5M tokens; run with `--release --ignored` to see the time.
+    #[test]
+    #[ignore = "measures time on 5M tokens; run in release"]
+    fn five_million_tokens() {
+        let para = "The vector store ingests files in the background, with leases like runs. \
+                    Ünïcode wörds and 東京 keep their offsets. 12345 numbers, (punctuation)!\n";
+        let text = para.repeat(5_000_000 / count_tokens(para) + 1);
+        let t0 = Instant::now();
+        let tok = Tokenized::new(&text);
+        let t1 = Instant::now();
+        let chunks = tok.chunks(800, 400);
+        let t2 = Instant::now();
+        eprintln!(
+            "{} bytes, {} tokens: tokenize {:?}, chunk {:?}, {} chunks",
+            text.len(),
+            tok.len(),
+            t1 - t0,
+            t2 - t1,
+            chunks.len()
+        );
+        assert!(tok.len() >= 5_000_000);
+    }
+
+    #[test]
+    fn huge_whitespace_runs_tokenize() {
+        for text in [
+            " ".repeat(3_000_000) + "x",
+            "\n".repeat(2_000_000) + "y  z",
+            "a".repeat(2_000_000),
+        ] {
+            let chunks = chunk(&text, 800, 400);
+            assert!(!chunks.is_empty());
         }
     }
 }
