@@ -1,4 +1,4 @@
-//! A text cut into windows of OpenAI's tokens (cl100k_base, by `tiktoken-rs`, whose BPE ranks
+//! A text cut into windows of OpenAI's tokens (`cl100k_base`, by `tiktoken-rs`, whose BPE ranks
 //! are compiled into the binary) with overlap, as OpenAI's `static` chunking strategy does
 //! (`auto` is 800 tokens with 400 overlap).
 //!
@@ -37,7 +37,7 @@ static TOKEN_BYTES: LazyLock<Vec<u32>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The number of cl100k_base tokens in `text` (special-token text counts as ordinary text).
+/// The number of `cl100k_base` tokens in `text` (special-token text counts as ordinary text).
 pub fn count_tokens(text: &str) -> usize {
     let mut n = 0;
     for_each_segment(text, |_, ranks| n += ranks.len());
@@ -53,7 +53,7 @@ const MAX_SEGMENT_BYTES: usize = 256 << 10;
 /// Tokenizes `text` segment by segment, calling `f` with each segment's byte offset and token
 /// ranks, in order.
 ///
-/// A segment ends after a line break followed by a letter: no piece of cl100k_base's
+/// A segment ends after a line break followed by a letter: no piece of `cl100k_base`'s
 /// pre-tokenizing regex spans such a point, so the tokens are those of the whole text. Only a
 /// forced cut (no such point in [`MAX_SEGMENT_BYTES`], as in minified code) can change the
 /// tokens next to it, by a token or so.
@@ -95,16 +95,15 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
 
 /// Tokenizes `segment`; should the tokenizer panic on it all the same, its halves instead.
 fn tokenize_guarded(segment: &str, offset: usize, f: &mut impl FnMut(usize, &[u32])) {
-    match std::panic::catch_unwind(|| bpe().encode_ordinary(segment)) {
-        Ok(ranks) => f(offset, &ranks),
-        Err(_) => {
-            let mid = floor_char_boundary(segment, segment.len() / 2);
-            if mid == 0 {
-                return;
-            }
-            tokenize_guarded(&segment[..mid], offset, f);
-            tokenize_guarded(&segment[mid..], offset + mid, f);
+    if let Ok(ranks) = std::panic::catch_unwind(|| bpe().encode_ordinary(segment)) {
+        f(offset, &ranks);
+    } else {
+        let mid = floor_char_boundary(segment, segment.len() / 2);
+        if mid == 0 {
+            return;
         }
+        tokenize_guarded(&segment[..mid], offset, f);
+        tokenize_guarded(&segment[mid..], offset + mid, f);
     }
 }
 
@@ -326,7 +325,7 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let w = WORDS[(state % WORDS.len() as u64) as usize];
+            let w = WORDS[usize::try_from(state % WORDS.len() as u64).unwrap()];
             out.push_str(w);
             out.push(match (state >> 20) % 13 {
                 0 => '\n',

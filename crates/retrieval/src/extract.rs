@@ -1,4 +1,4 @@
-//! A file's text out of its bytes, for the formats OpenAI's file_search accepts: plain text and
+//! A file's text out of its bytes, for the formats OpenAI's `file_search` accepts: plain text and
 //! source code, HTML, JSON, CSV, PDF, DOCX and PPTX.
 //!
 //! The format is chosen by the file name's extension, and by the bytes where that is cheap (a
@@ -17,7 +17,7 @@ pub const MAX_FILE_TOKENS: usize = 5_000_000;
 /// Why a file's text could not be extracted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtractErrorKind {
-    /// A format file_search does not read (an unknown extension, binary data).
+    /// A format `file_search` does not read (an unknown extension, binary data).
     UnsupportedFile,
     /// A format it reads, but the file is damaged, empty, or too large.
     InvalidFile,
@@ -79,7 +79,7 @@ pub enum Format {
     Pdf,
     /// Word (`.docx`): the paragraphs' text.
     Docx,
-    /// PowerPoint (`.pptx`): the slides' paragraphs, in slide order.
+    /// `PowerPoint` (`.pptx`): the slides' paragraphs, in slide order.
     Pptx,
 }
 
@@ -412,7 +412,9 @@ mod tests {
     pub(crate) fn tiny_pdf(lines: &[&str]) -> Vec<u8> {
         let mut content = String::from("BT /F1 12 Tf 72 720 Td 14 TL\n");
         for l in lines {
-            content.push_str(&format!("({l}) Tj T*\n"));
+            content.push('(');
+            content.push_str(l);
+            content.push_str(") Tj T*\n");
         }
         content.push_str("ET");
         let objects = [
@@ -495,7 +497,7 @@ mod tests {
         assert!(x.text.ends_with('\u{FFFD}'));
         // Binary data under a text extension is not text.
         let garbage: Vec<u8> = (0..4096u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
             .collect();
         assert_eq!(
             kind(extract("a.txt", &garbage)),

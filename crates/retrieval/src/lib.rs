@@ -1,5 +1,5 @@
 //! File search ingestion without storage: [`extract`] takes a file's text out of its bytes, and
-//! [`chunk`] cuts that text into windows of cl100k_base tokens with overlap, as OpenAI's
+//! [`chunk`] cuts that text into windows of `cl100k_base` tokens with overlap, as OpenAI's
 //! `static` chunking strategy does, each with character offsets back into the text.
 //!
 //! Nothing here touches the database, the server or the executor: the ingestion loop calls

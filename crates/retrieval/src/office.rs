@@ -181,7 +181,7 @@ fn slide_order(
                     match a.key.as_ref() {
                         b"Id" => id = Some(a.unescape_value().map_err(|e| bad(&e))?.into_owned()),
                         b"Target" => {
-                            target = Some(a.unescape_value().map_err(|e| bad(&e))?.into_owned())
+                            target = Some(a.unescape_value().map_err(|e| bad(&e))?.into_owned());
                         }
                         _ => {}
                     }
@@ -207,9 +207,9 @@ fn slide_order(
 /// Which markup a part is in.
 #[derive(Clone, Copy)]
 enum Dialect {
-    /// WordprocessingML: `w:p` paragraphs of `w:t` runs, `w:tab`, `w:br`.
+    /// `WordprocessingML`: `w:p` paragraphs of `w:t` runs, `w:tab`, `w:br`.
     Word,
-    /// DrawingML (slides): `a:p` paragraphs of `a:t` runs, `a:br`.
+    /// `DrawingML` (slides): `a:p` paragraphs of `a:t` runs, `a:br`.
     Drawing,
 }
 
@@ -229,15 +229,10 @@ fn paragraphs(
     let mut in_text = false;
     loop {
         match reader.read_event().map_err(|e| bad(&e))? {
-            Event::Start(e) => {
-                if e.local_name().as_ref() == b"t" {
-                    in_text = true;
-                }
-            }
+            Event::Start(e) if e.local_name().as_ref() == b"t" => in_text = true,
             Event::Empty(e) => match (dialect, e.local_name().as_ref()) {
                 (Dialect::Word, b"tab") => out.push('\t'),
-                (_, b"br") | (Dialect::Word, b"cr") => out.push('\n'),
-                (_, b"p") => out.push('\n'),
+                (_, b"br" | b"p") | (Dialect::Word, b"cr") => out.push('\n'),
                 _ => {}
             },
             Event::End(e) => match e.local_name().as_ref() {
