@@ -101,9 +101,10 @@ pub struct Limits {
     /// The most bytes the members of a DOCX or PPTX may unpack to, in all (a zip bomb fails
     /// `invalid_file`).
     pub max_unzipped_bytes: u64,
-    /// How long a PDF may take to read; past it the file fails `invalid_file` (the reading
-    /// thread is left to finish on its own, since a thread cannot be stopped from outside).
-    pub pdf_timeout: Duration,
+    /// How long a PDF or HTML file may take to read; past it the file fails `invalid_file`.
+    /// The reading thread is left to finish on its own (a thread cannot be stopped from
+    /// outside): HTML parsing is quadratic in the nesting depth, and a PDF reader can loop.
+    pub parse_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -111,7 +112,7 @@ impl Default for Limits {
         Self {
             max_text_bytes: 64 << 20,
             max_unzipped_bytes: 64 << 20,
-            pdf_timeout: Duration::from_secs(120),
+            parse_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -266,8 +267,18 @@ pub fn extract_with(
     };
     let text = match format {
         Format::Text => decode_text(filename, bytes)?,
-        Format::Html => html_text(filename, bytes)?,
-        Format::Pdf => pdf_text(filename, bytes, limits.pdf_timeout)?,
+        Format::Html => {
+            let html = decode_text(filename, bytes)?;
+            on_worker(filename, "HTML", limits.parse_timeout, move || {
+                html_text(&html)
+            })?
+        }
+        Format::Pdf => {
+            let pdf = bytes.to_vec();
+            on_worker(filename, "PDF", limits.parse_timeout, move || {
+                pdf_extract::extract_text_from_mem(&pdf).map_err(|e| e.to_string())
+            })?
+        }
         Format::Docx => crate::office::docx_text(filename, bytes, limits)?,
         Format::Pptx => crate::office::pptx_text(filename, bytes, limits)?,
     };
@@ -341,38 +352,39 @@ fn utf16(bytes: &[u8], word: fn([u8; 2]) -> u16) -> String {
 
 /// The text a reader of the HTML page sees: no scripts, styles or tags, entities decoded, a
 /// line break between blocks; lines are not wrapped.
-fn html_text(filename: &str, bytes: &[u8]) -> Result<String, ExtractError> {
+fn html_text(html: &str) -> Result<String, String> {
     // Wide enough that no paragraph is wrapped: a wrapped line would break words apart for
     // the lexical index.
     const WIDTH: usize = 1 << 20;
-    let decoded = decode_text(filename, bytes)?;
     html2text::config::plain_no_decorate()
         .allow_width_overflow()
         .raw_mode(true)
-        .string_from_read(decoded.as_bytes(), WIDTH)
+        .string_from_read(html.as_bytes(), WIDTH)
         .map(|s| {
-            // The renderer pads nothing with `pad_block_width` off, but ends lines with the
-            // spaces of empty cells; they carry no meaning.
+            // Empty table cells leave trailing spaces; they carry no meaning.
             s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
         })
-        .map_err(|e| ExtractError::invalid(format!("{filename} is not readable HTML: {e}")))
+        .map_err(|e| e.to_string())
 }
 
-/// The text of a PDF's pages, read on a thread of its own so that a malformed file that makes
-/// the PDF reader panic or loop fails that file and nothing else.
-fn pdf_text(filename: &str, bytes: &[u8], timeout: Duration) -> Result<String, ExtractError> {
-    // The PDF reader recurses over nested objects; a roomy stack keeps a deep but legal file
-    // from overflowing it (which would abort the process, not panic).
+/// Runs a parser of `what` on a thread of its own, so that a file that makes it panic or run
+/// too long fails that file (`invalid_file`) and nothing else.
+fn on_worker(
+    filename: &str,
+    what: &str,
+    timeout: Duration,
+    parse: impl FnOnce() -> Result<String, String> + Send + 'static,
+) -> Result<String, ExtractError> {
+    // The parsers recurse over nested objects; a roomy stack keeps a deep but legal file from
+    // overflowing it (which would abort the process, not panic).
     const STACK: usize = 64 << 20;
     let (tx, rx) = mpsc::sync_channel(1);
-    let owned = bytes.to_vec();
     let spawned = std::thread::Builder::new()
-        .name("pdf-extract".into())
+        .name(format!("extract-{}", what.to_ascii_lowercase()))
         .stack_size(STACK)
         .spawn(move || {
-            let result = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(&owned))
-                .map_err(|_| "the PDF reader failed on it".to_owned())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
+                .unwrap_or_else(|_| Err("the reader failed on it".to_owned()));
             // The receiver is gone if the caller stopped waiting; nothing is left to tell.
             let _ = tx.send(result);
         });
@@ -384,14 +396,14 @@ fn pdf_text(filename: &str, bytes: &[u8], timeout: Duration) -> Result<String, E
     match rx.recv_timeout(timeout) {
         Ok(Ok(text)) => Ok(text),
         Ok(Err(e)) => Err(ExtractError::invalid(format!(
-            "{filename} is not a readable PDF: {e}"
+            "{filename} is not a readable {what} file: {e}"
         ))),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(ExtractError::invalid(format!(
             "{filename} took over {} s to read",
             timeout.as_secs()
         ))),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(ExtractError::invalid(format!(
-            "{filename} is not a readable PDF"
+            "{filename} is not a readable {what} file"
         ))),
     }
 }
@@ -565,8 +577,8 @@ mod tests {
     fn deeply_nested_html_does_not_overflow() {
         let html = format!(
             "{}deep text{}",
-            "<div>".repeat(20_000),
-            "</div>".repeat(20_000)
+            "<div>".repeat(5_000),
+            "</div>".repeat(5_000)
         );
         let x = extract("deep.htm", html.as_bytes()).unwrap();
         assert!(x.text.contains("deep text"));
@@ -616,7 +628,7 @@ mod tests {
     fn pdf_timeout_fails_the_file() {
         let pdf = tiny_pdf(&["Hello"]);
         let limits = Limits {
-            pdf_timeout: Duration::ZERO,
+            parse_timeout: Duration::ZERO,
             ..Limits::default()
         };
         // Zero time: the reader cannot have answered yet, or it answered at once; either way
@@ -624,6 +636,22 @@ mod tests {
         if let Err(e) = extract_with("a.pdf", &pdf, &limits) {
             assert_eq!(e.kind, ExtractErrorKind::InvalidFile);
         }
+    }
+
+    #[test]
+    fn html_that_takes_too_long_fails_the_file() {
+        let html = format!(
+            "{}deep text{}",
+            "<div>".repeat(20_000),
+            "</div>".repeat(20_000)
+        );
+        let limits = Limits {
+            parse_timeout: Duration::from_millis(1),
+            ..Limits::default()
+        };
+        let e = extract_with("deep.html", html.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind, ExtractErrorKind::InvalidFile);
+        assert!(e.message.contains("to read"), "{e}");
     }
 
     #[test]
