@@ -337,12 +337,13 @@ mod tests {
         out
     }
 
-    fn char_slice(text: &str, start: i64, end: i64) -> String {
+    /// Characters `start..end` of a text given as its characters.
+    fn char_slice(chars: &[char], start: i64, end: i64) -> String {
         let (s, e) = (
             usize::try_from(start).unwrap(),
             usize::try_from(end).unwrap(),
         );
-        text.chars().skip(s).take(e - s).collect()
+        chars[s..e].iter().collect()
     }
 
     #[test]
@@ -416,7 +417,7 @@ mod tests {
                 );
                 for (i, c) in chunks.iter().enumerate() {
                     let ctx = format!("seed {seed} max {max} overlap {overlap} chunk {i}");
-                    assert_eq!(char_slice(&text, c.start, c.end), c.text, "{ctx}");
+                    assert_eq!(char_slice(&chars, c.start, c.end), c.text, "{ctx}");
                     assert!(
                         c.tokens >= 1 && c.tokens <= i64::try_from(max).unwrap(),
                         "{ctx}"
@@ -431,7 +432,7 @@ mod tests {
                             assert_eq!(next.start, c.end, "{ctx}: tiled");
                         } else {
                             // The shared text is about `overlap` tokens.
-                            let shared = char_slice(&text, next.start, c.end);
+                            let shared = char_slice(&chars, next.start, c.end);
                             let n = count_tokens(&shared);
                             assert!(
                                 n + SNAP_TOKENS + 2 >= overlap && n <= overlap + SNAP_TOKENS + 2,
@@ -485,10 +486,11 @@ mod tests {
     fn text_without_spaces_and_multibyte_runs() {
         // A long run of multi-byte characters: tokens end inside characters, edges do not.
         let text = "東京都🦀数据库".repeat(2_000);
+        let chars: Vec<char> = text.chars().collect();
         for (max, overlap) in [(100, 50), (101, 0), (1, 0), (2, 1)] {
             let chunks = chunk(&text, max, overlap);
             for c in &chunks {
-                assert_eq!(char_slice(&text, c.start, c.end), c.text);
+                assert_eq!(char_slice(&chars, c.start, c.end), c.text);
                 assert!(c.tokens <= i64::try_from(max).unwrap());
             }
             assert_eq!(
@@ -497,10 +499,11 @@ mod tests {
             );
         }
         let long_word = "a".repeat(50_000);
+        let chars: Vec<char> = long_word.chars().collect();
         let chunks = chunk(&long_word, 100, 10);
         assert!(chunks.len() > 1);
         for c in &chunks {
-            assert_eq!(char_slice(&long_word, c.start, c.end), c.text);
+            assert_eq!(char_slice(&chars, c.start, c.end), c.text);
         }
     }
 
