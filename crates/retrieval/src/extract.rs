@@ -101,6 +101,10 @@ pub struct Limits {
     /// The most bytes the members of a DOCX or PPTX may unpack to, in all (a zip bomb fails
     /// `invalid_file`).
     pub max_unzipped_bytes: u64,
+    /// The most bytes the Flate-compressed streams of a PDF (other than images, which are not
+    /// read for text) may inflate to, in all: the PDF reader inflates without a bound, so a
+    /// PDF past it fails `invalid_file` before it is read.
+    pub max_pdf_inflated_bytes: u64,
     /// How long a PDF or HTML file may take to read; past it the file fails `invalid_file`.
     /// The reading thread is left to finish on its own (a thread cannot be stopped from
     /// outside): HTML parsing is quadratic in the nesting depth, and a PDF reader can loop.
@@ -112,6 +116,7 @@ impl Default for Limits {
         Self {
             max_text_bytes: 64 << 20,
             max_unzipped_bytes: 64 << 20,
+            max_pdf_inflated_bytes: 256 << 20,
             parse_timeout: Duration::from_secs(60),
         }
     }
@@ -274,6 +279,12 @@ pub fn extract_with(
             })?
         }
         Format::Pdf => {
+            if pdf_inflates_past(bytes, limits.max_pdf_inflated_bytes) {
+                return Err(ExtractError::invalid(format!(
+                    "{filename} inflates to over {} bytes",
+                    limits.max_pdf_inflated_bytes
+                )));
+            }
             let pdf = bytes.to_vec();
             on_worker(filename, "PDF", limits.parse_timeout, move || {
                 pdf_extract::extract_text_from_mem(&pdf).map_err(|e| e.to_string())
@@ -365,6 +376,58 @@ fn html_text(html: &str) -> Result<String, String> {
             s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
         })
         .map_err(|e| e.to_string())
+}
+
+/// Whether the Flate streams of a PDF, images left out, inflate to over `budget` bytes in all.
+///
+/// A scan of the raw bytes, not a parse: each `stream` keyword's data is inflated (into no
+/// buffer) until its zlib stream ends or fails; a stream whose dictionary says `/Image` is
+/// skipped. Encrypted streams do not inflate and count nothing.
+fn pdf_inflates_past(pdf: &[u8], budget: u64) -> bool {
+    use std::io::Read;
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut i = 0;
+    while let Some(k) = find(&pdf[i..], b"stream") {
+        let keyword = i + k;
+        i = keyword + b"stream".len();
+        if pdf[..keyword].ends_with(b"end") {
+            continue;
+        }
+        let data = match pdf.get(i..) {
+            Some([b'\r', b'\n', ..]) => i + 2,
+            Some([b'\n' | b'\r', ..]) => i + 1,
+            _ => continue,
+        };
+        // The stream's dictionary: from its object's `obj` keyword to here, looked for in the
+        // few KiB before (a scan to the file's start for each keyword would be quadratic).
+        let window = keyword.saturating_sub(4 << 10);
+        let dict_start = rfind(&pdf[window..keyword], b"obj").map_or(window, |d| window + d);
+        if find(&pdf[dict_start..keyword], b"/Image").is_some() {
+            continue;
+        }
+        let mut inflate = flate2::read::ZlibDecoder::new(&pdf[data..]);
+        loop {
+            match inflate.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    total += n as u64;
+                    if total > budget {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// Runs a parser of `what` on a thread of its own, so that a file that makes it panic or run
@@ -622,6 +685,51 @@ mod tests {
         if let Err(e) = extract("noisy.pdf", &noisy) {
             assert_eq!(e.kind, ExtractErrorKind::InvalidFile);
         }
+    }
+
+    /// A PDF whose one content stream is `raw` deflated.
+    fn pdf_with_flate_stream(raw: &[u8], dict_extra: &str) -> Vec<u8> {
+        use flate2::{Compression, write::ZlibEncoder};
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::best());
+        z.write_all(raw).unwrap();
+        let data = z.finish().unwrap();
+        let mut pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n4 0 obj\n".to_vec();
+        pdf.extend_from_slice(
+            format!(
+                "<< /Length {} /Filter /FlateDecode{dict_extra} >>\nstream\n",
+                data.len()
+            )
+            .as_bytes(),
+        );
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+        pdf
+    }
+
+    #[test]
+    fn pdf_flate_bombs_fail_before_reading() {
+        let zeros = vec![0u8; 4 << 20];
+        let bomb = pdf_with_flate_stream(&zeros, "");
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        assert!(pdf_inflates_past(&bomb, 1 << 20));
+        assert!(!pdf_inflates_past(&bomb, 8 << 20));
+        let tight = Limits {
+            max_pdf_inflated_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let e = extract_with("bomb.pdf", &bomb, &tight).unwrap_err();
+        assert_eq!(e.kind, ExtractErrorKind::InvalidFile);
+        assert!(e.message.contains("inflates"), "{e}");
+        // Images are not read for text, so they do not count.
+        let image = pdf_with_flate_stream(&zeros, " /Subtype /Image");
+        assert!(!pdf_inflates_past(&image, 1 << 20));
+        // The hand-made PDF's stream is not compressed: nothing inflates.
+        assert!(!pdf_inflates_past(&tiny_pdf(&["Hello"]), 0));
+        // Many keywords without data are scanned in linear time.
+        let many = b"stream\n".repeat(200_000);
+        let t = std::time::Instant::now();
+        assert!(!pdf_inflates_past(&many, 0));
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     }
 
     #[test]
