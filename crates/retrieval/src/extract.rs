@@ -389,6 +389,9 @@ fn pdf_inflates_past(pdf: &[u8], budget: u64) -> bool {
     let mut buf = vec![0u8; 64 << 10];
     let mut i = 0;
     while let Some(k) = find(&pdf[i..], b"stream") {
+        // Each byte is looked at a bounded number of times: the dictionary is looked for
+        // between the previous keyword and this one only.
+        let previous = i;
         let keyword = i + k;
         i = keyword + b"stream".len();
         if pdf[..keyword].ends_with(b"end") {
@@ -399,11 +402,20 @@ fn pdf_inflates_past(pdf: &[u8], budget: u64) -> bool {
             Some([b'\n' | b'\r', ..]) => i + 1,
             _ => continue,
         };
-        // The stream's dictionary: from its object's `obj` keyword to here, looked for in the
-        // few KiB before (a scan to the file's start for each keyword would be quadratic).
-        let window = keyword.saturating_sub(4 << 10);
+        // A zlib header (deflate, check bits) or nothing to inflate.
+        let zlib = match pdf.get(data..data + 2) {
+            Some(&[cmf, flg]) => {
+                cmf & 0x0F == 8 && (u16::from(cmf) << 8 | u16::from(flg)) % 31 == 0
+            }
+            _ => false,
+        };
+        if !zlib {
+            continue;
+        }
+        // The stream's dictionary: from its object's `obj` keyword to here.
+        let window = previous.max(keyword.saturating_sub(4 << 10));
         let dict_start = rfind(&pdf[window..keyword], b"obj").map_or(window, |d| window + d);
-        if find(&pdf[dict_start..keyword], b"/Image").is_some() {
+        if is_image(&pdf[dict_start..keyword]) {
             continue;
         }
         let mut inflate = flate2::read::ZlibDecoder::new(&pdf[data..]);
@@ -417,6 +429,18 @@ fn pdf_inflates_past(pdf: &[u8], budget: u64) -> bool {
                     }
                 }
             }
+        }
+    }
+    false
+}
+
+/// Whether a stream dictionary names `/Image` (not `/ImageB` and the like of a `/ProcSet`).
+fn is_image(dict: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(k) = find(&dict[at..], b"/Image") {
+        at += k + b"/Image".len();
+        if !dict.get(at).is_some_and(u8::is_ascii_alphanumeric) {
+            return true;
         }
     }
     false
@@ -723,10 +747,12 @@ mod tests {
         // Images are not read for text, so they do not count.
         let image = pdf_with_flate_stream(&zeros, " /Subtype /Image");
         assert!(!pdf_inflates_past(&image, 1 << 20));
+        let not_image = pdf_with_flate_stream(&zeros, " /ProcSet [/PDF /ImageB]");
+        assert!(pdf_inflates_past(&not_image, 1 << 20));
         // The hand-made PDF's stream is not compressed: nothing inflates.
         assert!(!pdf_inflates_past(&tiny_pdf(&["Hello"]), 0));
         // Many keywords without data are scanned in linear time.
-        let many = b"stream\n".repeat(200_000);
+        let many = b">>\nstream\nx\x9c".repeat(200_000);
         let t = std::time::Instant::now();
         assert!(!pdf_inflates_past(&many, 0));
         assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
