@@ -11,7 +11,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// OpenAI's limit on the tokens of one file in a vector store: the caller fails a file whose
-/// text has more (see [`crate::Tokenized::len`]).
+/// text has more. [`crate::Tokenized::len`] gives the count from the one tokenization that
+/// chunking needs anyway; a text of at most this many bytes is under it without counting
+/// (a token is at least one byte).
 pub const MAX_FILE_TOKENS: usize = 5_000_000;
 
 /// Why a file's text could not be extracted.
