@@ -9,7 +9,7 @@ mod chunk;
 mod extract;
 mod office;
 
-pub use chunk::{Tokenized, chunk, count_tokens};
+pub use chunk::{SNAP_TOKENS, Tokenized, chunk, count_tokens};
 pub use extract::{
     ExtractError, ExtractErrorKind, Extracted, Format, Limits, MAX_FILE_TOKENS, extract,
     extract_with,
