@@ -76,6 +76,7 @@ struct Shared {
     requests: Mutex<Vec<serde_json::Value>>,
     headers: Mutex<Vec<HeaderMap>>,
     abandoned: AtomicUsize,
+    embedding_requests: Mutex<Vec<serde_json::Value>>,
 }
 
 /// A running fake upstream.
@@ -432,12 +433,79 @@ fn tool_call_pieces(calls: &[(String, String)]) -> Vec<Piece> {
     pieces
 }
 
+/// Dimensions of the fake embeddings.
+pub const FAKE_EMBEDDING_DIMS: usize = 64;
+
+/// A deterministic embedding: a hashing-trick bag of the lower-cased words of `text` in
+/// [`FAKE_EMBEDDING_DIMS`] dimensions, L2-normalized, so texts sharing words are close.
+/// All zeros for a text without words.
+#[must_use]
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut v = vec![0.0_f32; FAKE_EMBEDDING_DIMS];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        // FNV-1a: stable across runs and platforms, unlike `DefaultHasher`'s contract.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in word.to_lowercase().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let dims = u64::try_from(FAKE_EMBEDDING_DIMS).unwrap_or(1);
+        let slot = usize::try_from(h % dims).unwrap_or(0);
+        v[slot] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in &mut v {
+            *x /= norm;
+        }
+    }
+    v
+}
+
+/// `POST /v1/embeddings`: `input` as a string or an array of strings; replies with
+/// [`fake_embedding`] of each, in order, and a word-count `usage`.
+async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if let Ok(mut r) = shared.embedding_requests.lock() {
+        r.push(req.clone());
+    }
+    let inputs: Vec<String> = match req.get("input") {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => {
+            return (StatusCode::BAD_REQUEST, "fake upstream: no input").into_response();
+        }
+    };
+    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+    let data: Vec<serde_json::Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"object": "embedding", "index": i, "embedding": fake_embedding(t)})
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": req.get("model").cloned().unwrap_or_default(),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response()
+}
+
 impl FakeUpstream {
     /// Starts on 127.0.0.1, port 0.
     pub async fn start() -> Self {
         let shared = Arc::new(Shared::default());
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -480,5 +548,31 @@ impl FakeUpstream {
     /// Streams that clients abandoned before the end.
     pub fn abandoned(&self) -> usize {
         self.shared.abandoned.load(Ordering::SeqCst)
+    }
+
+    /// Every `/v1/embeddings` request body received so far.
+    pub fn embedding_requests(&self) -> Vec<serde_json::Value> {
+        self.shared
+            .embedding_requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_embeddings_are_normalized_and_close_for_shared_words() {
+        let a = fake_embedding("The quick brown fox");
+        let b = fake_embedding("the QUICK brown cat");
+        let c = fake_embedding("zebra");
+        let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+        assert!((dot(&a, &a) - 1.0).abs() < 1e-5);
+        assert!(dot(&a, &b) > dot(&a, &c));
+        assert_eq!(a, fake_embedding("the quick brown fox"));
+        assert!(fake_embedding("").iter().all(|x| x.abs() < f32::EPSILON));
     }
 }
