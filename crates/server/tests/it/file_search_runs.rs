@@ -24,7 +24,7 @@ async fn app_with(up: &FakeUpstream) -> TestApp {
         .await
 }
 
-async fn upload(app: &TestApp, name: &str, text: &str) -> String {
+pub async fn upload(app: &TestApp, name: &str, text: &str) -> String {
     id_of(
         &app.upload(name, text.as_bytes().to_vec(), "assistants")
             .await
@@ -33,7 +33,7 @@ async fn upload(app: &TestApp, name: &str, text: &str) -> String {
 }
 
 /// Polls the store until none of its files is in progress; asserts they all completed.
-async fn ingested(app: &TestApp, vs: &str, files: i64) {
+pub async fn ingested(app: &TestApp, vs: &str, files: i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let s = app.v2().get(&format!("/vector_stores/{vs}")).await.ok();
