@@ -79,3 +79,41 @@ test('tool call, then submitToolOutputsStream', T, async () => {
   assert.deepEqual(rec.deltas, ['Warm', '.']);
   assert.equal(rec.events.at(-1), 'thread.run.completed');
 });
+
+test('file_search: the stream shows the search call, the final message cites the file', T, async () => {
+  const { toFile } = await import('openai');
+  const tag = stack.upstream.newTag();
+  stack.upstream.script(
+    tag,
+    toolCalls(['file_search', '{"query":"when is the rocket launch"}']),
+    text('Tuesday ', '【0:0†launch.md】.'),
+  );
+  const vs = await client.vectorStores.create({ name: 'plans' });
+  const batch = await client.vectorStores.fileBatches.uploadAndPoll(vs.id, {
+    files: [
+      await toFile(Buffer.from('The rocket launch is scheduled for Tuesday at dawn.'), 'launch.md'),
+      await toFile(Buffer.from('Rain is expected all week in the harbour town.'), 'weather.md'),
+    ],
+  });
+  assert.equal(batch.file_counts.completed, 2);
+  const launch = (await client.vectorStores.search(vs.id, { query: 'rocket launch' })).data[0];
+  assert.equal(launch.filename, 'launch.md');
+  const a = await assistant(client, tag, {
+    tools: [{ type: 'file_search' }],
+    tool_resources: { file_search: { vector_store_ids: [vs.id] } },
+  });
+  const t = await client.beta.threads.create({ messages: [{ role: 'user', content: 'When is the launch?' }] });
+  const stream = client.beta.threads.runs.stream(t.id, { assistant_id: a.id, include: [INCLUDE] });
+  const calls = [];
+  stream.on('toolCallCreated', (c) => calls.push(c.type));
+  const run = await stream.finalRun();
+  assert.equal(run.status, 'completed');
+  assert.deepEqual(calls, ['file_search']);
+  const [message] = await stream.finalMessages();
+  const part = message.content[0].text;
+  assert.equal(part.annotations.length, 1);
+  const note = part.annotations[0];
+  assert.equal(note.type, 'file_citation');
+  assert.equal(part.value.slice(note.start_index, note.end_index), '【0:0†launch.md】');
+  assert.equal(note.file_citation.file_id, launch.file_id);
+});

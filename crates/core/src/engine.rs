@@ -7,7 +7,7 @@ use crate::project::Project;
 use crate::store::StoreResult;
 use assistd_wire::{
     FunctionCall, LastError, Message, MessageId, Run, RunId, RunStatus, RunStep, RunToolCallObject,
-    StepId, ThreadId, Usage,
+    StepId, StepToolCall, TextAnnotation, ThreadId, Usage,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -43,6 +43,8 @@ pub struct TurnText {
     pub usage: Usage,
     /// Why the message is incomplete (`max_tokens`, ...), if it is.
     pub incomplete: Option<String>,
+    /// Its citations of files the run's searches found.
+    pub annotations: Vec<TextAnnotation>,
 }
 
 /// What the executor needs from storage.
@@ -130,16 +132,30 @@ pub trait EngineStore: Send + Sync {
     async fn begin_tool_calls(&self, run: &Run, worker: &str) -> StoreResult<Option<RunStep>>;
 
     /// Fills the `tool_calls` step `step_id` with the turn's calls and usage, and puts the run
-    /// in `requires_action`, releasing the lease. `None` if the lease was lost or the run is no
-    /// longer running.
+    /// in `requires_action`, releasing the lease. `done` are calls of the same turn the server
+    /// already executed (file searches), listed before the functions. `None` if the lease was
+    /// lost or the run is no longer running.
     async fn require_action_for_step(
         &self,
         run: &Run,
         worker: &str,
         step_id: &StepId,
+        done: Vec<StepToolCall>,
         calls: Vec<RunToolCallObject>,
         usage: Usage,
     ) -> StoreResult<Option<(Run, RunStep)>>;
+
+    /// Fills the `tool_calls` step `step_id` with calls the server executed itself and
+    /// completes it with `usage`; the run goes on. `None` if the lease was lost or the run is no
+    /// longer running.
+    async fn complete_tool_calls(
+        &self,
+        run: &Run,
+        worker: &str,
+        step_id: &StepId,
+        done: Vec<StepToolCall>,
+        usage: Usage,
+    ) -> StoreResult<Option<RunStep>>;
 
     /// Records a turn of function calls as a new `tool_calls` step (giving each call a `call_`
     /// id) and puts the run in `requires_action`, releasing the lease.
@@ -162,7 +178,7 @@ pub trait EngineStore: Send + Sync {
             })
             .collect();
         Ok(self
-            .require_action_for_step(run, worker, &step.id, calls, usage)
+            .require_action_for_step(run, worker, &step.id, Vec::new(), calls, usage)
             .await?
             .map(|(run, _)| run))
     }

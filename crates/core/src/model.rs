@@ -175,4 +175,12 @@ pub type ChatStream = BoxStream<'static, Result<ChatEvent, ModelError>>;
 pub trait ModelBackend: Send + Sync {
     /// Starts a completion.
     async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ModelError>;
+
+    /// Whether `model` calls tools well enough to be offered server tools (`file_search`) as
+    /// functions. A model that does not (the small built-in one) gets the search run up front
+    /// on the user's last message instead, with its results in the prompt.
+    fn calls_tools(&self, model: &str) -> bool {
+        let _ = model;
+        true
+    }
 }

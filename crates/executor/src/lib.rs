@@ -11,6 +11,7 @@
 //! executing one run fails that run and nothing else.
 
 pub mod events;
+pub mod file_search;
 pub mod ingest;
 mod prompt;
 mod turn;

@@ -5,6 +5,7 @@
 //! (`truncation_strategy.last_messages`, the token budget): a run on a thread of a million
 //! messages reads a few pages, not the thread.
 
+use crate::file_search;
 use assistd_core::model::{ChatFormat, ChatMessage, ChatRequest, ToolCall, ToolChoice};
 use assistd_core::{ClaimedRun, EngineStore, StoreResult};
 use assistd_wire::{
@@ -19,7 +20,8 @@ pub fn estimate_tokens(text: &str) -> i64 {
     i64::try_from(text.chars().count().div_ceil(4).max(1)).unwrap_or(i64::MAX)
 }
 
-fn text_of(m: &Message) -> String {
+/// The text parts of a message, joined by newlines.
+pub fn text_of(m: &Message) -> String {
     let mut out = String::new();
     for c in &m.content {
         if let MessageContent::Text { text } = c {
@@ -51,6 +53,10 @@ pub const HISTORY_PAGE: u32 = 200;
 /// (`prompt_budget`) reach, and never beyond `max_history_tokens` (estimated), whatever the
 /// run asks. `None` when not even the newest message fits what is left of the run's prompt
 /// budget (with the instructions and the run's own turns): the run cannot go on.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one prompt, each from a different source"
+)]
 pub async fn build(
     store: &dyn EngineStore,
     claim: &ClaimedRun,
@@ -58,11 +64,12 @@ pub async fn build(
     max_tokens: Option<i64>,
     prompt_budget: Option<i64>,
     max_history_tokens: i64,
+    search: SearchMode,
 ) -> StoreResult<Option<ChatRequest>> {
     let run = &claim.run;
     let system = system_prompt(claim);
     let own = store.run_messages(&claim.project, &run.id).await?;
-    let turns = run_turns(&own, steps);
+    let turns = run_turns(&own, steps, search == SearchMode::UpFront);
     let budget = prompt_budget.map_or(max_history_tokens, |b| b.min(max_history_tokens));
     let fixed = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
     let (history, total) = history(store, claim, fixed, budget).await?;
@@ -72,7 +79,26 @@ pub async fn build(
     if prompt_budget.is_some_and(|b| total > b) {
         return Ok(None);
     }
-    Ok(Some(request(claim, system, history, turns, max_tokens)))
+    Ok(Some(request(
+        claim,
+        system,
+        history,
+        turns,
+        max_tokens,
+        search == SearchMode::Tool,
+    )))
+}
+
+/// How the run's `file_search` reaches the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// The run has no file search (or this server cannot search).
+    Off,
+    /// Offered as the function `file_search`, which the model calls when it wants.
+    Tool,
+    /// Run by the server on the user's last message before the first turn, its results put in
+    /// the prompt (for models that do not call tools).
+    UpFront,
 }
 
 /// The request from its parts.
@@ -82,6 +108,7 @@ fn request(
     history: Vec<ChatMessage>,
     turns: Vec<ChatMessage>,
     max_tokens: Option<i64>,
+    offer_search: bool,
 ) -> ChatRequest {
     let run = &claim.run;
     // A named tool choice forces the run's first turn only: once its outputs are in, the model
@@ -99,6 +126,7 @@ fn request(
         .iter()
         .filter_map(|t| match t {
             AssistantTool::Function { function } => Some(function.clone()),
+            AssistantTool::FileSearch(_) if offer_search => Some(file_search::function()),
             _ => None,
         })
         .collect();
@@ -106,7 +134,7 @@ fn request(
         model: run.model.clone(),
         messages: prompt,
         tools,
-        tool_choice: tool_choice(&run.tool_choice, called_already),
+        tool_choice: tool_choice(&run.tool_choice, called_already, offer_search),
         temperature: run.temperature,
         top_p: run.top_p,
         max_tokens,
@@ -191,8 +219,11 @@ async fn history(
 }
 
 /// This run's turns so far: its answers, and its function calls followed by their outputs.
-fn run_turns(messages: &[Message], steps: &[RunStep]) -> Vec<ChatMessage> {
+/// File searches are calls with their numbered results as output; `inline` (for models that
+/// do not call tools) puts their results in a system message instead.
+fn run_turns(messages: &[Message], steps: &[RunStep], inline: bool) -> Vec<ChatMessage> {
     let mut turns = Vec::new();
+    let mut searches = 0usize;
     for step in steps
         .iter()
         .filter(|s| s.status == RunStepStatus::Completed)
@@ -213,23 +244,50 @@ fn run_turns(messages: &[Message], steps: &[RunStep]) -> Vec<ChatMessage> {
                 let mut calls = Vec::new();
                 let mut outputs = Vec::new();
                 for call in tool_calls {
-                    if let StepToolCall::Function { id, function } = call {
-                        calls.push(ToolCall {
-                            id: id.clone(),
-                            name: function.name.clone(),
-                            arguments: function.arguments.clone(),
-                        });
-                        outputs.push(ChatMessage::Tool {
-                            tool_call_id: id.clone(),
-                            content: function.output.clone().unwrap_or_default(),
-                        });
+                    match call {
+                        StepToolCall::Function { id, function } => {
+                            calls.push(ToolCall {
+                                id: id.clone(),
+                                name: function.name.clone(),
+                                arguments: function.arguments.clone(),
+                            });
+                            outputs.push(ChatMessage::Tool {
+                                tool_call_id: id.clone(),
+                                content: function.output.clone().unwrap_or_default(),
+                            });
+                        }
+                        StepToolCall::FileSearch { id, file_search } => {
+                            let found = file_search::output(searches, file_search);
+                            searches += 1;
+                            let query = file_search.query.clone().unwrap_or_default();
+                            if inline {
+                                turns.push(ChatMessage::System(format!(
+                                    "Passages from the user's files found for \"{query}\":\n\n\
+                                     {found}\n\n{}",
+                                    file_search::CITE_HOW
+                                )));
+                                continue;
+                            }
+                            calls.push(ToolCall {
+                                id: id.clone(),
+                                name: file_search::TOOL_NAME.to_owned(),
+                                arguments: serde_json::json!({ "query": query }).to_string(),
+                            });
+                            outputs.push(ChatMessage::Tool {
+                                tool_call_id: id.clone(),
+                                content: found,
+                            });
+                        }
+                        StepToolCall::CodeInterpreter { .. } => {}
                     }
                 }
-                turns.push(ChatMessage::Assistant {
-                    content: None,
-                    tool_calls: calls,
-                });
-                turns.extend(outputs);
+                if !calls.is_empty() {
+                    turns.push(ChatMessage::Assistant {
+                        content: None,
+                        tool_calls: calls,
+                    });
+                    turns.extend(outputs);
+                }
             }
         }
     }
@@ -255,7 +313,7 @@ fn size(m: &ChatMessage) -> i64 {
 }
 
 /// The model's tool choice for this turn.
-fn tool_choice(choice: &ToolChoiceOption, called_already: bool) -> ToolChoice {
+fn tool_choice(choice: &ToolChoiceOption, called_already: bool, offer_search: bool) -> ToolChoice {
     match choice {
         ToolChoiceOption::Mode(ToolChoiceMode::None) => ToolChoice::None,
         ToolChoiceOption::Mode(ToolChoiceMode::Auto) => ToolChoice::Auto,
@@ -269,6 +327,9 @@ fn tool_choice(choice: &ToolChoiceOption, called_already: bool) -> ToolChoice {
         ToolChoiceOption::Mode(ToolChoiceMode::Required) => ToolChoice::Required,
         ToolChoiceOption::Named(n) => match (&n.type_, &n.function) {
             (NamedToolType::Function, Some(f)) => ToolChoice::Function(f.name.clone()),
+            (NamedToolType::FileSearch, _) if offer_search => {
+                ToolChoice::Function(file_search::TOOL_NAME.to_owned())
+            }
             _ => ToolChoice::Auto,
         },
     }

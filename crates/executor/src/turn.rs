@@ -2,12 +2,14 @@
 //! collect function calls into a `tool_calls` step, and publish every change as a stream event.
 
 use crate::events::EventBus;
+use crate::file_search;
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
+use assistd_core::search::Searcher;
 use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
 use assistd_wire::{
-    FunctionCall, MessageDeltaObject, MessageId, Run, RunStepDeltaObject, RunToolCallObject,
-    StepId, StreamEvent, Usage,
+    FunctionCall, MessageDeltaObject, MessageId, Run, RunStep, RunStepDeltaObject,
+    RunToolCallObject, StepId, StepToolCall, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -25,6 +27,10 @@ pub struct TurnCtx<'a> {
     pub claim: &'a ClaimedRun,
     /// The lease holder.
     pub worker: &'a str,
+    /// Searches `file_search` calls, when the model is offered the tool.
+    pub searcher: Option<(&'a dyn Searcher, file_search::Options)>,
+    /// The run's steps before this turn (the searches its answer may cite).
+    pub steps: &'a [RunStep],
 }
 
 /// What a turn has opened and not yet closed, so that whoever ends the run early can close it
@@ -52,6 +58,8 @@ pub enum TurnEnd {
     },
     /// The model called functions; the run now waits for their outputs.
     Calls(Box<Run>),
+    /// The model only searched files; the results are in and the next turn answers them.
+    Searched,
     /// The lease was lost while recording the calls: another worker owns the run now.
     LeaseLost,
 }
@@ -124,13 +132,74 @@ pub async fn run_turn(
         ));
     };
     let run = &ctx.claim.run;
+    let (searches, functions): (Vec<_>, Vec<_>) = calls
+        .into_iter()
+        .partition(|c| ctx.searcher.is_some() && c.function.name == file_search::TOOL_NAME);
+    let done = run_searches(ctx, &step_id, searches).await?;
+    if functions.is_empty() {
+        let Some(step) = ctx
+            .store
+            .complete_tool_calls(run, ctx.worker, &step_id, done, answer.usage)
+            .await?
+        else {
+            return Ok(TurnEnd::LeaseLost);
+        };
+        ctx.events
+            .publish(&run.id, StreamEvent::StepCompleted, &step);
+        return Ok(TurnEnd::Searched);
+    }
     match ctx
         .store
-        .require_action_for_step(run, ctx.worker, &step_id, calls, answer.usage)
+        .require_action_for_step(run, ctx.worker, &step_id, done, functions, answer.usage)
         .await?
     {
         Some((run, _step)) => Ok(TurnEnd::Calls(Box::new(run))),
         None => Ok(TurnEnd::LeaseLost),
+    }
+}
+
+/// Runs the turn's `file_search` calls, announcing each in the stream; they are numbered after
+/// the run's earlier searches.
+async fn run_searches(
+    ctx: &TurnCtx<'_>,
+    step_id: &StepId,
+    calls: Vec<RunToolCallObject>,
+) -> Result<Vec<StepToolCall>, TurnError> {
+    let Some((searcher, opts)) = ctx.searcher else {
+        return Ok(Vec::new());
+    };
+    if calls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let run = &ctx.claim.run;
+    let stores = file_search::run_stores(ctx.store, &ctx.claim.project, run).await?;
+    let mut done = Vec::with_capacity(calls.len());
+    for (index, call) in (0u32..).zip(calls) {
+        ctx.events.publish(
+            &run.id,
+            StreamEvent::StepDelta,
+            &RunStepDeltaObject::file_search(step_id.as_str(), index, &call.id),
+        );
+        let query = query_of(&call.function.arguments);
+        let found =
+            file_search::search(searcher, &ctx.claim.project, &stores, &query, opts).await?;
+        done.push(StepToolCall::FileSearch {
+            id: call.id,
+            file_search: found,
+        });
+    }
+    Ok(done)
+}
+
+/// The `query` of a `file_search` call's arguments (which `checked_calls` found to be JSON).
+fn query_of(arguments: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(serde_json::Value::Object(o)) => match o.get("query") {
+            Some(serde_json::Value::String(q)) => q.clone(),
+            _ => String::new(),
+        },
+        Ok(serde_json::Value::String(q)) => q,
+        _ => String::new(),
     }
 }
 
@@ -254,6 +323,10 @@ async fn on_call_piece(
         call.name.push_str(n);
     }
     call.arguments.push_str(&arguments);
+    if ctx.searcher.is_some() && call.name == file_search::TOOL_NAME {
+        // A search is announced as a file_search call once it runs, not as a function.
+        return Ok(());
+    }
     let delta = if first {
         RunStepDeltaObject::function(
             step_id.as_str(),
@@ -293,8 +366,10 @@ async fn complete_message(
         return Ok(());
     };
     let run = &ctx.claim.run;
+    let text = std::mem::take(&mut open.text);
     let text = TurnText {
-        text: std::mem::take(&mut open.text),
+        annotations: file_search::annotate(&text, ctx.steps),
+        text,
         usage,
         incomplete: truncated.then(|| "max_tokens".to_owned()),
     };

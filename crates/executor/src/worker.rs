@@ -1,13 +1,15 @@
 //! Workers, leases, cancellation and expiry.
 
 use crate::events::{EventBus, lock};
-use crate::prompt;
+use crate::file_search;
+use crate::prompt::{self, SearchMode};
 use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
 use assistd_core::model::{ModelBackend, ModelError};
+use assistd_core::search::Searcher;
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
-    AssistantTool, ErrorType, LastError, LastErrorCode, Run, RunId, RunStatus, RunStep, StepId,
-    StreamEvent,
+    AssistantTool, ErrorType, LastError, LastErrorCode, MessageRole, Run, RunId, RunStatus,
+    RunStep, RunStepDeltaObject, StepId, StepToolCall, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use opentelemetry::trace::TraceContextExt;
@@ -70,6 +72,8 @@ type StopReason = Arc<Mutex<Option<Stop>>>;
 struct Inner {
     store: Arc<dyn Store>,
     models: Arc<dyn ModelBackend>,
+    /// Searches for `file_search`; without it, runs with the tool fail at start.
+    searcher: Option<Arc<dyn Searcher>>,
     events: Arc<EventBus>,
     cfg: ExecutorConfig,
     wake: Notify,
@@ -104,21 +108,24 @@ impl Executor {
         events: Arc<EventBus>,
         cfg: ExecutorConfig,
     ) -> ExecutorHandle {
-        Self::start_with_signals(store, models, events, cfg, None)
+        Self::start_with_signals(store, models, events, cfg, None, None)
     }
 
     /// [`Executor::start`], also acting on `signals` from other instances sharing the
-    /// database: queued runs wake the dispatcher, cancels stop runs executing here.
+    /// database (queued runs wake the dispatcher, cancels stop runs executing here), and
+    /// searching with `searcher` for runs with `file_search`.
     pub fn start_with_signals(
         store: Arc<dyn Store>,
         models: Arc<dyn ModelBackend>,
         events: Arc<EventBus>,
         cfg: ExecutorConfig,
         signals: Option<Arc<dyn Signals>>,
+        searcher: Option<Arc<dyn Searcher>>,
     ) -> ExecutorHandle {
         let inner = Arc::new(Inner {
             store,
             models,
+            searcher,
             events,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -403,7 +410,7 @@ async fn heartbeat(
 /// Executes a claimed run until it ends, waits for tool outputs, or is interrupted.
 async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     let run = &claim.run;
-    if let Some((status, err)) = ends_before_start(run) {
+    if let Some((status, err)) = ends_before_start(run, inner.searcher.is_some()) {
         return close(&inner, &claim, &worker, status, err, &Open::default()).await;
     }
     if let Err(e) = inner.store.discard_partial_turn(&run.id, &worker).await {
@@ -439,7 +446,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
 
 /// How a claimed run ends without a turn: cancelled or expired while it waited, or asking for a
 /// tool this server does not have.
-fn ends_before_start(run: &Run) -> Option<(RunStatus, Option<LastError>)> {
+fn ends_before_start(run: &Run, can_search: bool) -> Option<(RunStatus, Option<LastError>)> {
     if run.status == RunStatus::Cancelling {
         return Some((RunStatus::Cancelled, None));
     }
@@ -448,7 +455,8 @@ fn ends_before_start(run: &Run) -> Option<(RunStatus, Option<LastError>)> {
     }
     let tool = run.tools.iter().find_map(|t| match t {
         AssistantTool::CodeInterpreter => Some("code_interpreter"),
-        AssistantTool::FileSearch(_) => Some("file_search (retrieval)"),
+        AssistantTool::FileSearch(_) if !can_search => Some("file_search (retrieval)"),
+        AssistantTool::FileSearch(_) => None,
         AssistantTool::Function { .. } => None,
     })?;
     let message = format!(
@@ -625,16 +633,28 @@ async fn drive(
 ) -> Result<(), TurnError> {
     let store = inner.store.as_ref();
     let run = &claim.run;
-    let ctx = TurnCtx {
-        store,
-        models: inner.models.as_ref(),
-        events: &inner.events,
-        claim,
-        worker,
-    };
+    let search = search_mode(inner, run);
     let mut retries = 0;
     loop {
-        let steps = store.run_steps(&claim.project, &run.id).await?;
+        let mut steps = store.run_steps(&claim.project, &run.id).await?;
+        if search.0 == SearchMode::UpFront && file_search::searches(&steps).next().is_none() {
+            match search_up_front(inner, worker, claim, search.1).await? {
+                Some(step) => steps.push(step),
+                None => return Ok(()),
+            }
+        }
+        let ctx = TurnCtx {
+            store,
+            models: inner.models.as_ref(),
+            events: &inner.events,
+            claim,
+            worker,
+            searcher: match (&inner.searcher, search) {
+                (Some(s), (SearchMode::Tool, opts)) => Some((s.as_ref(), opts)),
+                _ => None,
+            },
+            steps: &steps,
+        };
         if steps.len() >= inner.cfg.max_turns {
             let message = format!(
                 "The run stopped after {} model turns without a final answer.",
@@ -660,6 +680,7 @@ async fn drive(
                 left.completion,
                 left.prompt,
                 inner.cfg.max_history_tokens,
+                search.0,
             )
             .await?
             .ok_or("max_prompt_tokens"),
@@ -691,6 +712,9 @@ async fn drive(
                 return Ok(());
             }
             Ok(TurnEnd::LeaseLost) => return Ok(()),
+            Ok(TurnEnd::Searched) => {
+                *open = Open::default();
+            }
             // A turn whose stream broke is redone only if nothing of it was shown: a message a
             // stream client already saw is never silently replaced.
             Err(TurnError::Model(e))
@@ -714,6 +738,76 @@ async fn drive(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// How the run's `file_search` reaches its model, and the tool's options.
+fn search_mode(inner: &Inner, run: &Run) -> (SearchMode, file_search::Options) {
+    match (file_search::options(run), &inner.searcher) {
+        (Some(opts), Some(_)) if inner.models.calls_tools(&run.model) => (SearchMode::Tool, opts),
+        (Some(opts), Some(_)) => (SearchMode::UpFront, opts),
+        (opts, _) => (
+            SearchMode::Off,
+            opts.unwrap_or(file_search::Options {
+                max_results: file_search::DEFAULT_MAX_RESULTS,
+                ranker: assistd_wire::FileSearchRanker::Auto,
+                score_threshold: 0.0,
+            }),
+        ),
+    }
+}
+
+/// For a model that does not call tools: searches the run's stores for the user's last
+/// message and records it as the run's first step (a `file_search` call, streamed like one).
+/// `None` if the lease was lost meanwhile.
+async fn search_up_front(
+    inner: &Inner,
+    worker: &str,
+    claim: &ClaimedRun,
+    opts: file_search::Options,
+) -> Result<Option<RunStep>, TurnError> {
+    let Some(searcher) = inner.searcher.as_deref() else {
+        return Ok(None);
+    };
+    let store = inner.store.as_ref();
+    let run = &claim.run;
+    let last = store
+        .thread_history(&claim.project, &run.thread_id, &run.id, None, 1)
+        .await?;
+    let query = last
+        .first()
+        .filter(|m| m.role == MessageRole::User)
+        .map(prompt::text_of)
+        .unwrap_or_default();
+    let Some(step) = store.begin_tool_calls(run, worker).await? else {
+        return Ok(None);
+    };
+    inner
+        .events
+        .publish(&run.id, StreamEvent::StepCreated, &step);
+    inner
+        .events
+        .publish(&run.id, StreamEvent::StepInProgress, &step);
+    let call_id = assistd_core::ids::new_id(assistd_core::ids::IdKind::ToolCall);
+    inner.events.publish(
+        &run.id,
+        StreamEvent::StepDelta,
+        &RunStepDeltaObject::file_search(step.id.as_str(), 0, &call_id),
+    );
+    let stores = file_search::run_stores(store, &claim.project, run).await?;
+    let found = file_search::search(searcher, &claim.project, &stores, &query, opts).await?;
+    let done = vec![StepToolCall::FileSearch {
+        id: call_id,
+        file_search: found,
+    }];
+    let step = store
+        .complete_tool_calls(run, worker, &step.id, done, Usage::default())
+        .await?;
+    if let Some(step) = &step {
+        inner
+            .events
+            .publish(&run.id, StreamEvent::StepCompleted, step);
+    }
+    Ok(step)
 }
 
 #[cfg(test)]

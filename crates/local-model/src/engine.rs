@@ -416,6 +416,11 @@ impl ModelBackend for LocalModel {
         }
         Ok(tokio_stream::wrappers::ReceiverStream::new(rx).boxed())
     }
+
+    /// A 135M model seldom decides to search on its own: runs search up front for it.
+    fn calls_tools(&self, _model: &str) -> bool {
+        false
+    }
 }
 
 fn slot_main(

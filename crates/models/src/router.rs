@@ -199,6 +199,10 @@ impl ModelBackend for ModelRouter {
             None => Err(ModelError::NoRoute(req.model)),
         }
     }
+
+    fn calls_tools(&self, model: &str) -> bool {
+        self.route(model).is_none_or(|b| b.calls_tools(model))
+    }
 }
 
 #[cfg(test)]

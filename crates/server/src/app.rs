@@ -207,6 +207,7 @@ async fn start_executor(
             ..ExecutorConfig::default()
         },
         signals,
+        None,
     )))
 }
 

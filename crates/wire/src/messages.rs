@@ -79,14 +79,6 @@ impl Serialize for Message {
         let v1 = is_v1();
         let content = if v1 && self.content.iter().any(|c| !c.in_v1()) {
             Cow::Owned(self.content.iter().filter(|c| c.in_v1()).cloned().collect())
-        } else if crate::version::is_v2() && self.content.iter().any(MessageContent::cites_quote) {
-            // v2's `file_citation` has no `quote`.
-            Cow::Owned(
-                self.content
-                    .iter()
-                    .map(MessageContent::without_quotes)
-                    .collect(),
-            )
         } else {
             Cow::Borrowed(self.content.as_slice())
         };
@@ -246,34 +238,6 @@ impl MessageContent {
         matches!(self, Self::Text { .. } | Self::ImageFile { .. })
     }
 
-    /// Whether a text annotation's `file_citation` carries v1's `quote`.
-    fn cites_quote(&self) -> bool {
-        match self {
-            Self::Text { text } => text.annotations.iter().any(|a| {
-                a.get("file_citation")
-                    .and_then(|c| c.get("quote"))
-                    .is_some()
-            }),
-            _ => false,
-        }
-    }
-
-    /// The part with `file_citation.quote` removed from its annotations.
-    fn without_quotes(&self) -> Self {
-        let mut part = self.clone();
-        if let Self::Text { text } = &mut part {
-            for a in &mut text.annotations {
-                if let Some(c) = a
-                    .get_mut("file_citation")
-                    .and_then(serde_json::Value::as_object_mut)
-                {
-                    c.remove("quote");
-                }
-            }
-        }
-        part
-    }
-
     /// A plain text part without annotations.
     pub fn text(value: impl Into<String>) -> Self {
         Self::Text {
@@ -291,7 +255,58 @@ pub struct TextContent {
     /// The text.
     pub value: String,
     /// `file_citation` and `file_path` annotations.
-    pub annotations: Vec<serde_json::Value>,
+    pub annotations: Vec<TextAnnotation>,
+}
+
+/// A text annotation (`MessageContentTextAnnotationsFileCitationObject`,
+/// `MessageContentTextAnnotationsFilePathObject`): `start_index..end_index` slices `text` out of
+/// the message's text, counted in characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TextAnnotation {
+    /// A citation of a file that `file_search` (v1 `retrieval`) found.
+    FileCitation {
+        /// The marker in the text.
+        text: String,
+        /// The cited file.
+        file_citation: FileCitation,
+        /// First character of the marker.
+        start_index: u32,
+        /// One past its last character.
+        end_index: u32,
+    },
+    /// A link to a file a tool wrote.
+    FilePath {
+        /// The link in the text.
+        text: String,
+        /// The file.
+        file_path: FilePathRef,
+        /// First character of the link.
+        start_index: u32,
+        /// One past its last character.
+        end_index: u32,
+    },
+}
+
+/// The `file_citation` of a citation annotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileCitation {
+    /// The cited file.
+    pub file_id: String,
+    /// The cited text: v1 only (v2's citation has no `quote`); kept in the store.
+    #[serde(default, skip_serializing_if = "quote_hidden")]
+    pub quote: Option<String>,
+}
+
+fn quote_hidden(quote: &Option<String>) -> bool {
+    quote.is_none() || crate::version::is_v2()
+}
+
+/// The `file_path` of a file-path annotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilePathRef {
+    /// The file.
+    pub file_id: String,
 }
 
 /// The `image_file` of an image part.
@@ -522,9 +537,15 @@ mod tests {
         let cited = MessageContent::Text {
             text: TextContent {
                 value: "x".to_owned(),
-                annotations: vec![json!({"type": "file_citation", "text": "x",
-                    "file_citation": {"file_id": "file-1", "quote": "q"},
-                    "start_index": 0, "end_index": 1})],
+                annotations: vec![TextAnnotation::FileCitation {
+                    text: "x".to_owned(),
+                    file_citation: FileCitation {
+                        file_id: "file-1".to_owned(),
+                        quote: Some("q".to_owned()),
+                    },
+                    start_index: 0,
+                    end_index: 1,
+                }],
             },
         };
         let m = message(vec![cited], &[]);

@@ -192,6 +192,10 @@ impl Serialize for StepToolCall {
 /// `RunStepDetailsToolCallsFileSearchObject.file_search`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FileSearchCall {
+    /// The query the model asked for: kept in the store (to replay the call in the next turn's
+    /// prompt), shown to no client, as the spec has no place for it.
+    #[serde(default, skip_serializing_if = "crate::version::hidden_from_api")]
+    pub query: Option<String>,
     /// The ranker and threshold the search used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<FileSearchRankingUsed>,
@@ -301,6 +305,7 @@ mod tests {
         let call = StepToolCall::FileSearch {
             id: "call_1".to_owned(),
             file_search: FileSearchCall {
+                query: None,
                 ranking_options: None,
                 results: Some(vec![FileSearchResult {
                     file_id: "file-1".to_owned(),
@@ -357,6 +362,7 @@ mod tests {
             tool_calls: vec![StepToolCall::FileSearch {
                 id: "call_1".to_owned(),
                 file_search: FileSearchCall {
+                    query: None,
                     ranking_options: None,
                     results: Some(vec![FileSearchResult {
                         file_id: "file-1".to_owned(),

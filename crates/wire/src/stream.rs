@@ -229,7 +229,7 @@ pub struct TextDelta {
     /// The piece.
     pub value: String,
     /// Annotation pieces.
-    pub annotations: Vec<serde_json::Value>,
+    pub annotations: Vec<crate::messages::TextAnnotation>,
 }
 
 impl MessageDeltaObject {
@@ -394,6 +394,26 @@ pub struct FunctionDelta {
 }
 
 impl RunStepDeltaObject {
+    /// Announces file-search call `index` (with its id) of step `step_id`: the delta carries no
+    /// more than that, as OpenAI's did.
+    pub fn file_search(step_id: &str, index: u32, call_id: &str) -> Self {
+        Self {
+            id: step_id.to_owned(),
+            object: "thread.run.step.delta".to_owned(),
+            delta: RunStepDelta {
+                step_details: StepDetailsToolCallsDelta {
+                    type_: "tool_calls".to_owned(),
+                    tool_calls: vec![ToolCallDelta::FileSearch(FileSearchToolCallDelta {
+                        index,
+                        id: Some(call_id.to_owned()),
+                        type_: FileSearchDeltaType::FileSearch,
+                        file_search: serde_json::Map::new(),
+                    })],
+                },
+            },
+        }
+    }
+
     /// A piece of function call `index` of step `step_id`; `first` carries id and name.
     pub fn function(
         step_id: &str,

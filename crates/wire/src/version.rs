@@ -95,6 +95,11 @@ pub fn hidden_from_v2<T>(_: &T) -> bool {
     is_v2()
 }
 
+/// `skip_serializing_if` for a field only the store keeps (no client version shows it).
+pub fn hidden_from_api<T>(_: &T) -> bool {
+    mode() != Mode::Store
+}
+
 /// The error a request field of the other version gets. `extract.rs` turns it into OpenAI's
 /// "Unrecognized request argument supplied" with the field's path, and a hint.
 pub const WRONG_VERSION: &str = "wrong api version";

@@ -542,12 +542,12 @@ async fn truncation_and_overrides_shape_the_prompt() {
 }
 
 #[tokio::test]
-async fn retrieval_and_code_interpreter_fail_cleanly_until_supported() {
+async fn code_interpreter_fails_cleanly_until_supported() {
     let up = FakeUpstream::start().await;
     let app = engine_app(&up).await;
     let (asst, thread) = setup(
         &app,
-        json!({"model": "m", "tools": [{"type": "retrieval"}]}),
+        json!({"model": "m", "tools": [{"type": "code_interpreter"}]}),
         "hi",
     )
     .await;
@@ -558,7 +558,7 @@ async fn retrieval_and_code_interpreter_fail_cleanly_until_supported() {
         done["last_error"]["message"]
             .as_str()
             .unwrap()
-            .contains("retrieval")
+            .contains("code_interpreter")
     );
     assert!(up.requests().is_empty());
 }

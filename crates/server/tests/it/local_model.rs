@@ -3,8 +3,9 @@
 //! fetched once per checkout (see `assistd_test_support::models`). Start-up failures are checked
 //! on the real binary: each must end with a message naming the fix, never a crash.
 
-use crate::common::TestApp;
+use crate::common::{TestApp, id_of};
 use crate::engine::{setup, start_run, terminal, wait_for};
+use crate::file_search_runs::{ingested, upload};
 use crate::streaming::{Reader, names};
 use assistd_test_support::models::built_in_model;
 use serde_json::{Value, json};
@@ -87,6 +88,65 @@ async fn a_run_completes_with_text_and_exact_usage() {
         .await
         .ok();
     assert_eq!(steps["data"][0]["usage"], done["usage"]);
+}
+
+#[tokio::test]
+async fn the_built_in_model_gets_file_search_results_up_front() {
+    let app = local_app(1).await;
+    let file = upload(
+        &app,
+        "falcon.txt",
+        "Project Falcon ships its first release on the ninth of March, after the beta closes.",
+    )
+    .await;
+    let other = upload(
+        &app,
+        "soup.txt",
+        "Tomato soup needs basil, garlic and olive oil.",
+    )
+    .await;
+    let vs = id_of(
+        &app.v2()
+            .post("/vector_stores", json!({"file_ids": [file, other]}))
+            .await
+            .ok(),
+    );
+    ingested(&app, &vs, 2).await;
+    let tools = json!({"tools": [{"type": "file_search"}],
+                       "tool_resources": {"file_search": {"vector_store_ids": [vs]}}});
+    let asst = id_of(&app.v2().post("/assistants", assistant(&tools)).await.ok());
+    let thread = id_of(
+        &app.v2()
+            .post(
+                "/threads",
+                json!({"messages": [{"role": "user", "content": "When does Project Falcon ship?"}]}),
+            )
+            .await
+            .ok(),
+    );
+    let (run, _) = start_run(
+        &app,
+        &thread,
+        json!({"assistant_id": asst, "max_completion_tokens": 64}),
+    )
+    .await;
+    let run_id = run["id"].as_str().unwrap();
+    let done = wait_for(&app, &thread, run_id, terminal).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // The search ran before the model, on the user's message, and is the run's first step.
+    let steps = app
+        .v2()
+        .get(&format!("/threads/{thread}/runs/{run_id}/steps?order=asc"))
+        .await
+        .ok();
+    let call = &steps["data"][0]["step_details"]["tool_calls"][0];
+    assert_eq!(call["type"], "file_search", "{steps}");
+    assert_eq!(
+        call["file_search"]["results"][0]["file_id"],
+        file.as_str(),
+        "{call}"
+    );
+    assert_eq!(steps["data"][1]["type"], "message_creation", "{steps}");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod connections;
 mod crash;
 mod engine;
 mod errors;
+mod file_search_runs;
 mod files;
 mod lists;
 mod local_model;

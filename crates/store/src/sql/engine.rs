@@ -18,7 +18,7 @@ use assistd_wire::{
     LastError, Message, MessageContent, MessageCreation, MessageId, MessageIncompleteDetails,
     MessageStatus, RequiredAction, Run, RunId, RunIncompleteDetails, RunStatus, RunStep,
     RunStepStatus, RunStepType, RunToolCallObject, StepDetails, StepFunctionCall, StepId,
-    StepToolCall, SubmitToolOutputs, ThreadId, Usage,
+    StepToolCall, SubmitToolOutputs, TextContent, ThreadId, Usage,
 };
 use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
@@ -496,7 +496,12 @@ impl EngineStore for d::Store {
             return Err(StoreError::invalid("lease lost", None));
         }
         let at = now();
-        let content = Json(vec![MessageContent::text(out.text.clone())]);
+        let content = Json(vec![MessageContent::Text {
+            text: TextContent {
+                value: out.text.clone(),
+                annotations: out.annotations.clone(),
+            },
+        }]);
         match &out.incomplete {
             None => sqlx::query(
                 "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",
@@ -588,6 +593,7 @@ impl EngineStore for d::Store {
         run: &Run,
         worker: &str,
         step_id: &StepId,
+        done: Vec<StepToolCall>,
         calls: Vec<RunToolCallObject>,
         usage: Usage,
     ) -> StoreResult<Option<(Run, RunStep)>> {
@@ -596,40 +602,26 @@ impl EngineStore for d::Store {
         if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
             return Ok(None);
         }
-        let details = StepDetails::ToolCalls {
-            tool_calls: calls
-                .iter()
-                .map(|c| StepToolCall::Function {
-                    id: c.id.clone(),
-                    function: StepFunctionCall {
-                        name: c.function.name.clone(),
-                        arguments: c.function.arguments.clone(),
-                        output: None,
-                    },
-                })
-                .collect(),
-        };
+        let mut tool_calls = done;
+        tool_calls.extend(calls.iter().map(|c| StepToolCall::Function {
+            id: c.id.clone(),
+            function: StepFunctionCall {
+                name: c.function.name.clone(),
+                arguments: c.function.arguments.clone(),
+                output: None,
+            },
+        }));
         // The usage is stored now (it counts towards the run) but reads as null until the step
         // ends, as the API says of in-progress steps.
-        let updated = sqlx::query(
-            "UPDATE run_steps SET step_details = $1, usage = $2 WHERE id = $3 AND run_id = $4 \
-             AND type = $5 AND status = $6",
+        fill_tool_step(
+            &mut tx,
+            run,
+            step_id,
+            &StepDetails::ToolCalls { tool_calls },
+            &usage,
+            None,
         )
-        .bind(Json(&details))
-        .bind(Json(&usage))
-        .bind(step_id)
-        .bind(&run.id)
-        .bind(RunStepType::ToolCalls.as_str())
-        .bind(RunStepStatus::InProgress.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::Backend(
-                format!("tool_calls step {step_id} of run {} is not open", run.id).into(),
-            ));
-        }
+        .await?;
         let action = RequiredAction {
             type_: "submit_tool_outputs".to_owned(),
             submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
@@ -648,6 +640,26 @@ impl EngineStore for d::Store {
         let step = step_by_id(&mut *tx, step_id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Some((run, step)))
+    }
+
+    async fn complete_tool_calls(
+        &self,
+        run: &Run,
+        worker: &str,
+        step_id: &StepId,
+        done: Vec<StepToolCall>,
+        usage: Usage,
+    ) -> StoreResult<Option<RunStep>> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let status = lease_status(&mut tx, &run.id, worker).await?;
+        if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
+            return Ok(None);
+        }
+        let details = StepDetails::ToolCalls { tool_calls: done };
+        fill_tool_step(&mut tx, run, step_id, &details, &usage, Some(now())).await?;
+        let step = step_by_id(&mut *tx, step_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(step))
     }
 
     async fn finish_run(
@@ -718,4 +730,43 @@ async fn expire_batch(store: &d::Store) -> StoreResult<u64> {
     }
     tx.commit().await.map_err(backend)?;
     Ok(due.len() as u64)
+}
+
+/// Writes the calls and usage of the open `tool_calls` step `step_id`, and completes it at
+/// `completed_at` when given.
+async fn fill_tool_step(
+    conn: &mut d::Conn,
+    run: &Run,
+    step_id: &StepId,
+    details: &StepDetails,
+    usage: &Usage,
+    completed_at: Option<i64>,
+) -> StoreResult<()> {
+    let status = if completed_at.is_some() {
+        RunStepStatus::Completed
+    } else {
+        RunStepStatus::InProgress
+    };
+    let updated = sqlx::query(
+        "UPDATE run_steps SET step_details = $1, usage = $2, status = $3, completed_at = $4 \
+         WHERE id = $5 AND run_id = $6 AND type = $7 AND status = $8",
+    )
+    .bind(Json(details))
+    .bind(Json(usage))
+    .bind(status.as_str())
+    .bind(completed_at)
+    .bind(step_id)
+    .bind(&run.id)
+    .bind(RunStepType::ToolCalls.as_str())
+    .bind(RunStepStatus::InProgress.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::Backend(
+            format!("tool_calls step {step_id} of run {} is not open", run.id).into(),
+        ));
+    }
+    Ok(())
 }

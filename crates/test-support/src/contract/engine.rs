@@ -13,6 +13,10 @@ use assistd_wire::{
     MessageIncompleteDetails, MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus,
     RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ThreadId, Usage,
 };
+use assistd_wire::{
+    FileCitation, FileSearchCall, FileSearchRanker, FileSearchRankingUsed, FileSearchResult,
+    FileSearchResultContent, RunToolCallObject, TextAnnotation,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +35,8 @@ macro_rules! __store_contract_engine {
             begin_and_complete_message,
             discard_partial_turn,
             require_action_and_resume,
+            server_tool_calls_and_citations,
+            message_keeps_citations,
             finish_run_completed,
             finish_run_ends_open_work,
             finish_run_without_lease,
@@ -631,6 +637,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
                 text: "Once upon a".to_owned(),
                 usage: usage(20, 16),
                 incomplete: Some("max_tokens".to_owned()),
+                annotations: Vec::new(),
             },
         )
         .await
@@ -1450,4 +1457,144 @@ async fn thread_messages(
         .await
         .unwrap()
         .data
+}
+
+fn search_call(id: &str, query: &str) -> StepToolCall {
+    StepToolCall::FileSearch {
+        id: id.to_owned(),
+        file_search: FileSearchCall {
+            query: Some(query.to_owned()),
+            ranking_options: Some(FileSearchRankingUsed {
+                ranker: FileSearchRanker::Auto,
+                score_threshold: 0.25,
+            }),
+            results: Some(vec![FileSearchResult {
+                file_id: "file-abc".to_owned(),
+                file_name: "notes.md".to_owned(),
+                score: 0.75,
+                content: Some(vec![FileSearchResultContent {
+                    type_: "text".to_owned(),
+                    text: "The launch is on Tuesday.".to_owned(),
+                }]),
+            }]),
+        },
+    }
+}
+
+/// Calls the server executed (file searches) complete their step and leave the run running;
+/// next to function calls they are kept in the step the run waits on; a message keeps its
+/// citations.
+pub async fn server_tool_calls_and_citations(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let mut nr = new_run(&asst);
+    nr.tools = vec![function_tool("get_time")];
+    let run = store.create_run(&p, &thread, nr).await.unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+
+    // Only searches: the step completes with them, the run stays in progress.
+    let step = store
+        .begin_tool_calls(&c.run, WORKER)
+        .await
+        .unwrap()
+        .unwrap();
+    let done = vec![search_call("call_s1", "launch date")];
+    assert_eq!(
+        store
+            .complete_tool_calls(&c.run, "worker-2", &step.id, done.clone(), usage(5, 2))
+            .await
+            .unwrap(),
+        None,
+        "complete_tool_calls without the lease"
+    );
+    let t0 = unix_now();
+    let completed = store
+        .complete_tool_calls(&c.run, WORKER, &step.id, done.clone(), usage(5, 2))
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(completed.status, RunStepStatus::Completed);
+    assert_recent(
+        completed.completed_at.expect("completed_at"),
+        t0,
+        "step.completed_at",
+    );
+    assert_eq!(completed.usage, Some(usage(5, 2)));
+    assert_eq!(
+        completed.step_details,
+        StepDetails::ToolCalls {
+            tool_calls: done.clone()
+        },
+        "the stored call keeps its query and the results' text"
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap().status,
+        RunStatus::InProgress
+    );
+
+    // Searches next to a function call: both are in the step, only the function is required.
+    let step2 = store
+        .begin_tool_calls(&c.run, WORKER)
+        .await
+        .unwrap()
+        .unwrap();
+    let f = RunToolCallObject {
+        id: "call_f1".to_owned(),
+        type_: "function".to_owned(),
+        function: call("get_time", "{}"),
+    };
+    let (ra, waiting) = store
+        .require_action_for_step(
+            &c.run,
+            WORKER,
+            &step2.id,
+            vec![search_call("call_s2", "time zone")],
+            vec![f.clone()],
+            usage(3, 1),
+        )
+        .await
+        .unwrap()
+        .expect("lease held");
+    assert_eq!(ra.status, RunStatus::RequiresAction);
+    let required = ra.required_action.expect("required_action");
+    assert_eq!(required.submit_tool_outputs.tool_calls, vec![f]);
+    let StepDetails::ToolCalls { tool_calls } = &waiting.step_details else {
+        panic!("not a tool_calls step: {waiting:?}");
+    };
+    assert_eq!(tool_calls.len(), 2);
+    assert_eq!(tool_calls[0], search_call("call_s2", "time zone"));
+    assert!(matches!(&tool_calls[1], StepToolCall::Function { id, .. } if id == "call_f1"));
+}
+
+/// A completed message keeps the citations its text carries.
+pub async fn message_keeps_citations(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+    let (msg, step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    let note = TextAnnotation::FileCitation {
+        text: "【0:0†notes.md】".to_owned(),
+        file_citation: FileCitation {
+            file_id: "file-abc".to_owned(),
+            quote: Some("The launch is on Tuesday.".to_owned()),
+        },
+        start_index: 8,
+        end_index: 22,
+    };
+    let mut text = turn("Tuesday 【0:0†notes.md】.", usage(1, 1));
+    text.annotations = vec![note.clone()];
+    let (done, _) = store
+        .complete_message(&c.run, WORKER, &msg.id, &step.id, &text)
+        .await
+        .unwrap();
+    let stored = store.get_message(&p, &thread, &msg.id).await.unwrap();
+    assert_eq!(stored, done);
+    let [MessageContent::Text { text: t }] = stored.content.as_slice() else {
+        panic!("one text part: {:?}", stored.content);
+    };
+    assert_eq!(t.value, "Tuesday 【0:0†notes.md】.");
+    assert_eq!(t.annotations, vec![note]);
 }

@@ -332,6 +332,7 @@ fn turn(text: &str, u: Usage) -> TurnText {
         text: text.to_owned(),
         usage: u,
         incomplete: None,
+        annotations: Vec::new(),
     }
 }
 

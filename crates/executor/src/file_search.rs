@@ -1,0 +1,352 @@
+//! The `file_search` tool (v1's `retrieval`) in runs: what the model is offered, which stores
+//! a run searches, how results are numbered for the model, and how the citation markers it
+//! copies into its answer become `file_citation` annotations.
+//!
+//! Each search of a run has an ordinal `n` (0 for the run's first), each of its results an
+//! index `m`; the model sees result `m` of search `n` introduced by the marker
+//! `【n:m†filename】`. The results, with their text, are kept in the run step, so the markers of
+//! the final answer are resolved from the steps alone, whichever worker wrote them.
+
+use assistd_core::search::{SearchError, SearchHit, SearchRequest, Searcher};
+use assistd_core::{Project, Store, StoreError};
+use assistd_wire::{
+    AssistantTool, FileCitation, FileSearchCall, FileSearchRanker, FileSearchRankingUsed,
+    FileSearchResult, FileSearchResultContent, FunctionObject, Run, RunStep, StepDetails,
+    StepToolCall, TextAnnotation, VectorStoreId,
+};
+use std::collections::HashMap;
+
+/// The name the model calls the tool by, in v1 and v2 alike.
+pub const TOOL_NAME: &str = "file_search";
+
+/// Results a search returns unless the tool's options say otherwise (OpenAI's default for
+/// current models).
+pub const DEFAULT_MAX_RESULTS: usize = 20;
+
+/// Characters of a chunk kept as a v1 citation's `quote`.
+const QUOTE_CHARS: usize = 500;
+
+/// How to cite, for the model; in the tool's description and with up-front results.
+pub const CITE_HOW: &str = "Each result begins with a citation marker such as 【0:1†notes.txt】. \
+    When a result supports what you write, copy its marker exactly, right after the sentence.";
+
+/// The function the model is offered for the tool.
+pub fn function() -> FunctionObject {
+    FunctionObject {
+        name: TOOL_NAME.to_owned(),
+        description: Some(format!(
+            "Search the files the user has provided for passages relevant to a query. {CITE_HOW}"
+        )),
+        parameters: Some(serde_json::json!({
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "What to look for, in a few words."}
+            },
+            "required": ["query"],
+        })),
+        strict: None,
+    }
+}
+
+/// How a run's searches go, from its `file_search` tool options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Results per search.
+    pub max_results: usize,
+    /// The ranker reported in the step.
+    pub ranker: FileSearchRanker,
+    /// Results below this score are left out.
+    pub score_threshold: f64,
+}
+
+/// The run's `file_search` options, if the run has the tool.
+pub fn options(run: &Run) -> Option<Options> {
+    run.tools.iter().find_map(|t| match t {
+        AssistantTool::FileSearch(opts) => {
+            let opts = opts.as_ref();
+            let ranking = opts.and_then(|o| o.ranking_options.as_ref());
+            Some(Options {
+                max_results: opts
+                    .and_then(|o| o.max_num_results)
+                    .map_or(DEFAULT_MAX_RESULTS, usize::from),
+                ranker: ranking
+                    .and_then(|r| r.ranker)
+                    .unwrap_or(FileSearchRanker::Auto),
+                score_threshold: ranking.map_or(0.0, |r| r.score_threshold),
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The stores a run searches: its assistant's and its thread's (v1 assistant files and
+/// message files live in those stores too). An assistant deleted since the run started adds
+/// none.
+pub async fn run_stores(
+    store: &dyn Store,
+    project: &Project,
+    run: &Run,
+) -> Result<Vec<VectorStoreId>, StoreError> {
+    let mut ids: Vec<String> = Vec::new();
+    match store.get_assistant(project, &run.assistant_id).await {
+        Ok(a) => ids.extend(
+            a.tool_resources
+                .and_then(|r| r.file_search)
+                .map(|f| f.vector_store_ids)
+                .unwrap_or_default(),
+        ),
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    match store.get_thread(project, &run.thread_id).await {
+        Ok(t) => ids.extend(
+            t.tool_resources
+                .and_then(|r| r.file_search)
+                .map(|f| f.vector_store_ids)
+                .unwrap_or_default(),
+        ),
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    ids.dedup();
+    Ok(ids.into_iter().map(VectorStoreId::from).collect())
+}
+
+/// Runs one search of `query` and returns the call as the step records it (with the results'
+/// text, which clients see only when `include[]` asks).
+pub async fn search(
+    searcher: &dyn Searcher,
+    project: &Project,
+    stores: &[VectorStoreId],
+    query: &str,
+    opts: Options,
+) -> Result<FileSearchCall, StoreError> {
+    let hits = if stores.is_empty() || query.trim().is_empty() {
+        Vec::new()
+    } else {
+        let req = SearchRequest {
+            project: project.clone(),
+            vector_store_ids: stores.to_vec(),
+            query: query.to_owned(),
+            max_results: opts.max_results.clamp(1, 50),
+            score_threshold: opts.score_threshold,
+            filter: None,
+        };
+        match searcher.search(&req).await {
+            Ok(hits) => hits,
+            Err(SearchError::Store(e)) => return Err(e),
+            // The model gets no results rather than a failed run; the log says why.
+            Err(SearchError::Embed(e)) => {
+                tracing::warn!(error = %e, "a file search could not embed its query");
+                Vec::new()
+            }
+        }
+    };
+    Ok(FileSearchCall {
+        query: Some(query.to_owned()),
+        ranking_options: Some(FileSearchRankingUsed {
+            ranker: opts.ranker,
+            score_threshold: opts.score_threshold,
+        }),
+        results: Some(hits.into_iter().map(result).collect()),
+    })
+}
+
+fn result(hit: SearchHit) -> FileSearchResult {
+    FileSearchResult {
+        file_id: hit.file_id.to_string(),
+        file_name: hit.filename,
+        score: hit.score,
+        content: Some(vec![FileSearchResultContent {
+            type_: "text".to_owned(),
+            text: hit.text,
+        }]),
+    }
+}
+
+/// The text of a result.
+fn text_of(r: &FileSearchResult) -> String {
+    r.content
+        .iter()
+        .flatten()
+        .map(|c| c.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What the model reads for search `n`: its results, numbered with their markers.
+pub fn output(n: usize, call: &FileSearchCall) -> String {
+    let results = call.results.as_deref().unwrap_or_default();
+    if results.is_empty() {
+        return "No results were found in the files.".to_owned();
+    }
+    let mut out = String::new();
+    for (m, r) in results.iter().enumerate() {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&format!("【{n}:{m}†{}】\n{}", r.file_name, text_of(r)));
+    }
+    out
+}
+
+/// The file-search calls of `steps`, in the order their ordinals count them.
+pub fn searches(steps: &[RunStep]) -> impl Iterator<Item = &FileSearchCall> {
+    steps.iter().flat_map(|s| match &s.step_details {
+        StepDetails::ToolCalls { tool_calls } => tool_calls
+            .iter()
+            .filter_map(|c| match c {
+                StepToolCall::FileSearch { file_search, .. } => Some(file_search),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        StepDetails::MessageCreation { .. } => Vec::new(),
+    })
+}
+
+/// The `file_citation` annotations of `text`: one per marker `【n:m†…】` naming a result of
+/// the run's searches (`steps`). A marker naming none (mistyped, made up) is left as text.
+/// Indices count characters, as the API's do.
+pub fn annotate(text: &str, steps: &[RunStep]) -> Vec<TextAnnotation> {
+    let found: Vec<&FileSearchCall> = searches(steps).collect();
+    let mut cache: HashMap<(usize, usize), Option<(String, String)>> = HashMap::new();
+    let mut out = Vec::new();
+    let mut chars = 0usize;
+    let mut rest = text;
+    while let Some(open) = rest.find('【') {
+        chars += rest[..open].chars().count();
+        let after = &rest[open..];
+        let Some(close) = after.find('】') else {
+            break;
+        };
+        let marker = &after[..close + '】'.len_utf8()];
+        let len = marker.chars().count();
+        if let Some((n, m)) = parse_marker(marker) {
+            let source = cache.entry((n, m)).or_insert_with(|| {
+                let r = found.get(n)?.results.as_ref()?.get(m)?;
+                Some((r.file_id.clone(), text_of(r)))
+            });
+            if let Some((file_id, quote)) = source {
+                out.push(TextAnnotation::FileCitation {
+                    text: marker.to_owned(),
+                    file_citation: FileCitation {
+                        file_id: file_id.clone(),
+                        quote: Some(quote.chars().take(QUOTE_CHARS).collect()),
+                    },
+                    start_index: u32::try_from(chars).unwrap_or(u32::MAX),
+                    end_index: u32::try_from(chars + len).unwrap_or(u32::MAX),
+                });
+            }
+        }
+        chars += len;
+        rest = &after[marker.len()..];
+    }
+    out
+}
+
+/// `(n, m)` of a marker `【n:m†name】` (the name is not checked: models shorten it).
+fn parse_marker(marker: &str) -> Option<(usize, usize)> {
+    let inner = marker.strip_prefix('【')?.strip_suffix('】')?;
+    let (nums, _name) = inner.split_once('†')?;
+    let (n, m) = nums.split_once(':')?;
+    Some((n.trim().parse().ok()?, m.trim().parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assistd_wire::{RunStepStatus, RunStepType};
+
+    fn step(calls: Vec<FileSearchCall>) -> RunStep {
+        let details = StepDetails::ToolCalls {
+            tool_calls: calls
+                .into_iter()
+                .enumerate()
+                .map(|(i, file_search)| StepToolCall::FileSearch {
+                    id: format!("call_{i}"),
+                    file_search,
+                })
+                .collect(),
+        };
+        serde_json::from_value::<RunStep>(serde_json::json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": RunStepType::ToolCalls.as_str(), "status": RunStepStatus::Completed.as_str(),
+            "step_details": details, "last_error": null, "expired_at": null,
+            "cancelled_at": null, "failed_at": null, "completed_at": 2, "metadata": null,
+            "usage": null
+        }))
+        .unwrap()
+    }
+
+    fn call(files: &[(&str, &str, &str)]) -> FileSearchCall {
+        FileSearchCall {
+            query: Some("q".to_owned()),
+            ranking_options: None,
+            results: Some(
+                files
+                    .iter()
+                    .map(|(id, name, text)| FileSearchResult {
+                        file_id: (*id).to_owned(),
+                        file_name: (*name).to_owned(),
+                        score: 0.5,
+                        content: Some(vec![FileSearchResultContent {
+                            type_: "text".to_owned(),
+                            text: (*text).to_owned(),
+                        }]),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn output_numbers_results_with_their_markers() {
+        let c = call(&[("file-a", "a.txt", "alpha"), ("file-b", "b.md", "beta")]);
+        assert_eq!(output(3, &c), "【3:0†a.txt】\nalpha\n\n【3:1†b.md】\nbeta");
+        assert_eq!(output(0, &call(&[])), "No results were found in the files.");
+    }
+
+    #[test]
+    fn markers_become_annotations_that_slice_the_text_exactly() {
+        let steps = vec![
+            step(vec![call(&[("file-a", "a.txt", "alpha")])]),
+            step(vec![call(&[
+                ("file-b", "b.txt", "beta"),
+                ("file-c", "é.txt", "gamma"),
+            ])]),
+        ];
+        let text = "Déjà vu 【1:1†é.txt】 and 【0:0†a.txt】, not 【7:0†x】 or 【1:x】.";
+        let notes = annotate(text, &steps);
+        assert_eq!(notes.len(), 2);
+        let chars: Vec<char> = text.chars().collect();
+        let expected = [
+            ("【1:1†é.txt】", "file-c", "gamma"),
+            ("【0:0†a.txt】", "file-a", "alpha"),
+        ];
+        for (note, (marker, file, quote)) in notes.iter().zip(expected) {
+            let TextAnnotation::FileCitation {
+                text: t,
+                file_citation,
+                start_index,
+                end_index,
+            } = note
+            else {
+                panic!("not a citation: {note:?}");
+            };
+            let sliced: String = chars[*start_index as usize..*end_index as usize]
+                .iter()
+                .collect();
+            assert_eq!(sliced, marker);
+            assert_eq!(t, marker);
+            assert_eq!(file_citation.file_id, file);
+            assert_eq!(file_citation.quote.as_deref(), Some(quote));
+        }
+    }
+
+    #[test]
+    fn an_unclosed_marker_ends_the_scan() {
+        let steps = vec![step(vec![call(&[("file-a", "a.txt", "alpha")])])];
+        assert!(annotate("see 【0:0†a.txt", &steps).is_empty());
+    }
+}
