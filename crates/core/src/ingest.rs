@@ -40,10 +40,13 @@ pub struct IngestJob {
 }
 
 /// A file ingested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestDone {
     /// Bytes the store now uses for it.
     pub usage_bytes: i64,
+    /// Its chunks, indexed with the outcome in one transaction (replacing any from an earlier
+    /// ingestion of the same file into the same store).
+    pub chunks: Vec<crate::search::NewChunk>,
 }
 
 /// A file that cannot be ingested.
@@ -81,6 +84,7 @@ impl Ingester for RecordOnly {
     async fn ingest(&self, job: &IngestJob) -> Result<IngestDone, IngestFailure> {
         Ok(IngestDone {
             usage_bytes: job.bytes,
+            chunks: Vec::new(),
         })
     }
 }
@@ -91,13 +95,13 @@ pub trait IngestStore: Send + Sync {
     /// Claims an `in_progress` file no live lease holds, across projects, for `lease`; a file
     /// claimed [`MAX_ATTEMPTS`] times already is failed instead. `None` when there is none.
     async fn claim_ingest(&self, worker: &str, lease: Duration) -> StoreResult<Option<IngestJob>>;
-    /// Completes a claimed file; `false` if the claim was lost (the file was cancelled, deleted,
+    /// Completes a claimed file, indexing its chunks; `false` if the claim was lost (the file was cancelled, deleted,
     /// or claimed by another worker after the lease ran out).
     async fn complete_ingest(
         &self,
         job: &IngestJob,
         worker: &str,
-        done: IngestDone,
+        done: &IngestDone,
     ) -> StoreResult<bool>;
     /// Fails a claimed file with `error`; `false` if the claim was lost.
     async fn fail_ingest(

@@ -99,3 +99,221 @@ pub trait Searcher: Send + Sync {
     /// The best hits for `req`, best first, at most `req.max_results`.
     async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, SearchError>;
 }
+
+/// A chunk the lexical index matched, with the backend's raw relevance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkMatch {
+    /// The file.
+    pub file_id: FileId,
+    /// The file's name.
+    pub filename: String,
+    /// The file's attributes in the store.
+    pub attributes: Option<Attributes>,
+    /// The chunk's position in the file.
+    pub chunk_index: i64,
+    /// The chunk's text.
+    pub text: String,
+    /// Already in `[0, 1)`, saturating: `raw / (raw + k)` with the backend's own `k`, so the
+    /// score of a chunk does not depend on what else the page holds.
+    pub score: f64,
+}
+
+/// The chunk index of vector stores.
+#[async_trait]
+pub trait ChunkStore: Send + Sync {
+    /// The best `limit` chunks of completed files of `store_id` (an unexpired store of
+    /// `project`) matching any of `terms` (lower-case words of letters and digits), best first.
+    async fn match_chunks(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        terms: &[String],
+        limit: usize,
+    ) -> crate::store::StoreResult<Vec<ChunkMatch>>;
+}
+
+/// Words of a query at most: a pasted page is not a query.
+pub const MAX_QUERY_TERMS: usize = 64;
+
+/// The lower-cased words (letters and digits) of `query`, each once, in order; at most
+/// [`MAX_QUERY_TERMS`]. Only such words reach an index query, so punctuation never becomes
+/// query syntax.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let w = w.to_lowercase();
+        if !out.contains(&w) {
+            out.push(w);
+        }
+        if out.len() == MAX_QUERY_TERMS {
+            break;
+        }
+    }
+    out
+}
+
+/// Searches with the lexical index of the one database (SQLite FTS5 `bm25()`, PostgreSQL
+/// full-text `ts_rank_cd`), so every instance sees the same index.
+pub struct LexicalSearcher {
+    store: std::sync::Arc<dyn ChunkStore>,
+}
+
+impl LexicalSearcher {
+    /// A searcher over `store`.
+    pub fn new(store: std::sync::Arc<dyn ChunkStore>) -> Self {
+        Self { store }
+    }
+}
+
+/// Candidates read per store before the filter and the threshold apply.
+const CANDIDATES: usize = 200;
+
+#[async_trait]
+impl Searcher for LexicalSearcher {
+    async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        let terms = query_terms(&req.query);
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut hits = Vec::new();
+        for id in &req.vector_store_ids {
+            let found = self
+                .store
+                .match_chunks(&req.project, id, &terms, CANDIDATES)
+                .await?;
+            hits.extend(
+                found
+                    .into_iter()
+                    .filter(|c| c.score >= req.score_threshold)
+                    .filter(|c| {
+                        req.filter
+                            .as_ref()
+                            .is_none_or(|f| matches_filter(f, c.attributes.as_ref()))
+                    })
+                    .map(|c| SearchHit {
+                        vector_store_id: id.clone(),
+                        file_id: c.file_id,
+                        filename: c.filename,
+                        attributes: c.attributes,
+                        chunk_index: c.chunk_index,
+                        text: c.text,
+                        score: c.score,
+                    }),
+            );
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(req.max_results);
+        Ok(hits)
+    }
+}
+
+/// Whether a file's `attributes` pass a (checked) `ComparisonFilter` or `CompoundFilter`. A
+/// comparison with a key the file lacks, or of values of different types, is false.
+pub fn matches_filter(filter: &serde_json::Value, attributes: Option<&Attributes>) -> bool {
+    use assistd_wire::vector_stores::AttributeValue;
+    use std::cmp::Ordering;
+    let kind = filter.get("type").and_then(serde_json::Value::as_str);
+    if let Some(list) = filter.get("filters").and_then(serde_json::Value::as_array) {
+        return match kind {
+            Some("or") => list.iter().any(|f| matches_filter(f, attributes)),
+            _ => list.iter().all(|f| matches_filter(f, attributes)),
+        };
+    }
+    let Some(key) = filter.get("key").and_then(serde_json::Value::as_str) else {
+        return false;
+    };
+    let (Some(have), Some(want)) = (attributes.and_then(|a| a.get(key)), filter.get("value"))
+    else {
+        return false;
+    };
+    let order = match (have, want) {
+        (AttributeValue::String(a), serde_json::Value::String(b)) => Some(a.as_str().cmp(b)),
+        (AttributeValue::Number(a), serde_json::Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
+        (AttributeValue::Bool(a), serde_json::Value::Bool(b)) => Some(a.cmp(b)),
+        _ => None,
+    };
+    let Some(order) = order else {
+        return kind == Some("ne");
+    };
+    match kind {
+        Some("eq") => order == Ordering::Equal,
+        Some("ne") => order != Ordering::Equal,
+        Some("gt") => order == Ordering::Greater,
+        Some("gte") => order != Ordering::Less,
+        Some("lt") => order == Ordering::Less,
+        Some("lte") => order != Ordering::Greater,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assistd_wire::vector_stores::AttributeValue;
+    use serde_json::json;
+
+    #[test]
+    fn query_terms_are_plain_words_once() {
+        assert_eq!(
+            query_terms("When's the \"launch\"?? OR launch NEAR(x) -- Déjà"),
+            ["when", "s", "the", "launch", "or", "near", "x", "déjà"]
+        );
+        assert!(query_terms("*** ()").is_empty());
+        assert_eq!(query_terms(&"w ".repeat(1000)).len(), 1);
+    }
+
+    #[test]
+    fn filters_compare_and_combine() {
+        let attrs: Attributes = [
+            ("team".to_owned(), AttributeValue::String("core".to_owned())),
+            ("year".to_owned(), AttributeValue::Number(2024.into())),
+            ("draft".to_owned(), AttributeValue::Bool(false)),
+        ]
+        .into_iter()
+        .collect();
+        let a = Some(&attrs);
+        assert!(matches_filter(
+            &json!({"type": "eq", "key": "team", "value": "core"}),
+            a
+        ));
+        assert!(!matches_filter(
+            &json!({"type": "eq", "key": "team", "value": "web"}),
+            a
+        ));
+        assert!(matches_filter(
+            &json!({"type": "gte", "key": "year", "value": 2024}),
+            a
+        ));
+        assert!(!matches_filter(
+            &json!({"type": "lt", "key": "year", "value": 2024}),
+            a
+        ));
+        assert!(matches_filter(
+            &json!({"type": "ne", "key": "draft", "value": true}),
+            a
+        ));
+        assert!(!matches_filter(
+            &json!({"type": "eq", "key": "missing", "value": 1}),
+            a
+        ));
+        assert!(!matches_filter(
+            &json!({"type": "eq", "key": "year", "value": "2024"}),
+            a
+        ));
+        let both = json!({"type": "and", "filters": [
+            {"type": "eq", "key": "team", "value": "core"},
+            {"type": "or", "filters": [
+                {"type": "gt", "key": "year", "value": 2030},
+                {"type": "eq", "key": "draft", "value": false}
+            ]}
+        ]});
+        assert!(matches_filter(&both, a));
+        assert!(!matches_filter(&both, None));
+    }
+}

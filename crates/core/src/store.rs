@@ -418,6 +418,7 @@ pub trait Store:
     + crate::EngineStore
     + crate::vector_stores::VectorStoreStore
     + crate::ingest::IngestStore
+    + crate::search::ChunkStore
 {
     /// Whether the backend answers (for `/healthz`).
     async fn ping(&self) -> StoreResult<()>;

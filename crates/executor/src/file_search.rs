@@ -15,6 +15,7 @@ use assistd_wire::{
     StepToolCall, TextAnnotation, VectorStoreId,
 };
 use std::collections::HashMap;
+use std::fmt::Write;
 
 /// The name the model calls the tool by, in v1 and v2 alike.
 pub const TOOL_NAME: &str = "file_search";
@@ -185,7 +186,7 @@ pub fn output(n: usize, call: &FileSearchCall) -> String {
         if !out.is_empty() {
             out.push_str("\n\n");
         }
-        out.push_str(&format!("【{n}:{m}†{}】\n{}", r.file_name, text_of(r)));
+        let _ = write!(out, "【{n}:{m}†{}】\n{}", r.file_name, text_of(r));
     }
     out
 }

@@ -120,7 +120,7 @@ async fn ingest_loop(
 
 async fn ingest_one(store: &dyn Store, ingester: &dyn Ingester, job: &IngestJob, worker: &str) {
     let recorded = match ingester.ingest(job).await {
-        Ok(done) => store.complete_ingest(job, worker, done).await,
+        Ok(done) => store.complete_ingest(job, worker, &done).await,
         Err(failure) => {
             tracing::info!(file_id = %job.file_id, vector_store_id = %job.vector_store_id,
                 code = ?failure.code, "a file could not be ingested");

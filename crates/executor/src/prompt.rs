@@ -53,10 +53,6 @@ pub const HISTORY_PAGE: u32 = 200;
 /// (`prompt_budget`) reach, and never beyond `max_history_tokens` (estimated), whatever the
 /// run asks. `None` when not even the newest message fits what is left of the run's prompt
 /// budget (with the instructions and the run's own turns): the run cannot go on.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the parts of one prompt, each from a different source"
-)]
 pub async fn build(
     store: &dyn EngineStore,
     claim: &ClaimedRun,

@@ -137,7 +137,7 @@ pub async fn run_turn(
         .partition(|c| ctx.searcher.is_some() && c.function.name == file_search::TOOL_NAME);
     let done = run_searches(ctx, &step_id, searches).await?;
     if functions.is_empty() {
-        let Some(step) = ctx
+        let Some(completed) = ctx
             .store
             .complete_tool_calls(run, ctx.worker, &step_id, done, answer.usage)
             .await?
@@ -145,7 +145,7 @@ pub async fn run_turn(
             return Ok(TurnEnd::LeaseLost);
         };
         ctx.events
-            .publish(&run.id, StreamEvent::StepCompleted, &step);
+            .publish(&run.id, StreamEvent::StepCompleted, &completed);
         return Ok(TurnEnd::Searched);
     }
     match ctx

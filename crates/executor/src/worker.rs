@@ -456,8 +456,7 @@ fn ends_before_start(run: &Run, can_search: bool) -> Option<(RunStatus, Option<L
     let tool = run.tools.iter().find_map(|t| match t {
         AssistantTool::CodeInterpreter => Some("code_interpreter"),
         AssistantTool::FileSearch(_) if !can_search => Some("file_search (retrieval)"),
-        AssistantTool::FileSearch(_) => None,
-        AssistantTool::Function { .. } => None,
+        AssistantTool::FileSearch(_) | AssistantTool::Function { .. } => None,
     })?;
     let message = format!(
         "The {tool} tool is not supported by this server yet; remove it from the run's tools."
@@ -636,13 +635,9 @@ async fn drive(
     let search = search_mode(inner, run);
     let mut retries = 0;
     loop {
-        let mut steps = store.run_steps(&claim.project, &run.id).await?;
-        if search.0 == SearchMode::UpFront && file_search::searches(&steps).next().is_none() {
-            match search_up_front(inner, worker, claim, search.1).await? {
-                Some(step) => steps.push(step),
-                None => return Ok(()),
-            }
-        }
+        let Some(steps) = run_steps(inner, worker, claim, search).await? else {
+            return Ok(());
+        };
         let ctx = TurnCtx {
             store,
             models: inner.models.as_ref(),
@@ -754,6 +749,24 @@ fn search_mode(inner: &Inner, run: &Run) -> (SearchMode, file_search::Options) {
             }),
         ),
     }
+}
+
+/// The run's steps so far, with the up-front search first when the run needs one and has none
+/// yet; `None` if the lease was lost meanwhile.
+async fn run_steps(
+    inner: &Inner,
+    worker: &str,
+    claim: &ClaimedRun,
+    search: (SearchMode, file_search::Options),
+) -> Result<Option<Vec<RunStep>>, TurnError> {
+    let mut steps = inner.store.run_steps(&claim.project, &claim.run.id).await?;
+    if search.0 == SearchMode::UpFront && file_search::searches(&steps).next().is_none() {
+        match search_up_front(inner, worker, claim, search.1).await? {
+            Some(step) => steps.push(step),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(steps))
 }
 
 /// For a model that does not call tools: searches the run's stores for the user's last

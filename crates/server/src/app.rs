@@ -207,14 +207,16 @@ async fn start_executor(
             ..ExecutorConfig::default()
         },
         signals,
-        None,
+        Some(Arc::new(assistd_core::search::LexicalSearcher::new(
+            store.clone(),
+        ))),
     )))
 }
 
-/// Starts `ingest_workers` ingestion loops (with the record-only ingester until search exists).
-fn start_ingest(settings: &Settings, store: &Arc<dyn Store>) -> IngestHandle {
+/// Starts `ingest_workers` ingestion loops, which extract and chunk files from `blobs`.
+fn start_ingest(settings: &Settings, store: &Arc<dyn Store>, blobs: &Blobs) -> IngestHandle {
     let ingester: Arc<dyn assistd_core::ingest::Ingester> =
-        Arc::new(assistd_core::ingest::RecordOnly);
+        Arc::new(crate::ingest::FileIngester::new(blobs.clone()));
     IngestHandle::start(
         store,
         &ingester,
@@ -238,7 +240,8 @@ pub async fn run_worker(
     let executor = start_executor(&settings, &store, &events, signals)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
-    let ingest = start_ingest(&settings, &store);
+    let blobs = Blobs::from_settings(&settings).await?;
+    let ingest = start_ingest(&settings, &store, &blobs);
     tracing::info!(workers = settings.workers, "worker ready");
     shutdown.await;
     executor.shutdown().await;
@@ -255,7 +258,7 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let events = Arc::new(EventBus::default());
     let executor = start_executor(&settings, &store, &events, signals.clone()).await?;
     let limits = Arc::new(Limits::new(&settings.limits));
-    let ingest = start_ingest(&settings, &store);
+    let ingest = start_ingest(&settings, &store, &blobs);
     Ok(AppState {
         store,
         blobs,

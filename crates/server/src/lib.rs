@@ -13,6 +13,7 @@ pub mod body_gate;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 pub mod limits;
 pub mod listener;
 pub mod local;

@@ -298,6 +298,10 @@ pub struct FileCitation {
     pub quote: Option<String>,
 }
 
+#[expect(
+    clippy::ref_option,
+    reason = "serde's skip_serializing_if passes the field by reference"
+)]
 fn quote_hidden(quote: &Option<String>) -> bool {
     quote.is_none() || crate::version::is_v2()
 }

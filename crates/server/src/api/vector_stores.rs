@@ -2,21 +2,23 @@
 //! and clash with nothing in v1, so they answer under either header, in the one shape the spec
 //! gives them.
 //!
-//! Until ingestion extracts text and search ranks it (the `file_search` issue), a file's content
-//! is an empty page and a search answers a valid page without results; both still check the
-//! whole request and that the store and file exist.
+//! A search ranks the chunks ingestion indexed (lexically, for now); a file's content is still
+//! an empty page (chunk text is not yet served back). Both check the whole request and that the
+//! store and file exist.
 
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, quote};
 use crate::extract::{ApiJson, RawQuery};
+use assistd_core::search::{LexicalSearcher, SearchError, SearchHit, SearchRequest, Searcher};
 use assistd_core::vector_stores::{self as vs, NewVectorStoreFile};
 use assistd_wire::vector_stores::{
     ChunkingStrategyRequestParam, CreateVectorStoreFileBatchRequest, CreateVectorStoreFileRequest,
-    CreateVectorStoreRequest, UpdateVectorStoreFileAttributesRequest, UpdateVectorStoreRequest,
-    VECTOR_STORE_DELETED, VECTOR_STORE_FILE_DELETED, VectorStoreFileBatchObject,
-    VectorStoreFileContentResponse, VectorStoreFileObject, VectorStoreFileStatus,
-    VectorStoreObject, VectorStoreSearchRequest, VectorStoreSearchResultsPage,
+    CreateVectorStoreRequest, SearchResultContent, UpdateVectorStoreFileAttributesRequest,
+    UpdateVectorStoreRequest, VECTOR_STORE_DELETED, VECTOR_STORE_FILE_DELETED,
+    VectorStoreFileBatchObject, VectorStoreFileContentResponse, VectorStoreFileObject,
+    VectorStoreFileStatus, VectorStoreObject, VectorStoreSearchRequest,
+    VectorStoreSearchResultItem, VectorStoreSearchResultsPage,
 };
 use assistd_wire::{DeletionStatus, FileBatchId, FileId, ListResponse, VectorStoreId};
 use axum::Json;
@@ -295,8 +297,12 @@ pub async fn list_files_in_vector_store_batch(
     Ok(Json(ListResponse::new(page.data, page.has_more)))
 }
 
+/// Results of a search unless `max_num_results` says otherwise (OpenAI's default).
+const DEFAULT_SEARCH_RESULTS: usize = 10;
+
 /// `POST /vector_stores/{vector_store_id}/search` (searchVectorStore): the request is checked
-/// whole and the store marked active; the page has no results until search exists.
+/// whole and the store marked active; each query is searched, and the best chunks of all of
+/// them come back, one result per chunk, best first.
 pub async fn search_vector_store(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -305,10 +311,61 @@ pub async fn search_vector_store(
 ) -> ApiResult<Json<VectorStoreSearchResultsPage>> {
     let queries = vs::check_search(&req)?;
     s.store.touch_vector_store(&p, &id).await?;
+    let max_results = req
+        .max_num_results
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(DEFAULT_SEARCH_RESULTS);
+    let searcher = LexicalSearcher::new(s.store.clone());
+    let mut hits: Vec<SearchHit> = Vec::new();
+    for query in &queries {
+        let found = searcher
+            .search(&SearchRequest {
+                project: p.clone(),
+                vector_store_ids: vec![id.clone()],
+                query: query.clone(),
+                max_results,
+                score_threshold: req
+                    .ranking_options
+                    .as_ref()
+                    .and_then(|r| r.score_threshold)
+                    .unwrap_or(0.0),
+                filter: req.filters.clone(),
+            })
+            .await
+            .map_err(|e| match e {
+                SearchError::Store(e) => ApiError::from(e),
+                SearchError::Embed(e) => ApiError::internal(&e),
+            })?;
+        for hit in found {
+            // A chunk several queries found counts once, with its best score.
+            match hits
+                .iter_mut()
+                .find(|h| h.file_id == hit.file_id && h.chunk_index == hit.chunk_index)
+            {
+                Some(h) if h.score < hit.score => *h = hit,
+                Some(_) => {}
+                None => hits.push(hit),
+            }
+        }
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    hits.truncate(max_results);
     Ok(Json(VectorStoreSearchResultsPage {
         object: "vector_store.search_results.page".to_owned(),
         search_query: queries,
-        data: Vec::new(),
+        data: hits
+            .into_iter()
+            .map(|h| VectorStoreSearchResultItem {
+                file_id: h.file_id,
+                filename: h.filename,
+                score: h.score,
+                attributes: h.attributes,
+                content: vec![SearchResultContent {
+                    type_: "text".to_owned(),
+                    text: h.text,
+                }],
+            })
+            .collect(),
         has_more: false,
         next_page: None,
     }))

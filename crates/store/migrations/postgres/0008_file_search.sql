@@ -14,7 +14,7 @@ CREATE TABLE vector_store_chunks (
     project         TEXT    NOT NULL,
     vector_store_id TEXT    NOT NULL REFERENCES vector_stores (id) ON DELETE CASCADE,
     file_id         TEXT    NOT NULL,
-    chunk_index     INTEGER NOT NULL,
+    chunk_index     BIGINT  NOT NULL,
     text            TEXT    NOT NULL,
     start_char      BIGINT  NOT NULL,
     end_char        BIGINT  NOT NULL,

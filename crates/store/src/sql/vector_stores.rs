@@ -10,6 +10,7 @@ use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::ingest::{IngestDone, IngestJob, IngestStore, MAX_ATTEMPTS};
+use assistd_core::search::{ChunkMatch, ChunkStore};
 use assistd_core::vector_stores::{DAY_SECS, NewVectorStore, NewVectorStoreFile, VectorStoreStore};
 use assistd_core::{ListParams, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::vector_stores::{
@@ -641,6 +642,7 @@ impl VectorStoreStore for d::Store {
             let e = missing_file(&mut tx, project, id, file_id).await;
             return abort(tx, e).await;
         }
+        delete_chunks(&mut tx, id, file_id).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -873,8 +875,9 @@ impl IngestStore for d::Store {
         &self,
         job: &IngestJob,
         worker: &str,
-        done: IngestDone,
+        done: &IngestDone,
     ) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
         let n = sqlx::query(
             "UPDATE vector_store_files SET status = $1, usage_bytes = $2, last_error = NULL, \
                lease_owner = NULL, lease_expires_at = NULL \
@@ -886,11 +889,34 @@ impl IngestStore for d::Store {
         .bind(&job.file_id)
         .bind(worker)
         .bind(IN_PROGRESS)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(backend)?
         .rows_affected();
-        Ok(n > 0)
+        if n == 0 {
+            return Ok(false);
+        }
+        // Replaced whole: a file ingested again never leaves chunks of its earlier version.
+        delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
+        for (index, c) in (0_i64..).zip(&done.chunks) {
+            sqlx::query(
+                "INSERT INTO vector_store_chunks (project, vector_store_id, file_id, chunk_index, \
+                   text, start_char, end_char, tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(job.project.as_str())
+            .bind(&job.vector_store_id)
+            .bind(&job.file_id)
+            .bind(index)
+            .bind(&c.text)
+            .bind(c.start)
+            .bind(c.end)
+            .bind(c.tokens)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
     }
 
     async fn fail_ingest(
@@ -915,5 +941,68 @@ impl IngestStore for d::Store {
         .map_err(backend)?
         .rows_affected();
         Ok(n > 0)
+    }
+}
+
+/// Removes the chunks of `file_id` in store `id`.
+async fn delete_chunks(
+    conn: &mut d::Conn,
+    id: &VectorStoreId,
+    file_id: &FileId,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM vector_store_chunks WHERE vector_store_id = $1 AND file_id = $2")
+        .bind(id)
+        .bind(file_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct ChunkRow {
+    file_id: String,
+    filename: String,
+    attributes: Option<Json<Attributes>>,
+    chunk_index: i64,
+    text: String,
+    raw: f64,
+}
+
+#[async_trait]
+impl ChunkStore for d::Store {
+    async fn match_chunks(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        terms: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<ChunkMatch>> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ChunkRow> = sqlx::query_as(d::CHUNK_MATCH)
+            .bind(d::chunk_query(terms))
+            .bind(store_id)
+            .bind(project.as_str())
+            .bind(now())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.reader())
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let raw = r.raw.max(0.0);
+                ChunkMatch {
+                    file_id: FileId::from(r.file_id),
+                    filename: r.filename,
+                    attributes: r.attributes.map(|a| a.0),
+                    chunk_index: r.chunk_index,
+                    text: r.text,
+                    score: raw / (raw + d::RANK_HALF),
+                }
+            })
+            .collect())
     }
 }

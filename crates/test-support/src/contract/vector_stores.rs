@@ -61,8 +61,9 @@ async fn drain(store: &Arc<dyn Store>) -> usize {
                 .complete_ingest(
                     &job,
                     "drain",
-                    IngestDone {
-                        usage_bytes: job.bytes
+                    &IngestDone {
+                        usage_bytes: job.bytes,
+                        chunks: Vec::new(),
                     }
                 )
                 .await
@@ -297,7 +298,14 @@ pub async fn batch_membership_and_cancel(store: Arc<dyn Store>) {
     assert_eq!(cancelled.file_counts, FileCounts::new(0, 0, 0, 2));
     assert!(
         !store
-            .complete_ingest(&claimed_f1, "w2", IngestDone { usage_bytes: 1 })
+            .complete_ingest(
+                &claimed_f1,
+                "w2",
+                &IngestDone {
+                    usage_bytes: 1,
+                    chunks: Vec::new()
+                }
+            )
             .await
             .unwrap(),
         "a cancelled file keeps its status"
@@ -307,7 +315,14 @@ pub async fn batch_membership_and_cancel(store: Arc<dyn Store>) {
     assert_eq!(vs_now.file_counts, FileCounts::new(1, 0, 0, 2));
     assert!(
         store
-            .complete_ingest(&claimed, "w1", IngestDone { usage_bytes: 5 })
+            .complete_ingest(
+                &claimed,
+                "w1",
+                &IngestDone {
+                    usage_bytes: 5,
+                    chunks: Vec::new()
+                }
+            )
             .await
             .unwrap()
     );
@@ -373,7 +388,14 @@ pub async fn ingest_claim_lease_and_outcomes(store: Arc<dyn Store>) {
     );
     assert!(
         !store
-            .complete_ingest(&j1, "a", IngestDone { usage_bytes: 1 })
+            .complete_ingest(
+                &j1,
+                "a",
+                &IngestDone {
+                    usage_bytes: 1,
+                    chunks: Vec::new()
+                }
+            )
             .await
             .unwrap(),
         "the stale owner's outcome is refused"
