@@ -4,6 +4,7 @@
 //! `file_citation` annotations that slice exactly the marker out of the text.
 
 use crate::common::{TestApp, id_of};
+use crate::v2_runs::{app_with, settle};
 use assistd_test_support::upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -12,17 +13,6 @@ const INCLUDE: &str = "step_details.tool_calls[*].file_search.results[*].content
 const LAUNCH: &str =
     "# Plans\n\nThe rocket launch is scheduled for Tuesday at dawn, weather permitting.";
 const WEATHER: &str = "Rain is expected all week in the harbour town, with strong winds.";
-
-async fn app_with(up: &FakeUpstream) -> TestApp {
-    let url = up.url.clone();
-    TestApp::builder()
-        .with(move |s| {
-            s.workers = 2;
-            s.upstream_url = Some(url);
-        })
-        .spawn()
-        .await
-}
 
 pub async fn upload(app: &TestApp, name: &str, text: &str) -> String {
     id_of(
@@ -43,24 +33,6 @@ pub async fn ingested(app: &TestApp, vs: &str, files: i64) {
         }
         assert!(Instant::now() < deadline, "ingestion stuck: {s}");
         tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Polls the run until it leaves `queued`/`in_progress`.
-async fn settle(app: &TestApp, thread: &str, run: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = app
-            .v2()
-            .get(&format!("/threads/{thread}/runs/{run}"))
-            .await
-            .ok();
-        let status = r["status"].as_str().unwrap_or_default();
-        if !matches!(status, "queued" | "in_progress" | "cancelling") {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "run stuck: {r}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -39,7 +39,7 @@ const V2_RUN_KEYS: &[&str] = &[
 
 const INCLUDE: &str = "step_details.tool_calls[*].file_search.results[*].content";
 
-async fn app_with(up: &FakeUpstream) -> TestApp {
+pub async fn app_with(up: &FakeUpstream) -> TestApp {
     let url = up.url.clone();
     TestApp::builder()
         .with(move |s| {
@@ -64,7 +64,7 @@ async fn v2_thread(app: &TestApp) -> String {
 }
 
 /// Polls the run (as a v2 client) until it leaves `queued`/`in_progress`.
-async fn settle(app: &TestApp, thread: &str, run: &str) -> Value {
+pub async fn settle(app: &TestApp, thread: &str, run: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = app
