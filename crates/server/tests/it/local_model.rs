@@ -127,7 +127,7 @@ async fn the_built_in_model_gets_file_search_results_up_front() {
     let (run, _) = start_run(
         &app,
         &thread,
-        json!({"assistant_id": asst, "max_completion_tokens": 64}),
+        json!({"assistant_id": asst, "max_completion_tokens": 256}),
     )
     .await;
     let run_id = run["id"].as_str().unwrap();
