@@ -68,7 +68,7 @@ def test_a_run_searches_the_store_and_cites_the_file(client, upstream):
 
 def test_stream_shows_the_search_call(client, upstream):
     tg = tag()
-    upstream.script(tg, tool_calls(("file_search", '{"query": "harbour weather"}')),
+    upstream.script(tg, tool_calls(("file_search", '{"query": "harbour rain"}')),
                     text("Rain ", "【0:0†weather.md】."))
     vs, files = store_with_files(client)
     a = assistant(client, tg, tools=[{"type": "file_search"}],
