@@ -394,24 +394,32 @@ pub struct FunctionDelta {
 }
 
 impl RunStepDeltaObject {
-    /// Announces file-search call `index` (with its id) of step `step_id`: the delta carries no
-    /// more than that, as OpenAI's did.
-    pub fn file_search(step_id: &str, index: u32, call_id: &str) -> Self {
+    /// A delta of step `step_id` carrying one piece of one tool call.
+    fn tool_call(step_id: &str, call: ToolCallDelta) -> Self {
         Self {
             id: step_id.to_owned(),
             object: "thread.run.step.delta".to_owned(),
             delta: RunStepDelta {
                 step_details: StepDetailsToolCallsDelta {
                     type_: "tool_calls".to_owned(),
-                    tool_calls: vec![ToolCallDelta::FileSearch(FileSearchToolCallDelta {
-                        index,
-                        id: Some(call_id.to_owned()),
-                        type_: FileSearchDeltaType::FileSearch,
-                        file_search: serde_json::Map::new(),
-                    })],
+                    tool_calls: vec![call],
                 },
             },
         }
+    }
+
+    /// Announces file-search call `index` (with its id) of step `step_id`: the delta carries no
+    /// more than that, as OpenAI's did.
+    pub fn file_search(step_id: &str, index: u32, call_id: &str) -> Self {
+        Self::tool_call(
+            step_id,
+            ToolCallDelta::FileSearch(FileSearchToolCallDelta {
+                index,
+                id: Some(call_id.to_owned()),
+                type_: FileSearchDeltaType::FileSearch,
+                file_search: serde_json::Map::new(),
+            }),
+        )
     }
 
     /// A piece of function call `index` of step `step_id`; `first` carries id and name.
@@ -421,25 +429,19 @@ impl RunStepDeltaObject {
         first: Option<(&str, &str)>,
         arguments: String,
     ) -> Self {
-        Self {
-            id: step_id.to_owned(),
-            object: "thread.run.step.delta".to_owned(),
-            delta: RunStepDelta {
-                step_details: StepDetailsToolCallsDelta {
-                    type_: "tool_calls".to_owned(),
-                    tool_calls: vec![ToolCallDelta::Function(FunctionToolCallDelta {
-                        index,
-                        id: first.map(|(id, _)| id.to_owned()),
-                        type_: "function".to_owned(),
-                        function: FunctionDelta {
-                            name: first.map(|(_, name)| name.to_owned()),
-                            arguments,
-                            output: first.map(|_| None),
-                        },
-                    })],
+        Self::tool_call(
+            step_id,
+            ToolCallDelta::Function(FunctionToolCallDelta {
+                index,
+                id: first.map(|(id, _)| id.to_owned()),
+                type_: "function".to_owned(),
+                function: FunctionDelta {
+                    name: first.map(|(_, name)| name.to_owned()),
+                    arguments,
+                    output: first.map(|_| None),
                 },
-            },
-        }
+            }),
+        )
     }
 }
 
