@@ -60,20 +60,30 @@ pub struct Options {
     pub score_threshold: f64,
 }
 
+impl Default for Options {
+    /// What a tool without options searches with.
+    fn default() -> Self {
+        Self {
+            max_results: DEFAULT_MAX_RESULTS,
+            ranker: FileSearchRanker::Auto,
+            score_threshold: 0.0,
+        }
+    }
+}
+
 /// The run's `file_search` options, if the run has the tool.
 pub fn options(run: &Run) -> Option<Options> {
     run.tools.iter().find_map(|t| match t {
         AssistantTool::FileSearch(opts) => {
+            let default = Options::default();
             let opts = opts.as_ref();
             let ranking = opts.and_then(|o| o.ranking_options.as_ref());
             Some(Options {
                 max_results: opts
                     .and_then(|o| o.max_num_results)
-                    .map_or(DEFAULT_MAX_RESULTS, usize::from),
-                ranker: ranking
-                    .and_then(|r| r.ranker)
-                    .unwrap_or(FileSearchRanker::Auto),
-                score_threshold: ranking.map_or(0.0, |r| r.score_threshold),
+                    .map_or(default.max_results, usize::from),
+                ranker: ranking.and_then(|r| r.ranker).unwrap_or(default.ranker),
+                score_threshold: ranking.map_or(default.score_threshold, |r| r.score_threshold),
             })
         }
         _ => None,

@@ -740,14 +740,7 @@ fn search_mode(inner: &Inner, run: &Run) -> (SearchMode, file_search::Options) {
     match (file_search::options(run), &inner.searcher) {
         (Some(opts), Some(_)) if inner.models.calls_tools(&run.model) => (SearchMode::Tool, opts),
         (Some(opts), Some(_)) => (SearchMode::UpFront, opts),
-        (opts, _) => (
-            SearchMode::Off,
-            opts.unwrap_or(file_search::Options {
-                max_results: file_search::DEFAULT_MAX_RESULTS,
-                ranker: assistd_wire::FileSearchRanker::Auto,
-                score_threshold: 0.0,
-            }),
-        ),
+        (opts, _) => (SearchMode::Off, opts.unwrap_or_default()),
     }
 }
 
