@@ -14,7 +14,6 @@ use assistd_wire::{
     FileSearchResult, FileSearchResultContent, FunctionObject, Run, RunStep, StepDetails,
     StepToolCall, TextAnnotation, VectorStoreId,
 };
-use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The name the model calls the tool by, in v1 and v2 alike.
@@ -220,7 +219,6 @@ pub fn searches(steps: &[RunStep]) -> impl Iterator<Item = &FileSearchCall> {
 /// Indices count characters, as the API's do.
 pub fn annotate(text: &str, steps: &[RunStep]) -> Vec<TextAnnotation> {
     let found: Vec<&FileSearchCall> = searches(steps).collect();
-    let mut cache: HashMap<(usize, usize), Option<(String, String)>> = HashMap::new();
     let mut out = Vec::new();
     let mut chars = 0usize;
     let mut rest = text;
@@ -232,22 +230,17 @@ pub fn annotate(text: &str, steps: &[RunStep]) -> Vec<TextAnnotation> {
         };
         let marker = &after[..close + '】'.len_utf8()];
         let len = marker.chars().count();
-        if let Some((n, m)) = parse_marker(marker) {
-            let source = cache.entry((n, m)).or_insert_with(|| {
-                let r = found.get(n)?.results.as_ref()?.get(m)?;
-                Some((r.file_id.clone(), text_of(r)))
+        let source = parse_marker(marker).and_then(|(n, m)| found.get(n)?.results.as_ref()?.get(m));
+        if let Some(r) = source {
+            out.push(TextAnnotation::FileCitation {
+                text: marker.to_owned(),
+                file_citation: FileCitation {
+                    file_id: r.file_id.clone(),
+                    quote: Some(text_of(r).chars().take(QUOTE_CHARS).collect()),
+                },
+                start_index: u32::try_from(chars).unwrap_or(u32::MAX),
+                end_index: u32::try_from(chars + len).unwrap_or(u32::MAX),
             });
-            if let Some((file_id, quote)) = source {
-                out.push(TextAnnotation::FileCitation {
-                    text: marker.to_owned(),
-                    file_citation: FileCitation {
-                        file_id: file_id.clone(),
-                        quote: Some(quote.chars().take(QUOTE_CHARS).collect()),
-                    },
-                    start_index: u32::try_from(chars).unwrap_or(u32::MAX),
-                    end_index: u32::try_from(chars + len).unwrap_or(u32::MAX),
-                });
-            }
         }
         chars += len;
         rest = &after[marker.len()..];
