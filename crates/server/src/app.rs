@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use crate::limits::Limits;
 use crate::telemetry;
+use assistd_core::search::{LexicalSearcher, Searcher};
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::ingest::{IngestConfig, IngestHandle};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// The loops that ingest files added to vector stores.
     pub ingest: IngestHandle,
+    /// Answers `file_search` queries: the search endpoint and the runs share it.
+    pub searcher: Arc<dyn Searcher>,
 }
 
 impl AppState {
@@ -180,6 +183,7 @@ async fn start_executor(
     store: &Arc<dyn Store>,
     events: &Arc<EventBus>,
     signals: Option<Arc<dyn Signals>>,
+    searcher: &Arc<dyn Searcher>,
 ) -> anyhow::Result<Option<ExecutorHandle>> {
     if settings.workers == 0 {
         return Ok(None);
@@ -207,10 +211,13 @@ async fn start_executor(
             ..ExecutorConfig::default()
         },
         signals,
-        Some(Arc::new(assistd_core::search::LexicalSearcher::new(
-            store.clone(),
-        ))),
+        Some(searcher.clone()),
     )))
+}
+
+/// The searcher over the database's chunk index.
+fn searcher(store: &Arc<dyn Store>) -> Arc<dyn Searcher> {
+    Arc::new(LexicalSearcher::new(store.clone()))
 }
 
 /// Starts `ingest_workers` ingestion loops, which extract and chunk files from `blobs`.
@@ -237,7 +244,7 @@ pub async fn run_worker(
     anyhow::ensure!(settings.workers > 0, "a worker needs workers > 0");
     let (store, signals) = open_database(&settings).await?;
     let events = Arc::new(EventBus::default());
-    let executor = start_executor(&settings, &store, &events, signals)
+    let executor = start_executor(&settings, &store, &events, signals, &searcher(&store))
         .await?
         .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
     let blobs = Blobs::from_settings(&settings).await?;
@@ -256,7 +263,8 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let (store, signals) = open_database(&settings).await?;
     let blobs = Blobs::from_settings(&settings).await?;
     let events = Arc::new(EventBus::default());
-    let executor = start_executor(&settings, &store, &events, signals.clone()).await?;
+    let searcher = searcher(&store);
+    let executor = start_executor(&settings, &store, &events, signals.clone(), &searcher).await?;
     let limits = Arc::new(Limits::new(&settings.limits));
     let ingest = start_ingest(&settings, &store, &blobs);
     Ok(AppState {
@@ -269,6 +277,7 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         events,
         signals,
         ingest,
+        searcher,
     })
 }
 

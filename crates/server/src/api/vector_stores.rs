@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, quote};
 use crate::extract::{ApiJson, RawQuery};
-use assistd_core::search::{LexicalSearcher, SearchError, SearchHit, SearchRequest, Searcher};
+use assistd_core::search::{SearchError, SearchHit, SearchRequest};
 use assistd_core::vector_stores::{self as vs, NewVectorStoreFile};
 use assistd_wire::vector_stores::{
     ChunkingStrategyRequestParam, CreateVectorStoreFileBatchRequest, CreateVectorStoreFileRequest,
@@ -315,10 +315,10 @@ pub async fn search_vector_store(
         .max_num_results
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(DEFAULT_SEARCH_RESULTS);
-    let searcher = LexicalSearcher::new(s.store.clone());
     let mut hits: Vec<SearchHit> = Vec::new();
     for query in &queries {
-        let found = searcher
+        let found = s
+            .searcher
             .search(&SearchRequest {
                 project: p.clone(),
                 vector_store_ids: vec![id.clone()],
