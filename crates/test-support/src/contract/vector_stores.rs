@@ -3,6 +3,7 @@
 
 use super::{all_asc, assert_not_found, ids, md, project_a, project_b, upload};
 use assistd_core::ingest::{IngestDone, MAX_ATTEMPTS};
+use assistd_core::search::{NewChunk, query_terms};
 use assistd_core::vector_stores::{NewVectorStore, NewVectorStoreFile, VectorStoreOrigin};
 use assistd_core::{ObjectKind, Store, StoreError};
 use assistd_wire::vector_stores::{
@@ -25,6 +26,7 @@ macro_rules! __store_contract_vector_stores {
             ingest_claim_lease_and_outcomes,
             file_delete_cascades_from_stores,
             other_projects_see_nothing,
+            completed_files_are_searchable_by_their_chunks,
         );
     };
 }
@@ -554,4 +556,70 @@ pub async fn other_projects_see_nothing(store: Arc<dyn Store>) {
         &vs.id,
     );
     store.get_vector_store(&a, &vs.id).await.unwrap();
+}
+
+/// A completed file's chunks (more than one `INSERT` holds) are found by their words, each
+/// with its index and a score in [0, 1); removing the file from the store removes them.
+pub async fn completed_files_are_searchable_by_their_chunks(store: Arc<dyn Store>) {
+    let p = project_a();
+    let f = upload(&store, &p, "assistants").await;
+    let vs = store
+        .create_vector_store(&p, new_store(None, &[&f.id]))
+        .await
+        .unwrap();
+    let job = store.claim_ingest("w", LEASE).await.unwrap().unwrap();
+    let n: i64 = 2_500;
+    let chunks = (0..n)
+        .map(|i| NewChunk {
+            text: if i == 2_345 {
+                "common words and one zeppelin".to_owned()
+            } else {
+                format!("common words number {i}")
+            },
+            start: i * 10,
+            end: i * 10 + 10,
+            tokens: 4,
+        })
+        .collect();
+    let done = IngestDone {
+        usage_bytes: 1,
+        chunks,
+    };
+    assert!(store.complete_ingest(&job, "w", &done).await.unwrap());
+    let all = store
+        .match_chunks(&p, &vs.id, &query_terms("common"), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2_500);
+    let mut indices: Vec<i64> = all.iter().map(|c| c.chunk_index).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..n).collect::<Vec<_>>());
+    assert!(all.iter().all(|c| (0.0..1.0).contains(&c.score)));
+    let rare = store
+        .match_chunks(&p, &vs.id, &query_terms("Zeppelin!"), 10)
+        .await
+        .unwrap();
+    assert_eq!(rare.len(), 1);
+    assert_eq!(rare[0].chunk_index, 2_345);
+    assert_eq!(rare[0].file_id, f.id);
+    assert_eq!(rare[0].text, "common words and one zeppelin");
+    // Another project sees nothing of it.
+    assert!(
+        store
+            .match_chunks(&project_b(), &vs.id, &query_terms("zeppelin"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .delete_vector_store_file(&p, &vs.id, &f.id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .match_chunks(&p, &vs.id, &query_terms("zeppelin"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
