@@ -36,6 +36,29 @@ pub async fn ingested(app: &TestApp, vs: &str, files: i64) {
     }
 }
 
+/// A v2 thread holding `question` and a run of `asst` on it: their ids.
+async fn ask(app: &TestApp, asst: &str, question: &str) -> (String, String) {
+    let thread = id_of(
+        &app.v2()
+            .post(
+                "/threads",
+                json!({"messages": [{"role": "user", "content": question}]}),
+            )
+            .await
+            .ok(),
+    );
+    let run = id_of(
+        &app.v2()
+            .post(
+                &format!("/threads/{thread}/runs"),
+                json!({"assistant_id": asst}),
+            )
+            .await
+            .ok(),
+    );
+    (thread, run)
+}
+
 /// The single citation of `message`, checked to slice its marker out of the text exactly.
 #[track_caller]
 fn citation(message: &Value, marker: &str) -> Value {
@@ -99,24 +122,7 @@ async fn a_v2_run_searches_its_stores_and_cites_what_it_found() {
             .await
             .ok(),
     );
-    let thread = id_of(
-        &app.v2()
-            .post(
-                "/threads",
-                json!({"messages": [{"role": "user", "content": "When is the launch?"}]}),
-            )
-            .await
-            .ok(),
-    );
-    let run = id_of(
-        &app.v2()
-            .post(
-                &format!("/threads/{thread}/runs"),
-                json!({"assistant_id": asst}),
-            )
-            .await
-            .ok(),
-    );
+    let (thread, run) = ask(&app, &asst, "When is the launch?").await;
     let done = settle(&app, &thread, &run).await;
     assert_eq!(done["status"], "completed", "{done}");
 
@@ -269,24 +275,7 @@ async fn a_search_with_no_stores_finds_nothing_and_the_run_goes_on() {
             .await
             .ok(),
     );
-    let thread = id_of(
-        &app.v2()
-            .post(
-                "/threads",
-                json!({"messages": [{"role": "user", "content": "anything?"}]}),
-            )
-            .await
-            .ok(),
-    );
-    let run = id_of(
-        &app.v2()
-            .post(
-                &format!("/threads/{thread}/runs"),
-                json!({"assistant_id": asst}),
-            )
-            .await
-            .ok(),
-    );
+    let (thread, run) = ask(&app, &asst, "anything?").await;
     assert_eq!(settle(&app, &thread, &run).await["status"], "completed");
     assert_eq!(tool_output(&up, 1), "No results were found in the files.");
 }
