@@ -20,6 +20,16 @@ use std::time::Duration;
 /// kills its worker every time must not be claimed forever.
 pub const MAX_ATTEMPTS: i64 = 3;
 
+/// The two steps of ingesting a file, claimed separately so that parsing and lexical indexing
+/// never wait behind another file's embeddings (which take a hundred times longer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestPhase {
+    /// Extract, chunk and index the text.
+    Index,
+    /// Embed the indexed chunks that have no vector yet.
+    Embed,
+}
+
 /// One file to ingest into one store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestJob {
@@ -44,8 +54,8 @@ pub struct IngestJob {
 pub struct IngestDone {
     /// Bytes the store now uses for it.
     pub usage_bytes: i64,
-    /// Its chunks, indexed with the outcome in one transaction (replacing any from an earlier
-    /// ingestion of the same file into the same store).
+    /// Its chunks, indexed in one transaction (replacing any from an earlier ingestion of the
+    /// same file into the same store).
     pub chunks: Vec<crate::search::NewChunk>,
 }
 
@@ -74,35 +84,50 @@ pub trait Ingester: Send + Sync {
     async fn ingest(&self, job: &IngestJob) -> Result<IngestDone, IngestFailure>;
 }
 
-/// The ingester until search exists: records the file as ingested, using as many bytes as the
-/// file has. Nothing is extracted, so a file's content page stays empty.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RecordOnly;
-
-#[async_trait]
-impl Ingester for RecordOnly {
-    async fn ingest(&self, job: &IngestJob) -> Result<IngestDone, IngestFailure> {
-        Ok(IngestDone {
-            usage_bytes: job.bytes,
-            chunks: Vec::new(),
-        })
-    }
-}
-
 /// The queue of files to ingest.
 #[async_trait]
 pub trait IngestStore: Send + Sync {
-    /// Claims an `in_progress` file no live lease holds, across projects, for `lease`; a file
-    /// claimed [`MAX_ATTEMPTS`] times already is failed instead. `None` when there is none.
-    async fn claim_ingest(&self, worker: &str, lease: Duration) -> StoreResult<Option<IngestJob>>;
-    /// Completes a claimed file, indexing its chunks; `false` if the claim was lost (the file was cancelled, deleted,
-    /// or claimed by another worker after the lease ran out).
-    async fn complete_ingest(
+    /// Claims an `in_progress` file at `phase` that no live lease holds, across projects, for
+    /// `lease`; a file claimed [`MAX_ATTEMPTS`] times already at that phase is failed instead.
+    /// `None` when there is none.
+    async fn claim_ingest(
+        &self,
+        worker: &str,
+        lease: Duration,
+        phase: IngestPhase,
+    ) -> StoreResult<Option<IngestJob>>;
+    /// Indexes the chunks of a file claimed for [`IngestPhase::Index`] (replacing any an
+    /// earlier claim wrote) and records the bytes they use. The file is then searchable
+    /// lexically; with `complete` it is `completed` too, otherwise it stays `in_progress` and
+    /// its claim is released for [`IngestPhase::Embed`]. `false` if the claim was lost (the
+    /// file was cancelled, deleted, or claimed by another worker after the lease ran out).
+    async fn index_chunks(
         &self,
         job: &IngestJob,
         worker: &str,
         done: &IngestDone,
+        complete: bool,
     ) -> StoreResult<bool>;
+    /// Up to `limit` chunks of the file without a vector, in order: `(row, text)`.
+    async fn unembedded_chunks(
+        &self,
+        job: &IngestJob,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>>;
+    /// Writes vectors of chunks of a claimed file (rows from
+    /// [`IngestStore::unembedded_chunks`]) built by `model`, renewing the claim for `lease`.
+    /// The store records the model of its first vectors; vectors of another model are not
+    /// written (the file stays searchable lexically). `false` if the claim was lost.
+    async fn store_embeddings(
+        &self,
+        job: &IngestJob,
+        worker: &str,
+        model: &str,
+        vectors: &[(i64, Vec<f32>)],
+        lease: Duration,
+    ) -> StoreResult<bool>;
+    /// Completes a claimed file; `false` if the claim was lost.
+    async fn complete_ingest(&self, job: &IngestJob, worker: &str) -> StoreResult<bool>;
     /// Fails a claimed file with `error`; `false` if the claim was lost.
     async fn fail_ingest(
         &self,

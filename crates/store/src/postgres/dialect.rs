@@ -69,13 +69,13 @@ pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> Sto
 
 /// The chunks of one store matching a query (`$1`, from [`chunk_query`]) best first, with their
 /// raw relevance: `ts_rank_cd` over the `english` configuration.
-pub(crate) const CHUNK_MATCH: &str = "SELECT c.file_id, f.filename, vf.attributes, c.chunk_index, c.text, CAST(ts_rank_cd(c.text_search, q.q) AS DOUBLE PRECISION) AS raw \
+pub(crate) const CHUNK_MATCH: &str = "SELECT c.seq, c.file_id, f.filename, vf.attributes, c.chunk_index, c.text, CAST(ts_rank_cd(c.text_search, q.q) AS DOUBLE PRECISION) AS raw \
      FROM vector_store_chunks c CROSS JOIN to_tsquery('english', $1) AS q (q) \
      JOIN vector_store_files vf ON vf.vector_store_id = c.vector_store_id AND vf.file_id = c.file_id \
      JOIN files f ON f.id = c.file_id \
      JOIN vector_stores vs ON vs.id = c.vector_store_id \
      WHERE c.text_search @@ q.q AND c.vector_store_id = $2 AND c.project = $3 AND vs.project = $3 \
-       AND vf.status = 'completed' AND (vs.expires_at IS NULL OR vs.expires_at > $4) \
+       AND vf.status IN ('in_progress', 'completed') AND (vs.expires_at IS NULL OR vs.expires_at > $4) \
      ORDER BY raw DESC LIMIT $5";
 
 /// A `to_tsquery` matching any of `terms` (plain words of letters and digits; each is quoted

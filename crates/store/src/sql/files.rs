@@ -220,7 +220,9 @@ impl FileStore for d::Store {
         .await
         .map_err(backend)?;
         detach(&mut tx, "messages", messages, id).await?;
-        // Assistant and message attachments go by ON DELETE CASCADE.
+        // Its chunks in vector stores have no foreign key to it (the index is per store);
+        // the stores' file rows, assistant and message attachments go by ON DELETE CASCADE.
+        super::vector_stores::delete_file_chunks(&mut tx, project, id).await?;
         let deleted = sqlx::query("DELETE FROM files WHERE id = $1 AND project = $2")
             .bind(id)
             .bind(project.as_str())

@@ -9,8 +9,8 @@ use super::{abort, backend, cursors, d, fetch_page, list_scoped, set_metadata};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
-use assistd_core::ingest::{IngestDone, IngestJob, IngestStore, MAX_ATTEMPTS};
-use assistd_core::search::{ChunkMatch, ChunkStore};
+use assistd_core::ingest::{IngestDone, IngestJob, IngestPhase, IngestStore, MAX_ATTEMPTS};
+use assistd_core::search::{ChunkMatch, ChunkStore, ChunkVector, IndexState};
 use assistd_core::vector_stores::{DAY_SECS, NewVectorStore, NewVectorStoreFile, VectorStoreStore};
 use assistd_core::{ListParams, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::vector_stores::{
@@ -817,7 +817,16 @@ struct ClaimedRow {
 
 #[async_trait]
 impl IngestStore for d::Store {
-    async fn claim_ingest(&self, worker: &str, lease: Duration) -> StoreResult<Option<IngestJob>> {
+    async fn claim_ingest(
+        &self,
+        worker: &str,
+        lease: Duration,
+        phase: IngestPhase,
+    ) -> StoreResult<Option<IngestJob>> {
+        let at_phase = match phase {
+            IngestPhase::Index => "q.indexed_at IS NULL",
+            IngestPhase::Embed => "q.indexed_at IS NOT NULL",
+        };
         loop {
             // As `claim_run_within`: one statement picks a file no live lease holds, skipping
             // rows another claimer has locked, and claims it.
@@ -825,7 +834,7 @@ impl IngestStore for d::Store {
                 "UPDATE vector_store_files SET lease_owner = $1, \
                    lease_expires_at = {now} + $2, attempts = attempts + 1 \
                  WHERE seq = (SELECT q.seq FROM vector_store_files q \
-                     WHERE q.status = $3 \
+                     WHERE q.status = $3 AND {at_phase} \
                        AND (q.lease_expires_at IS NULL OR q.lease_expires_at < {now}) \
                      ORDER BY q.seq LIMIT 1{lock}) \
                    AND status = $3 \
@@ -875,20 +884,24 @@ impl IngestStore for d::Store {
         }
     }
 
-    async fn complete_ingest(
+    async fn index_chunks(
         &self,
         job: &IngestJob,
         worker: &str,
         done: &IngestDone,
+        complete: bool,
     ) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        let n = sqlx::query(
-            "UPDATE vector_store_files SET status = $1, usage_bytes = $2, last_error = NULL, \
-               lease_owner = NULL, lease_expires_at = NULL \
+        // Released either way: completed, or left for an embedding claim, whose attempts are
+        // its own.
+        let n = sqlx::query(&format!(
+            "UPDATE vector_store_files SET usage_bytes = $1, status = $2, indexed_at = {}, \
+               attempts = 0, lease_owner = NULL, lease_expires_at = NULL \
              WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
-        )
-        .bind(COMPLETED)
+            d::NOW_MS
+        ))
         .bind(done.usage_bytes)
+        .bind(if complete { COMPLETED } else { IN_PROGRESS })
         .bind(&job.vector_store_id)
         .bind(&job.file_id)
         .bind(worker)
@@ -927,19 +940,94 @@ impl IngestStore for d::Store {
         Ok(true)
     }
 
-    async fn fail_ingest(
+    async fn unembedded_chunks(
+        &self,
+        job: &IngestJob,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        sqlx::query_as(
+            "SELECT seq, text FROM vector_store_chunks \
+             WHERE vector_store_id = $1 AND file_id = $2 AND embedding IS NULL \
+             ORDER BY chunk_index LIMIT $3",
+        )
+        .bind(&job.vector_store_id)
+        .bind(&job.file_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.reader())
+        .await
+        .map_err(backend)
+    }
+
+    async fn store_embeddings(
         &self,
         job: &IngestJob,
         worker: &str,
-        error: VectorStoreFileError,
+        model: &str,
+        vectors: &[(i64, Vec<f32>)],
+        lease: Duration,
     ) -> StoreResult<bool> {
-        let n = sqlx::query(
-            "UPDATE vector_store_files SET status = $1, last_error = $2, \
-               lease_owner = NULL, lease_expires_at = NULL \
-             WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let n = sqlx::query(&format!(
+            "UPDATE vector_store_files SET lease_expires_at = {} + $1 \
+             WHERE vector_store_id = $2 AND file_id = $3 AND lease_owner = $4 AND status = $5",
+            d::NOW_MS
+        ))
+        .bind(ms(lease))
+        .bind(&job.vector_store_id)
+        .bind(&job.file_id)
+        .bind(worker)
+        .bind(IN_PROGRESS)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        // The store's row is the version counter: taking the next version locks it, so
+        // versions commit in the order they were taken and a cache that has read version `v`
+        // has every vector up to it.
+        let version: Option<i64> = sqlx::query_scalar(
+            "UPDATE vector_stores SET index_version = index_version + 1, \
+               embedding_model = COALESCE(embedding_model, $1) \
+             WHERE id = $2 AND (embedding_model IS NULL OR embedding_model = $1) \
+             RETURNING index_version",
         )
-        .bind(FAILED)
-        .bind(Json(error))
+        .bind(model)
+        .bind(&job.vector_store_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(version) = version else {
+            // Built by another model: its vectors would not compare with these.
+            tx.commit().await.map_err(backend)?;
+            return Ok(true);
+        };
+        for (seq, v) in vectors {
+            sqlx::query(
+                "UPDATE vector_store_chunks SET embedding = $1, embedded_version = $2 \
+                 WHERE seq = $3 AND vector_store_id = $4 AND file_id = $5",
+            )
+            .bind(encode_vector(v))
+            .bind(version)
+            .bind(seq)
+            .bind(&job.vector_store_id)
+            .bind(&job.file_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn complete_ingest(&self, job: &IngestJob, worker: &str) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE vector_store_files SET status = $1, last_error = NULL, \
+               lease_owner = NULL, lease_expires_at = NULL \
+             WHERE vector_store_id = $2 AND file_id = $3 AND lease_owner = $4 AND status = $5",
+        )
+        .bind(COMPLETED)
         .bind(&job.vector_store_id)
         .bind(&job.file_id)
         .bind(worker)
@@ -950,25 +1038,100 @@ impl IngestStore for d::Store {
         .rows_affected();
         Ok(n > 0)
     }
+
+    async fn fail_ingest(
+        &self,
+        job: &IngestJob,
+        worker: &str,
+        error: VectorStoreFileError,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await.map_err(backend)?;
+        let n = sqlx::query(
+            "UPDATE vector_store_files SET status = $1, last_error = $2, usage_bytes = 0, \
+               lease_owner = NULL, lease_expires_at = NULL \
+             WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
+        )
+        .bind(FAILED)
+        .bind(Json(error))
+        .bind(&job.vector_store_id)
+        .bind(&job.file_id)
+        .bind(worker)
+        .bind(IN_PROGRESS)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if n > 0 {
+            // A failed file is not searchable: what an earlier step indexed goes.
+            delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(n > 0)
+    }
 }
 
-/// Removes the chunks of `file_id` in store `id`.
+/// Removes the chunks of `file_id` in store `id`, starting a new generation of the store's
+/// index when there were any (caches of the old one rebuild).
 async fn delete_chunks(
     conn: &mut d::Conn,
     id: &VectorStoreId,
     file_id: &FileId,
 ) -> StoreResult<()> {
-    sqlx::query("DELETE FROM vector_store_chunks WHERE vector_store_id = $1 AND file_id = $2")
+    let n =
+        sqlx::query("DELETE FROM vector_store_chunks WHERE vector_store_id = $1 AND file_id = $2")
+            .bind(id)
+            .bind(file_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    if n > 0 {
+        sqlx::query(
+            "UPDATE vector_stores SET chunks_generation = chunks_generation + 1 WHERE id = $1",
+        )
         .bind(id)
-        .bind(file_id)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
+    }
     Ok(())
+}
+
+/// Removes the chunks of `file_id` in every store (the file itself is being deleted).
+pub(crate) async fn delete_file_chunks(
+    conn: &mut d::Conn,
+    project: &Project,
+    file_id: &FileId,
+) -> StoreResult<()> {
+    let stores: Vec<VectorStoreId> = sqlx::query_scalar(
+        "SELECT DISTINCT vector_store_id FROM vector_store_chunks WHERE file_id = $1 AND project = $2",
+    )
+    .bind(file_id)
+    .bind(project.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for id in stores {
+        delete_chunks(conn, &id, file_id).await?;
+    }
+    Ok(())
+}
+
+/// A vector as stored: little-endian `f32`s.
+fn encode_vector(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The vector of [`encode_vector`]; a trailing partial value (never written) is dropped.
+fn decode_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 #[derive(FromRow)]
 struct ChunkRow {
+    seq: i64,
     file_id: String,
     filename: String,
     attributes: Option<Json<Attributes>>,
@@ -1003,6 +1166,7 @@ impl ChunkStore for d::Store {
             .map(|r| {
                 let raw = r.raw.max(0.0);
                 ChunkMatch {
+                    seq: r.seq,
                     file_id: FileId::from(r.file_id),
                     filename: r.filename,
                     attributes: r.attributes.map(|a| a.0),
@@ -1010,6 +1174,110 @@ impl ChunkStore for d::Store {
                     text: r.text,
                     score: raw / (raw + d::RANK_HALF),
                 }
+            })
+            .collect())
+    }
+
+    async fn index_state(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+    ) -> StoreResult<Option<IndexState>> {
+        let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT chunks_generation, index_version, embedding_model FROM vector_stores \
+             WHERE id = $1 AND project = $2 AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(store_id)
+        .bind(project.as_str())
+        .bind(now())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(backend)?;
+        Ok(row.map(|(generation, version, model)| IndexState {
+            generation,
+            version,
+            model,
+        }))
+    }
+
+    async fn chunk_vectors(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        after_version: i64,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChunkVector>> {
+        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, embedded_version, embedding FROM vector_store_chunks \
+             WHERE vector_store_id = $1 AND project = $2 AND embedded_version IS NOT NULL \
+               AND (embedded_version > $3 OR (embedded_version = $3 AND seq > $4)) \
+             ORDER BY embedded_version, seq LIMIT $5",
+        )
+        .bind(store_id)
+        .bind(project.as_str())
+        .bind(after_version)
+        .bind(after_seq)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.reader())
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, version, bytes)| ChunkVector {
+                seq,
+                version,
+                vector: decode_vector(&bytes),
+            })
+            .collect())
+    }
+
+    async fn chunks_by_seq(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        seqs: &[i64],
+    ) -> StoreResult<Vec<ChunkMatch>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<d::Db>::new(
+            "SELECT c.seq, c.file_id, f.filename, vf.attributes, c.chunk_index, c.text, \
+               CAST(0 AS DOUBLE PRECISION) AS raw \
+             FROM vector_store_chunks c \
+             JOIN vector_store_files vf ON vf.vector_store_id = c.vector_store_id AND vf.file_id = c.file_id \
+             JOIN files f ON f.id = c.file_id \
+             JOIN vector_stores vs ON vs.id = c.vector_store_id \
+             WHERE c.vector_store_id = ",
+        );
+        qb.push_bind(store_id)
+            .push(" AND c.project = ")
+            .push_bind(project.as_str())
+            .push(" AND vs.project = ")
+            .push_bind(project.as_str())
+            .push(" AND vf.status IN ('in_progress', 'completed') AND (vs.expires_at IS NULL OR vs.expires_at > ")
+            .push_bind(now())
+            .push(") AND c.seq IN (");
+        let mut list = qb.separated(", ");
+        for s in seqs {
+            list.push_bind(*s);
+        }
+        list.push_unseparated(")");
+        let rows: Vec<ChunkRow> = qb
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ChunkMatch {
+                seq: r.seq,
+                file_id: FileId::from(r.file_id),
+                filename: r.filename,
+                attributes: r.attributes.map(|a| a.0),
+                chunk_index: r.chunk_index,
+                text: r.text,
+                score: 0.0,
             })
             .collect())
     }

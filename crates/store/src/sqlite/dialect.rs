@@ -60,13 +60,13 @@ pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> Sto
 
 /// The chunks of one store matching a query (`$1`, from [`chunk_query`]) best first, with their
 /// raw relevance: FTS5's `bm25()`, negated so that higher is better.
-pub(crate) const CHUNK_MATCH: &str = "SELECT c.file_id, f.filename, vf.attributes, c.chunk_index, c.text, -bm25(vector_store_chunks_fts) AS raw \
+pub(crate) const CHUNK_MATCH: &str = "SELECT c.seq, c.file_id, f.filename, vf.attributes, c.chunk_index, c.text, -bm25(vector_store_chunks_fts) AS raw \
      FROM vector_store_chunks_fts JOIN vector_store_chunks c ON c.seq = vector_store_chunks_fts.rowid \
      JOIN vector_store_files vf ON vf.vector_store_id = c.vector_store_id AND vf.file_id = c.file_id \
      JOIN files f ON f.id = c.file_id \
      JOIN vector_stores vs ON vs.id = c.vector_store_id \
      WHERE vector_store_chunks_fts MATCH $1 AND c.vector_store_id = $2 AND c.project = $3 AND vs.project = $3 \
-       AND vf.status = 'completed' AND (vs.expires_at IS NULL OR vs.expires_at > $4) \
+       AND vf.status IN ('in_progress', 'completed') AND (vs.expires_at IS NULL OR vs.expires_at > $4) \
      ORDER BY raw DESC LIMIT $5";
 
 /// An FTS5 query matching any of `terms` (plain words, each quoted, so nothing in them is

@@ -2,8 +2,8 @@
 //! up, batch membership and cancel, the claim and its lease, and the cascade of a file delete.
 
 use super::{all_asc, assert_not_found, ids, md, project_a, project_b, upload};
-use assistd_core::ingest::{IngestDone, MAX_ATTEMPTS};
-use assistd_core::search::{NewChunk, query_terms};
+use assistd_core::ingest::{IngestDone, IngestPhase, MAX_ATTEMPTS};
+use assistd_core::search::{IndexState, NewChunk, query_terms};
 use assistd_core::vector_stores::{NewVectorStore, NewVectorStoreFile, VectorStoreOrigin};
 use assistd_core::{ObjectKind, Store, StoreError};
 use assistd_wire::vector_stores::{
@@ -27,6 +27,7 @@ macro_rules! __store_contract_vector_stores {
             file_delete_cascades_from_stores,
             other_projects_see_nothing,
             completed_files_are_searchable_by_their_chunks,
+            embeddings_resume_version_and_go_with_their_file,
         );
     };
 }
@@ -57,16 +58,21 @@ fn vs_file(id: &FileId) -> NewVectorStoreFile {
 /// Ingests every queued file with the record-only outcome; returns how many.
 async fn drain(store: &Arc<dyn Store>) -> usize {
     let mut n = 0;
-    while let Some(job) = store.claim_ingest("drain", LEASE).await.unwrap() {
+    while let Some(job) = store
+        .claim_ingest("drain", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+    {
         assert!(
             store
-                .complete_ingest(
+                .index_chunks(
                     &job,
                     "drain",
                     &IngestDone {
                         usage_bytes: job.bytes,
                         chunks: Vec::new(),
-                    }
+                    },
+                    true
                 )
                 .await
                 .unwrap()
@@ -272,7 +278,11 @@ pub async fn batch_membership_and_cancel(store: Arc<dyn Store>) {
     let f1 = upload(&store, &p, "assistants").await;
     let f2 = upload(&store, &p, "assistants").await;
     // A claim taken before the cancel must not complete the file after it.
-    let claimed = store.claim_ingest("w1", LEASE).await.unwrap().unwrap();
+    let claimed = store
+        .claim_ingest("w1", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed.file_id, outside.id);
     let batch = store
         .create_vector_store_file_batch(
@@ -289,7 +299,11 @@ pub async fn batch_membership_and_cancel(store: Arc<dyn Store>) {
     assert_eq!(batch.object, "vector_store.files_batch");
     assert_eq!(batch.status, VectorStoreFileStatus::InProgress);
     assert_eq!(batch.file_counts, FileCounts::new(2, 0, 0, 0));
-    let claimed_f1 = store.claim_ingest("w2", LEASE).await.unwrap().unwrap();
+    let claimed_f1 = store
+        .claim_ingest("w2", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed_f1.file_id, f1.id);
 
     let cancelled = store
@@ -300,13 +314,14 @@ pub async fn batch_membership_and_cancel(store: Arc<dyn Store>) {
     assert_eq!(cancelled.file_counts, FileCounts::new(0, 0, 0, 2));
     assert!(
         !store
-            .complete_ingest(
+            .index_chunks(
                 &claimed_f1,
                 "w2",
                 &IngestDone {
                     usage_bytes: 1,
                     chunks: Vec::new()
-                }
+                },
+                true
             )
             .await
             .unwrap(),
@@ -317,13 +332,14 @@ pub async fn batch_membership_and_cancel(store: Arc<dyn Store>) {
     assert_eq!(vs_now.file_counts, FileCounts::new(1, 0, 0, 2));
     assert!(
         store
-            .complete_ingest(
+            .index_chunks(
                 &claimed,
                 "w1",
                 &IngestDone {
                     usage_bytes: 5,
                     chunks: Vec::new()
-                }
+                },
+                true
             )
             .await
             .unwrap()
@@ -373,7 +389,7 @@ pub async fn ingest_claim_lease_and_outcomes(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let j1 = store
-        .claim_ingest("a", Duration::from_millis(1))
+        .claim_ingest("a", Duration::from_millis(1), IngestPhase::Index)
         .await
         .unwrap()
         .unwrap();
@@ -381,22 +397,31 @@ pub async fn ingest_claim_lease_and_outcomes(store: Arc<dyn Store>) {
     assert_eq!(j1.bytes, f1.bytes);
     assert_eq!(j1.vector_store_id, vs.id);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let j2 = store.claim_ingest("b", LEASE).await.unwrap().unwrap();
+    let j2 = store
+        .claim_ingest("b", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(j2.file_id, f1.id);
     assert_eq!(j2.attempt, 2);
     assert!(
-        store.claim_ingest("c", LEASE).await.unwrap().is_none(),
+        store
+            .claim_ingest("c", LEASE, IngestPhase::Index)
+            .await
+            .unwrap()
+            .is_none(),
         "a live lease keeps the file"
     );
     assert!(
         !store
-            .complete_ingest(
+            .index_chunks(
                 &j1,
                 "a",
                 &IngestDone {
                     usage_bytes: 1,
                     chunks: Vec::new()
-                }
+                },
+                true
             )
             .await
             .unwrap(),
@@ -434,14 +459,20 @@ pub async fn ingest_claim_lease_and_outcomes(store: Arc<dyn Store>) {
     for _ in 0..MAX_ATTEMPTS {
         assert!(
             store
-                .claim_ingest("dies", Duration::from_millis(1))
+                .claim_ingest("dies", Duration::from_millis(1), IngestPhase::Index)
                 .await
                 .unwrap()
                 .is_some()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(store.claim_ingest("next", LEASE).await.unwrap().is_none());
+    assert!(
+        store
+            .claim_ingest("next", LEASE, IngestPhase::Index)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let f = store
         .get_vector_store_file(&p, &vs.id, &f2.id)
         .await
@@ -567,7 +598,11 @@ pub async fn completed_files_are_searchable_by_their_chunks(store: Arc<dyn Store
         .create_vector_store(&p, new_store(None, &[&f.id]))
         .await
         .unwrap();
-    let job = store.claim_ingest("w", LEASE).await.unwrap().unwrap();
+    let job = store
+        .claim_ingest("w", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+        .unwrap();
     let n: i64 = 2_500;
     let chunks = (0..n)
         .map(|i| NewChunk {
@@ -585,7 +620,7 @@ pub async fn completed_files_are_searchable_by_their_chunks(store: Arc<dyn Store
         usage_bytes: 1,
         chunks,
     };
-    assert!(store.complete_ingest(&job, "w", &done).await.unwrap());
+    assert!(store.index_chunks(&job, "w", &done, true).await.unwrap());
     let all = store
         .match_chunks(&p, &vs.id, &query_terms("common"), 5_000)
         .await
@@ -622,4 +657,215 @@ pub async fn completed_files_are_searchable_by_their_chunks(store: Arc<dyn Store
             .unwrap()
             .is_empty()
     );
+}
+
+fn chunk(text: &str) -> NewChunk {
+    NewChunk {
+        text: text.to_owned(),
+        start: 0,
+        end: 1,
+        tokens: 1,
+    }
+}
+
+/// Indexing leaves a file `in_progress` and searchable lexically; its embeddings are claimed
+/// apart, written under the claim a batch at a time with a version each, resumed by the next
+/// claimer when the first dies, refused from a claimer that lost the file, and kept to the
+/// model that built the store. Removing a file from the store, or deleting the file, removes
+/// its chunks and starts a new generation.
+pub async fn embeddings_resume_version_and_go_with_their_file(store: Arc<dyn Store>) {
+    let p = project_a();
+    let (f, g) = (
+        upload(&store, &p, "assistants").await,
+        upload(&store, &p, "assistants").await,
+    );
+    let vs = store
+        .create_vector_store(&p, new_store(None, &[&f.id]))
+        .await
+        .unwrap();
+    let job = store
+        .claim_ingest("i", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+        .unwrap();
+    let done = IngestDone {
+        usage_bytes: 30,
+        chunks: vec![chunk("alpha one"), chunk("beta two"), chunk("gamma three")],
+    };
+    assert!(store.index_chunks(&job, "i", &done, false).await.unwrap());
+    let file = store
+        .get_vector_store_file(&p, &vs.id, &f.id)
+        .await
+        .unwrap();
+    assert_eq!(file.status, VectorStoreFileStatus::InProgress);
+    let found = store
+        .match_chunks(&p, &vs.id, &query_terms("beta"), 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "searchable lexically before its vectors");
+    let state = |s: Option<IndexState>| s.expect("the store's index state");
+    let before = state(store.index_state(&p, &vs.id).await.unwrap());
+    assert_eq!((before.version, before.model.as_deref()), (0, None));
+    assert!(
+        store
+            .index_state(&project_b(), &vs.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert!(
+        store
+            .claim_ingest("i2", LEASE, IngestPhase::Index)
+            .await
+            .unwrap()
+            .is_none(),
+        "an indexed file is not parsed again"
+    );
+    // The first embedder writes two vectors, then dies (its claim lapses).
+    let e1 = store
+        .claim_ingest("e1", LEASE, IngestPhase::Embed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((e1.file_id.clone(), e1.attempt), (f.id.clone(), 1));
+    let first = store.unembedded_chunks(&e1, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|c| c.1.as_str()).collect::<Vec<_>>(),
+        ["alpha one", "beta two"]
+    );
+    let vectors: Vec<(i64, Vec<f32>)> = first
+        .iter()
+        .map(|(seq, _)| (*seq, vec![0.6, 0.8]))
+        .collect();
+    assert!(
+        store
+            .store_embeddings(&e1, "e1", "m1", &vectors, Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let e2 = store
+        .claim_ingest("e2", LEASE, IngestPhase::Embed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e2.file_id, f.id);
+    let rest = store.unembedded_chunks(&e2, 16).await.unwrap();
+    assert_eq!(rest.len(), 1, "the next claim embeds only what is left");
+    assert!(
+        !store
+            .store_embeddings(&e1, "e1", "m1", &vectors, LEASE)
+            .await
+            .unwrap(),
+        "a claimer that lost the file writes nothing"
+    );
+    // Another model's vectors are not mixed into the store's.
+    let last = vec![(rest[0].0, vec![1.0, 0.0])];
+    assert!(
+        store
+            .store_embeddings(&e2, "e2", "m2", &last, LEASE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.unembedded_chunks(&e2, 16).await.unwrap().len(), 1);
+    assert!(
+        store
+            .store_embeddings(&e2, "e2", "m1", &last, LEASE)
+            .await
+            .unwrap()
+    );
+    let now = state(store.index_state(&p, &vs.id).await.unwrap());
+    assert_eq!(now.model.as_deref(), Some("m1"));
+    assert_eq!(now.generation, before.generation);
+    assert!(now.version >= 2);
+    let all = store.chunk_vectors(&p, &vs.id, 0, 0, 100).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.windows(2)
+            .all(|w| (w[0].version, w[0].seq) < (w[1].version, w[1].seq))
+    );
+    assert_eq!(all[2].vector, vec![1.0, 0.0]);
+    assert_eq!(all[0].vector, vec![0.6, 0.8]);
+    // Paging continues after the last vector read.
+    let after = store
+        .chunk_vectors(&p, &vs.id, all[0].version, all[0].seq, 1)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].seq, all[1].seq);
+    assert!(
+        store
+            .chunk_vectors(&project_b(), &vs.id, 0, 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.complete_ingest(&e2, "e2").await.unwrap());
+    let file = store
+        .get_vector_store_file(&p, &vs.id, &f.id)
+        .await
+        .unwrap();
+    assert_eq!(file.status, VectorStoreFileStatus::Completed);
+    assert_eq!(file.usage_bytes, 30);
+    let seqs: Vec<i64> = all.iter().map(|c| c.seq).collect();
+    let shown = store.chunks_by_seq(&p, &vs.id, &seqs).await.unwrap();
+    assert_eq!(shown.len(), 3);
+    assert!(shown.iter().all(|c| c.file_id == f.id && c.score == 0.0));
+    assert!(
+        store
+            .chunks_by_seq(&project_b(), &vs.id, &seqs)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Removing the file from the store takes its chunks and starts a new generation.
+    store
+        .delete_vector_store_file(&p, &vs.id, &f.id)
+        .await
+        .unwrap();
+    let removed = state(store.index_state(&p, &vs.id).await.unwrap());
+    assert!(removed.generation > now.generation);
+    assert!(
+        store
+            .chunk_vectors(&p, &vs.id, 0, 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleting a file takes its chunks from every store.
+    store
+        .create_vector_store_file(&p, &vs.id, vs_file(&g.id))
+        .await
+        .unwrap();
+    let jg = store
+        .claim_ingest("i3", LEASE, IngestPhase::Index)
+        .await
+        .unwrap()
+        .unwrap();
+    let one = IngestDone {
+        usage_bytes: 5,
+        chunks: vec![chunk("delta four")],
+    };
+    assert!(store.index_chunks(&jg, "i3", &one, true).await.unwrap());
+    assert_eq!(
+        store
+            .match_chunks(&p, &vs.id, &query_terms("delta"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.delete_file(&p, &g.id).await.unwrap();
+    assert!(
+        store
+            .match_chunks(&p, &vs.id, &query_terms("delta"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let gone = state(store.index_state(&p, &vs.id).await.unwrap());
+    assert!(gone.generation > removed.generation);
 }

@@ -7,6 +7,12 @@
 //! - A [`Searcher`] answers a query over vector stores with hits whose scores are in `[0, 1]`,
 //!   so that a `score_threshold` means the same thing for every query.
 
+mod dense;
+mod hybrid;
+
+pub use dense::{StoreVectors, VectorCache};
+pub use hybrid::{HybridConfig, HybridSearcher, Ranking};
+
 use crate::project::Project;
 use assistd_wire::vector_stores::Attributes;
 use assistd_wire::{FileId, VectorStoreId};
@@ -103,6 +109,8 @@ pub trait Searcher: Send + Sync {
 /// A chunk the lexical index matched, with the backend's raw relevance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkMatch {
+    /// The chunk's row: the key the dense index knows it by.
+    pub seq: i64,
     /// The file.
     pub file_id: FileId,
     /// The file's name.
@@ -114,21 +122,75 @@ pub struct ChunkMatch {
     /// The chunk's text.
     pub text: String,
     /// Already in `[0, 1)`, saturating: `raw / (raw + k)` with the backend's own `k`, so the
-    /// score of a chunk does not depend on what else the page holds.
+    /// score of a chunk does not depend on what else the page holds (0 where the chunk was
+    /// looked up by its row rather than matched).
     pub score: f64,
+}
+
+/// What a store's dense index holds now, for a cache to tell whether it is current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexState {
+    /// Bumped whenever chunks are removed: a cache of another generation is rebuilt whole.
+    pub generation: i64,
+    /// Bumped by every batch of vectors written; chunks carry the version that embedded them.
+    pub version: i64,
+    /// The embedding model that built the vectors (`None`: none written yet).
+    pub model: Option<String>,
+}
+
+/// One chunk's vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkVector {
+    /// The chunk's row.
+    pub seq: i64,
+    /// The index version that wrote it.
+    pub version: i64,
+    /// L2-normalized.
+    pub vector: Vec<f32>,
 }
 
 /// The chunk index of vector stores.
 #[async_trait]
 pub trait ChunkStore: Send + Sync {
-    /// The best `limit` chunks of completed files of `store_id` (an unexpired store of
-    /// `project`) matching any of `terms` (lower-case words of letters and digits), best first.
+    /// The best `limit` chunks of `in_progress` and `completed` files of `store_id` (an
+    /// unexpired store of `project`; a file's chunks are searchable lexically while its vectors
+    /// are still being computed) matching any of `terms` (lower-case words of letters and digits), best first.
     async fn match_chunks(
         &self,
         project: &Project,
         store_id: &VectorStoreId,
         terms: &[String],
         limit: usize,
+    ) -> crate::store::StoreResult<Vec<ChunkMatch>>;
+
+    /// The dense index's state of `store_id`; `None` when the store is missing, expired or
+    /// another project's.
+    async fn index_state(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+    ) -> crate::store::StoreResult<Option<IndexState>>;
+
+    /// At most `limit` vectors of `store_id` after `(after_version, after_seq)` in (version,
+    /// row) order: `(v, 0)` starts after version `v`, and the last vector of a page continues
+    /// it. Whatever the files' status: [`ChunkStore::chunks_by_seq`] decides what a search may
+    /// show.
+    async fn chunk_vectors(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        after_version: i64,
+        after_seq: i64,
+        limit: usize,
+    ) -> crate::store::StoreResult<Vec<ChunkVector>>;
+
+    /// The chunks of `seqs` in `store_id` that a search may show (of files `in_progress` or
+    /// `completed`, in an unexpired store), each with score 0, in no particular order.
+    async fn chunks_by_seq(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        seqs: &[i64],
     ) -> crate::store::StoreResult<Vec<ChunkMatch>>;
 }
 
@@ -153,61 +215,6 @@ pub fn query_terms(query: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Searches with the lexical index of the one database (SQLite FTS5 `bm25()`, PostgreSQL
-/// full-text `ts_rank_cd`), so every instance sees the same index.
-pub struct LexicalSearcher {
-    store: std::sync::Arc<dyn ChunkStore>,
-}
-
-impl LexicalSearcher {
-    /// A searcher over `store`.
-    pub fn new(store: std::sync::Arc<dyn ChunkStore>) -> Self {
-        Self { store }
-    }
-}
-
-/// Candidates read per store before the filter and the threshold apply.
-const CANDIDATES: usize = 200;
-
-#[async_trait]
-impl Searcher for LexicalSearcher {
-    async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
-        let terms = query_terms(&req.query);
-        if terms.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut hits = Vec::new();
-        for id in &req.vector_store_ids {
-            let found = self
-                .store
-                .match_chunks(&req.project, id, &terms, CANDIDATES)
-                .await?;
-            hits.extend(
-                found
-                    .into_iter()
-                    .filter(|c| c.score >= req.score_threshold)
-                    .filter(|c| {
-                        req.filter
-                            .as_ref()
-                            .is_none_or(|f| matches_filter(f, c.attributes.as_ref()))
-                    })
-                    .map(|c| SearchHit {
-                        vector_store_id: id.clone(),
-                        file_id: c.file_id,
-                        filename: c.filename,
-                        attributes: c.attributes,
-                        chunk_index: c.chunk_index,
-                        text: c.text,
-                        score: c.score,
-                    }),
-            );
-        }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        hits.truncate(req.max_results);
-        Ok(hits)
-    }
 }
 
 /// Whether a file's `attributes` pass a (checked) `ComparisonFilter` or `CompoundFilter`. A

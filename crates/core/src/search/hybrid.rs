@@ -1,0 +1,268 @@
+//! The searcher: lexical and dense candidates of each store, fused into one score in `[0, 1]`.
+//!
+//! Lexical relevance comes from the database's full-text index, already saturated into
+//! `[0, 1)` by the backend; dense relevance is the cosine of the query's and the chunk's
+//! vectors, clamped at 0. The fused score is their weighted sum, `w·dense + (1 − w)·lexical`:
+//! both halves are scores of the chunk alone, not ranks within a page, so a `score_threshold`
+//! means the same for every query. A chunk only the dense half found is scored with a lexical 0
+//! (it shares no word with the query); one only the lexical half found gets its exact cosine,
+//! since every vector of the store is at hand. A store whose vectors are missing or were built
+//! by another model, or a query the embedder fails on, is searched lexically alone rather than
+//! not at all.
+
+use super::dense::VectorCache;
+use super::{
+    ChunkMatch, ChunkStore, Embedder, SearchError, SearchHit, SearchRequest, Searcher,
+    matches_filter, query_terms,
+};
+use assistd_wire::VectorStoreId;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which halves a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ranking {
+    /// The full-text index only.
+    Lexical,
+    /// Vectors only (lexical where a store has none).
+    Dense,
+    /// Both, fused.
+    #[default]
+    Hybrid,
+}
+
+/// Candidates read from each half per store before filters and the threshold apply.
+const CANDIDATES: usize = 200;
+
+/// How a [`HybridSearcher`] ranks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HybridConfig {
+    /// Which halves are used.
+    pub ranking: Ranking,
+    /// `w` of the fused score, in `[0, 1]`.
+    pub dense_weight: f64,
+    /// Memory for the stores' vectors, in bytes.
+    pub cache_bytes: usize,
+}
+
+/// Searches the one database's chunk index, lexically and (with an embedder) densely.
+pub struct HybridSearcher {
+    store: Arc<dyn ChunkStore>,
+    embedder: Option<Arc<dyn Embedder>>,
+    config: HybridConfig,
+    cache: VectorCache,
+}
+
+impl HybridSearcher {
+    /// A searcher over `store`; without `embedder` it is lexical whatever `config` says.
+    pub fn new(
+        store: Arc<dyn ChunkStore>,
+        embedder: Option<Arc<dyn Embedder>>,
+        config: HybridConfig,
+    ) -> Self {
+        let config = HybridConfig {
+            ranking: if embedder.is_some() {
+                config.ranking
+            } else {
+                Ranking::Lexical
+            },
+            dense_weight: config.dense_weight.clamp(0.0, 1.0),
+            ..config
+        };
+        Self {
+            cache: VectorCache::new(config.cache_bytes),
+            store,
+            embedder,
+            config,
+        }
+    }
+
+    /// How it ranks (after falling back to lexical without an embedder).
+    pub fn config(&self) -> HybridConfig {
+        self.config
+    }
+
+    /// The query's vector, or `None` when the search goes without one.
+    async fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>, SearchError> {
+        let Some(embedder) = self.embedder.as_ref() else {
+            return Ok(None);
+        };
+        if self.config.ranking == Ranking::Lexical {
+            return Ok(None);
+        }
+        match embedder.embed(&[query.to_owned()]).await {
+            Ok(mut v) if v.len() == 1 => Ok(v.pop()),
+            Ok(_) => {
+                tracing::warn!("the embedder answered a query with no vector: lexical only");
+                Ok(None)
+            }
+            Err(e) if self.config.ranking == Ranking::Dense => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "embedding a query failed: lexical only");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The scored candidates of one store, unfiltered.
+    async fn search_store(
+        &self,
+        req: &SearchRequest,
+        id: &VectorStoreId,
+        terms: &[String],
+        query: Option<&[f32]>,
+    ) -> Result<Vec<(ChunkMatch, f64)>, SearchError> {
+        let lexical_of = |store: &Arc<dyn ChunkStore>| {
+            let store = store.clone();
+            async move {
+                if terms.is_empty() {
+                    return Ok(Vec::new());
+                }
+                store
+                    .match_chunks(&req.project, id, terms, CANDIDATES)
+                    .await
+            }
+        };
+        let dense_only = self.config.ranking == Ranking::Dense;
+        let lexical = if dense_only {
+            Vec::new()
+        } else {
+            lexical_of(&self.store).await?
+        };
+        let dense = match (query, self.embedder.as_ref()) {
+            (Some(q), Some(embedder)) => {
+                self.dense_scores(req, id, q, embedder.model(), &lexical)
+                    .await?
+            }
+            _ => None,
+        };
+        let Some((nearest, exact)) = dense else {
+            // No vectors to rank by: the words are all there is, even when asked for dense.
+            let lexical = if dense_only {
+                lexical_of(&self.store).await?
+            } else {
+                lexical
+            };
+            return Ok(lexical
+                .into_iter()
+                .map(|c| {
+                    let s = c.score;
+                    (c, s)
+                })
+                .collect());
+        };
+        let w = self.config.dense_weight;
+        let fuse = |lex: f64, cos: Option<f32>| match cos {
+            Some(c) if dense_only => f64::from(c.max(0.0)),
+            Some(c) => w * f64::from(c.max(0.0)) + (1.0 - w) * lex,
+            // Not embedded yet: its lexical score stands alone until it is.
+            None => lex,
+        };
+        let mut out: Vec<(ChunkMatch, f64)> = Vec::with_capacity(lexical.len() + nearest.len());
+        let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        for c in lexical {
+            seen.insert(c.seq);
+            let s = fuse(c.score, exact.get(&c.seq).copied());
+            out.push((c, s));
+        }
+        let missing: Vec<i64> = nearest
+            .iter()
+            .map(|n| n.0)
+            .filter(|s| !seen.contains(s))
+            .collect();
+        if !missing.is_empty() {
+            let cos: HashMap<i64, f32> = nearest.into_iter().collect();
+            for c in self.store.chunks_by_seq(&req.project, id, &missing).await? {
+                let s = fuse(0.0, cos.get(&c.seq).copied());
+                out.push((c, s));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The store's nearest rows to `query` and the exact cosine of each lexical candidate;
+    /// `None` when the store has no vectors of `model`.
+    async fn dense_scores(
+        &self,
+        req: &SearchRequest,
+        id: &VectorStoreId,
+        query: &[f32],
+        model: &str,
+        lexical: &[ChunkMatch],
+    ) -> Result<Option<(Vec<(i64, f32)>, HashMap<i64, f32>)>, SearchError> {
+        let Some(state) = self.store.index_state(&req.project, id).await? else {
+            return Ok(None);
+        };
+        if state.model.as_deref() != Some(model) {
+            return Ok(None);
+        }
+        let vectors = self
+            .cache
+            .current(&*self.store, &req.project, id, &state)
+            .await?
+            .read_owned()
+            .await;
+        if vectors.is_empty() {
+            return Ok(None);
+        }
+        let query = query.to_vec();
+        let seqs: Vec<i64> = lexical.iter().map(|c| c.seq).collect();
+        // A scan of a large store is milliseconds of CPU: off the async threads.
+        let scored = tokio::task::spawn_blocking(move || {
+            let nearest = vectors.nearest(&query, CANDIDATES);
+            let exact: HashMap<i64, f32> = seqs
+                .into_iter()
+                .filter_map(|s| vectors.similarity(&query, s).map(|c| (s, c)))
+                .collect();
+            (nearest, exact)
+        })
+        .await;
+        match scored {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "scoring vectors failed: lexical only");
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Searcher for HybridSearcher {
+    async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        let terms = query_terms(&req.query);
+        let query = self.query_vector(&req.query).await?;
+        if terms.is_empty() && query.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut hits = Vec::new();
+        for id in &req.vector_store_ids {
+            let found = self.search_store(req, id, &terms, query.as_deref()).await?;
+            hits.extend(
+                found
+                    .into_iter()
+                    .filter(|(_, score)| *score >= req.score_threshold)
+                    .filter(|(c, _)| {
+                        req.filter
+                            .as_ref()
+                            .is_none_or(|f| matches_filter(f, c.attributes.as_ref()))
+                    })
+                    .map(|(c, score)| SearchHit {
+                        vector_store_id: id.clone(),
+                        file_id: c.file_id,
+                        filename: c.filename,
+                        attributes: c.attributes,
+                        chunk_index: c.chunk_index,
+                        text: c.text,
+                        score,
+                    }),
+            );
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(req.max_results);
+        Ok(hits)
+    }
+}
