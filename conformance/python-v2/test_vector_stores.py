@@ -82,7 +82,8 @@ def test_vector_store_files(client):
     assert [x.id for x in client.vector_stores.files.list(vs.id, filter="completed")] == [f.id]
     assert client.vector_stores.files.list(vs.id, filter="failed").data == []
     page = client.vector_stores.files.content(f.id, vector_store_id=vs.id)
-    assert all(c.type in (None, "text") for c in page.data)
+    assert all(c.type == "text" for c in page.data)
+    assert "".join(c.text for c in page.data) == "attr file"
     d = client.vector_stores.files.delete(f.id, vector_store_id=vs.id)
     assert (d.id, d.deleted, d.object) == (f.id, True, "vector_store.file.deleted")
     assert client.vector_stores.files.list(vs.id).data == []

@@ -184,6 +184,17 @@ pub trait ChunkStore: Send + Sync {
         limit: usize,
     ) -> crate::store::StoreResult<Vec<ChunkVector>>;
 
+    /// Up to `limit` chunks of `file_id` in `store_id` after chunk `after_index` (-1 for the
+    /// first), in order, as `(index, start, text)`: what the file's content page is made of.
+    async fn file_chunks(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        file_id: &FileId,
+        after_index: i64,
+        limit: usize,
+    ) -> crate::store::StoreResult<Vec<(i64, i64, String)>>;
+
     /// The chunks of `seqs` in `store_id` that a search may show (of files `in_progress` or
     /// `completed`, in an unexpired store), each with score 0, in no particular order.
     async fn chunks_by_seq(
@@ -192,6 +203,15 @@ pub trait ChunkStore: Send + Sync {
         store_id: &VectorStoreId,
         seqs: &[i64],
     ) -> crate::store::StoreResult<Vec<ChunkMatch>>;
+}
+
+/// The part of a chunk starting at character `start` that is new after text up to character
+/// `covered` (chunks overlap): appended in order, the parts give back the extracted text.
+pub fn new_part(covered: i64, start: i64, text: &str) -> &str {
+    let skip = usize::try_from(covered.saturating_sub(start)).unwrap_or(0);
+    text.char_indices()
+        .nth(skip)
+        .map_or("", |(at, _)| &text[at..])
 }
 
 /// Words of a query at most: a pasted page is not a query.
@@ -264,6 +284,22 @@ mod tests {
     use super::*;
     use assistd_wire::vector_stores::AttributeValue;
     use serde_json::json;
+
+    #[test]
+    fn overlapping_chunks_stitch_back_into_the_text() {
+        let text = "Déjà vu: the quick brown fox";
+        let chars: Vec<char> = text.chars().collect();
+        let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
+        let chunks = [(0, piece(0, 12)), (6, piece(6, 20)), (15, piece(15, 28))];
+        let mut out = String::new();
+        let mut covered = 0;
+        for (start, t) in &chunks {
+            out.push_str(new_part(covered, *start, t));
+            covered = covered.max(*start + i64::try_from(t.chars().count()).unwrap());
+        }
+        assert_eq!(out, text);
+        assert_eq!(new_part(50, 0, "short"), "");
+    }
 
     #[test]
     fn query_terms_are_plain_words_once() {

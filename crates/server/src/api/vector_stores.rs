@@ -14,10 +14,10 @@ use assistd_core::search::{SearchError, SearchHit, SearchRequest};
 use assistd_core::vector_stores::{self as vs, NewVectorStoreFile};
 use assistd_wire::vector_stores::{
     ChunkingStrategyRequestParam, CreateVectorStoreFileBatchRequest, CreateVectorStoreFileRequest,
-    CreateVectorStoreRequest, SearchResultContent, UpdateVectorStoreFileAttributesRequest,
-    UpdateVectorStoreRequest, VECTOR_STORE_DELETED, VECTOR_STORE_FILE_DELETED,
-    VectorStoreFileBatchObject, VectorStoreFileContentResponse, VectorStoreFileObject,
-    VectorStoreFileStatus, VectorStoreObject, VectorStoreSearchRequest,
+    CreateVectorStoreRequest, FileContentPart, SearchResultContent,
+    UpdateVectorStoreFileAttributesRequest, UpdateVectorStoreRequest, VECTOR_STORE_DELETED,
+    VECTOR_STORE_FILE_DELETED, VectorStoreFileBatchObject, VectorStoreFileContentResponse,
+    VectorStoreFileObject, VectorStoreFileStatus, VectorStoreObject, VectorStoreSearchRequest,
     VectorStoreSearchResultItem, VectorStoreSearchResultsPage,
 };
 use assistd_wire::{DeletionStatus, FileBatchId, FileId, ListResponse, VectorStoreId};
@@ -204,21 +204,49 @@ pub async fn delete_vector_store_file(
 }
 
 /// `GET /vector_stores/{vector_store_id}/files/{file_id}/content`
-/// (retrieveVectorStoreFileContent): the text ingestion extracted, which is none until
-/// ingestion extracts text.
+/// (retrieveVectorStoreFileContent): the text ingestion extracted, put back together from the
+/// file's overlapping chunks, one part per chunk; empty until the file is indexed. One page: the
+/// operation takes no page token, and a file's text is bounded by the ingested size.
 pub async fn retrieve_vector_store_file_content(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path((id, file_id)): Path<(VectorStoreId, FileId)>,
 ) -> ApiResult<Json<VectorStoreFileContentResponse>> {
     s.store.get_vector_store_file(&p, &id, &file_id).await?;
+    let mut data = Vec::new();
+    let (mut after, mut covered) = (-1_i64, 0_i64);
+    loop {
+        let page = s
+            .store
+            .file_chunks(&p, &id, &file_id, after, CONTENT_PAGE_CHUNKS)
+            .await?;
+        let last = page.len() < CONTENT_PAGE_CHUNKS;
+        for (index, start, text) in page {
+            let part = assistd_core::search::new_part(covered, start, &text);
+            let len = i64::try_from(text.chars().count()).unwrap_or(i64::MAX);
+            covered = covered.max(start.saturating_add(len));
+            after = index;
+            if !part.is_empty() {
+                data.push(FileContentPart {
+                    type_: "text".to_owned(),
+                    text: part.to_owned(),
+                });
+            }
+        }
+        if last {
+            break;
+        }
+    }
     Ok(Json(VectorStoreFileContentResponse {
         object: "vector_store.file_content.page".to_owned(),
-        data: Vec::new(),
+        data,
         has_more: false,
         next_page: None,
     }))
 }
+
+/// Chunks read from the database at a time for a content page.
+const CONTENT_PAGE_CHUNKS: usize = 500;
 
 /// `POST /vector_stores/{vector_store_id}/file_batches` (createVectorStoreFileBatch).
 pub async fn create_vector_store_file_batch(

@@ -156,7 +156,8 @@ async fn lifecycle_with_ingestion() {
     let content = v2.get(&format!("{file_path}/content")).await.ok();
     assert_eq!(
         content,
-        json!({"object": "vector_store.file_content.page", "data": [], "has_more": false, "next_page": null})
+        json!({"object": "vector_store.file_content.page",
+               "data": [{"type": "text", "text": "hello"}], "has_more": false, "next_page": null})
     );
 
     // Search: validated whole, an empty page until search exists.
@@ -593,4 +594,38 @@ async fn files_take_v2_purposes_and_expiry_without_the_header() {
         )
         .await
         .bad("file_id");
+}
+
+/// A file of many overlapping chunks reads back, through its content page, as exactly the text
+/// it was chunked from, one part per chunk's new text.
+#[tokio::test]
+async fn the_content_page_gives_back_the_extracted_text() {
+    let app = TestApp::spawn().await;
+    let v2 = app.v2();
+    let text: String = (0..400)
+        .map(|i| format!("Sentence {i} says ünïcode things about boats. "))
+        .collect();
+    let f = id_of(
+        &app.upload("long.md", text.clone().into_bytes(), "assistants")
+            .await
+            .ok(),
+    );
+    let vs = id_of(
+        &v2.post(
+            "/vector_stores",
+            json!({"file_ids": [f], "chunking_strategy": {"type": "static",
+                   "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50}}}),
+        )
+        .await
+        .ok(),
+    );
+    let path = format!("/vector_stores/{vs}/files/{f}");
+    poll(&app, &path, |v| v["status"] == "completed").await;
+    let page = v2.get(&format!("{path}/content")).await.ok();
+    let parts = page["data"].as_array().expect("data");
+    assert!(parts.len() > 20, "one part per chunk: {}", parts.len());
+    assert!(parts.iter().all(|p| p["type"] == "text"));
+    let joined: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+    assert_eq!(joined, text);
+    assert_eq!(page["has_more"], false);
 }

@@ -1232,6 +1232,29 @@ impl ChunkStore for d::Store {
             .collect())
     }
 
+    async fn file_chunks(
+        &self,
+        project: &Project,
+        store_id: &VectorStoreId,
+        file_id: &FileId,
+        after_index: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, i64, String)>> {
+        sqlx::query_as(
+            "SELECT chunk_index, start_char, text FROM vector_store_chunks \
+             WHERE vector_store_id = $1 AND file_id = $2 AND project = $3 AND chunk_index > $4 \
+             ORDER BY chunk_index LIMIT $5",
+        )
+        .bind(store_id)
+        .bind(file_id)
+        .bind(project.as_str())
+        .bind(after_index)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.reader())
+        .await
+        .map_err(backend)
+    }
+
     async fn chunks_by_seq(
         &self,
         project: &Project,
