@@ -7,12 +7,13 @@
 //! `【n:m†filename】`. The results, with their text, are kept in the run step, so the markers of
 //! the final answer are resolved from the steps alone, whichever worker wrote them.
 
+use crate::events::EventBus;
 use assistd_core::search::{SearchError, SearchHit, SearchRequest, Searcher};
 use assistd_core::{Project, Store, StoreError};
 use assistd_wire::{
     AssistantTool, FileCitation, FileSearchCall, FileSearchRanker, FileSearchRankingUsed,
-    FileSearchResult, FileSearchResultContent, FunctionObject, Run, RunStep, StepDetails,
-    StepToolCall, TextAnnotation, VectorStoreId,
+    FileSearchResult, FileSearchResultContent, FunctionObject, Run, RunStep, RunStepDeltaObject,
+    StepDetails, StepToolCall, StreamEvent, TextAnnotation, VectorStoreId,
 };
 use std::fmt::Write;
 
@@ -160,6 +161,48 @@ pub async fn search(
         }),
         results: Some(hits.into_iter().map(result).collect()),
     })
+}
+
+/// What the searches of a run need; its stores are read once for all the calls of a step.
+pub struct RunSearch<'a> {
+    /// Storage.
+    pub store: &'a dyn Store,
+    /// Stream events.
+    pub events: &'a EventBus,
+    /// The searcher.
+    pub searcher: &'a dyn Searcher,
+    /// The tool's options.
+    pub opts: Options,
+    /// The run's owner.
+    pub project: &'a Project,
+    /// The run.
+    pub run: &'a Run,
+}
+
+impl RunSearch<'_> {
+    /// Runs the `(call id, query)` searches of step `step_id`, announcing each call in the
+    /// stream as it starts: the step's tool calls, in order.
+    pub async fn calls(
+        &self,
+        step_id: &str,
+        calls: Vec<(String, String)>,
+    ) -> Result<Vec<StepToolCall>, StoreError> {
+        let stores = run_stores(self.store, self.project, self.run).await?;
+        let mut done = Vec::with_capacity(calls.len());
+        for (index, (id, query)) in (0u32..).zip(calls) {
+            self.events.publish(
+                &self.run.id,
+                StreamEvent::StepDelta,
+                &RunStepDeltaObject::file_search(step_id, index, &id),
+            );
+            let found = search(self.searcher, self.project, &stores, &query, self.opts).await?;
+            done.push(StepToolCall::FileSearch {
+                id,
+                file_search: found,
+            });
+        }
+        Ok(done)
+    }
 }
 
 fn result(hit: SearchHit) -> FileSearchResult {

@@ -171,24 +171,22 @@ async fn run_searches(
     if calls.is_empty() {
         return Ok(Vec::new());
     }
-    let run = &ctx.claim.run;
-    let stores = file_search::run_stores(ctx.store, &ctx.claim.project, run).await?;
-    let mut done = Vec::with_capacity(calls.len());
-    for (index, call) in (0u32..).zip(calls) {
-        ctx.events.publish(
-            &run.id,
-            StreamEvent::StepDelta,
-            &RunStepDeltaObject::file_search(step_id.as_str(), index, &call.id),
-        );
-        let query = query_of(&call.function.arguments);
-        let found =
-            file_search::search(searcher, &ctx.claim.project, &stores, &query, opts).await?;
-        done.push(StepToolCall::FileSearch {
-            id: call.id,
-            file_search: found,
-        });
-    }
-    Ok(done)
+    let search = file_search::RunSearch {
+        store: ctx.store,
+        events: ctx.events,
+        searcher,
+        opts,
+        project: &ctx.claim.project,
+        run: &ctx.claim.run,
+    };
+    let calls = calls
+        .into_iter()
+        .map(|c| {
+            let query = query_of(&c.function.arguments);
+            (c.id, query)
+        })
+        .collect();
+    Ok(search.calls(step_id.as_str(), calls).await?)
 }
 
 /// The `query` of a `file_search` call's arguments (which `checked_calls` found to be JSON).

@@ -9,7 +9,7 @@ use assistd_core::search::Searcher;
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
     AssistantTool, ErrorType, LastError, LastErrorCode, MessageRole, Run, RunId, RunStatus,
-    RunStep, RunStepDeltaObject, StepId, StepToolCall, StreamEvent, Usage,
+    RunStep, StepId, StreamEvent, Usage,
 };
 use futures::StreamExt;
 use opentelemetry::trace::TraceContextExt;
@@ -794,17 +794,17 @@ async fn search_up_front(
         .events
         .publish(&run.id, StreamEvent::StepInProgress, &step);
     let call_id = assistd_core::ids::new_id(assistd_core::ids::IdKind::ToolCall);
-    inner.events.publish(
-        &run.id,
-        StreamEvent::StepDelta,
-        &RunStepDeltaObject::file_search(step.id.as_str(), 0, &call_id),
-    );
-    let stores = file_search::run_stores(store, &claim.project, run).await?;
-    let found = file_search::search(searcher, &claim.project, &stores, &query, opts).await?;
-    let done = vec![StepToolCall::FileSearch {
-        id: call_id,
-        file_search: found,
-    }];
+    let search = file_search::RunSearch {
+        store,
+        events: &inner.events,
+        searcher,
+        opts,
+        project: &claim.project,
+        run,
+    };
+    let done = search
+        .calls(step.id.as_str(), vec![(call_id, query)])
+        .await?;
     let step = store
         .complete_tool_calls(run, worker, &step.id, done, Usage::default())
         .await?;
