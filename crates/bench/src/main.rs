@@ -10,6 +10,7 @@ mod floor;
 mod model;
 mod report;
 mod scenarios;
+mod search;
 mod server;
 mod upstream;
 
@@ -86,6 +87,9 @@ pub struct Args {
     /// The `model` scenario's settings.
     #[command(flatten)]
     pub model: model::ModelArgs,
+    /// The `search` scenario's settings.
+    #[command(flatten)]
+    pub search: search::SearchArgs,
 }
 
 /// The scenarios.
@@ -112,6 +116,10 @@ pub enum Scenario {
     /// The built-in model against llama.cpp's `llama-bench` (not part of `all`: it needs
     /// llama-bench; `scripts/bench-model` builds it and runs this).
     Model,
+    /// `file_search` at scale: search latency on a large store, memory while ingesting large
+    /// uploads, the built-in embedder against llama-bench (not part of `all`: it takes
+    /// minutes; `scripts/bench-search` runs it).
+    Search,
 }
 
 impl Args {
@@ -143,10 +151,29 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
-    if args.scenario == Scenario::Model {
-        return model::run(args.assistd_bin.clone(), &args.model).await;
+    match args.scenario {
+        // These two print tables of their own.
+        Scenario::Model => model::run(args.assistd_bin.clone(), &args.model).await,
+        Scenario::Search => {
+            if args.smoke {
+                args.search.shrink_for_smoke();
+            }
+            search::run(
+                args.assistd_bin.clone(),
+                &args.search,
+                args.model.llama_bench.as_deref(),
+            )
+            .await
+        }
+        _ => {
+            args.shrink_for_smoke();
+            run_table(args).await
+        }
     }
-    args.shrink_for_smoke();
+}
+
+/// The scenarios of the common table.
+async fn run_table(args: Args) -> anyhow::Result<()> {
     // Two fake upstreams, routed by model name: one answers as fast as it can (server
     // overhead), one paces its tokens like a real model (streaming latency).
     let fast = upstream::start(upstream::UpstreamConfig {

@@ -1,6 +1,8 @@
 //! The bench's own fake OpenAI-compatible upstream: streams `tokens` tokens per reply at
 //! `tokens_per_sec`, after `latency`. Each token's text is the Unix time in nanoseconds at
-//! which it left, so a client can measure how long it took to come through assistd.
+//! which it left, so a client can measure how long it took to come through assistd. It also
+//! answers `POST /embeddings` with deterministic vectors, so `file_search` can be measured without
+//! a model's cost in the way.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -69,6 +71,59 @@ async fn completions(State(cfg): State<Arc<UpstreamConfig>>) -> Response {
     res
 }
 
+/// Dimensions of the fake embeddings: all-MiniLM-L6-v2's, so the dense index the server keeps
+/// is the size the built-in model would give it.
+pub const EMBEDDING_DIMS: usize = 384;
+
+/// A deterministic embedding: a hashing-trick bag of the lower-cased words of `text` in
+/// [`EMBEDDING_DIMS`] dimensions, L2-normalized, so texts sharing words are close (all zeros
+/// for a text without words).
+pub fn embedding(text: &str) -> Vec<f32> {
+    let mut v = vec![0.0_f32; EMBEDDING_DIMS];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        // FNV-1a: stable across runs, unlike `DefaultHasher`'s contract.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in word.bytes() {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let slot = usize::try_from(h % EMBEDDING_DIMS as u64).unwrap_or(0);
+        v[slot] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in &mut v {
+            *x /= norm;
+        }
+    }
+    v
+}
+
+#[derive(serde::Deserialize)]
+struct EmbeddingsRequest {
+    input: Vec<String>,
+}
+
+/// `POST /embeddings`: [`embedding`] of each `input` string, in order.
+async fn embeddings(axum::Json(req): axum::Json<EmbeddingsRequest>) -> Response {
+    let data: Vec<serde_json::Value> = req
+        .input
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"object": "embedding", "index": i, "embedding": embedding(t)}))
+        .collect();
+    let words: usize = req.input.iter().map(|t| t.split_whitespace().count()).sum();
+    axum::response::IntoResponse::into_response(axum::Json(serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": "bench-embed",
+        "usage": {"prompt_tokens": words, "total_tokens": words}
+    })))
+}
+
 /// Starts the fake on 127.0.0.1, port 0, on a thread and runtime of its own (so the load
 /// generator's work never delays a token's departure); returns its base URL (up to `/v1`).
 pub fn start(cfg: UpstreamConfig) -> anyhow::Result<String> {
@@ -89,6 +144,7 @@ pub fn start(cfg: UpstreamConfig) -> anyhow::Result<String> {
             rt.block_on(async move {
                 let app = Router::new()
                     .route("/v1/chat/completions", post(completions))
+                    .route("/v1/embeddings", post(embeddings))
                     .with_state(Arc::new(cfg));
                 let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
                     Ok(l) => l,

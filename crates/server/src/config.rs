@@ -68,9 +68,9 @@ pub struct Settings {
     pub ingest_workers: usize,
     /// The built-in model (`[local_model]` in the TOML file, `ASSISTD_LOCAL_MODEL_*`).
     pub local_model: LocalModelSettings,
-    /// The embedding model of file_search.
+    /// The embedding model of `file_search`.
     pub embeddings: EmbeddingSettings,
-    /// How file_search ranks.
+    /// How `file_search` ranks.
     pub search: SearchSettings,
     /// Where uploaded file bytes live: unset for `<data_dir>/files` on local disk, or an
     /// object-store URL such as `s3://bucket/prefix`.
@@ -304,7 +304,7 @@ impl LocalModelSettings {
 /// The name of the built-in embedding model; any other name is looked up in the model routes.
 pub const BUILT_IN_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2";
 
-/// The embedding model of file_search: the built-in all-MiniLM-L6-v2 run in-process (fetched
+/// The embedding model of `file_search`: the built-in all-MiniLM-L6-v2 run in-process (fetched
 /// once, like the chat model's weights), or any model an OpenAI-compatible route serves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -351,7 +351,7 @@ impl EmbeddingSettings {
     }
 }
 
-/// How file_search ranks chunks.
+/// How `file_search` ranks chunks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchSettings {

