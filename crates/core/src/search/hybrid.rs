@@ -13,7 +13,7 @@
 use super::dense::VectorCache;
 use super::{
     ChunkMatch, ChunkStore, Embedder, SearchError, SearchHit, SearchRequest, Searcher,
-    matches_filter, query_terms,
+    lexical_terms, matches_filter,
 };
 use assistd_wire::VectorStoreId;
 use async_trait::async_trait;
@@ -107,92 +107,127 @@ impl HybridSearcher {
         }
     }
 
-    /// The scored candidates of one store, unfiltered.
+    /// The best hits of one store (at most `req.max_results`, filtered and thresholded). The
+    /// two halves are asked at once; chunks only the dense half found are read from the
+    /// database in score order, only as many as the page needs.
     async fn search_store(
         &self,
         req: &SearchRequest,
         id: &VectorStoreId,
         terms: &[String],
         query: Option<&[f32]>,
-    ) -> Result<Vec<(ChunkMatch, f64)>, SearchError> {
-        let lexical_of = |store: &Arc<dyn ChunkStore>| {
-            let store = store.clone();
-            async move {
-                if terms.is_empty() {
-                    return Ok(Vec::new());
-                }
-                store
-                    .match_chunks(&req.project, id, terms, CANDIDATES)
-                    .await
-            }
-        };
+    ) -> Result<Vec<SearchHit>, SearchError> {
         let dense_only = self.config.ranking == Ranking::Dense;
-        let lexical = if dense_only {
-            Vec::new()
-        } else {
-            lexical_of(&self.store).await?
-        };
-        let dense = match (query, self.embedder.as_ref()) {
-            (Some(q), Some(embedder)) => {
-                self.dense_scores(req, id, q, embedder.model(), &lexical)
-                    .await?
+        let lexical = async {
+            if dense_only || terms.is_empty() {
+                return Ok(Vec::new());
             }
-            _ => None,
+            self.store
+                .match_chunks(&req.project, id, terms, CANDIDATES)
+                .await
         };
-        let Some((nearest, exact)) = dense else {
+        let dense = async {
+            match (query, self.embedder.as_ref()) {
+                (Some(q), Some(embedder)) => self.nearest(req, id, q, embedder.model()).await,
+                _ => Ok(None),
+            }
+        };
+        let (lexical, dense) = tokio::join!(lexical, dense);
+        let (lexical, dense) = (lexical?, dense?);
+        let mut scored: Vec<(f64, Candidate)> = Vec::new();
+        if let (Some((vectors, nearest)), Some(q)) = (dense, query) {
+            let w = self.config.dense_weight;
+            let fuse = |lex: f64, cos: Option<f32>| match cos {
+                Some(c) if dense_only => f64::from(c.max(0.0)),
+                Some(c) => w * f64::from(c.max(0.0)) + (1.0 - w) * lex,
+                // Not embedded yet: its lexical score stands alone until it is.
+                None => lex,
+            };
+            let mut seen = std::collections::HashSet::new();
+            for c in lexical {
+                seen.insert(c.seq);
+                scored.push((
+                    fuse(c.score, vectors.similarity(q, c.seq)),
+                    Candidate::Read(c),
+                ));
+            }
+            for (seq, cos) in nearest {
+                if !seen.contains(&seq) {
+                    scored.push((fuse(0.0, Some(cos)), Candidate::Unread(seq)));
+                }
+            }
+        } else {
             // No vectors to rank by: the words are all there is, even when asked for dense.
-            let lexical = if dense_only {
-                lexical_of(&self.store).await?
+            let lexical = if dense_only && !terms.is_empty() {
+                self.store
+                    .match_chunks(&req.project, id, terms, CANDIDATES)
+                    .await?
             } else {
                 lexical
             };
-            return Ok(lexical
-                .into_iter()
-                .map(|c| {
-                    let s = c.score;
-                    (c, s)
-                })
-                .collect());
-        };
-        let w = self.config.dense_weight;
-        let fuse = |lex: f64, cos: Option<f32>| match cos {
-            Some(c) if dense_only => f64::from(c.max(0.0)),
-            Some(c) => w * f64::from(c.max(0.0)) + (1.0 - w) * lex,
-            // Not embedded yet: its lexical score stands alone until it is.
-            None => lex,
-        };
-        let mut out: Vec<(ChunkMatch, f64)> = Vec::with_capacity(lexical.len() + nearest.len());
-        let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
-        for c in lexical {
-            seen.insert(c.seq);
-            let s = fuse(c.score, exact.get(&c.seq).copied());
-            out.push((c, s));
+            scored.extend(lexical.into_iter().map(|c| (c.score, Candidate::Read(c))));
         }
-        let missing: Vec<i64> = nearest
-            .iter()
-            .map(|n| n.0)
-            .filter(|s| !seen.contains(s))
-            .collect();
-        if !missing.is_empty() {
-            let cos: HashMap<i64, f32> = nearest.into_iter().collect();
-            for c in self.store.chunks_by_seq(&req.project, id, &missing).await? {
-                let s = fuse(0.0, cos.get(&c.seq).copied());
-                out.push((c, s));
+        scored.retain(|(score, _)| *score >= req.score_threshold);
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut rest = scored.into_iter().peekable();
+        let mut hits = Vec::new();
+        while hits.len() < req.max_results && rest.peek().is_some() {
+            // With a filter some candidates drop out: read a few more than still needed.
+            let want = (req.max_results - hits.len()) * if req.filter.is_some() { 4 } else { 1 };
+            let batch: Vec<(f64, Candidate)> = rest.by_ref().take(want).collect();
+            let unread: Vec<i64> = batch
+                .iter()
+                .filter_map(|(_, c)| match c {
+                    Candidate::Unread(seq) => Some(*seq),
+                    Candidate::Read(_) => None,
+                })
+                .collect();
+            let mut read: HashMap<i64, ChunkMatch> = self
+                .store
+                .chunks_by_seq(&req.project, id, &unread)
+                .await?
+                .into_iter()
+                .map(|c| (c.seq, c))
+                .collect();
+            for (score, c) in batch {
+                // A row not read back belongs to a file no search may show (failed, cancelled).
+                let Some(c) = (match c {
+                    Candidate::Read(c) => Some(c),
+                    Candidate::Unread(seq) => read.remove(&seq),
+                }) else {
+                    continue;
+                };
+                if req
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| !matches_filter(f, c.attributes.as_ref()))
+                {
+                    continue;
+                }
+                hits.push(SearchHit {
+                    vector_store_id: id.clone(),
+                    file_id: c.file_id,
+                    filename: c.filename,
+                    attributes: c.attributes,
+                    chunk_index: c.chunk_index,
+                    text: c.text,
+                    score,
+                });
             }
         }
-        Ok(out)
+        hits.truncate(req.max_results);
+        Ok(hits)
     }
 
-    /// The store's nearest rows to `query` and the exact cosine of each lexical candidate;
-    /// `None` when the store has no vectors of `model`.
-    async fn dense_scores(
+    /// The store's vectors (for exact cosines) and its nearest rows to `query`; `None` when
+    /// the store has no vectors of `model`.
+    async fn nearest(
         &self,
         req: &SearchRequest,
         id: &VectorStoreId,
         query: &[f32],
         model: &str,
-        lexical: &[ChunkMatch],
-    ) -> Result<Option<(Vec<(i64, f32)>, HashMap<i64, f32>)>, SearchError> {
+    ) -> Result<Option<(Vectors, Vec<(i64, f32)>)>, SearchError> {
         let Some(state) = self.store.index_state(&req.project, id).await? else {
             return Ok(None);
         };
@@ -209,18 +244,13 @@ impl HybridSearcher {
             return Ok(None);
         }
         let query = query.to_vec();
-        let seqs: Vec<i64> = lexical.iter().map(|c| c.seq).collect();
         // A scan of a large store is milliseconds of CPU: off the async threads.
-        let scored = tokio::task::spawn_blocking(move || {
+        let scanned = tokio::task::spawn_blocking(move || {
             let nearest = vectors.nearest(&query, CANDIDATES);
-            let exact: HashMap<i64, f32> = seqs
-                .into_iter()
-                .filter_map(|s| vectors.similarity(&query, s).map(|c| (s, c)))
-                .collect();
-            (nearest, exact)
+            (vectors, nearest)
         })
         .await;
-        match scored {
+        match scanned {
             Ok(s) => Ok(Some(s)),
             Err(e) => {
                 tracing::error!(error = %e, "scoring vectors failed: lexical only");
@@ -230,36 +260,28 @@ impl HybridSearcher {
     }
 }
 
+/// A store's vectors, held for reading while a search scores them.
+type Vectors = tokio::sync::OwnedRwLockReadGuard<super::dense::StoreVectors>;
+
+/// A candidate of a store, before the page is cut.
+enum Candidate {
+    /// Found by the lexical half, with its text.
+    Read(ChunkMatch),
+    /// Found by the dense half only: its row, read when the page needs it.
+    Unread(i64),
+}
+
 #[async_trait]
 impl Searcher for HybridSearcher {
     async fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
-        let terms = query_terms(&req.query);
+        let terms = lexical_terms(&req.query);
         let query = self.query_vector(&req.query).await?;
         if terms.is_empty() && query.is_none() {
             return Ok(Vec::new());
         }
         let mut hits = Vec::new();
         for id in &req.vector_store_ids {
-            let found = self.search_store(req, id, &terms, query.as_deref()).await?;
-            hits.extend(
-                found
-                    .into_iter()
-                    .filter(|(_, score)| *score >= req.score_threshold)
-                    .filter(|(c, _)| {
-                        req.filter
-                            .as_ref()
-                            .is_none_or(|f| matches_filter(f, c.attributes.as_ref()))
-                    })
-                    .map(|(c, score)| SearchHit {
-                        vector_store_id: id.clone(),
-                        file_id: c.file_id,
-                        filename: c.filename,
-                        attributes: c.attributes,
-                        chunk_index: c.chunk_index,
-                        text: c.text,
-                        score,
-                    }),
-            );
+            hits.extend(self.search_store(req, id, &terms, query.as_deref()).await?);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.truncate(req.max_results);

@@ -205,6 +205,29 @@ pub trait ChunkStore: Send + Sync {
     ) -> crate::store::StoreResult<Vec<ChunkMatch>>;
 }
 
+/// English words too common to tell chunks apart (PostgreSQL's `english` configuration drops
+/// the same): matching them costs a scan of most of the index for no ranking, so a query's
+/// lexical terms leave them out, unless they are all it has. Sorted, for a binary search.
+const STOP_WORDS: [&str; 64] = [
+    "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
+    "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he",
+    "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "my", "no", "not", "of", "on",
+    "or", "our", "she", "so", "than", "that", "the", "their", "them", "then", "there", "they",
+    "this", "to", "was", "we", "were", "what", "when", "which", "who", "with", "you",
+];
+
+/// The terms a lexical search matches: [`query_terms`] without stop words (all of them when
+/// the query has nothing else).
+pub fn lexical_terms(query: &str) -> Vec<String> {
+    let all = query_terms(query);
+    let kept: Vec<String> = all
+        .iter()
+        .filter(|t| STOP_WORDS.binary_search(&t.as_str()).is_err())
+        .cloned()
+        .collect();
+    if kept.is_empty() { all } else { kept }
+}
+
 /// The part of a chunk starting at character `start` that is new after text up to character
 /// `covered` (chunks overlap): appended in order, the parts give back the extracted text.
 pub fn new_part(covered: i64, start: i64, text: &str) -> &str {
@@ -299,6 +322,19 @@ mod tests {
         }
         assert_eq!(out, text);
         assert_eq!(new_part(50, 0, "short"), "");
+    }
+
+    #[test]
+    fn lexical_terms_leave_out_stop_words_unless_nothing_else_is_left() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]), "sorted");
+        assert_eq!(
+            lexical_terms("How do I open a file in the os module?"),
+            ["open", "file", "os", "module"]
+        );
+        assert_eq!(
+            lexical_terms("to be or not to be"),
+            ["to", "be", "or", "not"]
+        );
     }
 
     #[test]
