@@ -52,6 +52,10 @@ pub mod limits {
     pub const NAME: usize = 256;
 }
 
+/// How stale a store's `last_active_at` may be before a search moves it: expiry is counted in
+/// days, and a write per search would put every search behind the database's writer.
+pub const TOUCH_EVERY_SECS: i64 = 60;
+
 /// Seconds in a day, for `expires_after.days`.
 pub const DAY_SECS: i64 = 86_400;
 
@@ -183,12 +187,9 @@ pub trait VectorStoreStore: Send + Sync {
         id: &VectorStoreId,
         patch: UpdateVectorStoreRequest,
     ) -> StoreResult<VectorStoreObject>;
-    /// Marks a store active now (a search), moving its `expires_at`.
-    async fn touch_vector_store(
-        &self,
-        project: &Project,
-        id: &VectorStoreId,
-    ) -> StoreResult<VectorStoreObject>;
+    /// Marks a store active now (a search), moving its `expires_at`; a store marked within the
+    /// last [`TOUCH_EVERY_SECS`] is left as it is, so that searches do not each take a write.
+    async fn touch_vector_store(&self, project: &Project, id: &VectorStoreId) -> StoreResult<()>;
     /// Lists stores.
     async fn list_vector_stores(
         &self,

@@ -11,7 +11,9 @@ use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::ingest::{IngestDone, IngestJob, IngestPhase, IngestStore, MAX_ATTEMPTS};
 use assistd_core::search::{ChunkMatch, ChunkStore, ChunkVector, IndexState};
-use assistd_core::vector_stores::{DAY_SECS, NewVectorStore, NewVectorStoreFile, VectorStoreStore};
+use assistd_core::vector_stores::{
+    DAY_SECS, NewVectorStore, NewVectorStoreFile, TOUCH_EVERY_SECS, VectorStoreStore,
+};
 use assistd_core::{ListParams, ObjectKind, Page, Project, StoreError, StoreResult};
 use assistd_wire::vector_stores::{
     Attributes, ChunkingStrategy, FileCounts, UpdateVectorStoreRequest, VectorStoreExpirationAfter,
@@ -457,11 +459,25 @@ impl VectorStoreStore for d::Store {
         Ok(out)
     }
 
-    async fn touch_vector_store(
-        &self,
-        project: &Project,
-        id: &VectorStoreId,
-    ) -> StoreResult<VectorStoreObject> {
+    async fn touch_vector_store(&self, project: &Project, id: &VectorStoreId) -> StoreResult<()> {
+        let t = now();
+        // Most searches find the store touched a moment ago: a read, no write.
+        let seen: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT last_active_at, expires_at FROM vector_stores WHERE id = $1 AND project = $2",
+        )
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(backend)?;
+        let Some((last, at)) = seen else {
+            return Err(StoreError::not_found(ObjectKind::VectorStore, id));
+        };
+        let fresh = last.is_some_and(|l| l > t - TOUCH_EVERY_SECS);
+        // An expired store stays expired: use does not bring it back.
+        if fresh || at.is_some_and(|at| at <= t) {
+            return Ok(());
+        }
         let mut tx = self.writer().begin().await.map_err(backend)?;
         let row: Option<(Option<Json<VectorStoreExpirationAfter>>, Option<i64>)> =
             sqlx::query_as(&format!(
@@ -477,8 +493,6 @@ impl VectorStoreStore for d::Store {
         let Some((after, at)) = row else {
             return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
         };
-        let t = now();
-        // An expired store stays expired: use does not bring it back.
         if at.is_none_or(|at| at > t) {
             sqlx::query(
                 "UPDATE vector_stores SET last_active_at = $1, expires_at = $2 WHERE id = $3",
@@ -490,9 +504,7 @@ impl VectorStoreStore for d::Store {
             .await
             .map_err(backend)?;
         }
-        let out = read_store(&mut tx, project, id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(out)
+        tx.commit().await.map_err(backend)
     }
 
     async fn list_vector_stores(
