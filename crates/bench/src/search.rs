@@ -793,7 +793,8 @@ async fn search_latency(
         let t = Instant::now();
         let v = crate::upstream::embedding(q);
         for (s, row) in scores.iter_mut().zip(data.chunks_exact(dims)) {
-            *s = dot(row, &v);
+            // The server's own dot product, so that the floor differs only in what surrounds it.
+            *s = assistd_core::search::dot(row, &v);
         }
         let mut idx: Vec<usize> = (0..scores.len()).collect();
         let k = 10.min(idx.len());
@@ -814,26 +815,6 @@ async fn search_latency(
     ));
     db.close().await;
     Ok(())
-}
-
-/// A dot product in eight independent lanes, as the server's: a single running sum is a chain
-/// of dependent additions the compiler may not reorder, several times slower, which would
-/// make this floor no floor.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0_f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Part 2: one upload of `mb_size` MB into a store on a fresh server, its RSS sampled every

@@ -100,7 +100,7 @@ impl StoreVectors {
 
 /// A dot product the compiler vectorizes: eight independent sums, since floating-point
 /// addition is not reassociated on its own.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0_f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca

@@ -10,7 +10,7 @@
 mod dense;
 mod hybrid;
 
-pub use dense::{StoreVectors, VectorCache};
+pub use dense::{StoreVectors, VectorCache, dot};
 pub use hybrid::{HybridConfig, HybridSearcher, Ranking};
 
 use crate::project::Project;
