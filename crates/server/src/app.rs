@@ -252,6 +252,7 @@ fn start_ingest(
             workers: settings.ingest_workers,
             embed_workers: settings.embeddings.workers,
             embed_batch: settings.embeddings.batch,
+            lease: Duration::from_secs_f64(settings.ingest_lease_secs),
             ..IngestConfig::default()
         },
     )

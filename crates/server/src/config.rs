@@ -66,6 +66,10 @@ pub struct Settings {
     /// Files added to vector stores ingested at once by this process (0: none; files stay
     /// `in_progress` until another process ingests them).
     pub ingest_workers: usize,
+    /// How long a claim on a file being ingested lasts without renewal: parsing one file must
+    /// fit in it (each batch of embeddings renews it); a crashed ingester's file is taken up
+    /// again after it.
+    pub ingest_lease_secs: f64,
     /// The built-in model (`[local_model]` in the TOML file, `ASSISTD_LOCAL_MODEL_*`).
     pub local_model: LocalModelSettings,
     /// The embedding model of `file_search`.
@@ -402,6 +406,7 @@ impl Default for Settings {
             max_turns: 16,
             poll_after_ms: 100,
             ingest_workers: 1,
+            ingest_lease_secs: 300.0,
             local_model: LocalModelSettings::default(),
             embeddings: EmbeddingSettings::default(),
             search: SearchSettings::default(),
@@ -503,7 +508,7 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 29] = [
+const ENV_SETTINGS: [&str; 30] = [
     "log_format",
     "otlp_endpoint",
     "metrics_enabled",
@@ -519,6 +524,7 @@ const ENV_SETTINGS: [&str; 29] = [
     "max_turns",
     "poll_after_ms",
     "ingest_workers",
+    "ingest_lease_secs",
     "data_dir",
     "database_url",
     "max_upload_bytes",
@@ -716,6 +722,14 @@ impl Settings {
                 "embeddings.model must be named, embeddings.batch be 1 to 2048 and \
                  embeddings.threads at least 1"
                     .to_owned(),
+            ));
+        }
+        if !(self.ingest_lease_secs.is_finite()
+            && self.ingest_lease_secs >= 1.0
+            && self.ingest_lease_secs <= 86_400.0)
+        {
+            return Err(ConfigError(
+                "ingest_lease_secs must be between 1 and 86400".to_owned(),
             ));
         }
         if !(0.0..=1.0).contains(&self.search.dense_weight) {

@@ -77,6 +77,8 @@ struct Shared {
     headers: Mutex<Vec<HeaderMap>>,
     abandoned: AtomicUsize,
     embedding_requests: Mutex<Vec<serde_json::Value>>,
+    /// How long `/v1/embeddings` waits before answering, in milliseconds.
+    embedding_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 /// A running fake upstream.
@@ -472,6 +474,10 @@ async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     if let Ok(mut r) = shared.embedding_requests.lock() {
         r.push(req.clone());
     }
+    let delay = shared.embedding_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let inputs: Vec<String> = match req.get("input") {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
         Some(serde_json::Value::Array(a)) => a
@@ -550,7 +556,15 @@ impl FakeUpstream {
         self.shared.abandoned.load(Ordering::SeqCst)
     }
 
-    /// Every `/v1/embeddings` request body received so far.
+    /// Makes `/v1/embeddings` wait `delay` before each answer (an embedding model at work).
+    pub fn set_embedding_delay(&self, delay: Duration) {
+        self.shared.embedding_delay_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// The bodies of the `/v1/embeddings` requests received so far, in order.
     pub fn embedding_requests(&self) -> Vec<serde_json::Value> {
         self.shared
             .embedding_requests
