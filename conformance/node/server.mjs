@@ -34,6 +34,9 @@ export async function startAssistd({ upstreamURL, workers = 4, env: extra = {} }
 
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ASSISTD_')));
   env.ASSISTD_WORKERS = String(workers);
+  // Lexical file_search unless a test asks for embeddings: the built-in embedding model would
+  // otherwise be fetched into every fresh data directory.
+  env.ASSISTD_EMBEDDINGS_ENABLED = 'false';
   if (upstreamURL) env.ASSISTD_UPSTREAM_URL = upstreamURL;
   env.RUST_LOG = 'warn';
   Object.assign(env, extra);

@@ -62,6 +62,9 @@ class Server:
         # must not change what the suite tests.
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTD_")}
         env["ASSISTD_WORKERS"] = "0"
+        # Lexical file_search unless a test asks for embeddings: the built-in embedding model
+        # would otherwise be fetched into every fresh data directory.
+        env["ASSISTD_EMBEDDINGS_ENABLED"] = "false"
         env.update(settings or {})
         env["ASSISTD_API_KEYS"] = keys
         env["RUST_LOG"] = "warn"

@@ -195,7 +195,7 @@ async fn run_table(args: Args) -> anyhow::Result<()> {
     // there to keep projects from each other, would only turn its bursts into 429s. They are
     // off here, and docs/benchmarks.md says so next to `workers`.
     let config = format!(
-        "workers = {}\npoll_after_ms = 5\n\n[limits]\nproject_active_runs = 0\nproject_requests_per_second = 0\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n\n[[models]]\nmatch = \"slow-*\"\nbase_url = \"{slow}\"\n",
+        "workers = {}\npoll_after_ms = 5\n\n[limits]\nproject_active_runs = 0\nproject_requests_per_second = 0\n\n[embeddings]\nenabled = false\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n\n[[models]]\nmatch = \"slow-*\"\nbase_url = \"{slow}\"\n",
         (args.streams + args.connections + args.concurrent_runs + args.users).max(32)
     );
     let server = server::Server::start(

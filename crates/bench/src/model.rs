@@ -211,7 +211,7 @@ pub async fn run(assistd_bin: Option<PathBuf>, m: &ModelArgs) -> anyhow::Result<
     let mut lines = Vec::new();
     for &threads in &m.threads {
         let config = format!(
-            "workers = 4\npoll_after_ms = 5\n\n[local_model]\nenabled = true\npath = {:?}\nthreads = {threads}\nslots = 1\nseed = 1\n",
+            "workers = 4\npoll_after_ms = 5\n\n[local_model]\nenabled = true\npath = {:?}\nthreads = {threads}\nslots = 1\nseed = 1\n\n[embeddings]\nenabled = false\n",
             model.display().to_string()
         );
         let server = Server::start(assistd_bin.clone(), &config, None).await?;

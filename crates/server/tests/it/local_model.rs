@@ -363,6 +363,7 @@ async fn refused_start(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "warn")
+        .env("ASSISTD_EMBEDDINGS_ENABLED", "false")
         .env_remove("ASSISTD_UPSTREAM_URL")
         .env_remove("ASSISTD_API_KEYS")
         .env_remove("ASSISTD_CONFIG")

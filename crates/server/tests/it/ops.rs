@@ -250,6 +250,7 @@ async fn traces_link_the_request_to_its_upstream_call_and_logs_are_json() {
     let (collector, exports) = fake_collector().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_assistd"))
+        .env("ASSISTD_EMBEDDINGS_ENABLED", "false")
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .env("ASSISTD_UPSTREAM_URL", &up.url)

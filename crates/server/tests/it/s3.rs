@@ -40,6 +40,7 @@ impl Moto {
         let log = std::fs::File::create(&log_path).expect("moto log file");
         let port = free_port();
         let mut child = Command::new(&bin)
+            .env("ASSISTD_EMBEDDINGS_ENABLED", "false")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
@@ -284,6 +285,7 @@ async fn s3_unreachable_endpoint_stops_the_binary_with_a_clear_error() {
     )
     .expect("write the config");
     let run = Command::new(env!("CARGO_BIN_EXE_assistd"))
+        .env("ASSISTD_EMBEDDINGS_ENABLED", "false")
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .arg("--config")

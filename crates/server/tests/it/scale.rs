@@ -24,6 +24,7 @@ struct Proc {
 /// Starts `assistd <args>` on `db`, routing models to `upstream`.
 async fn spawn(args: &[&str], db: &str, upstream: &str, dir: &std::path::Path) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_assistd"))
+        .env("ASSISTD_EMBEDDINGS_ENABLED", "false")
         .args(args)
         .arg("--data-dir")
         .arg(dir)
@@ -302,6 +303,7 @@ async fn an_unreachable_database_is_named_without_its_password() {
         vec!["worker"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_assistd"))
+            .env("ASSISTD_EMBEDDINGS_ENABLED", "false")
             .args(&args)
             .arg("--data-dir")
             .arg(dir.path())
