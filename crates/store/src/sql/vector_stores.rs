@@ -906,23 +906,18 @@ impl IngestStore for d::Store {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Released either way: completed, or left for an embedding claim, whose attempts are
         // its own.
-        let n = sqlx::query(&format!(
-            "UPDATE vector_store_files SET usage_bytes = $1, status = $2, indexed_at = {}, \
-               attempts = 0, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
-            d::NOW_MS
-        ))
-        .bind(done.usage_bytes)
-        .bind(if complete { COMPLETED } else { IN_PROGRESS })
-        .bind(&job.vector_store_id)
-        .bind(&job.file_id)
-        .bind(worker)
-        .bind(IN_PROGRESS)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if n == 0 {
+        let held = update_claimed(&mut tx, job, worker, |q| {
+            q.push("usage_bytes = ")
+                .push_bind(done.usage_bytes)
+                .push(", status = ")
+                .push_bind(if complete { COMPLETED } else { IN_PROGRESS })
+                .push(format_args!(
+                    ", indexed_at = {}, attempts = 0, lease_owner = NULL, lease_expires_at = NULL",
+                    d::NOW_MS
+                ));
+        })
+        .await?;
+        if !held {
             return Ok(false);
         }
         // Replaced whole: a file ingested again never leaves chunks of its earlier version.
@@ -979,21 +974,12 @@ impl IngestStore for d::Store {
         lease: Duration,
     ) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        let n = sqlx::query(&format!(
-            "UPDATE vector_store_files SET lease_expires_at = {} + $1 \
-             WHERE vector_store_id = $2 AND file_id = $3 AND lease_owner = $4 AND status = $5",
-            d::NOW_MS
-        ))
-        .bind(ms(lease))
-        .bind(&job.vector_store_id)
-        .bind(&job.file_id)
-        .bind(worker)
-        .bind(IN_PROGRESS)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if n == 0 {
+        let held = update_claimed(&mut tx, job, worker, |q| {
+            q.push(format_args!("lease_expires_at = {} + ", d::NOW_MS))
+                .push_bind(ms(lease));
+        })
+        .await?;
+        if !held {
             return Ok(false);
         }
         // The store's row is the version counter: taking the next version locks it, so
@@ -1034,21 +1020,13 @@ impl IngestStore for d::Store {
     }
 
     async fn complete_ingest(&self, job: &IngestJob, worker: &str) -> StoreResult<bool> {
-        let n = sqlx::query(
-            "UPDATE vector_store_files SET status = $1, last_error = NULL, \
-               lease_owner = NULL, lease_expires_at = NULL \
-             WHERE vector_store_id = $2 AND file_id = $3 AND lease_owner = $4 AND status = $5",
-        )
-        .bind(COMPLETED)
-        .bind(&job.vector_store_id)
-        .bind(&job.file_id)
-        .bind(worker)
-        .bind(IN_PROGRESS)
-        .execute(self.writer())
+        let mut conn = self.writer().acquire().await.map_err(backend)?;
+        update_claimed(&mut conn, job, worker, |q| {
+            q.push("status = ")
+                .push_bind(COMPLETED)
+                .push(", last_error = NULL, lease_owner = NULL, lease_expires_at = NULL");
+        })
         .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(n > 0)
     }
 
     async fn fail_ingest(
@@ -1058,28 +1036,49 @@ impl IngestStore for d::Store {
         error: VectorStoreFileError,
     ) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
-        let n = sqlx::query(
-            "UPDATE vector_store_files SET status = $1, last_error = $2, usage_bytes = 0, \
-               lease_owner = NULL, lease_expires_at = NULL \
-             WHERE vector_store_id = $3 AND file_id = $4 AND lease_owner = $5 AND status = $6",
-        )
-        .bind(FAILED)
-        .bind(Json(error))
-        .bind(&job.vector_store_id)
-        .bind(&job.file_id)
-        .bind(worker)
-        .bind(IN_PROGRESS)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if n > 0 {
+        let held = update_claimed(&mut tx, job, worker, |q| {
+            q.push("status = ")
+                .push_bind(FAILED)
+                .push(", last_error = ")
+                .push_bind(Json(error))
+                .push(", usage_bytes = 0, lease_owner = NULL, lease_expires_at = NULL");
+        })
+        .await?;
+        if held {
             // A failed file is not searchable: what an earlier step indexed goes.
             delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
         }
         tx.commit().await.map_err(backend)?;
-        Ok(n > 0)
+        Ok(held)
     }
+}
+
+/// `UPDATE vector_store_files SET <set> WHERE` the file is still `in_progress` under `worker`'s
+/// claim: every outcome of an ingestion is recorded only by the claim that holds the file, so
+/// a cancelled, deleted or taken-over file ignores a late one. `false` when the claim is lost.
+async fn update_claimed<'a>(
+    conn: &mut d::Conn,
+    job: &'a IngestJob,
+    worker: &'a str,
+    set: impl FnOnce(&mut QueryBuilder<'a, d::Db>),
+) -> StoreResult<bool> {
+    let mut q = QueryBuilder::<d::Db>::new("UPDATE vector_store_files SET ");
+    set(&mut q);
+    q.push(" WHERE vector_store_id = ")
+        .push_bind(&job.vector_store_id)
+        .push(" AND file_id = ")
+        .push_bind(&job.file_id)
+        .push(" AND lease_owner = ")
+        .push_bind(worker)
+        .push(" AND status = ")
+        .push_bind(IN_PROGRESS);
+    let n = q
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    Ok(n > 0)
 }
 
 /// Removes the chunks of `file_id` in store `id`, starting a new generation of the store's
@@ -1152,6 +1151,21 @@ struct ChunkRow {
     raw: f64,
 }
 
+impl From<ChunkRow> for ChunkMatch {
+    fn from(r: ChunkRow) -> Self {
+        let raw = r.raw.max(0.0);
+        Self {
+            seq: r.seq,
+            file_id: FileId::from(r.file_id),
+            filename: r.filename,
+            attributes: r.attributes.map(|a| a.0),
+            chunk_index: r.chunk_index,
+            text: r.text,
+            score: raw / (raw + d::RANK_HALF),
+        }
+    }
+}
+
 #[async_trait]
 impl ChunkStore for d::Store {
     async fn match_chunks(
@@ -1173,21 +1187,7 @@ impl ChunkStore for d::Store {
             .fetch_all(self.reader())
             .await
             .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let raw = r.raw.max(0.0);
-                ChunkMatch {
-                    seq: r.seq,
-                    file_id: FileId::from(r.file_id),
-                    filename: r.filename,
-                    attributes: r.attributes.map(|a| a.0),
-                    chunk_index: r.chunk_index,
-                    text: r.text,
-                    score: raw / (raw + d::RANK_HALF),
-                }
-            })
-            .collect())
+        Ok(rows.into_iter().map(ChunkMatch::from).collect())
     }
 
     async fn index_state(
@@ -1303,17 +1303,7 @@ impl ChunkStore for d::Store {
             .fetch_all(self.reader())
             .await
             .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ChunkMatch {
-                seq: r.seq,
-                file_id: FileId::from(r.file_id),
-                filename: r.filename,
-                attributes: r.attributes.map(|a| a.0),
-                chunk_index: r.chunk_index,
-                text: r.text,
-                score: 0.0,
-            })
-            .collect())
+        // Their `raw` is 0, so their score is 0.
+        Ok(rows.into_iter().map(ChunkMatch::from).collect())
     }
 }
