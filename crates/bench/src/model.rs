@@ -47,9 +47,11 @@ struct Sample {
 }
 
 /// What llama-bench reported for one test.
-struct Reference {
-    tokens_per_sec: f64,
-    stddev: f64,
+pub(crate) struct Reference {
+    /// Mean tokens per second.
+    pub(crate) tokens_per_sec: f64,
+    /// Their standard deviation.
+    pub(crate) stddev: f64,
 }
 
 struct Line {
@@ -158,7 +160,7 @@ async fn streamed_run(addr: &str, assistant: &str, text: &str) -> anyhow::Result
 }
 
 /// Runs llama-bench once; returns tokens per second (mean, stddev) of its single test.
-fn llama_bench(
+pub(crate) fn llama_bench(
     bin: &Path,
     model: &Path,
     threads: usize,

@@ -942,24 +942,8 @@ async fn builtin_embedder(
         println!("no --llama-bench: the built-in embedder's floor is skipped");
         return Ok(());
     };
-    let out = std::process::Command::new(bin)
-        .arg("-m")
-        .arg(gguf)
-        .args(["-p", "256", "-n", "0", "-t", "1", "-r", "5", "-o", "json"])
-        .output()
-        .with_context(|| format!("running {}", bin.display()))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "llama-bench failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let test = v
-        .as_array()
-        .and_then(|a| a.first())
-        .context("llama-bench printed no test")?;
-    let tps = test["avg_ts"].as_f64().context("no avg_ts")?;
-    let sd = test["stddev_ts"].as_f64().unwrap_or(0.0);
+    let floor = crate::model::llama_bench(bin, gguf, 1, &["-p", "256", "-n", "0"])?;
+    let (tps, sd) = (floor.tokens_per_sec, floor.stddev);
     let per_chunk = ratio(model_tokens, chunks_n.max(1));
     lines.push(Line {
         name: "floor: llama-bench, prompt of 256".to_owned(),
