@@ -468,6 +468,18 @@ impl TestApp {
             .0
     }
 
+    /// The embedding model that built vector store `vs` (of the default key's project), as the
+    /// database records it; no endpoint shows it.
+    pub async fn embedding_model_of(&self, vs: &str) -> Option<String> {
+        self.store()
+            .await
+            .index_state(&Self::project(KEY_A), &vs.into())
+            .await
+            .expect("index state")
+            .expect("the store")
+            .model
+    }
+
     /// A raw connection on the server's database, for states no endpoint can produce.
     pub async fn db(&self) -> Db {
         if self.db_url.starts_with("sqlite:") {

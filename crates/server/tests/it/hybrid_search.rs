@@ -170,12 +170,8 @@ async fn fused_scores_mix_both_halves_and_follow_files_added_and_removed() {
     assert_eq!(hits.len(), 3);
 
     // The store remembers the model that built it.
-    let state = hybrid
-        .store()
-        .await
-        .index_state(&TestApp::project(crate::common::KEY_A), &vs.as_str().into())
-        .await
-        .expect("index state")
-        .expect("the store");
-    assert_eq!(state.model.as_deref(), Some(EMBEDDING_MODEL));
+    assert_eq!(
+        hybrid.embedding_model_of(&vs).await.as_deref(),
+        Some(EMBEDDING_MODEL)
+    );
 }

@@ -494,12 +494,8 @@ async fn the_built_in_embeddings_find_a_file_by_meaning() {
     assert_eq!(data[0]["file_id"], json!(car), "{hits}");
     let best = data[0]["score"].as_f64().unwrap_or(0.0);
     assert!(best > 0.0 && best <= 1.0, "{hits}");
-    let state = app
-        .store()
-        .await
-        .index_state(&TestApp::project(crate::common::KEY_A), &vs.as_str().into())
-        .await
-        .expect("index state")
-        .expect("the store");
-    assert_eq!(state.model.as_deref(), Some("all-MiniLM-L6-v2"));
+    assert_eq!(
+        app.embedding_model_of(&vs).await.as_deref(),
+        Some("all-MiniLM-L6-v2")
+    );
 }
