@@ -592,10 +592,6 @@ pub async fn run(
 }
 
 /// Part 1: builds the store, searches it in each mode, and measures the floors.
-#[expect(
-    clippy::too_many_lines,
-    reason = "one sequence of steps, each feeding the table"
-)]
 async fn search_latency(
     assistd_bin: Option<PathBuf>,
     s: &SearchArgs,
@@ -605,17 +601,45 @@ async fn search_latency(
 ) -> anyhow::Result<()> {
     let mut server = Server::start(assistd_bin, &config(embed_url, "hybrid"), None).await?;
     let mut api = Api::open(&server.addr).await?;
+    let (db, file_bytes) = file_bytes_per_search_file(&server, &mut api, s, vocab).await?;
+    let (store, chunks) =
+        ingest_searched_store(&server, &mut api, &db, s, vocab, file_bytes, lines).await?;
 
-    // How much of this text makes a chunk: one small file through the same chunking (then
-    // deleted, so it is not in the index searched).
+    let mut rng = Rng(42);
+    let queries: Vec<String> = (0..s.searches).map(|_| vocab.query(&mut rng)).collect();
+    for mode in ["hybrid", "lexical", "dense"] {
+        if mode != "hybrid" {
+            server = server.restart(&config(embed_url, mode)).await?;
+            api = Api::open(&server.addr).await?;
+        }
+        lines.push(search_in_mode(&server, &mut api, &store, chunks, mode, &queries).await?);
+    }
+    server.stop().await;
+
+    lines.push(floor_fts(&db, &store, &queries).await?);
+    lines.push(floor_embedding_route(embed_url, &queries).await?);
+    lines.push(floor_cosine_scan(&db, &store, &queries).await?);
+    db.close().await;
+    Ok(())
+}
+
+/// How large each of the `--search-files` files must be for the store to reach
+/// `--search-chunks`, and the server's database opened for reading. It is found by putting one
+/// small file through the same chunking (then deleted, so it is not in the index searched).
+async fn file_bytes_per_search_file(
+    server: &Server,
+    api: &mut Api,
+    s: &SearchArgs,
+    vocab: &Arc<Vocab>,
+) -> anyhow::Result<(sqlx::SqlitePool, usize)> {
     let sample_bytes = if s.search_chunks < 10_000 {
         100_000
     } else {
         MB
     };
     let sample = upload(&server.addr, "sample.txt", sample_bytes, vocab.clone(), 1).await?;
-    let sample_store = create_store(&mut api, &[sample], Some(SEARCH_CHUNKING)).await?;
-    wait_store(&mut api, &sample_store).await?;
+    let sample_store = create_store(api, &[sample], Some(SEARCH_CHUNKING)).await?;
+    wait_store(api, &sample_store).await?;
     let db = open_db(&server.data_dir()).await?;
     let (sample_chunks, _, _) = chunk_counts(&db, &sample_store).await?;
     anyhow::ensure!(sample_chunks > 0, "the sample file made no chunks");
@@ -632,7 +656,20 @@ async fn search_latency(
         reason = "a positive file size of a few megabytes"
     )]
     let file_bytes = (bytes_per_chunk * ratio(s.search_chunks, s.search_files)).ceil() as usize;
+    Ok((db, file_bytes))
+}
 
+/// Uploads the searched store's files and waits for the store to be ingested; adds its line
+/// and returns the store's id and chunk count.
+async fn ingest_searched_store(
+    server: &Server,
+    api: &mut Api,
+    db: &sqlx::SqlitePool,
+    s: &SearchArgs,
+    vocab: &Arc<Vocab>,
+    file_bytes: usize,
+    lines: &mut Vec<Line>,
+) -> anyhow::Result<(String, i64)> {
     let started = Instant::now();
     let mut files = Vec::new();
     for i in 0..s.search_files {
@@ -649,10 +686,10 @@ async fn search_latency(
         );
     }
     let uploaded = started.elapsed();
-    let store = create_store(&mut api, &files, Some(SEARCH_CHUNKING)).await?;
-    let counts = wait_store(&mut api, &store).await?;
+    let store = create_store(api, &files, Some(SEARCH_CHUNKING)).await?;
+    let counts = wait_store(api, &store).await?;
     let ingested = started.elapsed().saturating_sub(uploaded);
-    let (chunks, embedded, _) = chunk_counts(&db, &store).await?;
+    let (chunks, embedded, _) = chunk_counts(db, &store).await?;
     let failed = counts["failed"].as_u64().unwrap_or(0) + counts["cancelled"].as_u64().unwrap_or(0);
     let (rss, peak) = server.rss();
     lines.push(Line {
@@ -671,57 +708,61 @@ async fn search_latency(
         ),
         ..Line::default()
     });
+    Ok((store, chunks))
+}
 
-    let mut rng = Rng(42);
-    let queries: Vec<String> = (0..s.searches).map(|_| vocab.query(&mut rng)).collect();
-    for mode in ["hybrid", "lexical", "dense"] {
-        if mode != "hybrid" {
-            server = server.restart(&config(embed_url, mode)).await?;
-            api = Api::open(&server.addr).await?;
-        }
-        let path = format!("/v1/vector_stores/{store}/search");
-        let search = |q: &str| serde_json::json!({"query": q, "max_num_results": 10}).to_string();
-        // The first search after a start loads the store's vectors (dense and hybrid modes).
+/// `queries` searched one after another on a server started in `mode`.
+async fn search_in_mode(
+    server: &Server,
+    api: &mut Api,
+    store: &str,
+    chunks: i64,
+    mode: &str,
+    queries: &[String],
+) -> anyhow::Result<Line> {
+    let path = format!("/v1/vector_stores/{store}/search");
+    let search = |q: &str| serde_json::json!({"query": q, "max_num_results": 10}).to_string();
+    // The first search after a start loads the store's vectors (dense and hybrid modes).
+    let t = Instant::now();
+    let (status, _) = api
+        .send(Method::POST, &path, Some(search("warm up the cache")))
+        .await?;
+    let first = t.elapsed();
+    anyhow::ensure!(status == 200, "search answered {status}");
+    let (mut times, mut errors, mut hits) = (Vec::new(), 0, 0usize);
+    for q in queries {
         let t = Instant::now();
-        let (status, _) = api
-            .send(Method::POST, &path, Some(search("warm up the cache")))
-            .await?;
-        let first = t.elapsed();
-        anyhow::ensure!(status == 200, "search answered {status}");
-        let (mut times, mut errors, mut hits) = (Vec::new(), 0, 0usize);
-        for q in &queries {
-            let t = Instant::now();
-            let (status, body) = api.send(Method::POST, &path, Some(search(q))).await?;
-            let dt = t.elapsed();
-            if status == 200 {
-                times.push(dt);
-                let v: serde_json::Value = serde_json::from_slice(&body)?;
-                hits += v["data"].as_array().map_or(0, Vec::len);
-            } else {
-                errors += 1;
-            }
+        let (status, body) = api.send(Method::POST, &path, Some(search(q))).await?;
+        let dt = t.elapsed();
+        if status == 200 {
+            times.push(dt);
+            let v: serde_json::Value = serde_json::from_slice(&body)?;
+            hits += v["data"].as_array().map_or(0, Vec::len);
+        } else {
+            errors += 1;
         }
-        let (rss, peak) = server.rss();
-        let mut line = Line::latencies(
-            &format!("search, {mode}"),
-            times,
-            errors,
-            format!(
-                "{} chunks, 2–5 word queries, max_num_results 10, sequential; {:.1} results/search; first search after start {:.0} ms",
-                chunks,
-                ratio(hits, queries.len()),
-                first.as_secs_f64() * 1000.0
-            ),
-        );
-        line.rss = Some(rss);
-        line.peak_rss = Some(peak);
-        lines.push(line);
     }
-    server.stop().await;
+    let (rss, peak) = server.rss();
+    let mut line = Line::latencies(
+        &format!("search, {mode}"),
+        times,
+        errors,
+        format!(
+            "{} chunks, 2–5 word queries, max_num_results 10, sequential; {:.1} results/search; first search after start {:.0} ms",
+            chunks,
+            ratio(hits, queries.len()),
+            first.as_secs_f64() * 1000.0
+        ),
+    );
+    line.rss = Some(rss);
+    line.peak_rss = Some(peak);
+    Ok(line)
+}
 
-    // Floor 1: the FTS5 query of the lexical half, alone, on the same file.
+/// Floor 1: the FTS5 query of the lexical half, alone, on the same file.
+async fn floor_fts(db: &sqlx::SqlitePool, store: &str, queries: &[String]) -> anyhow::Result<Line> {
     let mut times = Vec::new();
-    for q in &queries {
+    for q in queries {
         let t = Instant::now();
         let rows: Vec<(i64, f64)> = sqlx::query_as(
             "SELECT c.seq, -bm25(vector_store_chunks_fts) AS raw FROM vector_store_chunks_fts \
@@ -730,20 +771,22 @@ async fn search_latency(
              ORDER BY raw DESC LIMIT 10",
         )
         .bind(fts_query(q))
-        .bind(&store)
-        .fetch_all(&db)
+        .bind(store)
+        .fetch_all(db)
         .await?;
         times.push(t.elapsed());
         std::hint::black_box(rows);
     }
-    lines.push(Line::latencies(
+    Ok(Line::latencies(
         "floor: FTS5 MATCH + bm25, in process",
         times,
         0,
         "the same queries' words OR-ed, top 10 of the store, sqlx on the server's database file (no HTTP, no JSON, no dense half)".to_owned(),
-    ));
+    ))
+}
 
-    // Floor 2: the query's embedding, from the fake route directly.
+/// Floor 2: the query's embedding, from the fake route directly.
+async fn floor_embedding_route(embed_url: &str, queries: &[String]) -> anyhow::Result<Line> {
     let embed_addr = embed_url
         .trim_start_matches("http://")
         .trim_end_matches("/v1")
@@ -751,7 +794,7 @@ async fn search_latency(
     let mut direct = Api::open(&embed_addr).await?;
     let mut times = Vec::new();
     let mut errors = 0;
-    for q in &queries {
+    for q in queries {
         let body = serde_json::json!({"model": "bench-embed", "input": [q]}).to_string();
         let t = Instant::now();
         let (status, _) = direct
@@ -763,19 +806,25 @@ async fn search_latency(
             errors += 1;
         }
     }
-    lines.push(Line::latencies(
+    Ok(Line::latencies(
         "floor: fake /embeddings round trip",
         times,
         errors,
         "one query embedded by the route the server calls, over a keep-alive connection".to_owned(),
-    ));
+    ))
+}
 
-    // Floor 3: a brute-force cosine scan of the same vectors, in process.
+/// Floor 3: a brute-force cosine scan of the same vectors, in process.
+async fn floor_cosine_scan(
+    db: &sqlx::SqlitePool,
+    store: &str,
+    queries: &[String],
+) -> anyhow::Result<Line> {
     let blobs: Vec<(Vec<u8>,)> = sqlx::query_as(
         "SELECT embedding FROM vector_store_chunks WHERE vector_store_id = ? AND embedding IS NOT NULL",
     )
-    .bind(&store)
-    .fetch_all(&db)
+    .bind(store)
+    .fetch_all(db)
     .await?;
     let dims = crate::upstream::EMBEDDING_DIMS;
     let mut data: Vec<f32> = Vec::with_capacity(blobs.len() * dims);
@@ -789,7 +838,7 @@ async fn search_latency(
     drop(blobs);
     let mut times = Vec::new();
     let mut scores = vec![0.0_f32; data.len() / dims];
-    for q in &queries {
+    for q in queries {
         let t = Instant::now();
         let v = crate::upstream::embedding(q);
         for (s, row) in scores.iter_mut().zip(data.chunks_exact(dims)) {
@@ -804,7 +853,7 @@ async fn search_latency(
         std::hint::black_box(&idx[..k]);
         times.push(t.elapsed());
     }
-    lines.push(Line::latencies(
+    Ok(Line::latencies(
         "floor: brute-force cosine scan, in process",
         times,
         0,
@@ -812,9 +861,7 @@ async fn search_latency(
             "{} vectors × {dims} dims, one thread, top 10 (what the dense half computes, without storage or HTTP)",
             data.len() / dims
         ),
-    ));
-    db.close().await;
-    Ok(())
+    ))
 }
 
 /// Part 2: one upload of `mb_size` MB into a store on a fresh server, its RSS sampled every

@@ -107,9 +107,7 @@ impl HybridSearcher {
         }
     }
 
-    /// The best hits of one store (at most `req.max_results`, filtered and thresholded). The
-    /// two halves are asked at once; chunks only the dense half found are read from the
-    /// database in score order, only as many as the page needs.
+    /// The best hits of one store (at most `req.max_results`, filtered and thresholded).
     async fn search_store(
         &self,
         req: &SearchRequest,
@@ -117,6 +115,21 @@ impl HybridSearcher {
         terms: &[String],
         query: Option<&[f32]>,
     ) -> Result<Vec<SearchHit>, SearchError> {
+        let mut scored = self.candidates(req, id, terms, query).await?;
+        scored.retain(|(score, _)| *score >= req.score_threshold);
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        self.page(req, id, scored).await
+    }
+
+    /// Every candidate of one store with its score, in no order. The two halves are asked at
+    /// once.
+    async fn candidates(
+        &self,
+        req: &SearchRequest,
+        id: &VectorStoreId,
+        terms: &[String],
+        query: Option<&[f32]>,
+    ) -> Result<Vec<(f64, Candidate)>, SearchError> {
         let dense_only = self.config.ranking == Ranking::Dense;
         let lexical = async {
             if dense_only || terms.is_empty() {
@@ -134,41 +147,66 @@ impl HybridSearcher {
         };
         let (lexical, dense) = tokio::join!(lexical, dense);
         let (lexical, dense) = (lexical?, dense?);
-        let mut scored: Vec<(f64, Candidate)> = Vec::new();
         if let (Some((vectors, nearest)), Some(q)) = (dense, query) {
-            let w = self.config.dense_weight;
-            let fuse = |lex: f64, cos: Option<f32>| match cos {
-                Some(c) if dense_only => f64::from(c.max(0.0)),
-                Some(c) => w * f64::from(c.max(0.0)) + (1.0 - w) * lex,
-                // Not embedded yet: its lexical score stands alone until it is.
-                None => lex,
-            };
-            let mut seen = std::collections::HashSet::new();
-            for c in lexical {
-                seen.insert(c.seq);
-                scored.push((
-                    fuse(c.score, vectors.similarity(q, c.seq)),
-                    Candidate::Read(c),
-                ));
-            }
-            for (seq, cos) in nearest {
-                if !seen.contains(&seq) {
-                    scored.push((fuse(0.0, Some(cos)), Candidate::Unread(seq)));
-                }
-            }
-        } else {
-            // No vectors to rank by: the words are all there is, even when asked for dense.
-            let lexical = if dense_only && !terms.is_empty() {
-                self.store
-                    .match_chunks(&req.project, id, terms, CANDIDATES)
-                    .await?
-            } else {
-                lexical
-            };
-            scored.extend(lexical.into_iter().map(|c| (c.score, Candidate::Read(c))));
+            return Ok(self.fuse(lexical, &vectors, q, nearest));
         }
-        scored.retain(|(score, _)| *score >= req.score_threshold);
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // No vectors to rank by: the words are all there is, even when asked for dense.
+        let lexical = if dense_only && !terms.is_empty() {
+            self.store
+                .match_chunks(&req.project, id, terms, CANDIDATES)
+                .await?
+        } else {
+            lexical
+        };
+        Ok(lexical
+            .into_iter()
+            .map(|c| (c.score, Candidate::Read(c)))
+            .collect())
+    }
+
+    /// Both halves' candidates scored as one: the lexical ones with their exact cosine, the
+    /// dense-only ones with a lexical 0.
+    fn fuse(
+        &self,
+        lexical: Vec<ChunkMatch>,
+        vectors: &Vectors,
+        query: &[f32],
+        nearest: Vec<(i64, f32)>,
+    ) -> Vec<(f64, Candidate)> {
+        let dense_only = self.config.ranking == Ranking::Dense;
+        let w = self.config.dense_weight;
+        let score = |lex: f64, cos: Option<f32>| match cos {
+            Some(c) if dense_only => f64::from(c.max(0.0)),
+            Some(c) => w * f64::from(c.max(0.0)) + (1.0 - w) * lex,
+            // Not embedded yet: its lexical score stands alone until it is.
+            None => lex,
+        };
+        let mut scored = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for c in lexical {
+            seen.insert(c.seq);
+            scored.push((
+                score(c.score, vectors.similarity(query, c.seq)),
+                Candidate::Read(c),
+            ));
+        }
+        for (seq, cos) in nearest {
+            if !seen.contains(&seq) {
+                scored.push((score(0.0, Some(cos)), Candidate::Unread(seq)));
+            }
+        }
+        scored
+    }
+
+    /// The first `req.max_results` of `scored` (best first) that pass the filter. Chunks only
+    /// the dense half found are read from the database in score order, only as many as the
+    /// page needs.
+    async fn page(
+        &self,
+        req: &SearchRequest,
+        id: &VectorStoreId,
+        scored: Vec<(f64, Candidate)>,
+    ) -> Result<Vec<SearchHit>, SearchError> {
         let mut rest = scored.into_iter().peekable();
         let mut hits = Vec::new();
         while hits.len() < req.max_results && rest.peek().is_some() {
