@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { text, toolCalls } from '../node/fake-upstream.mjs';
+import { sandboxMissing } from '../node/server.mjs';
 import { INCLUDE, T, WEATHER, assistant, makeClient, startStack } from './helpers.mjs';
 
 let stack;
@@ -116,4 +117,37 @@ test('file_search: the stream shows the search call, the final message cites the
   assert.equal(note.type, 'file_citation');
   assert.equal(part.value.slice(note.start_index, note.end_index), '【0:0†launch.md】');
   assert.equal(note.file_citation.file_id, launch.file_id);
+});
+
+test('runs.stream with code_interpreter: toolCallCreated, code input and logs deltas', T, async (t) => {
+  const missing = sandboxMissing();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  const tag = stack.upstream.newTag();
+  const code = 'total = sum(range(1, 11))\nprint("total", total)';
+  stack.upstream.script(tag, toolCalls(['code_interpreter', JSON.stringify({ code })]), text('The total is 55.'));
+  const a = await assistant(client, tag, { tools: [{ type: 'code_interpreter' }] });
+  const th = await client.beta.threads.create({ messages: [{ role: 'user', content: 'Sum 1..10.' }] });
+  const stream = client.beta.threads.runs.stream(th.id, { assistant_id: a.id });
+  const created = [];
+  const inputs = [];
+  const logs = [];
+  stream.on('toolCallCreated', (c) => created.push(c.type));
+  stream.on('toolCallDelta', (d) => {
+    if (d.type !== 'code_interpreter') return;
+    if (d.code_interpreter?.input) inputs.push(d.code_interpreter.input);
+    for (const o of d.code_interpreter?.outputs ?? []) if (o.type === 'logs') logs.push(o.logs);
+  });
+  const run = await stream.finalRun();
+  assert.equal(run.status, 'completed', JSON.stringify(run.last_error));
+  assert.deepEqual(created, ['code_interpreter']);
+  assert.equal(inputs.join(''), code);
+  assert.deepEqual(logs, ['total 55\n']);
+  const steps = await stream.finalRunSteps();
+  const call = steps.find((s) => s.type === 'tool_calls').step_details.tool_calls[0];
+  assert.deepEqual(call.code_interpreter, { input: code, outputs: [{ type: 'logs', logs: 'total 55\n' }] });
+  const [msg] = await stream.finalMessages();
+  assert.equal(msg.content[0].text.value, 'The total is 55.');
 });

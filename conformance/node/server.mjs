@@ -38,6 +38,10 @@ export async function startAssistd({ upstreamURL, workers = 4, env: extra = {} }
   // otherwise be fetched into every fresh data directory.
   env.ASSISTD_EMBEDDINGS_ENABLED = 'false';
   if (upstreamURL) env.ASSISTD_UPSTREAM_URL = upstreamURL;
+  // The code_interpreter sandbox's Python, when the test command installed it (scripts/install-sandbox).
+  if (process.env.ASSISTD_TEST_SANDBOX_PYTHON) {
+    env.ASSISTD_CODE_INTERPRETER_PYTHON = process.env.ASSISTD_TEST_SANDBOX_PYTHON;
+  }
   env.RUST_LOG = 'warn';
   Object.assign(env, extra);
 
@@ -122,4 +126,18 @@ async function waitHealthy(rootURL) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`GET /healthz did not answer 200 (${last})`);
+}
+
+/**
+ * Whether the code_interpreter sandbox's Python is there (ASSISTD_TEST_SANDBOX_PYTHON): a test calls
+ * `t.skip(reason)` and returns when it is not; with ASSISTD_TEST_SANDBOX=required this throws instead.
+ */
+export function sandboxMissing() {
+  if (process.env.ASSISTD_TEST_SANDBOX_PYTHON) return null;
+  const why = 'ASSISTD_TEST_SANDBOX_PYTHON is unset: no Python for the code_interpreter sandbox ' +
+    '(run scripts/install-sandbox and export ASSISTD_TEST_SANDBOX_PYTHON=<its venv>, as scripts/test does)';
+  if (process.env.ASSISTD_TEST_SANDBOX === 'required') {
+    throw new Error(`ASSISTD_TEST_SANDBOX=required, but ${why}`);
+  }
+  return why;
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { argumentPieces, httpError, text, toolCalls } from './fake-upstream.mjs';
+import { sandboxMissing } from './server.mjs';
 import {
   assertShape,
   assertStreamEvents,
@@ -455,4 +456,48 @@ test('the wire: text/event-stream frames of `event:` + `data:`, ending with even
     assert.ok(parsed.id, `${ev}: data has an id`);
   }
   assert.deepEqual(frames.at(-2)[0], 'event: thread.run.completed');
+});
+
+test('runs.stream with code_interpreter: the code and its logs stream as tool call deltas', T, async (t) => {
+  const missing = sandboxMissing();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  const code = 'a, b, c = 3, 11, 14\nx = (c - b) / a\nprint(f"x = {x:g}")';
+  const { tag, assistant, thread } = await setupRun(client, stack.upstream, {
+    tools: [{ type: 'code_interpreter' }],
+    content: 'I need to solve the equation `3x + 11 = 14`. Can you help me?',
+    replies: [toolCalls(['code_interpreter', JSON.stringify({ code })]), text('x = 1', ', Jane.')],
+  });
+  const stream = client.beta.threads.runs.stream(thread.id, { assistant_id: assistant.id });
+  const r = record(stream);
+  const run = await stream.finalRun();
+  assert.equal(run.status, 'completed', JSON.stringify(run.last_error));
+  assertStreamEvents(r.events);
+
+  assert.deepEqual(r.toolCallCreated.map((c) => c.type), ['code_interpreter']);
+  assert.match(r.toolCallCreated[0].id, /^call_/);
+  const deltas = r.toolCallDeltas;
+  assert.ok(deltas.every((d) => d.type === 'code_interpreter' && d.index === 0), JSON.stringify(deltas));
+  assert.equal(deltas.map((d) => d.code_interpreter?.input ?? '').join(''), code);
+  const logs = deltas.flatMap((d) => d.code_interpreter?.outputs ?? []);
+  assert.deepEqual(logs, [{ index: 0, type: 'logs', logs: 'x = 1\n' }]);
+  // (openai@4.36.0 hands toolCallDone the call as it was created, not its accumulated snapshot.)
+  assert.equal(r.toolCallDone.length, 1);
+  assert.equal(r.toolCallDone[0].id, r.toolCallCreated[0].id);
+  const stepDone = r.runStepDone.find((s) => s.type === 'tool_calls');
+  assert.deepEqual(stepDone.step_details.tool_calls[0].code_interpreter, {
+    input: code,
+    outputs: [{ type: 'logs', logs: 'x = 1\n' }],
+  });
+
+  // The model read the logs as the tool's output; the answer follows.
+  const [first, second] = stack.upstream.requests(tag);
+  assert.deepEqual(first.body.tools.map((x) => x.function.name), ['code_interpreter']);
+  assert.ok(second.body.messages.some((m) => m.role === 'tool' && m.content.includes('x = 1')), JSON.stringify(second.body));
+  assert.equal(r.textDone.at(-1).text.value, 'x = 1, Jane.');
+  const steps = await client.beta.threads.runs.steps.list(thread.id, run.id, { order: 'asc' });
+  assert.deepEqual(steps.data.map((s) => s.type), ['tool_calls', 'message_creation']);
+  assert.equal(steps.data[0].step_details.tool_calls[0].code_interpreter.input, code);
 });

@@ -22,11 +22,21 @@ does not retry), so a stray run fails fast instead of eating another test's repl
     up.script(tag, hang())          # one empty delta, then nothing until the client goes away
     up.script(tag, drop("Half"))    # some text, then the connection breaks mid-stream
     up.requests(tag)                # [Recorded(body=..., headers=..., ...), ...]
+
+One unscripted kind of request is answered anyway, so that code written for OpenAI (the SDKs'
+own examples, whose instructions carry no tag) runs unmodified: a request that matches no tag and
+offers the `code_interpreter` function (what assistd offers the model for the `code_interpreter`
+tool) gets, while it carries no `tool` message yet, a streamed `code_interpreter` call whose code
+really computes the answer to the last user message (`auto_code`: a linear equation such as
+`3x + 11 = 14` is solved with plain arithmetic and the result printed); once it carries the tool's
+output, a text answer quoting that output (`auto_answer`). Such requests are recorded with
+`tag=None, auto=True`; `up.auto_requests()` lists them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import struct
@@ -69,6 +79,7 @@ class ToolCalls:
     calls: Sequence[Tuple[str, str]]  # (name, arguments as a JSON string)
     prompt_tokens: int = PROMPT_TOKENS
     completion_tokens: int = 9
+    pieces: int = 2  # how many argument deltas each call is streamed in
 
     def usage(self) -> Tuple[int, int]:
         return self.prompt_tokens, self.completion_tokens
@@ -120,6 +131,59 @@ def drop(*chunks: str) -> Drop:
 
 
 # ---------------------------------------------------------------------------------------------
+# the unscripted code_interpreter behaviour
+# ---------------------------------------------------------------------------------------------
+
+CODE_INTERPRETER = "code_interpreter"
+_EQUATION = re.compile(r"(-?\d+(?:\.\d+)?)\s*\*?\s*x\s*([+-])\s*(\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)")
+
+
+def offers_code_interpreter(body: Any) -> bool:
+    tools = body.get("tools") if isinstance(body, dict) else None
+    return any(isinstance(t, dict) and (t.get("function") or {}).get("name") == CODE_INTERPRETER
+               for t in tools or [])
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def auto_code(question: str) -> str:
+    """Python that computes the answer to `question` and prints it."""
+    m = _EQUATION.search(question)
+    if m:
+        a, sign, b, c = m.groups()
+        return (f"# Solve {a}x {sign} {b} = {c} for x\n"
+                f"a, b, c = {a}, {sign}{b}, {c}\n"
+                "x = (c - b) / a\n"
+                "print(f\"x = {x:g}\")")
+    return f"question = {question!r}\nprint(len(question.split()), 'words')"
+
+
+def auto_answer(output: str) -> str:
+    return f"I ran the code; it printed:\n\n{output.strip()}\n\nSo the answer is {output.strip()}."
+
+
+def auto_reply(body: Any) -> Optional[Reply]:
+    """The reply to an unscripted request that offers code_interpreter, else None (HTTP 400 as before)."""
+    if not offers_code_interpreter(body):
+        return None
+    messages = body.get("messages") or []
+    results = [_content_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "tool"]
+    if results:
+        answer = auto_answer(results[-1])
+        words = answer.split(" ")
+        return Text(chunks=[w + " " for w in words[:-1]] + words[-1:])
+    users = [_content_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    code = auto_code(users[-1] if users else "")
+    return ToolCalls(calls=[(CODE_INTERPRETER, json.dumps({"code": code}))], pieces=4)
+
+
+# ---------------------------------------------------------------------------------------------
 # the record
 # ---------------------------------------------------------------------------------------------
 
@@ -132,6 +196,7 @@ class Recorded:
     tag: Optional[str]
     reply: Optional[Reply]
     received_at: float
+    auto: bool = False  # answered by the unscripted code_interpreter behaviour
     finished: threading.Event = field(default_factory=threading.Event)      # the handler returned
     disconnected: threading.Event = field(default_factory=threading.Event)  # the client went away mid-reply
 
@@ -220,7 +285,12 @@ class FakeUpstream:
             for tag, queue in self._scripts.items():
                 if tag in haystack:
                     return tag, (queue.popleft() if queue else None)
-        return None, None
+        return None, auto_reply(body)
+
+    def auto_requests(self) -> List[Recorded]:
+        """The requests answered by the unscripted code_interpreter behaviour."""
+        with self._lock:
+            return [r for r in self._records if r.auto]
 
     def _record(self, rec: Recorded) -> None:
         with self._arrived:
@@ -308,7 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         tag, reply = self.upstream._take(body) if path == "/v1/chat/completions" else (None, None)
         rec = Recorded(path=path, headers={k.lower(): v for k, v in self.headers.items()}, body=body, tag=tag,
-                       reply=reply, received_at=time.time())
+                       reply=reply, received_at=time.time(), auto=tag is None and reply is not None)
         self.upstream._record(rec)
         try:
             if path != "/v1/chat/completions":
@@ -352,8 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
                 upstream_id = f"call_up{uuid.uuid4().hex[:16]}"
                 self._event(rec, self._chunk(model, {"tool_calls": [
                     {"index": i, "id": upstream_id, "type": "function", "function": {"name": name, "arguments": ""}}]}))
-                half = len(arguments) // 2
-                for piece in (arguments[:half], arguments[half:]):
+                n = max(1, reply.pieces)
+                cuts = [len(arguments) * k // n for k in range(n + 1)]
+                for piece in (arguments[a:b] for a, b in zip(cuts, cuts[1:])):
                     self._event(rec, self._chunk(model, {"tool_calls": [
                         {"index": i, "function": {"arguments": piece}}]}))
             self._event(rec, self._chunk(model, {}, "tool_calls"))

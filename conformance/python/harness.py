@@ -31,6 +31,8 @@ DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "assistd"
 KEY_A = "sk-test-a"
 KEY_B = "sk-test-b"
 STARTUP_TIMEOUT = float(os.environ.get("ASSISTD_STARTUP_TIMEOUT", "30"))
+SANDBOX_PYTHON_VAR = "ASSISTD_TEST_SANDBOX_PYTHON"
+SANDBOX_REQUIRED_VAR = "ASSISTD_TEST_SANDBOX"
 LISTENING_RE = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
 
@@ -65,6 +67,10 @@ class Server:
         # Lexical file_search unless a test asks for embeddings: the built-in embedding model
         # would otherwise be fetched into every fresh data directory.
         env["ASSISTD_EMBEDDINGS_ENABLED"] = "false"
+        # The code_interpreter sandbox's Python, when the test command installed it.
+        sandbox_python = os.environ.get(SANDBOX_PYTHON_VAR)
+        if sandbox_python:
+            env["ASSISTD_CODE_INTERPRETER_PYTHON"] = sandbox_python
         env.update(settings or {})
         env["ASSISTD_API_KEYS"] = keys
         env["RUST_LOG"] = "warn"
@@ -151,3 +157,15 @@ def server_binary() -> Path:
     if not path.is_file() or not os.access(path, os.X_OK):
         pytest.fail(f"assistd binary not found or not executable at {path} (set ASSISTD_BIN)", pytrace=False)
     return path
+
+
+def require_sandbox() -> None:
+    """Skip the calling test when the code_interpreter sandbox's Python is not installed
+    (ASSISTD_TEST_SANDBOX_PYTHON unset), or fail it when ASSISTD_TEST_SANDBOX=required (CI)."""
+    if os.environ.get(SANDBOX_PYTHON_VAR):
+        return
+    why = (f"{SANDBOX_PYTHON_VAR} is unset: no Python for the code_interpreter sandbox "
+           f"(run scripts/install-sandbox and export {SANDBOX_PYTHON_VAR}=<its venv>, as scripts/test does)")
+    if os.environ.get(SANDBOX_REQUIRED_VAR) == "required":
+        pytest.fail(f"{SANDBOX_REQUIRED_VAR}=required, but {why}", pytrace=False)
+    pytest.skip(why)

@@ -9,6 +9,7 @@ mod client;
 mod floor;
 mod model;
 mod report;
+mod sandbox;
 mod scenarios;
 mod search;
 mod server;
@@ -90,6 +91,9 @@ pub struct Args {
     /// The `search` scenario's settings.
     #[command(flatten)]
     pub search: search::SearchArgs,
+    /// The `sandbox` scenario's settings.
+    #[command(flatten)]
+    pub sandbox: sandbox::SandboxArgs,
 }
 
 /// The scenarios.
@@ -120,6 +124,9 @@ pub enum Scenario {
     /// uploads, the built-in embedder against llama-bench (not part of `all`: it takes
     /// minutes; `scripts/bench-search` runs it).
     Search,
+    /// The `code_interpreter` sandbox: start over a bare Python, warm calls, RSS (not part of
+    /// `all`: it needs bubblewrap and `scripts/install-sandbox`).
+    Sandbox,
 }
 
 impl Args {
@@ -152,8 +159,9 @@ async fn main() -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
     match args.scenario {
-        // These two print tables of their own.
+        // These print tables of their own.
         Scenario::Model => model::run(args.assistd_bin.clone(), &args.model).await,
+        Scenario::Sandbox => sandbox::run(&args.sandbox, args.smoke).await,
         Scenario::Search => {
             if args.smoke {
                 args.search.shrink_for_smoke();

@@ -43,8 +43,10 @@ pub struct TurnText {
     pub usage: Usage,
     /// Why the message is incomplete (`max_tokens`, ...), if it is.
     pub incomplete: Option<String>,
-    /// Its citations of files the run's searches found.
+    /// Its citations of files the run's searches found, and links to files its code wrote.
     pub annotations: Vec<TextAnnotation>,
+    /// Images the run's code drew since its last message, shown before the text (file ids).
+    pub images: Vec<String>,
 }
 
 /// What the executor needs from storage.

@@ -3,6 +3,7 @@
 //! applies alike (`transitions`, cursor resolution in `list`, the one `clock`).
 
 pub mod clock;
+pub mod code;
 pub mod engine;
 pub mod ids;
 pub mod ingest;

@@ -91,34 +91,18 @@ pub fn options(run: &Run) -> Option<Options> {
 }
 
 /// The stores a run searches: its assistant's and its thread's (v1 assistant files and
-/// message files live in those stores too). An assistant deleted since the run started adds
-/// none.
+/// message files live in those stores too).
 pub async fn run_stores(
     store: &dyn Store,
     project: &Project,
     run: &Run,
 ) -> Result<Vec<VectorStoreId>, StoreError> {
-    let mut ids: Vec<String> = Vec::new();
-    match store.get_assistant(project, &run.assistant_id).await {
-        Ok(a) => ids.extend(
-            a.tool_resources
-                .and_then(|r| r.file_search)
-                .map(|f| f.vector_store_ids)
-                .unwrap_or_default(),
-        ),
-        Err(StoreError::NotFound { .. }) => {}
-        Err(e) => return Err(e),
-    }
-    match store.get_thread(project, &run.thread_id).await {
-        Ok(t) => ids.extend(
-            t.tool_resources
-                .and_then(|r| r.file_search)
-                .map(|f| f.vector_store_ids)
-                .unwrap_or_default(),
-        ),
-        Err(StoreError::NotFound { .. }) => {}
-        Err(e) => return Err(e),
-    }
+    let mut ids: Vec<String> = crate::resources::of_run(store, project, run)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.file_search)
+        .flat_map(|f| f.vector_store_ids)
+        .collect();
     ids.dedup();
     Ok(ids.into_iter().map(VectorStoreId::from).collect())
 }

@@ -10,12 +10,14 @@
 //! discards the interrupted turn's partial message and step, then redoes the turn. A panic while
 //! executing one run fails that run and nothing else.
 
+pub mod code_interpreter;
 pub mod events;
 pub mod file_search;
 pub mod ingest;
 mod prompt;
+mod resources;
 mod turn;
 mod worker;
 
 pub use events::{Event, EventBus, Subscription};
-pub use worker::{Executor, ExecutorConfig, ExecutorHandle};
+pub use worker::{Executor, ExecutorConfig, ExecutorHandle, Services};

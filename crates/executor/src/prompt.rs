@@ -5,7 +5,7 @@
 //! (`truncation_strategy.last_messages`, the token budget): a run on a thread of a million
 //! messages reads a few pages, not the thread.
 
-use crate::file_search;
+use crate::{code_interpreter, file_search};
 use assistd_core::model::{ChatFormat, ChatMessage, ChatRequest, ToolCall, ToolChoice};
 use assistd_core::{ClaimedRun, EngineStore, StoreResult};
 use assistd_wire::{
@@ -60,12 +60,12 @@ pub async fn build(
     max_tokens: Option<i64>,
     prompt_budget: Option<i64>,
     max_history_tokens: i64,
-    search: SearchMode,
+    offer: Offer,
 ) -> StoreResult<Option<ChatRequest>> {
     let run = &claim.run;
     let system = system_prompt(claim);
     let own = store.run_messages(&claim.project, &run.id).await?;
-    let turns = run_turns(&own, steps, search == SearchMode::UpFront);
+    let turns = run_turns(&own, steps, offer.search == SearchMode::UpFront);
     let budget = prompt_budget.map_or(max_history_tokens, |b| b.min(max_history_tokens));
     let fixed = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
     let (history, total) = history(store, claim, fixed, budget).await?;
@@ -76,13 +76,17 @@ pub async fn build(
         return Ok(None);
     }
     Ok(Some(request(
-        claim,
-        system,
-        history,
-        turns,
-        max_tokens,
-        search == SearchMode::Tool,
+        claim, system, history, turns, max_tokens, offer,
     )))
+}
+
+/// Which built-in tools the model is offered as functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    /// How `file_search` reaches the model.
+    pub search: SearchMode,
+    /// Whether `code_interpreter` is offered.
+    pub code: bool,
 }
 
 /// How the run's `file_search` reaches the model.
@@ -104,8 +108,9 @@ fn request(
     history: Vec<ChatMessage>,
     turns: Vec<ChatMessage>,
     max_tokens: Option<i64>,
-    offer_search: bool,
+    offer: Offer,
 ) -> ChatRequest {
+    let offer_search = offer.search == SearchMode::Tool;
     let run = &claim.run;
     // A named tool choice forces the run's first turn only: once its outputs are in, the model
     // answers them (forcing every turn would call the function forever).
@@ -123,6 +128,7 @@ fn request(
         .filter_map(|t| match t {
             AssistantTool::Function { function } => Some(function.clone()),
             AssistantTool::FileSearch(_) if offer_search => Some(file_search::function()),
+            AssistantTool::CodeInterpreter if offer.code => Some(code_interpreter::function()),
             _ => None,
         })
         .collect();
@@ -130,7 +136,7 @@ fn request(
         model: run.model.clone(),
         messages: prompt,
         tools,
-        tool_choice: tool_choice(&run.tool_choice, called_already, offer_search),
+        tool_choice: tool_choice(&run.tool_choice, called_already, offer),
         temperature: run.temperature,
         top_p: run.top_p,
         max_tokens,
@@ -274,7 +280,20 @@ fn run_turns(messages: &[Message], steps: &[RunStep], inline: bool) -> Vec<ChatM
                                 content: found,
                             });
                         }
-                        StepToolCall::CodeInterpreter { .. } => {}
+                        StepToolCall::CodeInterpreter {
+                            id,
+                            code_interpreter: call,
+                        } => {
+                            calls.push(ToolCall {
+                                id: id.clone(),
+                                name: code_interpreter::TOOL_NAME.to_owned(),
+                                arguments: serde_json::json!({ "code": call.input }).to_string(),
+                            });
+                            outputs.push(ChatMessage::Tool {
+                                tool_call_id: id.clone(),
+                                content: code_interpreter::output(call),
+                            });
+                        }
                     }
                 }
                 if !calls.is_empty() {
@@ -309,7 +328,7 @@ fn size(m: &ChatMessage) -> i64 {
 }
 
 /// The model's tool choice for this turn.
-fn tool_choice(choice: &ToolChoiceOption, called_already: bool, offer_search: bool) -> ToolChoice {
+fn tool_choice(choice: &ToolChoiceOption, called_already: bool, offer: Offer) -> ToolChoice {
     match choice {
         ToolChoiceOption::Mode(ToolChoiceMode::None) => ToolChoice::None,
         ToolChoiceOption::Mode(ToolChoiceMode::Auto) => ToolChoice::Auto,
@@ -323,8 +342,11 @@ fn tool_choice(choice: &ToolChoiceOption, called_already: bool, offer_search: bo
         ToolChoiceOption::Mode(ToolChoiceMode::Required) => ToolChoice::Required,
         ToolChoiceOption::Named(n) => match (&n.type_, &n.function) {
             (NamedToolType::Function, Some(f)) => ToolChoice::Function(f.name.clone()),
-            (NamedToolType::FileSearch, _) if offer_search => {
+            (NamedToolType::FileSearch, _) if offer.search == SearchMode::Tool => {
                 ToolChoice::Function(file_search::TOOL_NAME.to_owned())
+            }
+            (NamedToolType::CodeInterpreter, _) if offer.code => {
+                ToolChoice::Function(code_interpreter::TOOL_NAME.to_owned())
             }
             _ => ToolChoice::Auto,
         },

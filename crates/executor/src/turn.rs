@@ -2,14 +2,15 @@
 //! collect function calls into a `tool_calls` step, and publish every change as a stream event.
 
 use crate::events::EventBus;
-use crate::file_search;
+use crate::{code_interpreter, file_search};
+use assistd_core::code::{CodeError, CodeRunner};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
 use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
 use assistd_wire::{
     FunctionCall, MessageDeltaObject, MessageId, Run, RunStep, RunStepDeltaObject,
-    RunToolCallObject, StepId, StepToolCall, StreamEvent, Usage,
+    RunToolCallObject, StepId, StepToolCall, StreamEvent, TextAnnotation, Usage,
 };
 use futures::StreamExt;
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ pub struct TurnCtx<'a> {
     pub worker: &'a str,
     /// Searches `file_search` calls, when the model is offered the tool.
     pub searcher: Option<(&'a dyn Searcher, file_search::Options)>,
+    /// Runs `code_interpreter` calls, when the model is offered the tool.
+    pub code: Option<&'a dyn CodeRunner>,
     /// The run's steps before this turn (the searches its answer may cite).
     pub steps: &'a [RunStep],
 }
@@ -41,6 +44,8 @@ pub struct Open {
     pub message: Option<(MessageId, StepId)>,
     /// The message's text so far.
     pub text: String,
+    /// The index of the message's text part (after the images it shows).
+    pub text_index: u32,
     /// The `tool_calls` step being filled.
     pub tool_step: Option<StepId>,
     /// Whether any of it went out to a stream client (a turn nobody watched can be redone
@@ -58,8 +63,9 @@ pub enum TurnEnd {
     },
     /// The model called functions; the run now waits for their outputs.
     Calls(Box<Run>),
-    /// The model only searched files; the results are in and the next turn answers them.
-    Searched,
+    /// The model only searched files or ran code; the results are in and the next turn
+    /// answers them.
+    ToolsRan,
     /// The lease was lost while recording the calls: another worker owns the run now.
     LeaseLost,
 }
@@ -73,6 +79,8 @@ pub enum TurnError {
     Model(ModelError),
     /// The model produced an unusable function call.
     BadToolCall(String),
+    /// A built-in tool cannot work on this server (the reason is the run's `last_error`).
+    ToolUnavailable(String),
     /// The token fired (cancel, expiry, lost lease, shutdown).
     Interrupted,
     /// Storage failed.
@@ -89,6 +97,8 @@ struct PartialCall {
     id: String,
     name: String,
     arguments: String,
+    /// Characters of a `code_interpreter` call's code streamed so far.
+    code_shown: usize,
 }
 
 /// What the model's stream delivered besides text.
@@ -110,6 +120,12 @@ pub async fn run_turn(
 ) -> Result<TurnEnd, TurnError> {
     let offered: Vec<String> = req.tools.iter().map(|f| f.name.clone()).collect();
     let answer = stream_answer(ctx, req, stop, open).await?;
+    // Code calls stream their outputs under the index their code streamed under.
+    let index_of: BTreeMap<String, u32> = answer
+        .calls
+        .iter()
+        .map(|(i, c)| (c.id.clone(), *i))
+        .collect();
     let calls = checked_calls(answer.calls, &offered)?;
     let truncated = answer.finish == "length";
     if open.message.is_none() && calls.is_empty() {
@@ -132,10 +148,20 @@ pub async fn run_turn(
         ));
     };
     let run = &ctx.claim.run;
-    let (searches, functions): (Vec<_>, Vec<_>) = calls
+    let (searches, rest): (Vec<_>, Vec<_>) = calls
         .into_iter()
         .partition(|c| ctx.searcher.is_some() && c.function.name == file_search::TOOL_NAME);
-    let done = run_searches(ctx, &step_id, searches).await?;
+    let (code, functions): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|c| ctx.code.is_some() && c.function.name == code_interpreter::TOOL_NAME);
+    let mut done = run_searches(ctx, &step_id, searches).await?;
+    // Code may run for a long time: a cancel stops waiting for it at once (the run's end
+    // then ends its sandbox).
+    let ran = tokio::select! {
+        ran = run_code(ctx, &step_id, code, &index_of) => ran?,
+        () = stop.cancelled() => return Err(TurnError::Interrupted),
+    };
+    done.extend(ran);
     if functions.is_empty() {
         let Some(completed) = ctx
             .store
@@ -146,7 +172,7 @@ pub async fn run_turn(
         };
         ctx.events
             .publish(&run.id, StreamEvent::StepCompleted, &completed);
-        return Ok(TurnEnd::Searched);
+        return Ok(TurnEnd::ToolsRan);
     }
     match ctx
         .store
@@ -187,6 +213,42 @@ async fn run_searches(
         })
         .collect();
     Ok(search.calls(step_id.as_str(), calls).await?)
+}
+
+/// Runs the turn's `code_interpreter` calls, streaming their outputs.
+async fn run_code(
+    ctx: &TurnCtx<'_>,
+    step_id: &StepId,
+    calls: Vec<RunToolCallObject>,
+    index_of: &BTreeMap<String, u32>,
+) -> Result<Vec<StepToolCall>, TurnError> {
+    let Some(runner) = ctx.code else {
+        return Ok(Vec::new());
+    };
+    let code = code_interpreter::RunCode {
+        store: ctx.store,
+        events: ctx.events,
+        runner,
+        project: &ctx.claim.project,
+        run: &ctx.claim.run,
+    };
+    let calls = calls
+        .into_iter()
+        .map(|c| {
+            let index = index_of.get(&c.id).copied().unwrap_or(0);
+            (
+                index,
+                c.id,
+                code_interpreter::code_of(&c.function.arguments),
+            )
+        })
+        .collect();
+    code.calls(step_id.as_str(), calls)
+        .await
+        .map_err(|e| match e {
+            CodeError::Unavailable(why) => TurnError::ToolUnavailable(why),
+            CodeError::Store(e) => TurnError::Store(e),
+        })
 }
 
 /// The `query` of a `file_search` call's arguments (which `checked_calls` found to be JSON).
@@ -280,7 +342,7 @@ async fn on_text(ctx: &TurnCtx<'_>, open: &mut Open, text: String) -> Result<(),
     ctx.events.publish(
         &run.id,
         StreamEvent::MessageDelta,
-        &MessageDeltaObject::text(message_id.as_str(), text.clone()),
+        &MessageDeltaObject::text(message_id.as_str(), open.text_index, text.clone()),
     );
     open.text.push_str(&text);
     Ok(())
@@ -316,6 +378,7 @@ async fn on_call_piece(
         id: new_id(IdKind::ToolCall),
         name: String::new(),
         arguments: String::new(),
+        code_shown: 0,
     });
     if let Some(n) = &name {
         call.name.push_str(n);
@@ -323,6 +386,24 @@ async fn on_call_piece(
     call.arguments.push_str(&arguments);
     if ctx.searcher.is_some() && call.name == file_search::TOOL_NAME {
         // A search is announced as a file_search call once it runs, not as a function.
+        return Ok(());
+    }
+    if ctx.code.is_some() && call.name == code_interpreter::TOOL_NAME {
+        // Code streams as the code itself, not as the JSON the model wraps it in.
+        let code = code_interpreter::code_so_far(&call.arguments).unwrap_or_default();
+        let piece: String = code.chars().skip(call.code_shown).collect();
+        if !first && piece.is_empty() {
+            return Ok(());
+        }
+        call.code_shown += piece.chars().count();
+        let delta = RunStepDeltaObject::code_interpreter(
+            step_id.as_str(),
+            index,
+            first.then_some(call.id.as_str()),
+            Some(piece),
+            first.then(Vec::new),
+        );
+        ev.publish(&run.id, StreamEvent::StepDelta, &delta);
         return Ok(());
     }
     let delta = if first {
@@ -348,6 +429,13 @@ async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<MessageId, T
     ev.publish(&run.id, StreamEvent::StepInProgress, &s);
     ev.publish(&run.id, StreamEvent::MessageCreated, &m);
     ev.publish(&run.id, StreamEvent::MessageInProgress, &m);
+    // The images the run's code drew lead the message (`complete_message` stores them so).
+    let images = code_interpreter::new_images(ctx.steps);
+    if !images.is_empty() {
+        let delta = MessageDeltaObject::images(m.id.as_str(), &images);
+        ev.publish(&run.id, StreamEvent::MessageDelta, &delta);
+    }
+    open.text_index = u32::try_from(images.len()).unwrap_or(u32::MAX);
     open.message = Some((m.id.clone(), s.id));
     Ok(m.id)
 }
@@ -365,8 +453,24 @@ async fn complete_message(
     };
     let run = &ctx.claim.run;
     let text = std::mem::take(&mut open.text);
+    let mut annotations = file_search::annotate(&text, ctx.steps);
+    annotations.extend(code_interpreter::annotate(&text, ctx.steps));
+    annotations.sort_by_key(|a| match a {
+        TextAnnotation::FileCitation { start_index, .. }
+        | TextAnnotation::FilePath { start_index, .. } => *start_index,
+    });
+    if !annotations.is_empty() {
+        let delta = MessageDeltaObject::annotations(
+            message_id.as_str(),
+            open.text_index,
+            annotations.clone(),
+        );
+        ctx.events
+            .publish(&run.id, StreamEvent::MessageDelta, &delta);
+    }
     let text = TurnText {
-        annotations: file_search::annotate(&text, ctx.steps),
+        annotations,
+        images: code_interpreter::new_images(ctx.steps),
         text,
         usage,
         incomplete: truncated.then(|| "max_tokens".to_owned()),

@@ -1,10 +1,11 @@
 //! Workers, leases, cancellation and expiry.
 
 use crate::events::{EventBus, lock};
-use crate::file_search;
-use crate::prompt::{self, SearchMode};
+use crate::prompt::{self, Offer, SearchMode};
 use crate::turn::{Open, TurnCtx, TurnEnd, TurnError, run_turn};
-use assistd_core::model::{ModelBackend, ModelError};
+use crate::{code_interpreter, file_search};
+use assistd_core::code::CodeRunner;
+use assistd_core::model::{ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
 use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
@@ -74,6 +75,8 @@ struct Inner {
     models: Arc<dyn ModelBackend>,
     /// Searches for `file_search`; without it, runs with the tool fail at start.
     searcher: Option<Arc<dyn Searcher>>,
+    /// Runs `code_interpreter` calls; without it, runs with the tool fail at start.
+    code: Option<Arc<dyn CodeRunner>>,
     events: Arc<EventBus>,
     cfg: ExecutorConfig,
     wake: Notify,
@@ -100,6 +103,18 @@ pub struct ExecutorHandle {
 /// The run engine.
 pub struct Executor;
 
+/// What an executor works with besides storage and models; each is optional.
+#[derive(Default, Clone)]
+pub struct Services {
+    /// Signals from other instances sharing the database: queued runs wake the dispatcher,
+    /// cancels stop runs executing here.
+    pub signals: Option<Arc<dyn Signals>>,
+    /// Searches for runs with `file_search`.
+    pub searcher: Option<Arc<dyn Searcher>>,
+    /// Runs the code of runs with `code_interpreter`.
+    pub code: Option<Arc<dyn CodeRunner>>,
+}
+
 impl Executor {
     /// Starts `cfg.workers` workers and the expiry sweeper; run events go to `events`.
     pub fn start(
@@ -108,24 +123,28 @@ impl Executor {
         events: Arc<EventBus>,
         cfg: ExecutorConfig,
     ) -> ExecutorHandle {
-        Self::start_with_signals(store, models, events, cfg, None, None)
+        Self::start_with(store, models, events, cfg, Services::default())
     }
 
-    /// [`Executor::start`], also acting on `signals` from other instances sharing the
-    /// database (queued runs wake the dispatcher, cancels stop runs executing here), and
-    /// searching with `searcher` for runs with `file_search`.
-    pub fn start_with_signals(
+    /// [`Executor::start`] with the [`Services`] this process has: signals from other
+    /// instances, file search, the code interpreter.
+    pub fn start_with(
         store: Arc<dyn Store>,
         models: Arc<dyn ModelBackend>,
         events: Arc<EventBus>,
         cfg: ExecutorConfig,
-        signals: Option<Arc<dyn Signals>>,
-        searcher: Option<Arc<dyn Searcher>>,
+        services: Services,
     ) -> ExecutorHandle {
+        let Services {
+            signals,
+            searcher,
+            code,
+        } = services;
         let inner = Arc::new(Inner {
             store,
             models,
             searcher,
+            code,
             events,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -410,7 +429,7 @@ async fn heartbeat(
 /// Executes a claimed run until it ends, waits for tool outputs, or is interrupted.
 async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     let run = &claim.run;
-    if let Some((status, err)) = ends_before_start(run, inner.searcher.is_some()) {
+    if let Some((status, err)) = ends_before_start(run, &inner) {
         return close(&inner, &claim, &worker, status, err, &Open::default()).await;
     }
     if let Err(e) = inner.store.discard_partial_turn(&run.id, &worker).await {
@@ -446,7 +465,7 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
 
 /// How a claimed run ends without a turn: cancelled or expired while it waited, or asking for a
 /// tool this server does not have.
-fn ends_before_start(run: &Run, can_search: bool) -> Option<(RunStatus, Option<LastError>)> {
+fn ends_before_start(run: &Run, inner: &Inner) -> Option<(RunStatus, Option<LastError>)> {
     if run.status == RunStatus::Cancelling {
         return Some((RunStatus::Cancelled, None));
     }
@@ -454,13 +473,14 @@ fn ends_before_start(run: &Run, can_search: bool) -> Option<(RunStatus, Option<L
         return Some((RunStatus::Expired, None));
     }
     let tool = run.tools.iter().find_map(|t| match t {
-        AssistantTool::CodeInterpreter => Some("code_interpreter"),
-        AssistantTool::FileSearch(_) if !can_search => Some("file_search (retrieval)"),
-        AssistantTool::FileSearch(_) | AssistantTool::Function { .. } => None,
+        AssistantTool::CodeInterpreter if inner.code.is_none() => Some("code_interpreter"),
+        AssistantTool::FileSearch(_) if inner.searcher.is_none() => Some("file_search (retrieval)"),
+        AssistantTool::CodeInterpreter
+        | AssistantTool::FileSearch(_)
+        | AssistantTool::Function { .. } => None,
     })?;
-    let message = format!(
-        "The {tool} tool is not supported by this server yet; remove it from the run's tools."
-    );
+    let message =
+        format!("The {tool} tool is not enabled on this server; remove it from the run's tools.");
     Some((
         RunStatus::Failed,
         Some(LastError::new(LastErrorCode::ServerError, message)),
@@ -499,7 +519,7 @@ async fn conclude(
             };
             (RunStatus::Failed, Some(LastError::new(code, e.to_string())))
         }
-        Err(TurnError::BadToolCall(m)) => (
+        Err(TurnError::BadToolCall(m) | TurnError::ToolUnavailable(m)) => (
             RunStatus::Failed,
             Some(LastError::new(LastErrorCode::ServerError, m)),
         ),
@@ -545,6 +565,7 @@ async fn close(
         }
     };
     record_end(&ended);
+    end_session(inner, &run.id).await;
     let (p, t) = (&claim.project, &run.thread_id);
     if let Some((message_id, step_id)) = &open.message {
         if let Ok(m) = store.get_message(p, t, message_id).await {
@@ -586,9 +607,17 @@ async fn end(
         .await?
     {
         record_end(&run);
+        end_session(inner, &run.id).await;
         inner.events.publish_run(&run);
     }
     Ok(())
+}
+
+/// The run ended: its code interpreter session, if it had one here, goes.
+async fn end_session(inner: &Inner, run_id: &RunId) {
+    if let Some(code) = &inner.code {
+        code.end(run_id).await;
+    }
 }
 
 /// What the next turn may use of the run's token budgets (`None`: no cap).
@@ -622,6 +651,43 @@ fn budget(run: &Run, steps: &[RunStep]) -> Result<Budget, &'static str> {
     })
 }
 
+/// How a run ends without another turn: its status, error and `incomplete_details` reason.
+type Ending = (RunStatus, Option<LastError>, Option<&'static str>);
+
+/// The next turn's request, or how the run ends instead: failed after too many turns, or
+/// `incomplete` when a budget the run has used up, or a prompt that cannot fit what is left of
+/// it, leaves no room for the model.
+async fn next_request(
+    inner: &Inner,
+    claim: &ClaimedRun,
+    steps: &[RunStep],
+    offer: Offer,
+) -> Result<Result<ChatRequest, Ending>, TurnError> {
+    if steps.len() >= inner.cfg.max_turns {
+        let message = format!(
+            "The run stopped after {} model turns without a final answer.",
+            inner.cfg.max_turns
+        );
+        let err = LastError::new(LastErrorCode::ServerError, message);
+        return Ok(Err((RunStatus::Failed, Some(err), None)));
+    }
+    let left = match budget(&claim.run, steps) {
+        Ok(left) => left,
+        Err(reason) => return Ok(Err((RunStatus::Incomplete, None, Some(reason)))),
+    };
+    let req = prompt::build(
+        inner.store.as_ref(),
+        claim,
+        steps,
+        left.completion,
+        left.prompt,
+        inner.cfg.max_history_tokens,
+        offer,
+    )
+    .await?;
+    Ok(req.ok_or((RunStatus::Incomplete, None, Some("max_prompt_tokens"))))
+}
+
 /// Turns until the run answers, needs tool outputs, or fails.
 async fn drive(
     inner: &Arc<Inner>,
@@ -633,6 +699,14 @@ async fn drive(
     let store = inner.store.as_ref();
     let run = &claim.run;
     let search = search_mode(inner, run);
+    let code = inner
+        .code
+        .as_deref()
+        .filter(|_| code_interpreter::wanted(run) && inner.models.calls_tools(&run.model));
+    let offer = Offer {
+        search: search.0,
+        code: code.is_some(),
+    };
     let mut retries = 0;
     loop {
         let Some(steps) = run_steps(inner, worker, claim, search).await? else {
@@ -648,44 +722,13 @@ async fn drive(
                 (Some(s), (SearchMode::Tool, opts)) => Some((s.as_ref(), opts)),
                 _ => None,
             },
+            code,
             steps: &steps,
         };
-        if steps.len() >= inner.cfg.max_turns {
-            let message = format!(
-                "The run stopped after {} model turns without a final answer.",
-                inner.cfg.max_turns
-            );
-            return end(
-                inner,
-                run,
-                worker,
-                RunStatus::Failed,
-                Some(LastError::new(LastErrorCode::ServerError, message)),
-                None,
-            )
-            .await;
-        }
-        // A budget the run has used up, or a prompt that cannot fit what is left of it, ends
-        // the run `incomplete` before the model is called.
-        let req = match budget(run, &steps) {
-            Ok(left) => prompt::build(
-                store,
-                claim,
-                &steps,
-                left.completion,
-                left.prompt,
-                inner.cfg.max_history_tokens,
-                search.0,
-            )
-            .await?
-            .ok_or("max_prompt_tokens"),
-            Err(reason) => Err(reason),
-        };
-        let req = match req {
+        let req = match next_request(inner, claim, &steps, offer).await? {
             Ok(req) => req,
-            Err(reason) => {
-                let status = RunStatus::Incomplete;
-                return end(inner, run, worker, status, None, Some(reason)).await;
+            Err((status, err, reason)) => {
+                return end(inner, run, worker, status, err, reason).await;
             }
         };
         match run_turn(&ctx, req, token, open).await {
@@ -707,7 +750,7 @@ async fn drive(
                 return Ok(());
             }
             Ok(TurnEnd::LeaseLost) => return Ok(()),
-            Ok(TurnEnd::Searched) => {
+            Ok(TurnEnd::ToolsRan) => {
                 *open = Open::default();
             }
             // A turn whose stream broke is redone only if nothing of it was shown: a message a

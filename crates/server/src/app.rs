@@ -8,10 +8,11 @@ use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind, TOO_LARGE};
 use crate::limits::Limits;
 use crate::telemetry;
+use assistd_core::code::CodeRunner;
 use assistd_core::search::{Embedder, HybridConfig, HybridSearcher, Searcher};
 use assistd_core::{Signal, Signals, Store};
 use assistd_executor::ingest::{IngestConfig, IngestHandle};
-use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle};
+use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle, Services};
 use assistd_models::ModelRouter;
 use assistd_store::{PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore};
 use assistd_wire::RunId;
@@ -184,13 +185,21 @@ async fn start_executor(
     events: &Arc<EventBus>,
     signals: Option<Arc<dyn Signals>>,
     searcher: &Arc<dyn Searcher>,
+    blobs: &Blobs,
 ) -> anyhow::Result<Option<ExecutorHandle>> {
     if settings.workers == 0 {
         return Ok(None);
     }
     let models =
         crate::local::attach(ModelRouter::new(&settings.model_routes())?, settings).await?;
-    Ok(Some(Executor::start_with_signals(
+    let code = settings.code_interpreter.enabled.then(|| {
+        Arc::new(crate::code::SandboxRunner::start(
+            &settings.code_interpreter,
+            store.clone(),
+            blobs.clone(),
+        )) as Arc<dyn CodeRunner>
+    });
+    Ok(Some(Executor::start_with(
         store.clone(),
         Arc::new(models),
         events.clone(),
@@ -210,8 +219,11 @@ async fn start_executor(
             ),
             ..ExecutorConfig::default()
         },
-        signals,
-        Some(searcher.clone()),
+        Services {
+            signals,
+            searcher: Some(searcher.clone()),
+            code,
+        },
     )))
 }
 
@@ -270,10 +282,10 @@ pub async fn run_worker(
     let events = Arc::new(EventBus::default());
     let embedder = crate::local::embedder(&settings).await?;
     let searcher = searcher(&settings, &store, embedder.clone());
-    let executor = start_executor(&settings, &store, &events, signals, &searcher)
+    let blobs = Blobs::from_settings(&settings).await?;
+    let executor = start_executor(&settings, &store, &events, signals, &searcher, &blobs)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
-    let blobs = Blobs::from_settings(&settings).await?;
     let ingest = start_ingest(&settings, &store, &blobs, embedder);
     tracing::info!(workers = settings.workers, "worker ready");
     shutdown.await;
@@ -291,7 +303,15 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let events = Arc::new(EventBus::default());
     let embedder = crate::local::embedder(&settings).await?;
     let searcher = searcher(&settings, &store, embedder.clone());
-    let executor = start_executor(&settings, &store, &events, signals.clone(), &searcher).await?;
+    let executor = start_executor(
+        &settings,
+        &store,
+        &events,
+        signals.clone(),
+        &searcher,
+        &blobs,
+    )
+    .await?;
     let limits = Arc::new(Limits::new(&settings.limits));
     let ingest = start_ingest(&settings, &store, &blobs, embedder);
     Ok(AppState {

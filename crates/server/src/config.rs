@@ -76,6 +76,8 @@ pub struct Settings {
     pub embeddings: EmbeddingSettings,
     /// How `file_search` ranks.
     pub search: SearchSettings,
+    /// The `code_interpreter` tool's sandbox.
+    pub code_interpreter: CodeInterpreterSettings,
     /// Where uploaded file bytes live: unset for `<data_dir>/files` on local disk, or an
     /// object-store URL such as `s3://bucket/prefix`.
     pub file_storage_url: Option<String>,
@@ -377,6 +379,70 @@ impl Default for SearchSettings {
     }
 }
 
+/// The `code_interpreter` tool: model-written Python run in a bubblewrap sandbox (see
+/// `crates/sandbox`), one session per run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CodeInterpreterSettings {
+    /// Off: runs with the tool fail at once. On (the default): the sandbox is checked at
+    /// start; where it does not work, runs with the tool fail with the reason.
+    pub enabled: bool,
+    /// Check the sandbox at start (in the background) and log whether it works; off: at the
+    /// first call.
+    pub check_at_start: bool,
+    /// The sandbox's Python: a virtual environment with numpy, pandas and matplotlib
+    /// (`scripts/install-sandbox` makes one); unset: the sandbox's default.
+    pub python: Option<PathBuf>,
+    /// The bubblewrap binary; unset: `bwrap` on the `PATH`.
+    pub bwrap: Option<PathBuf>,
+    /// Where sessions' work directories are made; unset: under the system's temporary
+    /// directory.
+    pub work_dir: Option<PathBuf>,
+    /// The first of the uids sessions run as when the server runs as root (one per session).
+    pub uid_base: u32,
+    /// Sessions at once on this instance.
+    pub sessions: usize,
+    /// Wall-clock seconds a call may take; past them the sandbox is killed.
+    pub timeout_secs: f64,
+    /// CPU seconds a sandbox process may use.
+    pub cpu_secs: u64,
+    /// Memory a sandbox process may map, in MiB.
+    pub memory_mb: u64,
+    /// Size of a file the code may write, in MiB.
+    pub file_mb: u64,
+    /// Processes a session may have.
+    pub processes: u64,
+    /// Output (standard output and error) a call keeps, in KiB.
+    pub output_kb: usize,
+    /// Input files a session gets, in MiB.
+    pub input_mb: u64,
+    /// Seconds an unused session lives (a run waiting for tool outputs keeps its session).
+    pub idle_secs: u64,
+}
+
+impl Default for CodeInterpreterSettings {
+    fn default() -> Self {
+        let sandbox = assistd_sandbox::SandboxConfig::default();
+        Self {
+            enabled: true,
+            check_at_start: true,
+            python: None,
+            bwrap: None,
+            work_dir: None,
+            uid_base: sandbox.uid_base,
+            sessions: sandbox.max_sessions,
+            timeout_secs: sandbox.call_timeout.as_secs_f64(),
+            cpu_secs: sandbox.cpu_secs,
+            memory_mb: sandbox.memory_bytes >> 20,
+            file_mb: sandbox.file_bytes >> 20,
+            processes: sandbox.processes,
+            output_kb: sandbox.output_cap >> 10,
+            input_mb: 512,
+            idle_secs: 1800,
+        }
+    }
+}
+
 /// The fused score's dense weight, chosen on the labelled set of `scripts/eval-search` (0.6 to
 /// 0.8 were tried; 0.8 ranked best there with the built-in embedding model).
 pub const DEFAULT_DENSE_WEIGHT: f64 = 0.8;
@@ -410,6 +476,7 @@ impl Default for Settings {
             local_model: LocalModelSettings::default(),
             embeddings: EmbeddingSettings::default(),
             search: SearchSettings::default(),
+            code_interpreter: CodeInterpreterSettings::default(),
             file_storage_url: None,
             file_storage_options: StorageOptions::default(),
             header_timeout_secs: 10.0,
@@ -563,6 +630,25 @@ const EMBEDDINGS_ENV: [&str; 7] = [
 /// The `[search]` settings that `ASSISTD_SEARCH_<NAME>` variables set.
 const SEARCH_ENV: [&str; 3] = ["mode", "dense_weight", "cache_mb"];
 
+/// The `[code_interpreter]` settings that `ASSISTD_CODE_INTERPRETER_<NAME>` variables set.
+const CODE_INTERPRETER_ENV: [&str; 15] = [
+    "enabled",
+    "check_at_start",
+    "python",
+    "bwrap",
+    "work_dir",
+    "uid_base",
+    "sessions",
+    "timeout_secs",
+    "cpu_secs",
+    "memory_mb",
+    "file_mb",
+    "processes",
+    "output_kb",
+    "input_mb",
+    "idle_secs",
+];
+
 /// The `[limits]` settings that `ASSISTD_LIMITS_<NAME>` variables set.
 const LIMITS_ENV: [&str; 8] = [
     "project_active_runs",
@@ -629,6 +715,11 @@ impl Settings {
             Env::prefixed("ASSISTD_SEARCH_")
                 .only(&SEARCH_ENV)
                 .map(|k| format!("search.{k}").into()),
+        );
+        fig = fig.merge(
+            Env::prefixed("ASSISTD_CODE_INTERPRETER_")
+                .only(&CODE_INTERPRETER_ENV)
+                .map(|k| format!("code_interpreter.{k}").into()),
         );
         fig = fig.merge(
             Env::prefixed("ASSISTD_LIMITS_")

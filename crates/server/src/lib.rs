@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod blobs;
 pub mod body_gate;
+pub mod code;
 pub mod config;
 pub mod error;
 pub mod extract;

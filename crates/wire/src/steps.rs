@@ -270,13 +270,51 @@ impl RunStep {
     }
 }
 
-/// A code interpreter call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A code interpreter call (`RunStepDetailsToolCallsCodeObject.code_interpreter`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CodeInterpreterCall {
     /// The code.
     pub input: String,
     /// Logs and images.
-    pub outputs: Vec<serde_json::Value>,
+    pub outputs: Vec<CodeInterpreterOutput>,
+    /// The files the code wrote, by their path in the sandbox: kept in the store (so that the
+    /// answer's `sandbox:/mnt/data/…` links become `file_path` annotations, whichever worker
+    /// writes it, and the next turn's prompt names them), shown to no client, as the spec has
+    /// no place for it.
+    #[serde(default, skip_serializing_if = "crate::version::hidden_from_api")]
+    pub files: Vec<CodeInterpreterFile>,
+}
+
+/// One output of a code interpreter call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CodeInterpreterOutput {
+    /// `RunStepDetailsToolCallsCodeOutputLogsObject`: what the code printed.
+    Logs {
+        /// Standard output and error.
+        logs: String,
+    },
+    /// `RunStepDetailsToolCallsCodeOutputImageObject`: an image the code wrote.
+    Image {
+        /// The image's file.
+        image: CodeInterpreterImage,
+    },
+}
+
+/// The `image` of an image output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeInterpreterImage {
+    /// The image's file id (purpose `assistants_output`).
+    pub file_id: String,
+}
+
+/// A file the code wrote, stored as a file of purpose `assistants_output`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeInterpreterFile {
+    /// Its path in the sandbox (`/mnt/data/…`).
+    pub path: String,
+    /// Its file id.
+    pub file_id: String,
 }
 
 /// A function call in a step.

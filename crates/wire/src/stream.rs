@@ -208,19 +208,27 @@ pub struct MessageDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<MessageRole>,
     /// Content pieces, by index.
-    pub content: Vec<MessageDeltaContentText>,
+    pub content: Vec<MessageDeltaContent>,
 }
 
-/// `MessageDeltaContentTextObject`.
+/// A piece of one content part of a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MessageDeltaContentText {
-    /// Index of the content part.
-    pub index: u32,
-    /// Always `text`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// The text piece.
-    pub text: TextDelta,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MessageDeltaContent {
+    /// `MessageDeltaContentTextObject`.
+    Text {
+        /// Index of the content part.
+        index: u32,
+        /// The text piece.
+        text: TextDelta,
+    },
+    /// `MessageDeltaContentImageFileObject`: an image part, whole.
+    ImageFile {
+        /// Index of the content part.
+        index: u32,
+        /// The image.
+        image_file: crate::messages::ImageFile,
+    },
 }
 
 /// `MessageDeltaContentTextObject.text`.
@@ -229,27 +237,83 @@ pub struct TextDelta {
     /// The piece.
     pub value: String,
     /// Annotation pieces.
-    pub annotations: Vec<crate::messages::TextAnnotation>,
+    pub annotations: Vec<AnnotationDelta>,
+}
+
+/// `MessageDeltaContentTextAnnotationsFileCitationObject` and `…FilePathObject`: an
+/// annotation with its index among the text part's annotations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotationDelta {
+    /// Index of the annotation in the text part.
+    pub index: u32,
+    /// The annotation.
+    #[serde(flatten)]
+    pub annotation: crate::messages::TextAnnotation,
 }
 
 impl MessageDeltaObject {
-    /// A piece of text of content part 0 of `message_id`.
-    pub fn text(message_id: &str, value: String) -> Self {
+    fn content(message_id: &str, content: Vec<MessageDeltaContent>) -> Self {
         Self {
             id: message_id.to_owned(),
             object: "thread.message.delta".to_owned(),
             delta: MessageDelta {
                 role: None,
-                content: vec![MessageDeltaContentText {
-                    index: 0,
-                    type_: "text".to_owned(),
-                    text: TextDelta {
-                        value,
-                        annotations: Vec::new(),
-                    },
-                }],
+                content,
             },
         }
+    }
+
+    /// A piece of text of content part `index` of `message_id`.
+    pub fn text(message_id: &str, index: u32, value: String) -> Self {
+        Self::content(
+            message_id,
+            vec![MessageDeltaContent::Text {
+                index,
+                text: TextDelta {
+                    value,
+                    annotations: Vec::new(),
+                },
+            }],
+        )
+    }
+
+    /// The annotations of text part `index` of `message_id`, numbered from 0 (sent once the
+    /// text is whole, as they are found in it).
+    pub fn annotations(
+        message_id: &str,
+        index: u32,
+        annotations: Vec<crate::messages::TextAnnotation>,
+    ) -> Self {
+        Self::content(
+            message_id,
+            vec![MessageDeltaContent::Text {
+                index,
+                text: TextDelta {
+                    value: String::new(),
+                    annotations: (0u32..)
+                        .zip(annotations)
+                        .map(|(index, annotation)| AnnotationDelta { index, annotation })
+                        .collect(),
+                },
+            }],
+        )
+    }
+
+    /// Image parts of `message_id`, the first at index 0.
+    pub fn images(message_id: &str, file_ids: &[String]) -> Self {
+        Self::content(
+            message_id,
+            (0u32..)
+                .zip(file_ids)
+                .map(|(index, file_id)| MessageDeltaContent::ImageFile {
+                    index,
+                    image_file: crate::messages::ImageFile {
+                        file_id: file_id.clone(),
+                        detail: None,
+                    },
+                })
+                .collect(),
+        )
     }
 }
 
@@ -317,7 +381,18 @@ pub struct CodeInterpreterDelta {
     pub input: Option<String>,
     /// Outputs (logs, images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outputs: Option<Vec<serde_json::Value>>,
+    pub outputs: Option<Vec<CodeInterpreterOutputDelta>>,
+}
+
+/// `RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject` and `…ImageObject`: an output with
+/// its index among the call's outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeInterpreterOutputDelta {
+    /// Index of the output in the call's outputs.
+    pub index: u32,
+    /// The output.
+    #[serde(flatten)]
+    pub output: crate::steps::CodeInterpreterOutput,
 }
 
 /// `RunStepDeltaStepDetailsToolCallsFileSearchObject`: `{"index", "id"?, "type":
@@ -418,6 +493,34 @@ impl RunStepDeltaObject {
                 id: Some(call_id.to_owned()),
                 type_: FileSearchDeltaType::FileSearch,
                 file_search: serde_json::Map::new(),
+            }),
+        )
+    }
+
+    /// A piece of code interpreter call `index` of step `step_id`: its first piece carries
+    /// the call's id (`first`), later ones a piece of the code or the outputs.
+    pub fn code_interpreter(
+        step_id: &str,
+        index: u32,
+        first: Option<&str>,
+        input: Option<String>,
+        outputs: Option<Vec<crate::steps::CodeInterpreterOutput>>,
+    ) -> Self {
+        Self::tool_call(
+            step_id,
+            ToolCallDelta::CodeInterpreter(CodeInterpreterToolCallDelta {
+                index,
+                id: first.map(str::to_owned),
+                type_: "code_interpreter".to_owned(),
+                code_interpreter: CodeInterpreterDelta {
+                    input,
+                    outputs: outputs.map(|o| {
+                        (0u32..)
+                            .zip(o)
+                            .map(|(index, output)| CodeInterpreterOutputDelta { index, output })
+                            .collect()
+                    }),
+                },
             }),
         )
     }

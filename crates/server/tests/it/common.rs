@@ -254,6 +254,13 @@ impl Resp {
     }
 }
 
+/// Uids no other test server uses at the same time: apart by process and by server.
+fn sandbox_uid_base() -> u32 {
+    static SERVERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let server = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 64;
+    1_000_000_000 + (std::process::id() % 100_000) * 1024 + server * 16
+}
+
 impl TestApp {
     /// A builder with two API keys (projects A and B) and a fresh data directory.
     pub fn builder() -> TestAppBuilder {
@@ -272,6 +279,13 @@ impl TestApp {
         settings.local_model.enabled = Some(false);
         // Lexical search only where a test asks for embeddings (a route to the fake upstream).
         settings.embeddings.enabled = Some(false);
+        // The sandbox's Python where the test command made one (else runs with the tool fail
+        // with the reason), checked at the first call, not at every test's start; each server
+        // its own uids, as servers sharing a host must.
+        settings.code_interpreter.python =
+            std::env::var_os("ASSISTD_TEST_SANDBOX_PYTHON").map(std::path::PathBuf::from);
+        settings.code_interpreter.check_at_start = false;
+        settings.code_interpreter.uid_base = sandbox_uid_base();
         TestAppBuilder { settings, dir }
     }
 

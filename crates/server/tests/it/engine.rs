@@ -11,7 +11,7 @@ async fn engine_app(up: &FakeUpstream) -> TestApp {
     engine_app_with(up, |_| {}).await
 }
 
-async fn engine_app_with(
+pub async fn engine_app_with(
     up: &FakeUpstream,
     f: impl FnOnce(&mut assistd_server::config::Settings),
 ) -> TestApp {
@@ -539,26 +539,4 @@ async fn truncation_and_overrides_shape_the_prompt() {
         .map(|m| m["content"].as_str().unwrap())
         .collect();
     assert_eq!(contents, vec!["run says", "second", "third"]);
-}
-
-#[tokio::test]
-async fn code_interpreter_fails_cleanly_until_supported() {
-    let up = FakeUpstream::start().await;
-    let app = engine_app(&up).await;
-    let (asst, thread) = setup(
-        &app,
-        json!({"model": "m", "tools": [{"type": "code_interpreter"}]}),
-        "hi",
-    )
-    .await;
-    let (run, _) = start_run(&app, &thread, json!({"assistant_id": asst})).await;
-    let done = wait_for(&app, &thread, run["id"].as_str().unwrap(), terminal).await;
-    assert_eq!(done["status"], "failed");
-    assert!(
-        done["last_error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("code_interpreter")
-    );
-    assert!(up.requests().is_empty());
 }

@@ -37,7 +37,7 @@ pub async fn ingested(app: &TestApp, vs: &str, files: i64) {
 }
 
 /// A v2 thread holding `question` and a run of `asst` on it: their ids.
-async fn ask(app: &TestApp, asst: &str, question: &str) -> (String, String) {
+pub async fn ask(app: &TestApp, asst: &str, question: &str) -> (String, String) {
     let thread = id_of(
         &app.v2()
             .post(

@@ -9,6 +9,7 @@
 
 mod assistant_files;
 mod assistants;
+mod code_interpreter;
 mod common;
 mod connections;
 mod crash;

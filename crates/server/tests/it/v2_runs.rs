@@ -65,7 +65,8 @@ async fn v2_thread(app: &TestApp) -> String {
 
 /// Polls the run (as a v2 client) until it leaves `queued`/`in_progress`.
 pub async fn settle(app: &TestApp, thread: &str, run: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // Long enough for a run whose code starts a sandbox on a busy machine.
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let r = app
             .v2()

@@ -15,10 +15,10 @@ use assistd_core::ids::FreshId;
 use assistd_core::transitions;
 use assistd_core::{ClaimedRun, EngineStore, Lease, Project, StoreError, StoreResult, TurnText};
 use assistd_wire::{
-    LastError, Message, MessageContent, MessageCreation, MessageId, MessageIncompleteDetails,
-    MessageStatus, RequiredAction, Run, RunId, RunIncompleteDetails, RunStatus, RunStep,
-    RunStepStatus, RunStepType, RunToolCallObject, StepDetails, StepFunctionCall, StepId,
-    StepToolCall, SubmitToolOutputs, TextContent, ThreadId, Usage,
+    ImageFile, LastError, Message, MessageContent, MessageCreation, MessageId,
+    MessageIncompleteDetails, MessageStatus, RequiredAction, Run, RunId, RunIncompleteDetails,
+    RunStatus, RunStep, RunStepStatus, RunStepType, RunToolCallObject, StepDetails,
+    StepFunctionCall, StepId, StepToolCall, SubmitToolOutputs, TextContent, ThreadId, Usage,
 };
 use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
@@ -496,12 +496,19 @@ impl EngineStore for d::Store {
             return Err(StoreError::invalid("lease lost", None));
         }
         let at = now();
-        let content = Json(vec![MessageContent::Text {
+        let images = out.images.iter().map(|file_id| MessageContent::ImageFile {
+            image_file: ImageFile {
+                file_id: file_id.clone(),
+                detail: None,
+            },
+        });
+        let text = MessageContent::Text {
             text: TextContent {
                 value: out.text.clone(),
                 annotations: out.annotations.clone(),
             },
-        }]);
+        };
+        let content = Json(images.chain([text]).collect::<Vec<_>>());
         match &out.incomplete {
             None => sqlx::query(
                 "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",

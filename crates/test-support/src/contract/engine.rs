@@ -9,7 +9,7 @@ use super::{
 use assistd_core::ids::FreshId;
 use assistd_core::{Lease, ObjectKind, Project, ProjectUsage, Store, TurnText};
 use assistd_wire::{
-    CreateThreadRequest, LastError, Message, MessageContent, MessageCreation,
+    CreateThreadRequest, ImageFile, LastError, Message, MessageContent, MessageCreation,
     MessageIncompleteDetails, MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus,
     RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ThreadId, Usage,
 };
@@ -638,6 +638,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
                 usage: usage(20, 16),
                 incomplete: Some("max_tokens".to_owned()),
                 annotations: Vec::new(),
+                images: vec!["file-chart".to_owned()],
             },
         )
         .await
@@ -654,7 +655,16 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
     want_cut.incomplete_details = Some(MessageIncompleteDetails {
         reason: "max_tokens".to_owned(),
     });
-    want_cut.content = vec![MessageContent::text("Once upon a")];
+    // The images the run's code drew come first, then the text.
+    want_cut.content = vec![
+        MessageContent::ImageFile {
+            image_file: ImageFile {
+                file_id: "file-chart".to_owned(),
+                detail: None,
+            },
+        },
+        MessageContent::text("Once upon a"),
+    ];
     assert_eq!(cut_done, want_cut);
     let cut_step_done = store
         .get_run_step(&p, &thread, &run.id, &cut_step.id)

@@ -333,6 +333,7 @@ fn turn(text: &str, u: Usage) -> TurnText {
         usage: u,
         incomplete: None,
         annotations: Vec::new(),
+        images: Vec::new(),
     }
 }
 
