@@ -195,6 +195,7 @@ async fn start_executor(
     let code = settings.code_interpreter.enabled.then(|| {
         Arc::new(crate::code::SandboxRunner::start(
             &settings.code_interpreter,
+            &settings.limits,
             store.clone(),
             blobs.clone(),
         )) as Arc<dyn CodeRunner>

@@ -7,7 +7,8 @@
 //! (code never runs unsandboxed).
 
 use crate::blobs::Blobs;
-use crate::config::CodeInterpreterSettings;
+use crate::config::{CodeInterpreterSettings, LimitSettings};
+use crate::limits::Limits;
 use assistd_core::code::{CodeCall, CodeError, CodeFile, CodeOutcome, CodeRunner};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::{NewFile, Project, Store, StoreError};
@@ -50,11 +51,18 @@ pub struct SandboxRunner {
     max_input_bytes: u64,
     /// A call's time limit, for what the model reads when it is hit.
     timeout: Duration,
+    /// The projects' stored-bytes quota, which the files code writes count against.
+    limits: Limits,
 }
 
 impl SandboxRunner {
     /// A runner over the sandbox `settings` describe; its check starts now, in the background.
-    pub fn start(settings: &CodeInterpreterSettings, store: Arc<dyn Store>, blobs: Blobs) -> Self {
+    pub fn start(
+        settings: &CodeInterpreterSettings,
+        limits: &LimitSettings,
+        store: Arc<dyn Store>,
+        blobs: Blobs,
+    ) -> Self {
         let config = settings.sandbox_config();
         let timeout = config.call_timeout;
         let sandbox = Arc::new(Sandbox::new(config));
@@ -75,6 +83,7 @@ impl SandboxRunner {
             idle: Duration::from_secs(settings.idle_secs),
             max_input_bytes: settings.input_mb << 20,
             timeout,
+            limits: Limits::new(limits),
         }
     }
 
@@ -144,18 +153,29 @@ impl SandboxRunner {
         Ok(inputs)
     }
 
-    /// Stores the files a call wrote.
+    /// Stores the files a call wrote, as far as the project's storage quota allows; the paths
+    /// of those it could not keep are returned too.
     async fn store_outputs(
         &self,
         project: &Project,
         exec: &mut Execution,
-    ) -> Result<Vec<CodeFile>, CodeError> {
+    ) -> Result<(Vec<CodeFile>, Vec<String>), CodeError> {
         let mut out = Vec::with_capacity(exec.files.len());
+        let mut refused = Vec::new();
         for f in std::mem::take(&mut exec.files) {
             let id = new_id(IdKind::File);
             let image = f.bytes.starts_with(PNG);
             let size = f.bytes.len();
             let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_owned();
+            if let Err(e) = self
+                .limits
+                .admit_file(self.store.as_ref(), project, size as u64)
+                .await
+            {
+                tracing::info!(error = ?e, "a file code wrote is not kept: over the project's storage quota");
+                refused.push(format!("/mnt/data/{}", f.path));
+                continue;
+            }
             let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(f.bytes))]);
             if let Err((e, _)) = self.blobs.put_stream(&id, Box::pin(body)).await {
                 tracing::error!(error = %e, "storing a file code wrote failed");
@@ -179,7 +199,7 @@ impl SandboxRunner {
                 image,
             });
         }
-        Ok(out)
+        Ok((out, refused))
     }
 }
 
@@ -286,11 +306,22 @@ impl CodeRunner for SandboxRunner {
         if !session.is_alive() {
             slot.session = None;
         }
-        let files = self.store_outputs(call.project, &mut exec).await?;
-        Ok(CodeOutcome {
-            logs: logs_of(&exec, self.timeout),
-            files,
-        })
+        let (files, refused) = self.store_outputs(call.project, &mut exec).await?;
+        let mut logs = logs_of(&exec, self.timeout);
+        if !refused.is_empty() {
+            if !logs.is_empty() && !logs.ends_with('\n') {
+                logs.push('\n');
+            }
+            logs.push_str(
+                "Not kept, as the project's file storage quota is full (the files stay in the \
+                 sandbox for this run):",
+            );
+            for path in refused {
+                logs.push_str(" sandbox:");
+                logs.push_str(&path);
+            }
+        }
+        Ok(CodeOutcome { logs, files })
     }
 
     async fn end(&self, run_id: &RunId) {

@@ -453,3 +453,32 @@ async fn a_streamed_answer_shows_the_image_first_and_its_links_annotated() {
     }
     assert_eq!(stored["file_path"]["file_id"], image);
 }
+
+#[tokio::test]
+async fn files_code_writes_count_against_the_storage_quota() {
+    if !sandbox_ready() {
+        return;
+    }
+    let up = FakeUpstream::start().await;
+    up.push(run_code(
+        "open('/mnt/data/big.bin', 'wb').write(b'x' * 4096)\nprint('written')",
+    ));
+    up.push(Reply::text("Could not keep it."));
+    let app = app_with(&up, |s| s.limits.project_file_bytes = 1024).await;
+    let asst = assistant(&app, json!({})).await;
+    let (thread, run) = ask(&app, &asst, "write").await;
+    let done = ended(&app, &thread, &run).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let calls = code_calls(&app, &thread, &run).await;
+    let logs = calls[0]["code_interpreter"]["outputs"][0]["logs"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        logs.starts_with("written\n")
+            && logs.contains("quota")
+            && logs.contains("sandbox:/mnt/data/big.bin"),
+        "{logs}"
+    );
+    let files = app.v2().get("/files?purpose=assistants_output").await.ok();
+    assert_eq!(files["data"], json!([]), "{files}");
+}
