@@ -344,19 +344,7 @@ pub fn annotate(text: &str, steps: &[RunStep]) -> Vec<TextAnnotation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use assistd_wire::{RunStepStatus, RunStepType};
-
-    fn step(details: &StepDetails) -> RunStep {
-        serde_json::from_value::<RunStep>(serde_json::json!({
-            "id": "step_1", "object": "thread.run.step", "created_at": 1,
-            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
-            "type": RunStepType::ToolCalls.as_str(), "status": RunStepStatus::Completed.as_str(),
-            "step_details": details, "last_error": null, "expired_at": null,
-            "cancelled_at": null, "failed_at": null, "completed_at": 2, "metadata": null,
-            "usage": null
-        }))
-        .unwrap()
-    }
+    use crate::testing::step;
 
     fn code_step(files: &[(&str, &str, bool)]) -> RunStep {
         let outcome = CodeOutcome {
@@ -463,7 +451,6 @@ mod tests {
                     Not sandbox:/mnt/data/missing.csv";
         let notes = annotate(text, &steps);
         assert_eq!(notes.len(), 2);
-        let chars: Vec<char> = text.chars().collect();
         for (note, (link, file)) in notes.iter().zip([
             ("sandbox:/mnt/data/out/é.csv", "file-e"),
             ("sandbox:/mnt/data/b.csv", "file-b"),
@@ -477,10 +464,7 @@ mod tests {
             else {
                 panic!("not a file path: {note:?}");
             };
-            let sliced: String = chars[*start_index as usize..*end_index as usize]
-                .iter()
-                .collect();
-            assert_eq!(sliced, link);
+            crate::testing::assert_slices(text, *start_index, *end_index, link);
             assert_eq!(t, link);
             assert_eq!(file_path.file_id, file);
         }

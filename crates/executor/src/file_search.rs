@@ -286,7 +286,6 @@ fn parse_marker(marker: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use assistd_wire::{RunStepStatus, RunStepType};
 
     fn step(calls: Vec<FileSearchCall>) -> RunStep {
         let details = StepDetails::ToolCalls {
@@ -299,15 +298,7 @@ mod tests {
                 })
                 .collect(),
         };
-        serde_json::from_value::<RunStep>(serde_json::json!({
-            "id": "step_1", "object": "thread.run.step", "created_at": 1,
-            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
-            "type": RunStepType::ToolCalls.as_str(), "status": RunStepStatus::Completed.as_str(),
-            "step_details": details, "last_error": null, "expired_at": null,
-            "cancelled_at": null, "failed_at": null, "completed_at": 2, "metadata": null,
-            "usage": null
-        }))
-        .unwrap()
+        crate::testing::step(&details)
     }
 
     fn call(files: &[(&str, &str, &str)]) -> FileSearchCall {
@@ -350,7 +341,6 @@ mod tests {
         let text = "Déjà vu 【1:1†é.txt】 and 【0:0†a.txt】, not 【7:0†x】 or 【1:x】.";
         let notes = annotate(text, &steps);
         assert_eq!(notes.len(), 2);
-        let chars: Vec<char> = text.chars().collect();
         let expected = [
             ("【1:1†é.txt】", "file-c", "gamma"),
             ("【0:0†a.txt】", "file-a", "alpha"),
@@ -365,10 +355,7 @@ mod tests {
             else {
                 panic!("not a citation: {note:?}");
             };
-            let sliced: String = chars[*start_index as usize..*end_index as usize]
-                .iter()
-                .collect();
-            assert_eq!(sliced, marker);
+            crate::testing::assert_slices(text, *start_index, *end_index, marker);
             assert_eq!(t, marker);
             assert_eq!(file_citation.file_id, file);
             assert_eq!(file_citation.quote.as_deref(), Some(quote));

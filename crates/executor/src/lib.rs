@@ -16,6 +16,8 @@ pub mod file_search;
 pub mod ingest;
 mod prompt;
 mod resources;
+#[cfg(test)]
+mod testing;
 mod turn;
 mod worker;
 

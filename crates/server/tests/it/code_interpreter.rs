@@ -9,8 +9,8 @@
 
 use crate::common::{TestApp, id_of};
 use crate::engine::engine_app_with as app_with;
-use crate::file_search_runs::ask;
-use crate::streaming::{Reader, names};
+use crate::file_search_runs::{ask, tool_output};
+use crate::streaming::{Ev, Reader, names};
 use crate::v2_runs::settle as ended;
 use assistd_test_support::upstream::{FakeUpstream, Reply};
 use reqwest::Method;
@@ -69,6 +69,16 @@ async fn code_calls(app: &TestApp, thread: &str, run: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Asks `asst` `question` in a new thread, checks the run completed, and returns the thread
+/// with the run's code interpreter calls.
+async fn completed(app: &TestApp, asst: &str, question: &str) -> (String, Vec<Value>) {
+    let (thread, run) = ask(app, asst, question).await;
+    let done = ended(app, &thread, &run).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let calls = code_calls(app, &thread, &run).await;
+    (thread, calls)
+}
+
 /// The newest message of the thread.
 async fn answer(app: &TestApp, thread: &str) -> Value {
     let list = app
@@ -79,18 +89,22 @@ async fn answer(app: &TestApp, thread: &str) -> Value {
     list["data"][0].clone()
 }
 
-/// The text of the tool message the model read in request `n`.
-fn tool_output(up: &FakeUpstream, n: usize) -> String {
-    let req = &up.requests()[n];
-    req["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .rev()
-        .filter(|m| m["role"] == "tool")
-        .find_map(|m| m["content"].as_str())
-        .unwrap_or_else(|| panic!("no tool message in {req}"))
-        .to_owned()
+/// The events of a streamed thread-and-run of `asst` on `question`, checked to complete.
+async fn stream_run(app: &TestApp, asst: &str, question: &str) -> Vec<Ev> {
+    let res = app
+        .request_v2(Method::POST, "/threads/runs")
+        .json(&json!({
+            "assistant_id": asst,
+            "stream": true,
+            "thread": {"messages": [{"role": "user", "content": question}]}
+        }))
+        .send()
+        .await
+        .expect("sent");
+    let evs = Reader::from_response(res).all().await;
+    let n = names(&evs);
+    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"], "{n:?}");
+    evs
 }
 
 #[tokio::test]
@@ -198,10 +212,7 @@ async fn a_csv_given_to_the_assistant_is_analysed_and_state_lasts_across_calls()
         .await
         .ok(),
     );
-    let (thread, run) = ask(&app, &asst, "Average units?").await;
-    let done = ended(&app, &thread, &run).await;
-    assert_eq!(done["status"], "completed", "{done}");
-    let calls = code_calls(&app, &thread, &run).await;
+    let (thread, calls) = completed(&app, &asst, "Average units?").await;
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0]["code_interpreter"]["outputs"][0]["logs"], "20.0\n");
     assert_eq!(calls[1]["code_interpreter"]["outputs"][0]["logs"], "60 4\n");
@@ -229,19 +240,7 @@ async fn code_and_its_outputs_stream_as_step_deltas() {
     up.push(Reply::text("Done."));
     let app = app_with(&up, |_| {}).await;
     let asst = assistant(&app, json!({})).await;
-    let res = app
-        .request_v2(Method::POST, "/threads/runs")
-        .json(&json!({
-            "assistant_id": asst,
-            "stream": true,
-            "thread": {"messages": [{"role": "user", "content": "count"}]}
-        }))
-        .send()
-        .await
-        .expect("sent");
-    let evs = Reader::from_response(res).all().await;
-    let n = names(&evs);
-    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"], "{n:?}");
+    let evs = stream_run(&app, &asst, "count").await;
     let deltas: Vec<Value> = evs
         .iter()
         .filter(|e| e.name == "thread.run.step.delta")
@@ -296,10 +295,7 @@ async fn a_call_past_its_time_is_stopped_and_the_next_starts_afresh() {
     up.push(Reply::text("It took too long."));
     let app = app_with(&up, |s| s.code_interpreter.timeout_secs = 3.0).await;
     let asst = assistant(&app, json!({})).await;
-    let (thread, run) = ask(&app, &asst, "loop").await;
-    let done = ended(&app, &thread, &run).await;
-    assert_eq!(done["status"], "completed", "{done}");
-    let calls = code_calls(&app, &thread, &run).await;
+    let (_, calls) = completed(&app, &asst, "loop").await;
     let logs = calls[0]["code_interpreter"]["outputs"][0]["logs"]
         .as_str()
         .unwrap_or_default();
@@ -404,19 +400,7 @@ async fn a_streamed_answer_shows_the_image_first_and_its_links_annotated() {
     up.push(Reply::text("See sandbox:/mnt/data/bars.png"));
     let app = app_with(&up, |_| {}).await;
     let asst = assistant(&app, json!({})).await;
-    let res = app
-        .request_v2(Method::POST, "/threads/runs")
-        .json(&json!({
-            "assistant_id": asst,
-            "stream": true,
-            "thread": {"messages": [{"role": "user", "content": "bars"}]}
-        }))
-        .send()
-        .await
-        .expect("sent");
-    let evs = Reader::from_response(res).all().await;
-    let n = names(&evs);
-    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"], "{n:?}");
+    let evs = stream_run(&app, &asst, "bars").await;
     let parts: Vec<Value> = evs
         .iter()
         .filter(|e| e.name == "thread.message.delta")
@@ -466,10 +450,7 @@ async fn files_code_writes_count_against_the_storage_quota() {
     up.push(Reply::text("Could not keep it."));
     let app = app_with(&up, |s| s.limits.project_file_bytes = 1024).await;
     let asst = assistant(&app, json!({})).await;
-    let (thread, run) = ask(&app, &asst, "write").await;
-    let done = ended(&app, &thread, &run).await;
-    assert_eq!(done["status"], "completed", "{done}");
-    let calls = code_calls(&app, &thread, &run).await;
+    let (_, calls) = completed(&app, &asst, "write").await;
     let logs = calls[0]["code_interpreter"]["outputs"][0]["logs"]
         .as_str()
         .unwrap_or_default();

@@ -78,15 +78,16 @@ fn citation(message: &Value, marker: &str) -> Value {
     note
 }
 
-/// The text of the tool message the model read in request `n`.
-fn tool_output(up: &FakeUpstream, n: usize) -> String {
+/// The text of the (last) tool message the model read in request `n`.
+pub fn tool_output(up: &FakeUpstream, n: usize) -> String {
     let req = &up.requests()[n];
     req["messages"]
         .as_array()
         .expect("messages")
         .iter()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
+        .rev()
+        .filter(|m| m["role"] == "tool")
+        .find_map(|m| m["content"].as_str())
         .unwrap_or_else(|| panic!("no tool message in {req}"))
         .to_owned()
 }
