@@ -274,18 +274,15 @@ pub fn output(call: &CodeInterpreterCall) -> String {
 
 /// The code interpreter calls of `steps`, in order.
 fn calls(steps: &[RunStep]) -> impl Iterator<Item = &CodeInterpreterCall> {
-    steps.iter().flat_map(|s| match &s.step_details {
-        StepDetails::ToolCalls { tool_calls } => tool_calls
-            .iter()
-            .filter_map(|c| match c {
-                StepToolCall::CodeInterpreter {
-                    code_interpreter, ..
-                } => Some(code_interpreter),
-                _ => None,
-            })
-            .collect::<Vec<_>>(),
-        StepDetails::MessageCreation { .. } => Vec::new(),
-    })
+    steps
+        .iter()
+        .flat_map(RunStep::tool_calls)
+        .filter_map(|c| match c {
+            StepToolCall::CodeInterpreter {
+                code_interpreter, ..
+            } => Some(code_interpreter),
+            _ => None,
+        })
 }
 
 /// The images the run's code drew since its last message (the next message shows them).

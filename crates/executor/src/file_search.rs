@@ -13,7 +13,7 @@ use assistd_core::{Project, Store, StoreError};
 use assistd_wire::{
     AssistantTool, FileCitation, FileSearchCall, FileSearchRanker, FileSearchRankingUsed,
     FileSearchResult, FileSearchResultContent, FunctionObject, Run, RunStep, RunStepDeltaObject,
-    StepDetails, StepToolCall, StreamEvent, TextAnnotation, VectorStoreId,
+    StepToolCall, StreamEvent, TextAnnotation, VectorStoreId,
 };
 use std::fmt::Write;
 
@@ -229,16 +229,13 @@ pub fn output(n: usize, call: &FileSearchCall) -> String {
 
 /// The file-search calls of `steps`, in the order their ordinals count them.
 pub fn searches(steps: &[RunStep]) -> impl Iterator<Item = &FileSearchCall> {
-    steps.iter().flat_map(|s| match &s.step_details {
-        StepDetails::ToolCalls { tool_calls } => tool_calls
-            .iter()
-            .filter_map(|c| match c {
-                StepToolCall::FileSearch { file_search, .. } => Some(file_search),
-                _ => None,
-            })
-            .collect::<Vec<_>>(),
-        StepDetails::MessageCreation { .. } => Vec::new(),
-    })
+    steps
+        .iter()
+        .flat_map(RunStep::tool_calls)
+        .filter_map(|c| match c {
+            StepToolCall::FileSearch { file_search, .. } => Some(file_search),
+            _ => None,
+        })
 }
 
 /// The `file_citation` annotations of `text`: one per marker `【n:m†…】` naming a result of
@@ -286,6 +283,7 @@ fn parse_marker(marker: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use assistd_wire::StepDetails;
 
     fn step(calls: Vec<FileSearchCall>) -> RunStep {
         let details = StepDetails::ToolCalls {

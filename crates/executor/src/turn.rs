@@ -44,13 +44,21 @@ pub struct Open {
     pub message: Option<(MessageId, StepId)>,
     /// The message's text so far.
     pub text: String,
-    /// The index of the message's text part (after the images it shows).
-    pub text_index: u32,
+    /// The images the message shows before its text (the run's code drew them since its last
+    /// message), as streamed when the message opened.
+    pub images: Vec<String>,
     /// The `tool_calls` step being filled.
     pub tool_step: Option<StepId>,
     /// Whether any of it went out to a stream client (a turn nobody watched can be redone
     /// invisibly; one a client saw must be ended in the open).
     pub shown: bool,
+}
+
+impl Open {
+    /// The index of the message's text part: after its images.
+    fn text_index(&self) -> u32 {
+        u32::try_from(self.images.len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// How a turn ended.
@@ -342,7 +350,7 @@ async fn on_text(ctx: &TurnCtx<'_>, open: &mut Open, text: String) -> Result<(),
     ctx.events.publish(
         &run.id,
         StreamEvent::MessageDelta,
-        &MessageDeltaObject::text(message_id.as_str(), open.text_index, text.clone()),
+        &MessageDeltaObject::text(message_id.as_str(), open.text_index(), text.clone()),
     );
     open.text.push_str(&text);
     Ok(())
@@ -430,12 +438,11 @@ async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<MessageId, T
     ev.publish(&run.id, StreamEvent::MessageCreated, &m);
     ev.publish(&run.id, StreamEvent::MessageInProgress, &m);
     // The images the run's code drew lead the message (`complete_message` stores them so).
-    let images = code_interpreter::new_images(ctx.steps);
-    if !images.is_empty() {
-        let delta = MessageDeltaObject::images(m.id.as_str(), &images);
+    open.images = code_interpreter::new_images(ctx.steps);
+    if !open.images.is_empty() {
+        let delta = MessageDeltaObject::images(m.id.as_str(), &open.images);
         ev.publish(&run.id, StreamEvent::MessageDelta, &delta);
     }
-    open.text_index = u32::try_from(images.len()).unwrap_or(u32::MAX);
     open.message = Some((m.id.clone(), s.id));
     Ok(m.id)
 }
@@ -462,7 +469,7 @@ async fn complete_message(
     if !annotations.is_empty() {
         let delta = MessageDeltaObject::annotations(
             message_id.as_str(),
-            open.text_index,
+            open.text_index(),
             annotations.clone(),
         );
         ctx.events
@@ -470,7 +477,7 @@ async fn complete_message(
     }
     let text = TurnText {
         annotations,
-        images: code_interpreter::new_images(ctx.steps),
+        images: std::mem::take(&mut open.images),
         text,
         usage,
         incomplete: truncated.then(|| "max_tokens".to_owned()),

@@ -550,6 +550,10 @@ impl Session {
             return Err(SandboxError::Dead("the interpreter is gone".to_owned()));
         };
         let (stdout, stderr) = (&mut self.stdout, &mut self.stderr);
+        // Dead until the call is seen to its end: a caller that drops this future midway (a
+        // cancelled run) leaves an interpreter that may still be running the code, and its
+        // next call would read this one's output.
+        self.alive = false;
         let outcome = tokio::time::timeout(limit, async {
             // A write error means the interpreter is gone; the reads then see end of file.
             let _ = stdin.write_all(&frame).await;
@@ -561,16 +565,12 @@ impl Session {
         let timed_out = outcome.is_err();
         let finished = matches!(outcome, Ok(Ok(()))) && out.done && err.done;
         let mut exit = None;
-        if !finished {
-            self.alive = false;
+        if finished {
+            self.alive = true;
+        } else {
+            // `timed_out` says why; the caller words it for its reader.
             out.flush(&mut logs);
             err.flush(&mut logs);
-            if timed_out {
-                logs.note(&format!(
-                    "[the call ran past {} s: the sandbox was killed]",
-                    limit.as_secs_f64()
-                ));
-            }
             exit = Some(self.kill().await);
         }
         Ok(Execution {

@@ -186,6 +186,7 @@ async fn start_executor(
     signals: Option<Arc<dyn Signals>>,
     searcher: &Arc<dyn Searcher>,
     blobs: &Blobs,
+    limits: &Arc<Limits>,
 ) -> anyhow::Result<Option<ExecutorHandle>> {
     if settings.workers == 0 {
         return Ok(None);
@@ -195,7 +196,7 @@ async fn start_executor(
     let code = settings.code_interpreter.enabled.then(|| {
         Arc::new(crate::code::SandboxRunner::start(
             &settings.code_interpreter,
-            &settings.limits,
+            limits.clone(),
             store.clone(),
             blobs.clone(),
         )) as Arc<dyn CodeRunner>
@@ -284,9 +285,12 @@ pub async fn run_worker(
     let embedder = crate::local::embedder(&settings).await?;
     let searcher = searcher(&settings, &store, embedder.clone());
     let blobs = Blobs::from_settings(&settings).await?;
-    let executor = start_executor(&settings, &store, &events, signals, &searcher, &blobs)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
+    let limits = Arc::new(Limits::new(&settings.limits));
+    let executor = start_executor(
+        &settings, &store, &events, signals, &searcher, &blobs, &limits,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no workers configured"))?;
     let ingest = start_ingest(&settings, &store, &blobs, embedder);
     tracing::info!(workers = settings.workers, "worker ready");
     shutdown.await;
@@ -304,6 +308,8 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let events = Arc::new(EventBus::default());
     let embedder = crate::local::embedder(&settings).await?;
     let searcher = searcher(&settings, &store, embedder.clone());
+    // One set of quotas: the API's, which the files the code interpreter writes count against.
+    let limits = Arc::new(Limits::new(&settings.limits));
     let executor = start_executor(
         &settings,
         &store,
@@ -311,9 +317,9 @@ pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         signals.clone(),
         &searcher,
         &blobs,
+        &limits,
     )
     .await?;
-    let limits = Arc::new(Limits::new(&settings.limits));
     let ingest = start_ingest(&settings, &store, &blobs, embedder);
     Ok(AppState {
         store,

@@ -7,7 +7,7 @@
 //! (code never runs unsandboxed).
 
 use crate::blobs::Blobs;
-use crate::config::{CodeInterpreterSettings, LimitSettings};
+use crate::config::CodeInterpreterSettings;
 use crate::limits::Limits;
 use assistd_core::code::{CodeCall, CodeError, CodeFile, CodeOutcome, CodeRunner};
 use assistd_core::ids::{IdKind, new_id};
@@ -32,9 +32,6 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 struct Slot {
     session: Option<Session>,
     used: Instant,
-    /// A call was started and not seen to the end (its run was interrupted midway): the
-    /// interpreter may still be running it, so the session is not used again.
-    in_call: bool,
 }
 
 /// Runs `code_interpreter` calls in the sandbox.
@@ -52,14 +49,14 @@ pub struct SandboxRunner {
     /// A call's time limit, for what the model reads when it is hit.
     timeout: Duration,
     /// The projects' stored-bytes quota, which the files code writes count against.
-    limits: Limits,
+    limits: Arc<Limits>,
 }
 
 impl SandboxRunner {
     /// A runner over the sandbox `settings` describe; its check starts now, in the background.
     pub fn start(
         settings: &CodeInterpreterSettings,
-        limits: &LimitSettings,
+        limits: Arc<Limits>,
         store: Arc<dyn Store>,
         blobs: Blobs,
     ) -> Self {
@@ -83,7 +80,7 @@ impl SandboxRunner {
             idle: Duration::from_secs(settings.idle_secs),
             max_input_bytes: settings.input_mb << 20,
             timeout,
-            limits: Limits::new(limits),
+            limits,
         }
     }
 
@@ -106,7 +103,6 @@ impl SandboxRunner {
                 Arc::new(tokio::sync::Mutex::new(Slot {
                     session: None,
                     used: Instant::now(),
-                    in_call: false,
                 }))
             })
             .clone()
@@ -256,10 +252,11 @@ impl CodeRunner for SandboxRunner {
         }
         let slot = self.slot(&call.run.id);
         let mut guard = slot.lock().await;
-        // Through a plain `&mut`, so that the session and the flags borrow apart.
+        // Through a plain `&mut`, so that the session and the slot's fields borrow apart.
         let slot = &mut *guard;
         slot.used = Instant::now();
-        if slot.in_call || !slot.session.as_ref().is_some_and(Session::is_alive) {
+        // A session whose last call was dropped midway (an interrupted run) is dead too.
+        if !slot.session.as_ref().is_some_and(Session::is_alive) {
             slot.session = None;
             let inputs = self.inputs(call.project, call.files).await?;
             match self.sandbox.session(inputs).await {
@@ -280,16 +277,12 @@ impl CodeRunner for SandboxRunner {
                 }
             }
         }
-        slot.in_call = false;
         let Some(session) = slot.session.as_mut() else {
             return Err(CodeError::Unavailable(
                 "The code_interpreter sandbox could not start.".to_owned(),
             ));
         };
-        slot.in_call = true;
-        let ran = session.run(call.code).await;
-        slot.in_call = false;
-        let mut exec = match ran {
+        let mut exec = match session.run(call.code).await {
             Ok(exec) => exec,
             Err(e) => {
                 tracing::warn!(run_id = %call.run.id, error = %e, "a code_interpreter call failed");

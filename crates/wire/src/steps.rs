@@ -239,18 +239,23 @@ pub struct FileSearchResultContent {
 }
 
 impl RunStep {
+    /// The step's tool calls (none for a message creation).
+    pub fn tool_calls(&self) -> &[StepToolCall] {
+        match &self.step_details {
+            StepDetails::ToolCalls { tool_calls } => tool_calls,
+            StepDetails::MessageCreation { .. } => &[],
+        }
+    }
+
     /// Whether any file-search result of the step carries content.
     pub fn has_search_content(&self) -> bool {
-        match &self.step_details {
-            StepDetails::ToolCalls { tool_calls } => tool_calls.iter().any(|call| {
-                matches!(
-                    call,
-                    StepToolCall::FileSearch { file_search: FileSearchCall { results: Some(results), .. }, .. }
-                        if results.iter().any(|r| r.content.is_some())
-                )
-            }),
-            StepDetails::MessageCreation { .. } => false,
-        }
+        self.tool_calls().iter().any(|call| {
+            matches!(
+                call,
+                StepToolCall::FileSearch { file_search: FileSearchCall { results: Some(results), .. }, .. }
+                    if results.iter().any(|r| r.content.is_some())
+            )
+        })
     }
 
     /// Drops the file-search results' content, which a response shows only when the request
