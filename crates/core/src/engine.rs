@@ -23,6 +23,8 @@ pub struct ClaimedRun {
     pub additional_instructions: Option<String>,
     /// How many times the run has been claimed, this claim included.
     pub attempt: i64,
+    /// The instance whose client streams the run, if any (see [`crate::NewRun::streamer`]).
+    pub streamer: Option<String>,
 }
 
 /// The outcome of a lease renewal.

@@ -51,6 +51,7 @@ pub struct RunOverrides {
 pub fn resolve(assistant: &Assistant, o: RunOverrides, expires_after_secs: i64) -> NewRun {
     NewRun {
         id: RunId::fresh(),
+        streamer: None,
         assistant_id: assistant.id.clone(),
         model: o.model.unwrap_or_else(|| assistant.model.clone()),
         instructions: o

@@ -136,6 +136,9 @@ pub struct NewRun {
     /// The run's id, chosen before it is stored so that a stream can subscribe to its events
     /// before any worker can pick it up.
     pub id: RunId,
+    /// The instance whose client streams the run (`stream: true`), if any: the instance that
+    /// executes it relays its events there when it is another one.
+    pub streamer: Option<String>,
     /// The assistant.
     pub assistant_id: AssistantId,
     /// The model.
@@ -363,13 +366,26 @@ pub trait RunStore: Send + Sync {
         run_id: &RunId,
     ) -> StoreResult<Run>;
     /// Accepts exactly one output per pending tool call of a `requires_action` run, records them
-    /// in the run's `tool_calls` step and queues the run again.
+    /// in the run's `tool_calls` step and queues the run again (nobody streams it).
     async fn submit_tool_outputs(
         &self,
         project: &Project,
         thread_id: &ThreadId,
         run_id: &RunId,
         outputs: Vec<ToolOutput>,
+    ) -> StoreResult<Run> {
+        self.submit_tool_outputs_streamed(project, thread_id, run_id, outputs, None)
+            .await
+    }
+    /// [`RunStore::submit_tool_outputs`], recording which instance's client streams the run
+    /// from now on (see [`NewRun::streamer`]); `None` clears it.
+    async fn submit_tool_outputs_streamed(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run_id: &RunId,
+        outputs: Vec<ToolOutput>,
+        streamer: Option<&str>,
     ) -> StoreResult<Run>;
     /// Lists a run's steps.
     async fn list_run_steps(

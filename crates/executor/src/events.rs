@@ -14,15 +14,26 @@
 //! of events: a reader that falls that far behind is told so and dropped instead of stalling the
 //! run or growing memory.
 //!
-//! This bus is in-process. Streaming a run executed by another instance (several instances on
-//! one PostgreSQL) needs the events relayed through the database, which is the scale-out work.
+//! The bus is in-process; with a [`StreamRelay`] (instances sharing a PostgreSQL database) it
+//! also spans instances. A run executed here whose client streams it from another instance
+//! (the claim's `streamer`) is *relayed*: each of its events also goes out, serialized in the
+//! store's form, numbered within the execution. [`EventBus::deliver`] takes such an event from
+//! another instance and hands it to this instance's subscribers as if it were published here,
+//! in order; a gap in the numbering closes the run's channel after an `error` event instead of
+//! passing a stream on with events missing.
 
-use assistd_wire::{ApiVersion, Run, RunId, RunStep, StreamEvent};
+use assistd_core::{RelayedEvent, StreamRelay};
+use assistd_wire::{
+    ApiVersion, Message, MessageDeltaObject, Run, RunId, RunStep, RunStepDeltaObject,
+    StreamEvent, Thread,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use futures::StreamExt;
 
 /// Events a slow reader may lag behind before it is dropped.
 pub const CHANNEL_CAPACITY: usize = 1024;
@@ -113,6 +124,39 @@ impl Event {
         }))
     }
 
+    /// The event `name` whose object is `data` in the store's form (as relayed).
+    pub fn from_store(name: StreamEvent, data: &str) -> serde_json::Result<Self> {
+        use StreamEvent as E;
+        Ok(match name {
+            E::ThreadCreated => Self::new(name, &serde_json::from_str::<Thread>(data)?),
+            E::RunCreated
+            | E::RunQueued
+            | E::RunInProgress
+            | E::RunRequiresAction
+            | E::RunCompleted
+            | E::RunIncomplete
+            | E::RunFailed
+            | E::RunCancelling
+            | E::RunCancelled
+            | E::RunExpired => Self::new(name, &serde_json::from_str::<Run>(data)?),
+            E::StepCreated
+            | E::StepInProgress
+            | E::StepCompleted
+            | E::StepFailed
+            | E::StepCancelled
+            | E::StepExpired => Self::new(name, &serde_json::from_str::<RunStep>(data)?),
+            E::StepDelta => Self::new(name, &serde_json::from_str::<RunStepDeltaObject>(data)?),
+            E::MessageCreated
+            | E::MessageInProgress
+            | E::MessageCompleted
+            | E::MessageIncomplete => Self::new(name, &serde_json::from_str::<Message>(data)?),
+            E::MessageDelta => Self::new(name, &serde_json::from_str::<MessageDeltaObject>(data)?),
+            E::Error => Self::new(name, &serde_json::from_str::<assistd_wire::Error>(data)?),
+            // Never published: a stream writes it itself, as `[DONE]`.
+            E::Done => Self::new(name, &serde_json::from_str::<serde_json::Value>(data)?),
+        })
+    }
+
     /// The event announcing `run`'s current status (`thread.run.<status>`), with the run.
     pub fn run(run: &Run) -> Self {
         Self::new(StreamEvent::for_run_status(run.status), run)
@@ -124,10 +168,32 @@ impl Event {
     }
 }
 
-/// The per-run channels.
-#[derive(Default)]
+/// The per-run channels, and the relay to and from other instances.
 pub struct EventBus {
     channels: Mutex<HashMap<RunId, broadcast::Sender<Event>>>,
+    /// This instance, as a run's `streamer` names it.
+    instance: String,
+    relay: Option<Arc<dyn StreamRelay>>,
+    /// Runs executed here and streamed from another instance: the execution and its last
+    /// event's number.
+    outgoing: Mutex<HashMap<RunId, (String, u64)>>,
+    /// Runs streamed here and executed elsewhere: the execution and the number of the last
+    /// event delivered.
+    incoming: Mutex<HashMap<RunId, (String, u64)>>,
+    /// Stops the loop receiving relayed events when the bus goes.
+    closed: CancellationToken,
+}
+
+impl Drop for EventBus {
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new(None)
+    }
 }
 
 /// Locks `m`, recovering from poisoning (the maps guarded here stay consistent).
@@ -136,6 +202,138 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl EventBus {
+    /// A bus of its own instance; `relay`, when instances share the database.
+    pub fn new(relay: Option<Arc<dyn StreamRelay>>) -> Self {
+        Self {
+            channels: Mutex::default(),
+            instance: format!("i-{}", uuid::Uuid::new_v4().simple()),
+            relay,
+            outgoing: Mutex::default(),
+            incoming: Mutex::default(),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// Delivers the events other instances relay to this one's streams, from now until the
+    /// bus is dropped (an instance that serves the API; a worker only sends).
+    pub fn receive_relayed(self: &Arc<Self>) {
+        let Some(relay) = self.relay.clone() else {
+            return;
+        };
+        let bus = Arc::downgrade(self);
+        let closed = self.closed.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut events = tokio::select! {
+                    s = relay.subscribe() => match s {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot receive relayed stream events; retrying");
+                            tokio::select! {
+                                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                                () = closed.cancelled() => return,
+                            }
+                        }
+                    },
+                    () = closed.cancelled() => return,
+                };
+                loop {
+                    let next = tokio::select! {
+                        n = events.next() => n,
+                        () = closed.cancelled() => return,
+                    };
+                    let Some(ev) = next else { break };
+                    let Some(bus) = bus.upgrade() else { return };
+                    bus.deliver(ev);
+                }
+            }
+        });
+    }
+
+    /// This instance's name, to record as the `streamer` of a run a client here streams.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Relays the events of `run_id`, executed here as `execution`, to its `streamer` when
+    /// that is another instance (and instances share a relay), until the guard is dropped.
+    pub fn relay_run(
+        self: &Arc<Self>,
+        run_id: &RunId,
+        execution: &str,
+        streamer: Option<&str>,
+    ) -> Option<RelayGuard> {
+        let streamer = streamer.filter(|s| *s != self.instance)?;
+        self.relay.as_ref()?;
+        tracing::debug!(run_id = %run_id, streamer, "relaying the run's events");
+        lock(&self.outgoing).insert(run_id.clone(), (execution.to_owned(), 0));
+        Some(RelayGuard {
+            bus: Arc::clone(self),
+            run_id: run_id.clone(),
+        })
+    }
+
+    /// Sends the event to the run's streamer if the run is relayed.
+    fn relay_out(&self, run_id: &RunId, name: StreamEvent, data: impl FnOnce() -> String) {
+        let Some(relay) = &self.relay else {
+            return;
+        };
+        let event = {
+            let mut outgoing = lock(&self.outgoing);
+            let Some((execution, seq)) = outgoing.get_mut(run_id) else {
+                return;
+            };
+            *seq += 1;
+            RelayedEvent {
+                instance: self.instance.clone(),
+                execution: execution.clone(),
+                run_id: run_id.clone(),
+                seq: *seq,
+                name,
+                data: data(),
+            }
+        };
+        if !relay.send(event) {
+            tracing::warn!(run_id = %run_id, "the stream relay's queue is full: an event was dropped");
+        }
+    }
+
+    /// Hands an event relayed from another instance to this instance's subscribers, if the
+    /// run has any: in order, or, after a gap, an `error` event and the end of the channel.
+    pub fn deliver(&self, ev: RelayedEvent) {
+        if ev.instance == self.instance {
+            return;
+        }
+        let mut channels = lock(&self.channels);
+        let mut incoming = lock(&self.incoming);
+        let Some(tx) = channels.get(&ev.run_id).filter(|tx| tx.receiver_count() > 0) else {
+            incoming.remove(&ev.run_id);
+            return;
+        };
+        let expected = match incoming.get(&ev.run_id) {
+            Some((execution, seq)) if *execution == ev.execution => seq + 1,
+            // A run's first event from an execution: a stream subscribes before the run can
+            // be claimed, so it sees every execution from its first event.
+            _ => 1,
+        };
+        if ev.seq != expected {
+            tracing::warn!(run_id = %ev.run_id, expected, got = ev.seq, "relayed events were lost");
+            let _ = tx.send(Event::new(StreamEvent::Error, &relay_gap()));
+            channels.remove(&ev.run_id);
+            incoming.remove(&ev.run_id);
+            return;
+        }
+        incoming.insert(ev.run_id.clone(), (ev.execution.clone(), ev.seq));
+        match Event::from_store(ev.name, &ev.data) {
+            Ok(event) => {
+                let _ = tx.send(event);
+            }
+            Err(e) => {
+                tracing::error!(run_id = %ev.run_id, event = %ev.name, error = %e, "could not read a relayed event");
+            }
+        }
+    }
+
     /// Starts listening to `run_id` (before the run can make progress, so nothing is missed).
     pub fn subscribe(self: &Arc<Self>, run_id: &RunId) -> Subscription {
         let mut channels = lock(&self.channels);
@@ -185,12 +383,19 @@ impl EventBus {
         name: StreamEvent,
         object: &T,
     ) {
+        self.relay_out(run_id, name, || {
+            // Outside `with_version`: the store's form, which every version's view comes from.
+            serde_json::to_string(object).unwrap_or_else(|e| {
+                tracing::error!(error = %e, event = %name, "could not serialize a relayed event");
+                String::from("{}")
+            })
+        });
         self.send(run_id, || Event::new(name, object));
     }
 
     /// Publishes the event of `run`'s current status, if anyone listens.
     pub fn publish_run(&self, run: &Run) {
-        self.send(&run.id, || Event::run(run));
+        self.publish(&run.id, StreamEvent::for_run_status(run.status), run);
     }
 
     /// Sends the event `make` builds (only if someone listens: copying is not free).
@@ -204,6 +409,28 @@ impl EventBus {
             return;
         }
         let _ = tx.send(make());
+    }
+}
+
+/// Relays a run's events while it lives ([`EventBus::relay_run`]).
+pub struct RelayGuard {
+    bus: Arc<EventBus>,
+    run_id: RunId,
+}
+
+impl Drop for RelayGuard {
+    fn drop(&mut self) {
+        lock(&self.bus.outgoing).remove(&self.run_id);
+    }
+}
+
+/// What a stream is told when events relayed from the instance executing its run were lost.
+fn relay_gap() -> assistd_wire::Error {
+    assistd_wire::Error {
+        message: "Events of this run were lost on their way from the instance executing it; the run goes on. Retrieve it to follow its progress.".to_owned(),
+        type_: assistd_wire::ErrorType::ServerError.as_str().to_owned(),
+        param: None,
+        code: None,
     }
 }
 
@@ -242,6 +469,7 @@ impl Drop for Subscription {
             .is_some_and(|tx| tx.receiver_count() == 0)
         {
             channels.remove(&self.run_id);
+            lock(&self.bus.incoming).remove(&self.run_id);
         }
     }
 }
@@ -326,6 +554,165 @@ mod tests {
         drop(second);
         drop(other);
         assert!(bus.is_empty());
+    }
+
+    /// A relay that keeps what is sent to it.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<RelayedEvent>>);
+
+    #[async_trait::async_trait]
+    impl StreamRelay for Recorder {
+        fn send(&self, event: RelayedEvent) -> bool {
+            lock(&self.0).push(event);
+            true
+        }
+        async fn subscribe(
+            &self,
+        ) -> assistd_core::StoreResult<futures::stream::BoxStream<'static, RelayedEvent>> {
+            Ok(futures::stream::pending().boxed())
+        }
+    }
+
+    fn step_delta(id: &str) -> RunStepDeltaObject {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "object": "thread.run.step.delta",
+            "delta": {"step_details": {"type": "tool_calls", "tool_calls": []}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_run_streamed_elsewhere_is_relayed_numbered_and_delivered_there_in_order() {
+        let recorder = Arc::new(Recorder::default());
+        let here = Arc::new(EventBus::new(Some(recorder.clone())));
+        let there = Arc::new(EventBus::default());
+        let run = RunId::from("run_1");
+        // Streamed here, or by nobody: nothing is relayed.
+        assert!(here.relay_run(&run, "w-1", Some(here.instance())).is_none());
+        assert!(here.relay_run(&run, "w-1", None).is_none());
+        assert!(there.relay_run(&run, "w-1", Some("i-other")).is_none(), "no relay");
+        let guard = here.relay_run(&run, "w-1", Some(there.instance()));
+        assert!(guard.is_some());
+        let mut sub = there.subscribe(&run);
+        for i in 0..3 {
+            here.publish(&run, StreamEvent::StepDelta, &step_delta(&format!("step_{i}")));
+        }
+        drop(guard);
+        here.publish(&run, StreamEvent::StepDelta, &step_delta("after"));
+        let sent = std::mem::take(&mut *lock(&recorder.0));
+        assert_eq!(sent.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        // Its own events come back to the sender, which ignores them.
+        here.deliver(sent[0].clone());
+        for ev in sent {
+            there.deliver(ev);
+        }
+        for i in 0..3 {
+            let ev = sub.rx.as_mut().unwrap().try_recv().unwrap();
+            assert_eq!(ev.name, StreamEvent::StepDelta);
+            assert!(ev.data(ApiVersion::V2, false).contains(&format!("step_{i}")));
+        }
+        assert!(sub.rx.as_mut().unwrap().try_recv().is_err());
+    }
+
+    #[test]
+    fn a_gap_in_relayed_events_ends_the_stream_with_an_error() {
+        let bus = Arc::new(EventBus::default());
+        let run = RunId::from("run_1");
+        let mut sub = bus.subscribe(&run);
+        let ev = |execution: &str, seq| RelayedEvent {
+            instance: "i-other".to_owned(),
+            execution: execution.to_owned(),
+            run_id: run.clone(),
+            seq,
+            name: StreamEvent::StepDelta,
+            data: serde_json::to_string(&step_delta("s")).unwrap(),
+        };
+        bus.deliver(ev("w-1", 1));
+        bus.deliver(ev("w-1", 2));
+        // A new execution (the run resumed) starts again at 1.
+        bus.deliver(ev("w-2", 1));
+        bus.deliver(ev("w-2", 3));
+        let rx = sub.rx.as_mut().unwrap();
+        for _ in 0..3 {
+            assert_eq!(rx.try_recv().unwrap().name, StreamEvent::StepDelta);
+        }
+        let err = rx.try_recv().unwrap();
+        assert_eq!(err.name, StreamEvent::Error);
+        assert!(err.data(ApiVersion::V2, false).contains("lost"));
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+        // Nothing is kept for a run nobody here streams.
+        drop(sub);
+        bus.deliver(ev("w-3", 1));
+        assert!(lock(&bus.incoming).is_empty());
+    }
+
+    #[test]
+    fn every_published_object_reads_back_from_its_relayed_form() {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "id": "run_1", "object": "thread.run", "created_at": 1, "thread_id": "thread_1",
+            "assistant_id": "asst_1", "status": "incomplete", "required_action": null,
+            "last_error": null, "expires_at": null, "started_at": 1, "cancelled_at": null,
+            "failed_at": null, "completed_at": 2, "model": "m", "instructions": "",
+            "tools": [{"type": "file_search"}], "file_ids": [], "metadata": {},
+            "usage": null, "temperature": 1.0, "top_p": 1.0, "max_prompt_tokens": null,
+            "max_completion_tokens": 5, "truncation_strategy": {"type": "auto", "last_messages": null},
+            "incomplete_details": {"reason": "max_completion_tokens"},
+            "response_format": "auto", "tool_choice": "auto", "parallel_tool_calls": true
+        }))
+        .unwrap();
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "id": "msg_1", "object": "thread.message", "created_at": 1, "thread_id": "thread_1",
+            "status": "completed", "incomplete_details": null, "completed_at": 2,
+            "incomplete_at": null, "role": "assistant",
+            "content": [{"type": "text", "text": {"value": "see 【0:0†a.txt】", "annotations": [{
+                "type": "file_citation", "text": "【0:0†a.txt】", "start_index": 4,
+                "end_index": 15, "file_citation": {"file_id": "file-1", "quote": "q"}
+            }]}}],
+            "assistant_id": "asst_1", "run_id": "run_1", "file_ids": ["file-2"],
+            "attachments": [{"file_id": "file-2", "tools": [{"type": "file_search"}]}],
+            "metadata": {}
+        }))
+        .unwrap();
+        let step: RunStep = serde_json::from_value(serde_json::json!({
+            "id": "step_1", "object": "thread.run.step", "created_at": 1,
+            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
+            "type": "tool_calls", "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": [{
+                "type": "file_search", "id": "call_1",
+                "file_search": {"results": [{
+                    "file_id": "file-1", "file_name": "a.txt", "score": 0.5,
+                    "content": [{"type": "text", "text": "found"}]
+                }]}
+            }]},
+            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
+            "completed_at": 2, "metadata": null, "usage": null
+        }))
+        .unwrap();
+        let relayed = Arc::new(Recorder::default());
+        let bus = Arc::new(EventBus::new(Some(relayed.clone())));
+        let _guard = bus.relay_run(&run.id, "w-1", Some("i-other"));
+        bus.publish_run(&run);
+        bus.publish(&run.id, StreamEvent::MessageCompleted, &message);
+        bus.publish(&run.id, StreamEvent::StepCompleted, &step);
+        let direct = [
+            Event::run(&run),
+            Event::new(StreamEvent::MessageCompleted, &message),
+            Event::new(StreamEvent::StepCompleted, &step),
+        ];
+        let sent = std::mem::take(&mut *lock(&relayed.0));
+        assert_eq!(sent.len(), direct.len());
+        for (sent, direct) in sent.iter().zip(direct) {
+            let back = Event::from_store(sent.name, &sent.data).unwrap();
+            for v in [ApiVersion::V1, ApiVersion::V2] {
+                assert_eq!(back.name_for(v), direct.name_for(v));
+                for include in [false, true] {
+                    assert_eq!(back.data(v, include), direct.data(v, include), "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -289,6 +289,11 @@ async fn supervise(
     _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     let run_id = claim.run.id.clone();
+    // Its client streams the run from another instance: the events go there too, until the
+    // run stops here (this function's end, a panic included).
+    let _relayed = inner
+        .events
+        .relay_run(&run_id, &worker, claim.streamer.as_deref());
     let span = tracing::info_span!("run", run_id = %run_id, attempt = claim.attempt);
     if let Some(cx) = lock(&inner.parents).remove(&run_id) {
         let _ = span.set_parent(cx);

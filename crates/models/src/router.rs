@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use futures::StreamExt;
+use tokio::sync::Semaphore;
 
 /// One route of the `[[models]]` table.
 #[derive(Clone, Serialize, Deserialize)]
@@ -42,6 +44,10 @@ pub struct ModelRoute {
     /// Cap on one backoff.
     #[serde(default = "default_max_backoff")]
     pub max_backoff_secs: f64,
+    /// Requests this process sends the upstream at once, at most; more runs wait their turn,
+    /// `in_progress` and cancellable. Unset: as many as runs execute (`workers`).
+    #[serde(default)]
+    pub max_concurrent_requests: Option<usize>,
 }
 
 fn default_connect_timeout() -> f64 {
@@ -74,6 +80,7 @@ impl ModelRoute {
             max_retries: default_max_retries(),
             initial_backoff_secs: default_backoff(),
             max_backoff_secs: default_max_backoff(),
+            max_concurrent_requests: None,
         }
     }
 }
@@ -166,7 +173,11 @@ impl ModelRouter {
                 pattern: r.pattern.clone(),
                 message: e.to_string(),
             })?;
-            built.push((matcher, Arc::new(backend) as Arc<dyn ModelBackend>));
+            let backend: Arc<dyn ModelBackend> = match r.max_concurrent_requests {
+                Some(n) => Arc::new(Limited::new(Arc::new(backend), n)),
+                None => Arc::new(backend),
+            };
+            built.push((matcher, backend));
         }
         Ok(Self { routes: built })
     }
@@ -193,6 +204,49 @@ impl ModelRouter {
             .iter()
             .find(|(m, _)| m.is_match(model))
             .map(|(_, b)| b)
+    }
+}
+
+/// A backend sent at most so many requests at once: each holds a permit until its stream is
+/// dropped (finished, failed or cancelled), so what is scarce (an upstream's connections or
+/// capacity) bounds model calls, and not the number of runs a process executes.
+struct Limited {
+    inner: Arc<dyn ModelBackend>,
+    permits: Arc<Semaphore>,
+}
+
+impl Limited {
+    fn new(inner: Arc<dyn ModelBackend>, n: usize) -> Self {
+        Self {
+            inner,
+            permits: Arc::new(Semaphore::new(n.max(1))),
+        }
+    }
+}
+
+#[async_trait]
+impl ModelBackend for Limited {
+    async fn chat(&self, req: ChatRequest) -> Result<ChatStream, ModelError> {
+        // Waiting here is cancel-safe: a cancelled run drops this future, and its place.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| ModelError::Transient {
+                // Never closed; were it, the run would be retried.
+                message: "the route's request limit is closed".to_owned(),
+                retry_after: None,
+            })?;
+        let stream = self.inner.chat(req).await?;
+        Ok(stream
+            .map(move |item| {
+                let _held = &permit;
+                item
+            })
+            .boxed())
+    }
+
+    fn calls_tools(&self, model: &str) -> bool {
+        self.inner.calls_tools(model)
     }
 }
 
@@ -224,6 +278,33 @@ mod tests {
         assert!(r.route("gpt-4-turbo").is_some());
         assert!(r.route("llama-3").is_some());
         assert!(r.route("mistral").is_none());
+    }
+
+    /// Answers with a stream that never ends (until dropped).
+    struct Endless;
+
+    #[async_trait]
+    impl ModelBackend for Endless {
+        async fn chat(&self, _req: ChatRequest) -> Result<ChatStream, ModelError> {
+            Ok(futures::stream::pending().boxed())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_limited_route_sends_so_many_requests_at_once_and_frees_a_place_per_dropped_stream()
+    {
+        let limited = Limited::new(Arc::new(Endless), 2);
+        let req = || ChatRequest {
+            model: "m".to_owned(),
+            ..ChatRequest::default()
+        };
+        let first = limited.chat(req()).await.unwrap();
+        let _second = limited.chat(req()).await.unwrap();
+        let third = tokio::time::timeout(Duration::from_millis(50), limited.chat(req())).await;
+        assert!(third.is_err(), "a third request waits");
+        drop(first);
+        let third = tokio::time::timeout(Duration::from_secs(5), limited.chat(req())).await;
+        assert!(third.is_ok_and(|r| r.is_ok()), "a dropped stream frees its place");
     }
 
     #[test]

@@ -10,11 +10,13 @@ use crate::limits::Limits;
 use crate::telemetry;
 use assistd_core::code::CodeRunner;
 use assistd_core::search::{Embedder, HybridConfig, HybridSearcher, Searcher};
-use assistd_core::{Signal, Signals, Store};
+use assistd_core::{Signal, Signals, Store, StreamRelay};
 use assistd_executor::ingest::{IngestConfig, IngestHandle};
 use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle, Services};
 use assistd_models::ModelRouter;
-use assistd_store::{PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore};
+use assistd_store::{
+    PgRelay, PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore,
+};
 use assistd_wire::RunId;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -93,11 +95,19 @@ impl AppState {
     }
 }
 
-/// The database the settings name, and its cross-instance signals when several instances can
-/// share it. The URL itself is never logged or echoed (it may hold a password).
-pub async fn open_database(
-    settings: &Settings,
-) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<dyn Signals>>)> {
+/// An open database, with what instances sharing it use to reach each other.
+pub struct Database {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Signals between instances ("queued", "cancel"), when several can share the database.
+    pub signals: Option<Arc<dyn Signals>>,
+    /// Run events between instances, likewise.
+    pub relay: Option<Arc<dyn StreamRelay>>,
+}
+
+/// The database the settings name, and its cross-instance signals and relay when several
+/// instances can share it. The URL itself is never logged or echoed (it may hold a password).
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
         crate::private::create_dir(&settings.data_dir).map_err(|e| {
@@ -116,7 +126,11 @@ pub async fn open_database(
         )
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        return Ok((Arc::new(store), None));
+        return Ok(Database {
+            store: Arc::new(store),
+            signals: None,
+            relay: None,
+        });
     }
     if is_postgres(&url) {
         let pg = PostgresSettings {
@@ -128,7 +142,12 @@ pub async fn open_database(
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
         let signals: Arc<dyn Signals> = Arc::new(PgSignals::new(store.pool().clone()));
-        return Ok((Arc::new(store), Some(signals)));
+        let relay: Arc<dyn StreamRelay> = Arc::new(PgRelay::start(store.pool().clone()));
+        return Ok(Database {
+            store: Arc::new(store),
+            signals: Some(signals),
+            relay: Some(relay),
+        });
     }
     anyhow::bail!(
         "unsupported database URL scheme '{}': use sqlite://PATH or postgres://USER@HOST/DATABASE",
@@ -280,8 +299,13 @@ pub async fn run_worker(
 ) -> anyhow::Result<()> {
     settings.check()?;
     anyhow::ensure!(settings.workers > 0, "a worker needs workers > 0");
-    let (store, signals) = open_database(&settings).await?;
-    let events = Arc::new(EventBus::default());
+    let Database {
+        store,
+        signals,
+        relay,
+    } = open_database(&settings).await?;
+    // Sends only: a worker serves no streams.
+    let events = Arc::new(EventBus::new(relay));
     let embedder = crate::local::embedder(&settings).await?;
     let searcher = searcher(&settings, &store, embedder.clone());
     let blobs = Blobs::from_settings(&settings).await?;
@@ -303,9 +327,14 @@ pub async fn run_worker(
 pub async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     // Each user of the data directory creates what it needs: the SQLite database's directory
     // (`open_database`), `files/` (`Blobs`), `models/` (the built-in model's weights).
-    let (store, signals) = open_database(&settings).await?;
+    let Database {
+        store,
+        signals,
+        relay,
+    } = open_database(&settings).await?;
     let blobs = Blobs::from_settings(&settings).await?;
-    let events = Arc::new(EventBus::default());
+    let events = Arc::new(EventBus::new(relay));
+    events.receive_relayed();
     let embedder = crate::local::embedder(&settings).await?;
     let searcher = searcher(&settings, &store, embedder.clone());
     // One set of quotas: the API's, which the files the code interpreter writes count against.

@@ -54,7 +54,9 @@ pub struct Settings {
     /// The key for `upstream_url`; never logged.
     #[serde(skip_serializing)]
     pub upstream_api_key: Option<Secret>,
-    /// Runs this process executes at once (0: API only, no workers).
+    /// Runs this process executes at once (0: API only, no workers). A run waiting on the
+    /// network costs a task and a socket, so the default is large: what is scarce is bounded
+    /// where it is (a route's `max_concurrent_requests`, the built-in model's slots).
     pub workers: usize,
     /// Seconds a worker's claim on a run lasts without renewal.
     pub lease_secs: f64,
@@ -467,7 +469,7 @@ impl Default for Settings {
             models: Vec::new(),
             upstream_url: None,
             upstream_api_key: None,
-            workers: 32,
+            workers: 1024,
             lease_secs: 30.0,
             max_turns: 16,
             poll_after_ms: 100,

@@ -18,5 +18,5 @@ mod lock;
 pub mod postgres;
 pub mod sqlite;
 
-pub use postgres::{PgSignals, PostgresSettings, PostgresStore};
+pub use postgres::{PgRelay, PgSignals, PostgresSettings, PostgresStore};
 pub use sqlite::{SqliteSettings, SqliteStore};

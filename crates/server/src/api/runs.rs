@@ -9,9 +9,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson, RawQuery};
 use crate::version::{Version, Versioned};
 use assistd_core::runs::{RunOverrides, resolve};
-use assistd_core::{ListParams, ObjectKind, Project, StoreError};
+use assistd_core::{ListParams, NewRun, ObjectKind, Project, StoreError};
 use assistd_core::{validate, validate_runs};
-use assistd_executor::Event;
+use assistd_executor::{Event, Subscription};
 use assistd_wire::{
     ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
     ModifyRunRequest, Run, RunId, RunStatus, RunStep, StepDetails, StepId, StepToolCall,
@@ -98,7 +98,7 @@ pub async fn create_run(
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
     let files = req.additional_messages.iter().flatten().any(adds_files);
-    let new = resolve(
+    let mut new = resolve(
         &assistant,
         RunOverrides {
             model: req.model,
@@ -120,12 +120,7 @@ pub async fn create_run(
         },
         s.settings.run_expires_after_secs,
     );
-    // Subscribe before the run exists, so no event can be missed; an error below drops the
-    // subscription, which frees the channel.
-    let sub = req
-        .stream
-        .unwrap_or(false)
-        .then(|| s.events.subscribe(&new.id));
+    let sub = streamed(&s, req.stream, &mut new);
     let run = s.store.create_run(&p, &thread_id, new).await?;
     if files {
         s.files_queued();
@@ -148,6 +143,18 @@ pub async fn create_run(
     })
 }
 
+/// With `stream: true`: the subscription to the new run's events, taken before the run exists
+/// so that no event can be missed (an error below drops it, which frees the channel), and this
+/// instance recorded as the run's streamer, so that whichever instance executes the run relays
+/// its events here.
+fn streamed(s: &AppState, stream: Option<bool>, new: &mut NewRun) -> Option<Subscription> {
+    if !stream.unwrap_or(false) {
+        return None;
+    }
+    new.streamer = Some(s.events.instance().to_owned());
+    Some(s.events.subscribe(&new.id))
+}
+
 /// `POST /threads/runs` (createThreadAndRun).
 pub async fn create_thread_and_run(
     State(s): State<AppState>,
@@ -163,7 +170,7 @@ pub async fn create_thread_and_run(
     }
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
-    let new = resolve(
+    let mut new = resolve(
         &assistant,
         RunOverrides {
             model: req.model,
@@ -183,10 +190,7 @@ pub async fn create_thread_and_run(
         },
         s.settings.run_expires_after_secs,
     );
-    let sub = req
-        .stream
-        .unwrap_or(false)
-        .then(|| s.events.subscribe(&new.id));
+    let sub = streamed(&s, req.stream, &mut new);
     let thread_req = req.thread.unwrap_or_default();
     let files = thread_req
         .tool_resources
@@ -314,9 +318,10 @@ pub async fn submit_tool_outputs_to_run(
         .tool_outputs
         .first()
         .and_then(|o| o.tool_call_id.clone());
+    let streamer = sub.as_ref().map(|_| s.events.instance());
     let run = s
         .store
-        .submit_tool_outputs(&p, &thread_id, &run_id, req.tool_outputs)
+        .submit_tool_outputs_streamed(&p, &thread_id, &run_id, req.tool_outputs, streamer)
         .await?;
     s.run_queued(&run.id);
     Ok(match sub {

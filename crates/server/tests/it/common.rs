@@ -479,7 +479,7 @@ impl TestApp {
         assistd_server::app::open_database(&settings)
             .await
             .expect("second connection to the database")
-            .0
+            .store
     }
 
     /// The embedding model that built vector store `vs` (of the default key's project), as the

@@ -3,8 +3,11 @@
 //! Checked here: the API instance's runs are executed by the others; a cancel received by the
 //! API instance stops a model request running in another process within a second (LISTEN/
 //! NOTIFY); a worker killed with `kill -9` has its runs taken over by another after its lease,
-//! with exactly one assistant message and one message step per run.
+//! with exactly one assistant message and one message step per run. And a stream served by an
+//! instance that executes nothing gets every event of the run, relayed from the one executing
+//! it through PostgreSQL.
 
+use crate::streaming::{Ev, Reader, names};
 use assistd_test_support::pg::TestDatabase;
 use assistd_test_support::upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
@@ -274,6 +277,177 @@ async fn three_instances_share_the_queue_cancel_across_processes_and_take_over_a
     eprintln!(
         "runs of the killed instance completed {:?} after the kill",
         killed_at.elapsed()
+    );
+    drop(api);
+    drop(db);
+}
+
+/// Opens a `stream: true` request on `url` (in API version `beta`).
+async fn stream(http: &reqwest::Client, url: String, beta: &str, body: Value) -> Vec<Ev> {
+    let res = http
+        .post(url)
+        .bearer_auth("any")
+        .header("OpenAI-Beta", beta)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    Reader::from_response(res).all().await
+}
+
+/// The last event named `name`, as JSON.
+fn last(evs: &[Ev], name: &str) -> Value {
+    evs.iter()
+        .rev()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", names(evs)))
+        .json()
+}
+
+#[tokio::test]
+async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_order() {
+    let db = TestDatabase::create().await;
+    let url = db.url();
+    let up = FakeUpstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let api = spawn(
+        &["serve", "--listen", "127.0.0.1:0", "--no-workers"],
+        &url,
+        &up.url,
+        dir.path(),
+    )
+    .await;
+    let _worker = spawn(&["worker"], &url, &up.url, dir.path()).await;
+    let base = api.base.clone().expect("api serves HTTP");
+    let asst = post(
+        &http,
+        format!("{base}/assistants"),
+        json!({"model": "m", "tools": [{"type": "function", "function": {"name": "lookup"}}]}),
+    )
+    .await;
+    let asst = asst["id"].as_str().expect("id").to_owned();
+
+    // A text answer, token by token, with one piece past a NOTIFY payload's 8,000 bytes (and
+    // so every event that carries the whole text after it).
+    let mut chunks: Vec<String> = (0..30).map(|i| format!("t{i} ")).collect();
+    chunks.insert(10, "x".repeat(10_000));
+    let full: String = chunks.concat();
+    up.push(Reply::Text {
+        chunks,
+        delay: Duration::from_millis(5),
+        finish: "stop",
+    });
+    for beta in ["assistants=v1", "assistants=v2"] {
+        if beta.ends_with("v2") {
+            up.push(Reply::text("second answer"));
+        }
+        let evs = stream(
+            &http,
+            format!("{base}/threads/runs"),
+            beta,
+            json!({"assistant_id": asst, "stream": true,
+                   "thread": {"messages": [{"role": "user", "content": "hi"}]}}),
+        )
+        .await;
+        let n = names(&evs);
+        let deltas = n.iter().filter(|e| **e == "thread.message.delta").count();
+        let mut expected = vec![
+            "thread.created",
+            "thread.run.created",
+            "thread.run.queued",
+            "thread.run.in_progress",
+            "thread.run.step.created",
+            "thread.run.step.in_progress",
+            "thread.message.created",
+            "thread.message.in_progress",
+        ];
+        expected.extend(std::iter::repeat_n("thread.message.delta", deltas));
+        expected.extend([
+            "thread.message.completed",
+            "thread.run.step.completed",
+            "thread.run.completed",
+            "done",
+        ]);
+        assert_eq!(n, expected, "{beta}");
+        let text: String = evs
+            .iter()
+            .filter(|e| e.name == "thread.message.delta")
+            .map(|e| {
+                e.json()["delta"]["content"][0]["text"]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        let answer = if beta.ends_with("v1") {
+            full.clone()
+        } else {
+            "second answer".to_owned()
+        };
+        assert_eq!(text, answer, "{beta}: the deltas add up to the answer");
+        // Each object as the REST endpoints show it in the stream's version.
+        let run = last(&evs, "thread.run.completed");
+        let (thread, run_id) = (run["thread_id"].as_str().unwrap(), run["id"].as_str().unwrap());
+        let rest = |path: String| {
+            let http = http.clone();
+            async move {
+                let r = http
+                    .get(path)
+                    .bearer_auth("any")
+                    .header("OpenAI-Beta", beta)
+                    .send()
+                    .await
+                    .expect("sent");
+                r.json::<Value>().await.expect("json")
+            }
+        };
+        assert_eq!(run, rest(format!("{base}/threads/{thread}/runs/{run_id}")).await);
+        let message = last(&evs, "thread.message.completed");
+        assert_eq!(message["content"][0]["text"]["value"], answer.as_str());
+        let id = message["id"].as_str().unwrap();
+        assert_eq!(message, rest(format!("{base}/threads/{thread}/messages/{id}")).await);
+        let step = last(&evs, "thread.run.step.completed");
+        let id = step["id"].as_str().unwrap();
+        assert_eq!(
+            step,
+            rest(format!("{base}/threads/{thread}/runs/{run_id}/steps/{id}")).await
+        );
+    }
+
+    // A function call, then tool outputs submitted with a stream of their own.
+    up.push(Reply::ToolCalls(vec![("lookup".into(), r#"{"q":"x"}"#.into())]));
+    up.push(Reply::text("found it"));
+    let evs = stream(
+        &http,
+        format!("{base}/threads/runs"),
+        "assistants=v2",
+        json!({"assistant_id": asst, "stream": true,
+               "thread": {"messages": [{"role": "user", "content": "look"}]}}),
+    )
+    .await;
+    let n = names(&evs);
+    assert!(n.contains(&"thread.run.step.delta"), "{n:?}");
+    assert_eq!(&n[n.len() - 2..], ["thread.run.requires_action", "done"]);
+    let run = last(&evs, "thread.run.requires_action");
+    let call = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (thread, run_id) = (run["thread_id"].as_str().unwrap(), run["id"].as_str().unwrap());
+    let evs = stream(
+        &http,
+        format!("{base}/threads/{thread}/runs/{run_id}/submit_tool_outputs"),
+        "assistants=v2",
+        json!({"stream": true, "tool_outputs": [{"tool_call_id": call, "output": "42"}]}),
+    )
+    .await;
+    let n = names(&evs);
+    assert_eq!(&n[..3], ["thread.run.queued", "thread.run.step.completed", "thread.run.in_progress"]);
+    assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"]);
+    assert_eq!(
+        last(&evs, "thread.message.completed")["content"][0]["text"]["value"],
+        "found it"
     );
     drop(api);
     drop(db);

@@ -11,10 +11,12 @@
 //! first.
 
 mod dialect;
+pub mod relay;
 pub mod signals;
 #[path = "../sql/mod.rs"]
 mod sql;
 
+pub use relay::PgRelay;
 pub use signals::PgSignals;
 
 use assistd_core::StoreResult;

@@ -252,6 +252,7 @@ struct Claimed {
     project: String,
     additional_instructions: Option<String>,
     attempts: i64,
+    streamer: Option<String>,
 }
 
 #[async_trait]
@@ -286,7 +287,7 @@ impl EngineStore for d::Store {
                             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < {DB_NOW_MS}))) \
                    AND COALESCE(busy.n, 0) < $7 \
                  ORDER BY COALESCE(busy.n, 0), r.seq LIMIT 1{}) \
-             RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts",
+             RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts, streamer",
             d::lock_of(RowLock::UpdateSkipLocked, "r")
         ))
         .bind(now())
@@ -309,6 +310,7 @@ impl EngineStore for d::Store {
             run,
             additional_instructions: c.additional_instructions,
             attempt: c.attempts,
+            streamer: c.streamer,
         }))
     }
 

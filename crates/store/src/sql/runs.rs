@@ -232,9 +232,9 @@ async fn insert_run(
         "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
          model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
          top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
-         response_format, parallel_tool_calls, reasoning_effort, tool_resources) VALUES ($1, $2, \
-         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23)",
+         response_format, parallel_tool_calls, reasoning_effort, tool_resources, streamer) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21, $22, $23, $24)",
     )
     .bind(&run.id)
     .bind(project.as_str())
@@ -259,6 +259,7 @@ async fn insert_run(
     .bind(run.parallel_tool_calls)
     .bind(run.reasoning_effort.map(ReasoningEffort::as_str))
     .bind(new.tool_resources.as_ref().map(Json))
+    .bind(&new.streamer)
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
@@ -396,12 +397,13 @@ impl RunStore for d::Store {
         Ok(run)
     }
 
-    async fn submit_tool_outputs(
+    async fn submit_tool_outputs_streamed(
         &self,
         project: &Project,
         thread_id: &ThreadId,
         run_id: &RunId,
         outputs: Vec<ToolOutput>,
+        streamer: Option<&str>,
     ) -> StoreResult<Run> {
         let mut tx = self.writer().begin().await.map_err(backend)?;
         // Locked: the run must still be waiting for these outputs when it is queued again (not
@@ -437,9 +439,12 @@ impl RunStore for d::Store {
             .await
             .map_err(backend)?;
         }
-        sqlx::query("UPDATE runs SET status = $1, required_action = NULL WHERE id = $2")
-            .bind(RunStatus::Queued.as_str())
-            .bind(run_id)
+        sqlx::query(
+            "UPDATE runs SET status = $1, required_action = NULL, streamer = $3 WHERE id = $2",
+        )
+        .bind(RunStatus::Queued.as_str())
+        .bind(run_id)
+        .bind(streamer)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

@@ -102,6 +102,7 @@ macro_rules! store_contract_tests {
 pub fn new_run(assistant_id: &AssistantId) -> NewRun {
     NewRun {
         id: RunId::fresh(),
+        streamer: None,
         assistant_id: assistant_id.clone(),
         model: "gpt-4-turbo".to_owned(),
         instructions: "You are the contract suite.".to_owned(),

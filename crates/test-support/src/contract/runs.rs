@@ -106,6 +106,7 @@ pub async fn run_create(store: Arc<dyn Store>) {
     let tools = vec![AssistantTool::CodeInterpreter, function_tool("get_weather")];
     let nr = NewRun {
         id: RunId::fresh(),
+        streamer: None,
         assistant_id: asst.clone(),
         model: "gpt-4-0125-preview".to_owned(),
         instructions: "Be brief.".to_owned(),

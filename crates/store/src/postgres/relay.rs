@@ -1,0 +1,171 @@
+//! The stream relay over PostgreSQL's LISTEN/NOTIFY (see `assistd_core::relay`): one channel,
+//! each payload one encoded event, or, for an event too large for a payload, the id of its row
+//! in `stream_relay`.
+//!
+//! One task per instance sends, in the order events were queued, many per statement
+//! (`pg_notify` over an array). NOTIFY delivers at commit, in commit order, and the sender's
+//! statements commit one after another, so every listener receives an instance's events in the
+//! order it sent them.
+
+use super::dialect::{NOW_MS, backend};
+use assistd_core::{RelayedEvent, StoreResult, StreamRelay};
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The channel every instance listens on.
+pub const CHANNEL: &str = "assistd_stream";
+
+/// Events waiting to be sent, at most: past it they are dropped (a stalled database must not
+/// grow memory), and their streams see the gap.
+const QUEUE: usize = 16_384;
+
+/// Events sent per statement, at most.
+const BATCH: usize = 512;
+
+/// The largest payload sent inline: PostgreSQL refuses 8,000 bytes and more; the prefix takes
+/// one.
+const MAX_INLINE: usize = 7_900;
+
+/// How long a stored large event is kept for its listeners to read it.
+const KEEP_STORED: Duration = Duration::from_secs(60);
+
+/// [`StreamRelay`] over a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgRelay {
+    pool: PgPool,
+    queue: mpsc::Sender<RelayedEvent>,
+}
+
+impl PgRelay {
+    /// A relay through `pool`'s database; its sending task runs until the relay is dropped.
+    pub fn start(pool: PgPool) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(send_loop(pool.clone(), rx));
+        Self { pool, queue }
+    }
+}
+
+async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<RelayedEvent>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut swept = Instant::now();
+    let mut stored = false;
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let lines: Vec<String> = batch.drain(..).map(|e| e.encode()).collect();
+        let n = lines.len();
+        match send(&pool, lines).await {
+            Ok(large) => stored |= large,
+            // Lost: the receivers notice the gap in the numbering and close those streams.
+            Err(e) => tracing::warn!(error = %e, events = n, "relaying stream events failed"),
+        }
+        if stored && swept.elapsed() >= KEEP_STORED / 2 {
+            swept = Instant::now();
+            stored = false;
+            if let Err(e) = sqlx::query(&format!(
+                "DELETE FROM stream_relay WHERE created_at < {NOW_MS} - $1"
+            ))
+            .bind(i64::try_from(KEEP_STORED.as_millis()).unwrap_or(i64::MAX))
+            .execute(&pool)
+            .await
+            {
+                tracing::warn!(error = %e, "could not delete old relayed events");
+            }
+        }
+    }
+}
+
+/// Sends one batch; `true` if an event was stored rather than sent inline.
+async fn send(pool: &PgPool, lines: Vec<String>) -> Result<bool, sqlx::Error> {
+    if lines.iter().all(|l| l.len() <= MAX_INLINE) {
+        let payloads: Vec<String> = lines.into_iter().map(|l| format!("i{l}")).collect();
+        notify(pool, &payloads).await?;
+        return Ok(false);
+    }
+    // The rows and the notifications commit together: a listener never reads an id whose row
+    // it cannot see.
+    let mut tx = pool.begin().await?;
+    let mut payloads = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.len() <= MAX_INLINE {
+            payloads.push(format!("i{line}"));
+        } else {
+            let id: i64 = sqlx::query_scalar(&format!(
+                "INSERT INTO stream_relay (payload, created_at) VALUES ($1, {NOW_MS}) RETURNING id"
+            ))
+            .bind(line)
+            .fetch_one(&mut *tx)
+            .await?;
+            payloads.push(format!("r{id}"));
+        }
+    }
+    notify(&mut *tx, &payloads).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn notify(
+    conn: impl sqlx::Executor<'_, Database = sqlx::Postgres>,
+    payloads: &[String],
+) -> Result<(), sqlx::Error> {
+    // `unnest` yields the array in order, and notifications of one transaction are delivered
+    // in the order they were made (none is folded into another: each has its own number).
+    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+        .bind(CHANNEL)
+        .bind(payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The event a payload carries, reading a stored one from `pool`.
+async fn receive(pool: &PgPool, payload: &str) -> Option<RelayedEvent> {
+    if let Some(line) = payload.strip_prefix('i') {
+        return RelayedEvent::decode(line);
+    }
+    let id: i64 = payload.strip_prefix('r')?.parse().ok()?;
+    let line: Option<String> = sqlx::query_scalar("SELECT payload FROM stream_relay WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "could not read a relayed event"))
+        .ok()
+        .flatten();
+    RelayedEvent::decode(&line?)
+}
+
+#[async_trait]
+impl StreamRelay for PgRelay {
+    fn send(&self, event: RelayedEvent) -> bool {
+        self.queue.try_send(event).is_ok()
+    }
+
+    async fn subscribe(&self) -> StoreResult<BoxStream<'static, RelayedEvent>> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(backend)?;
+        listener.listen(CHANNEL).await.map_err(backend)?;
+        let pool = self.pool.clone();
+        // `recv` reconnects by itself after a lost connection; a persistent failure ends the
+        // stream and the caller subscribes again.
+        let stream = futures::stream::unfold((listener, pool), |(mut l, pool)| async move {
+            loop {
+                match l.recv().await {
+                    Ok(n) => {
+                        if let Some(ev) = receive(&pool, n.payload()).await {
+                            return Some((ev, (l, pool)));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the stream relay's listener");
+                        return None;
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+}
