@@ -111,6 +111,9 @@ pub enum Scenario {
     RunRoundTrip,
     /// Token latency from the upstream to the client's `thread.message.delta`.
     StreamLatency,
+    /// The same through an API-only instance, the run executed by another one and its events
+    /// relayed through PostgreSQL (needs a PostgreSQL `--database-url`; skipped otherwise).
+    RelayedStream,
     /// Many runs at once against a 1 s upstream.
     ConcurrentRuns,
     /// Simulated users doing everything at once.
@@ -201,11 +204,15 @@ async fn run_table(args: Args) -> anyhow::Result<()> {
     })?;
     // One tenant drives the whole load: the per-project quotas (active runs, request rate),
     // there to keep projects from each other, would only turn its bursts into 429s. They are
-    // off here, and docs/benchmarks.md says so next to `workers`.
+    // off here, and docs/benchmarks.md says so. Everything else, `workers` included, is what a
+    // user gets by default.
     let config = format!(
-        "workers = {}\npoll_after_ms = 5\n\n[limits]\nproject_active_runs = 0\nproject_requests_per_second = 0\n\n[embeddings]\nenabled = false\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n\n[[models]]\nmatch = \"slow-*\"\nbase_url = \"{slow}\"\n",
-        (args.streams + args.connections + args.concurrent_runs + args.users).max(32)
+        "poll_after_ms = 5\n\n[limits]\nproject_active_runs = 0\nproject_requests_per_second = 0\n\n[embeddings]\nenabled = false\n\n[[models]]\nmatch = \"fast-*\"\nbase_url = \"{fast}\"\n\n[[models]]\nmatch = \"paced-*\"\nbase_url = \"{paced}\"\n\n[[models]]\nmatch = \"slow-*\"\nbase_url = \"{slow}\"\n"
     );
+    let postgres = args
+        .database_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres"));
     let server = server::Server::start(
         args.assistd_bin.clone(),
         &config,
@@ -213,11 +220,7 @@ async fn run_table(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     anyhow::ensure!(
-        args.instances <= 1
-            || args
-                .database_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("postgres")),
+        args.instances <= 1 || postgres,
         "--instances > 1 needs a PostgreSQL --database-url that they share"
     );
     let mut others = Vec::new();
@@ -251,7 +254,20 @@ async fn run_table(args: Args) -> anyhow::Result<()> {
         rows.push(scenarios::run_round_trip(&server, &addrs, &args).await?);
     }
     if run(Scenario::StreamLatency) {
-        rows.push(scenarios::stream_latency(&server, &args).await?);
+        rows.push(scenarios::stream_latency(&server, &args, "stream token latency").await?);
+    }
+    if run(Scenario::RelayedStream) && postgres {
+        // An API-only instance: every run it is streamed is executed by `server`.
+        let api = server::Server::start(
+            args.assistd_bin.clone(),
+            &format!("workers = 0\n{config}"),
+            args.database_url.as_deref(),
+        )
+        .await?;
+        rows.push(
+            scenarios::stream_latency(&api, &args, "stream token latency, relayed").await?,
+        );
+        api.stop().await;
     }
     if run(Scenario::ConcurrentRuns) {
         rows.push(scenarios::concurrent_runs(&server, &args).await?);

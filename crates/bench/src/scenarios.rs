@@ -219,7 +219,7 @@ pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> a
 
 /// `streams` concurrent `stream: true` runs; each `thread.message.delta` carries the time its
 /// token left the upstream, so the latency through assistd is measured per token.
-pub async fn stream_latency(server: &Server, args: &Args) -> anyhow::Result<Row> {
+pub async fn stream_latency(server: &Server, args: &Args, name: &str) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "paced-bench").await?;
     let body = thread_and_run_body(&asst, true);
     let start = Instant::now();
@@ -242,7 +242,7 @@ pub async fn stream_latency(server: &Server, args: &Args) -> anyhow::Result<Row>
     }
     let r = collect(start, result, tasks).await?;
     Ok(row(
-        "stream token latency",
+        name,
         r,
         server,
         format!(

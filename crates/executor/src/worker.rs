@@ -403,11 +403,24 @@ async fn heartbeat(
     token: CancellationToken,
     reason: StopReason,
 ) {
+    // A renewal is a write, one per run in flight: at a third of the lease, thousands of runs
+    // waiting on their models cost the database little. Cancels arrive at once as signals (in
+    // memory, or LISTEN/NOTIFY between instances); the renewal also notices one whose signal
+    // was lost. Expiry needs no database: the run's `expires_at` is known.
     let every = (inner.cfg.lease / 3).max(Duration::from_millis(100));
     loop {
+        let until_expiry = expires_at.map(|e| {
+            Duration::from_secs(u64::try_from(e.saturating_sub(now())).unwrap_or(0))
+        });
+        let nap = until_expiry.map_or(every, |u| u.min(every));
         tokio::select! {
-            () = tokio::time::sleep(every.min(Duration::from_secs(1))) => {}
+            () = tokio::time::sleep(nap) => {}
             () = token.cancelled() => return,
+        }
+        if expires_at.is_some_and(|e| now() >= e) {
+            lock(&reason).get_or_insert(Stop::Expire);
+            token.cancel();
+            return;
         }
         let why = match inner
             .store
@@ -415,7 +428,6 @@ async fn heartbeat(
             .await
         {
             Ok(Lease::Held(RunStatus::Cancelling)) => Some(Stop::Cancel),
-            Ok(Lease::Held(_)) if expires_at.is_some_and(|e| now() >= e) => Some(Stop::Expire),
             Ok(Lease::Held(_)) => None,
             Ok(Lease::Lost) => Some(Stop::LeaseLost),
             Err(e) => {
@@ -437,7 +449,10 @@ async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     if let Some((status, err)) = ends_before_start(run, &inner) {
         return close(&inner, &claim, &worker, status, err, &Open::default()).await;
     }
-    if let Err(e) = inner.store.discard_partial_turn(&run.id, &worker).await {
+    // A first claim has nothing to discard: no turn of the run ever started.
+    if claim.attempt > 1
+        && let Err(e) = inner.store.discard_partial_turn(&run.id, &worker).await
+    {
         tracing::error!(run_id = %run.id, error = %e, "could not discard a partial turn");
         return;
     }

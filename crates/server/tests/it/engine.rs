@@ -449,6 +449,31 @@ async fn a_run_waiting_for_tool_outputs_expires() {
 }
 
 #[tokio::test]
+async fn a_run_executing_past_its_expiry_is_expired_with_its_model_request_stopped() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::Hang);
+    let app = engine_app_with(&up, |s| s.run_expires_after_secs = 2).await;
+    let (asst, thread) = setup(&app, json!({"model": "m"}), "hi").await;
+    let (run, _) = start_run(&app, &thread, json!({"assistant_id": asst})).await;
+    let run_id = run["id"].as_str().unwrap();
+    wait_for(&app, &thread, run_id, |s| s == "in_progress").await;
+    let started = Instant::now();
+    let done = wait_for(&app, &thread, run_id, terminal).await;
+    assert_eq!(done["status"], "expired", "{done}");
+    // Noticed at the expiry itself, not at a lease renewal (every 10 s by default).
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "expired after {:?}",
+        started.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while up.abandoned() == 0 {
+        assert!(Instant::now() < deadline, "the model request was not stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_named_tool_choice_forces_the_first_turn_only() {
     let up = FakeUpstream::start().await;
     up.push(Reply::ToolCalls(vec![("f".into(), "{}".into())]));
