@@ -241,6 +241,28 @@ test('HTML in a message, a model reply and a tool output renders as text', async
   await close();
 });
 
+test('cancel a run while it streams; an upstream failure shows as last_error', async () => {
+  const tag = up.newTag();
+  const slow = Array.from({ length: 300 }, (_, i) => `s${i} `);
+  up.script(tag, paced(slow, 20));
+  const asst = await api('POST', '/assistants', { model: 'gpt-4o-mini', name: 'Slow', instructions: tag });
+  const { page, problems, close } = await open(`#chat?assistant=${asst.id}`);
+  await page.getByLabel('Message', { exact: true }).fill('Take your time.');
+  await page.getByRole('button', { name: 'Send and run' }).click();
+  await page.locator('.msg.assistant .text').waitFor();
+  await page.getByRole('button', { name: 'Cancel run' }).click();
+  await page.locator('[data-status="cancelled"]').waitFor();
+
+  // Nothing scripted for the next run: the fake upstream answers 400, the run fails, and the
+  // panel says why.
+  await page.getByLabel('Message', { exact: true }).fill('Again.');
+  await page.getByRole('button', { name: 'Send and run' }).click();
+  await page.locator('[data-status="failed"]').waitFor();
+  assert.match(await page.locator('.last-error').textContent(), /\w+: .+/);
+  await assertClean(page, problems);
+  await close();
+});
+
 test('a phone-wide screen gets one column and no sideways scrolling', async () => {
   for (const hash of ['#assistants', '#files', '#chat']) {
     const { page, problems, close } = await open(hash, { width: 375, height: 812 });
