@@ -241,6 +241,53 @@ test('HTML in a message, a model reply and a tool output renders as text', async
   await close();
 });
 
+test('file_search: a vector store made in the editor, its results shown in the steps', async () => {
+  const tag = up.newTag();
+  up.script(tag,
+    toolCalls(['file_search', '{"query":"when is the rocket launch"}']),
+    text('Tuesday, at dawn.'));
+  for (const [name, body] of [['launch.md', 'The rocket launch is scheduled for Tuesday at dawn.'],
+    ['weather.md', 'Rain is expected all week in the harbour town.']]) {
+    const form = new FormData();
+    form.append('purpose', 'assistants');
+    form.append('file', new Blob([body]), name);
+    const res = await fetch(`${server.baseURL}/files`, { method: 'POST', body: form });
+    assert.equal(res.status, 200);
+  }
+  const { page, problems, close } = await open('#assistants');
+  await page.getByRole('button', { name: 'New assistant' }).click();
+  await page.getByLabel('Name', { exact: true }).first().fill('Librarian');
+  await page.getByLabel('Model').fill('gpt-4o-mini');
+  await page.getByLabel('Instructions').fill(`Search the files. ${tag}`);
+  await page.getByLabel('File search', { exact: true }).check();
+  const newStore = page.locator('input[name="vs_file"]');
+  for (const name of ['launch.md', 'weather.md']) {
+    await page.locator('label.check', { hasText: name }).filter({ has: newStore }).locator('input').check();
+  }
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByText(/Assistant asst_\w+ created/).waitFor();
+  const asst = (await api('GET', '/assistants?limit=100')).data.find((a) => a.instructions?.includes(tag));
+  const [vsId] = asst.tool_resources.file_search.vector_store_ids;
+  assert.ok(vsId, 'the editor made a vector store and attached it');
+  for (let i = 0; i < 200; i++) {
+    const vs = await api('GET', `/vector_stores/${vsId}`);
+    if (vs.file_counts.completed === 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.getByRole('button', { name: 'Chat with it' }).click();
+  await page.getByLabel('Message', { exact: true }).fill('When is the launch?');
+  await page.getByRole('button', { name: 'Send and run' }).click();
+  await page.locator('.messages').getByText('Tuesday, at dawn.').waitFor();
+  await page.locator('[data-status="completed"]').waitFor();
+  const steps = page.getByRole('region', { name: 'Run' });
+  await steps.getByText(/File search \d+ result/).waitFor();
+  await steps.getByText(/launch\.md \(file-\w+\) score/).first().waitFor();
+  await steps.getByText('The rocket launch is scheduled for Tuesday at dawn.').first().waitFor();
+  await page.screenshot({ path: path.join(SHOTS, 'file-search.png'), fullPage: true });
+  await assertClean(page, problems);
+  await close();
+});
+
 test('cancel a run while it streams; an upstream failure shows as last_error', async () => {
   const tag = up.newTag();
   const slow = Array.from({ length: 300 }, (_, i) => `s${i} `);
