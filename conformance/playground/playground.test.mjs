@@ -10,7 +10,7 @@ import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startAssistd } from '../node/server.mjs';
+import { startAssistd, sandboxMissing } from '../node/server.mjs';
 import { startUpstream, text, paced, toolCalls } from './upstream.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -284,6 +284,39 @@ test('file_search: a vector store made in the editor, its results shown in the s
   await steps.getByText(/launch\.md \(file-\w+\) score/).first().waitFor();
   await steps.getByText('The rocket launch is scheduled for Tuesday at dawn.').first().waitFor();
   await page.screenshot({ path: path.join(SHOTS, 'file-search.png'), fullPage: true });
+  await assertClean(page, problems);
+  await close();
+});
+
+test('code_interpreter: the code, its output and its chart in the steps and the message', async (t) => {
+  const why = sandboxMissing();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  const tag = up.newTag();
+  const code = "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n" +
+    "plt.plot([1, 2, 3], [1, 4, 9])\nplt.savefig('/mnt/data/squares.png')\nprint('saved <b>3</b> points')";
+  up.script(tag, toolCalls(['code_interpreter', JSON.stringify({ code })]), text('Here is the chart.'));
+  const asst = await api('POST', '/assistants', {
+    model: 'gpt-4o-mini', name: 'Plotter', instructions: tag, tools: [{ type: 'code_interpreter' }],
+  });
+  const { page, problems, close } = await open(`#chat?assistant=${asst.id}`);
+  await page.getByLabel('Message', { exact: true }).fill('Plot the squares.');
+  await page.getByRole('button', { name: 'Send and run' }).click();
+  await page.locator('.messages').getByText('Here is the chart.').waitFor({ timeout: 60000 });
+  await page.locator('[data-status="completed"]').waitFor();
+  const run = page.getByRole('region', { name: 'Run' });
+  await run.getByText('Code interpreter').waitFor();
+  assert.equal(await run.locator('pre').first().textContent(), code);
+  await run.getByText('saved <b>3</b> points', { exact: true }).waitFor();
+  // The chart, in the step and in the message, fetched with the key and shown from a blob.
+  for (const img of [run.locator('img').first(), page.locator('.msg.assistant img').first()]) {
+    await img.waitFor();
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    assert.match(await img.getAttribute('src'), /^blob:/);
+  }
+  await page.screenshot({ path: path.join(SHOTS, 'code-interpreter.png'), fullPage: true });
   await assertClean(page, problems);
   await close();
 });
