@@ -7,7 +7,8 @@
 //! with their content hashes in `$OUT_DIR/playground_assets.rs`, which `src/playground.rs`
 //! includes: the binary serves them without compressing or hashing anything per request.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 fn main() {
@@ -47,12 +48,13 @@ fn playground_assets() -> std::io::Result<()> {
         let gz_path = Path::new(&out).join(format!("{name}.gz"));
         std::fs::write(&gz_path, gz)?;
         let hash = hex(&sha2::Sha256::digest(&bytes)[..12]);
-        table.push_str(&format!(
-            "    Asset {{ name: {name:?}, content_type: {ct:?}, body: include_bytes!({path:?}), gzip: include_bytes!({gz_path:?}), etag: \"\\\"{hash}\\\"\" }},\n",
+        let _ = writeln!(
+            table,
+            "    Asset {{ name: {name:?}, content_type: {ct:?}, body: include_bytes!({path:?}), gzip: include_bytes!({gz_path:?}), etag: \"\\\"{hash}\\\"\" }},",
             ct = content_type(name).unwrap_or_default(),
             path = path.display().to_string(),
             gz_path = gz_path.display().to_string(),
-        ));
+        );
     }
     table.push(']');
     std::fs::write(Path::new(&out).join("playground_assets.rs"), table)
@@ -70,5 +72,8 @@ fn content_type(name: &str) -> Option<&'static str> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

@@ -1,5 +1,5 @@
 //! The browser playground at `/`: served without a key, with its security headers, gzipped and
-//! revalidated by ETag, small enough for a fast first load, and gone when the setting is off.
+//! revalidated by `ETag`, small enough for a fast first load, and gone when the setting is off.
 //! (What it does in a browser is tested in `conformance/playground`.)
 
 use crate::common::*;
