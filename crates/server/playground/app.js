@@ -627,7 +627,7 @@ function renderRun() {
     replace(panel, h('h3', null, 'Run'), h('p', { class: 'hint' }, 'No run yet.'));
     return;
   }
-  const active = ['queued', 'in_progress', 'requires_action', 'cancelling'].includes(r.status);
+  const active = ACTIVE.includes(r.status);
   const u = r.usage;
   replace(panel,
     h('h3', null, 'Run ', h('span', { class: `badge ${r.status}`, dataset: { status: r.status } }, r.status)),
@@ -639,14 +639,36 @@ function renderRun() {
     r.last_error ? h('div', { class: 'alert last-error', role: 'alert' },
       h('strong', null, `${r.last_error.code}: `), r.last_error.message) : null,
     r.incomplete_details ? h('p', { class: 'error-text' }, `Incomplete: ${r.incomplete_details.reason}`) : null,
-    active ? h('button', { type: 'button', class: 'danger', onclick: () => guard(async () => {
-      chat.run = await api.call('POST', `/threads/${chat.threadId}/runs/${r.id}/cancel`);
-      say('Cancel requested.');
-      renderRun();
-    }) }, 'Cancel run') : null,
+    active ? h('button', { type: 'button', class: 'danger', onclick: () => guard(() => cancel(r.id)) }, 'Cancel run') : null,
     r.status === 'requires_action' && !chat.busy ? toolOutputsForm(r) : null,
     h('h3', null, 'Steps'),
     chat.steps.size ? [...chat.steps.values()].map(renderStep) : h('p', { class: 'hint' }, 'No steps yet.'));
+}
+
+const ACTIVE = ['queued', 'in_progress', 'requires_action', 'cancelling'];
+
+/** Cancels a run. A streaming run's own events say when it ends (they may even beat the
+ * cancel's response, which must then not overwrite them); a run not streaming here (waiting
+ * for tool outputs, or opened by id) is polled until it ends.
+ * @param {string} runId */
+async function cancel(runId) {
+  const path = `/threads/${chat.threadId}/runs/${runId}`;
+  const res = await api.call('POST', `${path}/cancel`);
+  say('Cancel requested.');
+  const current = () => chat.run && chat.run.id === runId;
+  if (current() && ACTIVE.includes(chat.run.status)) chat.run = res;
+  renderRun();
+  for (let i = 0; i < 60 && !chat.busy && current() && ACTIVE.includes(chat.run.status); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if (chat.busy || !current()) return;
+    chat.run = await api.call('GET', path);
+    renderRun();
+  }
+  if (current() && !chat.busy) {
+    await loadSteps();
+    renderRun();
+    say(`Run ${chat.run.status}.`);
+  }
 }
 
 /** The form that answers a run's function calls. @param {any} r */
