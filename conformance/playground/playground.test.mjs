@@ -343,6 +343,28 @@ test('cancel a run while it streams; an upstream failure shows as last_error', a
   await close();
 });
 
+test('with API keys: the key typed in the page is sent, kept in session storage only', async () => {
+  const keyed = await startAssistd({ upstreamURL: up.baseURL, env: { ASSISTD_API_KEYS: 'sk-playground-e2e' } });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    await page.goto(`${keyed.rootURL}/#assistants`);
+    await page.waitForSelector('html[data-ready="1"]');
+    // Without the key the API's own error is shown plainly.
+    await page.getByRole('alert').getByText(/Error 401: You didn't provide an API key/).waitFor();
+    await page.getByLabel('API key').fill('sk-playground-e2e');
+    await page.getByRole('button', { name: 'Use', exact: true }).click();
+    await page.getByText('No assistants yet.').waitFor();
+    assert.ok(await page.locator('#alert').isHidden());
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('assistd.apiKey')), 'sk-playground-e2e');
+    assert.equal(await page.evaluate(() => localStorage.length + document.cookie.length), 0);
+    await context.close();
+  } finally {
+    await keyed.stop();
+  }
+});
+
 test('a phone-wide screen gets one column and no sideways scrolling', async () => {
   for (const hash of ['#assistants', '#files', '#chat']) {
     const { page, problems, close } = await open(hash, { width: 375, height: 812 });
