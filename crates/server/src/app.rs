@@ -465,6 +465,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(telemetry::metrics_routes(&state.settings))
+        .merge(crate::playground::routes(&state.settings))
         .with_state(state.clone())
         .nest("/v1", api::routes(state))
         .fallback(unknown_route)

@@ -112,6 +112,23 @@ pub struct Settings {
     /// Per-project quotas and the failed-authentication backoff (`[limits]` in the TOML file,
     /// `ASSISTD_LIMITS_*`).
     pub limits: LimitSettings,
+    /// The browser playground at `/` (`[playground]` in the TOML file, `ASSISTD_PLAYGROUND_*`).
+    pub playground: PlaygroundSettings,
+}
+
+/// The browser playground (`[playground]`): static pages served at `/` that call `/v1` with the
+/// user's own key, so they add no access the API does not already give.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlaygroundSettings {
+    /// Serve it; off for API-only deployments (`/` then answers the usual 404).
+    pub enabled: bool,
+}
+
+impl Default for PlaygroundSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// What one project, or one client address, may take of the server (`[limits]`). A limit of
@@ -490,6 +507,7 @@ impl Default for Settings {
             otlp_endpoint: None,
             metrics_enabled: false,
             limits: LimitSettings::default(),
+            playground: PlaygroundSettings::default(),
         }
     }
 }
@@ -663,6 +681,9 @@ const LIMITS_ENV: [&str; 8] = [
     "auth_block_secs",
 ];
 
+/// The `[playground]` settings that `ASSISTD_PLAYGROUND_<NAME>` variables set.
+const PLAYGROUND_ENV: [&str; 1] = ["enabled"];
+
 /// Values given on the command line; they override every other layer.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct CliOverrides {
@@ -727,6 +748,11 @@ impl Settings {
             Env::prefixed("ASSISTD_LIMITS_")
                 .only(&LIMITS_ENV)
                 .map(|k| format!("limits.{k}").into()),
+        );
+        fig = fig.merge(
+            Env::prefixed("ASSISTD_PLAYGROUND_")
+                .only(&PLAYGROUND_ENV)
+                .map(|k| format!("playground.{k}").into()),
         );
         if let Ok(keys) = std::env::var("ASSISTD_API_KEYS") {
             let keys: Vec<ApiKey> = keys
@@ -991,6 +1017,16 @@ mod tests {
                     .contains("idle_timeout_secs")
             );
         }
+    }
+
+    #[test]
+    fn playground_is_on_unless_turned_off() {
+        assert!(Settings::default().playground.enabled);
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string("[playground]\nenabled = false"))
+            .extract()
+            .unwrap();
+        assert!(!s.playground.enabled);
     }
 
     #[test]

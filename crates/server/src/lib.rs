@@ -3,7 +3,8 @@
 //!
 //! `app` assembles storage and the router, `api` holds one module per resource with one
 //! handler per operation, `extract` and `error` make every failure OpenAI's error envelope,
-//! `listener` accepts connections under timeouts and a cap.
+//! `listener` accepts connections under timeouts and a cap, `playground` serves the browser
+//! playground at `/`.
 
 pub mod api;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod ingest;
 pub mod limits;
 pub mod listener;
 pub mod local;
+pub mod playground;
 pub mod private;
 pub mod telemetry;
 pub mod version;

@@ -23,6 +23,7 @@ mod local_model;
 mod memory;
 mod messages;
 mod ops;
+mod playground;
 mod private_data;
 mod quotas;
 mod runs;
