@@ -23,6 +23,6 @@ pub mod vector_stores;
 pub use engine::{ClaimedRun, EngineStore, Lease, TurnText};
 pub use list::{Cursors, ListParams, Order, Page};
 pub use project::Project;
-pub use relay::{RelayedEvent, StreamRelay};
+pub use relay::{Relayed, RelayedEvent, StreamRelay};
 pub use signals::{Signal, Signals};
 pub use store::*;

@@ -22,7 +22,7 @@
 //! in order; a gap in the numbering closes the run's channel after an `error` event instead of
 //! passing a stream on with events missing.
 
-use assistd_core::{RelayedEvent, StreamRelay};
+use assistd_core::{Relayed, RelayedEvent, StreamRelay};
 use assistd_wire::{
     ApiVersion, Message, MessageDeltaObject, Run, RunId, RunStep, RunStepDeltaObject,
     StreamEvent, Thread,
@@ -174,12 +174,11 @@ pub struct EventBus {
     /// This instance, as a run's `streamer` names it.
     instance: String,
     relay: Option<Arc<dyn StreamRelay>>,
-    /// Runs executed here and streamed from another instance: the execution and its last
-    /// event's number.
-    outgoing: Mutex<HashMap<RunId, (String, u64)>>,
-    /// Runs streamed here and executed elsewhere: the execution and the number of the last
-    /// event delivered.
-    incoming: Mutex<HashMap<RunId, (String, u64)>>,
+    /// Runs executed here and streamed from another instance.
+    outgoing: Mutex<HashMap<RunId, Outgoing>>,
+    /// Runs streamed here and executed elsewhere: the claim (`attempt`) whose events are
+    /// delivered, and the number of the last one.
+    incoming: Mutex<HashMap<RunId, (i64, u64)>>,
     /// Stops the loop receiving relayed events when the bus goes.
     closed: CancellationToken,
 }
@@ -222,10 +221,11 @@ impl EventBus {
         };
         let bus = Arc::downgrade(self);
         let closed = self.closed.clone();
+        let instance = self.instance.clone();
         tokio::spawn(async move {
             loop {
                 let mut events = tokio::select! {
-                    s = relay.subscribe() => match s {
+                    s = relay.subscribe(&instance) => match s {
                         Ok(s) => s,
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot receive relayed stream events; retrying");
@@ -242,9 +242,16 @@ impl EventBus {
                         n = events.next() => n,
                         () = closed.cancelled() => return,
                     };
-                    let Some(ev) = next else { break };
+                    let Some(item) = next else { break };
                     let Some(bus) = bus.upgrade() else { return };
-                    bus.deliver(ev);
+                    match item {
+                        Relayed::Event(ev) => bus.deliver(ev),
+                        Relayed::Lost => bus.relay_lost(),
+                    }
+                }
+                // Subscribed again below: whatever was sent meanwhile is gone.
+                if let Some(bus) = bus.upgrade() {
+                    bus.relay_lost();
                 }
             }
         });
@@ -255,21 +262,30 @@ impl EventBus {
         &self.instance
     }
 
-    /// Relays the events of `run_id`, executed here as `execution`, to its `streamer` when
-    /// that is another instance (and instances share a relay), until the guard is dropped.
+    /// Relays the events of `run_id`, executed here under its claim `attempt`, to its
+    /// `streamer` when that is another instance (and instances share a relay), until the
+    /// guard is dropped.
     pub fn relay_run(
         self: &Arc<Self>,
         run_id: &RunId,
-        execution: &str,
+        attempt: i64,
         streamer: Option<&str>,
     ) -> Option<RelayGuard> {
         let streamer = streamer.filter(|s| *s != self.instance)?;
         self.relay.as_ref()?;
         tracing::debug!(run_id = %run_id, streamer, "relaying the run's events");
-        lock(&self.outgoing).insert(run_id.clone(), (execution.to_owned(), 0));
+        lock(&self.outgoing).insert(
+            run_id.clone(),
+            Outgoing {
+                to: streamer.to_owned(),
+                attempt,
+                seq: 0,
+            },
+        );
         Some(RelayGuard {
             bus: Arc::clone(self),
             run_id: run_id.clone(),
+            attempt,
         })
     }
 
@@ -278,53 +294,84 @@ impl EventBus {
         let Some(relay) = &self.relay else {
             return;
         };
-        let event = {
-            let mut outgoing = lock(&self.outgoing);
-            let Some((execution, seq)) = outgoing.get_mut(run_id) else {
-                return;
-            };
-            *seq += 1;
-            RelayedEvent {
-                instance: self.instance.clone(),
-                execution: execution.clone(),
-                run_id: run_id.clone(),
-                seq: *seq,
-                name,
-                data: data(),
-            }
+        if !lock(&self.outgoing).contains_key(run_id) {
+            return;
+        }
+        // Serialized outside the lock every publish takes; numbered and queued under it, so
+        // that events published at once (a turn's, a tool's) keep their numbers' order.
+        let data = data();
+        let mut outgoing = lock(&self.outgoing);
+        let Some(out) = outgoing.get_mut(run_id) else {
+            return;
+        };
+        out.seq += 1;
+        let event = RelayedEvent {
+            to: out.to.clone(),
+            run_id: run_id.clone(),
+            attempt: out.attempt,
+            seq: out.seq,
+            name,
+            data,
         };
         if !relay.send(event) {
             tracing::warn!(run_id = %run_id, "the stream relay's queue is full: an event was dropped");
         }
     }
 
+    /// The relay's connection was lost: the runs streamed here from elsewhere may have lost
+    /// events, so their streams end with an `error` event (as after a gap).
+    fn relay_lost(&self) {
+        let mut channels = lock(&self.channels);
+        let mut incoming = lock(&self.incoming);
+        for (run_id, _) in incoming.drain() {
+            if let Some(tx) = channels.remove(&run_id) {
+                let _ = tx.send(Event::new(StreamEvent::Error, &relay_gap()));
+            }
+        }
+    }
+
     /// Hands an event relayed from another instance to this instance's subscribers, if the
     /// run has any: in order, or, after a gap, an `error` event and the end of the channel.
     pub fn deliver(&self, ev: RelayedEvent) {
-        if ev.instance == self.instance {
+        if ev.to != self.instance {
             return;
         }
+        if !self.is_watched(&ev.run_id) {
+            lock(&self.incoming).remove(&ev.run_id);
+            return;
+        }
+        // Read outside the locks every publish and subscribe takes.
+        let event = Event::from_store(ev.name, &ev.data);
         let mut channels = lock(&self.channels);
         let mut incoming = lock(&self.incoming);
-        let Some(tx) = channels.get(&ev.run_id).filter(|tx| tx.receiver_count() > 0) else {
-            incoming.remove(&ev.run_id);
+        let Some(tx) = channels.get(&ev.run_id) else {
             return;
         };
-        let expected = match incoming.get(&ev.run_id) {
-            Some((execution, seq)) if *execution == ev.execution => seq + 1,
-            // A run's first event from an execution: a stream subscribes before the run can
-            // be claimed, so it sees every execution from its first event.
-            _ => 1,
+        let deliver = match incoming.get(&ev.run_id) {
+            Some(&(attempt, seq)) if ev.attempt == attempt => match ev.seq {
+                s if s == seq + 1 => true,
+                s if s <= seq => return,
+                _ => false,
+            },
+            // An earlier execution's late events: not this stream's.
+            Some(&(attempt, _)) if ev.attempt < attempt => return,
+            // A later execution (the run resumed), or the first one this stream sees: a stream
+            // subscribes before the run can be claimed, so it sees each execution from its
+            // first event. Events of one that began before (a submit's stream receiving the
+            // end of the turn that asked for the outputs) are not its own.
+            Some(_) => ev.seq == 1,
+            None if ev.seq == 1 => true,
+            None => return,
         };
-        if ev.seq != expected {
-            tracing::warn!(run_id = %ev.run_id, expected, got = ev.seq, "relayed events were lost");
+        if !deliver {
+            tracing::warn!(run_id = %ev.run_id, attempt = ev.attempt, seq = ev.seq, "relayed events were lost");
             let _ = tx.send(Event::new(StreamEvent::Error, &relay_gap()));
             channels.remove(&ev.run_id);
             incoming.remove(&ev.run_id);
             return;
         }
-        incoming.insert(ev.run_id.clone(), (ev.execution.clone(), ev.seq));
-        match Event::from_store(ev.name, &ev.data) {
+        incoming.insert(ev.run_id.clone(), (ev.attempt, ev.seq));
+        match event {
             Ok(event) => {
                 let _ = tx.send(event);
             }
@@ -412,15 +459,33 @@ impl EventBus {
     }
 }
 
+/// A run relayed to the instance streaming it.
+struct Outgoing {
+    /// That instance.
+    to: String,
+    /// The claim executing it here.
+    attempt: i64,
+    /// The number of its last event.
+    seq: u64,
+}
+
 /// Relays a run's events while it lives ([`EventBus::relay_run`]).
 pub struct RelayGuard {
     bus: Arc<EventBus>,
     run_id: RunId,
+    attempt: i64,
 }
 
 impl Drop for RelayGuard {
     fn drop(&mut self) {
-        lock(&self.bus.outgoing).remove(&self.run_id);
+        let mut outgoing = lock(&self.bus.outgoing);
+        // A later claim of the run here (this one lost its lease) relays on.
+        if outgoing
+            .get(&self.run_id)
+            .is_some_and(|o| o.attempt == self.attempt)
+        {
+            outgoing.remove(&self.run_id);
+        }
     }
 }
 
@@ -568,7 +633,8 @@ mod tests {
         }
         async fn subscribe(
             &self,
-        ) -> assistd_core::StoreResult<futures::stream::BoxStream<'static, RelayedEvent>> {
+            _to: &str,
+        ) -> assistd_core::StoreResult<futures::stream::BoxStream<'static, Relayed>> {
             Ok(futures::stream::pending().boxed())
         }
     }
@@ -588,10 +654,10 @@ mod tests {
         let there = Arc::new(EventBus::default());
         let run = RunId::from("run_1");
         // Streamed here, or by nobody: nothing is relayed.
-        assert!(here.relay_run(&run, "w-1", Some(here.instance())).is_none());
-        assert!(here.relay_run(&run, "w-1", None).is_none());
-        assert!(there.relay_run(&run, "w-1", Some("i-other")).is_none(), "no relay");
-        let guard = here.relay_run(&run, "w-1", Some(there.instance()));
+        assert!(here.relay_run(&run, 1, Some(here.instance())).is_none());
+        assert!(here.relay_run(&run, 1, None).is_none());
+        assert!(there.relay_run(&run, 1, Some("i-other")).is_none(), "no relay");
+        let guard = here.relay_run(&run, 1, Some(there.instance()));
         assert!(guard.is_some());
         let mut sub = there.subscribe(&run);
         for i in 0..3 {
@@ -601,7 +667,7 @@ mod tests {
         here.publish(&run, StreamEvent::StepDelta, &step_delta("after"));
         let sent = std::mem::take(&mut *lock(&recorder.0));
         assert_eq!(sent.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
-        // Its own events come back to the sender, which ignores them.
+        // Every instance receives them; the others ignore them.
         here.deliver(sent[0].clone());
         for ev in sent {
             there.deliver(ev);
@@ -615,23 +681,41 @@ mod tests {
     }
 
     #[test]
+    fn an_earlier_claim_ending_leaves_a_later_one_relayed() {
+        let recorder = Arc::new(Recorder::default());
+        let bus = Arc::new(EventBus::new(Some(recorder.clone())));
+        let run = RunId::from("run_1");
+        let first = bus.relay_run(&run, 1, Some("i-other"));
+        let _second = bus.relay_run(&run, 2, Some("i-other"));
+        drop(first);
+        bus.publish(&run, StreamEvent::StepDelta, &step_delta("s"));
+        let sent = std::mem::take(&mut *lock(&recorder.0));
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].attempt, sent[0].seq), (2, 1));
+    }
+
+    #[test]
     fn a_gap_in_relayed_events_ends_the_stream_with_an_error() {
         let bus = Arc::new(EventBus::default());
         let run = RunId::from("run_1");
         let mut sub = bus.subscribe(&run);
-        let ev = |execution: &str, seq| RelayedEvent {
-            instance: "i-other".to_owned(),
-            execution: execution.to_owned(),
+        let ev = |attempt, seq| RelayedEvent {
+            to: bus.instance().to_owned(),
             run_id: run.clone(),
+            attempt,
             seq,
             name: StreamEvent::StepDelta,
             data: serde_json::to_string(&step_delta("s")).unwrap(),
         };
-        bus.deliver(ev("w-1", 1));
-        bus.deliver(ev("w-1", 2));
+        // The end of an execution that began before the stream subscribed is not its own.
+        bus.deliver(ev(1, 7));
+        bus.deliver(ev(2, 1));
+        bus.deliver(ev(2, 2));
+        // Late events of an earlier execution are passed over too.
+        bus.deliver(ev(1, 8));
         // A new execution (the run resumed) starts again at 1.
-        bus.deliver(ev("w-2", 1));
-        bus.deliver(ev("w-2", 3));
+        bus.deliver(ev(3, 1));
+        bus.deliver(ev(3, 3));
         let rx = sub.rx.as_mut().unwrap();
         for _ in 0..3 {
             assert_eq!(rx.try_recv().unwrap().name, StreamEvent::StepDelta);
@@ -645,8 +729,35 @@ mod tests {
         ));
         // Nothing is kept for a run nobody here streams.
         drop(sub);
-        bus.deliver(ev("w-3", 1));
+        bus.deliver(ev(4, 1));
         assert!(lock(&bus.incoming).is_empty());
+    }
+
+    #[test]
+    fn a_lost_relay_connection_ends_the_streams_it_fed_with_an_error() {
+        let bus = Arc::new(EventBus::default());
+        let (fed, local) = (RunId::from("run_1"), RunId::from("run_2"));
+        let mut fed_sub = bus.subscribe(&fed);
+        let mut local_sub = bus.subscribe(&local);
+        bus.deliver(RelayedEvent {
+            to: bus.instance().to_owned(),
+            run_id: fed.clone(),
+            attempt: 1,
+            seq: 1,
+            name: StreamEvent::StepDelta,
+            data: serde_json::to_string(&step_delta("s")).unwrap(),
+        });
+        bus.relay_lost();
+        let rx = fed_sub.rx.as_mut().unwrap();
+        assert_eq!(rx.try_recv().unwrap().name, StreamEvent::StepDelta);
+        assert_eq!(rx.try_recv().unwrap().name, StreamEvent::Error);
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+        // A run executed here is not fed by the relay: its stream goes on.
+        bus.publish(&local, StreamEvent::StepDelta, &step_delta("l"));
+        assert!(local_sub.rx.as_mut().unwrap().try_recv().is_ok());
     }
 
     #[test]
@@ -693,7 +804,7 @@ mod tests {
         .unwrap();
         let relayed = Arc::new(Recorder::default());
         let bus = Arc::new(EventBus::new(Some(relayed.clone())));
-        let _guard = bus.relay_run(&run.id, "w-1", Some("i-other"));
+        let _guard = bus.relay_run(&run.id, 1, Some("i-other"));
         bus.publish_run(&run);
         bus.publish(&run.id, StreamEvent::MessageCompleted, &message);
         bus.publish(&run.id, StreamEvent::StepCompleted, &step);

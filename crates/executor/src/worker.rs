@@ -293,7 +293,7 @@ async fn supervise(
     // run stops here (this function's end, a panic included).
     let _relayed = inner
         .events
-        .relay_run(&run_id, &worker, claim.streamer.as_deref());
+        .relay_run(&run_id, claim.attempt, claim.streamer.as_deref());
     let span = tracing::info_span!("run", run_id = %run_id, attempt = claim.attempt);
     if let Some(cx) = lock(&inner.parents).remove(&run_id) {
         let _ = span.set_parent(cx);
@@ -406,13 +406,19 @@ async fn heartbeat(
     // A renewal is a write, one per run in flight: at a third of the lease, thousands of runs
     // waiting on their models cost the database little. Cancels arrive at once as signals (in
     // memory, or LISTEN/NOTIFY between instances); the renewal also notices one whose signal
-    // was lost. Expiry needs no database: the run's `expires_at` is known.
+    // was lost. Expiry needs no database: the run's `expires_at` is known. A renewal that
+    // fails is tried again within a second, and a lease not renewed for its whole length is
+    // taken as lost (another worker may claim the run by then).
     let every = (inner.cfg.lease / 3).max(Duration::from_millis(100));
+    let retry = every.min(Duration::from_secs(1));
+    let mut renewed = std::time::Instant::now();
+    let mut failing = false;
     loop {
         let until_expiry = expires_at.map(|e| {
             Duration::from_secs(u64::try_from(e.saturating_sub(now())).unwrap_or(0))
         });
-        let nap = until_expiry.map_or(every, |u| u.min(every));
+        let next = if failing { retry } else { every };
+        let nap = until_expiry.map_or(next, |u| u.min(next));
         tokio::select! {
             () = tokio::time::sleep(nap) => {}
             () = token.cancelled() => return,
@@ -427,11 +433,19 @@ async fn heartbeat(
             .renew_lease(&run_id, &worker, inner.cfg.lease)
             .await
         {
-            Ok(Lease::Held(RunStatus::Cancelling)) => Some(Stop::Cancel),
-            Ok(Lease::Held(_)) => None,
+            Ok(Lease::Held(status)) => {
+                renewed = std::time::Instant::now();
+                failing = false;
+                (status == RunStatus::Cancelling).then_some(Stop::Cancel)
+            }
             Ok(Lease::Lost) => Some(Stop::LeaseLost),
+            Err(e) if renewed.elapsed() >= inner.cfg.lease => {
+                tracing::warn!(run_id = %run_id, error = %e, "lease renewal failed for the lease's whole length");
+                Some(Stop::LeaseLost)
+            }
             Err(e) => {
                 tracing::warn!(run_id = %run_id, error = %e, "lease renewal failed");
+                failing = true;
                 None
             }
         };

@@ -1,6 +1,7 @@
 //! The stream relay over PostgreSQL's LISTEN/NOTIFY (see `assistd_core::relay`): one channel,
-//! each payload one encoded event, or, for an event too large for a payload, the id of its row
-//! in `stream_relay`.
+//! each payload one encoded event (`i<event>`), or, for an event too large for a payload, its
+//! addressee and the id of its row in `stream_relay` (`r<instance>\t<id>`). Each listener
+//! skips what is not addressed to it before decoding or reading anything.
 //!
 //! One task per instance sends, in the order events were queued, many per statement
 //! (`pg_notify` over an array). NOTIFY delivers at commit, in commit order, and the sender's
@@ -8,7 +9,8 @@
 //! order it sent them.
 
 use super::dialect::{NOW_MS, backend};
-use assistd_core::{RelayedEvent, StoreResult, StreamRelay};
+use assistd_core::relay::SEP;
+use assistd_core::{Relayed, RelayedEvent, StoreResult, StreamRelay};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -55,9 +57,9 @@ async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<RelayedEvent>) {
     let mut swept = Instant::now();
     let mut stored = false;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let lines: Vec<String> = batch.drain(..).map(|e| e.encode()).collect();
-        let n = lines.len();
-        match send(&pool, lines).await {
+        let events: Vec<(String, String)> = batch.drain(..).map(|e| (e.encode(), e.to)).collect();
+        let n = events.len();
+        match send(&pool, events).await {
             Ok(large) => stored |= large,
             // Lost: the receivers notice the gap in the numbering and close those streams.
             Err(e) => tracing::warn!(error = %e, events = n, "relaying stream events failed"),
@@ -78,18 +80,19 @@ async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<RelayedEvent>) {
     }
 }
 
-/// Sends one batch; `true` if an event was stored rather than sent inline.
-async fn send(pool: &PgPool, lines: Vec<String>) -> Result<bool, sqlx::Error> {
-    if lines.iter().all(|l| l.len() <= MAX_INLINE) {
-        let payloads: Vec<String> = lines.into_iter().map(|l| format!("i{l}")).collect();
+/// Sends one batch of (encoded event, addressee); `true` if an event was stored rather than
+/// sent inline.
+async fn send(pool: &PgPool, events: Vec<(String, String)>) -> Result<bool, sqlx::Error> {
+    if events.iter().all(|(l, _)| l.len() <= MAX_INLINE) {
+        let payloads: Vec<String> = events.into_iter().map(|(l, _)| format!("i{l}")).collect();
         notify(pool, &payloads).await?;
         return Ok(false);
     }
     // The rows and the notifications commit together: a listener never reads an id whose row
     // it cannot see.
     let mut tx = pool.begin().await?;
-    let mut payloads = Vec::with_capacity(lines.len());
-    for line in lines {
+    let mut payloads = Vec::with_capacity(events.len());
+    for (line, to) in events {
         if line.len() <= MAX_INLINE {
             payloads.push(format!("i{line}"));
         } else {
@@ -99,7 +102,7 @@ async fn send(pool: &PgPool, lines: Vec<String>) -> Result<bool, sqlx::Error> {
             .bind(line)
             .fetch_one(&mut *tx)
             .await?;
-            payloads.push(format!("r{id}"));
+            payloads.push(format!("r{to}{SEP}{id}"));
         }
     }
     notify(&mut *tx, &payloads).await?;
@@ -111,9 +114,12 @@ async fn notify(
     conn: impl sqlx::Executor<'_, Database = sqlx::Postgres>,
     payloads: &[String],
 ) -> Result<(), sqlx::Error> {
-    // `unnest` yields the array in order, and notifications of one transaction are delivered
-    // in the order they were made (none is folded into another: each has its own number).
-    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+    // Notifications of one transaction are delivered in the order they were made (none is
+    // folded into another: each has its own number); the sort makes that the array's order
+    // (volatile functions are evaluated after it).
+    sqlx::query(
+        "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n",
+    )
         .bind(CHANNEL)
         .bind(payloads)
         .execute(conn)
@@ -121,12 +127,19 @@ async fn notify(
     Ok(())
 }
 
-/// The event a payload carries, reading a stored one from `pool`.
-async fn receive(pool: &PgPool, payload: &str) -> Option<RelayedEvent> {
+/// The event a payload addressed to `to` carries, reading a stored one from `pool`; `None`
+/// for one addressed to another instance.
+async fn receive(pool: &PgPool, payload: &str, to: &str) -> Option<RelayedEvent> {
     if let Some(line) = payload.strip_prefix('i') {
-        return RelayedEvent::decode(line);
+        return RelayedEvent::is_for(line, to)
+            .then(|| RelayedEvent::decode(line))
+            .flatten();
     }
-    let id: i64 = payload.strip_prefix('r')?.parse().ok()?;
+    let stored = payload.strip_prefix('r')?;
+    if !RelayedEvent::is_for(stored, to) {
+        return None;
+    }
+    let id: i64 = stored[to.len() + SEP.len_utf8()..].parse().ok()?;
     let line: Option<String> = sqlx::query_scalar("SELECT payload FROM stream_relay WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -143,21 +156,26 @@ impl StreamRelay for PgRelay {
         self.queue.try_send(event).is_ok()
     }
 
-    async fn subscribe(&self) -> StoreResult<BoxStream<'static, RelayedEvent>> {
+    async fn subscribe(&self, to: &str) -> StoreResult<BoxStream<'static, Relayed>> {
         let mut listener = PgListener::connect_with(&self.pool)
             .await
             .map_err(backend)?;
         listener.listen(CHANNEL).await.map_err(backend)?;
-        let pool = self.pool.clone();
-        // `recv` reconnects by itself after a lost connection; a persistent failure ends the
-        // stream and the caller subscribes again.
-        let stream = futures::stream::unfold((listener, pool), |(mut l, pool)| async move {
+        let state = (listener, self.pool.clone(), to.to_owned());
+        // `try_recv` says when the connection was lost (and makes it again at the next call):
+        // the caller learns it, since what was sent meanwhile is gone. A persistent failure
+        // ends the stream and the caller subscribes again.
+        let stream = futures::stream::unfold(state, |(mut l, pool, to)| async move {
             loop {
-                match l.recv().await {
-                    Ok(n) => {
-                        if let Some(ev) = receive(&pool, n.payload()).await {
-                            return Some((ev, (l, pool)));
+                match l.try_recv().await {
+                    Ok(Some(n)) => {
+                        if let Some(ev) = receive(&pool, n.payload(), &to).await {
+                            return Some((Relayed::Event(ev), (l, pool, to)));
                         }
+                    }
+                    Ok(None) => {
+                        tracing::warn!("lost the stream relay's listener; reconnecting");
+                        return Some((Relayed::Lost, (l, pool, to)));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the stream relay's listener");
