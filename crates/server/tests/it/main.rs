@@ -40,3 +40,4 @@ mod v2_streaming;
 mod validation;
 mod vector_stores;
 mod versions;
+mod visible;
