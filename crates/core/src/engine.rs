@@ -25,6 +25,18 @@ pub struct ClaimedRun {
     pub attempt: i64,
     /// The instance whose client streams the run, if any (see [`crate::NewRun::streamer`]).
     pub streamer: Option<String>,
+    /// The sampling parameters someone set (the run shows 1.0 for the others, which the model
+    /// request leaves out).
+    pub sampling: Sampling,
+}
+
+/// The sampling parameters the run's request or its assistant set; `None`: nobody did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sampling {
+    /// `temperature`
+    pub temperature: Option<f64>,
+    /// `top_p`
+    pub top_p: Option<f64>,
 }
 
 /// The outcome of a lease renewal.
@@ -110,13 +122,17 @@ pub trait EngineStore: Send + Sync {
     /// Starts an assistant message and its `message_creation` step, both `in_progress`.
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)>;
 
-    /// Stores the text written so far into an `in_progress` message of the run (before the run
-    /// ends early, so the message keeps what was streamed).
+    /// Stores the content written so far into an `in_progress` message of the run: its
+    /// `images` (file ids), then a `text` part without annotations, the shape the completed
+    /// message has. While the turn streams (so pollers see the text grow) and before the run
+    /// ends early (so the message keeps what was streamed). Writes nothing unless `worker`
+    /// holds the run's lease and the message is still in progress.
     async fn save_text(
         &self,
         run: &Run,
         worker: &str,
         message_id: &MessageId,
+        images: &[String],
         text: &str,
     ) -> StoreResult<()>;
 

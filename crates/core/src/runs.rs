@@ -46,6 +46,16 @@ pub struct RunOverrides {
     pub tool_resources: Option<ToolResourcesRequest>,
 }
 
+/// What a run shows for a sampling parameter (`temperature`, `top_p`) that neither its request
+/// nor its assistant set: OpenAI reports 1.0, the value the model then uses. The run stores
+/// `None` for it, so that the upstream request leaves the parameter out.
+pub const DEFAULT_SAMPLING: f64 = 1.0;
+
+/// The sampling parameter a run shows, given what was `set` (see [`DEFAULT_SAMPLING`]).
+pub fn reported_sampling(set: Option<f64>) -> Option<f64> {
+    set.or(Some(DEFAULT_SAMPLING))
+}
+
 /// The run to enqueue for `assistant` with `overrides`, expiring `expires_after_secs` after
 /// creation.
 pub fn resolve(assistant: &Assistant, o: RunOverrides, expires_after_secs: i64) -> NewRun {
@@ -63,9 +73,10 @@ pub fn resolve(assistant: &Assistant, o: RunOverrides, expires_after_secs: i64) 
         tools: o.tools.unwrap_or_else(|| assistant.tools.clone()),
         file_ids: assistant.file_ids.clone(),
         metadata: o.metadata,
-        // OpenAI reports the sampling parameters the run uses, 1.0 when nobody set them.
-        temperature: o.temperature.or(assistant.temperature).or(Some(1.0)),
-        top_p: o.top_p.or(assistant.top_p).or(Some(1.0)),
+        // Only what someone set: the upstream applies its own default to the rest (the run
+        // still shows 1.0 for it, see `reported_sampling`).
+        temperature: o.temperature.or(assistant.temperature),
+        top_p: o.top_p.or(assistant.top_p),
         max_prompt_tokens: o.max_prompt_tokens,
         max_completion_tokens: o.max_completion_tokens,
         truncation_strategy: o.truncation_strategy.unwrap_or_default(),

@@ -155,9 +155,9 @@ pub struct NewRun {
     pub file_ids: Vec<String>,
     /// Metadata.
     pub metadata: Option<Metadata>,
-    /// Temperature.
+    /// Temperature, if the request or the assistant set it.
     pub temperature: Option<f64>,
-    /// Top-p.
+    /// Top-p, if the request or the assistant set it.
     pub top_p: Option<f64>,
     /// Prompt token budget.
     pub max_prompt_tokens: Option<i64>,

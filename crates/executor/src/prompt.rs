@@ -137,8 +137,9 @@ fn request(
         messages: prompt,
         tools,
         tool_choice: tool_choice(&run.tool_choice, called_already, offer),
-        temperature: run.temperature,
-        top_p: run.top_p,
+        // What nobody set stays out: the upstream applies its own default.
+        temperature: claim.sampling.temperature,
+        top_p: claim.sampling.top_p,
         max_tokens,
         response_format: match &run.response_format {
             ResponseFormatOption::Format(f) if f.type_ == ResponseFormatType::JsonObject => {

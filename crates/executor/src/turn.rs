@@ -1,5 +1,10 @@
 //! One model turn: stream the model's answer, write the assistant message as text arrives,
 //! collect function calls into a `tool_calls` step, and publish every change as a stream event.
+//!
+//! The message's text reaches the store while it is written, not only at its end, so that
+//! pollers see it grow: at most once per `TurnCtx::text_flush`, and only when it changed (one
+//! small UPDATE of that message, guarded by the run's lease). Deltas go to the stream first;
+//! the flush waits for a pause in the tokens or for its interval, whichever comes first.
 
 use crate::events::EventBus;
 use crate::{code_interpreter, file_search};
@@ -14,6 +19,7 @@ use assistd_wire::{
 };
 use futures::StreamExt;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// What a turn works with.
@@ -34,6 +40,9 @@ pub struct TurnCtx<'a> {
     pub code: Option<&'a dyn CodeRunner>,
     /// The run's steps before this turn (the searches its answer may cite).
     pub steps: &'a [RunStep],
+    /// How often the text of the message being written is stored at most, so that pollers
+    /// see it grow (zero: only when the message ends).
+    pub text_flush: Duration,
 }
 
 /// What a turn has opened and not yet closed, so that whoever ends the run early can close it
@@ -52,12 +61,25 @@ pub struct Open {
     /// Whether any of it went out to a stream client (a turn nobody watched can be redone
     /// invisibly; one a client saw must be ended in the open).
     pub shown: bool,
+    /// Bytes of `text` the store holds (the text only grows, so a longer text is a changed one).
+    pub stored: usize,
+    /// When the message's content was last written (opened or flushed).
+    pub stored_at: Option<Instant>,
 }
 
 impl Open {
     /// The index of the message's text part: after its images.
     fn text_index(&self) -> u32 {
         u32::try_from(self.images.len()).unwrap_or(u32::MAX)
+    }
+
+    /// When the message's text should next be stored: `every` after the last write, if the
+    /// text grew since; `None` when there is nothing to store (or flushing is off).
+    fn flush_due(&self, every: Duration) -> Option<Instant> {
+        if every.is_zero() || self.message.is_none() || self.text.len() == self.stored {
+            return None;
+        }
+        Some(self.stored_at.map_or_else(Instant::now, |at| at + every))
     }
 }
 
@@ -309,10 +331,18 @@ async fn stream_events(
     };
     let mut answer = Answer::default();
     loop {
+        let flush_at = open.flush_due(ctx.text_flush);
         // Dropping the stream on interruption closes the upstream connection: no wasted tokens.
+        // A due flush goes before the next token (whose delta it then delays by one UPDATE,
+        // once per interval at most), and happens during a pause in the tokens too.
         let event = tokio::select! {
-            e = stream.next() => e,
+            biased;
             () = stop.cancelled() => return Err(TurnError::Interrupted),
+            () = sleep_until(flush_at) => {
+                flush_text(ctx, open).await;
+                continue;
+            }
+            e = stream.next() => e,
         };
         match event {
             None => return Ok(answer),
@@ -335,6 +365,38 @@ async fn stream_events(
                 };
             }
             Some(Ok(ChatEvent::Finish(reason))) => answer.finish = reason,
+        }
+    }
+}
+
+/// Waits until `at`, or forever when there is no `at`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stores the open message's text so far (after its images, as the completed message has
+/// them), for pollers. A failed flush is only logged: the message's end writes it whole, and
+/// the next flush tries again an interval later.
+async fn flush_text(ctx: &TurnCtx<'_>, open: &mut Open) {
+    let Some((message_id, _)) = &open.message else {
+        return;
+    };
+    open.stored_at = Some(Instant::now());
+    let run = &ctx.claim.run;
+    match ctx
+        .store
+        .save_text(run, ctx.worker, message_id, &open.images, &open.text)
+        .await
+    {
+        Ok(()) => {
+            open.stored = open.text.len();
+            metrics::counter!("assistd_message_text_flushes_total").increment(1);
+        }
+        Err(e) => {
+            tracing::warn!(run_id = %run.id, error = %e, "could not store the text so far");
         }
     }
 }
@@ -444,6 +506,8 @@ async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<MessageId, T
         ev.publish(&run.id, StreamEvent::MessageDelta, &delta);
     }
     open.message = Some((m.id.clone(), s.id));
+    open.stored = 0;
+    open.stored_at = Some(Instant::now());
     Ok(m.id)
 }
 
@@ -528,4 +592,32 @@ fn checked_calls(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assistd_core::ids::FreshId;
+
+    #[test]
+    fn text_is_stored_once_per_interval_and_only_when_it_grew() {
+        let every = Duration::from_millis(200);
+        let mut open = Open::default();
+        open.text.push_str("no message yet");
+        assert_eq!(open.flush_due(every), None);
+
+        let opened = Instant::now();
+        open.message = Some((MessageId::fresh(), StepId::fresh()));
+        open.text.clear();
+        open.stored_at = Some(opened);
+        assert_eq!(open.flush_due(every), None, "nothing written yet");
+        open.text.push_str("Hello");
+        assert_eq!(open.flush_due(every), Some(opened + every));
+        assert_eq!(open.flush_due(Duration::ZERO), None, "flushing is off");
+
+        open.stored = open.text.len();
+        assert_eq!(open.flush_due(every), None, "unchanged since stored");
+        open.text.push_str(" world");
+        assert_eq!(open.flush_due(every), Some(opened + every));
+    }
 }

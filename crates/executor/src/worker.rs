@@ -42,6 +42,9 @@ pub struct ExecutorConfig {
     /// Runs of one project executing at once (counted across every process sharing the
     /// database); its other runs wait while other projects' runs are claimed.
     pub max_runs_per_project: u32,
+    /// How often the text of a message being written is stored at most, so that pollers see
+    /// it while it streams (zero: only when the message ends). Each flush is one small UPDATE.
+    pub text_flush: Duration,
 }
 
 impl Default for ExecutorConfig {
@@ -54,6 +57,7 @@ impl Default for ExecutorConfig {
             turn_retries: 2,
             max_history_tokens: 128_000,
             max_runs_per_project: u32::MAX,
+            text_flush: Duration::from_millis(200),
         }
     }
 }
@@ -461,6 +465,14 @@ async fn heartbeat(
 async fn execute(inner: Arc<Inner>, worker: String, claim: ClaimedRun) {
     let run = &claim.run;
     if let Some((status, err)) = ends_before_start(run, &inner) {
+        // The claim started the run (it reports `started_at`), so its stream shows it in
+        // progress before it ends, as OpenAI's does; one claimed `cancelling` was shown in
+        // progress when it first started.
+        if run.status == RunStatus::InProgress {
+            inner
+                .events
+                .publish(&run.id, StreamEvent::RunInProgress, run);
+        }
         return close(&inner, &claim, &worker, status, err, &Open::default()).await;
     }
     // A first claim has nothing to discard: no turn of the run ever started.
@@ -584,7 +596,9 @@ async fn close(
     let run = &claim.run;
     let ended = async {
         if let Some((message_id, _)) = &open.message {
-            store.save_text(run, worker, message_id, &open.text).await?;
+            store
+                .save_text(run, worker, message_id, &open.images, &open.text)
+                .await?;
         }
         store.finish_run(run, worker, status, err, None).await
     }
@@ -758,6 +772,7 @@ async fn drive(
             },
             code,
             steps: &steps,
+            text_flush: inner.cfg.text_flush,
         };
         let req = match next_request(inner, claim, &steps, offer).await? {
             Ok(req) => req,

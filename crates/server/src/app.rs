@@ -228,6 +228,7 @@ async fn start_executor(
             workers: settings.workers,
             lease: Duration::from_secs_f64(settings.lease_secs),
             max_turns: settings.max_turns,
+            text_flush: Duration::from_millis(settings.text_flush_ms),
             max_history_tokens: settings.max_history_tokens,
             max_runs_per_project: settings.limits.running_runs(
                 settings.workers,

@@ -62,6 +62,9 @@ pub struct Settings {
     pub lease_secs: f64,
     /// Model turns allowed per run.
     pub max_turns: usize,
+    /// Milliseconds between writes of a streaming message's text, at most, so that pollers see
+    /// it grow (0: the text is stored only when the message ends).
+    pub text_flush_ms: u64,
     /// The `openai-poll-after-ms` header on run responses: how long the SDKs' polling helpers
     /// wait between polls.
     pub poll_after_ms: u64,
@@ -489,6 +492,7 @@ impl Default for Settings {
             workers: 1024,
             lease_secs: 30.0,
             max_turns: 16,
+            text_flush_ms: 200,
             poll_after_ms: 100,
             ingest_workers: 1,
             ingest_lease_secs: 300.0,
@@ -595,7 +599,7 @@ impl fmt::Debug for ApiKey {
 
 /// The settings that `ASSISTD_<NAME>` environment variables set (`ASSISTD_API_KEYS` and
 /// `ASSISTD_CONFIG` are handled apart).
-const ENV_SETTINGS: [&str; 30] = [
+const ENV_SETTINGS: [&str; 31] = [
     "log_format",
     "otlp_endpoint",
     "metrics_enabled",
@@ -609,6 +613,7 @@ const ENV_SETTINGS: [&str; 30] = [
     "workers",
     "lease_secs",
     "max_turns",
+    "text_flush_ms",
     "poll_after_ms",
     "ingest_workers",
     "ingest_lease_secs",

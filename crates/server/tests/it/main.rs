@@ -41,3 +41,4 @@ mod v2_streaming;
 mod validation;
 mod vector_stores;
 mod versions;
+mod visible;

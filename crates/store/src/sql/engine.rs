@@ -13,12 +13,15 @@ use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
 use assistd_core::transitions;
-use assistd_core::{ClaimedRun, EngineStore, Lease, Project, StoreError, StoreResult, TurnText};
+use assistd_core::{
+    ClaimedRun, EngineStore, Lease, Project, Sampling, StoreError, StoreResult, TurnText,
+};
 use assistd_wire::{
     ImageFile, LastError, Message, MessageContent, MessageCreation, MessageId,
     MessageIncompleteDetails, MessageStatus, RequiredAction, Run, RunId, RunIncompleteDetails,
     RunStatus, RunStep, RunStepStatus, RunStepType, RunToolCallObject, StepDetails,
-    StepFunctionCall, StepId, StepToolCall, SubmitToolOutputs, TextContent, ThreadId, Usage,
+    StepFunctionCall, StepId, StepToolCall, SubmitToolOutputs, TextAnnotation, TextContent,
+    ThreadId, Usage,
 };
 use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
@@ -69,6 +72,27 @@ async fn message_by_id(
         .map_err(backend)?
         .ok_or_else(|| StoreError::Backend(format!("message {message_id} vanished").into()))?
         .into_wire()
+}
+
+/// An assistant message's content: the images its run's code drew, then its text.
+fn assistant_content(
+    images: &[String],
+    text: &str,
+    annotations: Vec<TextAnnotation>,
+) -> Vec<MessageContent> {
+    let images = images.iter().map(|file_id| MessageContent::ImageFile {
+        image_file: ImageFile {
+            file_id: file_id.clone(),
+            detail: None,
+        },
+    });
+    let text = MessageContent::Text {
+        text: TextContent {
+            value: text.to_owned(),
+            annotations,
+        },
+    };
+    images.chain([text]).collect()
 }
 
 /// Inserts an `in_progress` step of `run` with `details` and returns it.
@@ -148,8 +172,8 @@ async fn lease_status(
 
 /// Ends a run with a terminal `status`: its open steps and messages end with it (see
 /// [`transitions::open_work_end`]), it reports the sum of its steps' usage, gives up any lease
-/// and any pending action, and takes the time of its end (an expired run keeps the
-/// `expires_at` it passed).
+/// and any pending action, takes the time of its end, and no longer expires (`expires_at` is
+/// null once a run ended, whichever way, as OpenAI shows it).
 pub(crate) async fn end_run(
     conn: &mut d::Conn,
     run_id: &RunId,
@@ -181,7 +205,8 @@ pub(crate) async fn end_run(
     let set_time = time_col.map(|c| format!(", {c} = $6")).unwrap_or_default();
     let sql = format!(
         "UPDATE runs SET status = $1, last_error = $2, usage = $3, incomplete_details = $4, \
-         required_action = NULL, lease_owner = NULL, lease_expires_at = NULL{set_time} \
+         required_action = NULL, lease_owner = NULL, lease_expires_at = NULL, \
+         expires_at = NULL{set_time} \
          WHERE id = $5"
     );
     let mut query = sqlx::query(&sql)
@@ -253,6 +278,8 @@ struct Claimed {
     additional_instructions: Option<String>,
     attempts: i64,
     streamer: Option<String>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
 }
 
 #[async_trait]
@@ -311,6 +338,10 @@ impl EngineStore for d::Store {
             additional_instructions: c.additional_instructions,
             attempt: c.attempts,
             streamer: c.streamer,
+            sampling: Sampling {
+                temperature: c.temperature,
+                top_p: c.top_p,
+            },
         }))
     }
 
@@ -498,19 +529,11 @@ impl EngineStore for d::Store {
             return Err(StoreError::invalid("lease lost", None));
         }
         let at = now();
-        let images = out.images.iter().map(|file_id| MessageContent::ImageFile {
-            image_file: ImageFile {
-                file_id: file_id.clone(),
-                detail: None,
-            },
-        });
-        let text = MessageContent::Text {
-            text: TextContent {
-                value: out.text.clone(),
-                annotations: out.annotations.clone(),
-            },
-        };
-        let content = Json(images.chain([text]).collect::<Vec<_>>());
+        let content = Json(assistant_content(
+            &out.images,
+            &out.text,
+            out.annotations.clone(),
+        ));
         match &out.incomplete {
             None => sqlx::query(
                 "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",
@@ -555,16 +578,18 @@ impl EngineStore for d::Store {
         run: &Run,
         worker: &str,
         message_id: &MessageId,
+        images: &[String],
         text: &str,
     ) -> StoreResult<()> {
-        // Not locked: a worker that loses its lease meanwhile writes at most into its own
-        // in-progress message, which the new owner discards before its turn.
+        // One statement, not locked: it runs every flush of a streaming message, and a worker
+        // that loses its lease meanwhile writes at most into its own in-progress message, which
+        // the new owner discards before its turn.
         sqlx::query(
             "UPDATE messages SET content = $1 WHERE id = $2 AND run_id = $3 \
              AND status = $5 \
              AND EXISTS (SELECT 1 FROM runs WHERE id = $3 AND lease_owner = $4)",
         )
-        .bind(Json(vec![MessageContent::text(text.to_owned())]))
+        .bind(Json(assistant_content(images, text, Vec::new())))
         .bind(message_id)
         .bind(&run.id)
         .bind(worker)

@@ -6,6 +6,7 @@ use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
 use super::{abort, backend, d, list_scoped, set_metadata, text_enum};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
+use assistd_core::runs::reported_sampling;
 use assistd_core::transitions::{self, Cancel};
 use assistd_core::{
     ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
@@ -75,8 +76,8 @@ impl RunRow {
             file_ids: self.file_ids.0,
             metadata: self.metadata.map(|m| m.0),
             usage: self.usage.map(|u| u.0),
-            temperature: self.temperature,
-            top_p: self.top_p,
+            temperature: reported_sampling(self.temperature),
+            top_p: reported_sampling(self.top_p),
             max_prompt_tokens: self.max_prompt_tokens,
             max_completion_tokens: self.max_completion_tokens,
             truncation_strategy: self.truncation_strategy.0,
@@ -197,6 +198,8 @@ async fn insert_run(
         .await?;
     }
     let created_at = now();
+    // Stored as set (`None`: nobody did); the run shows the default.
+    let (new_temperature, new_top_p) = (new.temperature, new.top_p);
     let run = Run {
         id: new.id,
         object: "thread.run".to_owned(),
@@ -218,8 +221,8 @@ async fn insert_run(
         file_ids: new.file_ids,
         metadata: new.metadata,
         usage: None,
-        temperature: new.temperature,
-        top_p: new.top_p,
+        temperature: reported_sampling(new.temperature),
+        top_p: reported_sampling(new.top_p),
         max_prompt_tokens: new.max_prompt_tokens,
         max_completion_tokens: new.max_completion_tokens,
         truncation_strategy: new.truncation_strategy,
@@ -249,8 +252,8 @@ async fn insert_run(
     .bind(Json(&run.tools))
     .bind(Json(&run.file_ids))
     .bind(run.metadata.as_ref().map(Json))
-    .bind(run.temperature)
-    .bind(run.top_p)
+    .bind(new_temperature)
+    .bind(new_top_p)
     .bind(run.max_prompt_tokens)
     .bind(run.max_completion_tokens)
     .bind(Json(&run.truncation_strategy))

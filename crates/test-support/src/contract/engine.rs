@@ -34,6 +34,7 @@ macro_rules! __store_contract_engine {
             renew_and_release_lease,
             begin_and_complete_message,
             discard_partial_turn,
+            save_text_shows_the_text_so_far,
             require_action_and_resume,
             server_tool_calls_and_citations,
             message_keeps_citations,
@@ -684,6 +685,117 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
     );
 }
 
+/// `save_text` stores the text written so far into the run's `in_progress` message, after its
+/// images and as a text part without annotations (the completed message's shape), and only
+/// under the run's lease and while the message is in progress: a worker that lost the run, or
+/// a flush that comes after the message completed, writes nothing. `thread_history` still
+/// leaves the message out, and `discard_partial_turn` still removes it.
+pub async fn save_text_shows_the_text_so_far(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, "worker-1", &run.id).await;
+    let (m, s) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    let images = vec!["file-img".to_owned()];
+    let content = |text: &str| {
+        vec![
+            MessageContent::ImageFile {
+                image_file: ImageFile {
+                    file_id: "file-img".to_owned(),
+                    detail: None,
+                },
+            },
+            MessageContent::text(text),
+        ]
+    };
+
+    store
+        .save_text(&c.run, "worker-1", &m.id, &images, "Hello")
+        .await
+        .unwrap();
+    let mut want = m.clone();
+    want.content = content("Hello");
+    assert_eq!(store.get_message(&p, &thread, &m.id).await.unwrap(), want);
+    store
+        .save_text(&c.run, "worker-1", &m.id, &images, "Hello wor")
+        .await
+        .unwrap();
+    want.content = content("Hello wor");
+    assert_eq!(store.get_message(&p, &thread, &m.id).await.unwrap(), want);
+    assert!(
+        store
+            .thread_history(&p, &thread, &RunId::fresh(), None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a message in progress is no one's history"
+    );
+
+    // Without the lease: nothing written.
+    store
+        .save_text(&c.run, "worker-2", &m.id, &images, "stale")
+        .await
+        .unwrap();
+    assert_eq!(store.get_message(&p, &thread, &m.id).await.unwrap(), want);
+
+    // A flush after the message completed changes nothing.
+    let mut done = turn("Hello world", usage(3, 2));
+    done.images.clone_from(&images);
+    let (completed, _) = store
+        .complete_message(&c.run, "worker-1", &m.id, &s.id, &done)
+        .await
+        .unwrap();
+    store
+        .save_text(&c.run, "worker-1", &m.id, &images, "Hello wor")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_message(&p, &thread, &m.id).await.unwrap(),
+        completed
+    );
+    assert_eq!(completed.content, content("Hello world"));
+
+    // A turn cut off after a flush is discarded whole by the run's next owner.
+    let (m2, _) = store.begin_message(&c.run, "worker-1").await.unwrap();
+    store
+        .save_text(&c.run, "worker-1", &m2.id, &[], "Half")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_message(&p, &thread, &m2.id)
+            .await
+            .unwrap()
+            .content,
+        vec![MessageContent::text("Half")]
+    );
+    store.release_run(&run.id, "worker-1").await.unwrap();
+    let _c2 = claim(&store, "worker-2", &run.id).await;
+    store
+        .save_text(&c.run, "worker-1", &m2.id, &[], "Half a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_message(&p, &thread, &m2.id)
+            .await
+            .unwrap()
+            .content,
+        vec![MessageContent::text("Half")],
+        "the run's former worker writes nothing"
+    );
+    store
+        .discard_partial_turn(&run.id, "worker-2")
+        .await
+        .unwrap();
+    assert_not_found(
+        store.get_message(&p, &thread, &m2.id).await,
+        ObjectKind::Message,
+        &m2.id,
+    );
+}
+
 /// `discard_partial_turn` removes the run's `in_progress` message and its step, so that a
 /// worker taking a run over retries the turn cleanly; finished turns, other runs' turns, and
 /// calls without the lease are left alone.
@@ -1033,9 +1145,14 @@ pub async fn finish_run_completed(store: Arc<dyn Store>) {
     want.status = RunStatus::Completed;
     want.completed_at = fin.completed_at;
     want.usage = Some(usage(14, 8));
-    assert_eq!(fin, want, "status, completed_at and usage change");
+    want.expires_at = None;
+    assert_eq!(
+        fin, want,
+        "status, completed_at, usage and expires_at change"
+    );
     assert_eq!(fin.started_at, c.run.started_at);
-    assert_eq!(fin.expires_at, run.expires_at);
+    assert!(run.expires_at.is_some());
+    assert_eq!(fin.expires_at, None, "an ended run no longer expires");
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
     assert_eq!(
         thread_messages(&store, &p, &thread).await,
@@ -1089,8 +1206,8 @@ pub async fn finish_run_completed(store: Arc<dyn Store>) {
     assert_eq!(store.get_run(&p, &thread, &r2.id).await.unwrap(), fin2);
 }
 
-/// `finish_run` with `failed`, `cancelled` or `expired`: the matching timestamp (an expired run
-/// keeps its `expires_at`) and `last_error`; open steps end with the run's status and open
+/// `finish_run` with `failed`, `cancelled` or `expired`: the matching timestamp (`expires_at`
+/// becomes null, whichever way the run ended) and `last_error`; open steps end with the run's status and open
 /// messages become `incomplete` (`run_failed`, `run_cancelled`, `run_expired`); finished work
 /// stays; the thread is free again.
 pub async fn finish_run_ends_open_work(store: Arc<dyn Store>) {
@@ -1144,7 +1261,7 @@ pub async fn finish_run_ends_open_work(store: Arc<dyn Store>) {
         assert_eq!(fin.usage, Some(usage(4, 2)), "{ctx}: usage");
         assert_eq!(fin.started_at, c.run.started_at, "{ctx}: started_at");
         assert_eq!(fin.completed_at, None, "{ctx}: completed_at");
-        assert_eq!(fin.expires_at, run.expires_at, "{ctx}: expires_at");
+        assert_eq!(fin.expires_at, None, "{ctx}: expires_at");
         match status {
             RunStatus::Failed => {
                 assert_recent(fin.failed_at.expect("failed_at"), t0, "run.failed_at");
@@ -1358,19 +1475,23 @@ pub async fn expire_due_runs(store: Arc<dyn Store>) {
     let t0 = unix_now();
     assert_eq!(store.expire_due_runs().await.unwrap(), 3);
 
-    // Queued: expired, its expires_at kept.
+    // Queued: expired, and no longer expiring.
     let q = store.get_run(&p, &t_queued, &queued.id).await.unwrap();
     assert_eq!(q.usage.unwrap_or_default(), Usage::default());
     let mut want = queued.clone();
     want.status = RunStatus::Expired;
     want.usage = q.usage;
-    assert_eq!(q, want, "a queued run only changes status");
+    want.expires_at = None;
+    assert_eq!(
+        q, want,
+        "a queued run only changes status (and expires no more)"
+    );
 
     // Waiting for tool outputs: expired with its pending step; outputs are refused.
     let w = store.get_run(&p, &t_waiting, &waiting.id).await.unwrap();
     assert_eq!(w.status, RunStatus::Expired);
     assert_eq!(w.required_action, None);
-    assert_eq!(w.expires_at, waiting.expires_at);
+    assert_eq!(w.expires_at, None);
     assert_eq!(w.started_at, waiting.started_at);
     assert_eq!(
         (w.cancelled_at, w.failed_at, w.completed_at),
@@ -1398,7 +1519,7 @@ pub async fn expire_due_runs(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(ab.status, RunStatus::Expired);
-    assert_eq!(ab.expires_at, abandoned.expires_at);
+    assert_eq!(ab.expires_at, None);
     let m = store.get_message(&p, &t_abandoned, &m_ab.id).await.unwrap();
     assert_eq!(m.status, MessageStatus::Incomplete);
     assert_eq!(

@@ -226,8 +226,9 @@ pub async fn run_create(store: Arc<dyn Store>) {
     assert!(bare.tools.is_empty());
     assert!(bare.file_ids.is_empty());
     assert_eq!(bare.metadata, None);
-    assert_eq!(bare.temperature, None);
-    assert_eq!(bare.top_p, None);
+    // Nobody set them: the run shows OpenAI's 1.0 (and the model request leaves them out).
+    assert_eq!(bare.temperature, Some(1.0));
+    assert_eq!(bare.top_p, Some(1.0));
     assert_eq!(bare.max_prompt_tokens, None);
     assert_eq!(bare.max_completion_tokens, None);
     assert_eq!(bare.truncation_strategy, TruncationObject::default());
@@ -421,6 +422,8 @@ pub async fn run_modify_list_get(store: Arc<dyn Store>) {
     want.cancelled_at = c1.cancelled_at;
     // A terminal run reports its usage: nothing ran, so zeros.
     want.usage = Some(Usage::default());
+    // An ended run no longer expires.
+    want.expires_at = None;
     assert!(want.cancelled_at.is_some());
     assert_eq!(c1, want, "cancelling keeps the modified metadata");
     let r2 = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
@@ -499,9 +502,10 @@ pub async fn run_cancel(store: Arc<dyn Store>) {
     want.status = RunStatus::Cancelled;
     want.cancelled_at = Some(at);
     want.usage = Some(Usage::default());
+    want.expires_at = None;
     assert_eq!(
         c, want,
-        "only status, cancelled_at and (now terminal) usage change"
+        "only status, cancelled_at, expires_at (null once ended) and usage change"
     );
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), want);
     assert_invalid(store.cancel_run(&p, &thread, &run.id).await);
