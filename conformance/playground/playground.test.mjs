@@ -317,6 +317,38 @@ test('code_interpreter: the code, its output and its chart in the steps and the 
     assert.match(await img.getAttribute('src'), /^blob:/);
   }
   await page.screenshot({ path: path.join(SHOTS, 'code-interpreter.png'), fullPage: true });
+
+  // A key change revokes the images' object URLs and fetches them again; a failed fetch (here
+  // a 401, as before a key is typed) is not cached, so the next key change loads them.
+  const chart = page.locator('.msg.assistant img').first();
+  const first = await chart.getAttribute('src');
+  // (Loaded as an image: the policy lets the page fetch blobs only so.)
+  const live = (u) => page.evaluate((x) => new Promise((done) => {
+    const probe = new Image();
+    probe.onload = () => done('live');
+    probe.onerror = () => done('revoked');
+    probe.src = x;
+  }), u);
+  assert.equal(await live(first), 'live');
+  await page.route('**/v1/files/*/content', (r) => r.fulfill({
+    status: 401,
+    contentType: 'application/json',
+    body: JSON.stringify({ error: { message: 'No key.', type: 'invalid_request_error', param: null, code: null } }),
+  }));
+  const useKey = () => page.getByRole('button', { name: 'Use', exact: true }).click();
+  await useKey();
+  await page.waitForFunction(() => /could not be loaded: No key/.test(document.querySelector('.msg.assistant img')?.alt || ''));
+  assert.equal(await live(first), 'revoked');
+  await page.unroute('**/v1/files/*/content');
+  await useKey();
+  for (const img of [run.locator('img').first(), chart]) {
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+    assert.match(await img.getAttribute('src'), /^blob:/);
+  }
+  assert.notEqual(await chart.getAttribute('src'), first);
+  // The browser logs each refused fetch and the probe of the revoked URL; those were the point.
+  problems.splice(0, problems.length,
+    ...problems.filter((p) => !/\b401\b|ERR_FILE_NOT_FOUND/.test(p)));
   await assertClean(page, problems);
   await close();
 });

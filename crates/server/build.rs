@@ -50,7 +50,7 @@ fn playground_assets() -> std::io::Result<()> {
         let hash = hex(&sha2::Sha256::digest(&bytes)[..12]);
         let _ = writeln!(
             table,
-            "    Asset {{ name: {name:?}, content_type: {ct:?}, body: include_bytes!({path:?}), gzip: include_bytes!({gz_path:?}), etag: \"\\\"{hash}\\\"\" }},",
+            "    Asset {{ name: {name:?}, content_type: {ct:?}, body: include_bytes!({path:?}), gzip: include_bytes!({gz_path:?}), etag: \"\\\"{hash}\\\"\", gzip_etag: \"\\\"{hash}-gz\\\"\" }},",
             ct = content_type(name).unwrap_or_default(),
             path = path.display().to_string(),
             gz_path = gz_path.display().to_string(),

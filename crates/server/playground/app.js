@@ -440,6 +440,7 @@ function renderThreadLabel() {
 
 async function newThread() {
   const t = await api.call('POST', '/threads', {});
+  forgetImages();
   chat.threadId = t.id;
   chat.run = null;
   chat.steps.clear();
@@ -456,6 +457,7 @@ async function newThread() {
  * @param {string} id */
 async function openThread(id) {
   await api.call('GET', `/threads/${encodeURIComponent(id)}`);
+  forgetImages();
   chat.threadId = id;
   setHash(`#chat/${id}`);
   renderThreadLabel();
@@ -607,15 +609,34 @@ function showMessage(m) {
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
-/** @type {Map<string, Promise<string>>} */
+/** Object URLs of the images the API holds, by file id, for the current thread and key only:
+ * a failed fetch is dropped (it is tried again, e.g. once the key is typed), and switching thread
+ * or key revokes them all.
+ * @type {Map<string, Promise<string>>} */
 const imageURLs = new Map();
 
-/** An image the API holds: fetched with the key (once), shown from an object URL.
+/** Revokes every image's object URL (a pending one once it arrives) and empties the cache. */
+function forgetImages() {
+  for (const url of imageURLs.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
+  imageURLs.clear();
+}
+
+/** An image the API holds: fetched with the key (once per thread and key), shown from an
+ * object URL.
  * @param {string} id */
 function image(id) {
   const img = /** @type {HTMLImageElement} */ (h('img', { alt: `Image file ${id}` }));
-  if (!imageURLs.has(id)) imageURLs.set(id, api.fileURL(id));
-  /** @type {Promise<string>} */ (imageURLs.get(id)).then((url) => { img.src = url; }, (e) => { img.alt = `Image ${id} could not be loaded: ${e.message}`; });
+  let url = imageURLs.get(id);
+  if (!url) {
+    const fetched = api.fileURL(id);
+    imageURLs.set(id, fetched);
+    fetched.catch(() => { if (imageURLs.get(id) === fetched) imageURLs.delete(id); });
+    url = fetched;
+  }
+  const mine = url;
+  // A URL forgotten meanwhile is revoked (and its view gone): it is not shown.
+  mine.then((u) => { if (imageURLs.get(id) === mine) img.src = u; },
+    (e) => { img.alt = `Image ${id} could not be loaded: ${e.message}`; });
   return img;
 }
 
@@ -738,6 +759,7 @@ function start() {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     api.setKey(input.value.trim());
+    forgetImages();
     say(input.value.trim() ? 'Key set for this tab.' : 'Key cleared.');
     route();
   });

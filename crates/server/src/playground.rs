@@ -24,8 +24,11 @@ pub struct Asset {
     pub body: &'static [u8],
     /// Its bytes gzipped.
     pub gzip: &'static [u8],
-    /// A quoted hash of `body`, the strong `ETag`.
+    /// A quoted hash of `body`, the strong `ETag` of the identity representation.
     pub etag: &'static str,
+    /// The same hash suffixed `-gz`, the strong `ETag` of the gzip representation (RFC 9110
+    /// §8.8.3: each content coding is its own representation and needs its own validator).
+    pub gzip_etag: &'static str,
 }
 
 /// Every embedded file, sorted by name.
@@ -75,20 +78,13 @@ fn not_found(method: &Method, uri: &Uri) -> Response {
     .into_response()
 }
 
-/// `asset`, gzipped when the client accepts it, or 304 when the client's copy is current.
-/// `no-cache`: browsers keep the files but revalidate them (a cheap 304), since their names do
-/// not change when a new binary changes them.
+/// `asset`, gzipped when the client accepts it, or 304 when the client's copy of the
+/// representation that would be sent is current. `no-cache`: browsers keep the files but
+/// revalidate them (a cheap 304), since their names do not change when a new binary changes them.
 fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
-    let current = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == asset.etag || t == "*")
-        });
     let gzip = accepts_gzip(headers);
-    let mut res = if current {
+    let etag = if gzip { asset.gzip_etag } else { asset.etag };
+    let mut res = if none_match_fails(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if gzip {
         (
@@ -103,7 +99,7 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
         ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
     };
     let h = res.headers_mut();
-    h.insert(header::ETAG, HeaderValue::from_static(asset.etag));
+    h.insert(header::ETAG, HeaderValue::from_static(etag));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(
@@ -122,23 +118,77 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
     res
 }
 
-/// Whether `Accept-Encoding` lists `gzip` (or `*`) without `q=0`.
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+/// Whether `If-None-Match` makes a GET or HEAD of the representation tagged `etag` a 304
+/// (RFC 9110 §13.1.2): the field is `*` (the resource exists), or one of its entity-tags
+/// matches `etag` by weak comparison (`W/` ignored on either side). A malformed field is
+/// ignored from the point it stops parsing, so it can only ever cost a full response.
+fn none_match_fails(headers: &HeaderMap, etag: &str) -> bool {
+    let wanted = etag.trim_start_matches("W/");
     headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.trim() == "*" || entity_tags(v).any(|t| t == wanted))
+}
+
+/// The opaque tags (with their quotes, without any `W/`) of a list of entity-tags, up to the
+/// first malformed element. Tags may hold commas, so the list is scanned, not split.
+fn entity_tags(mut list: &str) -> impl Iterator<Item = &str> {
+    std::iter::from_fn(move || {
+        list = list.trim_start_matches([' ', '\t', ',']);
+        let rest = list.strip_prefix("W/").unwrap_or(list);
+        let body = rest.strip_prefix('"')?;
+        let end = body.find('"')?;
+        let tag = &rest[..end + 2];
+        list = &body[end + 1..];
+        Some(tag)
+    })
+}
+
+/// The `q` of one `Accept-Encoding` element's parameters: 1 when absent, `None` when invalid
+/// (RFC 9110 §12.4.2: 0 to 1 with at most three decimals; the name is case-insensitive).
+fn qvalue<'a>(mut params: impl Iterator<Item = &'a str>) -> Option<f32> {
+    let Some(q) = params.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("q")
+            .then_some(value.trim())
+    }) else {
+        return Some(1.0);
+    };
+    let (int, frac) = q.split_once('.').unwrap_or((q, ""));
+    let well_formed = matches!(int, "0" | "1")
+        && frac.len() <= 3
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && (int == "0" || frac.bytes().all(|b| b == b'0'));
+    well_formed.then(|| q.parse().ok()).flatten()
+}
+
+/// Whether `Accept-Encoding` makes gzip acceptable (RFC 9110 §12.5.3): its `q` if it is named
+/// (`gzip` or `x-gzip`, any case), else that of `*`, must be above 0. An explicit `gzip;q=0`
+/// thus refuses it whatever `*` says; an element with an invalid `q` counts as a refusal.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let (mut named, mut any): (Option<f32>, Option<f32>) = (None, None);
+    for item in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let q = qvalue(parts).unwrap_or(0.0);
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            &mut named
+        } else if coding == "*" {
+            &mut any
+        } else {
+            continue;
+        };
+        // Named twice: the most cautious wins.
+        *slot = Some(slot.map_or(q, |s| s.min(q)));
+    }
+    named.or(any).is_some_and(|q| q > 0.0)
 }
 
 #[cfg(test)]
@@ -162,6 +212,71 @@ mod tests {
         assert!(!accepts_gzip(&with("gzip;q=0")));
         assert!(!accepts_gzip(&with("br, identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn an_explicit_gzip_refusal_overrides_the_wildcard() {
+        for refused in [
+            "gzip;q=0, *",
+            "*, gzip;q=0",
+            "gzip; Q=0, *",
+            "GZIP ; q = 0 , *",
+            "gzip;q=0.000, *;q=1",
+            "x-gzip;q=0, *",
+            "*;q=0",
+            "gzip;q=0.0001",
+            "gzip;q=abc",
+            "gzip;q=1.5",
+            "identity",
+        ] {
+            assert!(!accepts_gzip(&with(refused)), "{refused:?} accepted gzip");
+        }
+        for accepted in [
+            "gzip;q=0.001",
+            "gzip ; Q=1.000",
+            "*;q=0.5",
+            "br;q=0, *",
+            "x-gzip",
+            "\tgzip\t",
+        ] {
+            assert!(accepts_gzip(&with(accepted)), "{accepted:?} refused gzip");
+        }
+    }
+
+    #[test]
+    fn if_none_match_lists_wildcards_and_weak_tags() {
+        let tag = "\"abc\"";
+        let inm = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_str(v).expect("header"),
+            );
+            none_match_fails(&h, tag)
+        };
+        for hit in [
+            "\"abc\"",
+            "W/\"abc\"",
+            "*",
+            " * ",
+            "\"x\", \"abc\"",
+            "\"x,y\",W/\"abc\"",
+            "\"x\" ,\t\"abc\" , ",
+        ] {
+            assert!(inm(hit), "{hit:?} did not match");
+        }
+        for miss in ["\"abc-gz\"", "abc", "\"ab\"", "\"x\", *", "w/\"abc\"", ""] {
+            assert!(!inm(miss), "{miss:?} matched");
+        }
+        assert!(!none_match_fails(&HeaderMap::new(), tag));
+    }
+
+    #[test]
+    fn each_coding_has_its_own_strong_tag() {
+        for a in ASSETS {
+            assert!(a.etag.starts_with('"') && a.etag.ends_with('"'));
+            assert_eq!(a.gzip_etag, format!("{}-gz\"", &a.etag[..a.etag.len() - 1]));
+        }
     }
 
     #[test]

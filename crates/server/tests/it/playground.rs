@@ -83,7 +83,13 @@ async fn playground_files_are_gzipped_typed_and_within_budget() {
             gz.bytes.len() < plain.bytes.len(),
             "{path}: gzip is not smaller"
         );
-        assert_eq!(gz.header("etag"), plain.header("etag"), "{path}");
+        // Two representations, two strong validators (RFC 9110 §8.8.3).
+        let (gz_tag, plain_tag) = (gz.header("etag").unwrap(), plain.header("etag").unwrap());
+        assert_eq!(
+            gz_tag,
+            format!("{}-gz\"", plain_tag.trim_end_matches('"')),
+            "{path}"
+        );
         total += gz.bytes.len();
     }
     println!("playground first load: {total} bytes gzipped");
@@ -94,21 +100,77 @@ async fn playground_files_are_gzipped_typed_and_within_budget() {
     app.stop().await;
 }
 
+async fn conditional(app: &TestApp, path: &str, inm: &str, encoding: Option<&str>) -> Resp {
+    let mut req = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header("if-none-match", inm);
+    if let Some(e) = encoding {
+        req = req.header("accept-encoding", e);
+    }
+    app.run_request(req).await
+}
+
 #[tokio::test]
 async fn playground_files_revalidate_by_etag() {
     let app = TestApp::spawn().await;
-    let first = get(&app, "/playground/app.js", true).await;
-    let etag = first.header("etag").expect("etag").to_owned();
-    let again = app
-        .run_request(
-            app.http
-                .get(format!("{}/playground/app.js", app.base))
-                .header("if-none-match", &etag),
-        )
-        .await;
-    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
-    assert!(again.bytes.is_empty());
-    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let path = "/playground/app.js";
+    let gz = get(&app, path, true)
+        .await
+        .header("etag")
+        .expect("etag")
+        .to_owned();
+    let plain = get(&app, path, false)
+        .await
+        .header("etag")
+        .expect("etag")
+        .to_owned();
+    let gzip = Some("gzip, deflate, br");
+    let weak = |t: &str| format!("W/{t}");
+    // 304 when a tag matches the representation that would be served: by weak comparison,
+    // anywhere in a list, or `*`; the 304 names that representation's tag.
+    for (inm, encoding, tag) in [
+        (gz.clone(), gzip, &gz),
+        (plain.clone(), None, &plain),
+        (weak(&gz), gzip, &gz),
+        (format!("\"other\", {}", weak(&plain)), None, &plain),
+        (format!("{plain},{gz}"), gzip, &gz),
+        ("*".to_owned(), gzip, &gz),
+        ("*".to_owned(), None, &plain),
+        // An explicit refusal of gzip outweighs `*`: the identity tag is the one that counts.
+        (plain.clone(), Some("gzip;q=0, *"), &plain),
+    ] {
+        let res = conditional(&app, path, &inm, encoding).await;
+        assert_eq!(res.status, StatusCode::NOT_MODIFIED, "{inm} / {encoding:?}");
+        assert!(res.bytes.is_empty());
+        assert_eq!(
+            res.header("etag"),
+            Some(tag.as_str()),
+            "{inm} / {encoding:?}"
+        );
+        assert_eq!(res.header("vary"), Some("Accept-Encoding"));
+    }
+    // The other coding's tag does not validate this one: the full body, with its own tag.
+    for (inm, encoding, tag, coding) in [
+        (&plain, gzip, &gz, Some("gzip")),
+        (&gz, None, &plain, None),
+        (&gz, Some("gzip;q=0, *"), &plain, None),
+        (&gz, Some("GZIP; Q=0.000 , *"), &plain, None),
+    ] {
+        let res = conditional(&app, path, inm, encoding).await;
+        assert_eq!(res.status, StatusCode::OK, "{inm} / {encoding:?}");
+        assert!(!res.bytes.is_empty());
+        assert_eq!(
+            res.header("etag"),
+            Some(tag.as_str()),
+            "{inm} / {encoding:?}"
+        );
+        assert_eq!(
+            res.header("content-encoding"),
+            coding,
+            "{inm} / {encoding:?}"
+        );
+    }
     app.stop().await;
 }
 
@@ -123,10 +185,44 @@ async fn playground_unknown_files_and_methods_get_the_envelope() {
         let e = get(&app, path, true).await.err(404);
         assert_eq!(e["message"], format!("Invalid URL (GET {path})."));
     }
-    let res = app
-        .run_request(app.http.post(format!("{}/", app.base)))
-        .await;
-    res.err(405);
+    app.stop().await;
+}
+
+/// Wrong methods on the playground's routes get the same 405 envelope as any other route's
+/// (`/healthz`, `/v1/...`), not axum's bare 405.
+#[tokio::test]
+async fn playground_wrong_methods_get_the_405_envelope() {
+    let app = TestApp::spawn().await;
+    let call = |method: reqwest::Method, path: &str| {
+        app.run_request(app.http.request(method, format!("{}{path}", app.base)))
+    };
+    let reference = call(reqwest::Method::POST, "/healthz").await;
+    assert!(reference.header("x-request-id").is_some());
+    let reference = reference.err(405);
+    assert_eq!(
+        reference["message"],
+        "Invalid method for URL (POST /healthz)."
+    );
+    for (method, path) in [
+        (reqwest::Method::POST, "/"),
+        (reqwest::Method::PUT, "/"),
+        (reqwest::Method::DELETE, "/"),
+        (reqwest::Method::PATCH, "/"),
+        (reqwest::Method::POST, "/playground/app.js"),
+        (reqwest::Method::DELETE, "/playground/app.css"),
+        (reqwest::Method::POST, "/playground/nope.js"),
+    ] {
+        let res = call(method.clone(), path).await;
+        assert!(res.header("x-request-id").is_some(), "{method} {path}");
+        let e = res.err(405);
+        assert_eq!(e["type"], reference["type"], "{method} {path}");
+        assert_eq!(e["code"], reference["code"], "{method} {path}");
+        assert_eq!(e["param"], reference["param"], "{method} {path}");
+        assert_eq!(
+            e["message"],
+            format!("Invalid method for URL ({method} {path}).")
+        );
+    }
     app.stop().await;
 }
 
