@@ -3,8 +3,9 @@
 //!
 //! The message's text reaches the store while it is written, not only at its end, so that
 //! pollers see it grow: at most once per `TurnCtx::text_flush`, and only when it changed (one
-//! small UPDATE of that message, guarded by the run's lease). Deltas go to the stream first;
-//! the flush waits for a pause in the tokens or for its interval, whichever comes first.
+//! small UPDATE of that message, guarded by the run's lease). A flush starts when its interval
+//! is up, during a pause in the tokens too, and is written beside the stream: no token waits
+//! for it.
 
 use crate::events::EventBus;
 use crate::{code_interpreter, file_search};
@@ -12,7 +13,7 @@ use assistd_core::code::{CodeError, CodeRunner};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
-use assistd_core::{ClaimedRun, Store, StoreError, TurnText};
+use assistd_core::{ClaimedRun, Store, StoreError, StoreResult, TurnText};
 use assistd_wire::{
     FunctionCall, MessageDeltaObject, MessageId, Run, RunStep, RunStepDeltaObject,
     RunToolCallObject, StepId, StepToolCall, StreamEvent, TextAnnotation, Usage,
@@ -330,22 +331,43 @@ async fn stream_events(
         () = stop.cancelled() => return Err(TurnError::Interrupted),
     };
     let mut answer = Answer::default();
+    // At most one flush in flight, written beside the stream: tokens never wait for the
+    // database, and flushes land in the order they were made.
+    let mut flushing: Option<Flush<'_>> = None;
     loop {
-        let flush_at = open.flush_due(ctx.text_flush);
+        let flush_at = if flushing.is_some() {
+            None
+        } else {
+            open.flush_due(ctx.text_flush)
+        };
         // Dropping the stream on interruption closes the upstream connection: no wasted tokens.
-        // A due flush goes before the next token (whose delta it then delays by one UPDATE,
-        // once per interval at most), and happens during a pause in the tokens too.
+        // A due flush starts during a pause in the tokens too.
         let event = tokio::select! {
             biased;
             () = stop.cancelled() => return Err(TurnError::Interrupted),
+            done = async {
+                match flushing.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                flushing = None;
+                flushed(ctx, open, done);
+                continue;
+            }
             () = sleep_until(flush_at) => {
-                flush_text(ctx, open).await;
+                flushing = flush_text(ctx, open);
                 continue;
             }
             e = stream.next() => e,
         };
         match event {
-            None => return Ok(answer),
+            None => {
+                if let Some(f) = flushing.take() {
+                    flushed(ctx, open, f.await);
+                }
+                return Ok(answer);
+            }
             Some(Err(e)) => return Err(TurnError::Model(e)),
             Some(Ok(ChatEvent::Text(t))) => on_text(ctx, open, t).await?,
             Some(Ok(ChatEvent::ToolCallDelta {
@@ -377,26 +399,36 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Stores the open message's text so far (after its images, as the completed message has
-/// them), for pollers. A failed flush is only logged: the message's end writes it whole, and
-/// the next flush tries again an interval later.
-async fn flush_text(ctx: &TurnCtx<'_>, open: &mut Open) {
-    let Some((message_id, _)) = &open.message else {
-        return;
-    };
+/// A flush in flight: it resolves to the length of the text it wrote, and how that went.
+type Flush<'a> = futures::future::BoxFuture<'a, (usize, StoreResult<()>)>;
+
+/// Starts storing the open message's text so far (after its images, as the completed message
+/// has them), for pollers. It writes a copy, so the text goes on growing meanwhile; a flush
+/// that lands after the message completed writes nothing (the store checks it is still in
+/// progress).
+fn flush_text<'a>(ctx: &TurnCtx<'a>, open: &mut Open) -> Option<Flush<'a>> {
+    let (message_id, _) = open.message.clone()?;
     open.stored_at = Some(Instant::now());
-    let run = &ctx.claim.run;
-    match ctx
-        .store
-        .save_text(run, ctx.worker, message_id, &open.images, &open.text)
-        .await
-    {
+    let (store, run, worker) = (ctx.store, ctx.claim.run.clone(), ctx.worker);
+    let (images, text) = (open.images.clone(), open.text.clone());
+    Some(Box::pin(async move {
+        let written = store
+            .save_text(&run, worker, &message_id, &images, &text)
+            .await;
+        (text.len(), written)
+    }))
+}
+
+/// Notes a finished flush. A failed one is only logged: the message's end writes the text
+/// whole, and the next flush tries again an interval later.
+fn flushed(ctx: &TurnCtx<'_>, open: &mut Open, (len, written): (usize, StoreResult<()>)) {
+    match written {
         Ok(()) => {
-            open.stored = open.text.len();
+            open.stored = open.stored.max(len);
             metrics::counter!("assistd_message_text_flushes_total").increment(1);
         }
         Err(e) => {
-            tracing::warn!(run_id = %run.id, error = %e, "could not store the text so far");
+            tracing::warn!(run_id = %ctx.claim.run.id, error = %e, "could not store the text so far");
         }
     }
 }
