@@ -183,6 +183,20 @@ async fn run() -> anyhow::Result<()> {
     }
 }
 
+/// Stream token latency through an API-only instance: every run it streams is executed by
+/// the other instance on the database, and its events relayed through PostgreSQL.
+async fn relayed_stream(args: &Args, config: &str) -> anyhow::Result<report::Row> {
+    let api = server::Server::start(
+        args.assistd_bin.clone(),
+        &format!("workers = 0\n{config}"),
+        args.database_url.as_deref(),
+    )
+    .await?;
+    let row = scenarios::stream_latency(&api, args, "stream token latency, relayed").await;
+    api.stop().await;
+    row
+}
+
 /// The scenarios of the common table.
 async fn run_table(args: Args) -> anyhow::Result<()> {
     // Two fake upstreams, routed by model name: one answers as fast as it can (server
@@ -257,17 +271,7 @@ async fn run_table(args: Args) -> anyhow::Result<()> {
         rows.push(scenarios::stream_latency(&server, &args, "stream token latency").await?);
     }
     if run(Scenario::RelayedStream) && postgres {
-        // An API-only instance: every run it is streamed is executed by `server`.
-        let api = server::Server::start(
-            args.assistd_bin.clone(),
-            &format!("workers = 0\n{config}"),
-            args.database_url.as_deref(),
-        )
-        .await?;
-        rows.push(
-            scenarios::stream_latency(&api, &args, "stream token latency, relayed").await?,
-        );
-        api.stop().await;
+        rows.push(relayed_stream(&args, &config).await?);
     }
     if run(Scenario::ConcurrentRuns) {
         rows.push(scenarios::concurrent_runs(&server, &args).await?);

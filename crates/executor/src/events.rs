@@ -24,16 +24,16 @@
 
 use assistd_core::{Relayed, RelayedEvent, StreamRelay};
 use assistd_wire::{
-    ApiVersion, Message, MessageDeltaObject, Run, RunId, RunStep, RunStepDeltaObject,
-    StreamEvent, Thread,
+    ApiVersion, Message, MessageDeltaObject, Run, RunId, RunStep, RunStepDeltaObject, StreamEvent,
+    Thread,
 };
+use futures::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
-use futures::StreamExt;
 
 /// Events a slow reader may lag behind before it is dropped.
 pub const CHANNEL_CAPACITY: usize = 1024;
@@ -245,7 +245,7 @@ impl EventBus {
                     let Some(item) = next else { break };
                     let Some(bus) = bus.upgrade() else { return };
                     match item {
-                        Relayed::Event(ev) => bus.deliver(ev),
+                        Relayed::Event(ev) => bus.deliver(&ev),
                         Relayed::Lost => bus.relay_lost(),
                     }
                 }
@@ -332,7 +332,7 @@ impl EventBus {
 
     /// Hands an event relayed from another instance to this instance's subscribers, if the
     /// run has any: in order, or, after a gap, an `error` event and the end of the channel.
-    pub fn deliver(&self, ev: RelayedEvent) {
+    pub fn deliver(&self, ev: &RelayedEvent) {
         if ev.to != self.instance {
             return;
         }
@@ -656,26 +656,36 @@ mod tests {
         // Streamed here, or by nobody: nothing is relayed.
         assert!(here.relay_run(&run, 1, Some(here.instance())).is_none());
         assert!(here.relay_run(&run, 1, None).is_none());
-        assert!(there.relay_run(&run, 1, Some("i-other")).is_none(), "no relay");
+        assert!(
+            there.relay_run(&run, 1, Some("i-other")).is_none(),
+            "no relay"
+        );
         let guard = here.relay_run(&run, 1, Some(there.instance()));
         assert!(guard.is_some());
         let mut sub = there.subscribe(&run);
         for i in 0..3 {
-            here.publish(&run, StreamEvent::StepDelta, &step_delta(&format!("step_{i}")));
+            here.publish(
+                &run,
+                StreamEvent::StepDelta,
+                &step_delta(&format!("step_{i}")),
+            );
         }
         drop(guard);
         here.publish(&run, StreamEvent::StepDelta, &step_delta("after"));
         let sent = std::mem::take(&mut *lock(&recorder.0));
         assert_eq!(sent.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
         // Every instance receives them; the others ignore them.
-        here.deliver(sent[0].clone());
+        here.deliver(&sent[0]);
         for ev in sent {
-            there.deliver(ev);
+            there.deliver(&ev);
         }
         for i in 0..3 {
             let ev = sub.rx.as_mut().unwrap().try_recv().unwrap();
             assert_eq!(ev.name, StreamEvent::StepDelta);
-            assert!(ev.data(ApiVersion::V2, false).contains(&format!("step_{i}")));
+            assert!(
+                ev.data(ApiVersion::V2, false)
+                    .contains(&format!("step_{i}"))
+            );
         }
         assert!(sub.rx.as_mut().unwrap().try_recv().is_err());
     }
@@ -708,14 +718,14 @@ mod tests {
             data: serde_json::to_string(&step_delta("s")).unwrap(),
         };
         // The end of an execution that began before the stream subscribed is not its own.
-        bus.deliver(ev(1, 7));
-        bus.deliver(ev(2, 1));
-        bus.deliver(ev(2, 2));
+        bus.deliver(&ev(1, 7));
+        bus.deliver(&ev(2, 1));
+        bus.deliver(&ev(2, 2));
         // Late events of an earlier execution are passed over too.
-        bus.deliver(ev(1, 8));
+        bus.deliver(&ev(1, 8));
         // A new execution (the run resumed) starts again at 1.
-        bus.deliver(ev(3, 1));
-        bus.deliver(ev(3, 3));
+        bus.deliver(&ev(3, 1));
+        bus.deliver(&ev(3, 3));
         let rx = sub.rx.as_mut().unwrap();
         for _ in 0..3 {
             assert_eq!(rx.try_recv().unwrap().name, StreamEvent::StepDelta);
@@ -729,7 +739,7 @@ mod tests {
         ));
         // Nothing is kept for a run nobody here streams.
         drop(sub);
-        bus.deliver(ev(4, 1));
+        bus.deliver(&ev(4, 1));
         assert!(lock(&bus.incoming).is_empty());
     }
 
@@ -739,7 +749,7 @@ mod tests {
         let (fed, local) = (RunId::from("run_1"), RunId::from("run_2"));
         let mut fed_sub = bus.subscribe(&fed);
         let mut local_sub = bus.subscribe(&local);
-        bus.deliver(RelayedEvent {
+        bus.deliver(&RelayedEvent {
             to: bus.instance().to_owned(),
             run_id: fed.clone(),
             attempt: 1,

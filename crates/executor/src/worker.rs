@@ -418,9 +418,8 @@ async fn heartbeat(
     let mut renewed = std::time::Instant::now();
     let mut failing = false;
     loop {
-        let until_expiry = expires_at.map(|e| {
-            Duration::from_secs(u64::try_from(e.saturating_sub(now())).unwrap_or(0))
-        });
+        let until_expiry = expires_at
+            .map(|e| Duration::from_secs(u64::try_from(e.saturating_sub(now())).unwrap_or(0)));
         let next = if failing { retry } else { every };
         let nap = until_expiry.map_or(next, |u| u.min(next));
         tokio::select! {

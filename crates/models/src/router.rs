@@ -3,12 +3,12 @@
 use crate::openai::{OpenAiCompatible, RetryPolicy};
 use assistd_core::model::{ChatRequest, ChatStream, ModelBackend, ModelError};
 use async_trait::async_trait;
+use futures::StreamExt;
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 /// One route of the `[[models]]` table.
@@ -291,8 +291,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_limited_route_sends_so_many_requests_at_once_and_frees_a_place_per_dropped_stream()
-    {
+    async fn a_limited_route_sends_so_many_requests_at_once_and_frees_a_place_per_dropped_stream() {
         let limited = Limited::new(Arc::new(Endless), 2);
         let req = || ChatRequest {
             model: "m".to_owned(),
@@ -304,7 +303,10 @@ mod tests {
         assert!(third.is_err(), "a third request waits");
         drop(first);
         let third = tokio::time::timeout(Duration::from_secs(5), limited.chat(req())).await;
-        assert!(third.is_ok_and(|r| r.is_ok()), "a dropped stream frees its place");
+        assert!(
+            third.is_ok_and(|r| r.is_ok()),
+            "a dropped stream frees its place"
+        );
     }
 
     #[test]

@@ -468,7 +468,10 @@ async fn a_run_executing_past_its_expiry_is_expired_with_its_model_request_stopp
     );
     let deadline = Instant::now() + Duration::from_secs(5);
     while up.abandoned() == 0 {
-        assert!(Instant::now() < deadline, "the model request was not stopped");
+        assert!(
+            Instant::now() < deadline,
+            "the model request was not stopped"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

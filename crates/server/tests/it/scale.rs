@@ -388,7 +388,10 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
         assert_eq!(text, answer, "{beta}: the deltas add up to the answer");
         // Each object as the REST endpoints show it in the stream's version.
         let run = last(&evs, "thread.run.completed");
-        let (thread, run_id) = (run["thread_id"].as_str().unwrap(), run["id"].as_str().unwrap());
+        let (thread, run_id) = (
+            run["thread_id"].as_str().unwrap(),
+            run["id"].as_str().unwrap(),
+        );
         let rest = |path: String| {
             let http = http.clone();
             async move {
@@ -402,11 +405,17 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
                 r.json::<Value>().await.expect("json")
             }
         };
-        assert_eq!(run, rest(format!("{base}/threads/{thread}/runs/{run_id}")).await);
+        assert_eq!(
+            run,
+            rest(format!("{base}/threads/{thread}/runs/{run_id}")).await
+        );
         let message = last(&evs, "thread.message.completed");
         assert_eq!(message["content"][0]["text"]["value"], answer.as_str());
         let id = message["id"].as_str().unwrap();
-        assert_eq!(message, rest(format!("{base}/threads/{thread}/messages/{id}")).await);
+        assert_eq!(
+            message,
+            rest(format!("{base}/threads/{thread}/messages/{id}")).await
+        );
         let step = last(&evs, "thread.run.step.completed");
         let id = step["id"].as_str().unwrap();
         assert_eq!(
@@ -416,7 +425,10 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
     }
 
     // A function call, then tool outputs submitted with a stream of their own.
-    up.push(Reply::ToolCalls(vec![("lookup".into(), r#"{"q":"x"}"#.into())]));
+    up.push(Reply::ToolCalls(vec![(
+        "lookup".into(),
+        r#"{"q":"x"}"#.into(),
+    )]));
     up.push(Reply::text("found it"));
     let evs = stream(
         &http,
@@ -434,7 +446,10 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
         .as_str()
         .unwrap()
         .to_owned();
-    let (thread, run_id) = (run["thread_id"].as_str().unwrap(), run["id"].as_str().unwrap());
+    let (thread, run_id) = (
+        run["thread_id"].as_str().unwrap(),
+        run["id"].as_str().unwrap(),
+    );
     let evs = stream(
         &http,
         format!("{base}/threads/{thread}/runs/{run_id}/submit_tool_outputs"),
@@ -443,7 +458,14 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
     )
     .await;
     let n = names(&evs);
-    assert_eq!(&n[..3], ["thread.run.queued", "thread.run.step.completed", "thread.run.in_progress"]);
+    assert_eq!(
+        &n[..3],
+        [
+            "thread.run.queued",
+            "thread.run.step.completed",
+            "thread.run.in_progress"
+        ]
+    );
     assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"]);
     assert_eq!(
         last(&evs, "thread.message.completed")["content"][0]["text"]["value"],

@@ -120,10 +120,10 @@ async fn notify(
     sqlx::query(
         "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n",
     )
-        .bind(CHANNEL)
-        .bind(payloads)
-        .execute(conn)
-        .await?;
+    .bind(CHANNEL)
+    .bind(payloads)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

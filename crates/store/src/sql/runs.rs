@@ -448,9 +448,9 @@ impl RunStore for d::Store {
         .bind(RunStatus::Queued.as_str())
         .bind(run_id)
         .bind(streamer)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let run = get(&mut tx, project, thread_id, run_id, false).await?;
         tx.commit().await.map_err(backend)?;
         Ok(run)
