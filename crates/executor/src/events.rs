@@ -581,9 +581,9 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn search_content_reaches_only_streams_that_asked_for_it() {
-        let step: RunStep = serde_json::from_value(serde_json::json!({
+    /// A completed step with one file search, whose result's content reads "found".
+    fn search_step() -> RunStep {
+        serde_json::from_value(serde_json::json!({
             "id": "step_1", "object": "thread.run.step", "created_at": 1,
             "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
             "type": "tool_calls", "status": "completed",
@@ -597,7 +597,12 @@ mod tests {
             "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
             "completed_at": 2, "metadata": null, "usage": null
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn search_content_reaches_only_streams_that_asked_for_it() {
+        let step = search_step();
         let ev = Event::new(StreamEvent::StepCompleted, &step);
         assert!(ev.data(ApiVersion::V2, true).contains("found"));
         assert!(!ev.data(ApiVersion::V2, false).contains("found"));
@@ -797,21 +802,7 @@ mod tests {
             "metadata": {}
         }))
         .unwrap();
-        let step: RunStep = serde_json::from_value(serde_json::json!({
-            "id": "step_1", "object": "thread.run.step", "created_at": 1,
-            "assistant_id": "asst_1", "thread_id": "thread_1", "run_id": "run_1",
-            "type": "tool_calls", "status": "completed",
-            "step_details": {"type": "tool_calls", "tool_calls": [{
-                "type": "file_search", "id": "call_1",
-                "file_search": {"results": [{
-                    "file_id": "file-1", "file_name": "a.txt", "score": 0.5,
-                    "content": [{"type": "text", "text": "found"}]
-                }]}
-            }]},
-            "last_error": null, "expired_at": null, "cancelled_at": null, "failed_at": null,
-            "completed_at": 2, "metadata": null, "usage": null
-        }))
-        .unwrap();
+        let step = search_step();
         let relayed = Arc::new(Recorder::default());
         let bus = Arc::new(EventBus::new(Some(relayed.clone())));
         let _guard = bus.relay_run(&run.id, 1, Some("i-other"));
