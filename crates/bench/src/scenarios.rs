@@ -399,8 +399,13 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
         }));
     }
     let r = collect(start, result, tasks).await?;
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds of upstream latency: far below 2^52"
+    )]
+    let upstream_secs = args.slow_upstream_latency_ms as f64 / 1000.0;
     Ok(row(
-        "concurrent runs, 1 s upstream",
+        &format!("concurrent runs, {upstream_secs} s upstream"),
         r,
         server,
         format!(
