@@ -65,6 +65,50 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Sends a `stream: true` request and reads its events to the end; returns the status, the
+    /// body, and how long the first frame starting with `first` took to arrive (from the
+    /// request's start), if one did.
+    pub async fn send_stream(
+        &mut self,
+        path: &str,
+        body: &'static str,
+        first: &str,
+    ) -> anyhow::Result<(u16, Bytes, Option<Duration>)> {
+        let start = Instant::now();
+        if self.sender.ready().await.is_err() {
+            *self = Conn::open(&self.addr.clone()).await?;
+        }
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("host", &self.addr)
+            .header("authorization", "Bearer sk-bench")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status().as_u16();
+        let mut body = res.into_body();
+        let mut all: Vec<u8> = Vec::new();
+        let mut seen = None;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            all.extend_from_slice(&data);
+            if seen.is_none() {
+                let marker = format!("\n\n{first}");
+                if all.starts_with(first.as_bytes())
+                    || all.windows(marker.len()).any(|w| w == marker.as_bytes())
+                {
+                    seen = Some(start.elapsed());
+                }
+            }
+        }
+        Ok((status, Bytes::from(all), seen))
+    }
+}
+
 /// What a load run measured.
 #[derive(Debug, Default)]
 pub struct LoadResult {

@@ -277,7 +277,7 @@ async fn run_table(args: Args) -> anyhow::Result<()> {
         rows.push(scenarios::concurrent_runs(&server, &args).await?);
     }
     if run(Scenario::Mixed) {
-        rows.push(scenarios::mixed(&server, &args).await?);
+        rows.extend(scenarios::mixed(&server, &args).await?);
     }
     if run(Scenario::Floor) {
         let dir = tempfile::tempdir()?;

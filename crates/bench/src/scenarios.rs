@@ -418,7 +418,7 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
 /// `users` simulated users, each on its own connection, looping for `--duration`: create a
 /// thread with a message, stream a run to its end, retrieve the run, list the messages. One
 /// latency sample per request (a stream counts until `[DONE]`).
-pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<Row> {
+pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
     let asst = create_assistant(server, "fast-bench").await?;
     let thread_body: &'static str =
         r#"{"messages":[{"role":"user","content":"What is the weather in Paris?"}]}"#;
@@ -427,10 +427,12 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<Row> {
     let start = Instant::now();
     let deadline = start + args.duration();
     let result = Rc::new(RefCell::new(LoadResult::default()));
+    let first_tokens = Rc::new(RefCell::new(Vec::new()));
     let mut tasks = Vec::new();
     for _ in 0..args.users {
         let addr = server.addr.clone();
         let result = result.clone();
+        let first_tokens = first_tokens.clone();
         tasks.push(tokio::task::spawn_local(async move {
             let Ok(mut conn) = Conn::open(&addr).await else {
                 result.borrow_mut().errors += 1;
@@ -448,8 +450,11 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<Row> {
                     let thread = v["id"].as_str().unwrap_or_default().to_owned();
                     let t = Instant::now();
                     let runs = format!("/v1/threads/{thread}/runs");
-                    let (s, b) = conn.send(Method::POST, &runs, Some(run_body)).await?;
+                    let (s, b, first) = conn
+                        .send_stream(&runs, run_body, "event: thread.message.delta")
+                        .await?;
                     anyhow::ensure!(s == 200, "stream answered {s}");
+                    first_tokens.borrow_mut().extend(first);
                     let text = String::from_utf8_lossy(&b);
                     anyhow::ensure!(text.contains("data: [DONE]"), "stream without [DONE]");
                     result.borrow_mut().latencies.push(t.elapsed());
@@ -480,15 +485,28 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<Row> {
         }));
     }
     let r = collect(start, result, tasks).await?;
-    Ok(row(
-        "mixed workload",
-        r,
-        server,
-        format!(
-            "{} users: create thread, stream a run, get run, list messages; {} s",
-            args.users, args.duration
+    let first = LoadResult {
+        latencies: first_tokens.take(),
+        errors: 0,
+        elapsed: r.elapsed,
+    };
+    Ok([
+        row(
+            "mixed workload",
+            r,
+            server,
+            format!(
+                "{} users: create thread, stream a run, get run, list messages; {} s",
+                args.users, args.duration
+            ),
         ),
-    ))
+        row(
+            "mixed workload: first streamed token",
+            first,
+            server,
+            "the same streams: from the run's request to its first thread.message.delta; req/s = streams/s".to_owned(),
+        ),
+    ])
 }
 
 /// Requests per second.
