@@ -7,7 +7,7 @@
 //! instance that executes nothing gets every event of the run, relayed from the one executing
 //! it through PostgreSQL.
 
-use crate::streaming::{Ev, Reader, names};
+use crate::streaming::{Ev, Reader, answer_events, delta_text, find, names};
 use assistd_test_support::pg::TestDatabase;
 use assistd_test_support::upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
@@ -295,15 +295,6 @@ async fn stream(http: &reqwest::Client, url: String, beta: &str, body: Value) ->
     Reader::from_response(res).all().await
 }
 
-/// The last event named `name`, as JSON.
-fn last(evs: &[Ev], name: &str) -> Value {
-    evs.iter()
-        .rev()
-        .find(|e| e.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {:?}", names(evs)))
-        .json()
-}
-
 #[tokio::test]
 async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_order() {
     let db = TestDatabase::create().await;
@@ -352,34 +343,14 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
         .await;
         let n = names(&evs);
         let deltas = n.iter().filter(|e| **e == "thread.message.delta").count();
-        let mut expected = vec![
-            "thread.created",
-            "thread.run.created",
-            "thread.run.queued",
-            "thread.run.in_progress",
-            "thread.run.step.created",
-            "thread.run.step.in_progress",
-            "thread.message.created",
-            "thread.message.in_progress",
-        ];
-        expected.extend(std::iter::repeat_n("thread.message.delta", deltas));
-        expected.extend([
+        let mut expected = vec!["thread.created"];
+        expected.extend(answer_events(
+            deltas,
             "thread.message.completed",
-            "thread.run.step.completed",
             "thread.run.completed",
-            "done",
-        ]);
+        ));
         assert_eq!(n, expected, "{beta}");
-        let text: String = evs
-            .iter()
-            .filter(|e| e.name == "thread.message.delta")
-            .map(|e| {
-                e.json()["delta"]["content"][0]["text"]["value"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
+        let text = delta_text(&evs);
         let answer = if beta.ends_with("v1") {
             full.clone()
         } else {
@@ -387,7 +358,7 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
         };
         assert_eq!(text, answer, "{beta}: the deltas add up to the answer");
         // Each object as the REST endpoints show it in the stream's version.
-        let run = last(&evs, "thread.run.completed");
+        let run = find(&evs, "thread.run.completed").json();
         let (thread, run_id) = (
             run["thread_id"].as_str().unwrap(),
             run["id"].as_str().unwrap(),
@@ -409,14 +380,14 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
             run,
             rest(format!("{base}/threads/{thread}/runs/{run_id}")).await
         );
-        let message = last(&evs, "thread.message.completed");
+        let message = find(&evs, "thread.message.completed").json();
         assert_eq!(message["content"][0]["text"]["value"], answer.as_str());
         let id = message["id"].as_str().unwrap();
         assert_eq!(
             message,
             rest(format!("{base}/threads/{thread}/messages/{id}")).await
         );
-        let step = last(&evs, "thread.run.step.completed");
+        let step = find(&evs, "thread.run.step.completed").json();
         let id = step["id"].as_str().unwrap();
         assert_eq!(
             step,
@@ -441,7 +412,7 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
     let n = names(&evs);
     assert!(n.contains(&"thread.run.step.delta"), "{n:?}");
     assert_eq!(&n[n.len() - 2..], ["thread.run.requires_action", "done"]);
-    let run = last(&evs, "thread.run.requires_action");
+    let run = find(&evs, "thread.run.requires_action").json();
     let call = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
         .as_str()
         .unwrap()
@@ -468,7 +439,7 @@ async fn a_stream_from_an_instance_that_executes_nothing_gets_every_event_in_ord
     );
     assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"]);
     assert_eq!(
-        last(&evs, "thread.message.completed")["content"][0]["text"]["value"],
+        find(&evs, "thread.message.completed").json()["content"][0]["text"]["value"],
         "found it"
     );
     drop(api);

@@ -103,6 +103,47 @@ pub(crate) fn names(evs: &[Ev]) -> Vec<&str> {
     evs.iter().map(|e| e.name.as_str()).collect()
 }
 
+/// The first event named `name`.
+pub(crate) fn find<'a>(evs: &'a [Ev], name: &str) -> &'a Ev {
+    evs.iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", names(evs)))
+}
+
+/// The events of a run answered in text with `deltas` deltas, from `thread.run.created` to
+/// `done`; the message and the run end with `message_end` and `run_end`.
+pub(crate) fn answer_events(
+    deltas: usize,
+    message_end: &'static str,
+    run_end: &'static str,
+) -> Vec<&'static str> {
+    let mut events = vec![
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+    ];
+    events.extend(std::iter::repeat_n("thread.message.delta", deltas));
+    events.extend([message_end, "thread.run.step.completed", run_end, "done"]);
+    events
+}
+
+/// The text of the `thread.message.delta` events, in order (each must carry text).
+pub(crate) fn delta_text(evs: &[Ev]) -> String {
+    evs.iter()
+        .filter(|e| e.name == "thread.message.delta")
+        .map(|e| {
+            e.json()["delta"]["content"][0]["text"]["value"]
+                .as_str()
+                .expect("a text delta")
+                .to_owned()
+        })
+        .collect()
+}
+
 async fn thread_with_message(app: &TestApp) -> String {
     app.post(
         "/threads",
@@ -133,23 +174,10 @@ async fn a_text_run_streams_every_event_in_order() {
     let n = names(&evs);
     let deltas = n.iter().filter(|n| **n == "thread.message.delta").count();
     assert_eq!(deltas, 4, "{n:?}");
-    let mut expected = vec![
-        "thread.run.created",
-        "thread.run.queued",
-        "thread.run.in_progress",
-        "thread.run.step.created",
-        "thread.run.step.in_progress",
-        "thread.message.created",
-        "thread.message.in_progress",
-    ];
-    expected.extend(std::iter::repeat_n("thread.message.delta", deltas));
-    expected.extend([
-        "thread.message.completed",
-        "thread.run.step.completed",
-        "thread.run.completed",
-        "done",
-    ]);
-    assert_eq!(n, expected);
+    assert_eq!(
+        n,
+        answer_events(deltas, "thread.message.completed", "thread.run.completed")
+    );
     assert_eq!(evs.last().unwrap().data, "[DONE]");
 
     // The deltas add up to the stored text, and the objects are what REST returns.
@@ -515,13 +543,7 @@ async fn cancelling_mid_answer_closes_the_message_and_step_in_the_stream() {
     .ok();
     let rest = reader.all().await;
     // Deltas may still be in flight before the cancel lands.
-    for e in rest.iter().filter(|e| e.name == "thread.message.delta") {
-        streamed.push_str(
-            e.json()["delta"]["content"][0]["text"]["value"]
-                .as_str()
-                .unwrap(),
-        );
-    }
+    streamed.push_str(&delta_text(&rest));
     let n: Vec<&str> = names(&rest)
         .into_iter()
         .filter(|n| *n != "thread.message.delta")
