@@ -415,10 +415,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn unknown_route(req: Request) -> ApiError {
-    ApiError::new(
-        ErrorKind::NotFound,
-        format!("Invalid URL ({} {}).", req.method(), req.uri().path()),
-    )
+    ApiError::unknown_route(req.method(), req.uri().path())
 }
 
 /// Turns any error that left the router without the envelope (axum's own 405, a rejected

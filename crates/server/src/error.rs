@@ -169,6 +169,15 @@ impl ApiError {
         }
     }
 
+    /// The 404 OpenAI answers a route it does not have with, naming the request's method and
+    /// path.
+    pub fn unknown_route(method: &axum::http::Method, path: &str) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            format!("Invalid URL ({method} {path})."),
+        )
+    }
+
     /// A 400 `invalid_request_error` about `param`.
     pub fn invalid(message: impl Into<String>, param: Option<String>) -> Self {
         Self {

@@ -7,7 +7,7 @@
 //! is the second line of defence behind their never interpreting it as HTML.
 
 use crate::config::Settings;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -71,11 +71,7 @@ async fn asset(Path(name): Path<String>, headers: HeaderMap, method: Method, uri
 }
 
 fn not_found(method: &Method, uri: &Uri) -> Response {
-    ApiError::new(
-        ErrorKind::NotFound,
-        format!("Invalid URL ({method} {}).", uri.path()),
-    )
-    .into_response()
+    ApiError::unknown_route(method, uri.path()).into_response()
 }
 
 /// `asset`, gzipped when the client accepts it, or 304 when the client's copy of the

@@ -1,6 +1,6 @@
 //! The API version a request speaks, as an extractor, and responses rendered in that version.
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use assistd_wire::ApiVersion;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::header;
@@ -43,10 +43,7 @@ impl<S: Send + Sync> FromRequestParts<S> for V1Only {
             .extensions
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
-        Err(ApiError::new(
-            ErrorKind::NotFound,
-            format!("Invalid URL ({} {path}).", parts.method),
-        ))
+        Err(ApiError::unknown_route(&parts.method, &path))
     }
 }
 
