@@ -27,9 +27,9 @@ use assistd_wire::{
     ApiVersion, Message, MessageDeltaObject, Run, RunId, RunStep, RunStepDeltaObject, StreamEvent,
     Thread,
 };
-use futures::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
@@ -223,37 +223,23 @@ impl EventBus {
         let closed = self.closed.clone();
         let instance = self.instance.clone();
         tokio::spawn(async move {
-            loop {
-                let mut events = tokio::select! {
-                    s = relay.subscribe(&instance) => match s {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot receive relayed stream events; retrying");
-                            tokio::select! {
-                                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
-                                () = closed.cancelled() => return,
-                            }
-                        }
-                    },
-                    () = closed.cancelled() => return,
-                };
-                loop {
-                    let next = tokio::select! {
-                        n = events.next() => n,
-                        () = closed.cancelled() => return,
+            crate::follow::follow(
+                "relayed stream events",
+                &closed,
+                || relay.subscribe(&instance),
+                |next| {
+                    let Some(bus) = bus.upgrade() else {
+                        return ControlFlow::Break(());
                     };
-                    let Some(item) = next else { break };
-                    let Some(bus) = bus.upgrade() else { return };
-                    match item {
-                        Relayed::Event(ev) => bus.deliver(&ev),
-                        Relayed::Lost => bus.relay_lost(),
+                    match next {
+                        Some(Relayed::Event(ev)) => bus.deliver(&ev),
+                        // Lost, or subscribed again: whatever was sent meanwhile is gone.
+                        Some(Relayed::Lost) | None => bus.relay_lost(),
                     }
-                }
-                // Subscribed again below: whatever was sent meanwhile is gone.
-                if let Some(bus) = bus.upgrade() {
-                    bus.relay_lost();
-                }
-            }
+                    ControlFlow::Continue(())
+                },
+            )
+            .await;
         });
     }
 
@@ -542,6 +528,7 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     #[test]
     fn events_reach_subscribers_and_channels_are_dropped_when_unused() {

@@ -13,6 +13,7 @@
 pub mod code_interpreter;
 pub mod events;
 pub mod file_search;
+mod follow;
 pub mod ingest;
 mod prompt;
 mod resources;

@@ -12,7 +12,6 @@ use assistd_wire::{
     AssistantTool, ErrorType, LastError, LastErrorCode, MessageRole, Run, RunId, RunStatus,
     RunStep, StepId, StreamEvent, Usage,
 };
-use futures::StreamExt;
 use opentelemetry::trace::TraceContextExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -215,32 +214,20 @@ fn signal(inner: &Inner, run_id: &RunId, why: Stop) {
 /// Acts on other instances' signals until shutdown. Without a subscription (the database is
 /// unreachable) it retries: polling and lease renewal keep the engine correct meanwhile.
 async fn signal_loop(inner: Arc<Inner>, signals: Arc<dyn Signals>) {
-    loop {
-        let mut stream = tokio::select! {
-            s = signals.subscribe() => match s {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for signals; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        () = inner.shutdown.cancelled() => return,
-                    }
-                }
-            },
-            () = inner.shutdown.cancelled() => return,
-        };
-        loop {
-            let next = tokio::select! {
-                n = stream.next() => n,
-                () = inner.shutdown.cancelled() => return,
-            };
+    crate::follow::follow(
+        "signals",
+        &inner.shutdown,
+        || signals.subscribe(),
+        |next| {
             match next {
                 Some(Signal::Queued) => inner.wake.notify_one(),
                 Some(Signal::Cancel(run_id)) => signal(&inner, &run_id, Stop::Cancel),
-                None => break,
+                None => {}
             }
-        }
-    }
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .await;
 }
 
 /// Claims runs while a worker slot is free and executes each in its own task. One loop claims
