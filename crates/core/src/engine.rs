@@ -19,6 +19,8 @@ pub struct ClaimedRun {
     pub project: Project,
     /// The run, as it is after the claim (`in_progress` or `cancelling`).
     pub run: Run,
+    /// The lease owner: names this execution of the run, and no other.
+    pub worker: String,
     /// Appended to the instructions.
     pub additional_instructions: Option<String>,
     /// How many times the run has been claimed, this claim included.
@@ -85,6 +87,18 @@ pub trait EngineStore: Send + Sync {
         max_per_project: u32,
     ) -> StoreResult<Option<ClaimedRun>>;
 
+    /// Claims up to `limit` runs at once, as [`EngineStore::claim_run_within`] would claim
+    /// them one after another; a batch takes turns between projects. Each run's lease owner
+    /// ([`ClaimedRun::worker`]) is `worker` followed by the run's id, so that every execution
+    /// has a name of its own.
+    async fn claim_runs(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_per_project: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedRun>>;
+
     /// Extends the lease and reports the run's status (to notice `cancelling` and expiry).
     async fn renew_lease(
         &self,
@@ -146,6 +160,25 @@ pub trait EngineStore: Send + Sync {
         step_id: &StepId,
         text: &TurnText,
     ) -> StoreResult<(Message, RunStep)>;
+
+    /// [`EngineStore::complete_message`], then [`EngineStore::finish_run`] with `status` and no
+    /// error, in one transaction: the turn that answers ends its run with one write instead of
+    /// two. Fails as `complete_message` does if the lease was lost; returns the message, the
+    /// step and the run as they now are.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the two calls it joins, with their arguments"
+    )]
+    async fn complete_message_and_finish(
+        &self,
+        run: &Run,
+        worker: &str,
+        message_id: &MessageId,
+        step_id: &StepId,
+        text: &TurnText,
+        status: RunStatus,
+        incomplete_reason: Option<&str>,
+    ) -> StoreResult<(Message, RunStep, Run)>;
 
     /// Opens an `in_progress` `tool_calls` step (with no calls yet) for a turn whose function
     /// calls are streaming in. `None` if the lease was lost or the run is no longer running.

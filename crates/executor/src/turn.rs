@@ -15,7 +15,7 @@ use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
 use assistd_core::{ClaimedRun, Store, StoreError, StoreResult, TurnText};
 use assistd_wire::{
-    FunctionCall, MessageDeltaObject, MessageId, Run, RunStep, RunStepDeltaObject,
+    FunctionCall, MessageDeltaObject, MessageId, Run, RunStatus, RunStep, RunStepDeltaObject,
     RunToolCallObject, StepId, StepToolCall, StreamEvent, TextAnnotation, Usage,
 };
 use futures::StreamExt;
@@ -86,6 +86,8 @@ impl Open {
 
 /// How a turn ended.
 pub enum TurnEnd {
+    /// The model answered in text, and the run ended with its message (as it now is).
+    Finished(Box<Run>),
     /// The model answered in text (and the message is stored); `truncated` when it hit the
     /// token cap.
     Answered {
@@ -163,16 +165,13 @@ pub async fn run_turn(
         // An empty answer is still an answer: store an empty message so the run has its step.
         open_message(ctx, open).await?;
     }
-    // With function calls in the same turn, the tokens are counted on the tool_calls step.
-    let message_usage = if calls.is_empty() {
-        answer.usage
-    } else {
-        Usage::default()
-    };
-    complete_message(ctx, open, message_usage, truncated).await?;
     if calls.is_empty() {
-        return Ok(TurnEnd::Answered { truncated });
+        // The answer ends the run: its message, its step and the run end in one write.
+        let run = complete_message(ctx, open, answer.usage, truncated, true).await?;
+        return Ok(run.map_or(TurnEnd::Answered { truncated }, TurnEnd::Finished));
     }
+    // With function calls in the same turn, the tokens are counted on the tool_calls step.
+    complete_message(ctx, open, Usage::default(), truncated, false).await?;
     let Some(step_id) = open.tool_step.take() else {
         return Err(TurnError::BadToolCall(
             "the model's function calls arrived without a step".to_owned(),
@@ -543,16 +542,32 @@ async fn open_message(ctx: &TurnCtx<'_>, open: &mut Open) -> Result<MessageId, T
     Ok(m.id)
 }
 
+/// How a run whose turn answered in text ends: `incomplete` when the answer was cut by the
+/// run's own budget (v2's status; v1 sees it `completed`, with the same `incomplete_details`,
+/// as it always did), else `completed`.
+pub fn answered(run: &Run, truncated: bool) -> (RunStatus, Option<&'static str>) {
+    let incomplete =
+        (truncated && run.max_completion_tokens.is_some()).then_some("max_completion_tokens");
+    let status = if incomplete.is_some() {
+        RunStatus::Incomplete
+    } else {
+        RunStatus::Completed
+    };
+    (status, incomplete)
+}
+
 /// Completes the open message, if any, with the text streamed into it (`incomplete` when the
-/// answer was `truncated`), and its step.
+/// answer was `truncated`), and its step; with `finish`, ends the run with them (in the same
+/// write) and returns it.
 async fn complete_message(
     ctx: &TurnCtx<'_>,
     open: &mut Open,
     usage: Usage,
     truncated: bool,
-) -> Result<(), TurnError> {
+    finish: bool,
+) -> Result<Option<Box<Run>>, TurnError> {
     let Some((message_id, step_id)) = open.message.take() else {
-        return Ok(());
+        return Ok(None);
     };
     let run = &ctx.claim.run;
     let text = std::mem::take(&mut open.text);
@@ -578,14 +593,32 @@ async fn complete_message(
         usage,
         incomplete: truncated.then(|| "max_tokens".to_owned()),
     };
-    let (m, s) = ctx
-        .store
-        .complete_message(run, ctx.worker, &message_id, &step_id, &text)
-        .await?;
+    let (m, s, ended) = if finish {
+        let (status, reason) = answered(run, truncated);
+        let (m, s, run) = ctx
+            .store
+            .complete_message_and_finish(
+                run,
+                ctx.worker,
+                &message_id,
+                &step_id,
+                &text,
+                status,
+                reason,
+            )
+            .await?;
+        (m, s, Some(Box::new(run)))
+    } else {
+        let (m, s) = ctx
+            .store
+            .complete_message(run, ctx.worker, &message_id, &step_id, &text)
+            .await?;
+        (m, s, None)
+    };
     ctx.events
         .publish(&run.id, StreamEvent::for_message_status(m.status), &m);
     ctx.events.publish(&run.id, StreamEvent::StepCompleted, &s);
-    Ok(())
+    Ok(ended)
 }
 
 /// The assembled calls, refused unless each names a function the run offered and carries JSON

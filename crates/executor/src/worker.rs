@@ -96,6 +96,9 @@ struct Inner {
 /// instances never collect theirs).
 const MAX_PARENTS: usize = 10_000;
 
+/// Runs claimed by one statement, at most.
+const CLAIM_BATCH: usize = 64;
+
 /// Talks to a running executor: wake it when runs are queued, cancel runs, shut it down.
 #[derive(Clone)]
 pub struct ExecutorHandle {
@@ -237,32 +240,55 @@ async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
     let slots = Arc::new(Semaphore::new(inner.cfg.workers.max(1)));
     let mut claims: u64 = 0;
     loop {
-        let permit = tokio::select! {
+        let first = tokio::select! {
             p = slots.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => return,
             },
             () = inner.shutdown.cancelled() => return,
         };
+        // As many runs as there are free slots, up to a batch: a burst of queued runs is
+        // claimed by a few statements, not one each.
+        let mut permits = vec![first];
+        while permits.len() < CLAIM_BATCH
+            && let Ok(p) = slots.clone().try_acquire_owned()
+        {
+            permits.push(p);
+        }
         claims += 1;
-        // A lease owner names one execution, so a stale owner can never match a new claim.
-        let worker = format!("{}-{claims}", inner.instance);
+        // A lease owner names one execution (this prefix, then the run's id), so a stale
+        // owner can never match a new claim.
+        let worker = format!("{}-{claims}-", inner.instance);
+        let wanted = permits.len();
         let claimed = match inner
             .store
-            .claim_run_within(&worker, inner.cfg.lease, inner.cfg.max_runs_per_project)
+            .claim_runs(
+                &worker,
+                inner.cfg.lease,
+                inner.cfg.max_runs_per_project,
+                u32::try_from(wanted).unwrap_or(u32::MAX),
+            )
             .await
         {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(error = %e, "claiming a run failed");
-                None
+                tracing::error!(error = %e, "claiming runs failed");
+                Vec::new()
             }
         };
-        if let Some(claim) = claimed {
+        let full = claimed.len() >= wanted;
+        for claim in claimed {
+            let Some(permit) = permits.pop() else {
+                // The store returned more than asked: it keeps its lease until it expires and
+                // another claim takes it.
+                tracing::error!(run_id = %claim.run.id, "claimed more runs than asked for");
+                continue;
+            };
             record_claim(&claim);
-            tasks.spawn(supervise(inner.clone(), worker, claim, permit));
-        } else {
-            drop(permit);
+            tasks.spawn(supervise(inner.clone(), claim, permit));
+        }
+        drop(permits);
+        if !full {
             tokio::select! {
                 () = inner.wake.notified() => {}
                 () = tokio::time::sleep(inner.cfg.poll_interval) => {}
@@ -273,13 +299,9 @@ async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
 }
 
 /// Executes one claimed run; a panic inside fails that run and nothing else.
-async fn supervise(
-    inner: Arc<Inner>,
-    worker: String,
-    claim: ClaimedRun,
-    _slot: tokio::sync::OwnedSemaphorePermit,
-) {
+async fn supervise(inner: Arc<Inner>, claim: ClaimedRun, _slot: tokio::sync::OwnedSemaphorePermit) {
     let run_id = claim.run.id.clone();
+    let worker = claim.worker.clone();
     // Its client streams the run from another instance: the events go there too, until the
     // run stops here (this function's end, a panic included).
     let _relayed = inner
@@ -767,16 +789,14 @@ async fn drive(
             }
         };
         match run_turn(&ctx, req, token, open).await {
+            Ok(TurnEnd::Finished(run)) => {
+                record_end(&run);
+                end_session(inner, &run.id).await;
+                inner.events.publish_run(&run);
+                return Ok(());
+            }
             Ok(TurnEnd::Answered { truncated }) => {
-                // Cut by the run's own budget: v2's `incomplete` (v1 sees it `completed`, with
-                // the same `incomplete_details`, as it always did).
-                let incomplete = (truncated && run.max_completion_tokens.is_some())
-                    .then_some("max_completion_tokens");
-                let status = if incomplete.is_some() {
-                    RunStatus::Incomplete
-                } else {
-                    RunStatus::Completed
-                };
+                let (status, incomplete) = crate::turn::answered(run, truncated);
                 return end(inner, run, worker, status, None, incomplete).await;
             }
             Ok(TurnEnd::Calls(run)) => {

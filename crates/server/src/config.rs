@@ -489,7 +489,7 @@ impl Default for Settings {
             models: Vec::new(),
             upstream_url: None,
             upstream_api_key: None,
-            workers: 1024,
+            workers: 4096,
             lease_secs: 30.0,
             max_turns: 16,
             text_flush_ms: 200,

@@ -14,6 +14,7 @@
     reason = "src/sql is mounted once per backend on purpose: one source, compiled per dialect"
 )]
 
+mod lane;
 mod lock;
 pub mod postgres;
 pub mod sqlite;

@@ -21,6 +21,7 @@ pub use signals::PgSignals;
 
 use assistd_core::StoreResult;
 use dialect::backend;
+use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
@@ -110,9 +111,15 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
-    /// The pool writes go through (the one pool).
-    pub(crate) fn writer(&self) -> &PgPool {
-        &self.pool
+    /// Runs `op` on a connection of the pool (SQLite's `write` has the same shape: the store's
+    /// code is written once for both).
+    pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        op(&mut conn).await
     }
 
     /// The pool reads go through (the one pool).

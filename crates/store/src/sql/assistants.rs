@@ -19,7 +19,7 @@ use assistd_wire::{
 };
 use async_trait::async_trait;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{Connection, FromRow, QueryBuilder};
 use std::sync::LazyLock;
 
 #[derive(FromRow)]
@@ -448,49 +448,72 @@ impl AssistantStore for d::Store {
         let tools = req.tools.unwrap_or_default();
         let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
         let file_ids = dedup(resources.files.as_deref().unwrap_or_default());
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
-        let stores = resources
-            .stores(&mut tx, project, "")
-            .await?
-            .unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO assistants (id, project, created_at, name, description, model, \
-             instructions, tools, metadata, temperature, top_p, response_format, \
-             vector_store_ids, reasoning_effort) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(&id)
-        .bind(project.as_str())
-        .bind(created_at)
-        .bind(&req.name)
-        .bind(&req.description)
-        .bind(&req.model)
-        .bind(&req.instructions)
-        .bind(Json(&tools))
-        .bind(req.metadata.as_ref().map(Json))
-        .bind(req.temperature)
-        .bind(req.top_p)
-        .bind(req.response_format.as_ref().map(Json))
-        .bind(Json(&stores))
-        .bind(req.reasoning_effort.map(ReasoningEffort::as_str))
-        .execute(&mut *tx)
+        // The write owns what it uses: the resources' store helper is copied out of the request.
+        let Resources {
+            files,
+            files_param,
+            stores,
+            new_store,
+            v1_files,
+        } = resources;
+        let new_store = new_store.cloned();
+        let project = project.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let project = &project;
+                let resources = Resources {
+                    files,
+                    files_param,
+                    stores,
+                    new_store: new_store.as_ref(),
+                    v1_files,
+                };
+                let mut tx = conn.begin().await.map_err(backend)?;
+                check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
+                let stores = resources
+                    .stores(&mut tx, project, "")
+                    .await?
+                    .unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO assistants (id, project, created_at, name, description, model, \
+                     instructions, tools, metadata, temperature, top_p, response_format, \
+                     vector_store_ids, reasoning_effort) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&id)
+                .bind(project.as_str())
+                .bind(created_at)
+                .bind(&req.name)
+                .bind(&req.description)
+                .bind(&req.model)
+                .bind(&req.instructions)
+                .bind(Json(&tools))
+                .bind(req.metadata.as_ref().map(Json))
+                .bind(req.temperature)
+                .bind(req.top_p)
+                .bind(req.response_format.as_ref().map(Json))
+                .bind(Json(&stores))
+                .bind(req.reasoning_effort.map(ReasoningEffort::as_str))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                attach(
+                    &mut tx,
+                    FileLinks::Assistant,
+                    id.as_str(),
+                    &file_ids,
+                    created_at,
+                )
+                .await?;
+                if resources.v1_files {
+                    sync_v1_store(&mut tx, project, &id, true).await?;
+                }
+                let assistant = get(&mut *tx, project, &id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(assistant)
+            })
+        })
         .await
-        .map_err(backend)?;
-        attach(
-            &mut tx,
-            FileLinks::Assistant,
-            id.as_str(),
-            &file_ids,
-            created_at,
-        )
-        .await?;
-        if resources.v1_files {
-            sync_v1_store(&mut tx, project, &id, true).await?;
-        }
-        let assistant = get(&mut *tx, project, &id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(assistant)
     }
 
     async fn get_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<Assistant> {
@@ -503,55 +526,63 @@ impl AssistantStore for d::Store {
         id: &AssistantId,
         req: ModifyAssistantRequest,
     ) -> StoreResult<Assistant> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        exists(&mut *tx, project, id, true).await?;
-        let cur = get(&mut *tx, project, id).await?;
-        let tools_changed = req.tools.is_some();
-        let tools = req.tools.unwrap_or(cur.tools);
-        let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
-        let stores = match resources.stores(&mut tx, project, "").await? {
-            Some(stores) => stores,
-            None => cur
-                .tool_resources
-                .and_then(|r| r.file_search)
-                .map(|f| f.vector_store_ids)
-                .unwrap_or_default(),
-        };
-        sqlx::query(
-            "UPDATE assistants SET name = $1, description = $2, model = $3, instructions = $4, \
-             tools = $5, metadata = $6, temperature = $7, top_p = $8, response_format = $9, \
-             vector_store_ids = $10, reasoning_effort = $11 WHERE id = $12",
-        )
-        .bind(req.name.unwrap_or(cur.name))
-        .bind(req.description.unwrap_or(cur.description))
-        .bind(req.model.unwrap_or(cur.model))
-        .bind(req.instructions.unwrap_or(cur.instructions))
-        .bind(Json(&tools))
-        .bind(req.metadata.unwrap_or(cur.metadata).map(Json))
-        .bind(req.temperature.unwrap_or(cur.temperature))
-        .bind(req.top_p.unwrap_or(cur.top_p))
-        .bind(req.response_format.unwrap_or(cur.response_format).map(Json))
-        .bind(Json(&stores))
-        .bind(
-            req.reasoning_effort
-                .unwrap_or(cur.reasoning_effort)
-                .map(ReasoningEffort::as_str),
-        )
-        .bind(id)
-        .execute(&mut *tx)
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                exists(&mut *tx, project, id, true).await?;
+                let cur = get(&mut *tx, project, id).await?;
+                let tools_changed = req.tools.is_some();
+                let tools = req.tools.unwrap_or(cur.tools);
+                let resources = Resources::of(req.file_ids, req.tool_resources.as_ref());
+                let stores = match resources.stores(&mut tx, project, "").await? {
+                    Some(stores) => stores,
+                    None => cur
+                        .tool_resources
+                        .and_then(|r| r.file_search)
+                        .map(|f| f.vector_store_ids)
+                        .unwrap_or_default(),
+                };
+                sqlx::query(
+                    "UPDATE assistants SET name = $1, description = $2, model = $3, \
+                     instructions = $4, tools = $5, metadata = $6, temperature = $7, top_p = $8, \
+                     response_format = $9, vector_store_ids = $10, reasoning_effort = $11 \
+                     WHERE id = $12",
+                )
+                .bind(req.name.unwrap_or(cur.name))
+                .bind(req.description.unwrap_or(cur.description))
+                .bind(req.model.unwrap_or(cur.model))
+                .bind(req.instructions.unwrap_or(cur.instructions))
+                .bind(Json(&tools))
+                .bind(req.metadata.unwrap_or(cur.metadata).map(Json))
+                .bind(req.temperature.unwrap_or(cur.temperature))
+                .bind(req.top_p.unwrap_or(cur.top_p))
+                .bind(req.response_format.unwrap_or(cur.response_format).map(Json))
+                .bind(Json(&stores))
+                .bind(
+                    req.reasoning_effort
+                        .unwrap_or(cur.reasoning_effort)
+                        .map(ReasoningEffort::as_str),
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if let Some(file_ids) = &resources.files {
+                    let file_ids = dedup(file_ids);
+                    check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
+                    replace_files(&mut tx, FileLinks::Assistant, id.as_str(), &file_ids).await?;
+                }
+                if resources.v1_files || tools_changed {
+                    sync_v1_store(&mut tx, project, id, resources.v1_files).await?;
+                }
+                let assistant = get(&mut *tx, project, id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(assistant)
+            })
+        })
         .await
-        .map_err(backend)?;
-        if let Some(file_ids) = &resources.files {
-            let file_ids = dedup(file_ids);
-            check_attachable(&mut tx, project, &file_ids, resources.files_param).await?;
-            replace_files(&mut tx, FileLinks::Assistant, id.as_str(), &file_ids).await?;
-        }
-        if resources.v1_files || tools_changed {
-            sync_v1_store(&mut tx, project, id, resources.v1_files).await?;
-        }
-        let assistant = get(&mut *tx, project, id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(assistant)
     }
 
     async fn list_assistants(
@@ -572,12 +603,19 @@ impl AssistantStore for d::Store {
     }
 
     async fn delete_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM assistants WHERE id = $1 AND project = $2")
-            .bind(id)
-            .bind(project.as_str())
-            .execute(self.writer())
-            .await
-            .map_err(backend)?
+        let (project, owned_id) = (project.clone(), id.clone());
+        let deleted = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM assistants WHERE id = $1 AND project = $2")
+                        .bind(&owned_id)
+                        .bind(project.as_str())
+                        .execute(conn)
+                        .await
+                        .map_err(backend)
+                })
+            })
+            .await?
             .rows_affected();
         if deleted == 0 {
             return Err(StoreError::not_found(ObjectKind::Assistant, id));
@@ -591,52 +629,64 @@ impl AssistantStore for d::Store {
         assistant_id: &AssistantId,
         file_id: &FileId,
     ) -> StoreResult<AssistantFile> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Locked, so that two concurrent attachments cannot both pass the limit check.
-        exists(&mut *tx, project, assistant_id, true).await?;
-        check_attachable(&mut tx, project, &[file_id.to_string()], "file_id")
-            .await
-            .map_err(|e| match e {
-                StoreError::InvalidReference { kind, id, .. } => StoreError::InvalidReference {
-                    kind,
-                    id,
-                    param: "file_id".to_owned(),
-                },
-                StoreError::Invalid { message, .. } => StoreError::Invalid {
-                    message: message.replace("'file_id[0]'", "'file_id'"),
-                    param: Some("file_id".to_owned()),
-                },
-                other => other,
-            })?;
-        let attached: Vec<String> =
-            sqlx::query_scalar("SELECT file_id FROM assistant_files WHERE assistant_id = $1")
+        let (project, assistant_id, file_id) =
+            (project.clone(), assistant_id.clone(), file_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, assistant_id, file_id) = (&project, &assistant_id, &file_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Locked, so that two concurrent attachments cannot both pass the limit check.
+                exists(&mut *tx, project, assistant_id, true).await?;
+                check_attachable(&mut tx, project, &[file_id.to_string()], "file_id")
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::InvalidReference { kind, id, .. } => {
+                            StoreError::InvalidReference {
+                                kind,
+                                id,
+                                param: "file_id".to_owned(),
+                            }
+                        }
+                        StoreError::Invalid { message, .. } => StoreError::Invalid {
+                            message: message.replace("'file_id[0]'", "'file_id'"),
+                            param: Some("file_id".to_owned()),
+                        },
+                        other => other,
+                    })?;
+                let attached: Vec<String> = sqlx::query_scalar(
+                    "SELECT file_id FROM assistant_files WHERE assistant_id = $1",
+                )
                 .bind(assistant_id)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend)?;
-        if !attached.iter().any(|f| f == file_id.as_str()) {
-            if attached.len() >= limits::ASSISTANT_FILES {
-                return Err(StoreError::invalid(
-                    format!(
-                        "Assistant '{assistant_id}' already has the maximum of {} files attached.",
-                        limits::ASSISTANT_FILES
-                    ),
-                    Some("file_id"),
-                ));
-            }
-            attach(
-                &mut tx,
-                FileLinks::Assistant,
-                assistant_id.as_str(),
-                &[file_id.to_string()],
-                now(),
-            )
-            .await?;
-            sync_v1_store(&mut tx, project, assistant_id, true).await?;
-        }
-        let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(row)
+                if !attached.iter().any(|f| f == file_id.as_str()) {
+                    if attached.len() >= limits::ASSISTANT_FILES {
+                        return Err(StoreError::invalid(
+                            format!(
+                                "Assistant '{assistant_id}' already has the maximum of {} \
+                                 files attached.",
+                                limits::ASSISTANT_FILES
+                            ),
+                            Some("file_id"),
+                        ));
+                    }
+                    attach(
+                        &mut tx,
+                        FileLinks::Assistant,
+                        assistant_id.as_str(),
+                        &[file_id.to_string()],
+                        now(),
+                    )
+                    .await?;
+                    sync_v1_store(&mut tx, project, assistant_id, true).await?;
+                }
+                let row = fetch_assistant_file(&mut *tx, assistant_id, file_id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(row)
+            })
+        })
+        .await
     }
 
     async fn get_assistant_file(
@@ -674,20 +724,29 @@ impl AssistantStore for d::Store {
         assistant_id: &AssistantId,
         file_id: &FileId,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        exists(&mut *tx, project, assistant_id, false).await?;
-        let deleted =
-            sqlx::query("DELETE FROM assistant_files WHERE assistant_id = $1 AND file_id = $2")
+        let (project, assistant_id, file_id) =
+            (project.clone(), assistant_id.clone(), file_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, assistant_id, file_id) = (&project, &assistant_id, &file_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                exists(&mut *tx, project, assistant_id, false).await?;
+                let deleted = sqlx::query(
+                    "DELETE FROM assistant_files WHERE assistant_id = $1 AND file_id = $2",
+                )
                 .bind(assistant_id)
                 .bind(file_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?
                 .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::not_found(ObjectKind::AssistantFile, file_id));
-        }
-        sync_v1_store(&mut tx, project, assistant_id, true).await?;
-        tx.commit().await.map_err(backend)
+                if deleted == 0 {
+                    return Err(StoreError::not_found(ObjectKind::AssistantFile, file_id));
+                }
+                sync_v1_store(&mut tx, project, assistant_id, true).await?;
+                tx.commit().await.map_err(backend)
+            })
+        })
+        .await
     }
 }

@@ -25,8 +25,8 @@ use assistd_wire::{
 };
 use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
-use sqlx::FromRow;
 use sqlx::types::Json;
+use sqlx::{Connection, FromRow};
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -278,6 +278,7 @@ struct Claimed {
     additional_instructions: Option<String>,
     attempts: i64,
     streamer: Option<String>,
+    lease_owner: String,
     temperature: Option<f64>,
     top_p: Option<f64>,
 }
@@ -290,59 +291,19 @@ impl EngineStore for d::Store {
         lease: Duration,
         max_per_project: u32,
     ) -> StoreResult<Option<ClaimedRun>> {
-        // One statement: pick a runnable run, skipping rows another transaction has locked (a
-        // concurrent claim, a cancel...), so that claimers in any number of processes each take
-        // a different run without waiting on each other; then claim it and return it whole.
-        // The pick re-checks its condition on the row it locks, so a run claimed and committed
-        // since the statement's snapshot is passed over too.
-        //
-        // Fairness: `busy` counts each project's runs executing under a live lease (few rows:
-        // at most the workers of every process); the pick takes the project with the fewest,
-        // oldest run first, and none from a project at `max_per_project`. A project's backlog
-        // then never stands in front of another project's first run.
-        let row = sqlx::query(&format!(
-            "UPDATE runs SET \
-               status = CASE WHEN status = $4 THEN $5 ELSE status END, \
-               started_at = COALESCE(started_at, $1), \
-               lease_owner = $2, lease_expires_at = {DB_NOW_MS} + $3, attempts = attempts + 1 \
-             WHERE id = (SELECT r.id FROM runs r \
-                 LEFT JOIN (SELECT project, COUNT(*) AS n FROM runs \
-                            WHERE status IN ($5, $6) AND lease_expires_at >= {DB_NOW_MS} \
-                            GROUP BY project) busy ON busy.project = r.project \
-                 WHERE (r.status = $4 \
-                        OR (r.status IN ($5, $6) \
-                            AND (r.lease_expires_at IS NULL OR r.lease_expires_at < {DB_NOW_MS}))) \
-                   AND COALESCE(busy.n, 0) < $7 \
-                 ORDER BY COALESCE(busy.n, 0), r.seq LIMIT 1{}) \
-             RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts, streamer",
-            d::lock_of(RowLock::UpdateSkipLocked, "r")
-        ))
-        .bind(now())
-        .bind(worker)
-        .bind(ms(lease))
-        .bind(RunStatus::Queued.as_str())
-        .bind(RunStatus::InProgress.as_str())
-        .bind(RunStatus::Cancelling.as_str())
-        .bind(i64::from(max_per_project))
-        .fetch_optional(self.writer())
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let c = Claimed::from_row(&row).map_err(backend)?;
-        let run = RunRow::from_row(&row).map_err(backend)?.into_wire()?;
-        Ok(Some(ClaimedRun {
-            project: Project::new(c.project),
-            run,
-            additional_instructions: c.additional_instructions,
-            attempt: c.attempts,
-            streamer: c.streamer,
-            sampling: Sampling {
-                temperature: c.temperature,
-                top_p: c.top_p,
-            },
-        }))
+        Ok(claim(self, worker, false, lease, max_per_project, 1)
+            .await?
+            .pop())
+    }
+
+    async fn claim_runs(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_per_project: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedRun>> {
+        claim(self, worker, true, lease, max_per_project, limit).await
     }
 
     async fn renew_lease(
@@ -351,16 +312,24 @@ impl EngineStore for d::Store {
         worker: &str,
         lease: Duration,
     ) -> StoreResult<Lease> {
-        let status: Option<String> = sqlx::query_scalar(&format!(
+        let sql = format!(
             "UPDATE runs SET lease_expires_at = {DB_NOW_MS} + $1 \
              WHERE id = $2 AND lease_owner = $3 RETURNING status"
-        ))
-        .bind(ms(lease))
-        .bind(run_id)
-        .bind(worker)
-        .fetch_optional(self.writer())
-        .await
-        .map_err(backend)?;
+        );
+        let (run_id, worker) = (run_id.clone(), worker.to_owned());
+        let status: Option<String> = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query_scalar(&sql)
+                        .bind(ms(lease))
+                        .bind(&run_id)
+                        .bind(&worker)
+                        .fetch_optional(conn)
+                        .await
+                        .map_err(backend)
+                })
+            })
+            .await?;
         Ok(match status.as_deref().and_then(RunStatus::parse) {
             Some(s) => Lease::Held(s),
             None => Lease::Lost,
@@ -368,45 +337,28 @@ impl EngineStore for d::Store {
     }
 
     async fn release_run(&self, run_id: &RunId, worker: &str) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = $1 AND lease_owner = $2",
-        )
-        .bind(run_id)
-        .bind(worker)
-        .execute(self.writer())
+        let (run_id, worker) = (run_id.clone(), worker.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(&run_id)
+                .bind(&worker)
+                .execute(conn)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
         .await
-        .map_err(backend)?;
-        Ok(())
     }
 
     async fn discard_partial_turn(&self, run_id: &RunId, worker: &str) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        if !holds(&mut tx, run_id, worker).await? {
-            return Ok(());
-        }
-        sqlx::query(
-            "DELETE FROM messages WHERE run_id = $1 AND status = $2 AND id IN \
-             (SELECT step_details -> 'message_creation' ->> 'message_id' FROM run_steps \
-              WHERE run_id = $1 AND type = $3 AND status = $4)",
-        )
-        .bind(run_id)
-        .bind(MessageStatus::InProgress.as_str())
-        .bind(RunStepType::MessageCreation.as_str())
-        .bind(RunStepStatus::InProgress.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        // The run is claimed (in progress), so an open step of either kind is an interrupted
-        // turn's: a tool_calls step awaiting outputs only exists while the run is
-        // `requires_action`, and submitting the outputs completes it.
-        sqlx::query("DELETE FROM run_steps WHERE run_id = $1 AND status = $2")
-            .bind(run_id)
-            .bind(RunStepStatus::InProgress.as_str())
-            .execute(&mut *tx)
+        let (run_id, worker) = (run_id.clone(), worker.to_owned());
+        self.write(move |conn| Box::pin(discard_partial_turn(conn, run_id, worker)))
             .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn thread_history(
@@ -461,59 +413,66 @@ impl EngineStore for d::Store {
     }
 
     async fn begin_message(&self, run: &Run, worker: &str) -> StoreResult<(Message, RunStep)> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // The run's project, only if this worker still holds the lease.
-        let Some((_, project)) = lease_status(&mut tx, &run.id, worker).await? else {
-            return Err(StoreError::invalid("lease lost", None));
-        };
-        let at = now();
-        let msg = Message {
-            id: MessageId::fresh(),
-            object: "thread.message".to_owned(),
-            created_at: at,
-            thread_id: run.thread_id.clone(),
-            status: MessageStatus::InProgress,
-            incomplete_details: None,
-            completed_at: None,
-            incomplete_at: None,
-            role: assistd_wire::MessageRole::Assistant,
-            content: Vec::new(),
-            assistant_id: Some(run.assistant_id.clone()),
-            run_id: Some(run.id.clone()),
-            file_ids: Vec::new(),
-            attachments: None,
-            metadata: None,
-        };
-        sqlx::query(
-            "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
-             assistant_id, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&msg.id)
-        .bind(&project)
-        .bind(&msg.thread_id)
-        .bind(at)
-        .bind(msg.role.as_str())
-        .bind(Json(&msg.content))
-        .bind(msg.status.as_str())
-        .bind(&run.assistant_id)
-        .bind(&run.id)
-        .execute(&mut *tx)
+        let (run, worker) = (run.clone(), worker.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (run, worker) = (&run, worker.as_str());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // The run's project, only if this worker still holds the lease.
+                let Some((_, project)) = lease_status(&mut tx, &run.id, worker).await? else {
+                    return Err(StoreError::invalid("lease lost", None));
+                };
+                let at = now();
+                let msg = Message {
+                    id: MessageId::fresh(),
+                    object: "thread.message".to_owned(),
+                    created_at: at,
+                    thread_id: run.thread_id.clone(),
+                    status: MessageStatus::InProgress,
+                    incomplete_details: None,
+                    completed_at: None,
+                    incomplete_at: None,
+                    role: assistd_wire::MessageRole::Assistant,
+                    content: Vec::new(),
+                    assistant_id: Some(run.assistant_id.clone()),
+                    run_id: Some(run.id.clone()),
+                    file_ids: Vec::new(),
+                    attachments: None,
+                    metadata: None,
+                };
+                sqlx::query(
+                    "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
+                     assistant_id, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&msg.id)
+                .bind(&project)
+                .bind(&msg.thread_id)
+                .bind(at)
+                .bind(msg.role.as_str())
+                .bind(Json(&msg.content))
+                .bind(msg.status.as_str())
+                .bind(&run.assistant_id)
+                .bind(&run.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let step = insert_open_step(
+                    &mut tx,
+                    &project,
+                    run,
+                    at,
+                    StepDetails::MessageCreation {
+                        message_creation: MessageCreation {
+                            message_id: msg.id.to_string(),
+                        },
+                    },
+                )
+                .await?;
+                tx.commit().await.map_err(backend)?;
+                Ok((msg, step))
+            })
+        })
         .await
-        .map_err(backend)?;
-        let step = insert_open_step(
-            &mut tx,
-            &project,
-            run,
-            at,
-            StepDetails::MessageCreation {
-                message_creation: MessageCreation {
-                    message_id: msg.id.to_string(),
-                },
-            },
-        )
-        .await?;
-        tx.commit().await.map_err(backend)?;
-        Ok((msg, step))
     }
 
     async fn complete_message(
@@ -524,53 +483,60 @@ impl EngineStore for d::Store {
         step_id: &StepId,
         out: &TurnText,
     ) -> StoreResult<(Message, RunStep)> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        if !holds(&mut tx, &run.id, worker).await? {
-            return Err(StoreError::invalid("lease lost", None));
-        }
-        let at = now();
-        let content = Json(assistant_content(
-            &out.images,
-            &out.text,
-            out.annotations.clone(),
-        ));
-        match &out.incomplete {
-            None => sqlx::query(
-                "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",
-            )
-            .bind(content)
-            .bind(MessageStatus::Completed.as_str())
-            .bind(at)
-            .bind(message_id),
-            Some(reason) => sqlx::query(
-                "UPDATE messages SET content = $1, status = $2, incomplete_at = $3, \
-                 incomplete_details = $4 WHERE id = $5",
-            )
-            .bind(content)
-            .bind(MessageStatus::Incomplete.as_str())
-            .bind(at)
-            .bind(Json(MessageIncompleteDetails {
-                reason: reason.clone(),
-            }))
-            .bind(message_id),
-        }
-        .execute(&mut *tx)
+        let (run_id, worker, message_id, step_id, out) = (
+            run.id.clone(),
+            worker.to_owned(),
+            message_id.clone(),
+            step_id.clone(),
+            out.clone(),
+        );
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mut tx = conn.begin().await.map_err(backend)?;
+                if !holds(&mut tx, &run_id, &worker).await? {
+                    return Err(StoreError::invalid("lease lost", None));
+                }
+                let done = complete_message(&mut tx, &message_id, &step_id, &out).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(done)
+            })
+        })
         .await
-        .map_err(backend)?;
-        sqlx::query(
-            "UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4",
-        )
-        .bind(RunStepStatus::Completed.as_str())
-        .bind(at)
-        .bind(Json(&out.usage))
-        .bind(step_id)
-        .execute(&mut *tx)
+    }
+
+    async fn complete_message_and_finish(
+        &self,
+        run: &Run,
+        worker: &str,
+        message_id: &MessageId,
+        step_id: &StepId,
+        out: &TurnText,
+        status: RunStatus,
+        incomplete_reason: Option<&str>,
+    ) -> StoreResult<(Message, RunStep, Run)> {
+        let (run_id, worker, message_id, step_id, out, reason) = (
+            run.id.clone(),
+            worker.to_owned(),
+            message_id.clone(),
+            step_id.clone(),
+            out.clone(),
+            incomplete_reason.map(str::to_owned),
+        );
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mut tx = conn.begin().await.map_err(backend)?;
+                if !holds(&mut tx, &run_id, &worker).await? {
+                    return Err(StoreError::invalid("lease lost", None));
+                }
+                let (message, step) =
+                    complete_message(&mut tx, &message_id, &step_id, &out).await?;
+                end_run(&mut tx, &run_id, status, None, reason.as_deref()).await?;
+                let run = run_by_id(&mut *tx, &run_id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok((message, step, run))
+            })
+        })
         .await
-        .map_err(backend)?;
-        let message = message_by_id(&mut *tx, message_id).await?;
-        let step = step_by_id(&mut *tx, step_id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok((message, step))
     }
 
     async fn save_text(
@@ -584,42 +550,56 @@ impl EngineStore for d::Store {
         // One statement, not locked: it runs every flush of a streaming message, and a worker
         // that loses its lease meanwhile writes at most into its own in-progress message, which
         // the new owner discards before its turn.
-        sqlx::query(
-            "UPDATE messages SET content = $1 WHERE id = $2 AND run_id = $3 \
-             AND status = $5 \
-             AND EXISTS (SELECT 1 FROM runs WHERE id = $3 AND lease_owner = $4)",
-        )
-        .bind(Json(assistant_content(images, text, Vec::new())))
-        .bind(message_id)
-        .bind(&run.id)
-        .bind(worker)
-        .bind(MessageStatus::InProgress.as_str())
-        .execute(self.writer())
+        let content = Json(assistant_content(images, text, Vec::new()));
+        let (message_id, run_id, worker) = (message_id.clone(), run.id.clone(), worker.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE messages SET content = $1 WHERE id = $2 AND run_id = $3 \
+                     AND status = $5 \
+                     AND EXISTS (SELECT 1 FROM runs WHERE id = $3 AND lease_owner = $4)",
+                )
+                .bind(&content)
+                .bind(&message_id)
+                .bind(&run_id)
+                .bind(&worker)
+                .bind(MessageStatus::InProgress.as_str())
+                .execute(conn)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
         .await
-        .map_err(backend)?;
-        Ok(())
     }
 
     async fn begin_tool_calls(&self, run: &Run, worker: &str) -> StoreResult<Option<RunStep>> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let Some((status, project)) = lease_status(&mut tx, &run.id, worker).await? else {
-            return Ok(None);
-        };
-        if status != RunStatus::InProgress {
-            return Ok(None);
-        }
-        let step = insert_open_step(
-            &mut tx,
-            &project,
-            run,
-            now(),
-            StepDetails::ToolCalls {
-                tool_calls: Vec::new(),
-            },
-        )
-        .await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some(step))
+        let (run, worker) = (run.clone(), worker.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (run, worker) = (&run, worker.as_str());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let Some((status, project)) = lease_status(&mut tx, &run.id, worker).await? else {
+                    return Ok(None);
+                };
+                if status != RunStatus::InProgress {
+                    return Ok(None);
+                }
+                let step = insert_open_step(
+                    &mut tx,
+                    &project,
+                    run,
+                    now(),
+                    StepDetails::ToolCalls {
+                        tool_calls: Vec::new(),
+                    },
+                )
+                .await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(Some(step))
+            })
+        })
+        .await
     }
 
     async fn require_action_for_step(
@@ -631,49 +611,56 @@ impl EngineStore for d::Store {
         calls: Vec<RunToolCallObject>,
         usage: Usage,
     ) -> StoreResult<Option<(Run, RunStep)>> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let status = lease_status(&mut tx, &run.id, worker).await?;
-        if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
-            return Ok(None);
-        }
-        let mut tool_calls = done;
-        tool_calls.extend(calls.iter().map(|c| StepToolCall::Function {
-            id: c.id.clone(),
-            function: StepFunctionCall {
-                name: c.function.name.clone(),
-                arguments: c.function.arguments.clone(),
-                output: None,
-            },
-        }));
-        // The usage is stored now (it counts towards the run) but reads as null until the step
-        // ends, as the API says of in-progress steps.
-        fill_tool_step(
-            &mut tx,
-            run,
-            step_id,
-            &StepDetails::ToolCalls { tool_calls },
-            &usage,
-            None,
-        )
-        .await?;
-        let action = RequiredAction {
-            type_: "submit_tool_outputs".to_owned(),
-            submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
-        };
-        sqlx::query(
-            "UPDATE runs SET status = $1, required_action = $2, \
-             lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
-        )
-        .bind(RunStatus::RequiresAction.as_str())
-        .bind(Json(&action))
-        .bind(&run.id)
-        .execute(&mut *tx)
+        let (run, worker, step_id) = (run.clone(), worker.to_owned(), step_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (run, worker, step_id) = (&run, worker.as_str(), &step_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let status = lease_status(&mut tx, &run.id, worker).await?;
+                if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
+                    return Ok(None);
+                }
+                let mut tool_calls = done;
+                tool_calls.extend(calls.iter().map(|c| StepToolCall::Function {
+                    id: c.id.clone(),
+                    function: StepFunctionCall {
+                        name: c.function.name.clone(),
+                        arguments: c.function.arguments.clone(),
+                        output: None,
+                    },
+                }));
+                // The usage is stored now (it counts towards the run) but reads as null until the step
+                // ends, as the API says of in-progress steps.
+                fill_tool_step(
+                    &mut tx,
+                    run,
+                    step_id,
+                    &StepDetails::ToolCalls { tool_calls },
+                    &usage,
+                    None,
+                )
+                .await?;
+                let action = RequiredAction {
+                    type_: "submit_tool_outputs".to_owned(),
+                    submit_tool_outputs: SubmitToolOutputs { tool_calls: calls },
+                };
+                sqlx::query(
+                    "UPDATE runs SET status = $1, required_action = $2, \
+                     lease_owner = NULL, lease_expires_at = NULL WHERE id = $3",
+                )
+                .bind(RunStatus::RequiresAction.as_str())
+                .bind(Json(&action))
+                .bind(&run.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let run = run_by_id(&mut *tx, &run.id).await?;
+                let step = step_by_id(&mut *tx, step_id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(Some((run, step)))
+            })
+        })
         .await
-        .map_err(backend)?;
-        let run = run_by_id(&mut *tx, &run.id).await?;
-        let step = step_by_id(&mut *tx, step_id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some((run, step)))
     }
 
     async fn complete_tool_calls(
@@ -684,16 +671,23 @@ impl EngineStore for d::Store {
         done: Vec<StepToolCall>,
         usage: Usage,
     ) -> StoreResult<Option<RunStep>> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let status = lease_status(&mut tx, &run.id, worker).await?;
-        if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
-            return Ok(None);
-        }
-        let details = StepDetails::ToolCalls { tool_calls: done };
-        fill_tool_step(&mut tx, run, step_id, &details, &usage, Some(now())).await?;
-        let step = step_by_id(&mut *tx, step_id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some(step))
+        let (run, worker, step_id) = (run.clone(), worker.to_owned(), step_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (run, worker, step_id) = (&run, worker.as_str(), &step_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let status = lease_status(&mut tx, &run.id, worker).await?;
+                if status.map(|(s, _)| s) != Some(RunStatus::InProgress) {
+                    return Ok(None);
+                }
+                let details = StepDetails::ToolCalls { tool_calls: done };
+                fill_tool_step(&mut tx, run, step_id, &details, &usage, Some(now())).await?;
+                let step = step_by_id(&mut *tx, step_id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(Some(step))
+            })
+        })
+        .await
     }
 
     async fn finish_run(
@@ -704,21 +698,33 @@ impl EngineStore for d::Store {
         last_error: Option<LastError>,
         incomplete_reason: Option<&str>,
     ) -> StoreResult<Option<Run>> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        if !holds(&mut tx, &run.id, worker).await? {
-            return Ok(None);
-        }
-        end_run(
-            &mut tx,
-            &run.id,
-            status,
-            last_error.as_ref(),
-            incomplete_reason,
-        )
-        .await?;
-        let run = run_by_id(&mut *tx, &run.id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some(run))
+        let (run, worker, incomplete_reason) = (
+            run.clone(),
+            worker.to_owned(),
+            incomplete_reason.map(str::to_owned),
+        );
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (run, worker, incomplete_reason) =
+                    (&run, worker.as_str(), incomplete_reason.as_deref());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                if !holds(&mut tx, &run.id, worker).await? {
+                    return Ok(None);
+                }
+                end_run(
+                    &mut tx,
+                    &run.id,
+                    status,
+                    last_error.as_ref(),
+                    incomplete_reason,
+                )
+                .await?;
+                let run = run_by_id(&mut *tx, &run.id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(Some(run))
+            })
+        })
+        .await
     }
 
     async fn expire_due_runs(&self) -> StoreResult<u64> {
@@ -735,35 +741,130 @@ impl EngineStore for d::Store {
     }
 }
 
+/// Claims up to `limit` runnable runs for `owner` (followed by each run's id with
+/// `per_run_owner`) in one statement, and returns them whole.
+///
+/// The statement picks runnable runs, skipping rows another transaction has locked (a
+/// concurrent claim, a cancel...), so that claimers in any number of processes each take
+/// different runs without waiting on each other. The pick re-checks its condition on the rows
+/// it locks, so a run claimed and committed since the statement's snapshot is passed over too.
+///
+/// Fairness: `busy` counts each project's runs executing under a live lease (few rows: at most
+/// the workers of every process). A project's k-th oldest runnable run ranks `busy + k`; the
+/// pick takes the lowest ranks, oldest first among equals, and none ranked past
+/// `max_per_project`. So a batch takes turns between projects, and a project's backlog never
+/// stands in front of another project's first run.
+async fn claim(
+    store: &d::Store,
+    owner: &str,
+    per_run_owner: bool,
+    lease: Duration,
+    max_per_project: u32,
+    limit: u32,
+) -> StoreResult<Vec<ClaimedRun>> {
+    let runnable = |r: &str| {
+        format!(
+            "({r}.status = $4 OR ({r}.status IN ($5, $6) \
+              AND ({r}.lease_expires_at IS NULL OR {r}.lease_expires_at < {DB_NOW_MS})))"
+        )
+    };
+    let sql = format!(
+        "UPDATE runs SET \
+           status = CASE WHEN status = $4 THEN $5 ELSE status END, \
+           started_at = COALESCE(started_at, $1), \
+           lease_owner = CASE WHEN $9 THEN $2 || id ELSE $2 END, \
+           lease_expires_at = {DB_NOW_MS} + $3, attempts = attempts + 1 \
+         WHERE id IN (SELECT r.id FROM runs r \
+             JOIN (SELECT q.id, q.seq, COALESCE(busy.n, 0) \
+                          + ROW_NUMBER() OVER (PARTITION BY q.project ORDER BY q.seq) AS prio \
+                   FROM runs q \
+                   LEFT JOIN (SELECT project, COUNT(*) AS n FROM runs \
+                              WHERE status IN ($5, $6) AND lease_expires_at >= {DB_NOW_MS} \
+                              GROUP BY project) busy ON busy.project = q.project \
+                   WHERE {}) c ON c.id = r.id \
+             WHERE c.prio <= $7 AND {} \
+             ORDER BY c.prio, c.seq LIMIT $8{}) \
+         RETURNING {RUN_COLUMNS}, project, additional_instructions, attempts, streamer, \
+           lease_owner",
+        runnable("q"),
+        runnable("r"),
+        d::lock_of(RowLock::UpdateSkipLocked, "r")
+    );
+    let owner = owner.to_owned();
+    let rows = store
+        .write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(&sql)
+                    .bind(now())
+                    .bind(&owner)
+                    .bind(ms(lease))
+                    .bind(RunStatus::Queued.as_str())
+                    .bind(RunStatus::InProgress.as_str())
+                    .bind(RunStatus::Cancelling.as_str())
+                    .bind(i64::from(max_per_project))
+                    .bind(i64::from(limit))
+                    .bind(per_run_owner)
+                    .fetch_all(conn)
+                    .await
+                    .map_err(backend)
+            })
+        })
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let c = Claimed::from_row(row).map_err(backend)?;
+            let run = RunRow::from_row(row).map_err(backend)?.into_wire()?;
+            Ok(ClaimedRun {
+                project: Project::new(c.project),
+                run,
+                worker: c.lease_owner,
+                additional_instructions: c.additional_instructions,
+                attempt: c.attempts,
+                streamer: c.streamer,
+                sampling: Sampling {
+                    temperature: c.temperature,
+                    top_p: c.top_p,
+                },
+            })
+        })
+        .collect()
+}
+
 /// Runs ended by one transaction of the expiry sweep, at most.
 const EXPIRY_BATCH: u64 = 64;
 
 /// Expires up to [`EXPIRY_BATCH`] due runs in one transaction.
 async fn expire_batch(store: &d::Store) -> StoreResult<u64> {
-    let mut tx = store.writer().begin().await.map_err(backend)?;
-    // Runs locked elsewhere (being claimed, cancelled, finished, or swept by another process)
-    // are skipped; the next sweep sees them as they are then.
-    let due: Vec<RunId> = sqlx::query_scalar(&format!(
-        "SELECT id FROM runs WHERE expires_at < $1 \
-         AND (status IN ($2, $3) \
-              OR (status IN ($4, $5) \
-                  AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS}))) \
-         ORDER BY seq LIMIT {EXPIRY_BATCH}{}",
-        d::lock(RowLock::UpdateSkipLocked)
-    ))
-    .bind(now())
-    .bind(RunStatus::Queued.as_str())
-    .bind(RunStatus::RequiresAction.as_str())
-    .bind(RunStatus::InProgress.as_str())
-    .bind(RunStatus::Cancelling.as_str())
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    for id in &due {
-        end_run(&mut tx, id, RunStatus::Expired, None, None).await?;
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(due.len() as u64)
+    store
+        .write(move |conn| {
+            Box::pin(async move {
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Runs locked elsewhere (being claimed, cancelled, finished, or swept by another process)
+                // are skipped; the next sweep sees them as they are then.
+                let due: Vec<RunId> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM runs WHERE expires_at < $1 \
+                 AND (status IN ($2, $3) \
+                      OR (status IN ($4, $5) \
+                          AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW_MS}))) \
+                 ORDER BY seq LIMIT {EXPIRY_BATCH}{}",
+                    d::lock(RowLock::UpdateSkipLocked)
+                ))
+                .bind(now())
+                .bind(RunStatus::Queued.as_str())
+                .bind(RunStatus::RequiresAction.as_str())
+                .bind(RunStatus::InProgress.as_str())
+                .bind(RunStatus::Cancelling.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                for id in &due {
+                    end_run(&mut tx, id, RunStatus::Expired, None, None).await?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(due.len() as u64)
+            })
+        })
+        .await
 }
 
 /// Writes the calls and usage of the open `tool_calls` step `step_id`, and completes it at
@@ -803,4 +904,89 @@ async fn fill_tool_step(
         ));
     }
     Ok(())
+}
+
+/// Deletes the run's open message and steps, an interrupted turn's, if `worker` still holds it.
+async fn discard_partial_turn(
+    conn: &mut d::Conn,
+    run_id: RunId,
+    worker: String,
+) -> StoreResult<()> {
+    let run_id = &run_id;
+    let mut tx = conn.begin().await.map_err(backend)?;
+    if !holds(&mut tx, run_id, &worker).await? {
+        return Ok(());
+    }
+    sqlx::query(
+        "DELETE FROM messages WHERE run_id = $1 AND status = $2 AND id IN \
+         (SELECT step_details -> 'message_creation' ->> 'message_id' FROM run_steps \
+          WHERE run_id = $1 AND type = $3 AND status = $4)",
+    )
+    .bind(run_id)
+    .bind(MessageStatus::InProgress.as_str())
+    .bind(RunStepType::MessageCreation.as_str())
+    .bind(RunStepStatus::InProgress.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    // The run is claimed (in progress), so an open step of either kind is an interrupted
+    // turn's: a tool_calls step awaiting outputs only exists while the run is
+    // `requires_action`, and submitting the outputs completes it.
+    sqlx::query("DELETE FROM run_steps WHERE run_id = $1 AND status = $2")
+        .bind(run_id)
+        .bind(RunStepStatus::InProgress.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)
+}
+
+/// Completes the message `message_id` with its text and its step `step_id` with its usage
+/// (the caller holds the lease); returns both as they now are.
+async fn complete_message(
+    tx: &mut d::Conn,
+    message_id: &MessageId,
+    step_id: &StepId,
+    out: &TurnText,
+) -> StoreResult<(Message, RunStep)> {
+    let at = now();
+    let content = Json(assistant_content(
+        &out.images,
+        &out.text,
+        out.annotations.clone(),
+    ));
+    match &out.incomplete {
+        None => sqlx::query(
+            "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",
+        )
+        .bind(content)
+        .bind(MessageStatus::Completed.as_str())
+        .bind(at)
+        .bind(message_id),
+        Some(reason) => sqlx::query(
+            "UPDATE messages SET content = $1, status = $2, incomplete_at = $3, \
+                 incomplete_details = $4 WHERE id = $5",
+        )
+        .bind(content)
+        .bind(MessageStatus::Incomplete.as_str())
+        .bind(at)
+        .bind(Json(MessageIncompleteDetails {
+            reason: reason.clone(),
+        }))
+        .bind(message_id),
+    }
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4")
+        .bind(RunStepStatus::Completed.as_str())
+        .bind(at)
+        .bind(Json(&out.usage))
+        .bind(step_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let message = message_by_id(&mut *tx, message_id).await?;
+    let step = step_by_id(&mut *tx, step_id).await?;
+    Ok((message, step))
 }

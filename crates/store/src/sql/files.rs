@@ -10,7 +10,7 @@ use assistd_wire::FileId;
 use assistd_wire::OpenAIFile;
 use async_trait::async_trait;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{Connection, FromRow, QueryBuilder};
 
 #[derive(FromRow)]
 struct FileRow {
@@ -109,21 +109,30 @@ impl FileStore for d::Store {
         let expires_at = file
             .expires_after_secs
             .map(|s| created_at.saturating_add(s));
-        sqlx::query(
-            "INSERT INTO files (id, project, created_at, bytes, filename, purpose, status, \
-               expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'processed', $7)",
-        )
-        .bind(&file.id)
-        .bind(project.as_str())
-        .bind(created_at)
-        .bind(file.bytes)
-        .bind(&file.filename)
-        .bind(&file.purpose)
-        .bind(expires_at)
-        .execute(self.writer())
-        .await
-        .map_err(backend)?;
+        let project = project.clone();
+        let file = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let project = &project;
+                    sqlx::query(
+                        "INSERT INTO files (id, project, created_at, bytes, filename, purpose, \
+                           status, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'processed', $7)",
+                    )
+                    .bind(&file.id)
+                    .bind(project.as_str())
+                    .bind(created_at)
+                    .bind(file.bytes)
+                    .bind(&file.filename)
+                    .bind(&file.purpose)
+                    .bind(expires_at)
+                    .execute(conn)
+                    .await
+                    .map_err(backend)?;
+                    Ok(file)
+                })
+            })
+            .await?;
         Ok(OpenAIFile {
             id: file.id,
             bytes: file.bytes,
@@ -193,47 +202,56 @@ impl FileStore for d::Store {
             return Err(StoreError::not_found(ObjectKind::File, id));
         }
         while detach_from_messages(self, project, id).await? == DELETE_BATCH_ROWS {}
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Runs and messages keep the file's id on their rows too (runs a snapshot of their files,
-        // messages a copy of `message_files`); remove it there, runs first (the lock order), and
-        // messages before the cascade removes the links that find them. A missing file touches
-        // nothing here and rolls back below.
-        let runs: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
-            "SELECT id, file_ids FROM runs WHERE project = $1 AND {} ORDER BY seq{}",
-            d::json_array_contains("file_ids", "$2"),
-            d::lock(RowLock::Update)
-        ))
-        .bind(project.as_str())
-        .bind(id)
-        .fetch_all(&mut *tx)
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Runs and messages keep the file's id on their rows too (runs a snapshot of
+                // their files, messages a copy of `message_files`); remove it there, runs first
+                // (the lock order), and messages before the cascade removes the links that find
+                // them. A missing file touches nothing here and rolls back below.
+                let runs: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
+                    "SELECT id, file_ids FROM runs WHERE project = $1 AND {} ORDER BY seq{}",
+                    d::json_array_contains("file_ids", "$2"),
+                    d::lock(RowLock::Update)
+                ))
+                .bind(project.as_str())
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                detach(&mut tx, "runs", runs, id).await?;
+                let messages: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
+                    "SELECT id, file_ids FROM messages WHERE project = $1 \
+                     AND id IN (SELECT message_id FROM message_files WHERE file_id = $2) \
+                     ORDER BY seq{}",
+                    d::lock(RowLock::Update)
+                ))
+                .bind(project.as_str())
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                detach(&mut tx, "messages", messages, id).await?;
+                // Its chunks in vector stores have no foreign key to it (the index is per
+                // store); the stores' file rows, assistant and message attachments go by ON
+                // DELETE CASCADE.
+                super::vector_stores::delete_file_chunks(&mut tx, project, id).await?;
+                let deleted = sqlx::query("DELETE FROM files WHERE id = $1 AND project = $2")
+                    .bind(id)
+                    .bind(project.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Err(StoreError::not_found(ObjectKind::File, id));
+                }
+                tx.commit().await.map_err(backend)
+            })
+        })
         .await
-        .map_err(backend)?;
-        detach(&mut tx, "runs", runs, id).await?;
-        let messages: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
-            "SELECT id, file_ids FROM messages WHERE project = $1 \
-             AND id IN (SELECT message_id FROM message_files WHERE file_id = $2) ORDER BY seq{}",
-            d::lock(RowLock::Update)
-        ))
-        .bind(project.as_str())
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        detach(&mut tx, "messages", messages, id).await?;
-        // Its chunks in vector stores have no foreign key to it (the index is per store);
-        // the stores' file rows, assistant and message attachments go by ON DELETE CASCADE.
-        super::vector_stores::delete_file_chunks(&mut tx, project, id).await?;
-        let deleted = sqlx::query("DELETE FROM files WHERE id = $1 AND project = $2")
-            .bind(id)
-            .bind(project.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::not_found(ObjectKind::File, id));
-        }
-        tx.commit().await.map_err(backend)
     }
 }
 
@@ -244,31 +262,40 @@ async fn detach_from_messages(
     project: &Project,
     file_id: &FileId,
 ) -> StoreResult<u64> {
-    let mut tx = store.writer().begin().await.map_err(backend)?;
-    let messages: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
-        "SELECT id, file_ids FROM messages WHERE project = $1 \
-         AND id IN (SELECT message_id FROM message_files WHERE file_id = $2) ORDER BY seq LIMIT $3{}",
-        d::lock(RowLock::Update)
-    ))
-    .bind(project.as_str())
-    .bind(file_id)
-    .bind(DELETE_BATCH)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let n = messages.len() as u64;
-    let ids: Vec<String> = messages.iter().map(|(m, _)| m.clone()).collect();
-    detach(&mut tx, "messages", messages, file_id).await?;
-    for message_id in &ids {
-        sqlx::query("DELETE FROM message_files WHERE message_id = $1 AND file_id = $2")
-            .bind(message_id)
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(n)
+    let (project, file_id) = (project.clone(), file_id.clone());
+    store
+        .write(move |conn| {
+            Box::pin(async move {
+                let (project, file_id) = (&project, &file_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let messages: Vec<(String, Json<Vec<String>>)> = sqlx::query_as(&format!(
+                    "SELECT id, file_ids FROM messages WHERE project = $1 \
+                     AND id IN (SELECT message_id FROM message_files WHERE file_id = $2) \
+                     ORDER BY seq LIMIT $3{}",
+                    d::lock(RowLock::Update)
+                ))
+                .bind(project.as_str())
+                .bind(file_id)
+                .bind(DELETE_BATCH)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let n = messages.len() as u64;
+                let ids: Vec<String> = messages.iter().map(|(m, _)| m.clone()).collect();
+                detach(&mut tx, "messages", messages, file_id).await?;
+                for message_id in &ids {
+                    sqlx::query("DELETE FROM message_files WHERE message_id = $1 AND file_id = $2")
+                        .bind(message_id)
+                        .bind(file_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(n)
+            })
+        })
+        .await
 }
 
 /// Removes `file_id` from the `file_ids` of the `table` rows given with their current ids.

@@ -21,6 +21,7 @@ use assistd_wire::{
 };
 use assistd_wire::{Attachment, MessageRequestContent, MessageRequestContentPart, VectorStoreId};
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 
@@ -364,46 +365,53 @@ impl MessageStore for d::Store {
             && req.attachments.as_ref().is_none_or(Vec::is_empty)
             && !matches!(&req.content, MessageRequestContent::Parts(parts)
                 if parts.iter().any(|p| matches!(p, MessageRequestContentPart::ImageFile { .. })));
-        if d::SINGLE_WRITER && plain {
-            let msg = user_message(thread_id, &req, Vec::new());
-            let mut insert = sqlx::query(
-                "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
-                 metadata) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
-                 WHERE EXISTS (SELECT 1 FROM threads WHERE id = $3 AND project = $2) \
-                 AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = $3 \
-                     AND status IN ($9, $10, $11, $12))",
-            )
-            .bind(&msg.id)
-            .bind(project.as_str())
-            .bind(thread_id)
-            .bind(msg.created_at)
-            .bind(msg.role.as_str())
-            .bind(Json(&msg.content))
-            .bind(MessageStatus::Completed.as_str())
-            .bind(msg.metadata.as_ref().map(Json));
-            for status in ACTIVE {
-                insert = insert.bind(status.as_str());
-            }
-            let inserted = insert
-                .execute(self.writer())
-                .await
-                .map_err(backend)?
-                .rows_affected();
-            if inserted == 1 {
-                return Ok(msg);
-            }
-        }
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        lock_thread(&mut tx, project, thread_id, Guard::NewMessage).await?;
-        if let Some(run_id) = active_run(&mut tx, thread_id).await? {
-            return Err(StoreError::invalid(
-                format!("Can't add messages to {thread_id} while a run {run_id} is active."),
-                None,
-            ));
-        }
-        let msg = insert_message(&mut tx, project, thread_id, req, "").await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(msg)
+        let (project, thread_id) = (project.clone(), thread_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id) = (&project, &thread_id);
+                if d::SINGLE_WRITER && plain {
+                    let msg = user_message(thread_id, &req, Vec::new());
+                    let mut insert = sqlx::query(
+                        "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
+                         metadata) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                         WHERE EXISTS (SELECT 1 FROM threads WHERE id = $3 AND project = $2) \
+                         AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = $3 \
+                             AND status IN ($9, $10, $11, $12))",
+                    )
+                    .bind(&msg.id)
+                    .bind(project.as_str())
+                    .bind(thread_id)
+                    .bind(msg.created_at)
+                    .bind(msg.role.as_str())
+                    .bind(Json(&msg.content))
+                    .bind(MessageStatus::Completed.as_str())
+                    .bind(msg.metadata.as_ref().map(Json));
+                    for status in ACTIVE {
+                        insert = insert.bind(status.as_str());
+                    }
+                    let inserted = insert
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if inserted == 1 {
+                        return Ok(msg);
+                    }
+                }
+                let mut tx = conn.begin().await.map_err(backend)?;
+                lock_thread(&mut tx, project, thread_id, Guard::NewMessage).await?;
+                if let Some(run_id) = active_run(&mut tx, thread_id).await? {
+                    return Err(StoreError::invalid(
+                        format!("Can't add messages to {thread_id} while a run {run_id} is active."),
+                        None,
+                    ));
+                }
+                let msg = insert_message(&mut tx, project, thread_id, req, "").await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(msg)
+            })
+        })
+        .await
     }
 
     async fn get_message(
@@ -423,14 +431,22 @@ impl MessageStore for d::Store {
         message_id: &MessageId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Message> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let mut msg = get(&mut tx, project, thread_id, message_id).await?;
-        if let Some(m) = metadata {
-            set_metadata(&mut tx, "messages", message_id.as_str(), m.as_ref()).await?;
-            msg.metadata = m;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(msg)
+        let (project, thread_id, message_id) =
+            (project.clone(), thread_id.clone(), message_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id, message_id) = (&project, &thread_id, &message_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let mut msg = get(&mut tx, project, thread_id, message_id).await?;
+                if let Some(m) = metadata {
+                    set_metadata(&mut tx, "messages", message_id.as_str(), m.as_ref()).await?;
+                    msg.metadata = m;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(msg)
+            })
+        })
+        .await
     }
 
     async fn list_messages(
@@ -490,27 +506,35 @@ impl MessageStore for d::Store {
         thread_id: &ThreadId,
         message_id: &MessageId,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let msg = match get(&mut tx, project, thread_id, message_id).await {
-            Ok(m) => m,
-            Err(e) => return abort(tx, e).await,
-        };
-        if msg.status == MessageStatus::InProgress {
-            let e = StoreError::invalid(
-                format!("Can't delete message {message_id} while a run is writing it."),
-                None,
-            );
-            return abort(tx, e).await;
-        }
-        // Its `message_files` rows go by ON DELETE CASCADE; its files stay (and stay in the
-        // thread's vector store, as OpenAI leaves them).
-        sqlx::query("DELETE FROM messages WHERE id = $1 AND project = $2")
-            .bind(message_id)
-            .bind(project.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        let (project, thread_id, message_id) =
+            (project.clone(), thread_id.clone(), message_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id, message_id) = (&project, &thread_id, &message_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let msg = match get(&mut tx, project, thread_id, message_id).await {
+                    Ok(m) => m,
+                    Err(e) => return abort(tx, e).await,
+                };
+                if msg.status == MessageStatus::InProgress {
+                    let e = StoreError::invalid(
+                        format!("Can't delete message {message_id} while a run is writing it."),
+                        None,
+                    );
+                    return abort(tx, e).await;
+                }
+                // Its `message_files` rows go by ON DELETE CASCADE; its files stay (and stay in the
+                // thread's vector store, as OpenAI leaves them).
+                sqlx::query("DELETE FROM messages WHERE id = $1 AND project = $2")
+                    .bind(message_id)
+                    .bind(project.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                tx.commit().await.map_err(backend)
+            })
+        })
+        .await
     }
 
     async fn list_message_files(

@@ -18,6 +18,7 @@ use assistd_wire::{
     ToolOutput, TruncationObject, Usage,
 };
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
@@ -294,17 +295,24 @@ impl RunStore for d::Store {
         thread_id: &ThreadId,
         run: NewRun,
     ) -> StoreResult<Run> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        super::threads::lock(&mut tx, project, thread_id, Guard::NewRun).await?;
-        if let Some(active) = active_run(&mut tx, thread_id).await? {
-            return Err(StoreError::invalid(
-                format!("Thread {thread_id} already has an active run {active}."),
-                None,
-            ));
-        }
-        let run = insert_run(&mut tx, project, thread_id, run).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(run)
+        let (project, thread_id) = (project.clone(), thread_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id) = (&project, &thread_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                super::threads::lock(&mut tx, project, thread_id, Guard::NewRun).await?;
+                if let Some(active) = active_run(&mut tx, thread_id).await? {
+                    return Err(StoreError::invalid(
+                        format!("Thread {thread_id} already has an active run {active}."),
+                        None,
+                    ));
+                }
+                let run = insert_run(&mut tx, project, thread_id, run).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(run)
+            })
+        })
+        .await
     }
 
     async fn create_thread_and_run(
@@ -313,11 +321,18 @@ impl RunStore for d::Store {
         thread: CreateThreadRequest,
         run: NewRun,
     ) -> StoreResult<(Thread, Run)> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
-        let run = insert_run(&mut tx, project, &thread.id, run).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok((thread, run))
+        let project = project.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let project = &project;
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
+                let run = insert_run(&mut tx, project, &thread.id, run).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok((thread, run))
+            })
+        })
+        .await
     }
 
     async fn get_run(
@@ -337,16 +352,23 @@ impl RunStore for d::Store {
         run_id: &RunId,
         metadata: Option<Option<Metadata>>,
     ) -> StoreResult<Run> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Locked, so that the run returned is the run as it is once the metadata is written,
-        // not one a concurrent transition has since replaced.
-        let mut run = get(&mut tx, project, thread_id, run_id, true).await?;
-        if let Some(m) = metadata {
-            set_metadata(&mut tx, "runs", run_id.as_str(), m.as_ref()).await?;
-            run.metadata = m;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(run)
+        let (project, thread_id, run_id) = (project.clone(), thread_id.clone(), run_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id, run_id) = (&project, &thread_id, &run_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Locked, so that the run returned is the run as it is once the metadata is written,
+                // not one a concurrent transition has since replaced.
+                let mut run = get(&mut tx, project, thread_id, run_id, true).await?;
+                if let Some(m) = metadata {
+                    set_metadata(&mut tx, "runs", run_id.as_str(), m.as_ref()).await?;
+                    run.metadata = m;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(run)
+            })
+        })
+        .await
     }
 
     async fn list_runs(
@@ -374,30 +396,39 @@ impl RunStore for d::Store {
         thread_id: &ThreadId,
         run_id: &RunId,
     ) -> StoreResult<Run> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Locked: a worker claiming the queued run meanwhile would otherwise keep executing a
-        // run this cancels.
-        let run = get(&mut tx, project, thread_id, run_id, true).await?;
-        let cancel = match transitions::cancel(run.status) {
-            Ok(cancel) => cancel,
-            Err(e) => return abort(tx, e).await,
-        };
-        match cancel {
-            // Nothing is executing: the run ends here, and reports what its steps used.
-            Cancel::Now => end_run(&mut tx, run_id, RunStatus::Cancelled, None, None).await?,
-            // The executor owns the run; it sees `cancelling` and finishes the cancellation.
-            Cancel::ByExecutor => {
-                sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
-                    .bind(RunStatus::Cancelling.as_str())
-                    .bind(run_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            }
-        }
-        let run = get(&mut tx, project, thread_id, run_id, false).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(run)
+        let (project, thread_id, run_id) = (project.clone(), thread_id.clone(), run_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id, run_id) = (&project, &thread_id, &run_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Locked: a worker claiming the queued run meanwhile would otherwise keep executing a
+                // run this cancels.
+                let run = get(&mut tx, project, thread_id, run_id, true).await?;
+                let cancel = match transitions::cancel(run.status) {
+                    Ok(cancel) => cancel,
+                    Err(e) => return abort(tx, e).await,
+                };
+                match cancel {
+                    // Nothing is executing: the run ends here, and reports what its steps used.
+                    Cancel::Now => {
+                        end_run(&mut tx, run_id, RunStatus::Cancelled, None, None).await?;
+                    }
+                    // The executor owns the run; it sees `cancelling` and finishes the cancellation.
+                    Cancel::ByExecutor => {
+                        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+                            .bind(RunStatus::Cancelling.as_str())
+                            .bind(run_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
+                let run = get(&mut tx, project, thread_id, run_id, false).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(run)
+            })
+        })
+        .await
     }
 
     async fn submit_tool_outputs_streamed(
@@ -408,52 +439,64 @@ impl RunStore for d::Store {
         outputs: Vec<ToolOutput>,
         streamer: Option<&str>,
     ) -> StoreResult<Run> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Locked: the run must still be waiting for these outputs when it is queued again (not
-        // cancelled or expired meanwhile).
-        let run = get(&mut tx, project, thread_id, run_id, true).await?;
-        let by_call = match transitions::accept_tool_outputs(&run, &outputs) {
-            Ok(by_call) => by_call,
-            Err(e) => return abort(tx, e).await,
-        };
-        // Record the outputs in the step that asked for them.
-        let steps: Vec<StepRow> = sqlx::query_as(&format!(
-            "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND type = $2 AND status = $3"
-        ))
-        .bind(run_id)
-        .bind(RunStepType::ToolCalls.as_str())
-        .bind(RunStepStatus::InProgress.as_str())
-        .fetch_all(&mut *tx)
+        let (project, thread_id, run_id, streamer) = (
+            project.clone(),
+            thread_id.clone(),
+            run_id.clone(),
+            streamer.map(str::to_owned),
+        );
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, thread_id, run_id, streamer) = (&project, &thread_id, &run_id, streamer.as_deref());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Locked: the run must still be waiting for these outputs when it is queued again (not
+                // cancelled or expired meanwhile).
+                let run = get(&mut tx, project, thread_id, run_id, true).await?;
+                let by_call = match transitions::accept_tool_outputs(&run, &outputs) {
+                    Ok(by_call) => by_call,
+                    Err(e) => return abort(tx, e).await,
+                };
+                // Record the outputs in the step that asked for them.
+                let steps: Vec<StepRow> = sqlx::query_as(&format!(
+                    "SELECT {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 AND type = $2 AND status = $3"
+                ))
+                .bind(run_id)
+                .bind(RunStepType::ToolCalls.as_str())
+                .bind(RunStepStatus::InProgress.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let at = now();
+                for row in steps {
+                    let mut step = row.into_wire()?;
+                    transitions::fill_tool_outputs(&mut step.step_details, &by_call);
+                    sqlx::query(
+                        "UPDATE run_steps SET step_details = $1, status = $2, completed_at = $3 \
+                         WHERE id = $4",
+                    )
+                    .bind(Json(&step.step_details))
+                    .bind(RunStepStatus::Completed.as_str())
+                    .bind(at)
+                    .bind(&step.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                sqlx::query(
+                    "UPDATE runs SET status = $1, required_action = NULL, streamer = $3 WHERE id = $2",
+                )
+                .bind(RunStatus::Queued.as_str())
+                .bind(run_id)
+                .bind(streamer)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let run = get(&mut tx, project, thread_id, run_id, false).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(run)
+            })
+        })
         .await
-        .map_err(backend)?;
-        let at = now();
-        for row in steps {
-            let mut step = row.into_wire()?;
-            transitions::fill_tool_outputs(&mut step.step_details, &by_call);
-            sqlx::query(
-                "UPDATE run_steps SET step_details = $1, status = $2, completed_at = $3 \
-                 WHERE id = $4",
-            )
-            .bind(Json(&step.step_details))
-            .bind(RunStepStatus::Completed.as_str())
-            .bind(at)
-            .bind(&step.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        sqlx::query(
-            "UPDATE runs SET status = $1, required_action = NULL, streamer = $3 WHERE id = $2",
-        )
-        .bind(RunStatus::Queued.as_str())
-        .bind(run_id)
-        .bind(streamer)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let run = get(&mut tx, project, thread_id, run_id, false).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(run)
     }
 
     async fn list_run_steps(

@@ -13,6 +13,7 @@ use assistd_wire::{
     CreateThreadRequest, Metadata, Thread, ThreadId, ToolResources, ToolResourcesRequest,
 };
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::FromRow;
 use sqlx::types::Json;
 use std::sync::LazyLock;
@@ -204,10 +205,17 @@ impl ThreadStore for d::Store {
         project: &Project,
         req: CreateThreadRequest,
     ) -> StoreResult<Thread> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let thread = insert_thread(&mut tx, project, req, "messages").await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(thread)
+        let project = project.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let project = &project;
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let thread = insert_thread(&mut tx, project, req, "messages").await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(thread)
+            })
+        })
+        .await
     }
 
     async fn get_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<Thread> {
@@ -221,17 +229,24 @@ impl ThreadStore for d::Store {
         metadata: Option<Option<Metadata>>,
         tool_resources: Option<&ToolResourcesRequest>,
     ) -> StoreResult<Thread> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        exists(&mut *tx, project, id).await?;
-        if let Some(m) = metadata {
-            set_metadata(&mut tx, "threads", id.as_str(), m.as_ref()).await?;
-        }
-        if let Some(resources) = tool_resources {
-            set_resources(&mut tx, project, id, resources).await?;
-        }
-        let thread = get(&mut *tx, project, id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(thread)
+        let (project, id, tool_resources) = (project.clone(), id.clone(), tool_resources.cloned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id, tool_resources) = (&project, &id, tool_resources.as_ref());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                exists(&mut *tx, project, id).await?;
+                if let Some(m) = metadata {
+                    set_metadata(&mut tx, "threads", id.as_str(), m.as_ref()).await?;
+                }
+                if let Some(resources) = tool_resources {
+                    set_resources(&mut tx, project, id, resources).await?;
+                }
+                let thread = get(&mut *tx, project, id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(thread)
+            })
+        })
+        .await
     }
 
     async fn delete_thread(&self, project: &Project, id: &ThreadId) -> StoreResult<()> {
@@ -241,45 +256,63 @@ impl ThreadStore for d::Store {
         // meanwhile go together below. Interrupted, the thread stays with fewer messages and a
         // retried delete finishes it.
         exists(self.reader(), project, id).await?;
-        while sqlx::query(
-            "DELETE FROM messages WHERE seq IN \
-             (SELECT seq FROM messages WHERE thread_id = $1 AND project = $2 ORDER BY seq LIMIT $3)",
-        )
-        .bind(id)
-        .bind(project.as_str())
-        .bind(DELETE_BATCH)
-        .execute(self.writer())
+        loop {
+            let (project, id) = (project.clone(), id.clone());
+            let deleted = self
+                .write(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query(
+                            "DELETE FROM messages WHERE seq IN \
+                             (SELECT seq FROM messages WHERE thread_id = $1 AND project = $2 \
+                              ORDER BY seq LIMIT $3)",
+                        )
+                        .bind(&id)
+                        .bind(project.as_str())
+                        .bind(DELETE_BATCH)
+                        .execute(conn)
+                        .await
+                        .map_err(backend)
+                    })
+                })
+                .await?
+                .rows_affected();
+            if deleted < DELETE_BATCH_ROWS {
+                break;
+            }
+        }
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // The cascade below takes the thread, then its messages, then its runs; a worker writing
+                // a run's turn holds the run, then takes messages. Taking the runs first keeps the two
+                // from waiting on each other. (A single writer waits on nobody.)
+                if !d::SINGLE_WRITER {
+                    sqlx::query(&format!(
+                        "SELECT 1 FROM runs WHERE thread_id = $1 AND project = $2 ORDER BY seq{}",
+                        d::lock(RowLock::Update)
+                    ))
+                    .bind(id)
+                    .bind(project.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                // Messages, their file links, runs and steps go with it (ON DELETE CASCADE).
+                let deleted = sqlx::query("DELETE FROM threads WHERE id = $1 AND project = $2")
+                    .bind(id)
+                    .bind(project.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Err(StoreError::not_found(ObjectKind::Thread, id));
+                }
+                tx.commit().await.map_err(backend)
+            })
+        })
         .await
-        .map_err(backend)?
-        .rows_affected()
-            == DELETE_BATCH_ROWS
-        {}
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // The cascade below takes the thread, then its messages, then its runs; a worker writing
-        // a run's turn holds the run, then takes messages. Taking the runs first keeps the two
-        // from waiting on each other. (A single writer waits on nobody.)
-        if !d::SINGLE_WRITER {
-            sqlx::query(&format!(
-                "SELECT 1 FROM runs WHERE thread_id = $1 AND project = $2 ORDER BY seq{}",
-                d::lock(RowLock::Update)
-            ))
-            .bind(id)
-            .bind(project.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        // Messages, their file links, runs and steps go with it (ON DELETE CASCADE).
-        let deleted = sqlx::query("DELETE FROM threads WHERE id = $1 AND project = $2")
-            .bind(id)
-            .bind(project.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::not_found(ObjectKind::Thread, id));
-        }
-        tx.commit().await.map_err(backend)
     }
 }

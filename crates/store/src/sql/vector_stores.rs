@@ -23,7 +23,7 @@ use assistd_wire::vector_stores::{
 use assistd_wire::{FileBatchId, FileId, Metadata, VectorStoreId};
 use async_trait::async_trait;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{Connection, FromRow, QueryBuilder};
 use std::time::Duration;
 
 const IN_PROGRESS: &str = "in_progress";
@@ -391,14 +391,21 @@ impl VectorStoreStore for d::Store {
         project: &Project,
         store: NewVectorStore,
     ) -> StoreResult<VectorStoreObject> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let id = match insert_vector_store(&mut tx, project, &store, "file_ids").await {
-            Ok(id) => id,
-            Err(e) => return abort(tx, e).await,
-        };
-        let out = read_store(&mut tx, project, &id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(out)
+        let project = project.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let project = &project;
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let id = match insert_vector_store(&mut tx, project, &store, "file_ids").await {
+                    Ok(id) => id,
+                    Err(e) => return abort(tx, e).await,
+                };
+                let out = read_store(&mut tx, project, &id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(out)
+            })
+        })
+        .await
     }
 
     async fn get_vector_store(
@@ -416,47 +423,56 @@ impl VectorStoreStore for d::Store {
         id: &VectorStoreId,
         patch: UpdateVectorStoreRequest,
     ) -> StoreResult<VectorStoreObject> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let last_active: Option<(Option<i64>, i64)> = sqlx::query_as(&format!(
-            "SELECT last_active_at, created_at FROM vector_stores WHERE id = $1 AND project = $2{}",
-            d::lock(RowLock::NoKeyUpdate)
-        ))
-        .bind(id)
-        .bind(project.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some((last_active_at, created_at)) = last_active else {
-            return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
-        };
-        if let Some(name) = &patch.name {
-            sqlx::query("UPDATE vector_stores SET name = $1 WHERE id = $2")
-                .bind(name.as_deref())
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let last_active: Option<(Option<i64>, i64)> = sqlx::query_as(&format!(
+                    "SELECT last_active_at, created_at FROM vector_stores \
+                     WHERE id = $1 AND project = $2{}",
+                    d::lock(RowLock::NoKeyUpdate)
+                ))
                 .bind(id)
-                .execute(&mut *tx)
+                .bind(project.as_str())
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
-        }
-        if let Some(after) = &patch.expires_after {
-            sqlx::query(
-                "UPDATE vector_stores SET expires_after = $1, expires_at = $2 WHERE id = $3",
-            )
-            .bind(after.map(Json))
-            .bind(expires_at(
-                last_active_at.unwrap_or(created_at),
-                after.as_ref(),
-            ))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        if let Some(m) = &patch.metadata {
-            set_metadata(&mut tx, "vector_stores", id.as_str(), m.as_ref()).await?;
-        }
-        let out = read_store(&mut tx, project, id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(out)
+                let Some((last_active_at, created_at)) = last_active else {
+                    return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
+                };
+                if let Some(name) = &patch.name {
+                    sqlx::query("UPDATE vector_stores SET name = $1 WHERE id = $2")
+                        .bind(name.as_deref())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+                if let Some(after) = &patch.expires_after {
+                    sqlx::query(
+                        "UPDATE vector_stores SET expires_after = $1, expires_at = $2 \
+                         WHERE id = $3",
+                    )
+                    .bind(after.map(Json))
+                    .bind(expires_at(
+                        last_active_at.unwrap_or(created_at),
+                        after.as_ref(),
+                    ))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                if let Some(m) = &patch.metadata {
+                    set_metadata(&mut tx, "vector_stores", id.as_str(), m.as_ref()).await?;
+                }
+                let out = read_store(&mut tx, project, id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(out)
+            })
+        })
+        .await
     }
 
     async fn touch_vector_store(&self, project: &Project, id: &VectorStoreId) -> StoreResult<()> {
@@ -478,33 +494,41 @@ impl VectorStoreStore for d::Store {
         if fresh || at.is_some_and(|at| at <= t) {
             return Ok(());
         }
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let row: Option<(Option<Json<VectorStoreExpirationAfter>>, Option<i64>)> =
-            sqlx::query_as(&format!(
-                "SELECT expires_after, expires_at FROM vector_stores \
-                 WHERE id = $1 AND project = $2{}",
-                d::lock(RowLock::NoKeyUpdate)
-            ))
-            .bind(id)
-            .bind(project.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let Some((after, at)) = row else {
-            return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
-        };
-        if at.is_none_or(|at| at > t) {
-            sqlx::query(
-                "UPDATE vector_stores SET last_active_at = $1, expires_at = $2 WHERE id = $3",
-            )
-            .bind(t)
-            .bind(expires_at(t, after.as_ref().map(|j| &j.0)))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let row: Option<(Option<Json<VectorStoreExpirationAfter>>, Option<i64>)> =
+                    sqlx::query_as(&format!(
+                        "SELECT expires_after, expires_at FROM vector_stores \
+                         WHERE id = $1 AND project = $2{}",
+                        d::lock(RowLock::NoKeyUpdate)
+                    ))
+                    .bind(id)
+                    .bind(project.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let Some((after, at)) = row else {
+                    return abort(tx, StoreError::not_found(ObjectKind::VectorStore, id)).await;
+                };
+                if at.is_none_or(|at| at > t) {
+                    sqlx::query(
+                        "UPDATE vector_stores SET last_active_at = $1, expires_at = $2 \
+                         WHERE id = $3",
+                    )
+                    .bind(t)
+                    .bind(expires_at(t, after.as_ref().map(|j| &j.0)))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)
+            })
+        })
+        .await
     }
 
     async fn list_vector_stores(
@@ -527,12 +551,19 @@ impl VectorStoreStore for d::Store {
 
     async fn delete_vector_store(&self, project: &Project, id: &VectorStoreId) -> StoreResult<()> {
         // Its files' entries and its batches go by ON DELETE CASCADE; the files stay.
-        let deleted = sqlx::query("DELETE FROM vector_stores WHERE id = $1 AND project = $2")
-            .bind(id)
-            .bind(project.as_str())
-            .execute(self.writer())
-            .await
-            .map_err(backend)?
+        let (project, owned_id) = (project.clone(), id.clone());
+        let deleted = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM vector_stores WHERE id = $1 AND project = $2")
+                        .bind(&owned_id)
+                        .bind(project.as_str())
+                        .execute(conn)
+                        .await
+                        .map_err(backend)
+                })
+            })
+            .await?
             .rows_affected();
         if deleted == 0 {
             return Err(StoreError::not_found(ObjectKind::VectorStore, id));
@@ -546,28 +577,36 @@ impl VectorStoreStore for d::Store {
         id: &VectorStoreId,
         file: NewVectorStoreFile,
     ) -> StoreResult<VectorStoreFileObject> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let checked = async {
-            lock_store(&mut tx, project, id).await?;
-            check_attachable_one(&mut tx, project, file.file_id.as_str(), "file_id").await?;
-            insert_file(&mut tx, project, id, &file, now()).await?;
-            read_file(&mut tx, project, id, &file.file_id).await
-        }
-        .await;
-        match checked {
-            Ok(Some(out)) => {
-                tx.commit().await.map_err(backend)?;
-                Ok(out)
-            }
-            Ok(None) => {
-                abort(
-                    tx,
-                    StoreError::Backend("a vector store file vanished while added".into()),
-                )
-                .await
-            }
-            Err(e) => abort(tx, e).await,
-        }
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let checked = async {
+                    lock_store(&mut tx, project, id).await?;
+                    check_attachable_one(&mut tx, project, file.file_id.as_str(), "file_id")
+                        .await?;
+                    insert_file(&mut tx, project, id, &file, now()).await?;
+                    read_file(&mut tx, project, id, &file.file_id).await
+                }
+                .await;
+                match checked {
+                    Ok(Some(out)) => {
+                        tx.commit().await.map_err(backend)?;
+                        Ok(out)
+                    }
+                    Ok(None) => {
+                        abort(
+                            tx,
+                            StoreError::Backend("a vector store file vanished while added".into()),
+                        )
+                        .await
+                    }
+                    Err(e) => abort(tx, e).await,
+                }
+            })
+        })
+        .await
     }
 
     async fn get_vector_store_file(
@@ -590,26 +629,33 @@ impl VectorStoreStore for d::Store {
         file_id: &FileId,
         attributes: Option<Attributes>,
     ) -> StoreResult<VectorStoreFileObject> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let updated = sqlx::query(
-            "UPDATE vector_store_files SET attributes = $1 \
-             WHERE vector_store_id = $2 AND file_id = $3 AND project = $4",
-        )
-        .bind(attributes.as_ref().map(Json))
-        .bind(id)
-        .bind(file_id)
-        .bind(project.as_str())
-        .execute(&mut *tx)
+        let (project, id, file_id) = (project.clone(), id.clone(), file_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id, file_id) = (&project, &id, &file_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let updated = sqlx::query(
+                    "UPDATE vector_store_files SET attributes = $1 \
+                     WHERE vector_store_id = $2 AND file_id = $3 AND project = $4",
+                )
+                .bind(attributes.as_ref().map(Json))
+                .bind(id)
+                .bind(file_id)
+                .bind(project.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+                if updated == 0 {
+                    let e = missing_file(&mut tx, project, id, file_id).await;
+                    return abort(tx, e).await;
+                }
+                let out = read_file(&mut tx, project, id, file_id).await?;
+                tx.commit().await.map_err(backend)?;
+                out.ok_or_else(|| StoreError::not_found(ObjectKind::VectorStoreFile, file_id))
+            })
+        })
         .await
-        .map_err(backend)?
-        .rows_affected();
-        if updated == 0 {
-            let e = missing_file(&mut tx, project, id, file_id).await;
-            return abort(tx, e).await;
-        }
-        let out = read_file(&mut tx, project, id, file_id).await?;
-        tx.commit().await.map_err(backend)?;
-        out.ok_or_else(|| StoreError::not_found(ObjectKind::VectorStoreFile, file_id))
     }
 
     async fn list_vector_store_files(
@@ -642,24 +688,31 @@ impl VectorStoreStore for d::Store {
         id: &VectorStoreId,
         file_id: &FileId,
     ) -> StoreResult<()> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let deleted = sqlx::query(
-            "DELETE FROM vector_store_files \
-             WHERE vector_store_id = $1 AND file_id = $2 AND project = $3",
-        )
-        .bind(id)
-        .bind(file_id)
-        .bind(project.as_str())
-        .execute(&mut *tx)
+        let (project, id, file_id) = (project.clone(), id.clone(), file_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id, file_id) = (&project, &id, &file_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let deleted = sqlx::query(
+                    "DELETE FROM vector_store_files \
+                     WHERE vector_store_id = $1 AND file_id = $2 AND project = $3",
+                )
+                .bind(id)
+                .bind(file_id)
+                .bind(project.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+                if deleted == 0 {
+                    let e = missing_file(&mut tx, project, id, file_id).await;
+                    return abort(tx, e).await;
+                }
+                delete_chunks(&mut tx, id, file_id).await?;
+                tx.commit().await.map_err(backend)
+            })
+        })
         .await
-        .map_err(backend)?
-        .rows_affected();
-        if deleted == 0 {
-            let e = missing_file(&mut tx, project, id, file_id).await;
-            return abort(tx, e).await;
-        }
-        delete_chunks(&mut tx, id, file_id).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn create_vector_store_file_batch(
@@ -669,47 +722,56 @@ impl VectorStoreStore for d::Store {
         files: Vec<(NewVectorStoreFile, String)>,
     ) -> StoreResult<VectorStoreFileBatchObject> {
         let batch_id = FileBatchId::fresh();
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let done = async {
-            lock_store(&mut tx, project, id).await?;
-            let created_at = now();
-            for (f, param) in &files {
-                check_attachable_one(&mut tx, project, f.file_id.as_str(), param).await?;
-            }
-            sqlx::query(
-                "INSERT INTO vector_store_file_batches (id, project, vector_store_id, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&batch_id)
-            .bind(project.as_str())
-            .bind(id)
-            .bind(created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            for (f, _) in &files {
-                insert_file(&mut tx, project, id, f, created_at).await?;
-                sqlx::query(
-                    "INSERT INTO vector_store_file_batch_files (batch_id, vector_store_id, file_id) \
-                     VALUES ($1, $2, $3) ON CONFLICT (batch_id, file_id) DO NOTHING",
-                )
-                .bind(&batch_id)
-                .bind(id)
-                .bind(&f.file_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-            read_batch(&mut tx, project, id, &batch_id).await
-        }
-        .await;
-        match done {
-            Ok(out) => {
-                tx.commit().await.map_err(backend)?;
-                Ok(out)
-            }
-            Err(e) => abort(tx, e).await,
-        }
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id) = (&project, &id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let done = async {
+                    lock_store(&mut tx, project, id).await?;
+                    let created_at = now();
+                    for (f, param) in &files {
+                        check_attachable_one(&mut tx, project, f.file_id.as_str(), param).await?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO vector_store_file_batches \
+                           (id, project, vector_store_id, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&batch_id)
+                    .bind(project.as_str())
+                    .bind(id)
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    for (f, _) in &files {
+                        insert_file(&mut tx, project, id, f, created_at).await?;
+                        sqlx::query(
+                            "INSERT INTO vector_store_file_batch_files \
+                               (batch_id, vector_store_id, file_id) \
+                             VALUES ($1, $2, $3) ON CONFLICT (batch_id, file_id) DO NOTHING",
+                        )
+                        .bind(&batch_id)
+                        .bind(id)
+                        .bind(&f.file_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    }
+                    read_batch(&mut tx, project, id, &batch_id).await
+                }
+                .await;
+                match done {
+                    Ok(out) => {
+                        tx.commit().await.map_err(backend)?;
+                        Ok(out)
+                    }
+                    Err(e) => abort(tx, e).await,
+                }
+            })
+        })
+        .await
     }
 
     async fn get_vector_store_file_batch(
@@ -728,59 +790,67 @@ impl VectorStoreStore for d::Store {
         id: &VectorStoreId,
         batch_id: &FileBatchId,
     ) -> StoreResult<VectorStoreFileBatchObject> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let locked: Option<i32> = sqlx::query_scalar(&format!(
-            "SELECT 1 FROM vector_store_file_batches \
-             WHERE id = $1 AND vector_store_id = $2 AND project = $3{}",
-            d::lock(RowLock::NoKeyUpdate)
-        ))
-        .bind(batch_id)
-        .bind(id)
-        .bind(project.as_str())
-        .fetch_optional(&mut *tx)
+        let (project, id, batch_id) = (project.clone(), id.clone(), batch_id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (project, id, batch_id) = (&project, &id, &batch_id);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let locked: Option<i32> = sqlx::query_scalar(&format!(
+                    "SELECT 1 FROM vector_store_file_batches \
+                     WHERE id = $1 AND vector_store_id = $2 AND project = $3{}",
+                    d::lock(RowLock::NoKeyUpdate)
+                ))
+                .bind(batch_id)
+                .bind(id)
+                .bind(project.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+                if locked.is_none() {
+                    let e = match lock_store(&mut tx, project, id).await {
+                        Ok(()) => StoreError::not_found(ObjectKind::FileBatch, batch_id),
+                        Err(e) => e,
+                    };
+                    return abort(tx, e).await;
+                }
+                let before = read_batch(&mut tx, project, id, batch_id).await?;
+                if before.status != VectorStoreFileStatus::InProgress {
+                    let e = StoreError::invalid(
+                        format!(
+                            "Cannot cancel a vector store file batch with status '{}'.",
+                            before.status.as_str()
+                        ),
+                        None,
+                    );
+                    return abort(tx, e).await;
+                }
+                // The batch's files still in progress stop here; a worker that claimed one finds
+                // its outcome refused (it completes only `in_progress` files).
+                sqlx::query(
+                    "UPDATE vector_store_files \
+                     SET status = $1, lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE vector_store_id = $2 AND status = $3 AND file_id IN \
+                       (SELECT file_id FROM vector_store_file_batch_files WHERE batch_id = $4)",
+                )
+                .bind(CANCELLED)
+                .bind(id)
+                .bind(IN_PROGRESS)
+                .bind(batch_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query("UPDATE vector_store_file_batches SET cancelled_at = $1 WHERE id = $2")
+                    .bind(now())
+                    .bind(batch_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let out = read_batch(&mut tx, project, id, batch_id).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(out)
+            })
+        })
         .await
-        .map_err(backend)?;
-        if locked.is_none() {
-            let e = match lock_store(&mut tx, project, id).await {
-                Ok(()) => StoreError::not_found(ObjectKind::FileBatch, batch_id),
-                Err(e) => e,
-            };
-            return abort(tx, e).await;
-        }
-        let before = read_batch(&mut tx, project, id, batch_id).await?;
-        if before.status != VectorStoreFileStatus::InProgress {
-            let e = StoreError::invalid(
-                format!(
-                    "Cannot cancel a vector store file batch with status '{}'.",
-                    before.status.as_str()
-                ),
-                None,
-            );
-            return abort(tx, e).await;
-        }
-        // The batch's files still in progress stop here; a worker that claimed one finds its
-        // outcome refused (it completes only `in_progress` files).
-        sqlx::query(
-            "UPDATE vector_store_files SET status = $1, lease_owner = NULL, lease_expires_at = NULL \
-             WHERE vector_store_id = $2 AND status = $3 AND file_id IN \
-               (SELECT file_id FROM vector_store_file_batch_files WHERE batch_id = $4)",
-        )
-        .bind(CANCELLED)
-        .bind(id)
-        .bind(IN_PROGRESS)
-        .bind(batch_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("UPDATE vector_store_file_batches SET cancelled_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(batch_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let out = read_batch(&mut tx, project, id, batch_id).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(out)
     }
 
     async fn list_vector_store_file_batch_files(
@@ -842,7 +912,7 @@ impl IngestStore for d::Store {
         loop {
             // As `claim_run_within`: one statement picks a file no live lease holds, skipping
             // rows another claimer has locked, and claims it.
-            let row = sqlx::query_as::<_, ClaimedRow>(&format!(
+            let sql = format!(
                 "UPDATE vector_store_files SET lease_owner = $1, \
                    lease_expires_at = {now} + $2, attempts = attempts + 1 \
                  WHERE seq = (SELECT q.seq FROM vector_store_files q \
@@ -853,13 +923,22 @@ impl IngestStore for d::Store {
                  RETURNING project, vector_store_id, file_id, chunking_strategy, attempts",
                 now = d::NOW_MS,
                 lock = d::lock(RowLock::UpdateSkipLocked)
-            ))
-            .bind(worker)
-            .bind(ms(lease))
-            .bind(IN_PROGRESS)
-            .fetch_optional(self.writer())
-            .await
-            .map_err(backend)?;
+            );
+            // A write a claim: the loop, past files out of attempts, stays out of the lane.
+            let owner = worker.to_owned();
+            let row = self
+                .write(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query_as::<_, ClaimedRow>(&sql)
+                            .bind(&owner)
+                            .bind(ms(lease))
+                            .bind(IN_PROGRESS)
+                            .fetch_optional(conn)
+                            .await
+                            .map_err(backend)
+                    })
+                })
+                .await?;
             let Some(row) = row else {
                 return Ok(None);
             };
@@ -903,48 +982,57 @@ impl IngestStore for d::Store {
         done: &IngestDone,
         complete: bool,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        // Released either way: completed, or left for an embedding claim, whose attempts are
-        // its own.
-        let held = update_claimed(&mut tx, job, worker, |q| {
-            q.push("usage_bytes = ")
-                .push_bind(done.usage_bytes)
-                .push(", status = ")
-                .push_bind(if complete { COMPLETED } else { IN_PROGRESS })
-                .push(format_args!(
-                    ", indexed_at = {}, attempts = 0, lease_owner = NULL, lease_expires_at = NULL",
-                    d::NOW_MS
-                ));
+        let (job, worker, done) = (job.clone(), worker.to_owned(), done.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (job, worker, done) = (&job, worker.as_str(), &done);
+                let mut tx = conn.begin().await.map_err(backend)?;
+                // Released either way: completed, or left for an embedding claim, whose attempts
+                // are its own.
+                let held = update_claimed(&mut tx, job, worker, |q| {
+                    q.push("usage_bytes = ")
+                        .push_bind(done.usage_bytes)
+                        .push(", status = ")
+                        .push_bind(if complete { COMPLETED } else { IN_PROGRESS })
+                        .push(format_args!(
+                            ", indexed_at = {}, attempts = 0, lease_owner = NULL, \
+                             lease_expires_at = NULL",
+                            d::NOW_MS
+                        ));
+                })
+                .await?;
+                if !held {
+                    return Ok(false);
+                }
+                // Replaced whole: a file ingested again never leaves chunks of its earlier version.
+                delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
+                // Many rows a statement: a file of 12,000 chunks is a dozen round trips, not
+                // 12,000.
+                for (first, batch) in (0_i64..)
+                    .step_by(CHUNKS_PER_INSERT)
+                    .zip(done.chunks.chunks(CHUNKS_PER_INSERT))
+                {
+                    let mut qb = QueryBuilder::<d::Db>::new(
+                        "INSERT INTO vector_store_chunks (project, vector_store_id, file_id, \
+                           chunk_index, text, start_char, end_char, tokens) ",
+                    );
+                    qb.push_values((first..).zip(batch), |mut row, (index, c)| {
+                        row.push_bind(job.project.as_str())
+                            .push_bind(&job.vector_store_id)
+                            .push_bind(&job.file_id)
+                            .push_bind(index)
+                            .push_bind(&c.text)
+                            .push_bind(c.start)
+                            .push_bind(c.end)
+                            .push_bind(c.tokens);
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
+            })
         })
-        .await?;
-        if !held {
-            return Ok(false);
-        }
-        // Replaced whole: a file ingested again never leaves chunks of its earlier version.
-        delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
-        // Many rows a statement: a file of 12,000 chunks is a dozen round trips, not 12,000.
-        for (first, batch) in (0_i64..)
-            .step_by(CHUNKS_PER_INSERT)
-            .zip(done.chunks.chunks(CHUNKS_PER_INSERT))
-        {
-            let mut qb = QueryBuilder::<d::Db>::new(
-                "INSERT INTO vector_store_chunks (project, vector_store_id, file_id, chunk_index, \
-                   text, start_char, end_char, tokens) ",
-            );
-            qb.push_values((first..).zip(batch), |mut row, (index, c)| {
-                row.push_bind(job.project.as_str())
-                    .push_bind(&job.vector_store_id)
-                    .push_bind(&job.file_id)
-                    .push_bind(index)
-                    .push_bind(&c.text)
-                    .push_bind(c.start)
-                    .push_bind(c.end)
-                    .push_bind(c.tokens);
-            });
-            qb.build().execute(&mut *tx).await.map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
+        .await
     }
 
     async fn unembedded_chunks(
@@ -973,58 +1061,76 @@ impl IngestStore for d::Store {
         vectors: &[(i64, Vec<f32>)],
         lease: Duration,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let held = update_claimed(&mut tx, job, worker, |q| {
-            q.push(format_args!("lease_expires_at = {} + ", d::NOW_MS))
-                .push_bind(ms(lease));
+        // Encoded before the write: only the statements run on the writer.
+        let vectors: Vec<(i64, Vec<u8>)> = vectors
+            .iter()
+            .map(|(seq, v)| (*seq, encode_vector(v)))
+            .collect();
+        let (job, worker, model) = (job.clone(), worker.to_owned(), model.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (job, worker, model) = (&job, worker.as_str(), model.as_str());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let held = update_claimed(&mut tx, job, worker, |q| {
+                    q.push(format_args!("lease_expires_at = {} + ", d::NOW_MS))
+                        .push_bind(ms(lease));
+                })
+                .await?;
+                if !held {
+                    return Ok(false);
+                }
+                // The store's row is the version counter: taking the next version locks it, so
+                // versions commit in the order they were taken and a cache that has read version
+                // `v` has every vector up to it.
+                let version: Option<i64> = sqlx::query_scalar(
+                    "UPDATE vector_stores SET index_version = index_version + 1, \
+                       embedding_model = COALESCE(embedding_model, $1) \
+                     WHERE id = $2 AND (embedding_model IS NULL OR embedding_model = $1) \
+                     RETURNING index_version",
+                )
+                .bind(model)
+                .bind(&job.vector_store_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let Some(version) = version else {
+                    // Built by another model: its vectors would not compare with these.
+                    tx.commit().await.map_err(backend)?;
+                    return Ok(true);
+                };
+                for (seq, v) in vectors {
+                    sqlx::query(
+                        "UPDATE vector_store_chunks SET embedding = $1, embedded_version = $2 \
+                         WHERE seq = $3 AND vector_store_id = $4 AND file_id = $5",
+                    )
+                    .bind(v)
+                    .bind(version)
+                    .bind(seq)
+                    .bind(&job.vector_store_id)
+                    .bind(&job.file_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
+            })
         })
-        .await?;
-        if !held {
-            return Ok(false);
-        }
-        // The store's row is the version counter: taking the next version locks it, so
-        // versions commit in the order they were taken and a cache that has read version `v`
-        // has every vector up to it.
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE vector_stores SET index_version = index_version + 1, \
-               embedding_model = COALESCE(embedding_model, $1) \
-             WHERE id = $2 AND (embedding_model IS NULL OR embedding_model = $1) \
-             RETURNING index_version",
-        )
-        .bind(model)
-        .bind(&job.vector_store_id)
-        .fetch_optional(&mut *tx)
         .await
-        .map_err(backend)?;
-        let Some(version) = version else {
-            // Built by another model: its vectors would not compare with these.
-            tx.commit().await.map_err(backend)?;
-            return Ok(true);
-        };
-        for (seq, v) in vectors {
-            sqlx::query(
-                "UPDATE vector_store_chunks SET embedding = $1, embedded_version = $2 \
-                 WHERE seq = $3 AND vector_store_id = $4 AND file_id = $5",
-            )
-            .bind(encode_vector(v))
-            .bind(version)
-            .bind(seq)
-            .bind(&job.vector_store_id)
-            .bind(&job.file_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
     }
 
     async fn complete_ingest(&self, job: &IngestJob, worker: &str) -> StoreResult<bool> {
-        let mut conn = self.writer().acquire().await.map_err(backend)?;
-        update_claimed(&mut conn, job, worker, |q| {
-            q.push("status = ")
-                .push_bind(COMPLETED)
-                .push(", last_error = NULL, lease_owner = NULL, lease_expires_at = NULL");
+        let (job, worker) = (job.clone(), worker.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (job, worker) = (&job, worker.as_str());
+                update_claimed(conn, job, worker, |q| {
+                    q.push("status = ")
+                        .push_bind(COMPLETED)
+                        .push(", last_error = NULL, lease_owner = NULL, lease_expires_at = NULL");
+                })
+                .await
+            })
         })
         .await
     }
@@ -1035,21 +1141,28 @@ impl IngestStore for d::Store {
         worker: &str,
         error: VectorStoreFileError,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await.map_err(backend)?;
-        let held = update_claimed(&mut tx, job, worker, |q| {
-            q.push("status = ")
-                .push_bind(FAILED)
-                .push(", last_error = ")
-                .push_bind(Json(error))
-                .push(", usage_bytes = 0, lease_owner = NULL, lease_expires_at = NULL");
+        let (job, worker) = (job.clone(), worker.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (job, worker) = (&job, worker.as_str());
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let held = update_claimed(&mut tx, job, worker, |q| {
+                    q.push("status = ")
+                        .push_bind(FAILED)
+                        .push(", last_error = ")
+                        .push_bind(Json(error))
+                        .push(", usage_bytes = 0, lease_owner = NULL, lease_expires_at = NULL");
+                })
+                .await?;
+                if held {
+                    // A failed file is not searchable: what an earlier step indexed goes.
+                    delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(held)
+            })
         })
-        .await?;
-        if held {
-            // A failed file is not searchable: what an earlier step indexed goes.
-            delete_chunks(&mut tx, &job.vector_store_id, &job.file_id).await?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(held)
+        .await
     }
 }
 

@@ -1,16 +1,20 @@
-//! SQLite: one database file in WAL mode. Writes go through a single-connection pool, so
-//! transactions never race for SQLite's write lock (which would surface as `SQLITE_BUSY` on lock
-//! upgrade); reads use a separate pool of read-only connections and run beside the writer.
+//! SQLite: one database file in WAL mode. Writes go through one connection, the group-commit
+//! lane (`lane.rs`), so transactions never race for SQLite's write lock (which would surface as
+//! `SQLITE_BUSY` on lock upgrade) and many writes share a commit; reads use a separate pool of
+//! read-only connections and run beside the writer.
 
 mod dialect;
 #[path = "../sql/mod.rs"]
 mod sql;
 
+use crate::lane::Lane;
 use assistd_core::StoreResult;
 use dialect::backend;
+use futures::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,7 +24,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 /// A store backed by one SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Lane<Sqlite>,
     reader: SqlitePool,
 }
 
@@ -57,13 +61,13 @@ impl SqliteStore {
             .pragma("secure_delete", "on")
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-4000");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(base.clone().create_if_missing(true))
-            .await
-            .map_err(backend)?;
-        MIGRATOR.run(&writer).await.map_err(backend)?;
+        let options = base.clone().create_if_missing(true);
+        let open = move || async move {
+            let mut conn = options.connect().await.map_err(backend)?;
+            MIGRATOR.run(&mut conn).await.map_err(backend)?;
+            Ok(conn)
+        };
+        let writer = Lane::start("sqlite-writer", open, false).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(settings.read_connections.max(1))
             .connect_with(base.read_only(true))
@@ -78,9 +82,16 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
-    /// The pool every write goes through (one connection).
-    pub(crate) fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// Runs `op` on the writer connection, in a transaction it may share with other writes
+    /// (see `lane.rs`), and returns its result once that transaction committed.
+    pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(op).await
     }
 
     /// The pool of read-only connections.

@@ -29,6 +29,7 @@ macro_rules! __store_contract_engine {
             claim_run_takes_oldest_queued,
             claim_run_is_exclusive,
             claim_run_is_fair_across_projects,
+            claim_runs_takes_a_fair_batch,
             project_usage_counts_active_runs_and_file_bytes,
             claim_run_reclaims_after_lease_expiry,
             renew_and_release_lease,
@@ -195,6 +196,105 @@ pub async fn claim_run_is_fair_across_projects(store: Arc<dyn Store>) {
         .expect("A executes two under live leases");
     assert_eq!(c.run.id, backlog[0], "the expired lease's run, the oldest");
     assert_eq!(c.attempt, 2);
+}
+
+/// `claim_runs` claims a batch in one go, in the order one claim after another would take:
+/// projects take turns (a backlog does not fill the batch), none past its cap; each run gets a
+/// lease owner of its own, which its lease answers to; and batches claimed at once by several
+/// claimers never share a run.
+pub async fn claim_runs_takes_a_fair_batch(store: Arc<dyn Store>) {
+    let (a, b) = (project_a(), project_b());
+    let asst_a = new_assistant(&store, &a).await;
+    let asst_b = new_assistant(&store, &b).await;
+    let mut backlog = Vec::new();
+    for _ in 0..5 {
+        let t = new_thread(&store, &a).await;
+        backlog.push(store.create_run(&a, &t, new_run(&asst_a)).await.unwrap().id);
+    }
+    let t = new_thread(&store, &b).await;
+    let b1 = store.create_run(&b, &t, new_run(&asst_b)).await.unwrap().id;
+
+    // A cap of three, four asked for: A's oldest, B's only run, A's next two; not A's fourth.
+    let batch = store.claim_runs("batch-1-", LEASE, 3, 4).await.unwrap();
+    let mut got: Vec<RunId> = batch.iter().map(|c| c.run.id.clone()).collect();
+    got.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    let mut want = vec![
+        backlog[0].clone(),
+        b1.clone(),
+        backlog[1].clone(),
+        backlog[2].clone(),
+    ];
+    want.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    assert_eq!(got, want, "the batch takes turns between projects");
+    for c in &batch {
+        assert_eq!(
+            c.worker,
+            format!("batch-1-{}", c.run.id),
+            "an owner per run"
+        );
+        assert_eq!(c.run.status, RunStatus::InProgress);
+        assert_eq!(c.attempt, 1);
+        assert_eq!(
+            store
+                .renew_lease(&c.run.id, &c.worker, LEASE)
+                .await
+                .unwrap(),
+            Lease::Held(RunStatus::InProgress)
+        );
+        assert_eq!(
+            store
+                .renew_lease(&c.run.id, "batch-1-", LEASE)
+                .await
+                .unwrap(),
+            Lease::Lost,
+            "the batch's prefix alone holds nothing"
+        );
+    }
+    // A is at its cap: nothing more, however many are asked for.
+    assert!(
+        store
+            .claim_runs("batch-2-", LEASE, 3, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Several claimers at once over more runs: each run claimed once.
+    let mut created = HashSet::new();
+    for _ in 0..12 {
+        let t = new_thread(&store, &b).await;
+        created.insert(store.create_run(&b, &t, new_run(&asst_b)).await.unwrap().id);
+    }
+    let mut claimers = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let s = Arc::clone(&store);
+        claimers.spawn(async move {
+            s.claim_runs(&format!("racer-{i}-"), LEASE, u32::MAX, 5)
+                .await
+                .expect("claim_runs")
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(joined) = claimers.join_next().await {
+        claimed.extend(joined.expect("a claimer").into_iter().map(|c| c.run.id));
+    }
+    let mut left = store
+        .claim_runs("last-", LEASE, u32::MAX, 20)
+        .await
+        .unwrap();
+    claimed.extend(left.drain(..).map(|c| c.run.id));
+    let once: HashSet<RunId> = claimed.iter().cloned().collect();
+    assert_eq!(
+        once.len(),
+        claimed.len(),
+        "no run claimed twice: {claimed:?}"
+    );
+    let backlog_left: HashSet<RunId> = backlog[3..].iter().cloned().collect();
+    assert_eq!(
+        once,
+        created.union(&backlog_left).cloned().collect(),
+        "every runnable run claimed"
+    );
 }
 
 /// `project_usage` counts a project's runs that can occupy a worker (queued, in progress,
