@@ -152,6 +152,13 @@ impl<DB: Database> Lane<DB> {
         rx.await.map_err(|_| stopped())?
     }
 
+    /// Whether the lane still takes ops, asked without keeping it alive: false once every
+    /// handle is dropped or the lane closed.
+    pub(crate) fn alive(&self) -> impl Fn() -> bool + Send + 'static {
+        let jobs = self.jobs.downgrade();
+        move || jobs.upgrade().is_some_and(|j| !j.is_closed())
+    }
+
     /// Finishes the ops queued so far, then closes the connection.
     pub(crate) async fn close(&self) {
         let (tx, rx) = oneshot::channel();

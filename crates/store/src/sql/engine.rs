@@ -180,7 +180,7 @@ pub(crate) async fn end_run(
     status: RunStatus,
     last_error: Option<&LastError>,
     incomplete_reason: Option<&str>,
-) -> StoreResult<()> {
+) -> StoreResult<Run> {
     let time_col = match status {
         // An incomplete run takes `completed_at` too: v1 shows it as `completed`.
         RunStatus::Completed | RunStatus::Incomplete => Some("completed_at"),
@@ -207,9 +207,9 @@ pub(crate) async fn end_run(
         "UPDATE runs SET status = $1, last_error = $2, usage = $3, incomplete_details = $4, \
          required_action = NULL, lease_owner = NULL, lease_expires_at = NULL, \
          expires_at = NULL{set_time} \
-         WHERE id = $5"
+         WHERE id = $5 RETURNING {RUN_COLUMNS}"
     );
-    let mut query = sqlx::query(&sql)
+    let mut query = sqlx::query_as::<_, RunRow>(&sql)
         .bind(status.as_str())
         .bind(last_error.map(Json))
         .bind(Json(&usage))
@@ -222,8 +222,12 @@ pub(crate) async fn end_run(
     if time_col.is_some() {
         query = query.bind(at);
     }
-    query.execute(&mut *conn).await.map_err(backend)?;
-    Ok(())
+    query
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Backend(format!("run {run_id} vanished").into()))?
+        .into_wire()
 }
 
 /// Ends a run's open steps and messages along with the run.
@@ -530,8 +534,7 @@ impl EngineStore for d::Store {
                 }
                 let (message, step) =
                     complete_message(&mut tx, &message_id, &step_id, &out).await?;
-                end_run(&mut tx, &run_id, status, None, reason.as_deref()).await?;
-                let run = run_by_id(&mut *tx, &run_id).await?;
+                let run = end_run(&mut tx, &run_id, status, None, reason.as_deref()).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok((message, step, run))
             })
@@ -711,7 +714,7 @@ impl EngineStore for d::Store {
                 if !holds(&mut tx, &run.id, worker).await? {
                     return Ok(None);
                 }
-                end_run(
+                let run = end_run(
                     &mut tx,
                     &run.id,
                     status,
@@ -719,7 +722,6 @@ impl EngineStore for d::Store {
                     incomplete_reason,
                 )
                 .await?;
-                let run = run_by_id(&mut *tx, &run.id).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(Some(run))
             })
@@ -978,15 +980,19 @@ async fn complete_message(
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    sqlx::query("UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4")
-        .bind(RunStepStatus::Completed.as_str())
-        .bind(at)
-        .bind(Json(&out.usage))
-        .bind(step_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+    let step = sqlx::query_as::<_, StepRow>(&format!(
+        "UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4 \
+         RETURNING {STEP_COLUMNS}"
+    ))
+    .bind(RunStepStatus::Completed.as_str())
+    .bind(at)
+    .bind(Json(&out.usage))
+    .bind(step_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::Backend(format!("step {step_id} vanished").into()))?
+    .into_wire()?;
     let message = message_by_id(&mut *tx, message_id).await?;
-    let step = step_by_id(&mut *tx, step_id).await?;
     Ok((message, step))
 }

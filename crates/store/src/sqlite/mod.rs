@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Sqlite, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -61,13 +61,19 @@ impl SqliteStore {
             .pragma("secure_delete", "on")
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-4000");
-        let options = base.clone().create_if_missing(true);
+        // Checkpoints run beside the writer, not in its commits (below).
+        let options = base
+            .clone()
+            .create_if_missing(true)
+            .pragma("wal_autocheckpoint", "0");
         let open = move || async move {
             let mut conn = options.connect().await.map_err(backend)?;
             MIGRATOR.run(&mut conn).await.map_err(backend)?;
             Ok(conn)
         };
         let writer = Lane::start("sqlite-writer", open, false).await?;
+        let checkpointer = base.clone().connect().await.map_err(backend)?;
+        tokio::spawn(checkpoint_loop(checkpointer, writer.alive()));
         let reader = SqlitePoolOptions::new()
             .max_connections(settings.read_connections.max(1))
             .connect_with(base.read_only(true))
@@ -98,6 +104,32 @@ impl SqliteStore {
     pub(crate) fn reader(&self) -> &SqlitePool {
         &self.reader
     }
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], on a
+/// connection of its own, until the writer stops. SQLite would otherwise checkpoint inside a
+/// commit once the WAL passes 1,000 pages, with an fsync of the database file, holding up
+/// every write queued behind that commit; a passive checkpoint here waits for no one and makes
+/// no one wait. The writer starts the WAL over once a checkpoint has caught up with it.
+async fn checkpoint_loop(mut conn: SqliteConnection, writer_alive: impl Fn() -> bool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if !writer_alive() {
+            break;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(error = %e, "checkpointing the WAL failed");
+        }
+    }
+    let _ = conn.close().await;
 }
 
 #[cfg(test)]
