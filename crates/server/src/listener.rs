@@ -92,8 +92,22 @@ impl Limits {
         let max_connections = if settings.max_connections > 0 {
             settings.max_connections
         } else {
+            // Two descriptors per worker (its model connection, and a file or a socket), but
+            // never more than half the limit: on a host with a low limit, clients keep the
+            // other half, and a run past what is left fails to reach its model (the warning
+            // says so at start). `workers` defaults to 4,096 for a limit, raised above, that is
+            // usually far higher.
+            let for_workers = (2 * settings.workers).min(nofile / 2);
+            if for_workers < 2 * settings.workers {
+                tracing::warn!(
+                    nofile,
+                    workers = settings.workers,
+                    "the file-descriptor limit is low for this many workers: raise the limit \
+                     (LimitNOFILE) or lower `workers`"
+                );
+            }
             let reserve = RESERVED_FDS
-                + 2 * settings.workers
+                + for_workers
                 + settings.database_max_connections as usize
                 + settings.sqlite_read_connections as usize;
             nofile

@@ -46,6 +46,18 @@ enum Outcome {
     Broken,
 }
 
+/// Upkeep the lane runs between two batches, at most once per interval (SQLite: a checkpoint
+/// that lets the next batch start the WAL over, see `sqlite/mod.rs`).
+pub(crate) struct Upkeep<C> {
+    /// At most once per this.
+    pub(crate) every: Duration,
+    /// The work; its failure is its own to log.
+    pub(crate) run: UpkeepFn<C>,
+}
+
+/// The work of an [`Upkeep`].
+pub(crate) type UpkeepFn<C> = Box<dyn for<'c> Fn(&'c mut C) -> BoxFuture<'c, ()> + Send>;
+
 /// Hands an op's result to its caller once the batch's commit is known.
 type Deliver = Box<dyn FnOnce(Result<(), Arc<str>>) + Send>;
 /// An op as the lane runs it.
@@ -75,10 +87,11 @@ impl<DB: Database> std::fmt::Debug for Lane<DB> {
     }
 }
 
-/// The write did not happen: the lane is gone (closed, or its thread failed), or the op was
-/// dropped unrun (its transaction could not start) or panicked.
+/// The lane is gone (closed, or its thread failed), or the op was dropped unrun (its
+/// transaction could not start) or panicked midway (what it wrote in its own transaction is
+/// undone; a statement it ran outside one may stand).
 fn stopped() -> StoreError {
-    StoreError::Backend("the write was not made: the store's writer failed or stopped".into())
+    StoreError::Backend("the write may not have been made: the store's writer failed".into())
 }
 
 /// The batch an op was part of failed to commit.
@@ -89,8 +102,13 @@ fn commit_failed(message: &str) -> StoreError {
 impl<DB: Database> Lane<DB> {
     /// Starts the lane's thread, which opens its connection with `open` (and may migrate
     /// through it) before it takes ops; fails if `open` does. `savepoints`: wrap every op in a
-    /// savepoint of its own.
-    pub(crate) async fn start<F, Fut>(name: &str, open: F, savepoints: bool) -> StoreResult<Self>
+    /// savepoint of its own. `upkeep` runs between batches.
+    pub(crate) async fn start<F, Fut>(
+        name: &str,
+        open: F,
+        savepoints: bool,
+        upkeep: Option<Upkeep<DB::Connection>>,
+    ) -> StoreResult<Self>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = StoreResult<DB::Connection>>,
@@ -115,7 +133,7 @@ impl<DB: Database> Lane<DB> {
                             return;
                         }
                     };
-                    serve::<DB>(conn, rx, savepoints).await;
+                    serve::<DB>(conn, rx, savepoints, upkeep).await;
                 });
             })
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
@@ -152,13 +170,6 @@ impl<DB: Database> Lane<DB> {
         rx.await.map_err(|_| stopped())?
     }
 
-    /// Whether the lane still takes ops, asked without keeping it alive: false once every
-    /// handle is dropped or the lane closed.
-    pub(crate) fn alive(&self) -> impl Fn() -> bool + Send + 'static {
-        let jobs = self.jobs.downgrade();
-        move || jobs.upgrade().is_some_and(|j| !j.is_closed())
-    }
-
     /// Finishes the ops queued so far, then closes the connection.
     pub(crate) async fn close(&self) {
         let (tx, rx) = oneshot::channel();
@@ -173,8 +184,10 @@ async fn serve<DB: Database>(
     mut conn: DB::Connection,
     mut rx: mpsc::Receiver<Job<DB::Connection>>,
     savepoints: bool,
+    upkeep: Option<Upkeep<DB::Connection>>,
 ) {
     let mut next = None;
+    let mut kept = Instant::now();
     loop {
         let job = match next.take() {
             Some(job) => job,
@@ -236,6 +249,12 @@ async fn serve<DB: Database>(
         metrics::histogram!("assistd_store_write_batch_ops").record(delivers.len() as f64);
         for deliver in delivers {
             deliver(commit.clone());
+        }
+        if let Some(upkeep) = &upkeep
+            && kept.elapsed() >= upkeep.every
+        {
+            (upkeep.run)(&mut conn).await;
+            kept = Instant::now();
         }
     }
     let _ = conn.close().await;
@@ -304,6 +323,7 @@ mod tests {
                 Ok(conn)
             },
             false,
+            None,
         )
         .await
         .expect("the lane starts");

@@ -7,14 +7,14 @@ mod dialect;
 #[path = "../sql/mod.rs"]
 mod sql;
 
-use crate::lane::Lane;
+use crate::lane::{Lane, Upkeep};
 use assistd_core::StoreResult;
 use dialect::backend;
 use futures::future::BoxFuture;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection, Sqlite, SqliteConnection};
+use sqlx::{ConnectOptions, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -60,8 +60,10 @@ impl SqliteStore {
             // read back from the file (or a copy of it).
             .pragma("secure_delete", "on")
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-4000");
-        // Checkpoints run beside the writer, not in its commits (below).
+            .pragma("cache_size", "-4000")
+            // A WAL that grew under load is cut back to this when it starts over.
+            .pragma("journal_size_limit", "67108864");
+        // The lane checkpoints between two batches, not in a commit (below).
         let options = base
             .clone()
             .create_if_missing(true)
@@ -71,9 +73,26 @@ impl SqliteStore {
             MIGRATOR.run(&mut conn).await.map_err(backend)?;
             Ok(conn)
         };
-        let writer = Lane::start("sqlite-writer", open, false).await?;
-        let checkpointer = base.clone().connect().await.map_err(backend)?;
-        tokio::spawn(checkpoint_loop(checkpointer, writer.alive()));
+        // SQLite would checkpoint inside the commit that takes the WAL past 1,000 pages, with
+        // an fsync of the database file, while every write queued behind that commit waits.
+        // The lane does it between two batches instead, at most every `CHECKPOINT_EVERY`: the
+        // moment no write runs, so that the next batch starts the WAL over once all of it was
+        // copied. (A checkpoint on another connection, beside a busy writer, never lets the WAL
+        // start over, and collides with this one: tried, the WAL only grew.)
+        let upkeep = Upkeep {
+            every: CHECKPOINT_EVERY,
+            run: Box::new(|conn: &mut SqliteConnection| {
+                Box::pin(async move {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(conn)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "checkpointing the WAL failed");
+                    }
+                })
+            }),
+        };
+        let writer = Lane::start("sqlite-writer", open, false, Some(upkeep)).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(settings.read_connections.max(1))
             .connect_with(base.read_only(true))
@@ -82,7 +101,7 @@ impl SqliteStore {
         Ok(Self { writer, reader })
     }
 
-    /// Closes both pools, checkpointing the WAL.
+    /// Closes every connection, the writer last, which checkpoints the WAL.
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
@@ -106,31 +125,8 @@ impl SqliteStore {
     }
 }
 
-/// How often the WAL is checkpointed.
+/// How often the writer checkpoints the WAL, at most.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], on a
-/// connection of its own, until the writer stops. SQLite would otherwise checkpoint inside a
-/// commit once the WAL passes 1,000 pages, with an fsync of the database file, holding up
-/// every write queued behind that commit; a passive checkpoint here waits for no one and makes
-/// no one wait. The writer starts the WAL over once a checkpoint has caught up with it.
-async fn checkpoint_loop(mut conn: SqliteConnection, writer_alive: impl Fn() -> bool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        if !writer_alive() {
-            break;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
-            tracing::warn!(error = %e, "checkpointing the WAL failed");
-        }
-    }
-    let _ = conn.close().await;
-}
 
 #[cfg(test)]
 mod contract {
@@ -148,4 +144,71 @@ mod contract {
     }
 
     assistd_test_support::store_contract_tests!(store);
+}
+
+#[cfg(test)]
+mod wal {
+    use super::*;
+
+    /// Under writes that never pause, the WAL still starts over (the lane checkpoints between
+    /// two batches): it holds a fraction of what was written, not all of it.
+    #[tokio::test]
+    async fn the_wal_starts_over_under_continuous_writes() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("assistd.db");
+        let store = SqliteStore::connect(
+            &format!("sqlite://{}", path.display()),
+            &SqliteSettings::default(),
+        )
+        .await
+        .expect("open the database");
+        store
+            .write(|conn| {
+                Box::pin(async move {
+                    sqlx::query("CREATE TABLE scratch (v TEXT NOT NULL)")
+                        .execute(conn)
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
+                })
+            })
+            .await
+            .expect("a scratch table");
+        let row = "x".repeat(4096);
+        let started = std::time::Instant::now();
+        let mut written = 0usize;
+        while started.elapsed() < CHECKPOINT_EVERY * 5 {
+            let row = row.clone();
+            store
+                .write(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO scratch (v) VALUES ($1)")
+                            .bind(row)
+                            .execute(conn)
+                            .await
+                            .map_err(backend)?;
+                        Ok(())
+                    })
+                })
+                .await
+                .expect("an insert");
+            written += 4096;
+        }
+        // The frames the WAL holds now (a passive checkpoint's second column).
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .connect()
+            .await
+            .expect("a connection");
+        let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut conn)
+            .await
+            .expect("the WAL's size");
+        let held = usize::try_from(frames).expect("a frame count") * 4096;
+        assert!(
+            held * 10 < written * 6,
+            "the WAL holds {held} bytes of pages after {written} bytes written"
+        );
+        store.close().await;
+    }
 }
