@@ -11,9 +11,10 @@
 //!
 //! What an op sees is what it saw before: the connection, inside a transaction. An op that
 //! needs several statements to stand or fall together opens its own (`conn.begin()`, which the
-//! driver turns into a savepoint within the batch); with `savepoints`, the lane wraps every op
-//! in one itself, for a database where a failed statement spoils the whole transaction. The
-//! caller hears back only after the batch committed, so what it wrote is then visible to every
+//! driver turns into a savepoint within the batch). This suits SQLite, where a failed statement
+//! undoes only itself; on PostgreSQL it would spoil the whole batch (and a savepoint per op
+//! would pass PostgreSQL's 64 cached subtransactions), so PostgreSQL keeps a transaction per
+//! write. The caller hears back only after the batch committed, so what it wrote is then visible to every
 //! reader. An op that fails with a backend error ends its batch at once (SQLite may have
 //! rolled the whole transaction back), and the ops before it hear whether the commit held.
 
@@ -101,12 +102,10 @@ fn commit_failed(message: &str) -> StoreError {
 
 impl<DB: Database> Lane<DB> {
     /// Starts the lane's thread, which opens its connection with `open` (and may migrate
-    /// through it) before it takes ops; fails if `open` does. `savepoints`: wrap every op in a
-    /// savepoint of its own. `upkeep` runs between batches.
+    /// through it) before it takes ops; fails if `open` does. `upkeep` runs between batches.
     pub(crate) async fn start<F, Fut>(
         name: &str,
         open: F,
-        savepoints: bool,
         upkeep: Option<Upkeep<DB::Connection>>,
     ) -> StoreResult<Self>
     where
@@ -133,7 +132,7 @@ impl<DB: Database> Lane<DB> {
                             return;
                         }
                     };
-                    serve::<DB>(conn, rx, savepoints, upkeep).await;
+                    serve::<DB>(conn, rx, upkeep).await;
                 });
             })
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
@@ -183,7 +182,6 @@ impl<DB: Database> Lane<DB> {
 async fn serve<DB: Database>(
     mut conn: DB::Connection,
     mut rx: mpsc::Receiver<Job<DB::Connection>>,
-    savepoints: bool,
     upkeep: Option<Upkeep<DB::Connection>>,
 ) {
     let mut next = None;
@@ -218,7 +216,7 @@ async fn serve<DB: Database>(
         let mut op = Some(first);
         let mut broken = false;
         while let Some(o) = op.take() {
-            let (outcome, deliver) = run_op::<DB>(o, &mut batch, savepoints).await;
+            let (outcome, deliver) = run_op::<DB>(o, &mut batch).await;
             delivers.push(deliver);
             if outcome == Outcome::Broken {
                 broken = true;
@@ -260,44 +258,18 @@ async fn serve<DB: Database>(
     let _ = conn.close().await;
 }
 
-/// Runs one op on `conn`, in a savepoint of its own with `savepoint`. A panicking op breaks
-/// the batch; its caller hears that the write did not happen.
+/// Runs one op on `conn`. A panicking op breaks the batch; its caller hears that the write
+/// may not have been made (what it wrote in a transaction of its own is undone as the panic
+/// drops that transaction).
 async fn run_op<DB: Database>(
     op: Op<DB::Connection>,
     conn: &mut DB::Connection,
-    savepoint: bool,
 ) -> (Outcome, Deliver) {
     let lost: Deliver = Box::new(|_| {});
-    if !savepoint {
-        return AssertUnwindSafe(op(conn))
-            .catch_unwind()
-            .await
-            .unwrap_or((Outcome::Broken, lost));
-    }
-    let mut sp = match conn.begin().await {
-        Ok(sp) => sp,
-        Err(e) => {
-            // Dropping the op tells its caller the write did not happen.
-            tracing::error!(error = %e, "opening a savepoint failed");
-            drop(op);
-            return (Outcome::Broken, lost);
-        }
-    };
-    let Ok((outcome, deliver)) = AssertUnwindSafe(op(&mut sp)).catch_unwind().await else {
-        return (Outcome::Broken, lost);
-    };
-    let closed = if outcome == Outcome::Done {
-        sp.commit().await
-    } else {
-        sp.rollback().await
-    };
-    match closed {
-        Ok(()) => (outcome, deliver),
-        Err(e) => {
-            tracing::error!(error = %e, "closing a savepoint failed");
-            (Outcome::Broken, deliver)
-        }
-    }
+    AssertUnwindSafe(op(conn))
+        .catch_unwind()
+        .await
+        .unwrap_or((Outcome::Broken, lost))
 }
 
 #[cfg(test)]
@@ -322,7 +294,6 @@ mod tests {
                     .map_err(backend)?;
                 Ok(conn)
             },
-            false,
             None,
         )
         .await

@@ -92,7 +92,7 @@ impl SqliteStore {
                 })
             }),
         };
-        let writer = Lane::start("sqlite-writer", open, false, Some(upkeep)).await?;
+        let writer = Lane::start("sqlite-writer", open, Some(upkeep)).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(settings.read_connections.max(1))
             .connect_with(base.read_only(true))
