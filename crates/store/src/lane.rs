@@ -66,6 +66,9 @@ type Op<C> = Box<dyn for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, (Outcome, Delive
 
 enum Job<C> {
     Op(Op<C>),
+    /// An op known to take long, run in a batch of its own so that it holds up no fast op's
+    /// answer (the batch before it commits first).
+    Alone(Op<C>),
     Close(oneshot::Sender<()>),
 }
 
@@ -147,6 +150,25 @@ impl<DB: Database> Lane<DB> {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut DB::Connection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
+        self.queue(op, false).await
+    }
+
+    /// [`Lane::write`] for an op known to take long (many rows): it runs in a transaction of its
+    /// own, after the ops queued before it committed, so that their callers do not wait for it.
+    pub(crate) async fn write_alone<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut DB::Connection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        self.queue(op, true).await
+    }
+
+    /// Queues `op` (`alone`: in a batch of its own) and waits for its result.
+    async fn queue<T, F>(&self, op: F, alone: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut DB::Connection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         let op: Op<DB::Connection> = Box::new(move |conn| {
             Box::pin(async move {
@@ -165,7 +187,8 @@ impl<DB: Database> Lane<DB> {
                 (outcome, deliver)
             })
         });
-        self.jobs.send(Job::Op(op)).await.map_err(|_| stopped())?;
+        let job = if alone { Job::Alone(op) } else { Job::Op(op) };
+        self.jobs.send(job).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
 
@@ -194,8 +217,9 @@ async fn serve<DB: Database>(
                 None => break,
             },
         };
-        let first = match job {
-            Job::Op(op) => op,
+        let (first, alone) = match job {
+            Job::Op(op) => (op, false),
+            Job::Alone(op) => (op, true),
             Job::Close(done) => {
                 let _ = conn.close().await;
                 let _ = done.send(());
@@ -222,13 +246,13 @@ async fn serve<DB: Database>(
                 broken = true;
                 break;
             }
-            if delivers.len() >= MAX_BATCH || started.elapsed() >= MAX_BATCH_TIME {
+            if alone || delivers.len() >= MAX_BATCH || started.elapsed() >= MAX_BATCH_TIME {
                 break;
             }
             match rx.try_recv() {
                 Ok(Job::Op(o)) => op = Some(o),
-                Ok(close) => {
-                    next = Some(close);
+                Ok(other) => {
+                    next = Some(other);
                     break;
                 }
                 Err(_) => break,
@@ -401,6 +425,70 @@ mod tests {
         assert_eq!(fine.expect("an insert beside them"), 1);
         assert_eq!(after.expect("an insert after them"), 1);
         assert_eq!(keys(&options).await, vec![1, 3, 4]);
+        lane.close().await;
+    }
+
+    /// A write queued alone does not join the batch of the writes queued before it: they are
+    /// answered while it still runs. (Here it waits until the write before it was answered; in
+    /// a shared batch that answer would never come, and the test would time out.)
+    #[tokio::test]
+    async fn a_write_alone_holds_up_no_earlier_answer() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (lane, options) = lane(&dir).await;
+        let (started_tx, started) = oneshot::channel::<()>();
+        let (open_gate, gate) = oneshot::channel::<()>();
+        let busy = {
+            let lane = lane.clone();
+            tokio::spawn(async move {
+                lane.write(move |_conn: &mut SqliteConnection| {
+                    Box::pin(async move {
+                        let _ = started_tx.send(());
+                        let _ = gate.await;
+                        Ok(())
+                    })
+                })
+                .await
+            })
+        };
+        started.await.expect("the lane runs the first write");
+        // Queued while the lane is busy, in this order: a small write, then a long one alone.
+        let small = {
+            let lane = lane.clone();
+            tokio::spawn(async move { insert(&lane, 1).await })
+        };
+        tokio::task::yield_now().await;
+        let (let_long_end, long_end) = oneshot::channel::<()>();
+        let long = {
+            let lane = lane.clone();
+            tokio::spawn(async move {
+                lane.write_alone(move |conn: &mut SqliteConnection| {
+                    Box::pin(async move {
+                        let _ = long_end.await;
+                        sqlx::query("INSERT INTO t (k, v) VALUES (2, 'long')")
+                            .execute(conn)
+                            .await
+                            .map_err(backend)?;
+                        Ok(())
+                    })
+                })
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let _ = open_gate.send(());
+        let small = tokio::time::timeout(Duration::from_secs(10), small)
+            .await
+            .expect("the small write is answered while the long one runs")
+            .expect("the small write's task");
+        assert_eq!(small.expect("the small write"), 1);
+        let _ = let_long_end.send(());
+        long.await
+            .expect("the long write's task")
+            .expect("the long write");
+        busy.await
+            .expect("the first write's task")
+            .expect("the first write");
+        assert_eq!(keys(&options).await, vec![1, 2]);
         lane.close().await;
     }
 

@@ -122,6 +122,16 @@ impl PostgresStore {
         op(&mut conn).await
     }
 
+    /// The same as [`PostgresStore::write`]: every write has a transaction of its own here
+    /// (SQLite's `write_alone` keeps a long write out of a shared commit).
+    pub(crate) async fn write_alone<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        self.write(op).await
+    }
+
     /// The pool reads go through (the one pool).
     pub(crate) fn reader(&self) -> &PgPool {
         &self.pool

@@ -203,7 +203,7 @@ impl FileStore for d::Store {
         }
         while detach_from_messages(self, project, id).await? == DELETE_BATCH_ROWS {}
         let (project, id) = (project.clone(), id.clone());
-        self.write(move |conn| {
+        self.write_alone(move |conn| {
             Box::pin(async move {
                 let (project, id) = (&project, &id);
                 let mut tx = conn.begin().await.map_err(backend)?;
@@ -264,7 +264,7 @@ async fn detach_from_messages(
 ) -> StoreResult<u64> {
     let (project, file_id) = (project.clone(), file_id.clone());
     store
-        .write(move |conn| {
+        .write_alone(move |conn| {
             Box::pin(async move {
                 let (project, file_id) = (&project, &file_id);
                 let mut tx = conn.begin().await.map_err(backend)?;

@@ -259,7 +259,7 @@ impl ThreadStore for d::Store {
         loop {
             let (project, id) = (project.clone(), id.clone());
             let deleted = self
-                .write(move |conn| {
+                .write_alone(move |conn| {
                     Box::pin(async move {
                         sqlx::query(
                             "DELETE FROM messages WHERE seq IN \
@@ -281,7 +281,7 @@ impl ThreadStore for d::Store {
             }
         }
         let (project, id) = (project.clone(), id.clone());
-        self.write(move |conn| {
+        self.write_alone(move |conn| {
             Box::pin(async move {
                 let (project, id) = (&project, &id);
                 let mut tx = conn.begin().await.map_err(backend)?;

@@ -553,7 +553,7 @@ impl VectorStoreStore for d::Store {
         // Its files' entries and its batches go by ON DELETE CASCADE; the files stay.
         let (project, owned_id) = (project.clone(), id.clone());
         let deleted = self
-            .write(move |conn| {
+            .write_alone(move |conn| {
                 Box::pin(async move {
                     sqlx::query("DELETE FROM vector_stores WHERE id = $1 AND project = $2")
                         .bind(&owned_id)
@@ -983,7 +983,7 @@ impl IngestStore for d::Store {
         complete: bool,
     ) -> StoreResult<bool> {
         let (job, worker, done) = (job.clone(), worker.to_owned(), done.clone());
-        self.write(move |conn| {
+        self.write_alone(move |conn| {
             Box::pin(async move {
                 let (job, worker, done) = (&job, worker.as_str(), &done);
                 let mut tx = conn.begin().await.map_err(backend)?;
@@ -1067,7 +1067,7 @@ impl IngestStore for d::Store {
             .map(|(seq, v)| (*seq, encode_vector(v)))
             .collect();
         let (job, worker, model) = (job.clone(), worker.to_owned(), model.to_owned());
-        self.write(move |conn| {
+        self.write_alone(move |conn| {
             Box::pin(async move {
                 let (job, worker, model) = (&job, worker.as_str(), model.as_str());
                 let mut tx = conn.begin().await.map_err(backend)?;

@@ -119,6 +119,18 @@ impl SqliteStore {
         self.writer.write(op).await
     }
 
+    /// [`SqliteStore::write`] for an op that writes many rows: in a transaction of its own, so
+    /// that the writes queued before it are answered without waiting for it.
+    pub(crate) async fn write_alone<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write_alone(op).await
+    }
+
     /// The pool of read-only connections.
     pub(crate) fn reader(&self) -> &SqlitePool {
         &self.reader
