@@ -153,7 +153,10 @@ test('create an assistant with a function, chat, answer the function call', asyn
 
   await page.getByRole('button', { name: 'Chat with it' }).click();
   await page.getByLabel('Message', { exact: true }).waitFor();
-  assert.equal(await page.getByLabel('Assistant', { exact: true }).inputValue(), created.id);
+  // The view shows first and fills the assistants' list when it arrives: wait for the list.
+  const picker = page.getByLabel('Assistant', { exact: true });
+  await picker.locator(`option[value="${created.id}"]`).waitFor({ state: 'attached' });
+  assert.equal(await picker.inputValue(), created.id);
   await watchText(page);
   await page.getByLabel('Message', { exact: true }).fill('Hi!');
   await page.getByRole('button', { name: 'Send and run' }).click();
