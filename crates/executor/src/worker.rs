@@ -662,11 +662,17 @@ async fn end(
         .finish_run(run, worker, status, err, incomplete)
         .await?
     {
-        record_end(&run);
-        end_session(inner, &run.id).await;
-        inner.events.publish_run(&run);
+        announce_end(inner, &run).await;
     }
     Ok(())
+}
+
+/// What follows a run's end here: its metrics, its code interpreter session goes, and its
+/// stream hears the end.
+async fn announce_end(inner: &Inner, run: &Run) {
+    record_end(run);
+    end_session(inner, &run.id).await;
+    inner.events.publish_run(run);
 }
 
 /// The run ended: its code interpreter session, if it had one here, goes.
@@ -790,9 +796,7 @@ async fn drive(
         };
         match run_turn(&ctx, req, token, open).await {
             Ok(TurnEnd::Finished(run)) => {
-                record_end(&run);
-                end_session(inner, &run.id).await;
-                inner.events.publish_run(&run);
+                announce_end(inner, &run).await;
                 return Ok(());
             }
             Ok(TurnEnd::Answered { truncated }) => {

@@ -603,24 +603,14 @@ impl AssistantStore for d::Store {
     }
 
     async fn delete_assistant(&self, project: &Project, id: &AssistantId) -> StoreResult<()> {
-        let (project, owned_id) = (project.clone(), id.clone());
-        let deleted = self
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query("DELETE FROM assistants WHERE id = $1 AND project = $2")
-                        .bind(&owned_id)
-                        .bind(project.as_str())
-                        .execute(conn)
-                        .await
-                        .map_err(backend)
-                })
+        let (project, id) = (project.clone(), id.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let kind = ObjectKind::Assistant;
+                super::delete_owned(conn, "assistants", kind, id.as_str(), &project).await
             })
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::not_found(ObjectKind::Assistant, id));
-        }
-        Ok(())
+        })
+        .await
     }
 
     async fn create_assistant_file(

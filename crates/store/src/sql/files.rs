@@ -238,16 +238,8 @@ impl FileStore for d::Store {
                 // store); the stores' file rows, assistant and message attachments go by ON
                 // DELETE CASCADE.
                 super::vector_stores::delete_file_chunks(&mut tx, project, id).await?;
-                let deleted = sqlx::query("DELETE FROM files WHERE id = $1 AND project = $2")
-                    .bind(id)
-                    .bind(project.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Err(StoreError::not_found(ObjectKind::File, id));
-                }
+                super::delete_owned(&mut tx, "files", ObjectKind::File, id.as_str(), project)
+                    .await?;
                 tx.commit().await.map_err(backend)
             })
         })

@@ -13,7 +13,8 @@ mod vector_stores;
 
 use super::dialect::{self as d, backend};
 use assistd_core::{
-    Cursors, ListParams, Order, Page, Project, ProjectUsage, Store, StoreError, StoreResult,
+    Cursors, ListParams, ObjectKind, Order, Page, Project, ProjectUsage, Store, StoreError,
+    StoreResult,
 };
 use assistd_wire::Metadata;
 use assistd_wire::RunStatus;
@@ -132,6 +133,30 @@ where
     let mut qb = QueryBuilder::<d::Db>::new(select);
     qb.push_bind(scope);
     fetch_page(pool, qb, seq_col, params, cursors, convert).await
+}
+
+/// Deletes the row `id` of `table` in `project`; not found (as a `kind`) if there was none.
+/// What goes with it goes by `ON DELETE CASCADE`.
+async fn delete_owned(
+    conn: &mut d::Conn,
+    table: &str,
+    kind: ObjectKind,
+    id: &str,
+    project: &Project,
+) -> StoreResult<()> {
+    let deleted = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE id = $1 AND project = $2"
+    ))
+    .bind(id)
+    .bind(project.as_str())
+    .execute(conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::not_found(kind, id));
+    }
+    Ok(())
 }
 
 /// Replaces (or, with `None`, clears) the metadata of the row `id` of `table`.

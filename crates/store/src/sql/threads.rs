@@ -300,16 +300,8 @@ impl ThreadStore for d::Store {
                     .map_err(backend)?;
                 }
                 // Messages, their file links, runs and steps go with it (ON DELETE CASCADE).
-                let deleted = sqlx::query("DELETE FROM threads WHERE id = $1 AND project = $2")
-                    .bind(id)
-                    .bind(project.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Err(StoreError::not_found(ObjectKind::Thread, id));
-                }
+                let kind = ObjectKind::Thread;
+                super::delete_owned(&mut tx, "threads", kind, id.as_str(), project).await?;
                 tx.commit().await.map_err(backend)
             })
         })

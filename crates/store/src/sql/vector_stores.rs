@@ -551,24 +551,14 @@ impl VectorStoreStore for d::Store {
 
     async fn delete_vector_store(&self, project: &Project, id: &VectorStoreId) -> StoreResult<()> {
         // Its files' entries and its batches go by ON DELETE CASCADE; the files stay.
-        let (project, owned_id) = (project.clone(), id.clone());
-        let deleted = self
-            .write_alone(move |conn| {
-                Box::pin(async move {
-                    sqlx::query("DELETE FROM vector_stores WHERE id = $1 AND project = $2")
-                        .bind(&owned_id)
-                        .bind(project.as_str())
-                        .execute(conn)
-                        .await
-                        .map_err(backend)
-                })
+        let (project, id) = (project.clone(), id.clone());
+        self.write_alone(move |conn| {
+            Box::pin(async move {
+                let kind = ObjectKind::VectorStore;
+                super::delete_owned(conn, "vector_stores", kind, id.as_str(), &project).await
             })
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::not_found(ObjectKind::VectorStore, id));
-        }
-        Ok(())
+        })
+        .await
     }
 
     async fn create_vector_store_file(
