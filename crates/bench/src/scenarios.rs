@@ -150,6 +150,7 @@ fn thread_and_run_body(assistant: &str, stream: bool) -> &'static str {
 pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "fast-bench").await?;
     let body = thread_and_run_body(&asst, false);
+    let pause = Duration::from_micros(args.round_trip_poll_us);
     let start = Instant::now();
     let deadline = start + args.duration();
     let result = Rc::new(RefCell::new(LoadResult::default()));
@@ -182,7 +183,11 @@ pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> a
                         v["id"].as_str().unwrap_or_default()
                     );
                     loop {
-                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        if pause.is_zero() {
+                            tokio::task::yield_now().await;
+                        } else {
+                            tokio::time::sleep(pause).await;
+                        }
                         let (s, b) = conn.send(Method::GET, &path, None).await?;
                         anyhow::ensure!(s == 200, "poll answered {s}");
                         let v: serde_json::Value = serde_json::from_slice(&b)?;
@@ -209,10 +214,15 @@ pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> a
         r,
         server,
         format!(
-            "{} clients over {} instance(s), zero-latency upstream, {} tokens, 2 ms polls",
+            "{} clients over {} instance(s), zero-latency upstream, {} tokens, polls {}",
             args.connections,
             addrs.len(),
-            args.round_trip_tokens
+            args.round_trip_tokens,
+            if pause.is_zero() {
+                "back to back".to_owned()
+            } else {
+                format!("{} µs apart", args.round_trip_poll_us)
+            }
         ),
     ))
 }
@@ -328,9 +338,23 @@ fn floor_row(name: &str, mut r: LoadResult, note: String) -> Row {
     }
 }
 
-/// `concurrent_runs` runs created at once against a 1 s upstream, then polled (every
-/// `poll_ms`) until all complete: latency is creation to observed completion.
-pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row> {
+/// The runs (path, creation time) a creator made since its poller last looked, and whether it
+/// is done.
+type Created = (Vec<(String, Instant)>, bool);
+
+/// `concurrent_runs` runs created at once against a 1 s upstream, each polled (every
+/// `poll_ms`) from its creation until it completes: latency is creation to observed completion.
+///
+/// `connections` connections create the runs; as many more poll them, each poller the runs of
+/// one creator, starting with the first the moment it exists. The connections are spread over
+/// the instances, a creator and its poller on the same one. (Until 2026-12-07 each
+/// connection created all its runs before it polled any: a run's latency then included the
+/// creation of every later run on its connection, which on PostgreSQL was most of it.)
+pub async fn concurrent_runs(
+    server: &Server,
+    addrs: &[String],
+    args: &Args,
+) -> anyhow::Result<Row> {
     let asst = create_assistant(server, "slow-bench").await?;
     let body = thread_and_run_body(&asst, false);
     let start = Instant::now();
@@ -340,13 +364,13 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
     let total = args.concurrent_runs;
     let poll = Duration::from_millis(args.poll_ms);
     let mut tasks = Vec::new();
-    // Each connection creates its share of the runs first, then polls them in turn.
-    for _ in 0..args.connections {
-        let mut conn = Conn::open(&server.addr).await?;
-        let next = next.clone();
-        let result = result.clone();
+    for i in 0..args.connections {
+        let addr = &addrs[i % addrs.len()];
+        let mut creator = Conn::open(addr).await?;
+        let mut poller = Conn::open(addr).await?;
+        let created: Rc<RefCell<Created>> = Rc::default();
+        let (next, failed, mine) = (next.clone(), result.clone(), created.clone());
         tasks.push(tokio::task::spawn_local(async move {
-            let mut mine: Vec<(String, Instant)> = Vec::new();
             loop {
                 {
                     let mut n = next.borrow_mut();
@@ -356,29 +380,39 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
                     *n += 1;
                 }
                 let t = Instant::now();
-                match conn
+                match creator
                     .send(Method::POST, "/v1/threads/runs", Some(body))
                     .await
                 {
                     Ok((200, b)) => {
                         let v: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
-                        mine.push((
-                            format!(
-                                "/v1/threads/{}/runs/{}",
-                                v["thread_id"].as_str().unwrap_or_default(),
-                                v["id"].as_str().unwrap_or_default()
-                            ),
-                            t,
-                        ));
+                        let path = format!(
+                            "/v1/threads/{}/runs/{}",
+                            v["thread_id"].as_str().unwrap_or_default(),
+                            v["id"].as_str().unwrap_or_default()
+                        );
+                        mine.borrow_mut().0.push((path, t));
                     }
-                    _ => result.borrow_mut().errors += 1,
+                    _ => failed.borrow_mut().errors += 1,
                 }
             }
-            while !mine.is_empty() && Instant::now() < deadline {
-                tokio::time::sleep(poll).await;
-                let mut still = Vec::with_capacity(mine.len());
-                for (path, t) in mine {
-                    match conn.send(Method::GET, &path, None).await {
+            mine.borrow_mut().1 = true;
+        }));
+        let result = result.clone();
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut polling: Vec<(String, Instant)> = Vec::new();
+            while Instant::now() < deadline {
+                let done_creating = {
+                    let mut c = created.borrow_mut();
+                    polling.append(&mut c.0);
+                    c.1
+                };
+                if done_creating && polling.is_empty() {
+                    return;
+                }
+                let mut still = Vec::with_capacity(polling.len());
+                for (path, t) in polling {
+                    match poller.send(Method::GET, &path, None).await {
                         Ok((200, b)) => {
                             let v: serde_json::Value =
                                 serde_json::from_slice(&b).unwrap_or_default();
@@ -393,9 +427,10 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
                         _ => result.borrow_mut().errors += 1,
                     }
                 }
-                mine = still;
+                polling = still;
+                tokio::time::sleep(poll).await;
             }
-            result.borrow_mut().errors += mine.len();
+            result.borrow_mut().errors += polling.len();
         }));
     }
     let r = collect(start, result, tasks).await?;
@@ -409,8 +444,12 @@ pub async fn concurrent_runs(server: &Server, args: &Args) -> anyhow::Result<Row
         r,
         server,
         format!(
-            "{total} runs at once over {} connections, polled every {} ms; req/s = runs/s",
-            args.connections, args.poll_ms
+            "{total} runs at once over {} connections to {} instance(s), each polled every {} ms \
+             from its creation over {} more; req/s = runs/s",
+            args.connections,
+            addrs.len(),
+            args.poll_ms,
+            args.connections
         ),
     ))
 }

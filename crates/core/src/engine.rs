@@ -32,6 +32,20 @@ pub struct ClaimedRun {
     pub sampling: Sampling,
 }
 
+/// A claim made by the transaction that creates a run ([`crate::RunStore::create_run_claimed`]):
+/// an instance with a free worker starts the run it was asked for at once, without waiting for
+/// a dispatcher's claim (a wake-up and one more write). It is made only while the project is
+/// under `max_per_project`, as a dispatcher's claim would be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAtCreation {
+    /// The lease owner: names this execution of the run, and no other.
+    pub worker: String,
+    /// How long the lease lasts without renewal.
+    pub lease: Duration,
+    /// Runs of one project executing at once, at most (as [`EngineStore::claim_run_within`]).
+    pub max_per_project: u32,
+}
+
 /// The sampling parameters the run's request or its assistant set; `None`: nobody did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sampling {

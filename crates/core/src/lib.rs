@@ -20,7 +20,7 @@ pub mod validate;
 pub mod validate_runs;
 pub mod vector_stores;
 
-pub use engine::{ClaimedRun, EngineStore, Lease, Sampling, TurnText};
+pub use engine::{ClaimAtCreation, ClaimedRun, EngineStore, Lease, Sampling, TurnText};
 pub use list::{Cursors, ListParams, Order, Page};
 pub use project::Project;
 pub use relay::{Relayed, RelayedEvent, StreamRelay};

@@ -4,6 +4,7 @@
 //! Every method is scoped to a [`Project`]: an object of another project does not exist for the
 //! caller. Methods that touch several rows are atomic.
 
+use crate::engine::{ClaimAtCreation, ClaimedRun};
 use crate::list::{ListParams, Page};
 use crate::project::Project;
 use assistd_wire::{
@@ -327,14 +328,43 @@ pub trait RunStore: Send + Sync {
         project: &Project,
         thread_id: &ThreadId,
         run: NewRun,
-    ) -> StoreResult<Run>;
+    ) -> StoreResult<Run> {
+        let (run, _) = self
+            .create_run_claimed(project, thread_id, run, None)
+            .await?;
+        Ok(run)
+    }
+    /// [`RunStore::create_run`], and with `claim`, claims the new run in the same transaction
+    /// when [`ClaimAtCreation`] allows it. The run comes back as created (`queued`), and the
+    /// claim, if made, as a claim does.
+    async fn create_run_claimed(
+        &self,
+        project: &Project,
+        thread_id: &ThreadId,
+        run: NewRun,
+        claim: Option<ClaimAtCreation>,
+    ) -> StoreResult<(Run, Option<ClaimedRun>)>;
     /// Creates a thread and enqueues a run on it, atomically.
     async fn create_thread_and_run(
         &self,
         project: &Project,
         thread: CreateThreadRequest,
         run: NewRun,
-    ) -> StoreResult<(Thread, Run)>;
+    ) -> StoreResult<(Thread, Run)> {
+        let (thread, run, _) = self
+            .create_thread_and_run_claimed(project, thread, run, None)
+            .await?;
+        Ok((thread, run))
+    }
+    /// [`RunStore::create_thread_and_run`], claiming the run as
+    /// [`RunStore::create_run_claimed`] does.
+    async fn create_thread_and_run_claimed(
+        &self,
+        project: &Project,
+        thread: CreateThreadRequest,
+        run: NewRun,
+        claim: Option<ClaimAtCreation>,
+    ) -> StoreResult<(Thread, Run, Option<ClaimedRun>)>;
     /// Reads a run.
     async fn get_run(
         &self,

@@ -23,4 +23,4 @@ mod turn;
 mod worker;
 
 pub use events::{Event, EventBus, Subscription};
-pub use worker::{Executor, ExecutorConfig, ExecutorHandle, Services};
+pub use worker::{Executor, ExecutorConfig, ExecutorHandle, Reserved, Services};

@@ -7,7 +7,7 @@ use crate::{code_interpreter, file_search};
 use assistd_core::code::CodeRunner;
 use assistd_core::model::{ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
-use assistd_core::{ClaimedRun, Lease, Signal, Signals, Store};
+use assistd_core::{ClaimAtCreation, ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
     AssistantTool, ErrorType, LastError, LastErrorCode, MessageRole, Run, RunId, RunStatus,
     RunStep, StepId, StreamEvent, Usage,
@@ -82,6 +82,9 @@ struct Inner {
     code: Option<Arc<dyn CodeRunner>>,
     events: Arc<EventBus>,
     cfg: ExecutorConfig,
+    /// A permit per run executing here (`cfg.workers`): taken by the dispatcher's claims, and
+    /// by runs claimed as they are created here ([`ExecutorHandle::reserve`]).
+    slots: Arc<Semaphore>,
     wake: Notify,
     running: Mutex<HashMap<RunId, (CancellationToken, StopReason)>>,
     shutdown: CancellationToken,
@@ -152,6 +155,7 @@ impl Executor {
             searcher,
             code,
             events,
+            slots: Arc::new(Semaphore::new(cfg.workers.max(1))),
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
@@ -190,6 +194,20 @@ impl ExecutorHandle {
         self.wake();
     }
 
+    /// A free worker for a run about to be created by the current request, if there is one:
+    /// the run can then be claimed by the transaction that creates it, and start here at once
+    /// ([`Reserved::start`]). Dropped unused, the worker is free again.
+    pub fn reserve(&self) -> Option<Reserved> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        let permit = self.inner.slots.clone().try_acquire_owned().ok()?;
+        Some(Reserved {
+            handle: self.clone(),
+            permit,
+        })
+    }
+
     /// A run was asked to cancel: stop its model request now if this process runs it.
     pub fn cancel(&self, run_id: &RunId) {
         signal(&self.inner, run_id, Stop::Cancel);
@@ -204,6 +222,40 @@ impl ExecutorHandle {
             signal(&self.inner, &id, Stop::Shutdown);
         }
         self.tasks.wait().await;
+    }
+}
+
+/// A worker held for a run being created ([`ExecutorHandle::reserve`]).
+pub struct Reserved {
+    handle: ExecutorHandle,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Reserved {
+    /// The claim for the store to make when it creates run `run_id`.
+    pub fn claim(&self, run_id: &RunId) -> ClaimAtCreation {
+        let inner = &self.handle.inner;
+        ClaimAtCreation {
+            // Never made by the dispatcher (its owners carry a claim number), and a run is
+            // created once: this names one execution.
+            worker: format!("{}-new-{run_id}", inner.instance),
+            lease: inner.cfg.lease,
+            max_per_project: inner.cfg.max_runs_per_project,
+        }
+    }
+
+    /// Executes the run the store claimed as it created it; its execution joins the current
+    /// request's trace.
+    pub fn start(self, claim: ClaimedRun) {
+        let Self { handle, permit } = self;
+        let cx = tracing::Span::current().context();
+        if cx.span().span_context().is_valid() {
+            lock(&handle.inner.parents).insert(claim.run.id.clone(), cx);
+        }
+        record_claim(&claim);
+        handle
+            .tasks
+            .spawn(supervise(handle.inner.clone(), claim, permit));
     }
 }
 
@@ -237,7 +289,7 @@ async fn signal_loop(inner: Arc<Inner>, signals: Arc<dyn Signals>) {
 /// for the whole process, so idle capacity costs one claim query per poll interval, not one per
 /// slot.
 async fn dispatch_loop(inner: Arc<Inner>, tasks: TaskTracker) {
-    let slots = Arc::new(Semaphore::new(inner.cfg.workers.max(1)));
+    let slots = inner.slots.clone();
     let mut claims: u64 = 0;
     loop {
         let first = tokio::select! {

@@ -10,9 +10,9 @@ use crate::limits::Limits;
 use crate::telemetry;
 use assistd_core::code::CodeRunner;
 use assistd_core::search::{Embedder, HybridConfig, HybridSearcher, Searcher};
-use assistd_core::{Signal, Signals, Store, StreamRelay};
+use assistd_core::{ClaimedRun, Signal, Signals, Store, StreamRelay};
 use assistd_executor::ingest::{IngestConfig, IngestHandle};
-use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle, Services};
+use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle, Reserved, Services};
 use assistd_models::ModelRouter;
 use assistd_store::{
     PgRelay, PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore,
@@ -60,6 +60,27 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A worker here for a run the current request creates, if one is free: the store then
+    /// claims the run as it creates it ([`AppState::run_created`]).
+    pub fn reserve_worker(&self) -> Option<Reserved> {
+        self.executor.as_ref()?.reserve()
+    }
+
+    /// A run was created with the worker `reserved` for it: it starts here if the store
+    /// claimed it (it does only when asked, with a worker reserved), else it waits in the
+    /// queue like any other and the reserved worker is free again.
+    pub fn run_created(
+        &self,
+        run_id: &RunId,
+        reserved: Option<Reserved>,
+        claimed: Option<ClaimedRun>,
+    ) {
+        match (reserved, claimed) {
+            (Some(r), Some(c)) => r.start(c),
+            _ => self.run_queued(run_id),
+        }
+    }
+
     /// `run_id` was queued by the current request: let a worker know, here and in the other
     /// instances (a worker here continues the request's trace).
     pub fn run_queued(&self, run_id: &RunId) {

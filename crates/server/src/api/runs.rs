@@ -121,11 +121,16 @@ pub async fn create_run(
         s.settings.run_expires_after_secs,
     );
     let sub = streamed(&s, req.stream, &mut new);
-    let run = s.store.create_run(&p, &thread_id, new).await?;
+    let reserved = s.reserve_worker();
+    let claim = reserved.as_ref().map(|r| r.claim(&new.id));
+    let (run, claimed) = s
+        .store
+        .create_run_claimed(&p, &thread_id, new, claim)
+        .await?;
     if files {
         s.files_queued();
     }
-    s.run_queued(&run.id);
+    s.run_created(&run.id, reserved, claimed);
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
@@ -197,11 +202,16 @@ pub async fn create_thread_and_run(
         .as_ref()
         .is_some_and(ToolResourcesRequest::creates_store)
         || thread_req.messages.iter().flatten().any(adds_files);
-    let (thread, run) = s.store.create_thread_and_run(&p, thread_req, new).await?;
+    let reserved = s.reserve_worker();
+    let claim = reserved.as_ref().map(|r| r.claim(&new.id));
+    let (thread, run, claimed) = s
+        .store
+        .create_thread_and_run_claimed(&p, thread_req, new, claim)
+        .await?;
     if files {
         s.files_queued();
     }
-    s.run_queued(&run.id);
+    s.run_created(&run.id, reserved, claimed);
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),

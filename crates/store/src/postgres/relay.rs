@@ -7,6 +7,13 @@
 //! (`pg_notify` over an array). NOTIFY delivers at commit, in commit order, and the sender's
 //! statements commit one after another, so every listener receives an instance's events in the
 //! order it sent them.
+//!
+//! The sender has a connection of its own: taken from the pool, a send waited behind the
+//! executor's writes whenever they held every connection (measured: a statement's p50 1.8 ms,
+//! p95 36 ms, with 500 relayed streams). Its commits do not wait for the WAL to reach disk
+//! (`synchronous_commit = off`): what it commits is only notifications and the rows of large
+//! events, kept a minute for listeners that are already waiting; a crash loses the streams
+//! anyway.
 
 use super::dialect::{NOW_MS, backend};
 use assistd_core::relay::SEP;
@@ -14,8 +21,8 @@ use assistd_core::{Relayed, RelayedEvent, StoreResult, StreamRelay};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -25,6 +32,9 @@ pub const CHANNEL: &str = "assistd_stream";
 /// Events waiting to be sent, at most: past it they are dropped (a stalled database must not
 /// grow memory), and their streams see the gap.
 const QUEUE: usize = 16_384;
+
+/// The sender's connection's name, as the database lists it.
+const SENDER: &str = "assistd-relay";
 
 /// Events sent per statement, at most.
 const BATCH: usize = 512;
@@ -56,10 +66,19 @@ async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<RelayedEvent>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut swept = Instant::now();
     let mut stored = false;
+    let mut conn: Option<PgConnection> = None;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         let events: Vec<(String, String)> = batch.drain(..).map(|e| (e.encode(), e.to)).collect();
         let n = events.len();
-        match send(&pool, events).await {
+        let r = match sender(&pool, &mut conn).await {
+            Ok(c) => send(c, events).await,
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            // Made again for the next batch: a broken connection fails every later send.
+            conn = None;
+        }
+        match r {
             Ok(large) => stored |= large,
             // Lost: the receivers notice the gap in the numbering and close those streams.
             Err(e) => tracing::warn!(error = %e, events = n, "relaying stream events failed"),
@@ -80,17 +99,32 @@ async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<RelayedEvent>) {
     }
 }
 
+/// The sender's own connection, made if there is none (see the module's header).
+async fn sender<'c>(
+    pool: &PgPool,
+    conn: &'c mut Option<PgConnection>,
+) -> Result<&'c mut PgConnection, sqlx::Error> {
+    if let Some(c) = conn {
+        return Ok(c);
+    }
+    let options = (*pool.connect_options())
+        .clone()
+        .application_name(SENDER)
+        .options([("synchronous_commit", "off")]);
+    Ok(conn.insert(PgConnection::connect_with(&options).await?))
+}
+
 /// Sends one batch of (encoded event, addressee); `true` if an event was stored rather than
 /// sent inline.
-async fn send(pool: &PgPool, events: Vec<(String, String)>) -> Result<bool, sqlx::Error> {
+async fn send(conn: &mut PgConnection, events: Vec<(String, String)>) -> Result<bool, sqlx::Error> {
     if events.iter().all(|(l, _)| l.len() <= MAX_INLINE) {
         let payloads: Vec<String> = events.into_iter().map(|(l, _)| format!("i{l}")).collect();
-        notify(pool, &payloads).await?;
+        notify(conn, &payloads).await?;
         return Ok(false);
     }
     // The rows and the notifications commit together: a listener never reads an id whose row
     // it cannot see.
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let mut payloads = Vec::with_capacity(events.len());
     for (line, to) in events {
         if line.len() <= MAX_INLINE {
@@ -185,5 +219,86 @@ impl StreamRelay for PgRelay {
             }
         });
         Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PostgresSettings, PostgresStore};
+    use assistd_test_support::pg::TestDatabase;
+    use assistd_wire::{RunId, StreamEvent};
+
+    fn delta(seq: u64) -> RelayedEvent {
+        RelayedEvent {
+            to: "i-test".to_owned(),
+            run_id: RunId::from("run_relay"),
+            attempt: 1,
+            seq,
+            name: StreamEvent::MessageDelta,
+            data: "{}".to_owned(),
+        }
+    }
+
+    /// The sender's own connection, cut by the server, is made again: the batch that found it
+    /// broken is lost (its receivers see the gap), the events after it arrive.
+    #[tokio::test]
+    async fn the_sender_connects_again_after_losing_its_connection() {
+        let db = TestDatabase::create().await;
+        let store = PostgresStore::connect(&db.url(), &PostgresSettings::default())
+            .await
+            .expect("connect");
+        let relay = PgRelay::start(store.pool().clone());
+        let mut events = relay.subscribe("i-test").await.expect("subscribe");
+        let next = async |events: &mut BoxStream<'static, Relayed>| {
+            tokio::time::timeout(Duration::from_secs(10), events.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("the subscription lives")
+        };
+        assert!(relay.send(delta(1)));
+        assert_eq!(next(&mut events).await, Relayed::Event(delta(1)));
+
+        let cut: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+             AND datname = current_database()",
+        )
+        .bind(SENDER)
+        .fetch_all(store.pool())
+        .await
+        .expect("list connections");
+        assert_eq!(cut.len(), 1, "the sender has one connection of its own");
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(cut[0])
+            .execute(store.pool())
+            .await
+            .expect("terminate");
+
+        // Sends until one arrives: the first may meet the broken connection.
+        let mut seq = 1;
+        let got = loop {
+            seq += 1;
+            assert!(seq < 200, "nothing arrived after the connection was cut");
+            assert!(relay.send(delta(seq)));
+            if let Ok(Some(got)) =
+                tokio::time::timeout(Duration::from_millis(100), events.next()).await
+            {
+                break got;
+            }
+        };
+        let Relayed::Event(ev) = got else {
+            panic!("the listener's connection was not cut: {got:?}");
+        };
+        assert!(ev.seq >= 2, "an event sent after the cut: {ev:?}");
+        let again: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+             AND datname = current_database()",
+        )
+        .bind(SENDER)
+        .fetch_all(store.pool())
+        .await
+        .expect("list connections");
+        assert_eq!(again.len(), 1);
+        assert_ne!(again[0], cut[0], "a new connection");
     }
 }

@@ -9,7 +9,8 @@ use assistd_core::clock::now;
 use assistd_core::runs::reported_sampling;
 use assistd_core::transitions::{self, Cancel};
 use assistd_core::{
-    ListParams, NewRun, ObjectKind, Page, Project, RunStore, StoreError, StoreResult,
+    ClaimAtCreation, ClaimedRun, ListParams, NewRun, ObjectKind, Page, Project, RunStore, Sampling,
+    StoreError, StoreResult,
 };
 use assistd_wire::{
     AssistantId, AssistantTool, CreateThreadRequest, LastError, Metadata, ReasoningEffort,
@@ -18,6 +19,7 @@ use assistd_wire::{
     ToolOutput, TruncationObject, Usage,
 };
 use async_trait::async_trait;
+use d::NOW_MS as DB_NOW_MS;
 use sqlx::Connection;
 use sqlx::FromRow;
 use sqlx::types::Json;
@@ -182,25 +184,31 @@ pub(crate) async fn get(
     row.into_wire()
 }
 
-async fn insert_run(
-    conn: &mut d::Conn,
-    project: &Project,
-    thread_id: &ThreadId,
-    new: NewRun,
-) -> StoreResult<Run> {
-    for (i, m) in new.additional_messages.into_iter().enumerate() {
-        insert_message(
-            conn,
-            project,
-            thread_id,
-            m,
-            &format!("additional_messages[{i}]"),
-        )
-        .await?;
-    }
-    let created_at = now();
-    // Stored as set (`None`: nobody did); the run shows the default.
-    let (new_temperature, new_top_p) = (new.temperature, new.top_p);
+/// The runs of `project` executing under a live lease (what its cap counts).
+async fn executing(conn: &mut d::Conn, project: &Project) -> StoreResult<i64> {
+    sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM runs WHERE project = $1 AND status IN ($2, $3) \
+         AND lease_expires_at >= {DB_NOW_MS}"
+    ))
+    .bind(project.as_str())
+    .bind(RunStatus::InProgress.as_str())
+    .bind(RunStatus::Cancelling.as_str())
+    .fetch_one(conn)
+    .await
+    .map_err(backend)
+}
+
+/// What of a [`NewRun`] is stored beside its [`Run`] without showing in it.
+struct Kept {
+    additional_instructions: Option<String>,
+    tool_resources: Option<assistd_wire::ToolResourcesRequest>,
+    streamer: Option<String>,
+    /// Sampling as set (`None`: nobody did); the run shows the default.
+    sampling: Sampling,
+}
+
+/// The run `new` makes, `queued` at `created_at`, and what is kept beside it.
+fn queued_run(new: NewRun, thread_id: &ThreadId, created_at: i64) -> (Run, Kept) {
     let run = Run {
         id: new.id,
         object: "thread.run".to_owned(),
@@ -232,29 +240,85 @@ async fn insert_run(
         parallel_tool_calls: new.parallel_tool_calls,
         reasoning_effort: new.reasoning_effort,
     };
-    sqlx::query(
+    let kept = Kept {
+        additional_instructions: new.additional_instructions,
+        tool_resources: new.tool_resources,
+        streamer: new.streamer,
+        sampling: Sampling {
+            temperature: new.temperature,
+            top_p: new.top_p,
+        },
+    };
+    (run, kept)
+}
+
+/// Inserts a run, and with `claim`, inserts it already claimed when its project is under
+/// its cap ([`ClaimAtCreation`]). The run comes back as created (`queued`), with the claim
+/// if it was made.
+///
+/// A claimed run is inserted `in_progress`: the claim costs no statement (without a cap) and
+/// leaves no `queued` row version behind (on PostgreSQL, each such dead version is visited by
+/// every later claim's scan of the queue until a vacuum). It does not look for older queued
+/// runs to let them go first: a worker is reserved only while one is free, and while runs wait
+/// for one the dispatcher waits for it too, first in line.
+async fn insert_run(
+    conn: &mut d::Conn,
+    project: &Project,
+    thread_id: &ThreadId,
+    mut new: NewRun,
+    claim: Option<&ClaimAtCreation>,
+) -> StoreResult<(Run, Option<ClaimedRun>)> {
+    for (i, m) in std::mem::take(&mut new.additional_messages)
+        .into_iter()
+        .enumerate()
+    {
+        insert_message(
+            conn,
+            project,
+            thread_id,
+            m,
+            &format!("additional_messages[{i}]"),
+        )
+        .await?;
+    }
+    let claim = match claim {
+        Some(c) if c.max_per_project == u32::MAX => Some(c),
+        Some(c) if executing(conn, project).await? < i64::from(c.max_per_project) => Some(c),
+        _ => None,
+    };
+    let created_at = now();
+    let (run, kept) = queued_run(new, thread_id, created_at);
+    sqlx::query(&format!(
         "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
          model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
          top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
-         response_format, parallel_tool_calls, reasoning_effort, tool_resources, streamer) VALUES \
+         response_format, parallel_tool_calls, reasoning_effort, tool_resources, streamer, \
+         started_at, lease_owner, lease_expires_at, attempts) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $21, $22, $23, $24)",
-    )
+         $20, $21, $22, $23, $24, $25, $26, {DB_NOW_MS} + $27, $28)",
+    ))
     .bind(&run.id)
     .bind(project.as_str())
     .bind(thread_id)
     .bind(&run.assistant_id)
     .bind(created_at)
-    .bind(run.status.as_str())
+    .bind(
+        if claim.is_some() {
+            RunStatus::InProgress
+        } else {
+            RunStatus::Queued
+        }
+        .as_str(),
+    )
     .bind(run.expires_at)
     .bind(&run.model)
     .bind(&run.instructions)
-    .bind(&new.additional_instructions)
+    .bind(&kept.additional_instructions)
     .bind(Json(&run.tools))
     .bind(Json(&run.file_ids))
     .bind(run.metadata.as_ref().map(Json))
-    .bind(new_temperature)
-    .bind(new_top_p)
+    .bind(kept.sampling.temperature)
+    .bind(kept.sampling.top_p)
     .bind(run.max_prompt_tokens)
     .bind(run.max_completion_tokens)
     .bind(Json(&run.truncation_strategy))
@@ -262,12 +326,30 @@ async fn insert_run(
     .bind(Json(&run.response_format))
     .bind(run.parallel_tool_calls)
     .bind(run.reasoning_effort.map(ReasoningEffort::as_str))
-    .bind(new.tool_resources.as_ref().map(Json))
-    .bind(&new.streamer)
+    .bind(kept.tool_resources.as_ref().map(Json))
+    .bind(&kept.streamer)
+    .bind(claim.map(|_| created_at))
+    .bind(claim.map(|c| &c.worker))
+    // NULL without a claim: the sum is NULL too.
+    .bind(claim.map(|c| i64::try_from(c.lease.as_millis()).unwrap_or(i64::MAX)))
+    .bind(i64::from(claim.is_some()))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    Ok(run)
+    let claimed = claim.map(|c| ClaimedRun {
+        project: project.clone(),
+        run: Run {
+            status: RunStatus::InProgress,
+            started_at: Some(created_at),
+            ..run.clone()
+        },
+        worker: c.worker.clone(),
+        additional_instructions: kept.additional_instructions,
+        attempt: 1,
+        streamer: kept.streamer,
+        sampling: kept.sampling,
+    });
+    Ok((run, claimed))
 }
 
 async fn step_by_id_in_run(
@@ -289,12 +371,13 @@ async fn step_by_id_in_run(
 
 #[async_trait]
 impl RunStore for d::Store {
-    async fn create_run(
+    async fn create_run_claimed(
         &self,
         project: &Project,
         thread_id: &ThreadId,
         run: NewRun,
-    ) -> StoreResult<Run> {
+        claim: Option<ClaimAtCreation>,
+    ) -> StoreResult<(Run, Option<ClaimedRun>)> {
         let (project, thread_id) = (project.clone(), thread_id.clone());
         self.write(move |conn| {
             Box::pin(async move {
@@ -307,29 +390,32 @@ impl RunStore for d::Store {
                         None,
                     ));
                 }
-                let run = insert_run(&mut tx, project, thread_id, run).await?;
+                let (run, claimed) =
+                    insert_run(&mut tx, project, thread_id, run, claim.as_ref()).await?;
                 tx.commit().await.map_err(backend)?;
-                Ok(run)
+                Ok((run, claimed))
             })
         })
         .await
     }
 
-    async fn create_thread_and_run(
+    async fn create_thread_and_run_claimed(
         &self,
         project: &Project,
         thread: CreateThreadRequest,
         run: NewRun,
-    ) -> StoreResult<(Thread, Run)> {
+        claim: Option<ClaimAtCreation>,
+    ) -> StoreResult<(Thread, Run, Option<ClaimedRun>)> {
         let project = project.clone();
         self.write(move |conn| {
             Box::pin(async move {
                 let project = &project;
                 let mut tx = conn.begin().await.map_err(backend)?;
                 let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
-                let run = insert_run(&mut tx, project, &thread.id, run).await?;
+                let (run, claimed) =
+                    insert_run(&mut tx, project, &thread.id, run, claim.as_ref()).await?;
                 tx.commit().await.map_err(backend)?;
-                Ok((thread, run))
+                Ok((thread, run, claimed))
             })
         })
         .await

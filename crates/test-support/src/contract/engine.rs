@@ -30,6 +30,7 @@ macro_rules! __store_contract_engine {
             claim_run_is_exclusive,
             claim_run_is_fair_across_projects,
             claim_runs_takes_a_fair_batch,
+            a_run_is_claimed_as_it_is_created,
             project_usage_counts_active_runs_and_file_bytes,
             claim_run_reclaims_after_lease_expiry,
             renew_and_release_lease,
@@ -295,6 +296,86 @@ pub async fn claim_runs_takes_a_fair_batch(store: Arc<dyn Store>) {
         created.union(&backlog_left).cloned().collect(),
         "every runnable run claimed"
     );
+}
+
+/// `create_run_claimed` and `create_thread_and_run_claimed` with a claim store the run already
+/// claimed: the run comes back as created (`queued`), the claim as a claim does (in progress,
+/// started, attempt 1, the owner asked for, whose lease it holds), and no other claim takes
+/// it. A project at its cap gets no claim: the run waits in the queue for the next claim.
+pub async fn a_run_is_claimed_as_it_is_created(store: Arc<dyn Store>) {
+    let a = project_a();
+    let asst = new_assistant(&store, &a).await;
+    let ask = |owner: &str, cap: u32| assistd_core::ClaimAtCreation {
+        worker: owner.to_owned(),
+        lease: LEASE,
+        max_per_project: cap,
+    };
+    let t = new_thread(&store, &a).await;
+    let t0 = unix_now();
+    let mut new = new_run(&asst);
+    new.additional_instructions = Some("Be brief.".to_owned());
+    new.temperature = Some(0.5);
+    let (run, claimed) = store
+        .create_run_claimed(&a, &t, new, Some(ask("here-1", u32::MAX)))
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Queued, "the run as created");
+    assert_eq!(run.started_at, None);
+    let c = claimed.expect("claimed without a cap");
+    assert_eq!(c.run.id, run.id);
+    assert_eq!(c.run.status, RunStatus::InProgress);
+    assert_recent(c.run.started_at.expect("started"), t0, "started_at");
+    assert_eq!((c.worker.as_str(), c.attempt), ("here-1", 1));
+    assert_eq!(c.project, a);
+    assert_eq!(c.additional_instructions.as_deref(), Some("Be brief."));
+    assert_eq!(c.sampling.temperature, Some(0.5));
+    assert_eq!(c.sampling.top_p, None);
+    let stored = store.get_run(&a, &t, &run.id).await.unwrap();
+    assert_eq!(stored, c.run, "stored as claimed");
+    assert_eq!(
+        store.renew_lease(&run.id, "here-1", LEASE).await.unwrap(),
+        Lease::Held(RunStatus::InProgress)
+    );
+    assert!(
+        store.claim_run(WORKER, LEASE).await.unwrap().is_none(),
+        "no other claim takes it"
+    );
+
+    // With a thread, and under a cap of two: one executes, so the second still starts here.
+    let (thread, run2, claimed) = store
+        .create_thread_and_run_claimed(
+            &a,
+            CreateThreadRequest::default(),
+            new_run(&asst),
+            Some(ask("here-2", 2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(run2.thread_id, thread.id);
+    assert_eq!(run2.status, RunStatus::Queued);
+    let c2 = claimed.expect("claimed under the cap");
+    assert_eq!(
+        (c2.run.status, c2.worker.as_str()),
+        (RunStatus::InProgress, "here-2")
+    );
+
+    // Two execute: a third waits, and the next claim takes it.
+    let t3 = new_thread(&store, &a).await;
+    let (run3, claimed) = store
+        .create_run_claimed(&a, &t3, new_run(&asst), Some(ask("here-3", 2)))
+        .await
+        .unwrap();
+    assert!(claimed.is_none(), "the project is at its cap");
+    assert_eq!(
+        store.get_run(&a, &t3, &run3.id).await.unwrap().status,
+        RunStatus::Queued
+    );
+    let next = store
+        .claim_run(WORKER, LEASE)
+        .await
+        .unwrap()
+        .expect("queued");
+    assert_eq!(next.run.id, run3.id);
 }
 
 /// `project_usage` counts a project's runs that can occupy a worker (queued, in progress,
