@@ -240,6 +240,18 @@ mod tests {
         }
     }
 
+    /// The server processes of the sender's connections to the test's database.
+    async fn sender_pids(pool: &PgPool) -> Vec<i32> {
+        sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+             AND datname = current_database()",
+        )
+        .bind(SENDER)
+        .fetch_all(pool)
+        .await
+        .expect("list connections")
+    }
+
     /// The sender's own connection, cut by the server, is made again: the batch that found it
     /// broken is lost (its receivers see the gap), the events after it arrive.
     #[tokio::test]
@@ -259,14 +271,7 @@ mod tests {
         assert!(relay.send(delta(1)));
         assert_eq!(next(&mut events).await, Relayed::Event(delta(1)));
 
-        let cut: Vec<i32> = sqlx::query_scalar(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
-             AND datname = current_database()",
-        )
-        .bind(SENDER)
-        .fetch_all(store.pool())
-        .await
-        .expect("list connections");
+        let cut = sender_pids(store.pool()).await;
         assert_eq!(cut.len(), 1, "the sender has one connection of its own");
         sqlx::query("SELECT pg_terminate_backend($1)")
             .bind(cut[0])
@@ -290,14 +295,7 @@ mod tests {
             panic!("the listener's connection was not cut: {got:?}");
         };
         assert!(ev.seq >= 2, "an event sent after the cut: {ev:?}");
-        let again: Vec<i32> = sqlx::query_scalar(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
-             AND datname = current_database()",
-        )
-        .bind(SENDER)
-        .fetch_all(store.pool())
-        .await
-        .expect("list connections");
+        let again = sender_pids(store.pool()).await;
         assert_eq!(again.len(), 1);
         assert_ne!(again[0], cut[0], "a new connection");
     }
