@@ -430,7 +430,8 @@ pub async fn concurrent_runs(
                 polling = still;
                 tokio::time::sleep(poll).await;
             }
-            result.borrow_mut().errors += polling.len();
+            // Unfinished at the deadline: those polled, and those created since the last look.
+            result.borrow_mut().errors += polling.len() + created.borrow().0.len();
         }));
     }
     let r = collect(start, result, tasks).await?;

@@ -34,8 +34,9 @@ pub struct ClaimedRun {
 
 /// A claim made by the transaction that creates a run ([`crate::RunStore::create_run_claimed`]):
 /// an instance with a free worker starts the run it was asked for at once, without waiting for
-/// a dispatcher's claim (a wake-up and one more write). It is made only while the project is
-/// under `max_per_project`, as a dispatcher's claim would be.
+/// a dispatcher's claim (a wake-up and one more write). Under a cap it is made only while the
+/// project executes fewer than `max_per_project` runs and has none waiting; concurrent
+/// creations, each counting before the others commit, may overshoot the cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimAtCreation {
     /// The lease owner: names this execution of the run, and no other.

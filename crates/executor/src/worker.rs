@@ -205,6 +205,7 @@ impl ExecutorHandle {
         Some(Reserved {
             handle: self.clone(),
             permit,
+            _tracked: self.tasks.token(),
         })
     }
 
@@ -229,6 +230,9 @@ impl ExecutorHandle {
 pub struct Reserved {
     handle: ExecutorHandle,
     permit: tokio::sync::OwnedSemaphorePermit,
+    /// Shutdown waits for a reserved worker as for a running one: the run it may start is
+    /// then tracked before shutdown stops waiting.
+    _tracked: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 
 impl Reserved {
@@ -247,7 +251,7 @@ impl Reserved {
     /// Executes the run the store claimed as it created it; its execution joins the current
     /// request's trace.
     pub fn start(self, claim: ClaimedRun) {
-        let Self { handle, permit } = self;
+        let Self { handle, permit, .. } = self;
         let cx = tracing::Span::current().context();
         if cx.span().span_context().is_valid() {
             lock(&handle.inner.parents).insert(claim.run.id.clone(), cx);

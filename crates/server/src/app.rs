@@ -10,9 +10,11 @@ use crate::limits::Limits;
 use crate::telemetry;
 use assistd_core::code::CodeRunner;
 use assistd_core::search::{Embedder, HybridConfig, HybridSearcher, Searcher};
-use assistd_core::{ClaimedRun, Signal, Signals, Store, StreamRelay};
+use assistd_core::{
+    ClaimAtCreation, ClaimedRun, Signal, Signals, Store, StoreError, StoreResult, StreamRelay,
+};
 use assistd_executor::ingest::{IngestConfig, IngestHandle};
-use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle, Reserved, Services};
+use assistd_executor::{EventBus, Executor, ExecutorConfig, ExecutorHandle, Services};
 use assistd_models::ModelRouter;
 use assistd_store::{
     PgRelay, PgSignals, PostgresSettings, PostgresStore, SqliteSettings, SqliteStore,
@@ -33,6 +35,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, RequestId};
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -60,25 +63,34 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A worker here for a run the current request creates, if one is free: the store then
-    /// claims the run as it creates it ([`AppState::run_created`]).
-    pub fn reserve_worker(&self) -> Option<Reserved> {
-        self.executor.as_ref()?.reserve()
-    }
-
-    /// A run was created with the worker `reserved` for it: it starts here if the store
-    /// claimed it (it does only when asked, with a worker reserved), else it waits in the
-    /// queue like any other and the reserved worker is free again.
-    pub fn run_created(
-        &self,
-        run_id: &RunId,
-        reserved: Option<Reserved>,
-        claimed: Option<ClaimedRun>,
-    ) {
-        match (reserved, claimed) {
-            (Some(r), Some(c)) => r.start(c),
-            _ => self.run_queued(run_id),
-        }
+    /// Creates run `run_id` with `create` (the store's call, given the claim to make), and
+    /// starts it here if a worker here is free: the store then stores it claimed for that
+    /// worker ([`assistd_core::RunStore::create_run_claimed`]). Otherwise the run waits in the
+    /// queue and a worker is woken.
+    ///
+    /// The creation and the start run in a task of their own, so that a client leaving
+    /// mid-request (which drops the handler) cannot leave a run claimed and not started: it
+    /// would sit under its lease until the lease ran out.
+    pub async fn create_run_with<T, F, Fut>(&self, run_id: &RunId, create: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Store>, Option<ClaimAtCreation>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = StoreResult<(T, Option<ClaimedRun>)>> + Send + 'static,
+    {
+        let reserved = self.executor.as_ref().and_then(ExecutorHandle::reserve);
+        let claim = reserved.as_ref().map(|r| r.claim(run_id));
+        let (state, run_id) = (self.clone(), run_id.clone());
+        let task = async move {
+            let (out, claimed) = create(state.store.clone(), claim).await?;
+            match (reserved, claimed) {
+                (Some(r), Some(c)) => r.start(c),
+                _ => state.run_queued(&run_id),
+            }
+            Ok(out)
+        };
+        tokio::spawn(task.instrument(tracing::Span::current()))
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
     /// `run_id` was queued by the current request: let a worker know, here and in the other

@@ -144,7 +144,7 @@ pub struct LimitSettings {
     pub project_active_runs: u32,
     /// Runs of one project executing at once, across every process sharing the database;
     /// unset: three quarters of `workers` (at least 1) when the keys name several projects, so
-    /// other projects always find a worker; every worker when there is one project.
+    /// other projects always find a worker; no cap when there is one project.
     pub project_running_runs: Option<u32>,
     /// Bytes of files one project may store; an upload beyond is refused with 429
     /// `insufficient_quota`.

@@ -121,16 +121,18 @@ pub async fn create_run(
         s.settings.run_expires_after_secs,
     );
     let sub = streamed(&s, req.stream, &mut new);
-    let reserved = s.reserve_worker();
-    let claim = reserved.as_ref().map(|r| r.claim(&new.id));
-    let (run, claimed) = s
-        .store
-        .create_run_claimed(&p, &thread_id, new, claim)
+    let run = s
+        .create_run_with(&new.id.clone(), {
+            let (p, thread_id) = (p.clone(), thread_id.clone());
+            move |store, claim| async move {
+                let (run, claimed) = store.create_run_claimed(&p, &thread_id, new, claim).await?;
+                Ok((run, claimed))
+            }
+        })
         .await?;
     if files {
         s.files_queued();
     }
-    s.run_created(&run.id, reserved, claimed);
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),
@@ -202,16 +204,20 @@ pub async fn create_thread_and_run(
         .as_ref()
         .is_some_and(ToolResourcesRequest::creates_store)
         || thread_req.messages.iter().flatten().any(adds_files);
-    let reserved = s.reserve_worker();
-    let claim = reserved.as_ref().map(|r| r.claim(&new.id));
-    let (thread, run, claimed) = s
-        .store
-        .create_thread_and_run_claimed(&p, thread_req, new, claim)
+    let (thread, run) = s
+        .create_run_with(&new.id.clone(), {
+            let p = p.clone();
+            move |store, claim| async move {
+                let (thread, run, claimed) = store
+                    .create_thread_and_run_claimed(&p, thread_req, new, claim)
+                    .await?;
+                Ok(((thread, run), claimed))
+            }
+        })
         .await?;
     if files {
         s.files_queued();
     }
-    s.run_created(&run.id, reserved, claimed);
     Ok(match sub {
         Some(sub) => run_stream(
             s.clone(),

@@ -301,7 +301,8 @@ pub async fn claim_runs_takes_a_fair_batch(store: Arc<dyn Store>) {
 /// `create_run_claimed` and `create_thread_and_run_claimed` with a claim store the run already
 /// claimed: the run comes back as created (`queued`), the claim as a claim does (in progress,
 /// started, attempt 1, the owner asked for, whose lease it holds), and no other claim takes
-/// it. A project at its cap gets no claim: the run waits in the queue for the next claim.
+/// it. Under a cap, a project at it, or with a run waiting, gets no claim: the run waits in
+/// the queue for the next claim.
 pub async fn a_run_is_claimed_as_it_is_created(store: Arc<dyn Store>) {
     let a = project_a();
     let asst = new_assistant(&store, &a).await;
@@ -376,6 +377,21 @@ pub async fn a_run_is_claimed_as_it_is_created(store: Arc<dyn Store>) {
         .unwrap()
         .expect("queued");
     assert_eq!(next.run.id, run3.id);
+
+    // Under a cap, a project's run waiting in the queue goes first: a new one waits too.
+    let b = project_b();
+    let asst_b = new_assistant(&store, &b).await;
+    let waiting = new_thread(&store, &b).await;
+    store
+        .create_run(&b, &waiting, new_run(&asst_b))
+        .await
+        .unwrap();
+    let t4 = new_thread(&store, &b).await;
+    let (_, claimed) = store
+        .create_run_claimed(&b, &t4, new_run(&asst_b), Some(ask("here-4", 5)))
+        .await
+        .unwrap();
+    assert!(claimed.is_none(), "one of the project's runs waits");
 }
 
 /// `project_usage` counts a project's runs that can occupy a worker (queued, in progress,
