@@ -145,6 +145,15 @@ fn thread_and_run_body(assistant: &str, stream: bool) -> &'static str {
     )
 }
 
+/// The path of the run a create answered with.
+fn run_path(run: &serde_json::Value) -> String {
+    format!(
+        "/v1/threads/{}/runs/{}",
+        run["thread_id"].as_str().unwrap_or_default(),
+        run["id"].as_str().unwrap_or_default()
+    )
+}
+
 /// Runs created and polled until completed, against the zero-latency upstream: the server's
 /// own overhead for a whole run (queue, claim, prompt, model stream, message, step, finish).
 pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> anyhow::Result<Row> {
@@ -177,11 +186,7 @@ pub async fn run_round_trip(server: &Server, addrs: &[String], args: &Args) -> a
                         .await?;
                     anyhow::ensure!(s == 200, "create answered {s}");
                     let v: serde_json::Value = serde_json::from_slice(&b)?;
-                    let path = format!(
-                        "/v1/threads/{}/runs/{}",
-                        v["thread_id"].as_str().unwrap_or_default(),
-                        v["id"].as_str().unwrap_or_default()
-                    );
+                    let path = run_path(&v);
                     loop {
                         if pause.is_zero() {
                             tokio::task::yield_now().await;
@@ -386,11 +391,7 @@ pub async fn concurrent_runs(
                 {
                     Ok((200, b)) => {
                         let v: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
-                        let path = format!(
-                            "/v1/threads/{}/runs/{}",
-                            v["thread_id"].as_str().unwrap_or_default(),
-                            v["id"].as_str().unwrap_or_default()
-                        );
+                        let path = run_path(&v);
                         mine.borrow_mut().0.push((path, t));
                     }
                     _ => failed.borrow_mut().errors += 1,

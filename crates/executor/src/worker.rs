@@ -183,14 +183,7 @@ impl ExecutorHandle {
     /// `run_id` was queued by the current request: its execution joins the request's trace
     /// (when traces are exported), and an idle worker is woken.
     pub fn queued(&self, run_id: &RunId) {
-        let cx = tracing::Span::current().context();
-        if cx.span().span_context().is_valid() {
-            let mut parents = lock(&self.inner.parents);
-            if parents.len() >= MAX_PARENTS {
-                parents.clear();
-            }
-            parents.insert(run_id.clone(), cx);
-        }
+        remember_parent(&self.inner, run_id);
         self.wake();
     }
 
@@ -252,14 +245,24 @@ impl Reserved {
     /// request's trace.
     pub fn start(self, claim: ClaimedRun) {
         let Self { handle, permit, .. } = self;
-        let cx = tracing::Span::current().context();
-        if cx.span().span_context().is_valid() {
-            lock(&handle.inner.parents).insert(claim.run.id.clone(), cx);
-        }
+        remember_parent(&handle.inner, &claim.run.id);
         record_claim(&claim);
         handle
             .tasks
             .spawn(supervise(handle.inner.clone(), claim, permit));
+    }
+}
+
+/// Remembers the current trace (when traces are exported) as the one `run_id`'s execution here
+/// joins; `supervise` takes it back.
+fn remember_parent(inner: &Inner, run_id: &RunId) {
+    let cx = tracing::Span::current().context();
+    if cx.span().span_context().is_valid() {
+        let mut parents = lock(&inner.parents);
+        if parents.len() >= MAX_PARENTS {
+            parents.clear();
+        }
+        parents.insert(run_id.clone(), cx);
     }
 }
 

@@ -125,8 +125,7 @@ pub async fn create_run(
         .create_run_with(&new.id.clone(), {
             let (p, thread_id) = (p.clone(), thread_id.clone());
             move |store, claim| async move {
-                let (run, claimed) = store.create_run_claimed(&p, &thread_id, new, claim).await?;
-                Ok((run, claimed))
+                store.create_run_claimed(&p, &thread_id, new, claim).await
             }
         })
         .await?;

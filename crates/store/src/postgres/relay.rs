@@ -105,24 +105,30 @@ async fn send_batch(
     events: &[(String, String)],
 ) -> Result<bool, sqlx::Error> {
     let reused = conn.is_some();
-    let mut tried = false;
-    loop {
-        let sent = match sender(pool, conn).await {
-            Ok(c) => send(c, events).await,
-            Err(e) => Err(e),
-        };
-        match sent {
-            Ok(large) => return Ok(large),
-            Err(e) => {
-                *conn = None;
-                if !reused || tried {
-                    return Err(e);
-                }
-                tracing::debug!(error = %e, "the stream relay's connection failed; sending again");
-                tried = true;
-            }
+    match send_once(pool, conn, events).await {
+        Err(e) if reused => {
+            tracing::debug!(error = %e, "the stream relay's connection failed; sending again");
+            send_once(pool, conn, events).await
         }
+        sent => sent,
     }
+}
+
+/// Sends a batch over the sender's connection, made if there is none; drops the connection
+/// if the send fails.
+async fn send_once(
+    pool: &PgPool,
+    conn: &mut Option<PgConnection>,
+    events: &[(String, String)],
+) -> Result<bool, sqlx::Error> {
+    let sent = match sender(pool, conn).await {
+        Ok(c) => send(c, events).await,
+        Err(e) => Err(e),
+    };
+    if sent.is_err() {
+        *conn = None;
+    }
+    sent
 }
 
 /// The sender's own connection, made if there is none (see the module's header).
