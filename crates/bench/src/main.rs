@@ -84,6 +84,10 @@ pub struct Args {
     /// Simulated users of the mixed workload.
     #[arg(long, default_value_t = 1000)]
     pub users: usize,
+    /// Average pause of each mixed-workload user between two rounds, milliseconds (0: none,
+    /// every user always waiting on the server, as the targets are stated).
+    #[arg(long, default_value_t = 0)]
+    pub think_ms: u64,
     /// Also write an SVG chart of the latency percentiles to this file.
     #[arg(long)]
     pub plot: Option<PathBuf>,

@@ -458,19 +458,21 @@ pub async fn concurrent_runs(
 
 /// `users` simulated users, each on its own connection, looping for `--duration`: create a
 /// thread with a message, stream a run to its end, retrieve the run, list the messages. One
-/// latency sample per request (a stream counts until `[DONE]`).
+/// latency sample per request (a stream counts until `[DONE]`). With `--think-ms`, each user
+/// pauses about that long between rounds (half to one and a half times, at random).
 pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
     let asst = create_assistant(server, "fast-bench").await?;
     let thread_body: &'static str =
         r#"{"messages":[{"role":"user","content":"What is the weather in Paris?"}]}"#;
     let run_body: &'static str =
         Box::leak(format!("{{\"assistant_id\":\"{asst}\",\"stream\":true}}").into_boxed_str());
+    let think = Duration::from_millis(args.think_ms);
     let start = Instant::now();
     let deadline = start + args.duration();
     let result = Rc::new(RefCell::new(LoadResult::default()));
     let first_tokens = Rc::new(RefCell::new(Vec::new()));
     let mut tasks = Vec::new();
-    for _ in 0..args.users {
+    for user in 0..args.users {
         let addr = server.addr.clone();
         let result = result.clone();
         let first_tokens = first_tokens.clone();
@@ -479,6 +481,13 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
                 result.borrow_mut().errors += 1;
                 return;
             };
+            // Users who pause start at a random point of a pause and pause a random time
+            // around it (half to one and a half), as people do: in step, they would all
+            // arrive at once after each pause.
+            let mut draws = Draws(user as u64);
+            if !think.is_zero() {
+                tokio::time::sleep(think.mul_f64(draws.next())).await;
+            }
             while Instant::now() < deadline {
                 let step = async {
                     let t = Instant::now();
@@ -522,6 +531,9 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
                 if step.await.is_err() {
                     result.borrow_mut().errors += 1;
                 }
+                if !think.is_zero() {
+                    tokio::time::sleep(think.mul_f64(0.5 + draws.next())).await;
+                }
             }
         }));
     }
@@ -536,10 +548,7 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
             "mixed workload",
             r,
             server,
-            format!(
-                "{} users: create thread, stream a run, get run, list messages; {} s",
-                args.users, args.duration
-            ),
+            mixed_setup(args),
         ),
         row(
             "mixed workload: first streamed token",
@@ -548,6 +557,38 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
             "the same streams: from the run's request to its first thread.message.delta; req/s = streams/s".to_owned(),
         ),
     ])
+}
+
+/// The mixed workload's setup, as its row shows it.
+fn mixed_setup(args: &Args) -> String {
+    let pauses = if args.think_ms == 0 {
+        String::new()
+    } else {
+        format!(", pauses of {} ms on average", args.think_ms)
+    };
+    format!(
+        "{} users: create thread, stream a run, get run, list messages{pauses}; {} s",
+        args.users, args.duration
+    )
+}
+
+/// Uniform draws in [0, 1) from a seed (SplitMix64): the same for each seed from run to run.
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "the top 53 bits, exactly representable"
+        )]
+        let top = (z >> 11) as f64;
+        top / 9_007_199_254_740_992.0 // 2^53
+    }
 }
 
 /// Requests per second.

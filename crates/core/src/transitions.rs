@@ -1,11 +1,12 @@
 //! The rules of a run's life that every store applies the same way: who may cancel what,
 //! which tool outputs a waiting run accepts, how its open steps and messages end with it, and
-//! what it reports once it ended. Plain functions over wire objects; the stores only persist
-//! what these decide.
+//! the errors its steps show. Plain functions over wire objects; the stores only persist what
+//! these decide. (A run's usage, the sum of its steps', is added up by the store's SQL as the
+//! run ends.)
 
 use crate::store::{StoreError, StoreResult};
 use assistd_wire::{
-    LastError, Run, RunStatus, RunStepStatus, StepDetails, StepToolCall, ToolOutput, Usage,
+    LastError, Run, RunStatus, RunStepStatus, StepDetails, StepToolCall, ToolOutput,
 };
 use std::collections::HashMap;
 
@@ -155,18 +156,6 @@ pub fn step_error(run_error: &LastError) -> LastError {
     }
 }
 
-/// What a run that ended reports as its usage: the sum of its steps'.
-pub fn total_usage<'a>(steps: impl IntoIterator<Item = &'a Usage>) -> Usage {
-    let (prompt, completion) = steps.into_iter().fold((0, 0), |(p, c), u| {
-        (p + u.prompt_tokens, c + u.completion_tokens)
-    });
-    Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,16 +286,5 @@ mod tests {
             ..e
         };
         assert_eq!(step_error(&limited).code, "rate_limit_exceeded");
-    }
-
-    #[test]
-    fn usage_is_the_sum_of_the_steps() {
-        let u = |p, c| Usage {
-            prompt_tokens: p,
-            completion_tokens: c,
-            total_tokens: p + c,
-        };
-        assert_eq!(total_usage(&[u(3, 4), u(10, 1)]), u(13, 5));
-        assert_eq!(total_usage(&[]), u(0, 0));
     }
 }

@@ -64,7 +64,15 @@ pub async fn build(
 ) -> StoreResult<Option<ChatRequest>> {
     let run = &claim.run;
     let system = system_prompt(claim);
-    let own = store.run_messages(&claim.project, &run.id).await?;
+    // The run's own messages are the text of its completed message steps: read only if it
+    // has one.
+    let own = if completed(steps)
+        .any(|s| matches!(s.step_details, StepDetails::MessageCreation { .. }))
+    {
+        store.run_messages(&claim.project, &run.id).await?
+    } else {
+        Vec::new()
+    };
     let turns = run_turns(&own, steps, offer.search == SearchMode::UpFront);
     let budget = prompt_budget.map_or(max_history_tokens, |b| b.min(max_history_tokens));
     let fixed = estimate_tokens(&system) + turns.iter().map(size).sum::<i64>();
@@ -221,16 +229,20 @@ async fn history(
     Ok((newest_first, total))
 }
 
+/// The steps whose turns the prompt shows: the completed ones.
+fn completed(steps: &[RunStep]) -> impl Iterator<Item = &RunStep> {
+    steps
+        .iter()
+        .filter(|s| s.status == RunStepStatus::Completed)
+}
+
 /// This run's turns so far: its answers, and its function calls followed by their outputs.
 /// File searches are calls with their numbered results as output; `inline` (for models that
 /// do not call tools) puts their results in a system message instead.
 fn run_turns(messages: &[Message], steps: &[RunStep], inline: bool) -> Vec<ChatMessage> {
     let mut turns = Vec::new();
     let mut searches = 0usize;
-    for step in steps
-        .iter()
-        .filter(|s| s.status == RunStepStatus::Completed)
-    {
+    for step in completed(steps) {
         match &step.step_details {
             StepDetails::MessageCreation { message_creation } => {
                 if let Some(m) = messages

@@ -829,8 +829,10 @@ async fn drive(
         code: code.is_some(),
     };
     let mut retries = 0;
+    // A first claim's first turn knows the run has no steps: no turn of it ever started.
+    let mut known = (claim.attempt == 1).then(Vec::new);
     loop {
-        let Some(steps) = run_steps(inner, worker, claim, search).await? else {
+        let Some(steps) = run_steps(inner, worker, claim, search, known.take()).await? else {
             return Ok(());
         };
         let ctx = TurnCtx {
@@ -905,15 +907,19 @@ fn search_mode(inner: &Inner, run: &Run) -> (SearchMode, file_search::Options) {
     }
 }
 
-/// The run's steps so far, with the up-front search first when the run needs one and has none
-/// yet; `None` if the lease was lost meanwhile.
+/// The run's steps so far (`known`, else as stored), with the up-front search first when the
+/// run needs one and has none yet; `None` if the lease was lost meanwhile.
 async fn run_steps(
     inner: &Inner,
     worker: &str,
     claim: &ClaimedRun,
     search: (SearchMode, file_search::Options),
+    known: Option<Vec<RunStep>>,
 ) -> Result<Option<Vec<RunStep>>, TurnError> {
-    let mut steps = inner.store.run_steps(&claim.project, &claim.run.id).await?;
+    let mut steps = match known {
+        Some(steps) => steps,
+        None => inner.store.run_steps(&claim.project, &claim.run.id).await?,
+    };
     if search.0 == SearchMode::UpFront && file_search::searches(&steps).next().is_none() {
         match search_up_front(inner, worker, claim, search.1).await? {
             Some(step) => steps.push(step),

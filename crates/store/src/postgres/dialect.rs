@@ -43,6 +43,14 @@ pub(crate) fn json_array_agg(expr: &str, order: &str) -> String {
     format!("COALESCE(jsonb_agg({expr} ORDER BY {order}), '[]'::jsonb)")
 }
 
+/// The integer at `key` of the JSON object in `col`.
+pub(crate) fn json_int(col: &str, key: &str) -> String {
+    format!("({col} ->> '{key}')::BIGINT")
+}
+
+/// The function that builds a JSON object of its key and value arguments.
+pub(crate) const JSON_OBJECT: &str = "jsonb_build_object";
+
 /// Whether the JSON array in column `col` holds the string bound at `param`.
 pub(crate) fn json_array_contains(col: &str, param: &str) -> String {
     format!("{col} @> jsonb_build_array({param}::TEXT)")

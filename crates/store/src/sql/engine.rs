@@ -1,11 +1,13 @@
 //! The executor's operations: claiming runs under leases, writing turns, and ending runs.
 //!
-//! Every transition that depends on holding the lease locks the run's row first (`holds`,
-//! `lease_project`), so that a claim by another worker cannot slip between the check and the
-//! write. Leases are in milliseconds on the database's clock (the dialect's `NOW_MS`): workers in several
-//! processes, on several hosts, compare them against one clock.
+//! Every transition that depends on holding the lease locks the run's row first, so that a
+//! claim by another worker cannot slip between the check and the write: with a statement of
+//! its own (`holds`, `lease_status`), or, where the first write can carry it, as that write's
+//! own condition (opening and completing a message). Leases are in milliseconds on the
+//! database's clock (the dialect's `NOW_MS`): workers in several processes, on several hosts,
+//! compare them against one clock.
 
-use super::messages::{MessageRow, SELECT as MESSAGE_SELECT};
+use super::messages::{COLUMNS as MESSAGE_COLUMNS, MessageRow, SELECT as MESSAGE_SELECT};
 use super::runs::parse_status;
 use super::runs::{RUN_COLUMNS, RunRow, STEP_COLUMNS, StepRow};
 use super::{backend, d};
@@ -27,6 +29,7 @@ use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
 use sqlx::types::Json;
 use sqlx::{Connection, FromRow};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 fn ms(d: Duration) -> i64 {
@@ -59,19 +62,6 @@ async fn step_by_id(
     .map_err(backend)?
     .ok_or_else(|| StoreError::Backend(format!("step {step_id} vanished").into()))?
     .into_wire()
-}
-
-async fn message_by_id(
-    conn: impl sqlx::Executor<'_, Database = d::Db>,
-    message_id: &MessageId,
-) -> StoreResult<Message> {
-    sqlx::query_as::<_, MessageRow>(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
-        .bind(message_id)
-        .fetch_optional(conn)
-        .await
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::Backend(format!("message {message_id} vanished").into()))?
-        .into_wire()
 }
 
 /// An assistant message's content: the images its run's code drew, then its text.
@@ -170,6 +160,20 @@ async fn lease_status(
         .transpose()
 }
 
+/// A run's usage, the sum of its steps' (the run's id bound at `run_param`), computed where the
+/// steps are: one statement fewer at each run's end than reading them out to add them up.
+fn run_usage(run_param: &str) -> String {
+    format!(
+        "(SELECT {}('prompt_tokens', u.p, 'completion_tokens', u.c, 'total_tokens', u.p + u.c) \
+         FROM (SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) AS p, \
+                      CAST(COALESCE(SUM({}), 0) AS BIGINT) AS c \
+               FROM run_steps s WHERE s.run_id = {run_param} AND s.usage IS NOT NULL) AS u)",
+        d::JSON_OBJECT,
+        d::json_int("s.usage", "prompt_tokens"),
+        d::json_int("s.usage", "completion_tokens"),
+    )
+}
+
 /// Ends a run with a terminal `status`: its open steps and messages end with it (see
 /// [`transitions::open_work_end`]), it reports the sum of its steps' usage, gives up any lease
 /// and any pending action, takes the time of its end, and no longer expires (`expires_at` is
@@ -195,24 +199,17 @@ pub(crate) async fn end_run(
     };
     let at = now();
     close_open_work(conn, run_id, status, at, last_error).await?;
-    let usages: Vec<Json<Usage>> =
-        sqlx::query_scalar("SELECT usage FROM run_steps WHERE run_id = $1 AND usage IS NOT NULL")
-            .bind(run_id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?;
-    let usage = transitions::total_usage(usages.iter().map(|u| &u.0));
-    let set_time = time_col.map(|c| format!(", {c} = $6")).unwrap_or_default();
+    let set_time = time_col.map(|c| format!(", {c} = $5")).unwrap_or_default();
     let sql = format!(
-        "UPDATE runs SET status = $1, last_error = $2, usage = $3, incomplete_details = $4, \
+        "UPDATE runs SET status = $1, last_error = $2, usage = {}, incomplete_details = $3, \
          required_action = NULL, lease_owner = NULL, lease_expires_at = NULL, \
          expires_at = NULL{set_time} \
-         WHERE id = $5 RETURNING {RUN_COLUMNS}"
+         WHERE id = $4 RETURNING {RUN_COLUMNS}",
+        run_usage("$4")
     );
     let mut query = sqlx::query_as::<_, RunRow>(&sql)
         .bind(status.as_str())
         .bind(last_error.map(Json))
-        .bind(Json(&usage))
         .bind(incomplete_reason.map(|r| {
             Json(RunIncompleteDetails {
                 reason: Some(r.to_owned()),
@@ -422,10 +419,6 @@ impl EngineStore for d::Store {
             Box::pin(async move {
                 let (run, worker) = (&run, worker.as_str());
                 let mut tx = conn.begin().await.map_err(backend)?;
-                // The run's project, only if this worker still holds the lease.
-                let Some((_, project)) = lease_status(&mut tx, &run.id, worker).await? else {
-                    return Err(StoreError::invalid("lease lost", None));
-                };
                 let at = now();
                 let msg = Message {
                     id: MessageId::fresh(),
@@ -444,12 +437,16 @@ impl EngineStore for d::Store {
                     attachments: None,
                     metadata: None,
                 };
-                sqlx::query(
-                    "INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
-                     assistant_id, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
+                // Inserted only while this worker holds the lease, whose row then stays locked
+                // until the transaction ends; the run's row gives the project. One statement
+                // checks and writes.
+                let project: Option<String> = sqlx::query_scalar(&format!(
+                    "INSERT INTO messages (id, project, thread_id, created_at, role, content, \
+                     status, assistant_id, run_id) SELECT $1, project, $2, $3, $4, $5, $6, $7, id \
+                     FROM runs WHERE id = $8 AND lease_owner = $9{} RETURNING project",
+                    d::lock(RowLock::Update)
+                ))
                 .bind(&msg.id)
-                .bind(&project)
                 .bind(&msg.thread_id)
                 .bind(at)
                 .bind(msg.role.as_str())
@@ -457,9 +454,13 @@ impl EngineStore for d::Store {
                 .bind(msg.status.as_str())
                 .bind(&run.assistant_id)
                 .bind(&run.id)
-                .execute(&mut *tx)
+                .bind(worker)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
+                let Some(project) = project else {
+                    return Err(StoreError::invalid("lease lost", None));
+                };
                 let step = insert_open_step(
                     &mut tx,
                     &project,
@@ -497,10 +498,12 @@ impl EngineStore for d::Store {
         self.write(move |conn| {
             Box::pin(async move {
                 let mut tx = conn.begin().await.map_err(backend)?;
-                if !holds(&mut tx, &run_id, &worker).await? {
+                let Some(done) =
+                    complete_message(&mut tx, &run_id, &worker, &message_id, &step_id, &out)
+                        .await?
+                else {
                     return Err(StoreError::invalid("lease lost", None));
-                }
-                let done = complete_message(&mut tx, &message_id, &step_id, &out).await?;
+                };
                 tx.commit().await.map_err(backend)?;
                 Ok(done)
             })
@@ -529,11 +532,12 @@ impl EngineStore for d::Store {
         self.write(move |conn| {
             Box::pin(async move {
                 let mut tx = conn.begin().await.map_err(backend)?;
-                if !holds(&mut tx, &run_id, &worker).await? {
+                let Some((message, step)) =
+                    complete_message(&mut tx, &run_id, &worker, &message_id, &step_id, &out)
+                        .await?
+                else {
                     return Err(StoreError::invalid("lease lost", None));
-                }
-                let (message, step) =
-                    complete_message(&mut tx, &message_id, &step_id, &out).await?;
+                };
                 let run = end_run(&mut tx, &run_id, status, None, reason.as_deref()).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok((message, step, run))
@@ -943,43 +947,60 @@ async fn discard_partial_turn(
     tx.commit().await.map_err(backend)
 }
 
-/// Completes the message `message_id` with its text and its step `step_id` with its usage
-/// (the caller holds the lease); returns both as they now are.
+/// Ends a message of the run bound at `$1` (`id = $8`), completed or incomplete, if the worker
+/// bound at `$2` holds the run's lease. The lease check is the update's own condition, so one
+/// statement checks and writes; it runs first, once, and locks the run's row (until the
+/// transaction ends) before the message's, in the order every other transition takes them.
+static COMPLETE_MESSAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE messages SET content = $3, status = $4, completed_at = $5, incomplete_at = $6, \
+         incomplete_details = $7 WHERE id = $8 AND run_id = $1 \
+         AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $2{}) \
+         RETURNING {MESSAGE_COLUMNS}",
+        d::lock(RowLock::Update)
+    )
+});
+
+/// Completes the message `message_id` of `run_id` with its text and its step `step_id` with
+/// its usage, if `worker` holds the lease on the run; returns both as they now are. `None`
+/// without the lease (or without the message, which only a lost run loses).
 async fn complete_message(
     tx: &mut d::Conn,
+    run_id: &RunId,
+    worker: &str,
     message_id: &MessageId,
     step_id: &StepId,
     out: &TurnText,
-) -> StoreResult<(Message, RunStep)> {
+) -> StoreResult<Option<(Message, RunStep)>> {
     let at = now();
     let content = Json(assistant_content(
         &out.images,
         &out.text,
         out.annotations.clone(),
     ));
-    match &out.incomplete {
-        None => sqlx::query(
-            "UPDATE messages SET content = $1, status = $2, completed_at = $3 WHERE id = $4",
-        )
+    let (status, completed_at, incomplete_at) = match out.incomplete {
+        None => (MessageStatus::Completed, Some(at), None),
+        Some(_) => (MessageStatus::Incomplete, None, Some(at)),
+    };
+    let message = sqlx::query_as::<_, MessageRow>(&COMPLETE_MESSAGE)
+        .bind(run_id)
+        .bind(worker)
         .bind(content)
-        .bind(MessageStatus::Completed.as_str())
-        .bind(at)
-        .bind(message_id),
-        Some(reason) => sqlx::query(
-            "UPDATE messages SET content = $1, status = $2, incomplete_at = $3, \
-                 incomplete_details = $4 WHERE id = $5",
-        )
-        .bind(content)
-        .bind(MessageStatus::Incomplete.as_str())
-        .bind(at)
-        .bind(Json(MessageIncompleteDetails {
-            reason: reason.clone(),
+        .bind(status.as_str())
+        .bind(completed_at)
+        .bind(incomplete_at)
+        .bind(out.incomplete.as_ref().map(|reason| {
+            Json(MessageIncompleteDetails {
+                reason: reason.clone(),
+            })
         }))
-        .bind(message_id),
-    }
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
+        .bind(message_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let Some(message) = message else {
+        return Ok(None);
+    };
     let step = sqlx::query_as::<_, StepRow>(&format!(
         "UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4 \
          RETURNING {STEP_COLUMNS}"
@@ -993,6 +1014,5 @@ async fn complete_message(
     .map_err(backend)?
     .ok_or_else(|| StoreError::Backend(format!("step {step_id} vanished").into()))?
     .into_wire()?;
-    let message = message_by_id(&mut *tx, message_id).await?;
-    Ok((message, step))
+    Ok(Some((message.into_wire()?, step)))
 }

@@ -65,9 +65,19 @@ impl MessageRow {
     }
 }
 
-pub(crate) const SELECT: &str = "SELECT m.id, m.created_at, m.thread_id, m.status, m.incomplete_details, \
-    m.completed_at, m.incomplete_at, m.role, m.content, m.assistant_id, m.run_id, m.metadata, \
-    m.file_ids, m.attachments FROM messages m";
+/// A message's columns, as [`MessageRow`] reads them: for a `SELECT` and for a `RETURNING`.
+macro_rules! columns {
+    () => {
+        "id, created_at, thread_id, status, incomplete_details, completed_at, incomplete_at, \
+         role, content, assistant_id, run_id, metadata, file_ids, attachments"
+    };
+}
+
+/// [`columns!`], for a write that returns the message it changed.
+pub(crate) const COLUMNS: &str = columns!();
+
+/// Reads messages (as `m`); the caller adds the conditions.
+pub(crate) const SELECT: &str = concat!("SELECT ", columns!(), " FROM messages m");
 
 /// The object of a new user-written message.
 fn user_message(

@@ -181,10 +181,11 @@ pub(crate) async fn insert_thread(
     param: &str,
 ) -> StoreResult<Thread> {
     let id = ThreadId::fresh();
+    let created_at = now();
     sqlx::query("INSERT INTO threads (id, project, created_at, metadata) VALUES ($1, $2, $3, $4)")
         .bind(&id)
         .bind(project.as_str())
-        .bind(now())
+        .bind(created_at)
         .bind(req.metadata.as_ref().map(Json))
         .execute(&mut *conn)
         .await
@@ -192,10 +193,23 @@ pub(crate) async fn insert_thread(
     if let Some(resources) = &req.tool_resources {
         set_resources(conn, project, &id, resources).await?;
     }
+    let mut with_files = false;
     for (i, m) in req.messages.unwrap_or_default().into_iter().enumerate() {
-        insert_message(conn, project, &id, m, &format!("{param}[{i}]")).await?;
+        let m = insert_message(conn, project, &id, m, &format!("{param}[{i}]")).await?;
+        with_files |= !m.file_ids.is_empty();
     }
-    get(&mut *conn, project, &id).await
+    if req.tool_resources.is_some() || with_files {
+        // The lists as stored: deduplicated, the files in the order they were created, and the
+        // vector store a message's files may have made for the thread.
+        return get(&mut *conn, project, &id).await;
+    }
+    Ok(Thread::from(ThreadRow {
+        id,
+        created_at,
+        metadata: req.metadata.map(Json),
+        vector_store_ids: Json(Vec::new()),
+        file_ids: Json(Vec::new()),
+    }))
 }
 
 #[async_trait]

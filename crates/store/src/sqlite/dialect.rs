@@ -34,6 +34,14 @@ pub(crate) fn json_array_agg(expr: &str, _order: &str) -> String {
     format!("json_group_array({expr})")
 }
 
+/// The integer at `key` of the JSON object in `col`.
+pub(crate) fn json_int(col: &str, key: &str) -> String {
+    format!("json_extract({col}, '$.{key}')")
+}
+
+/// The function that builds a JSON object of its key and value arguments.
+pub(crate) const JSON_OBJECT: &str = "json_object";
+
 /// Whether the JSON array in column `col` holds the string bound at `param`.
 pub(crate) fn json_array_contains(col: &str, param: &str) -> String {
     format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {param})")

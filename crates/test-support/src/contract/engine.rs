@@ -780,7 +780,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
 
     // Completion.
     let t1 = unix_now();
-    store
+    let (returned, returned_step) = store
         .complete_message(
             &c.run,
             WORKER,
@@ -791,6 +791,7 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let done = store.get_message(&p, &thread, &msg.id).await.unwrap();
+    assert_eq!(returned, done, "the message returned is the message stored");
     assert_recent(
         done.completed_at.expect("message.completed_at"),
         t1,
@@ -815,6 +816,10 @@ pub async fn begin_and_complete_message(store: Arc<dyn Store>) {
     want_step.completed_at = done_step.completed_at;
     want_step.usage = Some(usage(12, 7));
     assert_eq!(done_step, want_step);
+    assert_eq!(
+        returned_step, done_step,
+        "the step returned is the step stored"
+    );
     assert_eq!(
         store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
         Lease::Held(RunStatus::InProgress),

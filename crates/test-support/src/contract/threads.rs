@@ -103,6 +103,20 @@ pub async fn thread_create_with_messages(store: Arc<dyn Store>) {
         .unwrap();
     assert_ne!(empty.id, thread.id);
     assert_eq!(empty.metadata, None);
+    // Threads without files are returned as created, not read back: the same as stored.
+    assert_eq!(store.get_thread(&p, &empty.id).await.unwrap(), empty);
+    let plain = store
+        .create_thread(
+            &p,
+            CreateThreadRequest {
+                tool_resources: None,
+                messages: Some(vec![user_msg("Hi")]),
+                metadata: Some(md(&[("k", "v")])),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_thread(&p, &plain.id).await.unwrap(), plain);
     assert_empty(
         store.list_messages(&p, &empty.id, &all_asc(), None).await,
         "messages of an empty thread",
