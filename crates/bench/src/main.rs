@@ -9,6 +9,7 @@ mod client;
 mod floor;
 mod model;
 mod report;
+mod rng;
 mod sandbox;
 mod scenarios;
 mod search;

@@ -3,6 +3,7 @@
 use crate::Args;
 use crate::client::{Conn, LoadResult, collect, drive};
 use crate::report::{Row, quantile};
+use crate::rng::Rng;
 use crate::server::Server;
 use hyper::Method;
 use std::cell::RefCell;
@@ -484,9 +485,9 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
             // Users who pause start at a random point of a pause and pause a random time
             // around it (half to one and a half), as people do: in step, they would all
             // arrive at once after each pause.
-            let mut draws = Draws(user as u64);
+            let mut draws = Rng(user as u64);
             if !think.is_zero() {
-                tokio::time::sleep(think.mul_f64(draws.next())).await;
+                tokio::time::sleep(think.mul_f64(draws.unit())).await;
             }
             while Instant::now() < deadline {
                 let step = async {
@@ -532,7 +533,7 @@ pub async fn mixed(server: &Server, args: &Args) -> anyhow::Result<[Row; 2]> {
                     result.borrow_mut().errors += 1;
                 }
                 if !think.is_zero() {
-                    tokio::time::sleep(think.mul_f64(0.5 + draws.next())).await;
+                    tokio::time::sleep(think.mul_f64(0.5 + draws.unit())).await;
                 }
             }
         }));
@@ -570,25 +571,6 @@ fn mixed_setup(args: &Args) -> String {
         "{} users: create thread, stream a run, get run, list messages{pauses}; {} s",
         args.users, args.duration
     )
-}
-
-/// Uniform draws in [0, 1) from a seed (SplitMix64): the same for each seed from run to run.
-struct Draws(u64);
-
-impl Draws {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "the top 53 bits, exactly representable"
-        )]
-        let top = (z >> 11) as f64;
-        top / 9_007_199_254_740_992.0 // 2^53
-    }
 }
 
 /// Requests per second.

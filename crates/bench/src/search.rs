@@ -21,6 +21,7 @@
 
 use crate::client::Conn;
 use crate::report::quantile;
+use crate::rng::Rng;
 use crate::server::{Server, rss_of};
 use anyhow::Context;
 use bytes::Bytes;
@@ -183,28 +184,6 @@ impl Vocab {
 #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
 fn ratio(a: usize, b: usize) -> f64 {
     a as f64 / b as f64
-}
-
-/// `SplitMix64`: deterministic, so every run indexes and searches the same text.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    #[expect(clippy::cast_precision_loss, reason = "53 random bits make the double")]
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap_or(u64::MAX)).unwrap_or(0)
-    }
 }
 
 /// Sentences of 6–18 words, paragraphs of 3–7 sentences.
