@@ -10,7 +10,7 @@
 use super::messages::{COLUMNS as MESSAGE_COLUMNS, MessageRow, SELECT as MESSAGE_SELECT};
 use super::runs::parse_status;
 use super::runs::{RUN_COLUMNS, RunRow, STEP_COLUMNS, StepRow};
-use super::{backend, d};
+use super::{backend, d, ms};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
@@ -31,10 +31,6 @@ use sqlx::types::Json;
 use sqlx::{Connection, FromRow};
 use std::sync::LazyLock;
 use std::time::Duration;
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 async fn run_by_id(
     conn: impl sqlx::Executor<'_, Database = d::Db>,

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
+use std::time::Duration;
 
 /// Rows one transaction of a large delete removes at most: short enough that other writers
 /// barely wait (a few milliseconds on SQLite), large enough that a long thread goes quickly.
@@ -85,6 +86,11 @@ async fn abort<T>(tx: sqlx::Transaction<'_, d::Db>, e: StoreError) -> StoreResul
         tracing::warn!(error = %rollback, "rolling back a refused transaction failed");
     }
     Err(e)
+}
+
+/// A lease's length as the database adds it to its clock: milliseconds.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Decodes a text column holding one of a string enum's values (`"in_progress"`, ...).

@@ -3,7 +3,7 @@
 use super::engine::end_run;
 use super::messages::insert_message;
 use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
-use super::{abort, backend, d, list_scoped, set_metadata, text_enum};
+use super::{abort, backend, d, list_scoped, ms, set_metadata, text_enum};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::runs::reported_sampling;
@@ -339,7 +339,7 @@ async fn insert_run(
     .bind(claim.map(|_| created_at))
     .bind(claim.map(|c| &c.worker))
     // NULL without a claim: the sum is NULL too.
-    .bind(claim.map(|c| i64::try_from(c.lease.as_millis()).unwrap_or(i64::MAX)))
+    .bind(claim.map(|c| ms(c.lease)))
     .bind(i64::from(claim.is_some()))
     .execute(&mut *conn)
     .await

@@ -5,7 +5,7 @@
 //! snapshot on either backend), never stored, so they add up at every moment.
 
 use super::files::check_attachable_one;
-use super::{abort, backend, cursors, d, fetch_page, list_scoped, set_metadata};
+use super::{abort, backend, cursors, d, fetch_page, list_scoped, ms, set_metadata};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
 use assistd_core::ids::FreshId;
@@ -872,10 +872,6 @@ impl VectorStoreStore for d::Store {
         )
         .await
     }
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[derive(FromRow)]
