@@ -16,6 +16,7 @@
 
 mod lane;
 mod lock;
+mod pool;
 pub mod postgres;
 pub mod sqlite;
 

@@ -14,6 +14,10 @@ pub(crate) type Store = super::PostgresStore;
 /// Writers run side by side: checks need row locks, and no fast path may skip them.
 pub(crate) const SINGLE_WRITER: bool = false;
 
+/// A `WITH` clause may hold writes (data-modifying CTEs): writes that go together can be one
+/// statement, one round trip, atomic without a transaction of its own.
+pub(crate) const WRITES_IN_WITH: bool = true;
+
 /// The database's clock, Unix milliseconds: workers in several processes, on several hosts,
 /// compare leases against this one clock.
 pub(crate) const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";

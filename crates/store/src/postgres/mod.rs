@@ -22,7 +22,7 @@ pub use signals::PgSignals;
 use assistd_core::StoreResult;
 use dialect::backend;
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
 use std::time::Duration;
@@ -82,7 +82,7 @@ impl PostgresStore {
             .close()
             .await
             .map_err(backend)?;
-        let pool = PgPoolOptions::new()
+        let pool = crate::pool::options::<sqlx::Postgres>()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
@@ -267,6 +267,72 @@ mod tests {
         }
         assert_eq!(claimed.len(), created.len(), "claimed {claimed:?}");
         assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), created);
+    }
+
+    /// Connections the server cut while they sat idle in the pool are tested before they are
+    /// handed out, and replaced: the caller does not see the cut. (Connections used a moment
+    /// ago are handed out untested, see `pool.rs`.)
+    #[tokio::test]
+    async fn connections_cut_while_idle_are_replaced_unseen() {
+        let db = TestDatabase::create().await;
+        let store = super::contract::store_on(&db).await;
+        let p = Project::new("cut");
+        let thread = store
+            .create_thread(&p, CreateThreadRequest::default())
+            .await
+            .unwrap();
+        // The connection went back to the pool after sqlx pinged it: wait for that, so that
+        // the cut meets it idle in the pool.
+        for _ in 0..100 {
+            if store.pool().num_idle() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            store.pool().num_idle() > 0,
+            "an idle connection in the pool"
+        );
+        let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+        let pids = "SELECT pid FROM pg_stat_activity WHERE application_name = 'assistd' \
+                    AND datname = current_database()";
+        let cut: Vec<i32> = sqlx::query_scalar(pids)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+        assert!(!cut.is_empty(), "the pool holds a connection");
+        for pid in &cut {
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        let mut gone = false;
+        for _ in 0..100 {
+            let left: Vec<i32> = sqlx::query_scalar(pids)
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+            gone = !left.iter().any(|pid| cut.contains(pid));
+            if gone {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(gone, "the server closed the cut connections");
+        assert!(
+            store.pool().num_idle() > 0,
+            "the cut connection still waits in the pool"
+        );
+        tokio::time::sleep(crate::pool::PING_AFTER_IDLE).await;
+        let read = store.get_thread(&p, &thread.id).await.unwrap();
+        assert_eq!(read.id, thread.id);
+        let written = store
+            .create_thread(&p, CreateThreadRequest::default())
+            .await
+            .unwrap();
+        assert_ne!(written.id, thread.id);
     }
 
     /// Processes racing to start a run on one thread: exactly one run is created.

@@ -81,19 +81,13 @@ fn assistant_content(
     images.chain([text]).collect()
 }
 
-/// Inserts an `in_progress` step of `run` with `details` and returns it.
-async fn insert_open_step(
-    conn: &mut d::Conn,
-    project: &str,
-    run: &Run,
-    at: i64,
-    details: StepDetails,
-) -> StoreResult<RunStep> {
+/// A new `in_progress` step of `run` with `details`, as [`insert_step`] writes it.
+fn open_step(run: &Run, at: i64, details: StepDetails) -> RunStep {
     let type_ = match details {
         StepDetails::MessageCreation { .. } => RunStepType::MessageCreation,
         StepDetails::ToolCalls { .. } => RunStepType::ToolCalls,
     };
-    let step = RunStep {
+    RunStep {
         id: StepId::fresh(),
         object: "thread.run.step".to_owned(),
         created_at: at,
@@ -110,24 +104,31 @@ async fn insert_open_step(
         completed_at: None,
         metadata: None,
         usage: None,
-    };
-    sqlx::query(
-        "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, created_at, type, \
-         status, step_details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+    }
+}
+
+/// The columns [`insert_step`] and `begin_message` give a new step.
+const STEP_INSERT: &str = "INSERT INTO run_steps (id, project, run_id, thread_id, assistant_id, \
+                           created_at, type, status, step_details)";
+
+/// Inserts `step` (from [`open_step`]) into `project`.
+async fn insert_step(conn: &mut d::Conn, project: &str, step: &RunStep) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "{STEP_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
     .bind(&step.id)
     .bind(project)
-    .bind(&run.id)
-    .bind(&run.thread_id)
-    .bind(&run.assistant_id)
-    .bind(at)
-    .bind(type_.as_str())
+    .bind(&step.run_id)
+    .bind(&step.thread_id)
+    .bind(&step.assistant_id)
+    .bind(step.created_at)
+    .bind(step.type_.as_str())
     .bind(step.status.as_str())
     .bind(Json(&step.step_details))
     .execute(conn)
     .await
     .map_err(backend)?;
-    Ok(step)
+    Ok(())
 }
 
 /// Whether `worker` holds the lease on `run_id`; if so, the run's row stays locked until the
@@ -414,7 +415,6 @@ impl EngineStore for d::Store {
         self.write(move |conn| {
             Box::pin(async move {
                 let (run, worker) = (&run, worker.as_str());
-                let mut tx = conn.begin().await.map_err(backend)?;
                 let at = now();
                 let msg = Message {
                     id: MessageId::fresh(),
@@ -433,33 +433,7 @@ impl EngineStore for d::Store {
                     attachments: None,
                     metadata: None,
                 };
-                // Inserted only while this worker holds the lease, whose row then stays locked
-                // until the transaction ends; the run's row gives the project. One statement
-                // checks and writes.
-                let project: Option<String> = sqlx::query_scalar(&format!(
-                    "INSERT INTO messages (id, project, thread_id, created_at, role, content, \
-                     status, assistant_id, run_id) SELECT $1, project, $2, $3, $4, $5, $6, $7, id \
-                     FROM runs WHERE id = $8 AND lease_owner = $9{} RETURNING project",
-                    d::lock(RowLock::Update)
-                ))
-                .bind(&msg.id)
-                .bind(&msg.thread_id)
-                .bind(at)
-                .bind(msg.role.as_str())
-                .bind(Json(&msg.content))
-                .bind(msg.status.as_str())
-                .bind(&run.assistant_id)
-                .bind(&run.id)
-                .bind(worker)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-                let Some(project) = project else {
-                    return Err(StoreError::invalid("lease lost", None));
-                };
-                let step = insert_open_step(
-                    &mut tx,
-                    &project,
+                let step = open_step(
                     run,
                     at,
                     StepDetails::MessageCreation {
@@ -467,8 +441,57 @@ impl EngineStore for d::Store {
                             message_id: msg.id.to_string(),
                         },
                     },
-                )
-                .await?;
+                );
+                // Inserted only while this worker holds the lease, whose row then stays locked
+                // until the write commits; the run's row gives the project. One statement
+                // checks and writes.
+                let insert_message = format!(
+                    "INSERT INTO messages (id, project, thread_id, created_at, role, content, \
+                     status, assistant_id, run_id) SELECT $1, project, $2, $3, $4, $5, $6, $7, id \
+                     FROM runs WHERE id = $8 AND lease_owner = $9{} RETURNING project",
+                    d::lock(RowLock::Update)
+                );
+                let open = |sql| {
+                    sqlx::query_scalar::<_, String>(sql)
+                        .bind(&msg.id)
+                        .bind(&msg.thread_id)
+                        .bind(at)
+                        .bind(msg.role.as_str())
+                        .bind(Json(&msg.content))
+                        .bind(msg.status.as_str())
+                        .bind(&run.assistant_id)
+                        .bind(&run.id)
+                        .bind(worker)
+                };
+                if d::WRITES_IN_WITH {
+                    // The step in the same statement: one round trip, and atomic without a
+                    // transaction. (Its run, thread and assistant are the message's: $8, $2, $7.)
+                    let sql = format!(
+                        "WITH m AS ({insert_message}) {STEP_INSERT} \
+                         SELECT $10, project, $8, $2, $7, $3, $11, $12, $13 FROM m RETURNING project"
+                    );
+                    let opened = open(&sql)
+                        .bind(&step.id)
+                        .bind(step.type_.as_str())
+                        .bind(step.status.as_str())
+                        .bind(Json(&step.step_details))
+                        .fetch_optional(conn)
+                        .await
+                        .map_err(backend)?;
+                    if opened.is_none() {
+                        return Err(StoreError::invalid("lease lost", None));
+                    }
+                    return Ok((msg, step));
+                }
+                let mut tx = conn.begin().await.map_err(backend)?;
+                let project = open(&insert_message)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let Some(project) = project else {
+                    return Err(StoreError::invalid("lease lost", None));
+                };
+                insert_step(&mut tx, &project, &step).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok((msg, step))
             })
@@ -588,16 +611,14 @@ impl EngineStore for d::Store {
                 if status != RunStatus::InProgress {
                     return Ok(None);
                 }
-                let step = insert_open_step(
-                    &mut tx,
-                    &project,
+                let step = open_step(
                     run,
                     now(),
                     StepDetails::ToolCalls {
                         tool_calls: Vec::new(),
                     },
-                )
-                .await?;
+                );
+                insert_step(&mut tx, &project, &step).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(Some(step))
             })

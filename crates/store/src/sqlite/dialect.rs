@@ -15,6 +15,10 @@ pub(crate) type Store = super::SqliteStore;
 /// interleave with another writer's, and fast paths that skip the check are safe).
 pub(crate) const SINGLE_WRITER: bool = true;
 
+/// SQLite's `WITH` holds only queries: writes that go together are statements of their own
+/// (on the writer's own connection, in process: no round trip to save).
+pub(crate) const WRITES_IN_WITH: bool = false;
+
 /// The database's clock, Unix milliseconds (one clock for every lease).
 pub(crate) const NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 

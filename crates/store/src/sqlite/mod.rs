@@ -11,9 +11,7 @@ use crate::lane::{Lane, Upkeep};
 use assistd_core::StoreResult;
 use dialect::backend;
 use futures::future::BoxFuture;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{ConnectOptions, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
@@ -93,7 +91,7 @@ impl SqliteStore {
             }),
         };
         let writer = Lane::start("sqlite-writer", open, Some(upkeep)).await?;
-        let reader = SqlitePoolOptions::new()
+        let reader = crate::pool::options::<Sqlite>()
             .max_connections(settings.read_connections.max(1))
             .connect_with(base.read_only(true))
             .await
