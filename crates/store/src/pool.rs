@@ -5,8 +5,8 @@
 //! one round trip in five of a run's on PostgreSQL, one in three of a poll's. Here a connection
 //! is tested only when it sat idle long enough to have been dropped underneath; sqlx also
 //! pings a connection as it returns to the pool, so one idle for less than that answered a
-//! moment ago. Pools elsewhere do the same: Java's Hikari pool skips its check within 500 ms of a
-//! connection's last use, the `pgbouncer` proxy within 30 s (`server_check_delay`).
+//! moment ago. Pools elsewhere do the same: Java's Hikari pool skips its check within 500 ms
+//! of a connection's last use, the `pgbouncer` proxy within 30 s (`server_check_delay`).
 //!
 //! What that gives up: a database that restarts (or fails over, or a proxy in front of it)
 //! within [`PING_AFTER_IDLE`] of a connection's last use fails the one operation that next

@@ -467,8 +467,8 @@ impl EngineStore for d::Store {
                     // The step in the same statement: one round trip, and atomic without a
                     // transaction. (Its run, thread and assistant are the message's: $8, $2, $7.)
                     let sql = format!(
-                        "WITH m AS ({insert_message}) {STEP_INSERT} \
-                         SELECT $10, project, $8, $2, $7, $3, $11, $12, $13 FROM m RETURNING project"
+                        "WITH m AS ({insert_message}) {STEP_INSERT} SELECT $10, project, $8, \
+                         $2, $7, $3, $11, $12, $13 FROM m RETURNING project"
                     );
                     let opened = open(&sql)
                         .bind(&step.id)

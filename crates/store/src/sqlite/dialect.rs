@@ -16,7 +16,7 @@ pub(crate) type Store = super::SqliteStore;
 pub(crate) const SINGLE_WRITER: bool = true;
 
 /// SQLite's `WITH` holds only queries: writes that go together are statements of their own
-/// (on the writer's own connection, in process: no round trip to save).
+/// (on the writer's own connection, in process: no network round trip to save).
 pub(crate) const WRITES_IN_WITH: bool = false;
 
 /// The database's clock, Unix milliseconds (one clock for every lease).
