@@ -3,7 +3,9 @@
 //! Every transition that depends on holding the lease locks the run's row first, so that a
 //! claim by another worker cannot slip between the check and the write: with a statement of
 //! its own (`holds`, `lease_status`), or, where the first write can carry it, as that write's
-//! own condition (opening and completing a message). Leases are in milliseconds on the
+//! own condition (opening and completing a message; on PostgreSQL, where a `WITH` may hold
+//! writes, ending a turn and its run is one statement whose every write depends on the
+//! message's, see `complete_and_finish_at_once`). Leases are in milliseconds on the
 //! database's clock (the dialect's `NOW_MS`): workers in several processes, on several hosts,
 //! compare them against one clock.
 
@@ -159,16 +161,52 @@ async fn lease_status(
 
 /// A run's usage, the sum of its steps' (the run's id bound at `run_param`), computed where the
 /// steps are: one statement fewer at each run's end than reading them out to add them up.
-fn run_usage(run_param: &str) -> String {
+/// With `this_step` (the parameters of a step's id and usage), that step counts with the usage
+/// bound there: a statement that sets it in a `WITH` does not see its own write.
+fn run_usage(run_param: &str, this_step: Option<(&str, &str)>) -> String {
+    let steps = match this_step {
+        None => format!(
+            "SELECT rs.usage FROM run_steps rs WHERE rs.run_id = {run_param} \
+             AND rs.usage IS NOT NULL"
+        ),
+        Some((id, usage)) => format!(
+            "SELECT rs.usage FROM run_steps rs WHERE rs.run_id = {run_param} \
+             AND rs.id <> {id} AND rs.usage IS NOT NULL UNION ALL SELECT {usage}"
+        ),
+    };
     format!(
         "(SELECT {}('prompt_tokens', u.p, 'completion_tokens', u.c, 'total_tokens', u.p + u.c) \
          FROM (SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) AS p, \
                       CAST(COALESCE(SUM({}), 0) AS BIGINT) AS c \
-               FROM run_steps s WHERE s.run_id = {run_param} AND s.usage IS NOT NULL) AS u)",
+               FROM ({steps}) AS s) AS u)",
         d::JSON_OBJECT,
         d::json_int("s.usage", "prompt_tokens"),
         d::json_int("s.usage", "completion_tokens"),
     )
+}
+
+/// The column that takes the time a run ended with `status`.
+fn end_time_col(status: RunStatus) -> StoreResult<Option<&'static str>> {
+    match status {
+        // An incomplete run takes `completed_at` too: v1 shows it as `completed`.
+        RunStatus::Completed | RunStatus::Incomplete => Ok(Some("completed_at")),
+        RunStatus::Failed => Ok(Some("failed_at")),
+        RunStatus::Cancelled => Ok(Some("cancelled_at")),
+        RunStatus::Expired => Ok(None),
+        other => Err(StoreError::Backend(
+            format!("a run cannot end {}", other.as_str()).into(),
+        )),
+    }
+}
+
+/// The column that takes the time a step ended with `status`.
+fn step_time_col(status: RunStepStatus) -> &'static str {
+    match status {
+        RunStepStatus::Cancelled => "cancelled_at",
+        RunStepStatus::Expired => "expired_at",
+        RunStepStatus::Failed => "failed_at",
+        RunStepStatus::Completed | RunStepStatus::InProgress => "completed_at",
+    }
 }
 
 /// Ends a run with a terminal `status`: its open steps and messages end with it (see
@@ -182,18 +220,7 @@ pub(crate) async fn end_run(
     last_error: Option<&LastError>,
     incomplete_reason: Option<&str>,
 ) -> StoreResult<Run> {
-    let time_col = match status {
-        // An incomplete run takes `completed_at` too: v1 shows it as `completed`.
-        RunStatus::Completed | RunStatus::Incomplete => Some("completed_at"),
-        RunStatus::Failed => Some("failed_at"),
-        RunStatus::Cancelled => Some("cancelled_at"),
-        RunStatus::Expired => None,
-        other => {
-            return Err(StoreError::Backend(
-                format!("a run cannot end {}", other.as_str()).into(),
-            ));
-        }
-    };
+    let time_col = end_time_col(status)?;
     let at = now();
     close_open_work(conn, run_id, status, at, last_error).await?;
     let set_time = time_col.map(|c| format!(", {c} = $5")).unwrap_or_default();
@@ -202,7 +229,7 @@ pub(crate) async fn end_run(
          required_action = NULL, lease_owner = NULL, lease_expires_at = NULL, \
          expires_at = NULL{set_time} \
          WHERE id = $4 RETURNING {RUN_COLUMNS}",
-        run_usage("$4")
+        run_usage("$4", None)
     );
     let mut query = sqlx::query_as::<_, RunRow>(&sql)
         .bind(status.as_str())
@@ -249,12 +276,7 @@ async fn close_open_work(
         .await
         .map_err(backend)?;
     }
-    let step_col = match end.step_status {
-        RunStepStatus::Cancelled => "cancelled_at",
-        RunStepStatus::Expired => "expired_at",
-        RunStepStatus::Failed => "failed_at",
-        RunStepStatus::Completed | RunStepStatus::InProgress => "completed_at",
-    };
+    let step_col = step_time_col(end.step_status);
     sqlx::query(&format!(
         "UPDATE run_steps SET status = $1, {step_col} = $2, \
          last_error = COALESCE($3, last_error) WHERE run_id = $4 AND status = $5"
@@ -516,11 +538,16 @@ impl EngineStore for d::Store {
         );
         self.write(move |conn| {
             Box::pin(async move {
+                let completion = Completion {
+                    run_id: &run_id,
+                    worker: &worker,
+                    message_id: &message_id,
+                    step_id: &step_id,
+                    out: &out,
+                    at: now(),
+                };
                 let mut tx = conn.begin().await.map_err(backend)?;
-                let Some(done) =
-                    complete_message(&mut tx, &run_id, &worker, &message_id, &step_id, &out)
-                        .await?
-                else {
+                let Some(done) = complete_message(&mut tx, &completion).await? else {
                     return Err(StoreError::invalid("lease lost", None));
                 };
                 tx.commit().await.map_err(backend)?;
@@ -550,11 +577,26 @@ impl EngineStore for d::Store {
         );
         self.write(move |conn| {
             Box::pin(async move {
+                let completion = Completion {
+                    run_id: &run_id,
+                    worker: &worker,
+                    message_id: &message_id,
+                    step_id: &step_id,
+                    out: &out,
+                    at: now(),
+                };
+                if d::WRITES_IN_WITH {
+                    return complete_and_finish_at_once(
+                        conn,
+                        &completion,
+                        status,
+                        reason.as_deref(),
+                    )
+                    .await?
+                    .ok_or_else(|| StoreError::invalid("lease lost", None));
+                }
                 let mut tx = conn.begin().await.map_err(backend)?;
-                let Some((message, step)) =
-                    complete_message(&mut tx, &run_id, &worker, &message_id, &step_id, &out)
-                        .await?
-                else {
+                let Some((message, step)) = complete_message(&mut tx, &completion).await? else {
                     return Err(StoreError::invalid("lease lost", None));
                 };
                 let run = end_run(&mut tx, &run_id, status, None, reason.as_deref()).await?;
@@ -978,40 +1020,57 @@ static COMPLETE_MESSAGE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Completes the message `message_id` of `run_id` with its text and its step `step_id` with
-/// its usage, if `worker` holds the lease on the run; returns both as they now are. `None`
-/// without the lease (or without the message, which only a lost run loses).
+/// A turn's text, to complete its message and its message's step with.
+struct Completion<'a> {
+    run_id: &'a RunId,
+    worker: &'a str,
+    message_id: &'a MessageId,
+    step_id: &'a StepId,
+    out: &'a TurnText,
+    at: i64,
+}
+
+impl Completion<'_> {
+    /// Binds `$1` to `$8` of [`COMPLETE_MESSAGE`].
+    fn bind_message<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, d::Db, O, <d::Db as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, d::Db, O, <d::Db as sqlx::Database>::Arguments<'q>> {
+        let out = self.out;
+        let content = Json(assistant_content(
+            &out.images,
+            &out.text,
+            out.annotations.clone(),
+        ));
+        let (status, completed_at, incomplete_at) = match out.incomplete {
+            None => (MessageStatus::Completed, Some(self.at), None),
+            Some(_) => (MessageStatus::Incomplete, None, Some(self.at)),
+        };
+        query
+            .bind(self.run_id)
+            .bind(self.worker)
+            .bind(content)
+            .bind(status.as_str())
+            .bind(completed_at)
+            .bind(incomplete_at)
+            .bind(out.incomplete.as_ref().map(|reason| {
+                Json(MessageIncompleteDetails {
+                    reason: reason.clone(),
+                })
+            }))
+            .bind(self.message_id)
+    }
+}
+
+/// Completes the message of `c` with its text and its step with its usage, if `c.worker` holds
+/// the lease on the run; returns both as they now are. `None` without the lease (or without
+/// the message, which only a lost run loses).
 async fn complete_message(
     tx: &mut d::Conn,
-    run_id: &RunId,
-    worker: &str,
-    message_id: &MessageId,
-    step_id: &StepId,
-    out: &TurnText,
+    c: &Completion<'_>,
 ) -> StoreResult<Option<(Message, RunStep)>> {
-    let at = now();
-    let content = Json(assistant_content(
-        &out.images,
-        &out.text,
-        out.annotations.clone(),
-    ));
-    let (status, completed_at, incomplete_at) = match out.incomplete {
-        None => (MessageStatus::Completed, Some(at), None),
-        Some(_) => (MessageStatus::Incomplete, None, Some(at)),
-    };
-    let message = sqlx::query_as::<_, MessageRow>(&COMPLETE_MESSAGE)
-        .bind(run_id)
-        .bind(worker)
-        .bind(content)
-        .bind(status.as_str())
-        .bind(completed_at)
-        .bind(incomplete_at)
-        .bind(out.incomplete.as_ref().map(|reason| {
-            Json(MessageIncompleteDetails {
-                reason: reason.clone(),
-            })
-        }))
-        .bind(message_id)
+    let message = c
+        .bind_message(sqlx::query_as::<_, MessageRow>(&COMPLETE_MESSAGE))
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
@@ -1023,13 +1082,103 @@ async fn complete_message(
          RETURNING {STEP_COLUMNS}"
     ))
     .bind(RunStepStatus::Completed.as_str())
-    .bind(at)
-    .bind(Json(&out.usage))
-    .bind(step_id)
+    .bind(c.at)
+    .bind(Json(&c.out.usage))
+    .bind(c.step_id)
     .fetch_optional(&mut *tx)
     .await
     .map_err(backend)?
-    .ok_or_else(|| StoreError::Backend(format!("step {step_id} vanished").into()))?
+    .ok_or_else(|| StoreError::Backend(format!("step {} vanished", c.step_id).into()))?
     .into_wire()?;
     Ok(Some((message.into_wire()?, step)))
+}
+
+/// The message, step and run [`complete_and_finish_at_once`] returns, as JSON objects of their
+/// rows (none without the lease).
+type AtOnce = (
+    Option<Json<MessageRow>>,
+    Option<Json<StepRow>>,
+    Option<Json<RunRow>>,
+);
+
+/// [`complete_message`] and [`end_run`] in one statement, where a `WITH` may hold writes
+/// (`d::WRITES_IN_WITH`): one round trip instead of six (seven when the run ends incomplete).
+///
+/// PostgreSQL leaves the order of a `WITH`'s parts open; here each part depends on the one
+/// before it (`EXISTS (SELECT 1 FROM …)`, which it runs once, first, as an InitPlan): the
+/// message's update, which takes the lease's lock on the run's row, runs first, then the
+/// step's, then the rest. So the run's row is locked before any other, as in every transition,
+/// and without the lease or the step nothing is written. Every part sees the rows as they were
+/// before the statement, so the other open steps and messages it ends leave out the ones it
+/// completes, and the run's usage counts the completed step's new usage. The three objects
+/// come back as JSON, one column each. The write is committed when the statement returns: an
+/// error after it (decoding the rows) does not undo it.
+async fn complete_and_finish_at_once(
+    conn: &mut d::Conn,
+    c: &Completion<'_>,
+    status: RunStatus,
+    incomplete_reason: Option<&str>,
+) -> StoreResult<Option<(Message, RunStep, Run)>> {
+    let time_col = end_time_col(status)?;
+    let end = transitions::open_work_end(status);
+    let set_time = time_col
+        .map(|col| format!(", {col} = $10"))
+        .unwrap_or_default();
+    let sql = format!(
+        "WITH msg AS ({complete}), \
+         step AS (UPDATE run_steps SET status = $9, completed_at = $10, usage = $11 \
+                  WHERE id = $12 AND EXISTS (SELECT 1 FROM msg) RETURNING {STEP_COLUMNS}), \
+         open_msgs AS (UPDATE messages SET status = $13, incomplete_at = $10, \
+                         incomplete_details = $14 \
+                       WHERE CAST($14 AS JSONB) IS NOT NULL AND run_id = $1 AND status = $15 \
+                         AND id <> $8 AND EXISTS (SELECT 1 FROM step)), \
+         open_steps AS (UPDATE run_steps SET status = $16, {step_col} = $10 \
+                        WHERE run_id = $1 AND status = $17 AND id <> $12 \
+                          AND EXISTS (SELECT 1 FROM step)), \
+         r AS (UPDATE runs SET status = $18, last_error = NULL, usage = {usage}, \
+                 incomplete_details = $19, required_action = NULL, lease_owner = NULL, \
+                 lease_expires_at = NULL, expires_at = NULL{set_time} \
+               WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING {RUN_COLUMNS}) \
+         SELECT (SELECT to_jsonb(msg) FROM msg), (SELECT to_jsonb(step) FROM step), \
+                (SELECT to_jsonb(r) FROM r)",
+        complete = &*COMPLETE_MESSAGE,
+        step_col = step_time_col(end.step_status),
+        usage = run_usage("$1", Some(("$12", "$11"))),
+    );
+    let (message, step, run): AtOnce = c
+        .bind_message(sqlx::query_as(&sql))
+        .bind(RunStepStatus::Completed.as_str())
+        .bind(c.at)
+        .bind(Json(&c.out.usage))
+        .bind(c.step_id)
+        .bind(MessageStatus::Incomplete.as_str())
+        .bind(end.message_reason.map(|reason| {
+            Json(MessageIncompleteDetails {
+                reason: reason.to_owned(),
+            })
+        }))
+        .bind(MessageStatus::InProgress.as_str())
+        .bind(end.step_status.as_str())
+        .bind(RunStepStatus::InProgress.as_str())
+        .bind(status.as_str())
+        .bind(incomplete_reason.map(|r| {
+            Json(RunIncompleteDetails {
+                reason: Some(r.to_owned()),
+            })
+        }))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let Some(message) = message else {
+        return Ok(None);
+    };
+    let step =
+        step.ok_or_else(|| StoreError::Backend(format!("step {} vanished", c.step_id).into()))?;
+    let run =
+        run.ok_or_else(|| StoreError::Backend(format!("run {} vanished", c.run_id).into()))?;
+    Ok(Some((
+        message.0.into_wire()?,
+        step.0.into_wire()?,
+        run.0.into_wire()?,
+    )))
 }

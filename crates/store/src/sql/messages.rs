@@ -25,7 +25,9 @@ use sqlx::Connection;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 
-#[derive(FromRow)]
+/// Also `Deserialize`: a statement that returns several kinds of rows sends them as JSON
+/// objects of these columns.
+#[derive(FromRow, serde::Deserialize)]
 pub(crate) struct MessageRow {
     id: MessageId,
     created_at: i64,

@@ -24,7 +24,9 @@ use sqlx::Connection;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
-#[derive(FromRow)]
+/// Also `Deserialize`: a statement that returns several kinds of rows sends them as JSON
+/// objects of these columns.
+#[derive(FromRow, serde::Deserialize)]
 pub(crate) struct RunRow {
     id: RunId,
     created_at: i64,
@@ -104,7 +106,9 @@ pub(crate) const RUN_COLUMNS: &str = "id, created_at, thread_id, assistant_id, s
     max_completion_tokens, truncation_strategy, tool_choice, response_format, parallel_tool_calls, \
     reasoning_effort";
 
-#[derive(FromRow)]
+/// Also `Deserialize`: a statement that returns several kinds of rows sends them as JSON
+/// objects of these columns.
+#[derive(FromRow, serde::Deserialize)]
 pub(crate) struct StepRow {
     id: StepId,
     created_at: i64,
@@ -112,6 +116,7 @@ pub(crate) struct StepRow {
     thread_id: ThreadId,
     run_id: RunId,
     #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
     type_: String,
     status: String,
     step_details: Json<StepDetails>,

@@ -10,8 +10,9 @@ use assistd_core::ids::FreshId;
 use assistd_core::{Lease, ObjectKind, Project, ProjectUsage, Store, TurnText};
 use assistd_wire::{
     CreateThreadRequest, ImageFile, LastError, Message, MessageContent, MessageCreation,
-    MessageIncompleteDetails, MessageRole, MessageStatus, RunId, RunIncompleteDetails, RunStatus,
-    RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ThreadId, Usage,
+    MessageIncompleteDetails, MessageRole, MessageStatus, Metadata, RunId, RunIncompleteDetails,
+    RunStatus, RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ThreadId,
+    Usage,
 };
 use assistd_wire::{
     FileCitation, FileSearchCall, FileSearchRanker, FileSearchRankingUsed, FileSearchResult,
@@ -41,6 +42,7 @@ macro_rules! __store_contract_engine {
             server_tool_calls_and_citations,
             message_keeps_citations,
             finish_run_completed,
+            complete_message_and_finish,
             finish_run_ends_open_work,
             finish_run_without_lease,
             expire_due_runs,
@@ -1280,6 +1282,177 @@ pub async fn require_action_and_resume(store: Arc<dyn Store>) {
         .unwrap()
         .expect("lease held");
     assert_eq!(fin.usage, Some(usage(80, 20)));
+}
+
+/// `complete_message_and_finish` completes the turn's message and step and ends the run in one
+/// write, as `complete_message` then `finish_run` would: the run's usage sums every step's, the
+/// one completed with it included, and the run's other open work ends with it (an incomplete
+/// end cuts its other open messages short). Without the lease it writes nothing.
+pub async fn complete_message_and_finish(store: Arc<dyn Store>) {
+    let p = project_a();
+    let asst = new_assistant(&store, &p).await;
+    let thread = new_thread(&store, &p).await;
+    let run = store.create_run(&p, &thread, new_run(&asst)).await.unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+    let (m1, s1) = store.begin_message(&c.run, WORKER).await.unwrap();
+    store
+        .complete_message(
+            &c.run,
+            WORKER,
+            &m1.id,
+            &s1.id,
+            &turn("Let me check.", usage(10, 5)),
+        )
+        .await
+        .unwrap();
+    // Another message opened and left open: a completed run leaves it as it is.
+    let (left_open, _) = store.begin_message(&c.run, WORKER).await.unwrap();
+    let (m2, s2) = store.begin_message(&c.run, WORKER).await.unwrap();
+
+    assert_invalid(
+        store
+            .complete_message_and_finish(
+                &c.run,
+                "worker-2",
+                &m2.id,
+                &s2.id,
+                &turn("hijacked", usage(1, 1)),
+                RunStatus::Completed,
+                None,
+            )
+            .await,
+    );
+    assert_eq!(store.get_message(&p, &thread, &m2.id).await.unwrap(), m2);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &s2.id)
+            .await
+            .unwrap(),
+        s2
+    );
+    assert_eq!(
+        store.get_run(&p, &thread, &run.id).await.unwrap().status,
+        RunStatus::InProgress
+    );
+
+    let t0 = unix_now();
+    let (msg, step, fin) = store
+        .complete_message_and_finish(
+            &c.run,
+            WORKER,
+            &m2.id,
+            &s2.id,
+            &turn("It is 42.", usage(1, 2)),
+            RunStatus::Completed,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(msg.status, MessageStatus::Completed);
+    assert_recent(
+        msg.completed_at.expect("completed_at"),
+        t0,
+        "message.completed_at",
+    );
+    assert_eq!(step.status, RunStepStatus::Completed);
+    assert_eq!(step.usage, Some(usage(1, 2)));
+    assert_eq!(fin.status, RunStatus::Completed);
+    assert_eq!(fin.usage, Some(usage(11, 7)), "both turns' usage");
+    assert_recent(
+        fin.completed_at.expect("completed_at"),
+        t0,
+        "run.completed_at",
+    );
+    assert_eq!(fin.expires_at, None);
+    assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &step.id)
+            .await
+            .unwrap(),
+        step
+    );
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
+    assert_eq!(
+        store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
+        Lease::Lost
+    );
+    assert_eq!(
+        store.get_message(&p, &thread, &left_open.id).await.unwrap(),
+        left_open
+    );
+
+    // Cut short by a token budget, with another message of the run still open; the run's
+    // settings come back as they were stored.
+    let mut settings = new_run(&asst);
+    settings.temperature = Some(1.694_867_473_874_465_3);
+    settings.top_p = Some(0.987_654_321_098_765_4);
+    settings.max_completion_tokens = Some(7);
+    settings.metadata = Some(Metadata::from_iter([("k".to_owned(), "v".to_owned())]));
+    let run = store.create_run(&p, &thread, settings).await.unwrap();
+    let c = claim(&store, WORKER, &run.id).await;
+    let (open, open_step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    let (last, last_step) = store.begin_message(&c.run, WORKER).await.unwrap();
+    let mut cut = turn("It is", usage(4, 3));
+    cut.incomplete = Some("max_tokens".to_owned());
+    let (msg, step, fin) = store
+        .complete_message_and_finish(
+            &c.run,
+            WORKER,
+            &last.id,
+            &last_step.id,
+            &cut,
+            RunStatus::Incomplete,
+            Some("max_completion_tokens"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(msg.status, MessageStatus::Incomplete);
+    assert_eq!(
+        msg.incomplete_details.as_ref().map(|d| d.reason.as_str()),
+        Some("max_tokens")
+    );
+    assert_eq!(step.status, RunStepStatus::Completed);
+    assert_eq!(fin.status, RunStatus::Incomplete);
+    assert_eq!(
+        fin.incomplete_details
+            .as_ref()
+            .and_then(|d| d.reason.as_deref()),
+        Some("max_completion_tokens")
+    );
+    assert_eq!(fin.usage, Some(usage(4, 3)));
+    assert_eq!(fin.temperature, Some(1.694_867_473_874_465_3));
+    assert_eq!(fin.metadata, run.metadata);
+    assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
+    assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
+    assert_eq!(
+        store
+            .get_run_step(&p, &thread, &run.id, &step.id)
+            .await
+            .unwrap(),
+        step
+    );
+    let open = store.get_message(&p, &thread, &open.id).await.unwrap();
+    assert_eq!(
+        open.status,
+        MessageStatus::Incomplete,
+        "the other open message"
+    );
+    assert_eq!(
+        open.incomplete_details.as_ref().map(|d| d.reason.as_str()),
+        Some("max_tokens")
+    );
+    assert_eq!(open.incomplete_at, fin.completed_at);
+    let open_step = store
+        .get_run_step(&p, &thread, &run.id, &open_step.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        open_step.status,
+        RunStepStatus::Completed,
+        "the other open step"
+    );
+    assert_eq!(open_step.completed_at, fin.completed_at);
 }
 
 /// `finish_run` with `completed`: `completed_at`, the usage summed over the steps, the lease and
