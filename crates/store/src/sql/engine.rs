@@ -529,25 +529,12 @@ impl EngineStore for d::Store {
         step_id: &StepId,
         out: &TurnText,
     ) -> StoreResult<(Message, RunStep)> {
-        let (run_id, worker, message_id, step_id, out) = (
-            run.id.clone(),
-            worker.to_owned(),
-            message_id.clone(),
-            step_id.clone(),
-            out.clone(),
-        );
+        let completion = Completion::new(run, worker, message_id, step_id, out);
         self.write(move |conn| {
             Box::pin(async move {
-                let completion = Completion {
-                    run_id: &run_id,
-                    worker: &worker,
-                    message_id: &message_id,
-                    step_id: &step_id,
-                    out: &out,
-                    at: now(),
-                };
+                let at = now();
                 let mut tx = conn.begin().await.map_err(backend)?;
-                let Some(done) = complete_message(&mut tx, &completion).await? else {
+                let Some(done) = complete_message(&mut tx, &completion, at).await? else {
                     return Err(StoreError::invalid("lease lost", None));
                 };
                 tx.commit().await.map_err(backend)?;
@@ -567,28 +554,16 @@ impl EngineStore for d::Store {
         status: RunStatus,
         incomplete_reason: Option<&str>,
     ) -> StoreResult<(Message, RunStep, Run)> {
-        let (run_id, worker, message_id, step_id, out, reason) = (
-            run.id.clone(),
-            worker.to_owned(),
-            message_id.clone(),
-            step_id.clone(),
-            out.clone(),
-            incomplete_reason.map(str::to_owned),
-        );
+        let completion = Completion::new(run, worker, message_id, step_id, out);
+        let reason = incomplete_reason.map(str::to_owned);
         self.write(move |conn| {
             Box::pin(async move {
-                let completion = Completion {
-                    run_id: &run_id,
-                    worker: &worker,
-                    message_id: &message_id,
-                    step_id: &step_id,
-                    out: &out,
-                    at: now(),
-                };
+                let at = now();
                 if d::WRITES_IN_WITH {
                     return complete_and_finish_at_once(
                         conn,
                         &completion,
+                        at,
                         status,
                         reason.as_deref(),
                     )
@@ -596,10 +571,12 @@ impl EngineStore for d::Store {
                     .ok_or_else(|| StoreError::invalid("lease lost", None));
                 }
                 let mut tx = conn.begin().await.map_err(backend)?;
-                let Some((message, step)) = complete_message(&mut tx, &completion).await? else {
+                let Some((message, step)) = complete_message(&mut tx, &completion, at).await?
+                else {
                     return Err(StoreError::invalid("lease lost", None));
                 };
-                let run = end_run(&mut tx, &run_id, status, None, reason.as_deref()).await?;
+                let run =
+                    end_run(&mut tx, &completion.run_id, status, None, reason.as_deref()).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok((message, step, run))
             })
@@ -1020,35 +997,52 @@ static COMPLETE_MESSAGE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A turn's text, to complete its message and its message's step with.
-struct Completion<'a> {
-    run_id: &'a RunId,
-    worker: &'a str,
-    message_id: &'a MessageId,
-    step_id: &'a StepId,
-    out: &'a TurnText,
-    at: i64,
+/// A turn's text, to complete its message and its message's step with: owned, for the write op
+/// that completes them, which takes the time as it runs.
+struct Completion {
+    run_id: RunId,
+    worker: String,
+    message_id: MessageId,
+    step_id: StepId,
+    out: TurnText,
 }
 
-impl Completion<'_> {
-    /// Binds `$1` to `$8` of [`COMPLETE_MESSAGE`].
+impl Completion {
+    fn new(
+        run: &Run,
+        worker: &str,
+        message_id: &MessageId,
+        step_id: &StepId,
+        out: &TurnText,
+    ) -> Self {
+        Self {
+            run_id: run.id.clone(),
+            worker: worker.to_owned(),
+            message_id: message_id.clone(),
+            step_id: step_id.clone(),
+            out: out.clone(),
+        }
+    }
+
+    /// Binds `$1` to `$8` of [`COMPLETE_MESSAGE`], the message ending `at`.
     fn bind_message<'q, O>(
         &'q self,
         query: sqlx::query::QueryAs<'q, d::Db, O, <d::Db as sqlx::Database>::Arguments<'q>>,
+        at: i64,
     ) -> sqlx::query::QueryAs<'q, d::Db, O, <d::Db as sqlx::Database>::Arguments<'q>> {
-        let out = self.out;
+        let out = &self.out;
         let content = Json(assistant_content(
             &out.images,
             &out.text,
             out.annotations.clone(),
         ));
         let (status, completed_at, incomplete_at) = match out.incomplete {
-            None => (MessageStatus::Completed, Some(self.at), None),
-            Some(_) => (MessageStatus::Incomplete, None, Some(self.at)),
+            None => (MessageStatus::Completed, Some(at), None),
+            Some(_) => (MessageStatus::Incomplete, None, Some(at)),
         };
         query
-            .bind(self.run_id)
-            .bind(self.worker)
+            .bind(&self.run_id)
+            .bind(&self.worker)
             .bind(content)
             .bind(status.as_str())
             .bind(completed_at)
@@ -1058,19 +1052,20 @@ impl Completion<'_> {
                     reason: reason.clone(),
                 })
             }))
-            .bind(self.message_id)
+            .bind(&self.message_id)
     }
 }
 
-/// Completes the message of `c` with its text and its step with its usage, if `c.worker` holds
-/// the lease on the run; returns both as they now are. `None` without the lease (or without
-/// the message, which only a lost run loses).
+/// Completes the message of `c` with its text and its step with its usage, `at` then, if
+/// `c.worker` holds the lease on the run; returns both as they now are. `None` without the
+/// lease (or without the message, which only a lost run loses).
 async fn complete_message(
     tx: &mut d::Conn,
-    c: &Completion<'_>,
+    c: &Completion,
+    at: i64,
 ) -> StoreResult<Option<(Message, RunStep)>> {
     let message = c
-        .bind_message(sqlx::query_as::<_, MessageRow>(&COMPLETE_MESSAGE))
+        .bind_message(sqlx::query_as::<_, MessageRow>(&COMPLETE_MESSAGE), at)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
@@ -1082,9 +1077,9 @@ async fn complete_message(
          RETURNING {STEP_COLUMNS}"
     ))
     .bind(RunStepStatus::Completed.as_str())
-    .bind(c.at)
+    .bind(at)
     .bind(Json(&c.out.usage))
-    .bind(c.step_id)
+    .bind(&c.step_id)
     .fetch_optional(&mut *tx)
     .await
     .map_err(backend)?
@@ -1115,7 +1110,8 @@ type AtOnce = (
 /// error after it (decoding the rows) does not undo it.
 async fn complete_and_finish_at_once(
     conn: &mut d::Conn,
-    c: &Completion<'_>,
+    c: &Completion,
+    at: i64,
     status: RunStatus,
     incomplete_reason: Option<&str>,
 ) -> StoreResult<Option<(Message, RunStep, Run)>> {
@@ -1146,11 +1142,11 @@ async fn complete_and_finish_at_once(
         usage = run_usage("$1", Some(("$12", "$11"))),
     );
     let (message, step, run): AtOnce = c
-        .bind_message(sqlx::query_as(&sql))
+        .bind_message(sqlx::query_as(&sql), at)
         .bind(RunStepStatus::Completed.as_str())
-        .bind(c.at)
+        .bind(at)
         .bind(Json(&c.out.usage))
-        .bind(c.step_id)
+        .bind(&c.step_id)
         .bind(MessageStatus::Incomplete.as_str())
         .bind(end.message_reason.map(|reason| {
             Json(MessageIncompleteDetails {
