@@ -203,13 +203,19 @@ pub(crate) async fn insert_thread(
         // vector store a message's files may have made for the thread.
         return get(&mut *conn, project, &id).await;
     }
-    Ok(Thread::from(ThreadRow {
+    Ok(bare(id, created_at, req.metadata))
+}
+
+/// A new thread as stored when it names no resources and its messages no files: every list
+/// empty.
+pub(crate) fn bare(id: ThreadId, created_at: i64, metadata: Option<Metadata>) -> Thread {
+    Thread::from(ThreadRow {
         id,
         created_at,
-        metadata: req.metadata.map(Json),
+        metadata: metadata.map(Json),
         vector_store_ids: Json(Vec::new()),
         file_ids: Json(Vec::new()),
-    }))
+    })
 }
 
 #[async_trait]
