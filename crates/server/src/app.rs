@@ -174,8 +174,8 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
         let store = PostgresStore::connect(&url, &pg)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
-        let signals: Arc<dyn Signals> = Arc::new(PgSignals::new(store.pool().clone()));
-        let relay: Arc<dyn StreamRelay> = Arc::new(PgRelay::start(store.pool().clone()));
+        let signals: Arc<dyn Signals> = Arc::new(PgSignals::new(&store));
+        let relay: Arc<dyn StreamRelay> = Arc::new(PgRelay::start(&store));
         return Ok(Database {
             store: Arc::new(store),
             signals: Some(signals),

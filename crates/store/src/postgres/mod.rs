@@ -19,6 +19,7 @@ mod sql;
 pub use relay::PgRelay;
 pub use signals::PgSignals;
 
+use crate::pool::Drops;
 use assistd_core::StoreResult;
 use dialect::backend;
 use futures::future::BoxFuture;
@@ -34,6 +35,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Lost connections the listeners saw ([`PgSignals`], [`PgRelay`]).
+    drops: Drops,
 }
 
 /// Connection settings.
@@ -82,14 +85,15 @@ impl PostgresStore {
             .close()
             .await
             .map_err(backend)?;
-        let pool = crate::pool::options::<sqlx::Postgres>()
+        let drops = Drops::default();
+        let pool = crate::pool::options::<sqlx::Postgres>(drops.clone())
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(backend)?;
         MIGRATOR.run(&pool).await.map_err(backend)?;
-        Ok(Self { pool })
+        Ok(Self { pool, drops })
     }
 
     /// Applies pending migrations to the database at `url` over one connection, then closes it
@@ -101,7 +105,7 @@ impl PostgresStore {
         conn.close().await.map_err(backend)
     }
 
-    /// The connection pool (for [`PgSignals`], which listens on a connection of its own).
+    /// The connection pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -166,10 +170,12 @@ mod contract {
 mod tests {
     use super::contract::TestDatabase;
     use super::*;
-    use assistd_core::{EngineStore, Project, RunStore, ThreadStore};
+    use assistd_core::{EngineStore, Project, RunStore, Signals, ThreadStore};
     use assistd_test_support::contract::new_run;
-    use assistd_wire::{AssistantId, CreateAssistantRequest, CreateThreadRequest};
+    use assistd_wire::{AssistantId, CreateAssistantRequest, CreateThreadRequest, ThreadId};
+    use futures::StreamExt;
     use std::collections::HashSet;
+    use std::time::Instant;
 
     /// Both stores ship the same migrations under the same names, so that a deployment reads
     /// the same history whichever backend it runs.
@@ -269,29 +275,20 @@ mod tests {
         assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), created);
     }
 
-    /// Connections the server cut while they sat idle in the pool are tested before they are
-    /// handed out, and replaced: the caller does not see the cut. (Connections used a moment
-    /// ago are handed out untested, see `pool.rs`.)
-    #[tokio::test]
-    async fn connections_cut_while_idle_are_replaced_unseen() {
-        let db = TestDatabase::create().await;
-        let store = super::contract::store_on(&db).await;
-        let p = Project::new("cut");
-        let thread = store
-            .create_thread(&p, CreateThreadRequest::default())
-            .await
-            .unwrap();
-        // The connection went back to the pool after sqlx pinged it: wait for that, so that
-        // the cut meets it idle in the pool.
+    /// Cuts (`pg_terminate_backend`) every connection of `store` to `db` while `idle` of them
+    /// sit idle in the pool, and waits until the server closed them.
+    async fn cut_while_idle(db: &TestDatabase, store: &PostgresStore, idle: usize) {
+        // A connection goes back to the pool after sqlx pinged it: wait for that, so that the
+        // cut meets it idle in the pool.
         for _ in 0..100 {
-            if store.pool().num_idle() > 0 {
+            if store.pool().num_idle() >= idle {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(
-            store.pool().num_idle() > 0,
-            "an idle connection in the pool"
+            store.pool().num_idle() >= idle,
+            "{idle} idle connections in the pool"
         );
         let mut admin = PgConnection::connect(&db.url()).await.unwrap();
         let pids = "SELECT pid FROM pg_stat_activity WHERE application_name = 'assistd' \
@@ -321,18 +318,84 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(gone, "the server closed the cut connections");
+    }
+
+    /// Reads and writes through `store`, which must not fail.
+    async fn read_and_write(store: &PostgresStore, p: &Project, thread: &ThreadId) {
+        let read = store.get_thread(p, thread).await.unwrap();
+        assert_eq!(&read.id, thread);
+        let written = store
+            .create_thread(p, CreateThreadRequest::default())
+            .await
+            .unwrap();
+        assert_ne!(&written.id, thread);
+    }
+
+    /// Connections the server cut while they sat idle in the pool are tested before they are
+    /// handed out, and replaced: the caller does not see the cut. (Connections used a moment
+    /// ago are handed out untested, see `pool.rs`.)
+    #[tokio::test]
+    async fn connections_cut_while_idle_are_replaced_unseen() {
+        let db = TestDatabase::create().await;
+        let store = super::contract::store_on(&db).await;
+        let p = Project::new("cut");
+        let thread = store
+            .create_thread(&p, CreateThreadRequest::default())
+            .await
+            .unwrap();
+        cut_while_idle(&db, &store, 1).await;
         assert!(
             store.pool().num_idle() > 0,
             "the cut connection still waits in the pool"
         );
         tokio::time::sleep(crate::pool::PING_AFTER_IDLE).await;
-        let read = store.get_thread(&p, &thread.id).await.unwrap();
-        assert_eq!(read.id, thread.id);
-        let written = store
-            .create_thread(&p, CreateThreadRequest::default())
-            .await
-            .unwrap();
-        assert_ne!(written.id, thread.id);
+        read_and_write(&store, &p, &thread.id).await;
+    }
+
+    /// When the server drops every connection (a restart, a failover), the signal listener's
+    /// goes too, at once: connections used a moment ago are then tested and replaced as well,
+    /// and the caller does not see the cut. Three connections wait in the pool, so that some
+    /// are left for the caller whichever the listener takes as it connects again. Each attempt
+    /// must get its operations in within `PING_AFTER_IDLE` of the cut, or the idle rule alone
+    /// would explain the outcome; a slow attempt is tried again.
+    #[tokio::test]
+    async fn connections_dropped_with_the_listeners_are_replaced_at_once() {
+        let db = TestDatabase::create().await;
+        let store = super::contract::store_on(&db).await;
+        let mut signals = PgSignals::new(&store).subscribe().await.unwrap();
+        // The listener notices the loss only while it is polled, as the worker's loop does.
+        tokio::spawn(async move { while signals.next().await.is_some() {} });
+        let p = Project::new("dropped");
+        for attempt in 1..=3 {
+            let thread = store
+                .create_thread(&p, CreateThreadRequest::default())
+                .await
+                .unwrap();
+            let held = futures::future::try_join_all((0..3).map(|_| store.pool().acquire()))
+                .await
+                .unwrap();
+            drop(held);
+            let used = Instant::now();
+            let before = store.drops.last();
+            cut_while_idle(&db, &store, 3).await;
+            for _ in 0..200 {
+                if store.drops.last() != before {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_ne!(
+                store.drops.last(),
+                before,
+                "the listener saw its connection lost"
+            );
+            read_and_write(&store, &p, &thread.id).await;
+            if used.elapsed() < crate::pool::PING_AFTER_IDLE {
+                return;
+            }
+            eprintln!("attempt {attempt} took {:?}: again", used.elapsed());
+        }
+        panic!("no attempt got its operations in within the second after the cut");
     }
 
     /// Processes racing to start a run on one thread: exactly one run is created.

@@ -15,7 +15,9 @@
 //! events, kept a minute for listeners that are already waiting; a crash loses the streams
 //! anyway.
 
+use super::PostgresStore;
 use super::dialect::{NOW_MS, backend};
+use crate::pool::Drops;
 use assistd_core::relay::SEP;
 use assistd_core::{Relayed, RelayedEvent, StoreResult, StreamRelay};
 use async_trait::async_trait;
@@ -54,15 +56,22 @@ const KEEP_STORED: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct PgRelay {
     pool: PgPool,
+    drops: Drops,
     queue: mpsc::Sender<RelayedEvent>,
 }
 
 impl PgRelay {
-    /// A relay through `pool`'s database; its sending task runs until the relay is dropped.
-    pub fn start(pool: PgPool) -> Self {
+    /// A relay through `store`'s database; its sending task runs until the relay is dropped.
+    /// A listener that loses its connection tells the store's pool ([`Drops`]).
+    pub fn start(store: &PostgresStore) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
+        let pool = store.pool().clone();
         tokio::spawn(send_loop(pool.clone(), rx));
-        Self { pool, queue }
+        Self {
+            pool,
+            drops: store.drops.clone(),
+            queue,
+        }
     }
 }
 
@@ -234,22 +243,30 @@ impl StreamRelay for PgRelay {
         let mut listener = PgListener::connect_with(&self.pool)
             .await
             .map_err(backend)?;
+        // Connect again only at the next call, as `PgSignals` does.
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await.map_err(backend)?;
-        let state = (listener, self.pool.clone(), to.to_owned());
+        let state = (
+            listener,
+            self.pool.clone(),
+            to.to_owned(),
+            self.drops.clone(),
+        );
         // `try_recv` says when the connection was lost (and makes it again at the next call):
         // the caller learns it, since what was sent meanwhile is gone. A persistent failure
         // ends the stream and the caller subscribes again.
-        let stream = futures::stream::unfold(state, |(mut l, pool, to)| async move {
+        let stream = futures::stream::unfold(state, |(mut l, pool, to, drops)| async move {
             loop {
                 match l.try_recv().await {
                     Ok(Some(n)) => {
                         if let Some(ev) = receive(&pool, n.payload(), &to).await {
-                            return Some((Relayed::Event(ev), (l, pool, to)));
+                            return Some((Relayed::Event(ev), (l, pool, to, drops)));
                         }
                     }
                     Ok(None) => {
+                        drops.record();
                         tracing::warn!("lost the stream relay's listener; reconnecting");
-                        return Some((Relayed::Lost, (l, pool, to)));
+                        return Some((Relayed::Lost, (l, pool, to, drops)));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the stream relay's listener");
@@ -300,7 +317,7 @@ mod tests {
         let store = PostgresStore::connect(&db.url(), &PostgresSettings::default())
             .await
             .expect("connect");
-        let relay = PgRelay::start(store.pool().clone());
+        let relay = PgRelay::start(&store);
         let mut events = relay.subscribe("i-test").await.expect("subscribe");
         let next = async |events: &mut BoxStream<'static, Relayed>| {
             tokio::time::timeout(Duration::from_secs(10), events.next())

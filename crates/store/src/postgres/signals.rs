@@ -2,6 +2,8 @@
 //! `cancel:<run id>`. NOTIFY is delivered to every listening session at commit, in commit
 //! order, which is all the engine needs of it: signals are hints (see `assistd_core::signals`).
 
+use super::PostgresStore;
+use crate::pool::Drops;
 use assistd_core::{Signal, Signals, StoreResult};
 use assistd_wire::RunId;
 use async_trait::async_trait;
@@ -17,12 +19,17 @@ pub const CHANNEL: &str = "assistd_signals";
 #[derive(Debug, Clone)]
 pub struct PgSignals {
     pool: PgPool,
+    drops: Drops,
 }
 
 impl PgSignals {
-    /// Signals through `pool`'s database.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// Signals through `store`'s database; a listener that loses its connection tells the
+    /// store's pool ([`Drops`]).
+    pub fn new(store: &PostgresStore) -> Self {
+        Self {
+            pool: store.pool().clone(),
+            drops: store.drops.clone(),
+        }
     }
 }
 
@@ -59,20 +66,28 @@ impl Signals for PgSignals {
         let mut listener = PgListener::connect_with(&self.pool)
             .await
             .map_err(super::dialect::backend)?;
+        // Connect again only at the next call: the loss is recorded first, so that the pool
+        // tests the connection it hands out for that.
+        listener.eager_reconnect(false);
         listener
             .listen(CHANNEL)
             .await
             .map_err(super::dialect::backend)?;
-        // `recv` reconnects by itself after a lost connection (signals sent meanwhile are lost,
-        // which polling covers); a persistent failure ends the stream and the caller
-        // subscribes again.
-        let stream = futures::stream::unfold(listener, |mut l| async move {
+        // `try_recv` says when the connection was lost (and makes it again at the next call):
+        // the pool learns it, and the signals sent meanwhile are lost, which polling covers. A
+        // persistent failure ends the stream and the caller subscribes again.
+        let drops = self.drops.clone();
+        let stream = futures::stream::unfold((listener, drops), |(mut l, drops)| async move {
             loop {
-                match l.recv().await {
-                    Ok(n) => {
+                match l.try_recv().await {
+                    Ok(Some(n)) => {
                         if let Some(s) = decode(n.payload()) {
-                            return Some((s, l));
+                            return Some((s, (l, drops)));
                         }
+                    }
+                    Ok(None) => {
+                        drops.record();
+                        tracing::warn!("lost the signal listener's connection; reconnecting");
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the signal listener");

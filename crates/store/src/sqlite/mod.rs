@@ -91,7 +91,7 @@ impl SqliteStore {
             }),
         };
         let writer = Lane::start("sqlite-writer", open, Some(upkeep)).await?;
-        let reader = crate::pool::options::<Sqlite>()
+        let reader = crate::pool::options::<Sqlite>(crate::pool::Drops::default())
             .max_connections(settings.read_connections.max(1))
             .connect_with(base.read_only(true))
             .await
