@@ -37,7 +37,8 @@ pub struct RelayedEvent {
 pub enum Relayed {
     /// An event addressed to the subscriber.
     Event(RelayedEvent),
-    /// The connection was lost and made again: events sent meanwhile are gone.
+    /// The connection was lost (it is made again as the stream is polled on): events sent
+    /// meanwhile are gone.
     Lost,
 }
 
@@ -95,7 +96,7 @@ pub trait StreamRelay: Send + Sync {
     fn send(&self, event: RelayedEvent) -> bool;
 
     /// The events addressed to `to` from now on, in the order each instance sent them, and a
-    /// [`Relayed::Lost`] whenever the connection was lost and made again. The stream ends
+    /// [`Relayed::Lost`] whenever the connection was lost (made again at the next poll). The stream ends
     /// only when the backend fails for good; the caller then subscribes again.
     async fn subscribe(&self, to: &str) -> StoreResult<BoxStream<'static, Relayed>>;
 }

@@ -11,11 +11,12 @@
 //! A database that restarts (or fails over, or a proxy in front of it) within
 //! [`PING_AFTER_IDLE`] of a connection's last use would leave connections that look fresh but
 //! are dead. The listeners' connections (signals, the stream relay) are blocked reading, so
-//! they see such a loss first, at once: they record it in [`Drops`], and every connection
-//! idle since before it is tested too. What is left: an operation that takes a connection
-//! between the loss and its notice (milliseconds), or one the server cut alone (an
-//! administrator's `pg_terminate_backend`) within the second, fails once; sqlx then logs a
-//! warning and opens a new connection.
+//! when the server closes or resets them they learn it at once: they record it in [`Drops`],
+//! and every connection idle since before then is tested too. What is left fails once (sqlx
+//! then logs a warning and opens a new connection): an operation that takes a connection
+//! between the loss and its notice (about a millisecond here), one the server cut alone (an
+//! administrator's `pg_terminate_backend`), or one whose host vanished without closing
+//! anything, which no reader notices until a timeout.
 
 use sqlx::pool::{PoolConnectionMetadata, PoolOptions};
 use sqlx::{Connection, Database};
@@ -29,9 +30,9 @@ pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// The origin of [`Drops`]' clock.
 static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
 
-/// Milliseconds since [`ORIGIN`], at least 1 (0 means never).
-fn clock_ms() -> u64 {
-    u64::try_from(ORIGIN.elapsed().as_millis())
+/// Microseconds since [`ORIGIN`], at least 1 (0 means never).
+fn clock_us() -> u64 {
+    u64::try_from(ORIGIN.elapsed().as_micros())
         .unwrap_or(u64::MAX)
         .max(1)
 }
@@ -45,7 +46,7 @@ pub(crate) struct Drops(Arc<AtomicU64>);
 impl Drops {
     /// Records a lost connection, now.
     pub(crate) fn record(&self) {
-        self.0.store(clock_ms(), Ordering::Relaxed);
+        self.0.fetch_max(clock_us(), Ordering::Relaxed);
     }
 
     /// The last loss recorded (0: none), on this module's clock.
@@ -57,8 +58,8 @@ impl Drops {
     /// Whether a connection idle for `idle_for` was last used before the last recorded loss.
     fn predate(&self, idle_for: Duration) -> bool {
         let lost = self.0.load(Ordering::Relaxed);
-        let idle_ms = u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX);
-        lost != 0 && clock_ms().saturating_sub(idle_ms) <= lost
+        let idle_us = u64::try_from(idle_for.as_micros()).unwrap_or(u64::MAX);
+        lost != 0 && clock_us().saturating_sub(idle_us) <= lost
     }
 }
 

@@ -269,6 +269,8 @@ impl StreamRelay for PgRelay {
                         return Some((Relayed::Lost, (l, pool, to, drops)));
                     }
                     Err(e) => {
+                        // A reset connection comes here, not as `Ok(None)`.
+                        drops.record();
                         tracing::warn!(error = %e, "lost the stream relay's listener");
                         return None;
                     }

@@ -90,6 +90,8 @@ impl Signals for PgSignals {
                         tracing::warn!("lost the signal listener's connection; reconnecting");
                     }
                     Err(e) => {
+                        // A reset connection comes here, not as `Ok(None)`.
+                        drops.record();
                         tracing::warn!(error = %e, "lost the signal listener");
                         return None;
                     }

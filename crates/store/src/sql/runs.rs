@@ -398,7 +398,6 @@ fn claimed(
 #[derive(serde::Serialize)]
 struct MessageInsert<'a> {
     id: &'a MessageId,
-    created_at: i64,
     role: &'a str,
     content: &'a [MessageContent],
     metadata: Option<&'a Metadata>,
@@ -422,7 +421,8 @@ fn at_once(thread: &CreateThreadRequest, run: &NewRun, claim: Option<&ClaimAtCre
 }
 
 /// A new thread, its messages and its run (claimed with `claim`) in one statement: one round
-/// trip instead of five (`BEGIN`, three inserts, `COMMIT`), atomic without a transaction. The
+/// trip instead of four and one per message (`BEGIN`, the inserts, `COMMIT`), atomic without
+/// a transaction. All three are created at the same second. The
 /// thread and messages go first, in `WITH`; their foreign keys are checked at the statement's
 /// end, when all its rows exist. The messages arrive as one JSON array, inserted in its order
 /// so that their `seq` follows it. Only where [`at_once`] holds.
@@ -445,7 +445,6 @@ async fn insert_thread_and_run_at_once(
         .iter()
         .map(|m| MessageInsert {
             id: &m.id,
-            created_at: m.created_at,
             role: m.role.as_str(),
             content: &m.content,
             metadata: m.metadata.as_ref(),
@@ -458,7 +457,7 @@ async fn insert_thread_and_run_at_once(
          VALUES ($3, $2, $5, $29)), \
          m AS (INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
          metadata, file_ids, attachments) \
-         SELECT e->>'id', $2, $3, (e->>'created_at')::BIGINT, e->>'role', e->'content', $30, \
+         SELECT e->>'id', $2, $3, $5, e->>'role', e->'content', $30, \
          NULLIF(e->'metadata', 'null'), '[]', NULLIF(e->'attachments', 'null') \
          FROM jsonb_array_elements($31) WITH ORDINALITY AS x (e, n) ORDER BY n) {}",
         run_insert()
