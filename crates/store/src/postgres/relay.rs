@@ -62,7 +62,8 @@ pub struct PgRelay {
 
 impl PgRelay {
     /// A relay through `store`'s database; its sending task runs until the relay is dropped.
-    /// A listener that loses its connection tells the store's pool ([`Drops`]).
+    /// A listener that loses its connection tells the store's pool, which then tests the
+    /// connections it hands out that are older.
     pub fn start(store: &PostgresStore) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         let pool = store.pool().clone();

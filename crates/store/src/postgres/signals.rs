@@ -24,7 +24,7 @@ pub struct PgSignals {
 
 impl PgSignals {
     /// Signals through `store`'s database; a listener that loses its connection tells the
-    /// store's pool ([`Drops`]).
+    /// store's pool, which then tests the connections it hands out that are older.
     pub fn new(store: &PostgresStore) -> Self {
         Self {
             pool: store.pool().clone(),
