@@ -402,22 +402,6 @@ impl From<String> for MessageRequestContent {
     }
 }
 
-impl CreateMessageRequest {
-    /// Whether the message attaches files (v2 `attachments`, v1 `file_ids`), which go into the
-    /// thread's vector store.
-    pub fn attaches_files(&self) -> bool {
-        self.attachments.as_ref().is_some_and(|a| !a.is_empty())
-            || self.file_ids.as_ref().is_some_and(|f| !f.is_empty())
-    }
-
-    /// Whether the message names any file: attached, or shown as an `image_file` part.
-    pub fn names_files(&self) -> bool {
-        self.attaches_files()
-            || matches!(&self.content, MessageRequestContent::Parts(parts)
-                if parts.iter().any(|p| matches!(p, MessageRequestContentPart::ImageFile { .. })))
-    }
-}
-
 impl MessageRequestContent {
     /// The stored parts.
     pub fn to_content(&self) -> Vec<MessageContent> {

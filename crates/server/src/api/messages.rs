@@ -13,6 +13,12 @@ use assistd_wire::{
 };
 use axum::extract::{Path, State};
 
+/// Whether writing `req` may add files to the thread's vector store (to be ingested).
+pub(crate) fn adds_files(req: &CreateMessageRequest) -> bool {
+    req.attachments.as_ref().is_some_and(|a| !a.is_empty())
+        || req.file_ids.as_ref().is_some_and(|f| !f.is_empty())
+}
+
 /// `POST /threads/{thread_id}/messages` (createMessage).
 pub async fn create_message(
     State(s): State<AppState>,
@@ -22,7 +28,7 @@ pub async fn create_message(
     ApiJson(req): ApiJson<CreateMessageRequest>,
 ) -> ApiResult<Versioned<Message>> {
     validate::create_message("", &req)?;
-    let files = req.attaches_files();
+    let files = adds_files(&req);
     let msg = s.store.create_message(&p, &thread_id, req).await?;
     if files {
         // Files for file_search went into the thread's vector store.

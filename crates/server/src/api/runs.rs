@@ -1,6 +1,7 @@
 //! Runs and run steps. Runs are stored `queued` with every field resolved; the run engine
 //! executes them.
 
+use crate::api::messages::adds_files;
 use crate::api::stream::run_stream;
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -12,10 +13,9 @@ use assistd_core::{ListParams, NewRun, ObjectKind, Project, StoreError};
 use assistd_core::{validate, validate_runs};
 use assistd_executor::{Event, Subscription};
 use assistd_wire::{
-    ApiVersion, Assistant, AssistantId, CreateMessageRequest, CreateRunRequest,
-    CreateThreadAndRunRequest, ListResponse, ModifyRunRequest, Run, RunId, RunStatus, RunStep,
-    StepDetails, StepId, StepToolCall, StreamEvent, SubmitToolOutputsRunRequest, ThreadId,
-    ToolResourcesRequest,
+    ApiVersion, Assistant, AssistantId, CreateRunRequest, CreateThreadAndRunRequest, ListResponse,
+    ModifyRunRequest, Run, RunId, RunStatus, RunStep, StepDetails, StepId, StepToolCall,
+    StreamEvent, SubmitToolOutputsRunRequest, ThreadId, ToolResourcesRequest,
 };
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -97,11 +97,7 @@ pub async fn create_run(
     s.store.get_thread(&p, &thread_id).await?;
     let assistant = assistant_for_run(&s, &p, &req.assistant_id).await?;
     s.limits.admit_run(&*s.store, &p).await?;
-    let files = req
-        .additional_messages
-        .iter()
-        .flatten()
-        .any(CreateMessageRequest::attaches_files);
+    let files = req.additional_messages.iter().flatten().any(adds_files);
     let mut new = resolve(
         &assistant,
         RunOverrides {
@@ -206,11 +202,7 @@ pub async fn create_thread_and_run(
         .tool_resources
         .as_ref()
         .is_some_and(ToolResourcesRequest::creates_store)
-        || thread_req
-            .messages
-            .iter()
-            .flatten()
-            .any(CreateMessageRequest::attaches_files);
+        || thread_req.messages.iter().flatten().any(adds_files);
     let (thread, run) = s
         .create_run_with(&new.id.clone(), {
             let p = p.clone();

@@ -82,7 +82,7 @@ pub(crate) const COLUMNS: &str = columns!();
 pub(crate) const SELECT: &str = concat!("SELECT ", columns!(), " FROM messages m");
 
 /// The object of a new user-written message.
-pub(crate) fn user_message(
+fn user_message(
     thread_id: &ThreadId,
     req: &CreateMessageRequest,
     file_ids: Vec<String>,

@@ -1,12 +1,11 @@
 //! Runs and run steps.
 
 use super::engine::end_run;
-use super::messages::{insert_message, user_message};
-use super::threads::{Guard, active_run, bare, exists as thread_exists, insert_thread};
+use super::messages::insert_message;
+use super::threads::{Guard, active_run, exists as thread_exists, insert_thread};
 use super::{abort, backend, d, list_scoped, ms, set_metadata, text_enum};
 use crate::lock::RowLock;
 use assistd_core::clock::now;
-use assistd_core::ids::FreshId;
 use assistd_core::runs::reported_sampling;
 use assistd_core::transitions::{self, Cancel};
 use assistd_core::{
@@ -14,11 +13,10 @@ use assistd_core::{
     StoreError, StoreResult,
 };
 use assistd_wire::{
-    AssistantId, AssistantTool, Attachment, CreateMessageRequest, CreateThreadRequest, LastError,
-    Message, MessageContent, MessageId, MessageStatus, Metadata, ReasoningEffort, RequiredAction,
-    ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep, RunStepStatus,
-    RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption, ToolOutput,
-    TruncationObject, Usage,
+    AssistantId, AssistantTool, CreateThreadRequest, LastError, Metadata, ReasoningEffort,
+    RequiredAction, ResponseFormatOption, Run, RunId, RunIncompleteDetails, RunStatus, RunStep,
+    RunStepStatus, RunStepType, StepDetails, StepId, Thread, ThreadId, ToolChoiceOption,
+    ToolOutput, TruncationObject, Usage,
 };
 use async_trait::async_trait;
 use d::NOW_MS as DB_NOW_MS;
@@ -303,87 +301,59 @@ async fn insert_run(
     };
     let created_at = now();
     let (run, kept) = queued_run(new, thread_id, created_at);
-    bind_run(&run_insert(), project, &run, &kept, claim)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let claimed = claimed(project, &run, kept, claim);
-    Ok((run, claimed))
-}
-
-/// The run's insert, parameters `$1` to `$28` ([`bind_run`]): the thread is `$3`, the creation
-/// time `$5`.
-fn run_insert() -> String {
-    format!(
+    sqlx::query(&format!(
         "INSERT INTO runs (id, project, thread_id, assistant_id, created_at, status, expires_at, \
          model, instructions, additional_instructions, tools, file_ids, metadata, temperature, \
          top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy, tool_choice, \
          response_format, parallel_tool_calls, reasoning_effort, tool_resources, streamer, \
          started_at, lease_owner, lease_expires_at, attempts) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $21, $22, $23, $24, $25, $26, {DB_NOW_MS} + $27, $28)"
+         $20, $21, $22, $23, $24, $25, $26, {DB_NOW_MS} + $27, $28)",
+    ))
+    .bind(&run.id)
+    .bind(project.as_str())
+    .bind(thread_id)
+    .bind(&run.assistant_id)
+    .bind(created_at)
+    .bind(
+        if claim.is_some() {
+            RunStatus::InProgress
+        } else {
+            RunStatus::Queued
+        }
+        .as_str(),
     )
-}
-
-/// `sql` ([`run_insert`], maybe after other writes) with the run's parameters bound.
-fn bind_run<'q>(
-    sql: &'q str,
-    project: &'q Project,
-    run: &'q Run,
-    kept: &'q Kept,
-    claim: Option<&'q ClaimAtCreation>,
-) -> sqlx::query::Query<'q, d::Db, <d::Db as sqlx::Database>::Arguments<'q>> {
-    sqlx::query(sql)
-        .bind(&run.id)
-        .bind(project.as_str())
-        .bind(&run.thread_id)
-        .bind(&run.assistant_id)
-        .bind(run.created_at)
-        .bind(
-            if claim.is_some() {
-                RunStatus::InProgress
-            } else {
-                RunStatus::Queued
-            }
-            .as_str(),
-        )
-        .bind(run.expires_at)
-        .bind(&run.model)
-        .bind(&run.instructions)
-        .bind(&kept.additional_instructions)
-        .bind(Json(&run.tools))
-        .bind(Json(&run.file_ids))
-        .bind(run.metadata.as_ref().map(Json))
-        .bind(kept.sampling.temperature)
-        .bind(kept.sampling.top_p)
-        .bind(run.max_prompt_tokens)
-        .bind(run.max_completion_tokens)
-        .bind(Json(&run.truncation_strategy))
-        .bind(Json(&run.tool_choice))
-        .bind(Json(&run.response_format))
-        .bind(run.parallel_tool_calls)
-        .bind(run.reasoning_effort.map(ReasoningEffort::as_str))
-        .bind(kept.tool_resources.as_ref().map(Json))
-        .bind(&kept.streamer)
-        .bind(claim.map(|_| run.created_at))
-        .bind(claim.map(|c| &c.worker))
-        // NULL without a claim: the sum is NULL too.
-        .bind(claim.map(|c| ms(c.lease)))
-        .bind(i64::from(claim.is_some()))
-}
-
-/// The claim of a run just inserted with `claim`: `in_progress`, started as it was created.
-fn claimed(
-    project: &Project,
-    run: &Run,
-    kept: Kept,
-    claim: Option<&ClaimAtCreation>,
-) -> Option<ClaimedRun> {
-    claim.map(|c| ClaimedRun {
+    .bind(run.expires_at)
+    .bind(&run.model)
+    .bind(&run.instructions)
+    .bind(&kept.additional_instructions)
+    .bind(Json(&run.tools))
+    .bind(Json(&run.file_ids))
+    .bind(run.metadata.as_ref().map(Json))
+    .bind(kept.sampling.temperature)
+    .bind(kept.sampling.top_p)
+    .bind(run.max_prompt_tokens)
+    .bind(run.max_completion_tokens)
+    .bind(Json(&run.truncation_strategy))
+    .bind(Json(&run.tool_choice))
+    .bind(Json(&run.response_format))
+    .bind(run.parallel_tool_calls)
+    .bind(run.reasoning_effort.map(ReasoningEffort::as_str))
+    .bind(kept.tool_resources.as_ref().map(Json))
+    .bind(&kept.streamer)
+    .bind(claim.map(|_| created_at))
+    .bind(claim.map(|c| &c.worker))
+    // NULL without a claim: the sum is NULL too.
+    .bind(claim.map(|c| ms(c.lease)))
+    .bind(i64::from(claim.is_some()))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let claimed = claim.map(|c| ClaimedRun {
         project: project.clone(),
         run: Run {
             status: RunStatus::InProgress,
-            started_at: Some(run.created_at),
+            started_at: Some(created_at),
             ..run.clone()
         },
         worker: c.worker.clone(),
@@ -391,86 +361,8 @@ fn claimed(
         attempt: 1,
         streamer: kept.streamer,
         sampling: kept.sampling,
-    })
-}
-
-/// A new user message as the one-statement thread-and-run sends it, in a JSON array.
-#[derive(serde::Serialize)]
-struct MessageInsert<'a> {
-    id: &'a MessageId,
-    role: &'a str,
-    content: &'a [MessageContent],
-    metadata: Option<&'a Metadata>,
-    attachments: Option<&'a [Attachment]>,
-}
-
-/// Whether a thread-and-run can be one statement ([`insert_thread_and_run_at_once`]): nothing
-/// in it is checked against other rows or links them. The thread names no resources, its
-/// messages no files (each would be checked, linked, maybe added to a vector store), the run
-/// adds no messages, and its claim (if any) is under no cap (which is counted first).
-fn at_once(thread: &CreateThreadRequest, run: &NewRun, claim: Option<&ClaimAtCreation>) -> bool {
-    d::WRITES_IN_WITH
-        && thread.tool_resources.is_none()
-        && !thread
-            .messages
-            .iter()
-            .flatten()
-            .any(CreateMessageRequest::names_files)
-        && run.additional_messages.is_empty()
-        && claim.is_none_or(|c| c.max_per_project == u32::MAX)
-}
-
-/// A new thread, its messages and its run (claimed with `claim`) in one statement: one round
-/// trip instead of four and one per message (`BEGIN`, the inserts, `COMMIT`), atomic without
-/// a transaction. All three are created at the same second. The
-/// thread and messages go first, in `WITH`; their foreign keys are checked at the statement's
-/// end, when all its rows exist. The messages arrive as one JSON array, inserted in its order
-/// so that their `seq` follows it. Only where [`at_once`] holds.
-async fn insert_thread_and_run_at_once(
-    conn: &mut d::Conn,
-    project: &Project,
-    req: CreateThreadRequest,
-    new: NewRun,
-    claim: Option<&ClaimAtCreation>,
-) -> StoreResult<(Thread, Run, Option<ClaimedRun>)> {
-    let thread_id = ThreadId::fresh();
-    let created_at = now();
-    let messages: Vec<Message> = req
-        .messages
-        .iter()
-        .flatten()
-        .map(|m| user_message(&thread_id, m, Vec::new()))
-        .collect();
-    let rows: Vec<MessageInsert<'_>> = messages
-        .iter()
-        .map(|m| MessageInsert {
-            id: &m.id,
-            role: m.role.as_str(),
-            content: &m.content,
-            metadata: m.metadata.as_ref(),
-            attachments: m.attachments.as_deref(),
-        })
-        .collect();
-    let (run, kept) = queued_run(new, &thread_id, created_at);
-    let sql = format!(
-        "WITH t AS (INSERT INTO threads (id, project, created_at, metadata) \
-         VALUES ($3, $2, $5, $29)), \
-         m AS (INSERT INTO messages (id, project, thread_id, created_at, role, content, status, \
-         metadata, file_ids, attachments) \
-         SELECT e->>'id', $2, $3, $5, e->>'role', e->'content', $30, \
-         NULLIF(e->'metadata', 'null'), '[]', NULLIF(e->'attachments', 'null') \
-         FROM jsonb_array_elements($31) WITH ORDINALITY AS x (e, n) ORDER BY n) {}",
-        run_insert()
-    );
-    bind_run(&sql, project, &run, &kept, claim)
-        .bind(req.metadata.as_ref().map(Json))
-        .bind(MessageStatus::Completed.as_str())
-        .bind(Json(&rows))
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let claimed = claimed(project, &run, kept, claim);
-    Ok((bare(thread_id, created_at, req.metadata), run, claimed))
+    });
+    Ok((run, claimed))
 }
 
 async fn step_by_id_in_run(
@@ -531,16 +423,6 @@ impl RunStore for d::Store {
         self.write(move |conn| {
             Box::pin(async move {
                 let project = &project;
-                if at_once(&thread, &run, claim.as_ref()) {
-                    return insert_thread_and_run_at_once(
-                        conn,
-                        project,
-                        thread,
-                        run,
-                        claim.as_ref(),
-                    )
-                    .await;
-                }
                 let mut tx = conn.begin().await.map_err(backend)?;
                 let thread = insert_thread(&mut tx, project, thread, "thread.messages").await?;
                 let (run, claimed) =

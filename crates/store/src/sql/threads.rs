@@ -203,19 +203,13 @@ pub(crate) async fn insert_thread(
         // vector store a message's files may have made for the thread.
         return get(&mut *conn, project, &id).await;
     }
-    Ok(bare(id, created_at, req.metadata))
-}
-
-/// A new thread as stored when it names no resources and its messages no files: every list
-/// empty.
-pub(crate) fn bare(id: ThreadId, created_at: i64, metadata: Option<Metadata>) -> Thread {
-    Thread::from(ThreadRow {
+    Ok(Thread::from(ThreadRow {
         id,
         created_at,
-        metadata: metadata.map(Json),
+        metadata: req.metadata.map(Json),
         vector_store_ids: Json(Vec::new()),
         file_ids: Json(Vec::new()),
-    })
+    }))
 }
 
 #[async_trait]

@@ -2,13 +2,13 @@
 //! listing, cancelling, steps, and one active run per thread.
 
 use super::{
-    LEASE, WORKER, all_asc, assert_empty, assert_invalid, assert_invalid_reference,
-    assert_not_found, assert_recent, call, claim, function_tool, ids, invalid_message, md,
-    msg_with_files, new_assistant, new_run, new_thread, output, project_a, require_tool_outputs,
-    unix_now, upload, user_msg,
+    WORKER, all_asc, assert_empty, assert_invalid, assert_invalid_reference, assert_not_found,
+    assert_recent, call, claim, function_tool, ids, invalid_message, md, msg_with_files,
+    new_assistant, new_run, new_thread, output, project_a, require_tool_outputs, unix_now, upload,
+    user_msg,
 };
 use assistd_core::ids::FreshId;
-use assistd_core::{ClaimAtCreation, ListParams, NewRun, ObjectKind, Project, Store};
+use assistd_core::{ListParams, NewRun, ObjectKind, Project, Store};
 use assistd_wire::{
     AssistantId, AssistantTool, AssistantsApiResponseFormat, CreateMessageRequest,
     CreateThreadRequest, LastError, MessageContent, MessageRole, MessageStatus, NamedFunction,
@@ -17,9 +17,8 @@ use assistd_wire::{
     TruncationObject, TruncationType, Usage,
 };
 use assistd_wire::{
-    ImageUrl, JsonSchemaFormat, JsonSchemaType, Message, MessageRequestContent,
-    MessageRequestContentPart, ReasoningEffort, ResponseFormatJsonSchema, RunIncompleteDetails,
-    ToolResourcesRequest,
+    JsonSchemaFormat, JsonSchemaType, ReasoningEffort, ResponseFormatJsonSchema,
+    RunIncompleteDetails, ToolResourcesRequest,
 };
 use std::sync::Arc;
 
@@ -31,7 +30,6 @@ macro_rules! __store_contract_runs {
             run_create,
             run_create_is_atomic,
             thread_and_run,
-            thread_and_run_naming_no_files,
             run_modify_list_get,
             run_cancel,
             run_steps_get_list,
@@ -387,109 +385,6 @@ pub async fn thread_and_run(store: Arc<dyn Store>) {
         .await;
     let param = assert_invalid_reference(r, ObjectKind::File, "file-missing");
     assert!(param.starts_with("thread.messages[0]"), "param {param}");
-}
-
-/// A thread-and-run whose messages name no files (on PostgreSQL, one statement) stores what
-/// the general path stores: the thread as one created alone, its messages in their order with
-/// every field (metadata or none, parts, an empty attachment list), and the run as returned;
-/// a claim made with it is stored as the claim says.
-pub async fn thread_and_run_naming_no_files(store: Arc<dyn Store>) {
-    let p = project_a();
-    let asst = new_assistant(&store, &p).await;
-    let parts = MessageRequestContent::Parts(vec![
-        MessageRequestContentPart::Text {
-            text: "second: \"quoted\", 'null', \\u0041".to_owned(),
-        },
-        MessageRequestContentPart::ImageUrl {
-            image_url: ImageUrl {
-                url: "https://example.com/a.png".to_owned(),
-                detail: None,
-            },
-        },
-    ]);
-    let req = CreateThreadRequest {
-        tool_resources: None,
-        messages: Some(vec![
-            CreateMessageRequest {
-                metadata: Some(md(&[("n", "1")])),
-                ..user_msg("first")
-            },
-            CreateMessageRequest {
-                role: MessageRole::Assistant,
-                content: parts,
-                attachments: Some(Vec::new()),
-                ..user_msg("")
-            },
-            user_msg("third ✓"),
-        ]),
-        metadata: Some(md(&[("t", "1")])),
-    };
-    let alone = store.create_thread(&p, req.clone()).await.unwrap();
-    let mut new = new_run(&asst);
-    new.metadata = Some(md(&[("r", "1")]));
-    new.temperature = Some(0.25);
-    let claim = ClaimAtCreation {
-        worker: "here".to_owned(),
-        lease: LEASE,
-        max_per_project: u32::MAX,
-    };
-    let (thread, run, claimed) = store
-        .create_thread_and_run_claimed(&p, req, new, Some(claim))
-        .await
-        .unwrap();
-    assert_eq!(store.get_thread(&p, &thread.id).await.unwrap(), thread);
-    assert_eq!(
-        (&thread.metadata, &thread.tool_resources),
-        (&alone.metadata, &alone.tool_resources),
-        "the thread as one created alone"
-    );
-    let listed = |t: ThreadId| {
-        let store = store.clone();
-        let p = p.clone();
-        async move {
-            store
-                .list_messages(&p, &t, &all_asc(), None)
-                .await
-                .unwrap()
-                .data
-        }
-    };
-    let (got, want) = (listed(thread.id.clone()).await, listed(alone.id).await);
-    assert_eq!(got.len(), 3);
-    for (g, w) in got.into_iter().zip(want) {
-        assert_eq!(g.thread_id, thread.id);
-        assert_recent(g.created_at, thread.created_at, "message created_at");
-        let same = Message {
-            id: g.id.clone(),
-            thread_id: g.thread_id.clone(),
-            created_at: g.created_at,
-            ..w
-        };
-        assert_eq!(g, same, "stored as the general path stores it");
-    }
-
-    assert_eq!(run.thread_id, thread.id);
-    assert_eq!(run.status, RunStatus::Queued, "the run as created");
-    let c = claimed.expect("claimed without a cap");
-    assert_eq!((c.worker.as_str(), c.attempt), ("here", 1));
-    assert_eq!(c.sampling.temperature, Some(0.25));
-    assert_eq!(
-        store.get_run(&p, &thread.id, &run.id).await.unwrap(),
-        c.run,
-        "stored as claimed"
-    );
-    assert!(
-        store.claim_run(WORKER, LEASE).await.unwrap().is_none(),
-        "no other claim takes it"
-    );
-
-    // Without a claim: stored queued, as returned.
-    let (thread, run, claimed) = store
-        .create_thread_and_run_claimed(&p, CreateThreadRequest::default(), new_run(&asst), None)
-        .await
-        .unwrap();
-    assert!(claimed.is_none());
-    assert_eq!(store.get_run(&p, &thread.id, &run.id).await.unwrap(), run);
 }
 
 /// Run metadata, listing, and lookups through the wrong thread.
