@@ -96,8 +96,8 @@ pub trait StreamRelay: Send + Sync {
     fn send(&self, event: RelayedEvent) -> bool;
 
     /// The events addressed to `to` from now on, in the order each instance sent them, and a
-    /// [`Relayed::Lost`] whenever the connection was lost (made again at the next poll). The stream ends
-    /// only when the backend fails for good; the caller then subscribes again.
+    /// [`Relayed::Lost`] whenever the connection was lost (made again at the next poll). The
+    /// stream ends only when the backend fails for good; the caller then subscribes again.
     async fn subscribe(&self, to: &str) -> StoreResult<BoxStream<'static, Relayed>>;
 }
 

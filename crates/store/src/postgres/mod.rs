@@ -23,7 +23,7 @@ use crate::pool::Drops;
 use assistd_core::StoreResult;
 use dialect::backend;
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool};
 use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
 use std::time::Duration;
@@ -140,6 +140,17 @@ impl PostgresStore {
     pub(crate) fn reader(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// A listener on `channel`, over a connection of `pool` (`PgSignals`, `PgRelay`). After a loss
+/// it connects again only at the next `try_recv`, not before reporting it (sqlx's default): its
+/// owner records the loss in the pool's `Drops` first, so that the pool tests the connection it
+/// then hands out.
+async fn listen(pool: &PgPool, channel: &str) -> StoreResult<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.map_err(backend)?;
+    listener.eager_reconnect(false);
+    listener.listen(channel).await.map_err(backend)?;
+    Ok(listener)
 }
 
 #[cfg(test)]

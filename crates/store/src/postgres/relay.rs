@@ -16,14 +16,13 @@
 //! anyway.
 
 use super::PostgresStore;
-use super::dialect::{NOW_MS, backend};
+use super::dialect::NOW_MS;
 use crate::pool::Drops;
 use assistd_core::relay::SEP;
 use assistd_core::{Relayed, RelayedEvent, StoreResult, StreamRelay};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -241,12 +240,7 @@ impl StreamRelay for PgRelay {
     }
 
     async fn subscribe(&self, to: &str) -> StoreResult<BoxStream<'static, Relayed>> {
-        let mut listener = PgListener::connect_with(&self.pool)
-            .await
-            .map_err(backend)?;
-        // Connect again only at the next call, as `PgSignals` does.
-        listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await.map_err(backend)?;
+        let listener = super::listen(&self.pool, CHANNEL).await?;
         let state = (
             listener,
             self.pool.clone(),

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 
 /// The channel every instance listens on.
 pub const CHANNEL: &str = "assistd_signals";
@@ -63,16 +62,7 @@ impl Signals for PgSignals {
     }
 
     async fn subscribe(&self) -> StoreResult<BoxStream<'static, Signal>> {
-        let mut listener = PgListener::connect_with(&self.pool)
-            .await
-            .map_err(super::dialect::backend)?;
-        // Connect again only at the next call: the loss is recorded first, so that the pool
-        // tests the connection it hands out for that.
-        listener.eager_reconnect(false);
-        listener
-            .listen(CHANNEL)
-            .await
-            .map_err(super::dialect::backend)?;
+        let listener = super::listen(&self.pool, CHANNEL).await?;
         // `try_recv` says when the connection was lost (and makes it again at the next call):
         // the pool learns it, and the signals sent meanwhile are lost, which polling covers. A
         // persistent failure ends the stream and the caller subscribes again.

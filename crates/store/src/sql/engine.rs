@@ -1054,6 +1054,20 @@ impl Completion {
             }))
             .bind(&self.message_id)
     }
+
+    /// Binds the step's completion, `at`, after the parameters bound so far: its status, the
+    /// time, its usage and its id, in that order.
+    fn bind_step<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, d::Db, O, <d::Db as sqlx::Database>::Arguments<'q>>,
+        at: i64,
+    ) -> sqlx::query::QueryAs<'q, d::Db, O, <d::Db as sqlx::Database>::Arguments<'q>> {
+        query
+            .bind(RunStepStatus::Completed.as_str())
+            .bind(at)
+            .bind(Json(&self.out.usage))
+            .bind(&self.step_id)
+    }
 }
 
 /// Completes the message of `c` with its text and its step with its usage, `at` then, if
@@ -1072,19 +1086,19 @@ async fn complete_message(
     let Some(message) = message else {
         return Ok(None);
     };
-    let step = sqlx::query_as::<_, StepRow>(&format!(
-        "UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4 \
-         RETURNING {STEP_COLUMNS}"
-    ))
-    .bind(RunStepStatus::Completed.as_str())
-    .bind(at)
-    .bind(Json(&c.out.usage))
-    .bind(&c.step_id)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(backend)?
-    .ok_or_else(|| StoreError::Backend(format!("step {} vanished", c.step_id).into()))?
-    .into_wire()?;
+    let step = c
+        .bind_step(
+            sqlx::query_as::<_, StepRow>(&format!(
+                "UPDATE run_steps SET status = $1, completed_at = $2, usage = $3 WHERE id = $4 \
+                 RETURNING {STEP_COLUMNS}"
+            )),
+            at,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Backend(format!("step {} vanished", c.step_id).into()))?
+        .into_wire()?;
     Ok(Some((message.into_wire()?, step)))
 }
 
@@ -1142,11 +1156,7 @@ async fn complete_and_finish_at_once(
         usage = run_usage("$1", Some(("$12", "$11"))),
     );
     let (message, step, run): AtOnce = c
-        .bind_message(sqlx::query_as(&sql), at)
-        .bind(RunStepStatus::Completed.as_str())
-        .bind(at)
-        .bind(Json(&c.out.usage))
-        .bind(&c.step_id)
+        .bind_step(c.bind_message(sqlx::query_as(&sql), at), at)
         .bind(MessageStatus::Incomplete.as_str())
         .bind(end.message_reason.map(|reason| {
             Json(MessageIncompleteDetails {

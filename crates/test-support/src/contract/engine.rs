@@ -11,8 +11,8 @@ use assistd_core::{Lease, ObjectKind, Project, ProjectUsage, Store, TurnText};
 use assistd_wire::{
     CreateThreadRequest, ImageFile, LastError, Message, MessageContent, MessageCreation,
     MessageIncompleteDetails, MessageRole, MessageStatus, Metadata, RunId, RunIncompleteDetails,
-    RunStatus, RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall, ThreadId,
-    Usage,
+    RunStatus, RunStep, RunStepStatus, RunStepType, StepDetails, StepFunctionCall, StepToolCall,
+    ThreadId, Usage,
 };
 use assistd_wire::{
     FileCitation, FileSearchCall, FileSearchRanker, FileSearchRankingUsed, FileSearchResult,
@@ -1284,6 +1284,25 @@ pub async fn require_action_and_resume(store: Arc<dyn Store>) {
     assert_eq!(fin.usage, Some(usage(80, 20)));
 }
 
+/// Asserts that `msg` and its step `step`, of `run_id`, read back as they are.
+async fn assert_turn_reads_back(
+    store: &Arc<dyn Store>,
+    p: &Project,
+    thread: &ThreadId,
+    run_id: &RunId,
+    msg: &Message,
+    step: &RunStep,
+) {
+    assert_eq!(&store.get_message(p, thread, &msg.id).await.unwrap(), msg);
+    assert_eq!(
+        &store
+            .get_run_step(p, thread, run_id, &step.id)
+            .await
+            .unwrap(),
+        step
+    );
+}
+
 /// `complete_message_and_finish` completes the turn's message and step and ends the run in one
 /// write, as `complete_message` then `finish_run` would: the run's usage sums every step's, the
 /// one completed with it included, and the run's other open work ends with it (an incomplete
@@ -1322,14 +1341,7 @@ pub async fn complete_message_and_finish(store: Arc<dyn Store>) {
             )
             .await,
     );
-    assert_eq!(store.get_message(&p, &thread, &m2.id).await.unwrap(), m2);
-    assert_eq!(
-        store
-            .get_run_step(&p, &thread, &run.id, &s2.id)
-            .await
-            .unwrap(),
-        s2
-    );
+    assert_turn_reads_back(&store, &p, &thread, &run.id, &m2, &s2).await;
     assert_eq!(
         store.get_run(&p, &thread, &run.id).await.unwrap().status,
         RunStatus::InProgress
@@ -1364,14 +1376,7 @@ pub async fn complete_message_and_finish(store: Arc<dyn Store>) {
         "run.completed_at",
     );
     assert_eq!(fin.expires_at, None);
-    assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
-    assert_eq!(
-        store
-            .get_run_step(&p, &thread, &run.id, &step.id)
-            .await
-            .unwrap(),
-        step
-    );
+    assert_turn_reads_back(&store, &p, &thread, &run.id, &msg, &step).await;
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
     assert_eq!(
         store.renew_lease(&run.id, WORKER, LEASE).await.unwrap(),
@@ -1424,14 +1429,7 @@ pub async fn complete_message_and_finish(store: Arc<dyn Store>) {
     assert_eq!(fin.temperature, Some(1.694_867_473_874_465_3));
     assert_eq!(fin.metadata, run.metadata);
     assert_eq!(store.get_run(&p, &thread, &run.id).await.unwrap(), fin);
-    assert_eq!(store.get_message(&p, &thread, &msg.id).await.unwrap(), msg);
-    assert_eq!(
-        store
-            .get_run_step(&p, &thread, &run.id, &step.id)
-            .await
-            .unwrap(),
-        step
-    );
+    assert_turn_reads_back(&store, &p, &thread, &run.id, &msg, &step).await;
     let open = store.get_message(&p, &thread, &open.id).await.unwrap();
     assert_eq!(
         open.status,
