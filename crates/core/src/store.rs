@@ -93,6 +93,12 @@ pub enum StoreError {
     /// The backend failed (500); the message is for logs, not for clients.
     #[error("storage backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached or refuses work for now: its connection was lost or
+    /// refused, it is shutting down or restarting, or no connection came free in time (503, to
+    /// be retried). As with `Backend`, the cause is for logs, and a write that met it may or may
+    /// not have been made.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
@@ -102,6 +108,12 @@ impl StoreError {
             kind,
             id: id.into(),
         }
+    }
+
+    /// Whether the backend failed (reachable or not), as opposed to refusing the call: what
+    /// the call did is not known, so a transaction it was part of must not commit.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Backend(_) | Self::Unavailable(_))
     }
 
     /// A 400 about the stored state.

@@ -443,7 +443,8 @@ struct Health {
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(Health { status: "ok" }).into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
+        // A database out of reach is a 503, which load balancers read as "not ready".
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

@@ -45,6 +45,8 @@ pub enum ErrorKind {
     StreamLagged,
     /// Too many large bodies in flight; try again shortly (503).
     Overloaded,
+    /// The database cannot be reached for now; try again shortly (503).
+    Unavailable,
     /// The server failed; the cause is logged, not shown (500).
     Internal,
     /// Another error status that left the router without the envelope (a framework
@@ -82,7 +84,7 @@ impl ErrorKind {
                 Some("insufficient_quota"),
             ),
             Self::StreamLagged => (S::INTERNAL_SERVER_ERROR, Server, Some("stream_lagged")),
-            Self::Overloaded => (S::SERVICE_UNAVAILABLE, Server, None),
+            Self::Overloaded | Self::Unavailable => (S::SERVICE_UNAVAILABLE, Server, None),
             Self::Internal => (S::INTERNAL_SERVER_ERROR, Server, None),
             Self::Status(status) if status.is_server_error() => (status, Server, None),
             Self::Status(status) => (status, Invalid, None),
@@ -103,6 +105,10 @@ impl ErrorKind {
         self.parts().0
     }
 }
+
+/// Seconds a client is told to wait when the database is out of reach: long enough for a pool
+/// to reconnect, short enough to ride out a failover.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 /// What a body over a size limit is told, whichever limit refused it.
 pub const TOO_LARGE: &str = "The request body is too large. Reduce its size and try again.";
@@ -195,6 +201,17 @@ impl ApiError {
         )
     }
 
+    /// A 503 for a database out of reach, which hides the cause from the client (it is
+    /// logged) and tells it when to try again.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "the database is unavailable");
+        Self::new(
+            ErrorKind::Unavailable,
+            "The server cannot reach its storage at the moment. Please retry your request shortly.",
+        )
+        .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+    }
+
     /// The envelope's `error`.
     pub fn error(&self) -> WireError {
         let (_, type_, code) = self.kind.parts();
@@ -246,6 +263,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Invalid { message, param } => Self::invalid(message, param),
             StoreError::Backend(ref cause) => Self::internal(cause),
+            StoreError::Unavailable(ref cause) => Self::unavailable(cause),
         }
     }
 }

@@ -175,7 +175,7 @@ impl<DB: Database> Lane<DB> {
                 let result = op(conn).await;
                 let outcome = match &result {
                     Ok(_) => Outcome::Done,
-                    Err(StoreError::Backend(_)) => Outcome::Broken,
+                    Err(e) if e.is_failure() => Outcome::Broken,
                     Err(_) => Outcome::Refused,
                 };
                 let deliver: Deliver = Box::new(move |commit| {

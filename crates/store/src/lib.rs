@@ -14,6 +14,7 @@
     reason = "src/sql is mounted once per backend on purpose: one source, compiled per dialect"
 )]
 
+mod failure;
 mod lane;
 mod lock;
 mod pool;

@@ -78,3 +78,124 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A TCP proxy on 127.0.0.1 in front of the test server, for a database that goes away and
+/// comes back: [`Outage::cut`] closes every connection through it and refuses new ones, as a
+/// database that went down would; [`Outage::restore`] takes connections again on the same
+/// port.
+pub struct Outage {
+    addr: std::net::SocketAddr,
+    target: String,
+    accepting: std::sync::Mutex<Option<Accepting>>,
+}
+
+/// The proxy's accepting task, and what tells it to stop.
+struct Accepting {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Accepting {
+    fn start(listener: tokio::net::TcpListener, target: String) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(accept(listener, target, stopped));
+        Self { stop, task }
+    }
+}
+
+impl Outage {
+    /// A proxy to the test server, taking connections.
+    pub async fn start() -> Self {
+        let server = PgConnectOptions::from_str(&server_url()).expect("test server url");
+        let target = format!("{}:{}", server.get_host(), server.get_port());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let accepting = Accepting::start(listener, target.clone());
+        Self {
+            addr,
+            target,
+            accepting: std::sync::Mutex::new(Some(accepting)),
+        }
+    }
+
+    /// `db`'s URL through the proxy.
+    pub fn url_of(&self, db: &TestDatabase) -> String {
+        PgConnectOptions::from_str(&db.url())
+            .expect("test database url")
+            .host(&self.addr.ip().to_string())
+            .port(self.addr.port())
+            .to_url_lossy()
+            .to_string()
+    }
+
+    /// Closes every connection through the proxy and stops taking new ones, which are refused
+    /// from then on; returns once every socket is closed.
+    pub async fn cut(&self) {
+        let accepting = self
+            .accepting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(Accepting { stop, task }) = accepting {
+            let _ = stop.send(());
+            task.await.expect("the proxy stops");
+        }
+    }
+
+    /// Takes connections again, on the same port.
+    pub async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the proxy again");
+        let accepting = Accepting::start(listener, self.target.clone());
+        let old = self
+            .accepting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .replace(accepting);
+        assert!(old.is_none(), "restored a proxy that was not cut");
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        if let Some(accepting) = self
+            .accepting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            accepting.task.abort();
+        }
+    }
+}
+
+/// Pipes each connection `listener` takes to `target` until `stop`; then closes the listener
+/// and every pipe, and waits for them to be gone.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    target: String,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut pipes = tokio::task::JoinSet::new();
+    loop {
+        let mut client = tokio::select! {
+            _ = &mut stop => break,
+            taken = listener.accept() => match taken {
+                Ok((client, _)) => client,
+                Err(_) => continue,
+            },
+        };
+        let target = target.clone();
+        pipes.spawn(async move {
+            if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        });
+        while pipes.try_join_next().is_some() {}
+    }
+    drop(listener);
+    pipes.shutdown().await;
+}

@@ -1,9 +1,12 @@
 //! Errors outside any handler, all in the envelope: unknown routes, wrong methods, bodies over
-//! the limits, authentication, the `OpenAI-Beta` version check.
+//! the limits, authentication, the `OpenAI-Beta` version check; and a database out of reach.
 
 use crate::common::*;
+use assistd_server::config::DatabaseUrl;
+use assistd_test_support::pg::{Outage, TestDatabase};
 use reqwest::Method;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn unknown_routes_are_404() {
@@ -302,4 +305,62 @@ async fn null_characters_in_bodies_are_refused_on_every_backend() {
         .await
         .ok();
     assert_eq!(a["name"], "a\\u0000b");
+}
+
+/// Always PostgreSQL, behind a proxy that is cut and restored: SQLite has no connection to lose.
+#[tokio::test]
+async fn a_database_out_of_reach_is_a_503_to_retry_and_loses_nothing() {
+    let db = TestDatabase::create().await;
+    let outage = Outage::start().await;
+    let app = TestApp::builder()
+        .with(|s| {
+            s.database_url = Some(DatabaseUrl(outage.url_of(&db)));
+            // Waiting for a connection that cannot come ends sooner than the default 10 s.
+            s.database_acquire_timeout_secs = 1.0;
+        })
+        .spawn()
+        .await;
+    let thread = app.thread().await;
+    let kept = app.message(&thread, "kept").await;
+
+    outage.cut().await;
+    let read = app.get(&format!("/threads/{thread}/messages")).await;
+    assert_eq!(read.header("retry-after"), Some("1"));
+    let e = read.err(503);
+    assert_eq!(e["type"], "server_error");
+    assert!(
+        !e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("127.0.0.1"),
+        "the cause stays in the logs: {e}"
+    );
+    app.post(
+        &format!("/threads/{thread}/messages"),
+        json!({"role": "user", "content": "lost"}),
+    )
+    .await
+    .err(503);
+    let health = app
+        .run_request(app.http.get(format!("{}/healthz", app.base)))
+        .await;
+    assert_eq!(health.header("retry-after"), Some("1"));
+    health.err(503);
+
+    outage.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let res = app.get(&format!("/threads/{thread}/messages")).await;
+        if res.status == 200 || Instant::now() > deadline {
+            break res.ok();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        ids(&listed),
+        vec![kept],
+        "what was stored before is all there: {listed}"
+    );
+    app.message(&thread, "after").await;
+    app.stop().await;
 }

@@ -76,7 +76,13 @@ pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> Sto
             None,
         );
     }
-    StoreError::Backend(boxed)
+    crate::failure::classify(boxed, unavailable)
+}
+
+/// Whether a SQLSTATE says the server is out of reach for now: a connection exception (class
+/// 08), too many connections (53300), or a shutdown or a restart under way (57P01–57P03).
+fn unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
 }
 
 /// The chunks of one store matching a query (`$1`, from [`chunk_query`]) best first, with their

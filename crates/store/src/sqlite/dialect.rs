@@ -67,7 +67,13 @@ pub(crate) const MESSAGE_JSON_PAGE: Option<(&str, &str)> = Some((
 
 /// Wraps a driver error.
 pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Backend(Box::new(e))
+    crate::failure::classify(Box::new(e), busy)
+}
+
+/// Whether an SQLite result code (sqlx gives the extended one) is `SQLITE_BUSY`: another
+/// process held the database's lock past the busy timeout.
+fn busy(code: &str) -> bool {
+    code.parse::<i32>().is_ok_and(|c| c & 0xff == 5)
 }
 
 /// The chunks of one store matching a query (`$1`, from [`chunk_query`]) best first, with their
