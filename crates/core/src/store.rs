@@ -111,7 +111,7 @@ impl StoreError {
     }
 
     /// Whether the backend failed (reachable or not), as opposed to refusing the call: what
-    /// the call did is not known, so a transaction it was part of must not commit.
+    /// the call did is not known, so a batch of writes ends with it.
     pub fn is_failure(&self) -> bool {
         matches!(self, Self::Backend(_) | Self::Unavailable(_))
     }

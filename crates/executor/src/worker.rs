@@ -7,7 +7,7 @@ use crate::{code_interpreter, file_search};
 use assistd_core::code::CodeRunner;
 use assistd_core::model::{ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
-use assistd_core::{ClaimAtCreation, ClaimedRun, Lease, Signal, Signals, Store};
+use assistd_core::{ClaimAtCreation, ClaimedRun, Lease, Signal, Signals, Store, StoreError};
 use assistd_wire::{
     AssistantTool, ErrorType, LastError, LastErrorCode, MessageRole, Run, RunId, RunStatus,
     RunStep, StepId, StreamEvent, Usage,
@@ -101,6 +101,10 @@ const MAX_PARENTS: usize = 10_000;
 
 /// Runs claimed by one statement, at most.
 const CLAIM_BATCH: usize = 64;
+
+/// How long a run that met the database out of reach waits before it goes back to the queue:
+/// what the API tells its clients to wait in the same case (a 503's `Retry-After`).
+const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Talks to a running executor: wake it when runs are queued, cancel runs, shut it down.
 #[derive(Clone)]
@@ -636,6 +640,22 @@ async fn conclude(
             RunStatus::Failed,
             Some(LastError::new(LastErrorCode::ServerError, m)),
         ),
+        // The database was out of reach (a failover, a restart, no connection free in time):
+        // the run goes back to the queue after a pause, to be tried again from its last
+        // finished turn, here or on another instance, rather than failed for a moment's outage.
+        // If the database is still away, the release fails too and the run is claimed again
+        // once its lease runs out. Not once its text was shown: a stream client never sees a
+        // message silently replaced.
+        Err(TurnError::Store(e @ StoreError::Unavailable(_))) if !open.shown => {
+            tracing::warn!(run_id = %run.id, error = %e, "the database was out of reach; the run goes back to the queue");
+            tokio::select! {
+                () = tokio::time::sleep(UNAVAILABLE_PAUSE) => {}
+                () = inner.shutdown.cancelled() => {}
+            }
+            let _ = store.discard_partial_turn(&run.id, worker).await;
+            let _ = store.release_run(&run.id, worker).await;
+            return;
+        }
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
             publish_internal_error(&inner.events, &run.id);

@@ -45,7 +45,8 @@ pub enum ErrorKind {
     StreamLagged,
     /// Too many large bodies in flight; try again shortly (503).
     Overloaded,
-    /// The database cannot be reached for now; try again shortly (503).
+    /// The database cannot be reached, or hand out a connection, for now; try again shortly
+    /// (503).
     Unavailable,
     /// The server failed; the cause is logged, not shown (500).
     Internal,
@@ -201,13 +202,13 @@ impl ApiError {
         )
     }
 
-    /// A 503 for a database out of reach, which hides the cause from the client (it is
-    /// logged) and tells it when to try again.
+    /// A 503 for a database out of reach or too busy to hand out a connection in time, which
+    /// hides the cause from the client (it is logged) and tells it when to try again.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
-        tracing::warn!(error = %cause, "the database is unavailable");
+        tracing::warn!(error = %cause, "the database is out of reach or busy");
         Self::new(
             ErrorKind::Unavailable,
-            "The server cannot reach its storage at the moment. Please retry your request shortly.",
+            "The server's storage is unavailable or busy at the moment. Please retry your request shortly.",
         )
         .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
     }
@@ -242,6 +243,16 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(
                 "x-should-retry",
                 axum::http::HeaderValue::from_static("false"),
+            );
+        }
+        if self.kind == ErrorKind::Unavailable {
+            // Clients all told the same second would all come back at once after a failover.
+            // The SDKs read `retry-after-ms` before `Retry-After`: spread it over half to one
+            // and a half times the wait.
+            let ms = UNAVAILABLE_RETRY_AFTER_SECS * 1000;
+            res.headers_mut().insert(
+                "retry-after-ms",
+                rand::random_range(ms / 2..=ms * 3 / 2).into(),
             );
         }
         res

@@ -2,6 +2,9 @@
 //! ([`StoreError::Unavailable`], a 503 that clients retry) rather than that the call itself
 //! failed ([`StoreError::Backend`], a 500). The driver's own kinds are told apart here, once;
 //! each dialect adds the codes by which its database says the same.
+//!
+//! A statement cut by `database_statement_timeout_secs` is not among them: it stays a 500, since
+//! the SDKs' retries would only run the same slow statement again, twice.
 
 use assistd_core::StoreError;
 

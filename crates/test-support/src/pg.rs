@@ -82,41 +82,53 @@ impl Drop for TestDatabase {
 /// A TCP proxy on 127.0.0.1 in front of the test server, for a database that goes away and
 /// comes back: [`Outage::cut`] closes every connection through it and refuses new ones, as a
 /// database that went down would; [`Outage::restore`] takes connections again on the same
-/// port.
+/// port, which no one else can take meanwhile.
 pub struct Outage {
     addr: std::net::SocketAddr,
     target: String,
-    accepting: std::sync::Mutex<Option<Accepting>>,
+    state: std::sync::Mutex<Option<State>>,
 }
 
-/// The proxy's accepting task, and what tells it to stop.
-struct Accepting {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+/// Up, or down with the port held by a socket bound to it but not listening (connections to
+/// it are refused).
+enum State {
+    Up {
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    },
+    Down(tokio::net::TcpSocket),
 }
 
-impl Accepting {
-    fn start(listener: tokio::net::TcpListener, target: String) -> Self {
+/// A socket bound to `addr` that other such sockets may share (`SO_REUSEPORT`), so that the
+/// port can be held while the listener on it closes.
+fn shared_socket(addr: std::net::SocketAddr) -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket.set_reuseport(true).expect("SO_REUSEPORT");
+    socket.bind(addr).expect("bind the proxy's port");
+    socket
+}
+
+impl State {
+    fn up(socket: tokio::net::TcpSocket, target: String) -> Self {
+        let listener = socket.listen(1024).expect("listen on the proxy's port");
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(accept(listener, target, stopped));
-        Self { stop, task }
+        Self::Up { stop, task }
     }
 }
 
 impl Outage {
-    /// A proxy to the test server, taking connections.
-    pub async fn start() -> Self {
+    /// A proxy to the test server, taking connections (on the caller's tokio runtime).
+    pub fn start() -> Self {
         let server = PgConnectOptions::from_str(&server_url()).expect("test server url");
         let target = format!("{}:{}", server.get_host(), server.get_port());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let accepting = Accepting::start(listener, target.clone());
+        let socket = shared_socket(([127, 0, 0, 1], 0).into());
+        let addr = socket.local_addr().expect("the proxy's address");
         Self {
             addr,
+            state: std::sync::Mutex::new(Some(State::up(socket, target.clone()))),
             target,
-            accepting: std::sync::Mutex::new(Some(accepting)),
         }
     }
 
@@ -130,44 +142,45 @@ impl Outage {
             .to_string()
     }
 
-    /// Closes every connection through the proxy and stops taking new ones, which are refused
-    /// from then on; returns once every socket is closed.
-    pub async fn cut(&self) {
-        let accepting = self
-            .accepting
+    fn take(&self) -> Option<State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(Accepting { stop, task }) = accepting {
-            let _ = stop.send(());
-            task.await.expect("the proxy stops");
-        }
+            .take()
+    }
+
+    fn set(&self, state: State) {
+        *self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(state);
+    }
+
+    /// Closes every connection through the proxy and refuses new ones; returns once every
+    /// socket is closed.
+    pub async fn cut(&self) {
+        let Some(State::Up { stop, task }) = self.take() else {
+            panic!("cut a proxy that was not up");
+        };
+        let held = shared_socket(self.addr);
+        let _ = stop.send(());
+        task.await.expect("the proxy stops");
+        self.set(State::Down(held));
     }
 
     /// Takes connections again, on the same port.
-    pub async fn restore(&self) {
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("bind the proxy again");
-        let accepting = Accepting::start(listener, self.target.clone());
-        let old = self
-            .accepting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .replace(accepting);
-        assert!(old.is_none(), "restored a proxy that was not cut");
+    pub fn restore(&self) {
+        let Some(State::Down(held)) = self.take() else {
+            panic!("restored a proxy that was not cut");
+        };
+        self.set(State::up(held, self.target.clone()));
     }
 }
 
 impl Drop for Outage {
     fn drop(&mut self) {
-        if let Some(accepting) = self
-            .accepting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            accepting.task.abort();
+        if let Some(State::Up { task, .. }) = self.take() {
+            task.abort();
         }
     }
 }
@@ -181,12 +194,14 @@ async fn accept(
 ) {
     let mut pipes = tokio::task::JoinSet::new();
     loop {
-        let mut client = tokio::select! {
+        let taken = tokio::select! {
             _ = &mut stop => break,
-            taken = listener.accept() => match taken {
-                Ok((client, _)) => client,
-                Err(_) => continue,
-            },
+            taken = listener.accept() => taken,
+        };
+        let Ok((mut client, _)) = taken else {
+            // Out of file descriptors, say: a moment for some to close.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
         };
         let target = target.clone();
         pipes.spawn(async move {

@@ -2,9 +2,12 @@
 //! upstream over real sockets.
 
 use crate::common::TestApp;
+use assistd_server::config::DatabaseUrl;
+use assistd_test_support::pg::TestDatabase;
 use assistd_test_support::upstream::{FakeUpstream, PROMPT_TOKENS, Reply};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
 use std::time::{Duration, Instant};
 
 async fn engine_app(up: &FakeUpstream) -> TestApp {
@@ -567,4 +570,49 @@ async fn truncation_and_overrides_shape_the_prompt() {
         .map(|m| m["content"].as_str().unwrap())
         .collect();
     assert_eq!(contents, vec!["run says", "second", "third"]);
+}
+
+/// Always PostgreSQL: a trigger answers the run's first assistant message with SQLSTATE 57P01,
+/// what PostgreSQL says as it terminates a connection for a restart or failover, once (the
+/// sequence is not rolled back with the insert); SQLite cannot be made to say it.
+#[tokio::test]
+async fn a_run_that_meets_the_database_out_of_reach_is_tried_again_not_failed() {
+    let db = TestDatabase::create().await;
+    let up = FakeUpstream::start().await;
+    up.push(Reply::text("Never stored."));
+    up.push(Reply::text("Hello again."));
+    let app = engine_app_with(&up, |s| s.database_url = Some(DatabaseUrl(db.url()))).await;
+    let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
+    sqlx::raw_sql(
+        "CREATE SEQUENCE fault_once; \
+         CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.role = 'assistant' AND nextval('fault_once') = 1 THEN \
+             RAISE EXCEPTION 'terminating connection due to administrator command' \
+               USING ERRCODE = '57P01'; \
+           END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER fault BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION fault();",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("install the fault");
+    let (asst, thread) = setup(&app, json!({"model": "gpt-test"}), "hi").await;
+    let (run, _) = start_run(&app, &thread, json!({"assistant_id": asst})).await;
+    let run_id = run["id"].as_str().unwrap();
+    let done = wait_for(&app, &thread, run_id, terminal).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["last_error"], Value::Null);
+    assert_eq!(up.requests().len(), 2, "the turn was tried again");
+    let list = app
+        .get(&format!("/threads/{thread}/messages?run_id={run_id}"))
+        .await
+        .ok();
+    let msgs = messages(&list);
+    assert_eq!(msgs.len(), 1, "{list}");
+    assert_eq!(msgs[0]["content"][0]["text"]["value"], "Hello again.");
+    let steps = app
+        .get(&format!("/threads/{thread}/runs/{run_id}/steps"))
+        .await
+        .ok();
+    assert_eq!(messages(&steps).len(), 1, "{steps}");
+    app.stop().await;
 }

@@ -311,7 +311,7 @@ async fn null_characters_in_bodies_are_refused_on_every_backend() {
 #[tokio::test]
 async fn a_database_out_of_reach_is_a_503_to_retry_and_loses_nothing() {
     let db = TestDatabase::create().await;
-    let outage = Outage::start().await;
+    let outage = Outage::start();
     let app = TestApp::builder()
         .with(|s| {
             s.database_url = Some(DatabaseUrl(outage.url_of(&db)));
@@ -326,6 +326,13 @@ async fn a_database_out_of_reach_is_a_503_to_retry_and_loses_nothing() {
     outage.cut().await;
     let read = app.get(&format!("/threads/{thread}/messages")).await;
     assert_eq!(read.header("retry-after"), Some("1"));
+    let spread = read
+        .header("retry-after-ms")
+        .and_then(|ms| ms.parse::<u64>().ok());
+    assert!(
+        spread.is_some_and(|ms| (500..=1500).contains(&ms)),
+        "{spread:?}"
+    );
     let e = read.err(503);
     assert_eq!(e["type"], "server_error");
     assert!(
@@ -347,7 +354,7 @@ async fn a_database_out_of_reach_is_a_503_to_retry_and_loses_nothing() {
     assert_eq!(health.header("retry-after"), Some("1"));
     health.err(503);
 
-    outage.restore().await;
+    outage.restore();
     let deadline = Instant::now() + Duration::from_secs(30);
     let listed = loop {
         let res = app.get(&format!("/threads/{thread}/messages")).await;

@@ -80,9 +80,12 @@ pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> Sto
 }
 
 /// Whether a SQLSTATE says the server is out of reach for now: a connection exception (class
-/// 08), too many connections (53300), or a shutdown or a restart under way (57P01–57P03).
+/// 08, but not 08P01, a protocol violation, which retrying repeats), too many connections
+/// (53300), a shutdown or a restart under way (57P01–57P03), or a session ended for idling
+/// (57P05).
 fn unavailable(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+    (code.starts_with("08") && code != "08P01")
+        || matches!(code, "53300" | "57P01" | "57P02" | "57P03" | "57P05")
 }
 
 /// The chunks of one store matching a query (`$1`, from [`chunk_query`]) best first, with their
@@ -108,3 +111,22 @@ pub(crate) fn chunk_query(terms: &[String]) -> String {
 
 /// `ts_rank_cd` of a good match is a few tenths: a raw score of `RANK_HALF` maps to 0.5.
 pub(crate) const RANK_HALF: f64 = 0.1;
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable;
+
+    #[test]
+    fn unavailable_is_a_lost_or_refused_connection_not_a_failed_statement() {
+        for code in [
+            "08000", "08003", "08006", "53300", "57P01", "57P02", "57P03", "57P05",
+        ] {
+            assert!(unavailable(code), "{code}");
+        }
+        // A protocol violation, a statement timeout, a unique violation, a serialization
+        // failure, disk full.
+        for code in ["08P01", "57014", "23505", "40001", "53100"] {
+            assert!(!unavailable(code), "{code}");
+        }
+    }
+}

@@ -70,8 +70,9 @@ pub(crate) fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> Sto
     crate::failure::classify(Box::new(e), busy)
 }
 
-/// Whether an SQLite result code (sqlx gives the extended one) is `SQLITE_BUSY`: another
-/// process held the database's lock past the busy timeout.
+/// Whether an SQLite result code (sqlx gives the extended one) is `SQLITE_BUSY` or one of its
+/// extended codes: another connection or process holds a lock the statement needs (past the
+/// busy timeout, where one applies).
 fn busy(code: &str) -> bool {
     code.parse::<i32>().is_ok_and(|c| c & 0xff == 5)
 }
@@ -99,3 +100,20 @@ pub(crate) fn chunk_query(terms: &[String]) -> String {
 
 /// `bm25()` of a good match is a few units: a raw score of `RANK_HALF` maps to 0.5.
 pub(crate) const RANK_HALF: f64 = 5.0;
+
+#[cfg(test)]
+mod tests {
+    use super::busy;
+
+    #[test]
+    fn busy_is_sqlite_busy_and_its_extended_codes() {
+        // SQLITE_BUSY, _RECOVERY, _SNAPSHOT, _TIMEOUT.
+        for code in ["5", "261", "517", "773"] {
+            assert!(busy(code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_LOCKED, SQLITE_CONSTRAINT_UNIQUE, a code that is no number.
+        for code in ["1", "6", "2067", "x"] {
+            assert!(!busy(code), "{code}");
+        }
+    }
+}
