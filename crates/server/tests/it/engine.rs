@@ -337,18 +337,24 @@ async fn a_dropped_stream_is_retried_without_duplicating_the_message() {
     let run_id = run["id"].as_str().unwrap();
     let done = wait_for(&app, &thread, run_id, terminal).await;
     assert_eq!(done["status"], "completed", "{done}");
+    assert_one_answer(&app, &thread, run_id, "whole answer").await;
+}
+
+/// Asserts that run `run_id` left one message, whose text is `text`, and one step: a turn tried
+/// again left nothing of its first try.
+async fn assert_one_answer(app: &TestApp, thread: &str, run_id: &str, text: &str) {
     let list = app
         .get(&format!("/threads/{thread}/messages?run_id={run_id}"))
         .await
         .ok();
     let msgs = messages(&list);
     assert_eq!(msgs.len(), 1, "{list}");
-    assert_eq!(msgs[0]["content"][0]["text"]["value"], "whole answer");
+    assert_eq!(msgs[0]["content"][0]["text"]["value"], text);
     let steps = app
         .get(&format!("/threads/{thread}/runs/{run_id}/steps"))
         .await
         .ok();
-    assert_eq!(messages(&steps).len(), 1);
+    assert_eq!(messages(&steps).len(), 1, "{steps}");
 }
 
 #[tokio::test]
@@ -602,17 +608,6 @@ async fn a_run_that_meets_the_database_out_of_reach_is_tried_again_not_failed() 
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["last_error"], Value::Null);
     assert_eq!(up.requests().len(), 2, "the turn was tried again");
-    let list = app
-        .get(&format!("/threads/{thread}/messages?run_id={run_id}"))
-        .await
-        .ok();
-    let msgs = messages(&list);
-    assert_eq!(msgs.len(), 1, "{list}");
-    assert_eq!(msgs[0]["content"][0]["text"]["value"], "Hello again.");
-    let steps = app
-        .get(&format!("/threads/{thread}/runs/{run_id}/steps"))
-        .await
-        .ok();
-    assert_eq!(messages(&steps).len(), 1, "{steps}");
+    assert_one_answer(&app, &thread, run_id, "Hello again.").await;
     app.stop().await;
 }
