@@ -126,6 +126,27 @@ impl From<StoreError> for TurnError {
     }
 }
 
+/// How long a run waits before its turn's second try, when the first met the database out of
+/// reach: what the API tells its clients to wait in the same case (a 503's `Retry-After`).
+const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
+
+impl TurnError {
+    /// How long to wait before try number `retry` (1 for the first retry) of a turn that failed
+    /// with this error, if trying again can help: a model stream that broke or was rate limited
+    /// (its hint, else a quarter second more each time), or the database out of reach for a
+    /// moment (a failover, a restart, no connection free in time; a second more each time).
+    pub fn retry_wait(&self, retry: u32) -> Option<Duration> {
+        match self {
+            Self::Model(e) if e.is_retryable() => Some(
+                e.retry_after()
+                    .unwrap_or(Duration::from_millis(250 * u64::from(retry))),
+            ),
+            Self::Store(StoreError::Unavailable(_)) => Some(UNAVAILABLE_PAUSE * retry),
+            _ => None,
+        }
+    }
+}
+
 struct PartialCall {
     id: String,
     name: String,

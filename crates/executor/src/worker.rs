@@ -7,7 +7,7 @@ use crate::{code_interpreter, file_search};
 use assistd_core::code::CodeRunner;
 use assistd_core::model::{ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
-use assistd_core::{ClaimAtCreation, ClaimedRun, Lease, Signal, Signals, Store, StoreError};
+use assistd_core::{ClaimAtCreation, ClaimedRun, Lease, Signal, Signals, Store};
 use assistd_wire::{
     AssistantTool, ErrorType, LastError, LastErrorCode, MessageRole, Run, RunId, RunStatus,
     RunStep, StepId, StreamEvent, Usage,
@@ -101,10 +101,6 @@ const MAX_PARENTS: usize = 10_000;
 
 /// Runs claimed by one statement, at most.
 const CLAIM_BATCH: usize = 64;
-
-/// How long a run that met the database out of reach waits before it goes back to the queue:
-/// what the API tells its clients to wait in the same case (a 503's `Retry-After`).
-const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Talks to a running executor: wake it when runs are queued, cancel runs, shut it down.
 #[derive(Clone)]
@@ -640,22 +636,6 @@ async fn conclude(
             RunStatus::Failed,
             Some(LastError::new(LastErrorCode::ServerError, m)),
         ),
-        // The database was out of reach (a failover, a restart, no connection free in time):
-        // the run goes back to the queue after a pause, to be tried again from its last
-        // finished turn, here or on another instance, rather than failed for a moment's outage.
-        // If the database is still away, the release fails too and the run is claimed again
-        // once its lease runs out. Not once its text was shown: a stream client never sees a
-        // message silently replaced.
-        Err(TurnError::Store(e @ StoreError::Unavailable(_))) if !open.shown => {
-            tracing::warn!(run_id = %run.id, error = %e, "the database was out of reach; the run goes back to the queue");
-            tokio::select! {
-                () = tokio::time::sleep(UNAVAILABLE_PAUSE) => {}
-                () = inner.shutdown.cancelled() => {}
-            }
-            let _ = store.discard_partial_turn(&run.id, worker).await;
-            let _ = store.release_run(&run.id, worker).await;
-            return;
-        }
         Err(TurnError::Store(e)) => {
             tracing::error!(run_id = %run.id, error = %e, "storage failed while executing a run");
             publish_internal_error(&inner.events, &run.id);
@@ -852,8 +832,13 @@ async fn drive(
     // A first claim's first turn knows the run has no steps: no turn of it ever started.
     let mut known = (claim.attempt == 1).then(Vec::new);
     loop {
-        let Some(steps) = run_steps(inner, worker, claim, search, known.take()).await? else {
-            return Ok(());
+        let steps = match run_steps(inner, worker, claim, search, known.take()).await {
+            Ok(Some(steps)) => steps,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                retry_turn(inner, worker, claim, token, (e, &mut retries), open).await?;
+                continue;
+            }
         };
         let ctx = TurnCtx {
             store,
@@ -869,10 +854,14 @@ async fn drive(
             steps: &steps,
             text_flush: inner.cfg.text_flush,
         };
-        let req = match next_request(inner, claim, &steps, offer).await? {
-            Ok(req) => req,
-            Err((status, err, reason)) => {
+        let req = match next_request(inner, claim, &steps, offer).await {
+            Ok(Ok(req)) => req,
+            Ok(Err((status, err, reason))) => {
                 return end(inner, run, worker, status, err, reason).await;
+            }
+            Err(e) => {
+                retry_turn(inner, worker, claim, token, (e, &mut retries), open).await?;
+                continue;
             }
         };
         match run_turn(&ctx, req, token, open).await {
@@ -893,28 +882,38 @@ async fn drive(
             Ok(TurnEnd::ToolsRan) => {
                 *open = Open::default();
             }
-            // A turn whose stream broke is redone only if nothing of it was shown: a message a
-            // stream client already saw is never silently replaced.
-            Err(TurnError::Model(e))
-                if retries < inner.cfg.turn_retries
-                    && e.is_retryable()
-                    && !open.shown
-                    && !token.is_cancelled() =>
-            {
-                retries += 1;
-                tracing::warn!(run_id = %run.id, error = %e, retries, "retrying the turn");
-                store.discard_partial_turn(&run.id, worker).await?;
-                *open = Open::default();
-                let wait = e
-                    .retry_after()
-                    .unwrap_or(Duration::from_millis(250 * u64::from(retries)));
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = token.cancelled() => return Err(TurnError::Interrupted),
-                }
-            }
-            Err(e) => return Err(e),
+            Err(e) => retry_turn(inner, worker, claim, token, (e, &mut retries), open).await?,
         }
+    }
+}
+
+/// Gets the run ready to try its turn again after `e` (the `retries`-th time so far), or gives
+/// `e` back if it must end instead. A turn is tried again, up to `turn_retries` times, when
+/// trying can help ([`TurnError::retry_wait`]: a model stream that broke, the database out of
+/// reach for a moment), and only if nothing of it was shown: a message a stream client already
+/// saw is never silently replaced. What the failed try left is discarded first.
+async fn retry_turn(
+    inner: &Inner,
+    worker: &str,
+    claim: &ClaimedRun,
+    token: &CancellationToken,
+    (e, retries): (TurnError, &mut u32),
+    open: &mut Open,
+) -> Result<(), TurnError> {
+    let wait = match e.retry_wait(*retries + 1) {
+        Some(wait) if *retries < inner.cfg.turn_retries && !open.shown && !token.is_cancelled() => {
+            wait
+        }
+        _ => return Err(e),
+    };
+    *retries += 1;
+    let run_id = &claim.run.id;
+    tracing::warn!(%run_id, error = ?e, retries = *retries, "retrying the turn");
+    inner.store.discard_partial_turn(run_id, worker).await?;
+    *open = Open::default();
+    tokio::select! {
+        () = tokio::time::sleep(wait) => Ok(()),
+        () = token.cancelled() => Err(TurnError::Interrupted),
     }
 }
 

@@ -249,7 +249,7 @@ impl IntoResponse for ApiError {
             // Clients all told the same second would all come back at once after a failover.
             // The SDKs read `retry-after-ms` before `Retry-After`: spread it over half to one
             // and a half times the wait.
-            let ms = UNAVAILABLE_RETRY_AFTER_SECS * 1000;
+            let ms = self.retry_after.unwrap_or(UNAVAILABLE_RETRY_AFTER_SECS) * 1000;
             res.headers_mut().insert(
                 "retry-after-ms",
                 rand::random_range(ms / 2..=ms * 3 / 2).into(),

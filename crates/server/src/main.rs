@@ -3,8 +3,9 @@
 use assistd_server::config::{CliOverrides, Settings};
 
 /// mimalloc, not glibc's allocator: under load glibc's `malloc` and `free` took about 15% of
-/// the server's CPU (perf, the bench's mixed workload); with mimalloc's per-thread heaps the
-/// same machine serves 10–15% more, for a little more resident memory (docs/benchmarks.md).
+/// the server's CPU (perf, the bench's mixed workload); with mimalloc the same machine served
+/// 2–33% more of that workload in each of six alternated rounds, for 10–70 MB more resident
+/// memory under load (docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

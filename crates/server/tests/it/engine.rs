@@ -578,26 +578,27 @@ async fn truncation_and_overrides_shape_the_prompt() {
     assert_eq!(contents, vec!["run says", "second", "third"]);
 }
 
-/// Always PostgreSQL: a trigger answers the run's first assistant message with SQLSTATE 57P01,
-/// what PostgreSQL says as it terminates a connection for a restart or failover, once (the
-/// sequence is not rolled back with the insert); SQLite cannot be made to say it.
-#[tokio::test]
-async fn a_run_that_meets_the_database_out_of_reach_is_tried_again_not_failed() {
+/// A run on PostgreSQL whose `messages` answer the first assistant-message write that `when`
+/// (a PL/pgSQL condition on `NEW`) picks with SQLSTATE 57P01, what PostgreSQL says as it
+/// terminates a connection for a restart or failover, once (a sequence is not rolled back with
+/// the write): the run ends `completed` with the second upstream reply alone. SQLite cannot be
+/// made to say 57P01.
+async fn a_run_meets_the_database_out_of_reach_at(event: &str, when: &str) {
     let db = TestDatabase::create().await;
     let up = FakeUpstream::start().await;
-    up.push(Reply::text("Never stored."));
+    up.push(Reply::text("Never kept."));
     up.push(Reply::text("Hello again."));
     let app = engine_app_with(&up, |s| s.database_url = Some(DatabaseUrl(db.url()))).await;
     let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
-    sqlx::raw_sql(
+    sqlx::raw_sql(&format!(
         "CREATE SEQUENCE fault_once; \
          CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-           IF NEW.role = 'assistant' AND nextval('fault_once') = 1 THEN \
+           IF NEW.role = 'assistant' THEN IF {when} THEN IF nextval('fault_once') = 1 THEN \
              RAISE EXCEPTION 'terminating connection due to administrator command' \
                USING ERRCODE = '57P01'; \
-           END IF; RETURN NEW; END $$; \
-         CREATE TRIGGER fault BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION fault();",
-    )
+           END IF; END IF; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER fault BEFORE {event} ON messages FOR EACH ROW EXECUTE FUNCTION fault();"
+    ))
     .execute(&mut conn)
     .await
     .expect("install the fault");
@@ -610,4 +611,16 @@ async fn a_run_that_meets_the_database_out_of_reach_is_tried_again_not_failed() 
     assert_eq!(up.requests().len(), 2, "the turn was tried again");
     assert_one_answer(&app, &thread, run_id, "Hello again.").await;
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_turn_whose_message_cannot_be_opened_for_a_moment_is_tried_again() {
+    a_run_meets_the_database_out_of_reach_at("INSERT", "TRUE").await;
+}
+
+/// The message stands, in progress with its text, when its completion fails: the second try
+/// discards it.
+#[tokio::test]
+async fn a_turn_whose_message_cannot_be_completed_for_a_moment_is_tried_again() {
+    a_run_meets_the_database_out_of_reach_at("UPDATE", "NEW.status = 'completed'").await;
 }
