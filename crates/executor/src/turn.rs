@@ -120,6 +120,17 @@ pub enum TurnError {
     Store(StoreError),
 }
 
+impl std::fmt::Display for TurnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ModelStart(e) | Self::Model(e) => e.fmt(f),
+            Self::BadToolCall(m) | Self::ToolUnavailable(m) => f.write_str(m),
+            Self::Interrupted => f.write_str("the run was told to stop"),
+            Self::Store(e) => e.fmt(f),
+        }
+    }
+}
+
 impl From<StoreError> for TurnError {
     fn from(e: StoreError) -> Self {
         Self::Store(e)

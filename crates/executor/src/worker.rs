@@ -908,7 +908,7 @@ async fn retry_turn(
     };
     *retries += 1;
     let run_id = &claim.run.id;
-    tracing::warn!(%run_id, error = ?e, retries = *retries, "retrying the turn");
+    tracing::warn!(%run_id, error = %e, retries = *retries, "retrying the turn");
     inner.store.discard_partial_turn(run_id, worker).await?;
     *open = Open::default();
     tokio::select! {
