@@ -101,6 +101,11 @@ pub enum StoreError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// How long a caller waits after [`StoreError::Unavailable`] before it tries again: long enough
+/// for a pool to reconnect, short enough to ride out a failover. The API tells its clients this
+/// (a 503's `Retry-After`), and a run's turn waits it before its next try.
+pub const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl StoreError {
     /// A 404 for `kind` `id`.
     pub fn not_found(kind: ObjectKind, id: impl Into<String>) -> Self {

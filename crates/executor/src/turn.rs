@@ -13,6 +13,7 @@ use assistd_core::code::{CodeError, CodeRunner};
 use assistd_core::ids::{IdKind, new_id};
 use assistd_core::model::{ChatEvent, ChatRequest, ModelBackend, ModelError};
 use assistd_core::search::Searcher;
+use assistd_core::store::UNAVAILABLE_RETRY_AFTER;
 use assistd_core::{ClaimedRun, Store, StoreError, StoreResult, TurnText};
 use assistd_wire::{
     FunctionCall, MessageDeltaObject, MessageId, Run, RunStatus, RunStep, RunStepDeltaObject,
@@ -137,10 +138,6 @@ impl From<StoreError> for TurnError {
     }
 }
 
-/// How long a run waits before its turn's second try, when the first met the database out of
-/// reach: what the API tells its clients to wait in the same case (a 503's `Retry-After`).
-const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(1);
-
 impl TurnError {
     /// How long to wait before try number `retry` (1 for the first retry) of a turn that failed
     /// with this error, if trying again can help: a model stream that broke or was rate limited
@@ -152,7 +149,7 @@ impl TurnError {
                 e.retry_after()
                     .unwrap_or(Duration::from_millis(250 * u64::from(retry))),
             ),
-            Self::Store(StoreError::Unavailable(_)) => Some(UNAVAILABLE_PAUSE * retry),
+            Self::Store(StoreError::Unavailable(_)) => Some(UNAVAILABLE_RETRY_AFTER * retry),
             _ => None,
         }
     }

@@ -836,7 +836,7 @@ async fn drive(
             Ok(Some(steps)) => steps,
             Ok(None) => return Ok(()),
             Err(e) => {
-                retry_turn(inner, worker, claim, token, (e, &mut retries), open).await?;
+                retry_turn(inner, worker, claim, token, e, &mut retries, open).await?;
                 continue;
             }
         };
@@ -860,7 +860,7 @@ async fn drive(
                 return end(inner, run, worker, status, err, reason).await;
             }
             Err(e) => {
-                retry_turn(inner, worker, claim, token, (e, &mut retries), open).await?;
+                retry_turn(inner, worker, claim, token, e, &mut retries, open).await?;
                 continue;
             }
         };
@@ -882,7 +882,7 @@ async fn drive(
             Ok(TurnEnd::ToolsRan) => {
                 *open = Open::default();
             }
-            Err(e) => retry_turn(inner, worker, claim, token, (e, &mut retries), open).await?,
+            Err(e) => retry_turn(inner, worker, claim, token, e, &mut retries, open).await?,
         }
     }
 }
@@ -897,7 +897,8 @@ async fn retry_turn(
     worker: &str,
     claim: &ClaimedRun,
     token: &CancellationToken,
-    (e, retries): (TurnError, &mut u32),
+    e: TurnError,
+    retries: &mut u32,
     open: &mut Open,
 ) -> Result<(), TurnError> {
     let wait = match e.retry_wait(*retries + 1) {

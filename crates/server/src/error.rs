@@ -5,6 +5,7 @@
 //! table ([`ErrorKind::parts`]); handlers only pick the kind and write the message.
 
 use assistd_core::StoreError;
+use assistd_core::store::UNAVAILABLE_RETRY_AFTER;
 use assistd_core::validate::Invalid;
 use assistd_wire::{Error as WireError, ErrorResponse, ErrorType};
 use axum::Json;
@@ -107,10 +108,6 @@ impl ErrorKind {
     }
 }
 
-/// Seconds a client is told to wait when the database is out of reach: long enough for a pool
-/// to reconnect, short enough to ride out a failover.
-const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
-
 /// What a body over a size limit is told, whichever limit refused it.
 pub const TOO_LARGE: &str = "The request body is too large. Reduce its size and try again.";
 
@@ -210,7 +207,7 @@ impl ApiError {
             ErrorKind::Unavailable,
             "The server's storage is unavailable or busy at the moment. Please retry your request shortly.",
         )
-        .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+        .retry_after(UNAVAILABLE_RETRY_AFTER.as_secs())
     }
 
     /// The envelope's `error`.
@@ -249,7 +246,10 @@ impl IntoResponse for ApiError {
             // Clients all told the same second would all come back at once after a failover.
             // The SDKs read `retry-after-ms` before `Retry-After`: spread it over half to one
             // and a half times the wait.
-            let ms = self.retry_after.unwrap_or(UNAVAILABLE_RETRY_AFTER_SECS) * 1000;
+            let ms = self
+                .retry_after
+                .unwrap_or(UNAVAILABLE_RETRY_AFTER.as_secs())
+                * 1000;
             res.headers_mut().insert(
                 "retry-after-ms",
                 rand::random_range(ms / 2..=ms * 3 / 2).into(),

@@ -2,18 +2,18 @@
 
 use assistd_server::config::{CliOverrides, Settings};
 
+use assistd_server::{app, telemetry};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 /// mimalloc, not glibc's allocator: under load glibc's `malloc` and `free` took about 15% of
 /// the server's CPU (perf, the bench's mixed workload); with mimalloc the same machine served
 /// 2–33% more of that workload in each of six alternated rounds, for 10–70 MB more resident
 /// memory under load (docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use assistd_server::{app, telemetry};
-use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// An open-source server for the OpenAI Assistants API.
 #[derive(Parser)]
