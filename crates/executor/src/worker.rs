@@ -891,7 +891,9 @@ async fn drive(
 /// `e` back if it must end instead. A turn is tried again, up to `turn_retries` times, when
 /// trying can help ([`TurnError::retry_wait`]: a model stream that broke, the database out of
 /// reach for a moment), and only if nothing of it was shown: a message a stream client already
-/// saw is never silently replaced. What the failed try left is discarded first.
+/// saw is never silently replaced. What the failed try left is discarded after the wait, not
+/// before it: a database that was away a moment ago is likely still away, and a failed discard
+/// would end the run.
 async fn retry_turn(
     inner: &Inner,
     worker: &str,
@@ -910,12 +912,13 @@ async fn retry_turn(
     *retries += 1;
     let run_id = &claim.run.id;
     tracing::warn!(%run_id, error = %e, retries = *retries, "retrying the turn");
-    inner.store.discard_partial_turn(run_id, worker).await?;
-    *open = Open::default();
-    tokio::select! {
+    let waited = tokio::select! {
         () = tokio::time::sleep(wait) => Ok(()),
         () = token.cancelled() => Err(TurnError::Interrupted),
-    }
+    };
+    inner.store.discard_partial_turn(run_id, worker).await?;
+    *open = Open::default();
+    waited
 }
 
 /// How the run's `file_search` reaches its model, and the tool's options.

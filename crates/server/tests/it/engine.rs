@@ -580,9 +580,10 @@ async fn truncation_and_overrides_shape_the_prompt() {
 
 /// A run on PostgreSQL whose `messages` answer the first assistant-message write that `when`
 /// (a PL/pgSQL condition on `NEW`) picks with SQLSTATE 57P01, what PostgreSQL says as it
-/// terminates a connection for a restart or failover, once (a sequence is not rolled back with
-/// the write): the run ends `completed` with the second upstream reply alone. SQLite cannot be
-/// made to say 57P01.
+/// terminates a connection for a restart or failover, and every assistant-message write or
+/// delete for half a second after it, as a database away for a moment would (the moment is kept
+/// in a sequence, which is not rolled back with the write): the run ends `completed` with the
+/// second upstream reply alone. SQLite cannot be made to say 57P01.
 async fn a_run_meets_the_database_out_of_reach_at(event: &str, when: &str) {
     let db = TestDatabase::create().await;
     let up = FakeUpstream::start().await;
@@ -591,13 +592,29 @@ async fn a_run_meets_the_database_out_of_reach_at(event: &str, when: &str) {
     let app = engine_app_with(&up, |s| s.database_url = Some(DatabaseUrl(db.url()))).await;
     let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
     sqlx::raw_sql(&format!(
-        "CREATE SEQUENCE fault_once; \
-         CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-           IF NEW.role = 'assistant' THEN IF {when} THEN IF nextval('fault_once') = 1 THEN \
+        "CREATE SEQUENCE fault_at; \
+         CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE \
+           now_ms bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint; \
+           target messages; \
+           away boolean := false; \
+         BEGIN \
+           IF TG_OP = 'DELETE' THEN target := OLD; ELSE target := NEW; END IF; \
+           IF target.role = 'assistant' THEN \
+             IF (SELECT is_called FROM fault_at) THEN \
+               away := now_ms - (SELECT last_value FROM fault_at) < 500; \
+             ELSIF TG_OP <> 'DELETE' THEN IF {when} THEN \
+               PERFORM setval('fault_at', now_ms); \
+               away := true; \
+             END IF; END IF; \
+           END IF; \
+           IF away THEN \
              RAISE EXCEPTION 'terminating connection due to administrator command' \
                USING ERRCODE = '57P01'; \
-           END IF; END IF; END IF; RETURN NEW; END $$; \
-         CREATE TRIGGER fault BEFORE {event} ON messages FOR EACH ROW EXECUTE FUNCTION fault();"
+           END IF; \
+           RETURN target; \
+         END $$; \
+         CREATE TRIGGER fault BEFORE {event} OR DELETE ON messages \
+           FOR EACH ROW EXECUTE FUNCTION fault();"
     ))
     .execute(&mut conn)
     .await
@@ -619,7 +636,7 @@ async fn a_turn_whose_message_cannot_be_opened_for_a_moment_is_tried_again() {
 }
 
 /// The message stands, in progress with its text, when its completion fails: the second try
-/// discards it.
+/// discards it, once the database is back.
 #[tokio::test]
 async fn a_turn_whose_message_cannot_be_completed_for_a_moment_is_tried_again() {
     a_run_meets_the_database_out_of_reach_at("UPDATE", "NEW.status = 'completed'").await;
