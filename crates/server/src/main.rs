@@ -1,7 +1,6 @@
 //! The `assistd` binary.
 
 use assistd_server::config::{CliOverrides, Settings};
-
 use assistd_server::{app, telemetry};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
